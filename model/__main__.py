@@ -1,0 +1,104 @@
+"""
+Command line: python -m model {export,inspect,fixtures} ...
+
+  export    checkpoint + tokenizer.json -> model package folder
+  inspect   run a package on a text with PyTorch (the reference the extension is checked against)
+  fixtures  rebuild the tiny random-weight test packages and their golden outputs
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from model.package import PackageError, load_checkpoint, load_package, write_package
+
+
+def run_inspection(model, tokenizer, config: dict, text: str, top: int) -> dict:
+    """Lambda per layer, top attended tokens of the last position per layer and head, and the
+    top next-token predictions, computed in PyTorch."""
+    ids = [config["bos_token_id"]] + tokenizer.encode(text)
+    ids = ids[: config["max_seq_len"]]
+    with torch.no_grad():
+        logits, _, ins = model(torch.tensor([ids]), inspect=True)
+    pieces = [tokenizer.decode([i]) for i in ids]
+    diff = config["kind"] == "diff"
+    attention = []
+    for layer in range(config["n_layer"]):
+        a1 = ins["attn_a1"][0, layer, :, -1]  # (heads, T): the last query row
+        rows = a1 - ins["lambda"][0, layer, -1][:, None] * ins["attn_a2"][0, layer, :, -1] if diff else a1
+        for head, row in enumerate(rows):
+            scores, keys = row.topk(min(top, len(ids)))
+            attention.append({"layer": layer, "head": head, "keys": [
+                {"position": int(k), "token": pieces[int(k)], "score": float(s)} for s, k in zip(scores, keys)]})
+    probs, next_ids = torch.softmax(logits[0, -1].float(), -1).topk(top)
+    return {
+        "kind": config["kind"],
+        "tokens": len(ids),
+        "lambda": [float(v) for v in ins["lambda"][0, :, -1, 0]] if diff else [],
+        "attention": attention,
+        "next_tokens": [{"id": int(i), "token": tokenizer.decode([int(i)]), "prob": float(p)}
+                        for p, i in zip(probs, next_ids)],
+    }
+
+
+def print_inspection(result: dict) -> None:
+    print(f"{result['kind']} model, {result['tokens']} tokens (BOS included)")
+    if result["lambda"]:
+        print("lambda per layer: " + "  ".join(f"L{i}={v:.4f}" for i, v in enumerate(result["lambda"])))
+    print("last position attends to (score = A1 - lambda*A2 for DIFF, A for the baseline):")
+    for row in result["attention"]:
+        keys = ", ".join(f"{k['position']}:{k['token']!r} {k['score']:+.3f}" for k in row["keys"])
+        print(f"  L{row['layer']} H{row['head']}: {keys}")
+    print("next token:")
+    for t in result["next_tokens"]:
+        print(f"  {t['prob']:.4f}  {t['token']!r} (id {t['id']})")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("export", help="export a checkpoint to a model package")
+    p.add_argument("--checkpoint", required=True, type=Path)
+    p.add_argument("--tokenizer", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="package folder to create or replace")
+    p.add_argument("--name", help="package name (default: the folder name)")
+    p.add_argument("--top-k", type=int, default=10)
+    p = sub.add_parser("inspect", help="run a package on a text with PyTorch")
+    p.add_argument("--package", required=True, type=Path)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--text")
+    src.add_argument("--file", type=Path)
+    p.add_argument("--top", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    p = sub.add_parser("fixtures", help="rebuild the tiny test packages and golden outputs")
+    p.add_argument("--models", type=Path, default=Path("models"))
+    p.add_argument("--golden", type=Path, default=Path("test/fixtures/golden"))
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "export":
+            model, ckpt = load_checkpoint(args.checkpoint)
+            out = write_package(model, args.tokenizer, args.out, name=args.name or args.out.name,
+                                training=ckpt.get("training", {}), top_k=args.top_k)
+            print(f"wrote {out}")
+        elif args.command == "inspect":
+            model, config, tokenizer = load_package(args.package)
+            text = args.text if args.text is not None else args.file.read_text(encoding="utf-8")
+            result = run_inspection(model, tokenizer, config, text, args.top)
+            print(json.dumps(result, indent=2, ensure_ascii=False)) if args.json else print_inspection(result)
+        elif args.command == "fixtures":
+            from model.fixtures import build_fixtures
+            for path in build_fixtures(args.models, args.golden):
+                print(f"wrote {path}")
+    except PackageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

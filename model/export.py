@@ -1,0 +1,100 @@
+"""
+ONNX export of the inspection graph: one graph that returns the next-token predictions and every
+tensor the extension shows. The output names and shapes are the contract in docs/model-package.md.
+"""
+
+import inspect as pyinspect
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from model.model import Transformer
+
+OPSET = 17
+# (name, dynamic axes) in graph order. "batch" and "seq" are symbolic dimensions.
+COMMON_OUTPUTS = [
+    ("top_ids", {0: "batch", 1: "seq"}),  # int64 (B, T, K)
+    ("top_probs", {0: "batch", 1: "seq"}),  # (B, T, K)
+    ("token_logprob", {0: "batch", 1: "seq"}),  # (B, T)
+    ("last_logits", {0: "batch"}),  # (B, V)
+    ("hidden_states", {0: "batch", 2: "seq"}),  # (B, L, T, E)
+    ("q", {0: "batch", 3: "seq"}),  # (B, L, S, T, d)
+    ("k", {0: "batch", 3: "seq"}),  # (B, L, S_kv, T, d)
+    ("attn_logit_absmax", {0: "batch", 3: "seq"}),  # (B, L, S, T)
+    ("attn_a1", {0: "batch", 3: "seq", 4: "seq"}),  # (B, L, H_maps, T, T)
+]
+DIFF_OUTPUTS = [
+    ("attn_a2", {0: "batch", 3: "seq", 4: "seq"}),  # (B, L, H, T, T)
+    ("lambda", {0: "batch", 2: "seq"}),  # (B, L, T, H)
+]
+# T x T outputs: a package built for long inputs may leave these out; the extension then
+# recomputes any map row from q and k.
+OPTIONAL_OUTPUTS = ("attn_a1", "attn_a2")
+
+
+def output_spec(kind: str):
+    return COMMON_OUTPUTS + (DIFF_OUTPUTS if kind == "diff" else [])
+
+
+class InspectionGraph(nn.Module):
+    """Wraps a Transformer so that forward returns the contract's outputs in order."""
+
+    def __init__(self, model: Transformer, top_k: int):
+        super().__init__()
+        self.model = model
+        self.top_k = top_k
+        self.names = [name for name, _ in output_spec(model.cfg.kind)]
+
+    def forward(self, input_ids):
+        logits, _, inspection = self.model(input_ids, inspect=True)
+        logp = F.log_softmax(logits.float(), dim=-1)
+        top_logp, top_ids = logp.topk(self.top_k, dim=-1)
+        # token_logprob[t] = log p(x_t | x_<t); position 0 has no prediction and holds 0.
+        seen = logp[:, :-1].gather(-1, input_ids[:, 1:, None]).squeeze(-1)
+        token_logprob = torch.cat([torch.zeros_like(logp[:, :1, 0]), seen], dim=1)
+        values = {
+            "top_ids": top_ids,
+            "top_probs": top_logp.exp(),
+            "token_logprob": token_logprob,
+            "last_logits": logits[:, -1].float(),
+            **inspection,
+        }
+        return tuple(values[name] for name in self.names)
+
+
+def export_onnx(model: Transformer, path: Path, top_k: int) -> list:
+    """Writes the inspection graph to path; returns the output names in graph order."""
+    if not 1 <= top_k <= model.cfg.vocab_size:
+        raise ValueError(f"top_k is {top_k}; expected 1..vocab_size ({model.cfg.vocab_size})")
+    graph = InspectionGraph(model.eval(), top_k)
+    spec = output_spec(model.cfg.kind)
+    example = torch.zeros(1, min(8, model.cfg.max_seq_len), dtype=torch.long)
+    options = {}
+    if "dynamo" in pyinspect.signature(torch.onnx.export).parameters:
+        options["dynamo"] = False  # PyTorch 2.x: keep the TorchScript exporter, whose names we rely on
+    with torch.no_grad():
+        torch.onnx.export(
+            graph,
+            (example,),
+            str(path),
+            input_names=["input_ids"],
+            output_names=[name for name, _ in spec],
+            dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, **dict(spec)},
+            opset_version=OPSET,
+            # No folding: each weight stays one initializer named after its parameter (tied
+            # embeddings stored once), so a package can be read back into PyTorch.
+            # ONNX Runtime folds constants itself when it loads the graph.
+            do_constant_folding=False,
+            **options,
+        )
+    return graph.names
+
+
+def reference_outputs(model: Transformer, ids: list, top_k: int) -> dict:
+    """The contract's outputs for one sequence, computed by PyTorch (batch 1), as numpy arrays."""
+    graph = InspectionGraph(model.eval(), top_k)
+    with torch.no_grad():
+        values = graph(torch.tensor([ids], dtype=torch.long))
+    return {name: value.numpy() for name, value in zip(graph.names, values)}

@@ -1,0 +1,261 @@
+"""
+A Differential Transformer decoder LM (Ye et al., ICLR 2025, "V1") and a standard Transformer
+baseline built from the same code, in one file.
+
+Differential attention, one head h of H:
+    A1 = softmax(q_{2h} k_{2h}^T / sqrt(d)),  A2 = softmax(q_{2h+1} k_{2h+1}^T / sqrt(d))
+    O_h = RMSNorm_2d((A1 - lambda * A2) V_h) * (1 - lambda_init)
+with d = n_embd / n_head / 2, V_h of width 2d, and one lambda per layer:
+    lambda = exp(lq1 . lk1) - exp(lq2 . lk2) + lambda_init,  lambda_init = 0.8 - 0.6 exp(-0.3 depth)
+
+The baseline has the same projections (so the same parameter count, up to the DIFF model's few
+lambda and norm weights) and runs 2H ordinary heads of width d.
+
+Everything here runs on PyTorch 1.13 and 2.x, and exports to ONNX (see model/export.py): forward()
+can return the inspection tensors the extension shows.
+"""
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Dict, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+KINDS = ("diff", "baseline")
+
+
+@dataclass
+class ModelConfig:
+    kind: str = "diff"  # "diff" (differential attention) or "baseline" (standard attention)
+    vocab_size: int = 8192
+    n_layer: int = 6
+    n_head: int = 4  # differential heads H; the baseline runs 2H heads of the same head_dim
+    n_kv_head: Optional[int] = None  # GQA: differential heads sharing K/V (None = n_head)
+    n_embd: int = 256
+    max_seq_len: int = 1024
+    rope_theta: float = 10000.0
+    norm_eps: float = 1e-5
+    tie_embeddings: bool = True
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"config.kind is {self.kind!r}; expected one of {KINDS}")
+        if self.n_kv_head is None:
+            self.n_kv_head = self.n_head
+        if self.n_embd % (2 * self.n_head):
+            raise ValueError(f"config.n_embd ({self.n_embd}) must be divisible by 2 * n_head ({2 * self.n_head})")
+        if self.head_dim % 2:
+            raise ValueError(f"head_dim = n_embd / n_head / 2 = {self.head_dim} must be even for rotary embedding")
+        if self.n_head % self.n_kv_head:
+            raise ValueError(f"config.n_head ({self.n_head}) must be a multiple of n_kv_head ({self.n_kv_head})")
+
+    @property
+    def head_dim(self) -> int:
+        """d: the width of one softmax's query/key (half a differential head)."""
+        return self.n_embd // self.n_head // 2
+
+    @property
+    def n_softmax_heads(self) -> int:
+        """Query sub-heads, each with its own softmax map: 2H in both kinds."""
+        return 2 * self.n_head
+
+    @property
+    def ffn_hidden(self) -> int:
+        """SwiGLU hidden width: 8/3 of the model width, rounded up to a multiple of 8."""
+        return 8 * math.ceil(8 * self.n_embd / 3 / 8)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"model config has unknown fields {unknown}; expected only {sorted(known)}")
+        return cls(**d)
+
+
+def lambda_init_for(depth: int) -> float:
+    """The paper's depth schedule; depth is the 0-based layer index."""
+    return 0.8 - 0.6 * math.exp(-0.3 * depth)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        x32 = x.float()
+        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return x32.type_as(x) * self.weight
+
+
+def rotary_tables(seq_len: int, dim: int, theta: float, device):
+    """cos/sin of shape (seq_len, dim/2) for positions 0..seq_len-1."""
+    inv_freq = torch.exp(torch.arange(0, dim, 2, device=device, dtype=torch.float32) * (-math.log(theta) / dim))
+    angles = torch.arange(seq_len, device=device, dtype=torch.float32)[:, None] * inv_freq[None, :]
+    return angles.cos(), angles.sin()
+
+
+def apply_rotary(x, cos, sin):
+    """Interleaved (GPT-J style) rotary embedding: rotates dims (2i, 2i+1). x: (B, heads, T, d)."""
+    pairs = x.float().reshape(x.shape[:-1] + (-1, 2))
+    even, odd = pairs[..., 0], pairs[..., 1]
+    rotated = torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1)
+    return rotated.flatten(-2).type_as(x)
+
+
+def repeat_kv(x, n_rep: int):
+    """(B, kv_heads, T, w) -> (B, kv_heads * n_rep, T, w), each kv head repeated n_rep times in place."""
+    if n_rep == 1:
+        return x
+    B, heads, T, w = x.shape
+    return x[:, :, None].expand(B, heads, n_rep, T, w).reshape(B, heads * n_rep, T, w)
+
+
+class Attention(nn.Module):
+    """Differential attention (kind "diff") or standard multi-head attention (kind "baseline")."""
+
+    def __init__(self, cfg: ModelConfig, depth: int):
+        super().__init__()
+        self.cfg = cfg
+        self.diff = cfg.kind == "diff"
+        d, E = cfg.head_dim, cfg.n_embd
+        self.n_rep = cfg.n_head // cfg.n_kv_head
+        kv_width = E // self.n_rep
+        self.q_proj = nn.Linear(E, E, bias=False)
+        self.k_proj = nn.Linear(E, kv_width, bias=False)
+        self.v_proj = nn.Linear(E, kv_width, bias=False)
+        self.out_proj = nn.Linear(E, E, bias=False)
+        if self.diff:
+            self.lambda_init = lambda_init_for(depth)
+            self.lambda_q1 = nn.Parameter(torch.zeros(d).normal_(0, 0.1))
+            self.lambda_k1 = nn.Parameter(torch.zeros(d).normal_(0, 0.1))
+            self.lambda_q2 = nn.Parameter(torch.zeros(d).normal_(0, 0.1))
+            self.lambda_k2 = nn.Parameter(torch.zeros(d).normal_(0, 0.1))
+            self.subln = RMSNorm(2 * d, eps=cfg.norm_eps)
+
+    def lambda_full(self):
+        """The layer's lambda: one scalar shared by all heads (V1)."""
+        lambda_1 = torch.exp(torch.sum(self.lambda_q1 * self.lambda_k1).float())
+        lambda_2 = torch.exp(torch.sum(self.lambda_q2 * self.lambda_k2).float())
+        return lambda_1 - lambda_2 + self.lambda_init
+
+    def forward(self, x, cos, sin, inspect: bool = False):
+        B, T, _ = x.shape
+        d, S = self.cfg.head_dim, self.cfg.n_softmax_heads
+        S_kv = S // self.n_rep
+        q = self.q_proj(x).view(B, T, S, d).transpose(1, 2)  # (B, S, T, d)
+        k = self.k_proj(x).view(B, T, S_kv, d).transpose(1, 2)  # (B, S_kv, T, d)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+
+        logits = torch.matmul(q, repeat_kv(k, self.n_rep).transpose(-1, -2)) * d ** -0.5
+        positions = torch.arange(T, device=x.device)
+        future = positions[None, :] > positions[:, None]  # (T, T), True above the diagonal
+        probs = F.softmax(logits.float().masked_fill(future, float("-inf")), dim=-1).type_as(q)
+
+        if self.diff:
+            # V is not split: H heads of width 2d. Sub-heads (2h, 2h+1) form head h.
+            v = self.v_proj(x).view(B, T, S_kv // 2, 2 * d).transpose(1, 2)
+            pair = probs.view(B, S // 2, 2, T, T)
+            a1, a2 = pair[:, :, 0], pair[:, :, 1]
+            lam = self.lambda_full()
+            heads = torch.matmul(a1 - lam * a2, repeat_kv(v, self.n_rep))
+            heads = self.subln(heads) * (1 - self.lambda_init)
+        else:
+            v = self.v_proj(x).view(B, T, S_kv, d).transpose(1, 2)
+            a1, a2, lam = probs, None, None
+            heads = torch.matmul(probs, repeat_kv(v, self.n_rep))
+        out = self.out_proj(heads.transpose(1, 2).reshape(B, T, -1))
+        if not inspect:
+            return out, None
+        seen = logits.abs().masked_fill(future, 0.0)
+        extras = {"q": q, "k": k, "attn_a1": a1, "attn_logit_absmax": seen.amax(dim=-1)}
+        if self.diff:
+            extras["attn_a2"] = a2
+            extras["lambda"] = lam.reshape(1, 1, 1).expand(B, T, S // 2)
+        return out, extras
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.gate = nn.Linear(cfg.n_embd, cfg.ffn_hidden, bias=False)
+        self.up = nn.Linear(cfg.n_embd, cfg.ffn_hidden, bias=False)
+        self.down = nn.Linear(cfg.ffn_hidden, cfg.n_embd, bias=False)
+
+    def forward(self, x):
+        return self.down(F.silu(self.gate(x)) * self.up(x))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig, depth: int):
+        super().__init__()
+        self.attn_norm = RMSNorm(cfg.n_embd, cfg.norm_eps)
+        self.attn = Attention(cfg, depth)
+        self.ffn_norm = RMSNorm(cfg.n_embd, cfg.norm_eps)
+        self.ffn = SwiGLU(cfg)
+
+    def forward(self, x, cos, sin, inspect: bool = False):
+        attn_out, extras = self.attn(self.attn_norm(x), cos, sin, inspect)
+        x = x + attn_out
+        x = x + self.ffn(self.ffn_norm(x))
+        return x, extras
+
+
+class Transformer(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.layers = nn.ModuleList(Block(cfg, depth) for depth in range(cfg.n_layer))
+        self.norm = RMSNorm(cfg.n_embd, cfg.norm_eps)
+        self.lm_head = None if cfg.tie_embeddings else nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self.apply(self._init_weights)
+        # GPT-2 style: scale the residual output projections by depth.
+        for name, p in self.named_parameters():
+            if name.endswith(("out_proj.weight", "down.weight")):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    @staticmethod
+    def _init_weights(module):
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def lambdas(self):
+        """Per-layer lambda values (DIFF models only)."""
+        return [float(layer.attn.lambda_full()) for layer in self.layers] if self.cfg.kind == "diff" else []
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, idx, targets=None, inspect: bool = False):
+        """idx: (B, T) token ids. Returns (logits, loss, inspection). The loss is the mean
+        next-token cross-entropy when targets are given; inspection is a dict of per-layer
+        stacked tensors (batch first, then layer) when inspect is True, else None."""
+        B, T = idx.shape
+        cos, sin = rotary_tables(T, self.cfg.head_dim, self.cfg.rope_theta, idx.device)
+        x = self.tok_emb(idx)
+        per_layer = []
+        hidden = []
+        for layer in self.layers:
+            x, extras = layer(x, cos, sin, inspect)
+            if inspect:
+                per_layer.append(extras)
+                hidden.append(x)
+        h = self.norm(x)
+        logits = F.linear(h, self.tok_emb.weight if self.lm_head is None else self.lm_head.weight)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        inspection = None
+        if inspect:
+            inspection: Dict[str, torch.Tensor] = {"hidden_states": torch.stack(hidden, dim=1)}
+            for name in per_layer[0]:
+                inspection[name] = torch.stack([extras[name] for extras in per_layer], dim=1)
+        return logits, loss, inspection
