@@ -1,0 +1,27 @@
+// Builds every bundle with esbuild: the extension host, the inference engine process, the CLI
+// (Node, CommonJS) and the webview (browser). `--watch` rebuilds on change; `--production` minifies.
+import * as esbuild from 'esbuild';
+
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'info' };
+const node = {
+  ...common,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  // vscode is provided by the host; onnxruntime-node loads per-platform .node files esbuild cannot bundle.
+  external: ['vscode', 'onnxruntime-node'],
+};
+const builds = [
+  { ...node, entryPoints: { extension: 'extension/vscode/extension.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { engine: 'extension/core/engineProcess.ts', cli: 'extension/core/cli.ts' }, outdir: 'dist' },
+  { ...common, platform: 'browser', format: 'iife', target: 'es2022', entryPoints: { webview: 'webview/main.ts' }, outdir: 'dist' },
+];
+
+if (watch) {
+  for (const options of builds) await (await esbuild.context(options)).watch();
+} else {
+  await Promise.all(builds.map((options) => esbuild.build(options)));
+}
