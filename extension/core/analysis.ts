@@ -1,0 +1,224 @@
+// What the views show, computed from one run's outputs: attention maps (A1, A2, lambda*A2 and the
+// signed A1 - lambda*A2), thumbnails, retrieved key spans, and activation-outlier histograms with
+// the paper's Table 5 statistics. Maps come from the graph's T x T outputs when the package has
+// them and are otherwise recomputed row by row from q and k (docs/model-package.md).
+
+import { quickselect } from 'd3-array';
+import type { Histogram, KeySpan, LayerOutliers, MapView } from '../protocol';
+import type { PackageConfig } from './modelPackage';
+import type { RunOutputs } from './runtime';
+
+const HISTOGRAM_BINS = 40;
+const OUTLIERS_LISTED = 5;
+
+export class RunAnalysis {
+  readonly T: number;
+  readonly nLayer: number;
+  /** Heads with maps: differential heads (diff) or standard heads (baseline). */
+  readonly nHead: number;
+  private readonly diff: boolean;
+  private readonly S: number;
+  private readonly kvGroup: number;
+  private readonly d: number;
+
+  constructor(
+    readonly config: PackageConfig,
+    readonly out: RunOutputs,
+  ) {
+    this.T = out.length;
+    this.nLayer = config.n_layer;
+    this.nHead = config.n_head;
+    this.diff = config.kind === 'diff';
+    this.S = config.n_softmax_heads;
+    this.kvGroup = config.n_softmax_heads / config.n_kv_softmax_heads;
+    this.d = config.head_dim;
+  }
+
+  /** lambda of a layer for a query position and head (one value per layer in V1 models). */
+  lambda(layer: number, query = 0, head = 0): number {
+    if (!this.out.lambda) return 0;
+    return this.out.lambda[(layer * this.T + query) * this.nHead + head];
+  }
+
+  /** Softmax sub-head holding A1 (second = false) or A2 (second = true) of a head. */
+  private subHead(head: number, second: boolean): number {
+    return this.diff ? 2 * head + (second ? 1 : 0) : head;
+  }
+
+  /** One row (length T, zero past the query) of a softmax map of sub-head s. */
+  softmaxRow(layer: number, s: number, query: number, into = new Float32Array(this.T)): Float32Array {
+    const { T, S, d } = this;
+    const graphMap = s % 2 === 1 && this.diff ? this.out.a2 : this.out.a1;
+    if (graphMap) {
+      const mapIndex = this.diff ? s >> 1 : s;
+      const base = ((layer * this.nHead + mapIndex) * T + query) * T;
+      into.set(graphMap.subarray(base, base + T));
+      return into;
+    }
+    // Recompute: softmax_j(q_i . k_j * scale) over j <= query.
+    const qBase = ((layer * S + s) * T + query) * d;
+    const kBase = (layer * (S / this.kvGroup) + Math.floor(s / this.kvGroup)) * T * d;
+    const scale = this.config.attention_scale;
+    let max = -Infinity;
+    for (let j = 0; j <= query; j++) {
+      let dot = 0;
+      for (let c = 0; c < d; c++) dot += this.out.q[qBase + c] * this.out.k[kBase + j * d + c];
+      into[j] = dot * scale;
+      if (into[j] > max) max = into[j];
+    }
+    let sum = 0;
+    for (let j = 0; j <= query; j++) sum += into[j] = Math.exp(into[j] - max);
+    for (let j = 0; j <= query; j++) into[j] /= sum;
+    into.fill(0, query + 1);
+    return into;
+  }
+
+  /** One row of the chosen view of a head's map. */
+  row(layer: number, head: number, view: MapView, query: number): Float32Array {
+    if (!this.diff && view !== 'a1') throw new RangeError(`a baseline model has only A1 maps, not '${view}'`);
+    const a1 = view === 'a1' || view === 'diff' ? this.softmaxRow(layer, this.subHead(head, false), query) : undefined;
+    if (view === 'a1') return a1!;
+    const a2 = this.softmaxRow(layer, this.subHead(head, true), query);
+    if (view === 'a2') return a2;
+    const lam = this.lambda(layer, query, head);
+    for (let j = 0; j <= query; j++) a2[j] = view === 'diff' ? a1![j] - lam * a2[j] : lam * a2[j];
+    return a2;
+  }
+
+  /** The whole T x T map of a view, row = query, column = key. */
+  map(layer: number, head: number, view: MapView): Float32Array {
+    const out = new Float32Array(this.T * this.T);
+    for (let i = 0; i < this.T; i++) out.set(this.row(layer, head, view, i), i * this.T);
+    return out;
+  }
+
+  /** Average-pooled size x size thumbnails of every layer and head, layer-major. */
+  thumbnails(view: MapView, size: number): Float32Array {
+    const out = new Float32Array(this.nLayer * this.nHead * size * size);
+    const hits = new Float32Array(size * size);
+    for (let layer = 0; layer < this.nLayer; layer++) {
+      for (let head = 0; head < this.nHead; head++) {
+        const cell = out.subarray((layer * this.nHead + head) * size * size, (layer * this.nHead + head + 1) * size * size);
+        hits.fill(0);
+        for (let i = 0; i < this.T; i++) {
+          const row = this.row(layer, head, view, i);
+          const y = Math.floor((i * size) / this.T);
+          for (let j = 0; j < this.T; j++) {
+            const x = Math.floor((j * size) / this.T);
+            cell[y * size + x] += row[j];
+            hits[y * size + x] += 1;
+          }
+        }
+        for (let p = 0; p < cell.length; p++) if (hits[p] > 0) cell[p] /= hits[p];
+      }
+    }
+    return out;
+  }
+
+  /** The attention a query pays to each key: A1 - lambda*A2 for DIFF, A for a baseline;
+   *  `head` undefined = mean over the layer's heads. */
+  effectiveRow(layer: number, head: number | undefined, query: number): Float32Array {
+    const view: MapView = this.diff ? 'diff' : 'a1';
+    if (head !== undefined) return this.row(layer, head, view, query);
+    const mean = new Float32Array(this.T);
+    for (let h = 0; h < this.nHead; h++) {
+      const row = this.row(layer, h, view, query);
+      for (let j = 0; j <= query; j++) mean[j] += row[j] / this.nHead;
+    }
+    return mean;
+  }
+
+  /** The top-k attended keys of a query (BOS excluded: it has no text), adjacent ones merged into
+   *  spans, highest total score first. tokenText gives each token's text. */
+  keySpans(layer: number, head: number | undefined, query: number, k: number, tokenText: (i: number) => string): KeySpan[] {
+    const row = this.effectiveRow(layer, head, query);
+    const keys = Array.from({ length: query }, (_, j) => j + 1)
+      .filter((j) => row[j] > 0)
+      .sort((a, b) => row[b] - row[a])
+      .slice(0, k)
+      .sort((a, b) => a - b);
+    const spans: KeySpan[] = [];
+    for (const j of keys) {
+      const last = spans[spans.length - 1];
+      if (last && last.endToken === j) {
+        last.endToken = j + 1;
+        last.score += row[j];
+        last.text += tokenText(j);
+      } else {
+        spans.push({ firstToken: j, endToken: j + 1, score: row[j], text: tokenText(j) });
+      }
+    }
+    return spans.sort((a, b) => b.score - a.score);
+  }
+
+  /** Per layer: histograms of |hidden state| and of |attention logits| = |q k^T| * scale over all
+   *  causal pairs and softmax sub-heads, with top-1, top-10 and median (Table 5). */
+  outliers(): LayerOutliers[] {
+    const { T, S, d } = this;
+    const E = this.config.n_embd;
+    const layers: LayerOutliers[] = [];
+    for (let layer = 0; layer < this.nLayer; layer++) {
+      const hidden = this.out.hidden.subarray(layer * T * E, (layer + 1) * T * E);
+      const hiddenHist = histogram(hidden, (flat) => {
+        const token = Math.floor(flat / E);
+        return { token, detail: `channel ${flat % E}` };
+      });
+      const logits = new Float32Array((S * T * (T + 1)) / 2);
+      let n = 0;
+      for (let s = 0; s < S; s++) {
+        const kBase = (layer * (S / this.kvGroup) + Math.floor(s / this.kvGroup)) * T * d;
+        for (let i = 0; i < T; i++) {
+          const qBase = ((layer * S + s) * T + i) * d;
+          for (let j = 0; j <= i; j++) {
+            let dot = 0;
+            for (let c = 0; c < d; c++) dot += this.out.q[qBase + c] * this.out.k[kBase + j * d + c];
+            logits[n++] = Math.abs(dot * this.config.attention_scale);
+          }
+        }
+      }
+      const logitHist = histogram(logits, (flat) => {
+        const perHead = (T * (T + 1)) / 2;
+        const s = Math.floor(flat / perHead);
+        const { i, j } = triangleIndex(flat % perHead);
+        return { token: i, detail: `sub-head ${s}, key ${j}` };
+      });
+      layers.push({ layer, hidden: hiddenHist, logits: logitHist });
+    }
+    return layers;
+  }
+}
+
+/** (query i, key j) of the n-th entry of a row-major lower triangle including the diagonal. */
+function triangleIndex(n: number): { i: number; j: number } {
+  const i = Math.floor((Math.sqrt(8 * n + 1) - 1) / 2);
+  return { i, j: n - (i * (i + 1)) / 2 };
+}
+
+/** Log-count histogram over |values| with Table 5's statistics and the largest entries. */
+function histogram(values: Float32Array, locate: (flatIndex: number) => { token: number; detail: string }): Histogram {
+  const magnitudes = Float32Array.from(values, Math.abs);
+  const top: number[] = []; // indices of the largest magnitudes, descending
+  const keep = Math.max(10, OUTLIERS_LISTED);
+  for (let i = 0; i < magnitudes.length; i++) {
+    if (top.length === keep && magnitudes[i] <= magnitudes[top[keep - 1]]) continue;
+    if (top.length === keep) top.pop();
+    let at = top.length;
+    while (at > 0 && magnitudes[top[at - 1]] < magnitudes[i]) at--;
+    top.splice(at, 0, i);
+  }
+  const top1 = magnitudes[top[0]] ?? 0;
+  const top10 = magnitudes[top[Math.min(9, top.length - 1)]] ?? 0;
+  const edges = Array.from({ length: HISTOGRAM_BINS + 1 }, (_, b) => (top1 * b) / HISTOGRAM_BINS);
+  const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
+  for (const m of magnitudes) counts[Math.min(HISTOGRAM_BINS - 1, Math.floor((m / (top1 || 1)) * HISTOGRAM_BINS))]++;
+  const middle = magnitudes.length >> 1;
+  quickselect(magnitudes, middle);
+  return {
+    edges,
+    counts,
+    top1,
+    top10,
+    median: magnitudes[middle] ?? 0,
+    outliers: top.slice(0, OUTLIERS_LISTED).map((flat) => ({ value: Math.abs(values[flat]), ...locate(flat) })),
+  };
+}

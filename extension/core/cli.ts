@@ -1,0 +1,79 @@
+// Command line: the extension's own engine on a file, without VS Code.
+//   node dist/cli.js inspect FILE [--json] [--package DIR] [--provider auto|cpu|...] [--top N]
+
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Engine } from './engine';
+import { PROVIDER_SETTINGS, type ProviderSetting } from './runtime';
+
+const USAGE = 'usage: inspect FILE [--json] [--package DIR] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--top N]';
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      package: { type: 'string', default: path.join(__dirname, '..', 'models', 'tiny-diff') },
+      provider: { type: 'string', default: 'cpu' },
+      top: { type: 'string', default: '5' },
+    },
+  });
+  const [command, file] = positionals;
+  if (command !== 'inspect' || !file) {
+    console.error(USAGE);
+    return 2;
+  }
+  if (!PROVIDER_SETTINGS.includes(values.provider as ProviderSetting)) {
+    console.error(`--provider must be one of ${PROVIDER_SETTINGS.join(', ')}; got ${values.provider}`);
+    return 2;
+  }
+  const top = Number(values.top);
+  const engine = await Engine.load(values.package, values.provider as ProviderSetting, (m) => console.error(m));
+  const result = await engine.inspect(await readFile(file, 'utf8'));
+  const { nLayer, nHead } = engine.info;
+  const report = {
+    model: engine.info,
+    tokens: result.tokens.length,
+    window: result.window,
+    query: { index: result.query, text: result.tokens[result.query].text },
+    lambda: result.lambda,
+    nextTokens: result.predictions[result.predictions.length - 1].slice(0, top),
+    // What the query retrieves: per layer, the mean over heads, and per head.
+    spans: Array.from({ length: nLayer }, (_, layer) => ({
+      layer,
+      meanOverHeads: engine.spans(layer, undefined, result.query, top),
+      heads: Array.from({ length: nHead }, (_, head) => engine.spans(layer, head, result.query, top)),
+    })),
+    outliers: engine.outliers().map(({ layer, hidden, logits }) => ({
+      layer,
+      hidden: { top1: hidden.top1, top10: hidden.top10, median: hidden.median },
+      attentionLogits: { top1: logits.top1, top10: logits.top10, median: logits.median },
+    })),
+    latencyMs: result.latencyMs,
+  };
+  if (values.json) {
+    console.log(JSON.stringify(report, null, 2));
+  } else {
+    console.log(`${report.model.name} (${report.model.kind}) on ${report.model.session.provider}: ${report.tokens} tokens, ${report.latencyMs.toFixed(1)} ms`);
+    if (result.window) console.log(result.window.note);
+    if (report.lambda.length) console.log(`lambda per layer: ${report.lambda.map((v) => v.toFixed(4)).join(' ')}`);
+    console.log(`query token ${report.query.index}: ${JSON.stringify(report.query.text)}`);
+    for (const { layer, meanOverHeads } of report.spans) {
+      console.log(`  L${layer}: ${meanOverHeads.map((s) => `${JSON.stringify(s.text)} ${s.score.toFixed(3)}`).join(', ')}`);
+    }
+    console.log(`next token: ${report.nextTokens.map((p) => `${JSON.stringify(p.text)} ${p.prob.toFixed(3)}`).join(', ')}`);
+  }
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: Error) => {
+      console.error(`error: ${err.message}`);
+      process.exit(1);
+    },
+  );
+}

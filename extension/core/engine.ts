@@ -1,0 +1,152 @@
+// The inspection engine: a loaded package (session + tokenizer) and the analysis of the last run.
+// The extension runs it in a child process (engineProcess.ts) so native failures and long runs
+// never block or crash the extension host; the CLI and the tests use it in-process.
+
+import type * as ort from 'onnxruntime-node';
+import { MAP_VIEWS, type KeySpan, type LayerOutliers, type MapView, type TokenInfo } from '../protocol';
+import { RunAnalysis } from './analysis';
+import { loadModelPackage, type ModelPackage } from './modelPackage';
+import { createSession, runModel, type ProviderSetting, type SessionInfo } from './runtime';
+import { loadTokenizer, type TextTokenizer } from './tokenizer';
+
+export const THUMBNAIL_SIZE = 32;
+export const HOVER_PREDICTIONS = 5;
+
+export interface EngineInfo {
+  name: string;
+  kind: 'diff' | 'baseline';
+  sha256: string;
+  nLayer: number;
+  nHead: number;
+  maxSeqLen: number;
+  session: SessionInfo;
+  dir: string;
+}
+
+export interface InputWindow {
+  totalTokens: number;
+  /** Index (in the text's own tokens, BOS not counted) of the first token that was run. */
+  firstToken: number;
+  note: string;
+}
+
+export interface Prediction {
+  text: string;
+  prob: number;
+}
+
+/** What a run returns to the caller; offsets are UTF-16 positions in the inspected text. */
+export interface InspectionResult {
+  tokens: TokenInfo[];
+  window: InputWindow | null;
+  /** Token index (BOS = 0) of the query: the token at the query offset, by default the last. */
+  query: number;
+  latencyMs: number;
+  lambda: number[];
+  /** Top next-token predictions after each token. */
+  predictions: Prediction[][];
+  /** log p(token | tokens before); 0 for BOS. */
+  tokenLogprob: Float32Array;
+  thumbnails: Record<MapView, Float32Array>;
+  thumbnailSize: number;
+}
+
+export class EmptyTextError extends Error {
+  override name = 'EmptyTextError';
+}
+
+export class Engine {
+  private last: RunAnalysis | undefined;
+  private lastTokens: TokenInfo[] = [];
+
+  private constructor(
+    private readonly pkg: ModelPackage,
+    private readonly session: ort.InferenceSession,
+    private readonly tokenizer: TextTokenizer,
+    readonly info: EngineInfo,
+  ) {}
+
+  static async load(packageDir: string, provider: ProviderSetting, log?: (message: string) => void): Promise<Engine> {
+    const pkg = await loadModelPackage(packageDir);
+    const tokenizer = loadTokenizer(pkg.tokenizerJson);
+    if (tokenizer.vocabSize !== pkg.config.vocab_size) {
+      throw new Error(`${packageDir}/tokenizer.json has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${pkg.config.vocab_size}; export the package again with its own tokenizer`);
+    }
+    const { session, info } = await createSession(pkg.modelPath, provider, log);
+    const c = pkg.config;
+    return new Engine(pkg, session, tokenizer, {
+      name: c.name, kind: c.kind, sha256: pkg.sha256, nLayer: c.n_layer, nHead: c.n_head, maxSeqLen: c.max_seq_len, session: info, dir: packageDir,
+    });
+  }
+
+  /** Tokenises text, cuts it to the model's context around the query, runs the model. */
+  async inspect(text: string, queryOffset = text.length): Promise<InspectionResult> {
+    const config = this.pkg.config;
+    const encoding = this.tokenizer.encode(text);
+    const total = encoding.ids.length;
+    if (total === 0) throw new EmptyTextError('there is no text to inspect: select some code or text, or open a file that is not empty');
+    // The query is the token covering the character before queryOffset (the selection's last token).
+    let queryToken = encoding.offsets.findIndex(([, end]) => end >= queryOffset && end > 0);
+    if (queryToken < 0) queryToken = total - 1;
+    const room = config.max_seq_len - 1; // one place for BOS
+    const first = total > room ? Math.max(0, Math.min(queryToken + 1, total) - room) : 0;
+    const kept = Math.min(total - first, room);
+    const ids = [config.bos_token_id, ...encoding.ids.slice(first, first + kept)];
+    const tokens: TokenInfo[] = [{ text: this.tokenizer.tokenText(config.bos_token_id), start: 0, end: 0 }];
+    for (let t = first; t < first + kept; t++) {
+      const [start, end] = encoding.offsets[t];
+      tokens.push({ text: text.slice(start, end) || this.tokenizer.tokenText(encoding.ids[t]), start, end });
+    }
+    if (tokens.length > 1) tokens[0] = { ...tokens[0], start: tokens[1].start, end: tokens[1].start };
+    const window = total > room
+      ? { totalTokens: total, firstToken: first, note: `The text has ${total} tokens but the model's context is ${config.max_seq_len}: ran tokens ${first + 1}–${first + kept}, the window that ends at the query.` }
+      : null;
+
+    const started = performance.now();
+    const out = await runModel(this.session, ids, config);
+    const latencyMs = performance.now() - started;
+    const analysis = new RunAnalysis(config, out);
+    this.last = analysis;
+    this.lastTokens = tokens;
+
+    const K = config.top_k;
+    const predictions = Array.from({ length: out.length }, (_, t) =>
+      Array.from({ length: Math.min(HOVER_PREDICTIONS, K) }, (_, r) => ({
+        text: this.tokenizer.tokenText(out.topIds[t * K + r]),
+        prob: out.topProbs[t * K + r],
+      })),
+    );
+    const views = config.kind === 'diff' ? MAP_VIEWS : (['a1'] as const);
+    const thumbnails = {} as Record<MapView, Float32Array>;
+    for (const view of views) thumbnails[view] = analysis.thumbnails(view, THUMBNAIL_SIZE);
+    return {
+      tokens,
+      window,
+      query: Math.max(0, Math.min(queryToken - first + 1, kept)),
+      latencyMs,
+      lambda: config.kind === 'diff' ? Array.from({ length: config.n_layer }, (_, layer) => analysis.lambda(layer)) : [],
+      predictions,
+      tokenLogprob: out.tokenLogprob,
+      thumbnails,
+      thumbnailSize: THUMBNAIL_SIZE,
+    };
+  }
+
+  private analysis(): RunAnalysis {
+    if (!this.last) throw new Error('no inspection has run yet');
+    return this.last;
+  }
+
+  map(layer: number, head: number, view: MapView): Float32Array {
+    return this.analysis().map(layer, head, view);
+  }
+
+  /** Top-k key spans for a query; head undefined = mean over the layer's heads. */
+  spans(layer: number, head: number | undefined, query: number, k: number): KeySpan[] {
+    return this.analysis().keySpans(layer, head, query, k, (i) => this.lastTokens[i].text);
+  }
+
+  outliers(): LayerOutliers[] {
+    return this.analysis().outliers();
+  }
+}

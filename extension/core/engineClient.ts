@@ -1,0 +1,110 @@
+// The host's handle on the engine child process. Requests run one at a time in the child; aborting
+// one kills the child (a native ONNX Runtime run cannot be interrupted otherwise), and the next
+// request starts a fresh child and reloads the last model.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import type { EngineInfo } from './engine';
+import type { EngineMessage, EngineReplies, EngineRequest } from './engineProtocol';
+import type { ProviderSetting } from './runtime';
+
+export class CancelledError extends Error {
+  override name = 'CancelledError';
+  constructor() {
+    super('the inspection was cancelled');
+  }
+}
+
+/** An error raised inside the engine, with its original name (PackageError, EmptyTextError, ...). */
+export class EngineError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+export class EngineClient {
+  private child: ChildProcess | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private lastLoad: Extract<EngineRequest, { op: 'load' }> | undefined;
+  private loaded: Promise<EngineInfo> | undefined;
+
+  constructor(
+    private readonly enginePath: string,
+    private readonly log: (message: string) => void = () => {},
+  ) {}
+
+  /** Loads a package in the engine (replacing the current one). */
+  load(packageDir: string, provider: ProviderSetting): Promise<EngineInfo> {
+    this.lastLoad = { op: 'load', packageDir, provider };
+    this.loaded = this.send(this.lastLoad) as Promise<EngineInfo>;
+    this.loaded.catch(() => (this.lastLoad = this.loaded = undefined));
+    return this.loaded;
+  }
+
+  /** Sends a request once a model is loaded; aborting the signal cancels it (and kills the child). */
+  async request<R extends Exclude<EngineRequest, { op: 'load' }>>(request: R, signal?: AbortSignal): Promise<EngineReplies[R['op']]> {
+    if (!this.lastLoad) throw new Error('no model is loaded');
+    if (!this.child) this.loaded = this.send(this.lastLoad) as Promise<EngineInfo>;
+    await this.loaded;
+    return this.send(request, signal) as Promise<EngineReplies[R['op']]>;
+  }
+
+  dispose(): void {
+    this.stopChild(new Error('the engine was shut down'));
+  }
+
+  private send(request: EngineRequest, signal?: AbortSignal): Promise<unknown> {
+    if (signal?.aborted) return Promise.reject(new CancelledError());
+    const child = this.ensureChild();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => this.stopChild(new CancelledError());
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(id, {
+        resolve: (value) => (signal?.removeEventListener('abort', onAbort), resolve(value)),
+        reject: (error) => (signal?.removeEventListener('abort', onAbort), reject(error)),
+      });
+      child.send({ id, request });
+    });
+  }
+
+  private ensureChild(): ChildProcess {
+    if (this.child) return this.child;
+    const child = fork(this.enginePath, [], { serialization: 'advanced', stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    child.stdout?.on('data', (data) => this.log(String(data).trimEnd()));
+    child.stderr?.on('data', (data) => this.log(String(data).trimEnd()));
+    child.on('message', (message: EngineMessage) => {
+      if ('log' in message) return this.log(message.log);
+      const pending = this.pending.get(message.id);
+      this.pending.delete(message.id);
+      if (!pending) return;
+      if (message.ok) pending.resolve(message.result);
+      else pending.reject(new EngineError(message.error.name, message.error.message));
+    });
+    child.on('exit', (code, signal) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      this.rejectAll(new Error(`the engine process stopped (${signal ?? `exit code ${code}`}); the next inspection starts a new one`));
+    });
+    this.child = child;
+    return child;
+  }
+
+  private stopChild(reason: Error): void {
+    const child = this.child;
+    this.child = undefined;
+    child?.kill('SIGKILL');
+    this.rejectAll(reason);
+  }
+
+  private rejectAll(reason: Error): void {
+    for (const pending of this.pending.values()) pending.reject(reason);
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,26 @@
+// Requests and replies between the extension host and the engine child process. Both ends are this
+// project's own code; typed arrays cross with Node's 'advanced' (structured clone) serialization.
+
+import type { KeySpan, LayerOutliers, MapView } from '../protocol';
+import type { EngineInfo, InspectionResult } from './engine';
+import type { ProviderSetting } from './runtime';
+
+export type EngineRequest =
+  | { op: 'load'; packageDir: string; provider: ProviderSetting }
+  | { op: 'inspect'; text: string; queryOffset?: number }
+  | { op: 'map'; layer: number; head: number; view: MapView }
+  | { op: 'spans'; layer: number; head?: number; query: number; k: number }
+  | { op: 'outliers' };
+
+export interface EngineReplies {
+  load: EngineInfo;
+  inspect: InspectionResult;
+  map: Float32Array;
+  spans: KeySpan[];
+  outliers: LayerOutliers[];
+}
+
+export type EngineMessage =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: { name: string; message: string } }
+  | { id: -1; log: string };

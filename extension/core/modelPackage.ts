@@ -1,0 +1,132 @@
+// Loads and validates a model package folder (docs/model-package.md): manifest hashes, config
+// fields and the graph outputs the extension relies on. Every error names the file and the field.
+
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { z } from 'zod';
+
+export const FORMAT_VERSION = 1;
+const PACKAGE_FILES = ['model.onnx', 'tokenizer.json', 'config.json'] as const;
+const REQUIRED_OUTPUTS = ['top_ids', 'top_probs', 'token_logprob', 'hidden_states', 'q', 'k', 'attn_logit_absmax'];
+
+const count = z.number().int().positive();
+
+const manifestSchema = z.object({
+  format_version: z.literal(FORMAT_VERSION),
+  files: z.record(z.string(), z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int() })),
+});
+
+const configSchema = z
+  .object({
+    format_version: z.literal(FORMAT_VERSION),
+    name: z.string().min(1),
+    kind: z.enum(['diff', 'baseline']),
+    variant: z.string(),
+    n_layer: count,
+    n_head: count,
+    n_softmax_heads: count,
+    n_kv_softmax_heads: count,
+    head_dim: count,
+    value_head_dim: count,
+    n_embd: count,
+    vocab_size: count,
+    max_seq_len: count,
+    attention_scale: z.number().positive(),
+    rope: z.object({ theta: z.number(), interleaved: z.boolean(), rotary_dim: count }),
+    pairing: z.literal('adjacent').nullable(),
+    lambda: z.object({ granularity: z.string(), init: z.array(z.number()), value: z.array(z.number()) }).nullable(),
+    bos_token_id: z.number().int().nonnegative(),
+    top_k: count,
+    outputs: z.array(z.string()),
+    optional_outputs: z.array(z.string()),
+    parameters: count,
+    training: z.record(z.string(), z.unknown()),
+  })
+  .passthrough();
+
+export type PackageConfig = z.infer<typeof configSchema>;
+
+export interface ModelPackage {
+  dir: string;
+  config: PackageConfig;
+  tokenizerJson: string;
+  modelPath: string;
+  /** sha256 of model.onnx: identifies the weights in exports and results. */
+  sha256: string;
+}
+
+/** A package the extension cannot use. The message names the file, the field and what was expected. */
+export class PackageError extends Error {
+  override name = 'PackageError';
+}
+
+export async function loadModelPackage(dir: string): Promise<ModelPackage> {
+  const manifestPath = path.join(dir, 'manifest.json');
+  const manifest = parse(manifestSchema, await readJson(manifestPath), manifestPath);
+  const hashes: Record<string, string> = {};
+  for (const file of PACKAGE_FILES) {
+    const entry = manifest.files[file];
+    if (!entry) throw new PackageError(`${manifestPath}: field 'files' has no entry for ${file}`);
+    const bytes = await readPackageFile(path.join(dir, file));
+    hashes[file] = createHash('sha256').update(bytes).digest('hex');
+    if (hashes[file] !== entry.sha256) {
+      throw new PackageError(
+        `${path.join(dir, file)}: sha256 is ${hashes[file]} but manifest.json says ${entry.sha256}; ` +
+          'the file was changed or damaged after export (export the package again)',
+      );
+    }
+  }
+  const configPath = path.join(dir, 'config.json');
+  const config = parse(configSchema, await readJson(configPath), configPath);
+  checkConfig(config, configPath);
+  return {
+    dir,
+    config,
+    tokenizerJson: await readFile(path.join(dir, 'tokenizer.json'), 'utf8'),
+    modelPath: path.join(dir, 'model.onnx'),
+    sha256: hashes['model.onnx'],
+  };
+}
+
+function checkConfig(config: PackageConfig, configPath: string): void {
+  const required = [...REQUIRED_OUTPUTS, ...(config.kind === 'diff' ? ['lambda'] : [])];
+  const missing = required.filter((name) => !config.outputs.includes(name));
+  if (missing.length > 0) {
+    throw new PackageError(`${configPath}: field 'outputs' lacks ${missing.join(', ')}; expected at least ${required.join(', ')}`);
+  }
+  const expectations: Array<[string, number, number]> = [
+    ['n_softmax_heads', config.n_softmax_heads, config.kind === 'diff' ? 2 * config.n_head : config.n_head],
+    ['n_embd', config.n_embd, config.n_softmax_heads * config.head_dim],
+  ];
+  for (const [field, actual, expected] of expectations) {
+    if (actual !== expected) throw new PackageError(`${configPath}: field '${field}' is ${actual}; expected ${expected} from the other fields`);
+  }
+  if (config.n_softmax_heads % config.n_kv_softmax_heads !== 0) {
+    throw new PackageError(`${configPath}: field 'n_kv_softmax_heads' (${config.n_kv_softmax_heads}) must divide n_softmax_heads (${config.n_softmax_heads})`);
+  }
+}
+
+async function readPackageFile(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new PackageError(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? err}); a model package needs ${PACKAGE_FILES.join(', ')} and manifest.json`);
+  }
+}
+
+async function readJson(file: string): Promise<unknown> {
+  const text = (await readPackageFile(file)).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new PackageError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, data: unknown, file: string): T {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new PackageError(`${file}: field '${issue.path.join('.') || '(root)'}': ${issue.message}`);
+}

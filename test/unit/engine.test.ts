@@ -1,0 +1,204 @@
+// The extension's model runtime and analyses, in plain Node, against the fixture packages and
+// their golden outputs (computed by PyTorch).
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { RunAnalysis } from '../../extension/core/analysis';
+import { Engine } from '../../extension/core/engine';
+import { CancelledError, EngineClient } from '../../extension/core/engineClient';
+import { loadModelPackage, PackageError } from '../../extension/core/modelPackage';
+import { createSession, runModel } from '../../extension/core/runtime';
+
+const REPO = path.resolve(__dirname, '..', '..', '..');
+const PACKAGES = { diff: path.join(REPO, 'models', 'tiny-diff'), baseline: path.join(REPO, 'models', 'tiny-baseline') };
+const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineProcess.js');
+
+interface GoldenTensor {
+  dims: number[];
+  data: number[];
+}
+interface Golden {
+  text: string;
+  ids: number[];
+  outputs: Record<string, GoldenTensor>;
+}
+
+async function golden(kind: 'diff' | 'baseline'): Promise<Golden> {
+  return JSON.parse(await readFile(path.join(REPO, 'test', 'fixtures', 'golden', `tiny-${kind}.json`), 'utf8'));
+}
+
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    assert.ok(Math.abs(actual[i] - expected[i]) <= atol, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
+  }
+}
+
+async function analysisOf(kind: 'diff' | 'baseline', ids: number[]) {
+  const pkg = await loadModelPackage(PACKAGES[kind]);
+  const { session } = await createSession(pkg.modelPath, 'cpu');
+  return new RunAnalysis(pkg.config, await runModel(session, ids, pkg.config));
+}
+
+for (const kind of ['diff', 'baseline'] as const) {
+  test(`${kind}: the engine reproduces PyTorch's golden outputs`, async () => {
+    const g = await golden(kind);
+    const engine = await Engine.load(PACKAGES[kind], 'cpu');
+    const result = await engine.inspect(g.text);
+    assert.deepEqual(result.tokens.length, g.ids.length);
+    assertClose(result.tokenLogprob, g.outputs.token_logprob.data, 1e-4, 'token_logprob');
+    const [, T, K] = g.outputs.top_probs.dims;
+    for (let t = 0; t < T; t++) {
+      assertClose(result.predictions[t].map((p) => p.prob), g.outputs.top_probs.data.slice(t * K, t * K + 5), 1e-4, `top_probs[${t}]`);
+    }
+    if (kind === 'diff') {
+      const [, L, , H] = g.outputs.lambda.dims;
+      assertClose(result.lambda, Array.from({ length: L }, (_, l) => g.outputs.lambda.data[l * T * H]), 1e-6, 'lambda');
+    }
+    // The A1 map of layer 1, head 0 equals the golden one (row-major [L, H, T, T]).
+    const heads = g.outputs.attn_a1.dims[2];
+    const a1 = engine.map(1, 0, 'a1');
+    assertClose(a1, g.outputs.attn_a1.data.slice(heads * T * T, (heads + 1) * T * T), 1e-5, 'attn_a1 L1 H0');
+  });
+}
+
+test('maps recomputed from q and k equal the graph maps (the long-input path)', async () => {
+  const g = await golden('diff');
+  const withMaps = await analysisOf('diff', g.ids);
+  const { a1, a2, ...rest } = withMaps.out;
+  assert.ok(a1 && a2);
+  const fromQK = new RunAnalysis(withMaps.config, rest);
+  for (const view of ['a1', 'a2', 'lambdaA2', 'diff'] as const) {
+    assertClose(fromQK.map(1, 1, view), withMaps.map(1, 1, view), 1e-5, view);
+  }
+});
+
+test('differential rows sum to 1 - lambda, are causal and can be negative', async () => {
+  const g = await golden('diff');
+  const analysis = await analysisOf('diff', g.ids);
+  let negatives = 0;
+  for (let layer = 0; layer < analysis.nLayer; layer++) {
+    for (let head = 0; head < analysis.nHead; head++) {
+      for (let i = 0; i < analysis.T; i++) {
+        const row = analysis.row(layer, head, 'diff', i);
+        const sum = row.reduce((a, b) => a + b, 0);
+        assert.ok(Math.abs(sum - (1 - analysis.lambda(layer))) < 1e-4, `row sum ${sum}`);
+        assert.ok(row.subarray(i + 1).every((v) => v === 0), 'zero above the diagonal');
+        negatives += row.filter((v) => v < 0).length;
+      }
+    }
+  }
+  assert.ok(negatives > 0);
+});
+
+test('key spans: top-k keys of the effective map, BOS excluded, adjacent keys merged', async () => {
+  const g = await golden('diff');
+  const analysis = await analysisOf('diff', g.ids);
+  const query = analysis.T - 1;
+  const row = analysis.effectiveRow(1, 0, query);
+  const spans = analysis.keySpans(1, 0, query, 6, (i) => `<${i}>`);
+  const covered = spans.flatMap((s) => Array.from({ length: s.endToken - s.firstToken }, (_, n) => s.firstToken + n));
+  const expected = Array.from({ length: query }, (_, j) => j + 1).filter((j) => row[j] > 0).sort((a, b) => row[b] - row[a]).slice(0, 6);
+  assert.deepEqual([...covered].sort((a, b) => a - b), [...expected].sort((a, b) => a - b));
+  for (let i = 1; i < spans.length; i++) assert.ok(spans[i - 1].score >= spans[i].score, 'sorted by score');
+  for (const s of spans) {
+    assert.ok(!covered.includes(s.endToken) || spans.some((o) => o.firstToken === s.endToken) === false, 'adjacent keys are one span');
+    assert.equal(s.text, Array.from({ length: s.endToken - s.firstToken }, (_, n) => `<${s.firstToken + n}>`).join(''));
+    assertClose([s.score], [Array.from({ length: s.endToken - s.firstToken }, (_, n) => row[s.firstToken + n]).reduce((a, b) => a + b)], 1e-6, 'score');
+  }
+});
+
+test("outlier statistics equal a direct computation (Table 5's top-1, top-10, median)", async () => {
+  const g = await golden('diff');
+  const analysis = await analysisOf('diff', g.ids);
+  const E = analysis.config.n_embd;
+  const T = analysis.T;
+  for (const { layer, hidden, logits } of analysis.outliers()) {
+    const values = Array.from(analysis.out.hidden.subarray(layer * T * E, (layer + 1) * T * E), Math.abs).sort((a, b) => a - b);
+    const n = values.length;
+    assertClose([hidden.top1, hidden.top10, hidden.median], [values[n - 1], values[n - 10], values[n >> 1]], 1e-6, 'hidden');
+    assert.equal(hidden.counts.reduce((a, b) => a + b), T * E);
+    const rowMax = Math.max(...analysis.out.logitAbsMax.subarray(layer * analysis.config.n_softmax_heads * T, (layer + 1) * analysis.config.n_softmax_heads * T));
+    assertClose([logits.top1], [rowMax], 1e-4, 'attention logit top-1 = max of attn_logit_absmax');
+    assert.equal(logits.counts.reduce((a, b) => a + b), (analysis.config.n_softmax_heads * T * (T + 1)) / 2);
+    assert.equal(hidden.outliers[0].value, hidden.top1);
+  }
+});
+
+test('text longer than the context runs the window that ends at the query', async () => {
+  const engine = await Engine.load(PACKAGES.diff, 'cpu');
+  const text = Array.from({ length: 200 }, (_, i) => `line_${i} = ${i}\n`).join('');
+  const result = await engine.inspect(text);
+  assert.equal(result.tokens.length, engine.info.maxSeqLen);
+  assert.ok(result.window && result.window.totalTokens > engine.info.maxSeqLen);
+  assert.match(result.window.note, /context is 128/);
+  assert.equal(result.tokens[result.tokens.length - 1].end, text.length, 'the last token ends the text');
+  assert.equal(result.query, result.tokens.length - 1);
+  const middle = text.indexOf('line_100');
+  const early = await engine.inspect(text, middle);
+  assert.ok(early.tokens[early.query].end >= middle && early.tokens[early.query].start < middle, 'query token covers the offset');
+});
+
+test('token offsets map each token to its exact characters', async () => {
+  const engine = await Engine.load(PACKAGES.diff, 'cpu');
+  const text = 'const s = "héllo 🙂";\r\n\tif (x) { return `<b>${s}</b>`; }\r\n';
+  const result = await engine.inspect(text);
+  assert.equal(result.tokens.slice(1).map((t) => text.slice(t.start, t.end)).join(''), text);
+});
+
+test('a tampered or incomplete package is refused with the file and field named', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pkg-'));
+  await cp(PACKAGES.diff, dir, { recursive: true });
+  const configPath = path.join(dir, 'config.json');
+  const config = await readFile(configPath, 'utf8');
+  await writeFile(configPath, config.replace('"n_layer": 2', '"n_layer": 3'));
+  await assert.rejects(loadModelPackage(dir), (err: Error) => err instanceof PackageError && /config\.json: sha256 is .* but manifest\.json says/.test(err.message));
+  await writeFile(path.join(dir, 'manifest.json'), '{"format_version": 1, "files": {}}');
+  await assert.rejects(loadModelPackage(dir), /manifest\.json: field 'files' has no entry for model\.onnx/);
+  await assert.rejects(loadModelPackage(path.join(dir, 'nope')), /manifest\.json: cannot be read \(ENOENT\)/);
+});
+
+test('an unavailable GPU provider falls back to CPU and says why', async () => {
+  const { info } = await createSession(path.join(PACKAGES.diff, 'model.onnx'), 'cuda');
+  assert.equal(info.provider, 'cpu');
+  assert.match(info.fallbackReason ?? '', /^cuda could not load/);
+});
+
+test('engine child process: runs, cancels by killing the run, recovers, reports errors by name', async () => {
+  const logs: string[] = [];
+  const client = new EngineClient(ENGINE_PROCESS, (m) => logs.push(m));
+  try {
+    const info = await client.load(PACKAGES.diff, 'cpu');
+    assert.equal(info.kind, 'diff');
+    const result = await client.request({ op: 'inspect', text: 'x = 1\n' });
+    assert.ok(result.tokenLogprob instanceof Float32Array);
+    assert.ok(result.thumbnails.diff instanceof Float32Array);
+    const controller = new AbortController();
+    const cancelled = client.request({ op: 'inspect', text: 'y = 2\n'.repeat(20) }, controller.signal);
+    controller.abort();
+    await assert.rejects(cancelled, CancelledError);
+    const again = await client.request({ op: 'inspect', text: 'z = 3\n' });
+    assert.equal(again.tokens.length, 5);
+    const map = await client.request({ op: 'map', layer: 0, head: 1, view: 'diff' });
+    assert.equal(map.length, again.tokens.length ** 2);
+    await assert.rejects(client.request({ op: 'inspect', text: '' }), { name: 'EmptyTextError' });
+  } finally {
+    client.dispose();
+  }
+});
+
+test('the CLI prints a JSON report', async () => {
+  const file = path.join(REPO, 'test', 'fixtures', 'tokenizer-sample.txt');
+  const { stdout } = await promisify(execFile)('node', [path.join(REPO, 'out', 'extension', 'core', 'cli.js'), 'inspect', file, '--json', '--package', PACKAGES.diff]);
+  const report = JSON.parse(stdout);
+  assert.equal(report.model.kind, 'diff');
+  assert.equal(report.lambda.length, 2);
+  assert.equal(report.tokens, 128);
+  assert.equal(report.spans.length, 2);
+  assert.ok(report.outliers[0].hidden.top1 >= report.outliers[0].hidden.top10);
+});
