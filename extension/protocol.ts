@@ -10,7 +10,7 @@ export type MapView = (typeof MAP_VIEWS)[number];
 /** Views a baseline model has: its single softmax map per head. */
 export const BASELINE_VIEWS: readonly MapView[] = ['a1'];
 
-const float32 = z.instanceof(Float32Array);
+const float32 = z.custom<Float32Array>((value) => value instanceof Float32Array, 'expected a Float32Array');
 const index = z.number().int().nonnegative();
 
 export const modelInfoSchema = z.object({
@@ -89,8 +89,8 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('inspection'),
     meta: inspectionMetaSchema,
-    /** Per view: nLayer * nHead thumbnails of thumbnailSize^2 values, layer-major. */
-    thumbnails: z.record(z.enum(MAP_VIEWS), float32),
+    /** Per view the model has: nLayer * nHead thumbnails of thumbnailSize^2 values, layer-major. */
+    thumbnails: z.partialRecord(z.enum(MAP_VIEWS), float32),
   }),
   z.object({
     type: z.literal('map'),

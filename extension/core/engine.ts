@@ -47,7 +47,7 @@ export interface InspectionResult {
   predictions: Prediction[][];
   /** log p(token | tokens before); 0 for BOS. */
   tokenLogprob: Float32Array;
-  thumbnails: Record<MapView, Float32Array>;
+  thumbnails: Partial<Record<MapView, Float32Array>>;
   thumbnailSize: number;
 }
 
@@ -117,7 +117,7 @@ export class Engine {
       })),
     );
     const views = config.kind === 'diff' ? MAP_VIEWS : (['a1'] as const);
-    const thumbnails = {} as Record<MapView, Float32Array>;
+    const thumbnails: Partial<Record<MapView, Float32Array>> = {};
     for (const view of views) thumbnails[view] = analysis.thumbnails(view, THUMBNAIL_SIZE);
     return {
       tokens,
