@@ -27,3 +27,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: installing npm dependencies"
   npm ci --no-audit --no-fund
 fi
+
+# A real VS Code (code-server) and Chromium for the extension and browser tests, and for npm start.
+bash scripts/setup-vscode.sh

@@ -1,0 +1,195 @@
+// Runs inside the extension host against the real vscode API, the real engine process and the
+// bundled fixture models.
+/// <reference types="mocha" />
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { InspectorApi } from '../../extension/vscode/extension';
+
+const EXTENSION_ID = 'difftransformer-inspector.difftransformer-inspector';
+
+async function api(): Promise<InspectorApi> {
+  return (await vscode.extensions.getExtension(EXTENSION_ID)!.activate()) as InspectorApi;
+}
+
+async function openSample(name: string): Promise<vscode.TextEditor> {
+  const folder = vscode.workspace.workspaceFolders![0].uri;
+  const document = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(folder, name));
+  return vscode.window.showTextDocument(document);
+}
+
+function select(editor: vscode.TextEditor, from: string, to: string): vscode.Range {
+  const text = editor.document.getText();
+  const start = text.indexOf(from);
+  const end = text.indexOf(to, start) + to.length;
+  assert.ok(start >= 0 && end > start, `sample text has ${from} … ${to}`);
+  editor.selection = new vscode.Selection(editor.document.positionAt(start), editor.document.positionAt(end));
+  return editor.selection;
+}
+
+async function settle(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 300));
+}
+
+async function configure(key: string, value: unknown, target = vscode.ConfigurationTarget.Global): Promise<void> {
+  await vscode.workspace.getConfiguration('difftransformer').update(key, value, target);
+}
+
+suite('inspection in the editor', () => {
+  suiteTeardown(async () => {
+    for (const key of ['modelPath', 'topSpans']) {
+      await configure(key, undefined);
+      await configure(key, undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
+
+  test('Inspect Selection runs the model on exactly the selected text', async () => {
+    const inspector = await api();
+    const editor = await openSample('sample.py');
+    const range = select(editor, 'def fibonacci', 'return numbers[:n]');
+    await vscode.commands.executeCommand('difftransformer.inspectSelection');
+    const inspection = inspector.lastInspection()!;
+    assert.ok(inspection, 'an inspection is recorded');
+    assert.equal(inspection.uri.toString(), editor.document.uri.toString());
+    assert.equal(inspection.baseOffset, editor.document.offsetAt(range.start));
+    const tokens = inspection.result.tokens.slice(1);
+    const text = tokens.map((t) => editor.document.getText().slice(inspection.baseOffset + t.start, inspection.baseOffset + t.end)).join('');
+    assert.equal(text, editor.document.getText(range), 'token offsets cover the selection exactly (CRLF included)');
+    assert.equal(inspection.result.query, inspection.result.tokens.length - 1, 'the query is the selection’s last token');
+    assert.equal(inspection.model.kind, 'diff');
+  });
+
+  test('span highlights land on the characters of the retrieved tokens', async () => {
+    const inspector = await api();
+    const editor = await openSample('sample.py');
+    select(editor, 'def fibonacci', 'return numbers[:n]');
+    await vscode.commands.executeCommand('difftransformer.inspectSelection');
+    await settle();
+    const inspection = inspector.lastInspection()!;
+    const highlights = inspector.highlights(editor.document.uri)!;
+    assert.ok(highlights && highlights.ranges.length > 0, 'spans are highlighted');
+    const tokenTexts = new Set(inspection.result.tokens.map((t) => t.text));
+    for (const range of highlights.ranges) {
+      const shown = editor.document.getText(range);
+      assert.ok(shown.length > 0);
+      const start = editor.document.offsetAt(range.start) - inspection.baseOffset;
+      const first = inspection.result.tokens.findIndex((t) => t.start === start);
+      assert.ok(first > 0, `a highlight starts on a token boundary (${JSON.stringify(shown)})`);
+      assert.ok(tokenTexts.has(inspection.result.tokens[first].text));
+    }
+    assert.ok(highlights.strengths.every((s) => s > 0 && s <= 1));
+    assert.equal(Math.max(...highlights.strengths), 1, 'the strongest span has full strength');
+    const last = inspection.result.tokens[inspection.result.query];
+    assert.equal(editor.document.offsetAt(highlights.query!.start), inspection.baseOffset + last.start, 'the query token is outlined');
+    await vscode.commands.executeCommand('difftransformer.clearHighlights');
+    assert.equal(inspector.highlights(editor.document.uri), undefined);
+  });
+
+  test('hover shows the token’s top predictions, surprisal and attended spans', async () => {
+    const inspector = await api();
+    const editor = await openSample('sample.py');
+    select(editor, 'def fibonacci', 'return numbers[:n]');
+    await vscode.commands.executeCommand('difftransformer.inspectSelection');
+    const inspection = inspector.lastInspection()!;
+    const t = inspection.result.tokens.findIndex((token) => token.text === ' numbers');
+    assert.ok(t > 0, 'the selection has a " numbers" token');
+    const position = editor.document.positionAt(inspection.baseOffset + inspection.result.tokens[t].start + 2);
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', editor.document.uri, position);
+    const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+    assert.match(text, /DiffTransformer/);
+    assert.match(text, /Surprisal: \*\*\d+\.\d\d bits\*\*/);
+    const expectedBits = (-inspection.result.tokenLogprob[t] / Math.LN2).toFixed(2);
+    assert.ok(text.includes(`${expectedBits} bits`), `surprisal ${expectedBits} bits shown`);
+    for (const p of inspection.result.predictions[t]) assert.ok(text.includes(`${(100 * p.prob).toFixed(1)}%`), `prediction ${p.text} shown`);
+    assert.match(text, /command:difftransformer\.revealTokens\?/);
+  });
+
+  test('settings are honoured: model path and number of spans', async () => {
+    const inspector = await api();
+    const extensionPath = vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath;
+    await configure('modelPath', path.join(extensionPath, 'models', 'tiny-baseline'));
+    await configure('topSpans', 2);
+    const editor = await openSample('sample.ts');
+    select(editor, 'export', '}');
+    await vscode.commands.executeCommand('difftransformer.inspectSelection');
+    await settle();
+    const inspection = inspector.lastInspection()!;
+    assert.equal(inspection.model.kind, 'baseline');
+    assert.equal(inspection.result.lambda.length, 0);
+    const highlights = inspector.highlights(editor.document.uri)!;
+    assert.ok(highlights.ranges.length >= 1 && highlights.ranges.length <= 2, `${highlights.ranges.length} spans for topSpans = 2`);
+    await configure('modelPath', undefined);
+    await configure('topSpans', undefined);
+  });
+
+  test('a corrupt model package gives a clear error and the extension keeps working', async () => {
+    const inspector = await api();
+    const extensionPath = vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath;
+    const broken = fs.mkdtempSync(path.join(os.tmpdir(), 'broken-model-'));
+    fs.cpSync(path.join(extensionPath, 'models', 'tiny-diff'), broken, { recursive: true });
+    fs.appendFileSync(path.join(broken, 'model.onnx'), 'garbage');
+    await configure('modelPath', broken);
+    const editor = await openSample('sample.py');
+    select(editor, 'def', 'numbers');
+    const before = inspector.lastInspection()?.runId;
+    await vscode.commands.executeCommand('difftransformer.inspectSelection');
+    assert.equal(inspector.lastInspection()?.runId, before, 'no inspection from a broken package');
+    await configure('modelPath', undefined);
+    await vscode.commands.executeCommand('difftransformer.inspectSelection');
+    assert.notEqual(inspector.lastInspection()?.runId, before, 'the bundled model runs again');
+    fs.rmSync(broken, { recursive: true, force: true });
+  });
+
+  test('Restricted Mode: model paths from workspace settings count only in a trusted workspace', async () => {
+    const inspector = await api();
+    const manifest = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON;
+    assert.deepEqual(manifest.capabilities.untrustedWorkspaces.restrictedConfigurations, ['difftransformer.modelPath']);
+    const workspaceModel = path.join(os.tmpdir(), 'workspace-model');
+    await configure('modelPath', workspaceModel, vscode.ConfigurationTarget.Workspace);
+    const expected = vscode.workspace.isTrusted ? workspaceModel : path.join(vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath, 'models', 'tiny-diff');
+    assert.equal(inspector.modelDir(), expected);
+    await configure('modelPath', undefined, vscode.ConfigurationTarget.Workspace);
+  });
+
+  test('a second inspection cancels the first; only the second is drawn', async () => {
+    const inspector = await api();
+    const editor = await openSample('sample.py');
+    select(editor, '#', 'numbers');
+    const first = vscode.commands.executeCommand('difftransformer.inspectSelection');
+    const range = select(editor, 'if __name__', 'fibonacci(10))');
+    const second = vscode.commands.executeCommand('difftransformer.inspectSelection');
+    await Promise.all([first, second]);
+    const inspection = inspector.lastInspection()!;
+    assert.equal(inspection.baseOffset, editor.document.offsetAt(range.start), 'the result is the second selection’s');
+  });
+
+  test('an empty document is refused without losing the last inspection', async () => {
+    const inspector = await api();
+    const before = inspector.lastInspection()?.runId;
+    const document = await vscode.workspace.openTextDocument({ content: '   \n', language: 'plaintext' });
+    await vscode.window.showTextDocument(document);
+    await vscode.commands.executeCommand('difftransformer.inspectFile');
+    assert.equal(inspector.lastInspection()?.runId, before);
+  });
+
+  test('Export View writes a PNG and a JSON with the model hash and the range', async () => {
+    const inspector = await api();
+    const editor = await openSample('sample.py');
+    select(editor, 'def fibonacci', 'return numbers[:n]');
+    await vscode.commands.executeCommand('difftransformer.inspectSelection');
+    await settle();
+    const target = vscode.Uri.file(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'export-')), 'view.png'));
+    const written = await vscode.commands.executeCommand<vscode.Uri>('difftransformer.exportView', target);
+    assert.equal(written?.fsPath, target.fsPath);
+    const png = fs.readFileSync(target.fsPath);
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'PNG signature');
+    const record = JSON.parse(fs.readFileSync(target.fsPath.replace(/\.png$/, '.json'), 'utf8'));
+    const inspection = inspector.lastInspection()!;
+    assert.equal(record.model.sha256, inspection.model.sha256);
+    assert.equal(record.source.range.start.line, inspection.range.start.line);
+    assert.equal(record.map.values.length, inspection.result.tokens.length ** 2);
+    assert.equal(record.settings.executionProvider, 'auto');
+  });
+});
