@@ -48,10 +48,11 @@ suite('inspection in the editor', () => {
   test('Inspect Selection runs the model on exactly the selected text', async () => {
     const inspector = await api();
     const editor = await openSample('sample.py');
-    const range = select(editor, 'def fibonacci', 'return numbers[:n]');
+    const range = select(editor, '# A comment', 'list[int]:');
     await vscode.commands.executeCommand('difftransformer.inspectSelection');
     const inspection = inspector.lastInspection()!;
     assert.ok(inspection, 'an inspection is recorded');
+    assert.equal(inspection.result.window, null, 'the selection fits the context');
     assert.equal(inspection.uri.toString(), editor.document.uri.toString());
     assert.equal(inspection.baseOffset, editor.document.offsetAt(range.start));
     const tokens = inspection.result.tokens.slice(1);
@@ -59,6 +60,18 @@ suite('inspection in the editor', () => {
     assert.equal(text, editor.document.getText(range), 'token offsets cover the selection exactly (CRLF included)');
     assert.equal(inspection.result.query, inspection.result.tokens.length - 1, 'the query is the selection’s last token');
     assert.equal(inspection.model.kind, 'diff');
+  });
+
+  test('a selection longer than the context runs the window that ends at the selection', async () => {
+    const inspector = await api();
+    const editor = await openSample('sample.py');
+    const range = select(editor, '# Sample', 'fibonacci(10))');
+    await vscode.commands.executeCommand('difftransformer.inspectSelection');
+    const inspection = inspector.lastInspection()!;
+    assert.ok(inspection.result.window, 'the text was windowed');
+    assert.equal(inspection.result.tokens.length, inspection.model.maxSeqLen);
+    const last = inspection.result.tokens[inspection.result.tokens.length - 1];
+    assert.equal(inspection.baseOffset + last.end, editor.document.offsetAt(range.end), 'the window ends at the selection end');
   });
 
   test('span highlights land on the characters of the retrieved tokens', async () => {
@@ -93,9 +106,10 @@ suite('inspection in the editor', () => {
     select(editor, 'def fibonacci', 'return numbers[:n]');
     await vscode.commands.executeCommand('difftransformer.inspectSelection');
     const inspection = inspector.lastInspection()!;
-    const t = inspection.result.tokens.findIndex((token) => token.text === ' numbers');
-    assert.ok(t > 0, 'the selection has a " numbers" token');
-    const position = editor.document.positionAt(inspection.baseOffset + inspection.result.tokens[t].start + 2);
+    const offset = editor.document.getText().indexOf('numbers.append') - inspection.baseOffset;
+    const t = inspection.result.tokens.findIndex((token, i) => i > 0 && token.start <= offset && offset < token.end);
+    assert.ok(t > 0, 'a token covers "numbers.append"');
+    const position = editor.document.positionAt(inspection.baseOffset + offset);
     const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', editor.document.uri, position);
     const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
     assert.match(text, /DiffTransformer/);
