@@ -61,6 +61,7 @@ export class InspectorPanel implements vscode.WebviewViewProvider {
   <meta charset="UTF-8">
   <meta http-equiv="Content-Security-Policy" content="${csp}">
   <meta name="viewport" content="width=device-width, initial-scale=1.0">
+  <meta property="csp-nonce" content="${nonce}">
   <link rel="stylesheet" href="${style}" nonce="${nonce}">
   <title>DiffTransformer Inspector</title>
 </head>

@@ -1,0 +1,167 @@
+// The form controls of the panel. This is the only module that uses @vscode/webview-ui-toolkit
+// (deprecated upstream since January 2025; its successor is @vscode-elements/elements), so the
+// toolkit can be replaced here without touching the views. Callers get plain HTMLElements and
+// callbacks with typed values.
+
+import {
+  provideVSCodeDesignSystem,
+  vsCodeButton,
+  vsCodeDropdown,
+  vsCodeOption,
+  vsCodePanels,
+  vsCodePanelTab,
+  vsCodePanelView,
+  vsCodeRadio,
+  vsCodeRadioGroup,
+} from '@vscode/webview-ui-toolkit';
+import type { MapView } from '../extension/protocol';
+import { VIEW_LABELS } from './format';
+
+/** Defines the toolkit's custom elements (once, before any control is created). */
+export function registerToolkit(): void {
+  provideVSCodeDesignSystem().register(
+    vsCodeDropdown(),
+    vsCodeOption(),
+    vsCodePanels(),
+    vsCodePanelTab(),
+    vsCodePanelView(),
+    vsCodeRadioGroup(),
+    vsCodeRadio(),
+    vsCodeButton(),
+  );
+}
+
+/** The toolkit's elements expose their current value as a string property. */
+type ValueElement = HTMLElement & { value: string };
+
+/** Calls onChange with the element's new value when the user changes it. Setting the value from
+ *  code also fires 'change' in the toolkit; remembering the last value filters those out. */
+function onUserChange(element: ValueElement, current: () => string, onChange: (value: string) => void): void {
+  element.addEventListener('change', () => {
+    if (element.value !== '' && element.value !== current()) onChange(element.value);
+  });
+}
+
+export interface ViewSwitch {
+  readonly element: HTMLElement;
+  /** Offers the given views (only A1 for a baseline) with current checked. */
+  show(views: readonly MapView[], current: MapView): void;
+}
+
+/** The map-view switch: A1 / A2 / λ·A2 / A1−λ·A2 (#view-switch; each radio has data-view). */
+export function createViewSwitch(onChange: (view: MapView) => void): ViewSwitch {
+  const group = document.createElement('vscode-radio-group') as ValueElement;
+  group.id = 'view-switch';
+  group.setAttribute('orientation', 'horizontal');
+  let offered = '';
+  let current = '';
+  onUserChange(group, () => current, (value) => {
+    current = value;
+    onChange(value as MapView);
+  });
+  return {
+    element: group,
+    show(views, view) {
+      current = view;
+      if (offered !== views.join()) {
+        offered = views.join();
+        group.replaceChildren(
+          ...views.map((option) => {
+            const radio = document.createElement('vscode-radio') as ValueElement;
+            radio.setAttribute('value', option);
+            radio.dataset.view = option;
+            radio.textContent = VIEW_LABELS[option];
+            if (option === view) radio.setAttribute('checked', '');
+            return radio;
+          }),
+        );
+      }
+      group.value = view;
+    },
+  };
+}
+
+export interface IndexSelect {
+  /** The labelled wrapper to place in the page. */
+  readonly element: HTMLElement;
+  /** Offers one option per label (values 0..n-1) with current selected. */
+  show(labels: readonly string[], current: number): void;
+}
+
+/** A labelled dropdown of indices (layers, heads); the dropdown itself gets the id. */
+export function createIndexSelect(id: string, label: string, onChange: (index: number) => void): IndexSelect {
+  const wrapper = document.createElement('label');
+  wrapper.className = 'control';
+  const caption = document.createElement('span');
+  caption.className = 'control-label';
+  caption.textContent = label;
+  const dropdown = document.createElement('vscode-dropdown') as ValueElement;
+  dropdown.id = id;
+  wrapper.append(caption, dropdown);
+  let offered = '';
+  let current = '';
+  onUserChange(dropdown, () => current, (value) => {
+    current = value;
+    onChange(Number(value));
+  });
+  return {
+    element: wrapper,
+    show(labels, index) {
+      current = String(index);
+      if (offered !== labels.join('\n')) {
+        offered = labels.join('\n');
+        dropdown.replaceChildren(
+          ...labels.map((text, value) => {
+            const option = document.createElement('vscode-option') as ValueElement;
+            option.setAttribute('value', String(value));
+            option.textContent = text;
+            if (value === index) option.setAttribute('selected', '');
+            return option;
+          }),
+        );
+      }
+      dropdown.value = current;
+      dropdown.toggleAttribute('disabled', labels.length <= 1);
+    },
+  };
+}
+
+export interface TabSpec<Id extends string> {
+  id: Id;
+  title: string;
+  content: HTMLElement;
+}
+
+export interface Tabs<Id extends string> {
+  readonly element: HTMLElement;
+  select(id: Id): void;
+}
+
+/** Tabs over the given contents; tab elements get the ids `tab-<id>`. */
+export function createTabs<Id extends string>(tabs: readonly TabSpec<Id>[], onChange: (id: Id) => void): Tabs<Id> {
+  const panels = document.createElement('vscode-panels');
+  panels.id = 'tabs';
+  for (const { id, title } of tabs) {
+    const tab = document.createElement('vscode-panel-tab');
+    tab.id = `tab-${id}`;
+    tab.textContent = title;
+    panels.append(tab);
+  }
+  for (const { id, content } of tabs) {
+    const view = document.createElement('vscode-panel-view');
+    view.id = `view-${id}`;
+    view.append(content);
+    panels.append(view);
+  }
+  panels.addEventListener('change', (event) => {
+    const tab = (event as CustomEvent<HTMLElement | undefined>).detail;
+    const id = tab?.id.replace(/^tab-/, '');
+    if (event.target === panels && tabs.some((spec) => spec.id === id)) onChange(id as Id);
+  });
+  return {
+    element: panels,
+    select(id) {
+      panels.setAttribute('activeid', `tab-${id}`);
+    },
+  };
+}

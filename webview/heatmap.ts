@@ -1,0 +1,412 @@
+// The large T x T heatmap of one head's map (row = query, column = key). The map is one ImageData,
+// one pixel per cell, put in a single call into #heatmap (whose drawing buffer stays exactly T x T
+// so its pixels are the data's colours) and scaled up by CSS with image-rendering: pixelated.
+// Token labels are drawn on two thin canvases, thinned out when cells are small; the hover readout
+// gives every cell's exact value. The locked query row and the hover cross are positioned <div>s,
+// so highlighting never touches the data pixels.
+
+import { scaleLinear } from 'd3-scale';
+import type { MapView, TokenInfo } from '../extension/protocol';
+import { extent, scaleForView, type ColorScale, type Theme } from './colors';
+import { formatValue, VIEW_LABELS, visibleText } from './format';
+
+export interface ShownMap {
+  runId: number;
+  layer: number;
+  head: number;
+  view: MapView;
+  size: number;
+  data: Float32Array;
+}
+
+/** Room for the token labels left of and above the map (CSS px). */
+const LABEL_SPACE = 96;
+/** Largest cell side (CSS px), so that a short text does not give giant cells. */
+const MAX_CELL = 28;
+/** Below this cell side labels are thinned out to every few tokens. */
+const LABEL_FONT_MAX = 12;
+const LABEL_FONT_MIN = 9;
+const LEGEND_HEIGHT = 40;
+/** Side (px) the exported heatmap aims for. */
+const EXPORT_SIDE = 768;
+
+export class HeatmapView {
+  readonly canvas: HTMLCanvasElement;
+  private readonly context: CanvasRenderingContext2D;
+  private readonly frame: HTMLElement;
+  private readonly rowLabels: HTMLCanvasElement;
+  private readonly columnLabels: HTMLCanvasElement;
+  private readonly lockedRow: HTMLElement;
+  private readonly hoverRow: HTMLElement;
+  private readonly hoverColumn: HTMLElement;
+  private readonly legend: HTMLCanvasElement;
+  private readonly readout: HTMLElement;
+  private image: ImageData | undefined;
+  private map: ShownMap | undefined;
+  private scale: ColorScale | undefined;
+  private tokens: readonly TokenInfo[] = [];
+  private query = 0;
+  private cellPx = 1;
+  private hoverQuery = -1;
+  private hoverKey = -1;
+  private hoverFrame = 0;
+  private pointerX = NaN;
+  private pointerY = NaN;
+
+  constructor(
+    parent: HTMLElement,
+    private theme: Theme,
+    private readonly onLockQuery: (query: number) => void,
+  ) {
+    this.frame = element('div', 'heatmap-frame');
+    const grid = element('div', 'heatmap-grid');
+    this.rowLabels = element('canvas', 'row-labels');
+    this.columnLabels = element('canvas', 'column-labels');
+    const stack = element('div', 'heatmap-stack');
+    this.canvas = element('canvas');
+    this.canvas.id = 'heatmap';
+    this.canvas.tabIndex = 0;
+    this.canvas.setAttribute('aria-label', 'Attention map: rows are queries, columns are keys. Click or use arrow keys to lock a query row.');
+    this.context = this.canvas.getContext('2d')!;
+    this.lockedRow = element('div', 'locked-row');
+    this.hoverRow = element('div', 'hover-row');
+    this.hoverColumn = element('div', 'hover-column');
+    this.lockedRow.hidden = this.hoverRow.hidden = this.hoverColumn.hidden = true;
+    stack.append(this.canvas, this.lockedRow, this.hoverRow, this.hoverColumn);
+    grid.append(element('div', 'heatmap-corner'), this.columnLabels, this.rowLabels, stack);
+    this.frame.append(grid);
+    this.legend = element('canvas', 'legend');
+    this.legend.id = 'legend';
+    this.readout = element('div', 'readout');
+    this.readout.id = 'readout';
+    parent.append(this.readout, this.frame, this.legend);
+
+    // Pointer positions are kept as client coordinates and turned into cells once per frame
+    // (event.offsetX is rounded to whole pixels, which picks the wrong cell on subpixel layouts).
+    this.canvas.addEventListener('pointermove', (event) => this.hover(event.clientX, event.clientY));
+    this.canvas.addEventListener('pointerleave', () => this.hover(NaN, NaN));
+    this.canvas.addEventListener('click', (event) => {
+      const { query } = this.cellAt(event.clientX, event.clientY);
+      if (query >= 0) this.onLockQuery(query);
+    });
+    this.canvas.addEventListener('keydown', (event) => this.moveQuery(event));
+    new ResizeObserver(() => this.layout()).observe(this.frame);
+  }
+
+  get shown(): ShownMap | undefined {
+    return this.map;
+  }
+
+  /** Draws a map with one putImageData. */
+  show(map: ShownMap, tokens: readonly TokenInfo[], query: number): void {
+    this.map = map;
+    this.tokens = tokens;
+    this.query = query;
+    const { size } = map;
+    if (this.canvas.width !== size || this.canvas.height !== size) {
+      this.canvas.width = size;
+      this.canvas.height = size;
+    }
+    if (!this.image || this.image.width !== size) this.image = this.context.createImageData(size, size);
+    this.paint();
+    this.cellPx = 0; // forces the layout (labels, overlays) for the new map
+    this.layout();
+    this.showReadout();
+  }
+
+  /** Locks another query row (the data stay; only the highlight and labels move). */
+  setQuery(query: number): void {
+    this.query = query;
+    this.placeLockedRow();
+    this.drawRowLabels();
+    this.showReadout();
+  }
+
+  setTheme(theme: Theme): void {
+    this.theme = theme;
+    if (!this.map) return;
+    this.paint();
+    this.drawRowLabels();
+    this.drawColumnLabels();
+    this.drawLegend();
+  }
+
+  /** Forgets the map (e.g. the inspection was cleared). */
+  clear(): void {
+    this.map = undefined;
+    this.canvas.width = 0;
+    this.canvas.height = 0;
+    for (const canvas of [this.rowLabels, this.columnLabels, this.legend]) canvas.width = canvas.height = 0;
+    this.lockedRow.hidden = true;
+    this.hover(NaN, NaN);
+    this.readout.textContent = '';
+  }
+
+  /** The map, its labels, legend and title composed into one PNG (data URL). */
+  exportPng(title: string): string {
+    const canvas = document.createElement('canvas');
+    const context = canvas.getContext('2d')!;
+    const { map, scale, theme } = this;
+    if (!map || !scale) {
+      canvas.width = 320;
+      canvas.height = 40;
+      context.fillStyle = theme.background;
+      context.fillRect(0, 0, canvas.width, canvas.height);
+      drawText(context, theme, 'No map to export', 8, 24);
+      return canvas.toDataURL('image/png');
+    }
+    const cell = Math.max(1, Math.min(MAX_CELL, Math.floor(EXPORT_SIDE / map.size)));
+    const side = map.size * cell;
+    const titleHeight = 24;
+    canvas.width = LABEL_SPACE + side + 16;
+    canvas.height = titleHeight + LABEL_SPACE + side + 8 + LEGEND_HEIGHT;
+    context.fillStyle = theme.background;
+    context.fillRect(0, 0, canvas.width, canvas.height);
+    drawText(context, theme, title, 8, 16, canvas.width - 16);
+    const top = titleHeight + LABEL_SPACE;
+    context.imageSmoothingEnabled = false;
+    context.drawImage(this.canvas, LABEL_SPACE, top, side, side);
+    context.strokeStyle = theme.highlight;
+    context.lineWidth = 1;
+    context.strokeRect(LABEL_SPACE - 0.5, top + this.query * cell - 0.5, side + 1, cell + 1);
+    drawTokenLabels(context, theme, this.tokens, 'rows', cell, 0, top, this.query);
+    drawTokenLabels(context, theme, this.tokens, 'columns', cell, LABEL_SPACE, titleHeight, -1);
+    drawLegend(context, theme, scale, legendCaption(map, scale), LABEL_SPACE, top + side + 8, Math.min(side, 480));
+    return canvas.toDataURL('image/png');
+  }
+
+  private paint(): void {
+    const { map, image } = this;
+    if (!map || !image) return;
+    const { min, max } = extent(map.data);
+    this.scale = scaleForView(this.theme, map.view, min, max);
+    this.scale.paint(map.data, image.data);
+    this.context.putImageData(image, 0, 0);
+  }
+
+  /** Sizes the map to fill the frame's width: whole CSS pixels per cell once cells are a few
+   *  pixels big (crisp, even cells), fractional below that, never under 1 (long texts scroll). */
+  private layout(): void {
+    const { map } = this;
+    const available = this.frame.clientWidth - LABEL_SPACE - 4;
+    if (!map || available <= 0) return;
+    const fit = available / map.size;
+    const cellPx = fit >= 3 ? Math.min(MAX_CELL, Math.floor(fit)) : Math.max(1, fit);
+    if (cellPx === this.cellPx) return;
+    this.cellPx = cellPx;
+    const side = `${map.size * cellPx}px`;
+    this.canvas.style.width = side;
+    this.canvas.style.height = side;
+    this.hoverRow.style.height = `${cellPx}px`;
+    this.hoverColumn.style.width = `${cellPx}px`;
+    this.lockedRow.style.height = `${cellPx}px`;
+    this.placeLockedRow();
+    this.drawRowLabels();
+    this.drawColumnLabels();
+    this.drawLegend();
+  }
+
+  private placeLockedRow(): void {
+    this.lockedRow.hidden = !this.map;
+    this.lockedRow.style.transform = `translateY(${this.query * this.cellPx}px)`;
+  }
+
+  private drawRowLabels(): void {
+    const side = (this.map?.size ?? 0) * this.cellPx;
+    const context = sizeCanvas(this.rowLabels, LABEL_SPACE, side);
+    drawTokenLabels(context, this.theme, this.tokens, 'rows', this.cellPx, 0, 0, this.query);
+  }
+
+  private drawColumnLabels(): void {
+    const side = (this.map?.size ?? 0) * this.cellPx;
+    const context = sizeCanvas(this.columnLabels, side, LABEL_SPACE);
+    drawTokenLabels(context, this.theme, this.tokens, 'columns', this.cellPx, 0, 0, -1);
+  }
+
+  private drawLegend(): void {
+    if (!this.map || !this.scale) return;
+    const width = Math.max(160, Math.min(this.frame.clientWidth - 8, 480));
+    const context = sizeCanvas(this.legend, width, LEGEND_HEIGHT);
+    drawLegend(context, this.theme, this.scale, legendCaption(this.map, this.scale), 0, 0, width);
+  }
+
+  /** The cell under a client position ({-1, -1} outside the map). */
+  private cellAt(clientX: number, clientY: number): { query: number; key: number } {
+    const size = this.map?.size ?? 0;
+    const bounds = this.canvas.getBoundingClientRect();
+    const key = Math.floor(((clientX - bounds.left) / bounds.width) * size);
+    const query = Math.floor(((clientY - bounds.top) / bounds.height) * size);
+    return key >= 0 && key < size && query >= 0 && query < size ? { query, key } : { query: -1, key: -1 };
+  }
+
+  /** Records the pointer; the readout and cross move at most once per frame. */
+  private hover(clientX: number, clientY: number): void {
+    this.pointerX = clientX;
+    this.pointerY = clientY;
+    if (!this.hoverFrame) this.hoverFrame = requestAnimationFrame(() => this.showHover());
+  }
+
+  private showHover(): void {
+    this.hoverFrame = 0;
+    const { query, key } = Number.isNaN(this.pointerX) ? { query: -1, key: -1 } : this.cellAt(this.pointerX, this.pointerY);
+    if (query === this.hoverQuery && key === this.hoverKey) return;
+    this.hoverQuery = query;
+    this.hoverKey = key;
+    const inside = query >= 0;
+    this.hoverRow.hidden = !inside;
+    this.hoverColumn.hidden = !inside;
+    if (inside) {
+      this.hoverRow.style.transform = `translateY(${query * this.cellPx}px)`;
+      this.hoverColumn.style.transform = `translateX(${key * this.cellPx}px)`;
+    }
+    this.showReadout();
+  }
+
+  /** The hovered cell's value and tokens, or else the locked query. */
+  private showReadout(): void {
+    const { map } = this;
+    if (!map) return;
+    const name = VIEW_LABELS[map.view];
+    if (this.hoverKey < 0 || this.hoverQuery < 0) {
+      this.readout.textContent = `Query ${this.query} ${quoted(this.tokens, this.query)} locked · hover a cell for its value, click a row (or ↑/↓) to lock it`;
+      return;
+    }
+    const value = map.data[this.hoverQuery * map.size + this.hoverKey];
+    const masked = this.hoverKey > this.hoverQuery ? ' (masked: key after query)' : '';
+    this.readout.textContent =
+      `query ${this.hoverQuery} ${quoted(this.tokens, this.hoverQuery)} → key ${this.hoverKey} ${quoted(this.tokens, this.hoverKey)}` +
+      ` · ${name} = ${formatValue(value)}${masked}`;
+  }
+
+  private moveQuery(event: KeyboardEvent): void {
+    const step = event.key === 'ArrowUp' ? -1 : event.key === 'ArrowDown' ? 1 : 0;
+    if (!this.map || step === 0) return;
+    event.preventDefault();
+    const query = Math.max(0, Math.min(this.map.size - 1, this.query + step));
+    if (query !== this.query) this.onLockQuery(query);
+  }
+}
+
+function legendCaption(map: ShownMap, scale: ColorScale): string {
+  const range = scale.signed ? `±${formatValue(scale.max)}` : `0…${formatValue(scale.max)}`;
+  return `${VIEW_LABELS[map.view]} · layer ${map.layer} · head ${map.head} · ${range} · colour ∝ √|value|`;
+}
+
+function quoted(tokens: readonly TokenInfo[], index: number): string {
+  const token = tokens[index];
+  return token ? `«${visibleText(token.text)}»` : '';
+}
+
+function element<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string): HTMLElementTagNameMap[K] {
+  const created = document.createElement(tag);
+  if (className) created.className = className;
+  return created;
+}
+
+/** Gives a canvas a CSS size and a device-pixel buffer; returns its context in CSS px units. */
+export function sizeCanvas(canvas: HTMLCanvasElement, width: number, height: number): CanvasRenderingContext2D {
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.round(width * ratio);
+  canvas.height = Math.round(height * ratio);
+  canvas.style.width = `${width}px`;
+  canvas.style.height = `${height}px`;
+  const context = canvas.getContext('2d')!;
+  context.setTransform(ratio, 0, 0, ratio, 0, 0);
+  return context;
+}
+
+/** One line of UI text (user text included: fillText never interprets it). */
+export function drawText(context: CanvasRenderingContext2D, theme: Theme, text: string, x: number, y: number, maxWidth?: number): void {
+  context.font = `12px ${theme.uiFont}`;
+  context.fillStyle = theme.foreground;
+  context.textAlign = 'left';
+  context.textBaseline = 'alphabetic';
+  context.fillText(text, x, y, maxWidth);
+}
+
+/** Token labels along the rows (right-aligned, left of the map) or columns (vertical, above it),
+ *  every token when cells are tall enough for text, otherwise every stride-th with its index.
+ *  The locked query's label is always drawn, in the highlight colour. */
+function drawTokenLabels(
+  context: CanvasRenderingContext2D,
+  theme: Theme,
+  tokens: readonly TokenInfo[],
+  axis: 'rows' | 'columns',
+  cellPx: number,
+  x: number,
+  y: number,
+  locked: number,
+): void {
+  const fontPx = Math.max(LABEL_FONT_MIN, Math.min(LABEL_FONT_MAX, cellPx - 2));
+  const stride = Math.max(1, Math.ceil((fontPx + 2) / cellPx));
+  context.font = `${fontPx}px ${theme.tokenFont}`;
+  context.textBaseline = 'middle';
+  const label = (index: number, highlighted: boolean): void => {
+    const text = stride === 1 ? visibleText(tokens[index].text, 12) : `${index} ${visibleText(tokens[index].text, 8)}`;
+    const along = Math.max(fontPx / 2, (index + 0.5) * cellPx); // the first label stays whole
+    context.fillStyle = highlighted ? theme.highlight : theme.mutedForeground;
+    context.save();
+    if (axis === 'rows') {
+      context.textAlign = 'right';
+      context.translate(x + LABEL_SPACE - 4, y + along);
+    } else {
+      context.textAlign = 'left';
+      context.translate(x + along, y + LABEL_SPACE - 4);
+      context.rotate(-Math.PI / 2);
+    }
+    if (highlighted) {
+      const width = Math.min(LABEL_SPACE - 4, context.measureText(text).width + 4);
+      context.fillStyle = theme.background;
+      context.fillRect(axis === 'rows' ? -width : -2, -fontPx / 2 - 1, width, fontPx + 2);
+      context.fillStyle = theme.highlight;
+    }
+    context.fillText(text, 0, 0, LABEL_SPACE - 8);
+    context.restore();
+  };
+  for (let index = 0; index < tokens.length; index += stride) label(index, index === locked);
+  if (locked >= 0 && locked < tokens.length) label(locked, true);
+}
+
+/** A colour bar with ticks and a caption; positions are linear in value (the colours are not). */
+export function drawLegend(
+  context: CanvasRenderingContext2D,
+  theme: Theme,
+  scale: ColorScale,
+  caption: string,
+  x: number,
+  y: number,
+  width: number,
+): void {
+  const barTop = y + 16;
+  const barHeight = 10;
+  const steps = Math.max(2, Math.round(width));
+  const values = new Float32Array(steps);
+  for (let i = 0; i < steps; i++) values[i] = scale.min + ((scale.max - scale.min) * i) / (steps - 1);
+  const bar = new ImageData(steps, 1);
+  scale.paint(values, bar.data);
+  // The bar is painted 1 px high and stretched, so it goes through a scratch canvas.
+  const scratch = document.createElement('canvas');
+  scratch.width = steps;
+  scratch.height = 1;
+  scratch.getContext('2d')!.putImageData(bar, 0, 0);
+  context.imageSmoothingEnabled = false;
+  context.drawImage(scratch, x, barTop, width, barHeight);
+  context.strokeStyle = theme.mutedForeground;
+  context.lineWidth = 1;
+  context.strokeRect(x + 0.5, barTop + 0.5, width - 1, barHeight - 1);
+
+  context.font = `11px ${theme.uiFont}`;
+  context.fillStyle = theme.foreground;
+  context.textBaseline = 'alphabetic';
+  context.textAlign = 'left';
+  context.fillText(caption, x, y + 11, width);
+  const axis = scaleLinear().domain([scale.min, scale.max]).range([x, x + width]);
+  const format = axis.tickFormat(5);
+  context.textBaseline = 'top';
+  for (const tick of axis.ticks(5)) {
+    const at = axis(tick);
+    context.fillRect(Math.round(at), barTop + barHeight, 1, 3);
+    context.textAlign = at - x < 12 ? 'left' : x + width - at < 12 ? 'right' : 'center';
+    context.fillText(format(tick).replace('-', '−'), at, barTop + barHeight + 4);
+  }
+}

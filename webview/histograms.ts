@@ -1,0 +1,164 @@
+// Activation outliers per layer (the paper's Table 5): log-count histograms over |value| of the
+// hidden states and of the attention logits, side by side (one canvas each), with the top-1,
+// top-10 and median magnitudes, and the largest outliers with their token (click to reveal it).
+
+import type { Histogram, LayerOutliers, TokenInfo } from '../extension/protocol';
+import type { Theme } from './colors';
+import { formatValue, visibleText } from './format';
+import { sizeCanvas } from './heatmap';
+
+const CANVAS_HEIGHT = 150;
+/** Width of one histogram (CSS px): two side by side when the container is wide enough. */
+const MAX_WIDTH = 380;
+const MIN_WIDTH = 240;
+const PAIR_GAP = 16;
+
+const KINDS = [
+  { key: 'hidden', title: 'hidden states |h|' },
+  { key: 'logits', title: 'attention logits |q·k|·scale' },
+] as const;
+
+export class HistogramsView {
+  private tokens: readonly TokenInfo[] = [];
+  /** One entry per drawn histogram. */
+  private charts: { canvas: HTMLCanvasElement; histogram: Histogram; title: string }[] = [];
+  private width = 0;
+
+  constructor(
+    private readonly container: HTMLElement,
+    private theme: Theme,
+    private readonly onReveal: (firstToken: number, endToken: number) => void,
+  ) {
+    // Redraw at the new width, also when the tab is first shown (its width was 0 while hidden).
+    new ResizeObserver(() => {
+      if (this.currentWidth() !== this.width) this.draw();
+    }).observe(container);
+  }
+
+  show(layers: LayerOutliers[], tokens: readonly TokenInfo[]): void {
+    this.tokens = tokens;
+    this.charts = [];
+    if (layers.length === 0) {
+      this.container.replaceChildren(note('No outlier statistics yet.'));
+      return;
+    }
+    this.container.replaceChildren(...layers.map((layer) => this.layerSection(layer)));
+    this.draw();
+  }
+
+  setTheme(theme: Theme): void {
+    this.theme = theme;
+    this.draw();
+  }
+
+  clear(): void {
+    this.show([], []);
+  }
+
+  private currentWidth(): number {
+    const pairWidth = (this.container.clientWidth - PAIR_GAP - 8) / 2;
+    return Math.floor(Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, pairWidth)));
+  }
+
+  private draw(): void {
+    this.width = this.currentWidth();
+    for (const { canvas, histogram, title } of this.charts) drawHistogram(canvas, this.theme, histogram, title, this.width);
+  }
+
+  private layerSection(layer: LayerOutliers): HTMLElement {
+    const section = document.createElement('section');
+    section.className = 'histogram-layer';
+    section.dataset.layer = String(layer.layer);
+    const heading = document.createElement('h3');
+    heading.textContent = `Layer ${layer.layer}`;
+    const pair = document.createElement('div');
+    pair.className = 'histogram-pair';
+    for (const { key, title } of KINDS) {
+      const canvas = document.createElement('canvas');
+      canvas.className = 'histogram-canvas';
+      canvas.dataset.kind = key;
+      canvas.setAttribute('role', 'img');
+      canvas.setAttribute('aria-label', `Layer ${layer.layer}, ${title}: ${statistics(layer[key])}`);
+      this.charts.push({ canvas, histogram: layer[key], title });
+      pair.append(canvas);
+    }
+    const stats = document.createElement('p');
+    stats.className = 'histogram-stats';
+    stats.textContent = KINDS.map(({ key }) => `${key}: ${statistics(layer[key])}`).join(' · ');
+    const list = document.createElement('ol');
+    list.className = 'outlier-list';
+    for (const { key } of KINDS) {
+      for (const outlier of layer[key].outliers) {
+        const item = document.createElement('li');
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = 'outlier-item';
+        button.dataset.token = String(outlier.token);
+        const token = this.tokens[outlier.token];
+        const tokenText = token ? ` «${visibleText(token.text)}»` : '';
+        button.textContent = `${key} ${formatValue(outlier.value)} · token ${outlier.token}${tokenText} · ${outlier.detail}`;
+        button.title = 'Reveal the token in the editor';
+        button.addEventListener('click', () => this.onReveal(outlier.token, outlier.token + 1));
+        item.append(button);
+        list.append(item);
+      }
+    }
+    section.append(heading, pair, stats, list);
+    return section;
+  }
+}
+
+function statistics(histogram: Histogram): string {
+  return `top-1 ${formatValue(histogram.top1)}, top-10 ${formatValue(histogram.top10)}, median ${formatValue(histogram.median)}`;
+}
+
+/** One histogram: title, statistics, bars of log10(1 + count), |value| axis from 0 to top-1, and
+ *  marks at the median and the top-10 value. */
+function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histogram, title: string, width: number): void {
+  const context = sizeCanvas(canvas, width, CANVAS_HEIGHT);
+  context.fillStyle = theme.background;
+  context.fillRect(0, 0, width, CANVAS_HEIGHT);
+  const plotTop = 40;
+  const plotBottom = CANVAS_HEIGHT - 18;
+  const plotHeight = plotBottom - plotTop;
+  context.textAlign = 'left';
+  context.textBaseline = 'alphabetic';
+  context.font = `12px ${theme.uiFont}`;
+  context.fillStyle = theme.foreground;
+  context.fillText(title, 0, 13, width);
+  context.font = `11px ${theme.uiFont}`;
+  context.fillStyle = theme.mutedForeground;
+  context.fillText(statistics(histogram), 0, 29, width);
+
+  const { counts, edges } = histogram;
+  const largest = Math.log10(1 + Math.max(0, ...counts)) || 1;
+  const low = edges[0] ?? 0;
+  const span = (edges[edges.length - 1] ?? 0) - low || 1;
+  context.fillStyle = theme.bars;
+  counts.forEach((count, bin) => {
+    const left = ((edges[bin] - low) / span) * width;
+    const right = ((edges[bin + 1] - low) / span) * width;
+    const height = (Math.log10(1 + count) / largest) * plotHeight;
+    if (count > 0) context.fillRect(left, plotBottom - Math.max(1, height), Math.max(1, right - left - 1), Math.max(1, height));
+  });
+  const at = (value: number): number => ((value - low) / span) * width;
+  context.fillStyle = theme.highlight;
+  context.fillRect(Math.round(at(histogram.median)), plotTop, 1, plotHeight);
+  context.fillRect(Math.round(at(histogram.top10)), plotTop, 1, plotHeight);
+
+  context.fillStyle = theme.mutedForeground;
+  context.fillRect(0, plotBottom, width, 1);
+  context.textBaseline = 'top';
+  context.fillText(formatValue(low), 0, plotBottom + 3);
+  context.textAlign = 'right';
+  context.fillText(formatValue(low + span), width, plotBottom + 3);
+  context.textAlign = 'center';
+  context.fillText('|value| (log count)', width / 2, plotBottom + 3);
+}
+
+function note(text: string): HTMLElement {
+  const paragraph = document.createElement('p');
+  paragraph.className = 'note';
+  paragraph.textContent = text;
+  return paragraph;
+}
