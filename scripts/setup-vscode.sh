@@ -16,16 +16,7 @@ installed_marker="$cache_dir/code-server/.installed-$code_server_version-node-$n
 
 # libkrb5-dev, build-essential, python3 and pkg-config: code-server's native modules build from source.
 apt_packages=(build-essential python3 pkg-config libkrb5-dev chromium)
-missing=()
-for p in "${apt_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup-vscode: installing Debian packages: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+bash scripts/apt-install.sh "${apt_packages[@]}"
 
 # Writes a package.json pinning one dependency; allowScripts because npm 11 here skips
 # dependency install scripts unless the installing project allows them.

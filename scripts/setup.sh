@@ -10,16 +10,7 @@ apt_packages=(
   python3-numpy python3-regex python3-pytest
   python3-onnx  # reads a package's weights back into PyTorch (model.package)
 )
-missing=()
-for p in "${apt_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing Debian packages: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+bash scripts/apt-install.sh "${apt_packages[@]}"
 
 # onnxruntime-node's install script downloads CUDA binaries; there is no route for that here.
 export ONNXRUNTIME_NODE_INSTALL=skip
