@@ -37,8 +37,11 @@ if [ ! -f "$installed_marker" ]; then
   write_package_json "$cache_dir/code-server" code-server "$code_server_version" '{"code-server":true,"argon2":true}'
   # Node 24 first on PATH runs code-server's postinstall; nodedir makes node-gyp build its native
   # modules against Node 24's headers instead of the system Node's (npm's nodedir is /usr here).
+  # Under `npm test` the outer npm's user agent (naming Node 20) is inherited as configuration and
+  # code-server's postinstall reads the Node version from it: drop it.
   (cd "$cache_dir/code-server" &&
-    PATH="$node_dir/bin:$PATH" npm_config_nodedir="$node_dir" npm install --no-audit --no-fund --loglevel=error)
+    env -u npm_config_user_agent PATH="$node_dir/bin:$PATH" npm_config_nodedir="$node_dir" \
+      npm install --no-audit --no-fund --loglevel=error)
   [ -f "$code_server_dir/out/node/entry.js" ] || { echo "setup-vscode: code-server install incomplete" >&2; exit 1; }
   rm -f "$cache_dir"/code-server/.installed-*
   touch "$installed_marker"

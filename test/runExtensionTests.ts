@@ -3,6 +3,7 @@
 // "executable" is scripts/code-test-shim.js (code-server + headless chromium); set
 // VSCODE_EXECUTABLE to a desktop VS Code binary to use that instead. Needs `npx tsc -p .`
 // and `node scripts/build.mjs` first.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runTests } from '@vscode/test-electron';
 
@@ -10,6 +11,10 @@ const repoRoot = path.resolve(__dirname, '..', '..');
 const runDir = path.join(repoRoot, 'test-results', 'extension-tests');
 
 async function main(): Promise<number> {
+  // The tests change workspace settings: give them a copy of the sample workspace.
+  const workspace = path.join(runDir, 'workspace');
+  fs.rmSync(workspace, { recursive: true, force: true });
+  fs.cpSync(path.join(repoRoot, 'test', 'fixtures', 'workspace'), workspace, { recursive: true });
   try {
     await runTests({
       vscodeExecutablePath: process.env.VSCODE_EXECUTABLE ?? path.join(repoRoot, 'scripts', 'code-test-shim.js'),
@@ -17,7 +22,7 @@ async function main(): Promise<number> {
       extensionTestsPath: path.join(repoRoot, 'out', 'test', 'extension', 'index'),
       // Profile folders inside the run folder rather than .vscode-test/ in the repository.
       launchArgs: [
-        path.join(repoRoot, 'test', 'fixtures', 'workspace'),
+        workspace,
         `--user-data-dir=${path.join(runDir, 'user-data')}`,
         `--extensions-dir=${path.join(runDir, 'extensions')}`,
       ],

@@ -40,7 +40,10 @@ export async function startSession(name: string): Promise<Session> {
     await server?.stop();
   };
   try {
-    server = await startServer({ runDir, folder: workspaceFolder, extensionDevelopmentPath: repoRoot });
+    // A copy, so what the tests write (exports, settings) never lands in the fixtures.
+    const folder = path.join(runDir, 'workspace');
+    fs.cpSync(workspaceFolder, folder, { recursive: true });
+    server = await startServer({ runDir, folder, extensionDevelopmentPath: repoRoot });
     browser = await launchBrowser(runDir);
     const { page } = browser;
     await openWorkbench(page, server.workbenchUrl());

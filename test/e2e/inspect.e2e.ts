@@ -57,6 +57,9 @@ test('the heatmap shows the differential map the model computes', async () => {
   assert.ok(zero < Math.abs(hue(strongest)) && zero < Math.abs(hue(mostNegative)), `a masked (future) cell is neutral: ${future}`);
   const lambdaText = await frame.locator('#lambda').innerText();
   assert.ok(lambdaText.includes(result.lambda[0].toFixed(3)), `lambda per layer shown: ${lambdaText}`);
+  await runCommand(session.page, 'View: Toggle Maximized Panel');
+  await session.screenshot('panel-maximized');
+  await runCommand(session.page, 'View: Toggle Maximized Panel');
   await session.screenshot('heatmap');
 });
 

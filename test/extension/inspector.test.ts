@@ -188,6 +188,32 @@ suite('inspection in the editor', () => {
     assert.equal(inspector.lastInspection()?.runId, before);
   });
 
+  test('binary and oversized texts are refused without running the model', async () => {
+    const inspector = await api();
+    const before = inspector.lastInspection()?.runId;
+    const binary = await vscode.workspace.openTextDocument({ content: 'PK\u0003\u0004\u0000\u0000binary', language: 'plaintext' });
+    await vscode.window.showTextDocument(binary);
+    await vscode.commands.executeCommand('difftransformer.inspectFile');
+    assert.equal(inspector.lastInspection()?.runId, before, 'a text with NUL characters is not run');
+    await configure('maxFileBytes', 1000);
+    const big = await vscode.workspace.openTextDocument({ content: 'x = 1\n'.repeat(400), language: 'python' });
+    await vscode.window.showTextDocument(big);
+    await vscode.commands.executeCommand('difftransformer.inspectFile');
+    assert.equal(inspector.lastInspection()?.runId, before, 'a text over maxFileBytes is not run');
+    await configure('maxFileBytes', undefined);
+  });
+
+  test('closing the panel mid-run loses nothing; showing it again redraws', async () => {
+    const inspector = await api();
+    const editor = await openSample('sample.ts');
+    const range = select(editor, 'export', '}');
+    const run = vscode.commands.executeCommand('difftransformer.inspectSelection');
+    await vscode.commands.executeCommand('workbench.action.closePanel');
+    await run;
+    assert.equal(inspector.lastInspection()?.baseOffset, editor.document.offsetAt(range.start));
+    await vscode.commands.executeCommand('difftransformer.showPanel');
+  });
+
   test('Export View writes a PNG and a JSON with the model hash and the range', async () => {
     const inspector = await api();
     const editor = await openSample('sample.py');
