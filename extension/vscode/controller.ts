@@ -352,7 +352,7 @@ export class InspectorController implements vscode.Disposable {
       });
       if (!target) return undefined;
     }
-    await this.panel.reveal();
+    await this.panel.revealAndWait(10_000);
     const requestId = Date.now() % 1_000_000_000;
     const png = new Promise<string>((resolve, reject) => {
       this.pendingExports.set(requestId, resolve);

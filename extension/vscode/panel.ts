@@ -9,27 +9,42 @@ export const PANEL_VIEW_ID = 'difftransformer.panel';
 
 export class InspectorPanel implements vscode.WebviewViewProvider {
   private view: vscode.WebviewView | undefined;
+  /** Settles when the current webview has loaded and said 'ready' (it is re-created when shown again). */
+  private ready!: Promise<void>;
+  private markReady!: () => void;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly onMessage: (message: WebviewMessage) => void,
     private readonly log: vscode.LogOutputChannel,
-  ) {}
+  ) {
+    this.resetReady();
+  }
+
+  private resetReady(): void {
+    this.ready = new Promise((resolve) => (this.markReady = resolve));
+  }
 
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
+    this.resetReady();
     const dist = vscode.Uri.joinPath(this.extensionUri, 'dist');
     const media = vscode.Uri.joinPath(this.extensionUri, 'media');
     view.webview.options = { enableScripts: true, localResourceRoots: [dist, media] };
     view.webview.html = this.html(view.webview);
     view.webview.onDidReceiveMessage((data: unknown) => {
       try {
-        this.onMessage(parseWebviewMessage(data));
+        const message = parseWebviewMessage(data);
+        if (message.type === 'ready') this.markReady();
+        this.onMessage(message);
       } catch (err) {
         this.log.warn(`ignored a message from the panel: ${(err as Error).message}`);
       }
     });
-    view.onDidDispose(() => (this.view = undefined));
+    view.onDidDispose(() => {
+      this.view = undefined;
+      this.resetReady();
+    });
   }
 
   get visible(): boolean {
@@ -42,6 +57,16 @@ export class InspectorPanel implements vscode.WebviewViewProvider {
 
   async reveal(): Promise<void> {
     await vscode.commands.executeCommand(`${PANEL_VIEW_ID}.focus`);
+  }
+
+  /** Shows the panel and waits until its webview can answer messages. */
+  async revealAndWait(timeoutMs: number): Promise<void> {
+    await this.reveal();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the DiffTransformer panel did not load within ${timeoutMs / 1000} s; show it and try again`)), timeoutMs);
+    });
+    await Promise.race([this.ready, timeout]).finally(() => clearTimeout(timer));
   }
 
   private html(webview: vscode.Webview): string {

@@ -121,11 +121,16 @@ test('Export View writes a PNG and a JSON', async () => {
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'DiffTransformer: Export View' }).first().click();
   const pathInput = page.locator('.quick-input-widget input:not([aria-label^="Type the name of a command"])');
   await pathInput.waitFor({ state: 'visible' });
-  await pathInput.fill(target);
-  // The dialog validates a typed path asynchronously; Enter before that is ignored, so repeat it.
+  // The dialog fills in its default path and lists that folder asynchronously, and validates a
+  // typed path the same way: type ours once the default is in, and press Enter until it is taken.
+  await page.waitForFunction((el) => (el as unknown as { value: string }).value.length > 0, await pathInput.elementHandle());
   const json = target.replace(/\.png$/, '.json');
   for (let waited = 0; !fs.existsSync(json) && waited < 30_000; waited += 1000) {
-    if (await pathInput.isVisible()) await page.keyboard.press('Enter');
+    if (await pathInput.isVisible()) {
+      if ((await pathInput.inputValue()) !== target) await pathInput.fill(target);
+      await new Promise((r) => setTimeout(r, 500));
+      await page.keyboard.press('Enter');
+    }
     await new Promise((r) => setTimeout(r, 1000));
   }
   const png = fs.readFileSync(target);
