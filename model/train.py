@@ -1,0 +1,169 @@
+"""
+Trains a DiffTransformer or its matched baseline on a corpus folder (model/corpus.py), nanoGPT
+style, on CPU or GPU. Resumable: it checkpoints every --checkpoint-every steps and when stopped
+(SIGINT/SIGTERM), and `--resume` continues from the checkpoint with the same data order.
+
+    scripts/python.sh -m model.train --kind diff --data data/corpus --tokenizer data/tokenizer.json \\
+        --out runs/diff --max-minutes 75
+
+Both kinds draw the same batches (the batch at step s depends only on --seed and s), so a DIFF
+model and its baseline see the same tokens in the same order.
+"""
+
+import argparse
+import json
+import math
+import signal
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.model import ModelConfig, Transformer
+from model.package import load_checkpoint, save_checkpoint
+from model.tokenizer import ByteLevelBPE
+
+EVAL_SEED = 0  # validation windows are the same at every evaluation and for both kinds
+
+
+def tokenize_file(text_path: Path, tokenizer: ByteLevelBPE, cache: Path) -> np.ndarray:
+    """Token ids of a text file as uint16, cached beside the tokenizer-specific cache path."""
+    if cache.exists() and cache.stat().st_mtime >= text_path.stat().st_mtime:
+        return np.fromfile(cache, dtype=np.uint16)
+    ids = np.array(tokenizer.encode(text_path.read_text(encoding="utf-8")), dtype=np.uint16)
+    tmp = cache.with_suffix(".tmp")
+    ids.tofile(tmp)
+    tmp.replace(cache)
+    return ids
+
+
+def batch_at(data: np.ndarray, step: int, batch_size: int, seq_len: int, seed: int):
+    """The batch for a step: random windows chosen by (seed, step) alone."""
+    rng = np.random.default_rng([seed, step])
+    starts = rng.integers(0, len(data) - seq_len - 1, batch_size)
+    x = np.stack([data[s:s + seq_len] for s in starts]).astype(np.int64)
+    y = np.stack([data[s + 1:s + seq_len + 1] for s in starts]).astype(np.int64)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def learning_rate(step: int, total: int, peak: float, warmup: int) -> float:
+    """Linear warmup, then cosine decay to 10% of the peak."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def evaluate(model, data: np.ndarray, seq_len: int, batches: int, batch_size: int, autocast) -> float:
+    """Mean next-token loss over fixed windows of a validation set."""
+    model.eval()
+    losses = []
+    for b in range(batches):
+        x, y = batch_at(data, b, batch_size, seq_len, seed=EVAL_SEED)
+        with autocast():
+            losses.append(model(x, y)[1].item())
+    model.train()
+    return float(np.mean(losses))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kind", choices=["diff", "baseline"], required=True)
+    p.add_argument("--data", type=Path, required=True, help="corpus folder with train.txt, val_code.txt, val_prose.txt")
+    p.add_argument("--tokenizer", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="run folder: checkpoint.pt and log.jsonl")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--n-layer", type=int, default=6)
+    p.add_argument("--n-head", type=int, default=4, help="differential heads (the baseline gets twice as many)")
+    p.add_argument("--n-embd", type=int, default=256)
+    p.add_argument("--seq-len", type=int, default=1024)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--steps", type=int, default=2000, help="total optimizer steps (sets the schedule)")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (and checkpoint) after this long")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CPU and GPU)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--eval-every", type=int, default=200)
+    p.add_argument("--eval-batches", type=int, default=8)
+    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--seed", type=int, default=1337)
+    args = p.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    tokenizer = ByteLevelBPE.load(args.tokenizer)
+    cache = args.data / f"tokens-{tokenizer.vocab_size}"
+    cache.mkdir(exist_ok=True)
+    train = tokenize_file(args.data / "train.txt", tokenizer, cache / "train.bin")
+    val = {name: tokenize_file(args.data / f"val_{name}.txt", tokenizer, cache / f"val_{name}.bin") for name in ("code", "prose")}
+
+    checkpoint_path = args.out / "checkpoint.pt"
+    if args.resume and checkpoint_path.exists():
+        model, ckpt = load_checkpoint(checkpoint_path)
+        training = ckpt["training"]
+        step = training["step"]
+    else:
+        torch.manual_seed(args.seed)
+        cfg = ModelConfig(kind=args.kind, vocab_size=tokenizer.vocab_size, n_layer=args.n_layer, n_head=args.n_head,
+                          n_embd=args.n_embd, max_seq_len=args.seq_len)
+        model, ckpt, step = Transformer(cfg), None, 0
+        training = {"step": 0, "tokens": 0, "seconds": 0.0, "args": {k: str(v) for k, v in vars(args).items()},
+                    "train_tokens_available": int(len(train)), "parameters": model.num_params()}
+    model.to(args.device).train()
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
+    if ckpt and "optimizer" in ckpt:
+        optimizer.load_state_dict(ckpt["optimizer"])
+    autocast = (lambda: torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16)) if args.bf16 else nullcontext
+
+    stop = {"requested": False}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.update(requested=True))
+    def checkpoint():
+        save_checkpoint(checkpoint_path, model, training, {"optimizer": optimizer.state_dict()})
+
+    started = time.time() - training["seconds"]
+    print(f"{args.kind}: {model.num_params():,} parameters, {len(train):,} training tokens, from step {step}")
+    log = open(args.out / "log.jsonl", "a")
+    while step < args.steps and not stop["requested"]:
+        if args.max_minutes and (time.time() - started) / 60 >= args.max_minutes:
+            break
+        lr = learning_rate(step, args.steps, args.lr, args.warmup)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = batch_at(train, step, args.batch_size, args.seq_len, args.seed)
+        with autocast():
+            loss = model(x.to(args.device), y.to(args.device))[1]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        training.update(step=step, tokens=training["tokens"] + x.numel(), seconds=time.time() - started)
+        training["last_train_loss"] = loss.item()
+        record = {"step": step, "loss": training["last_train_loss"], "lr": lr, "seconds": round(training["seconds"], 1)}
+        if step % args.eval_every == 0 or step == args.steps:
+            for name, data in val.items():
+                record[f"val_{name}"] = evaluate(model, data, args.seq_len, args.eval_batches, args.batch_size, autocast)
+            training["val"] = {k: v for k, v in record.items() if k.startswith("val_")}
+            print(json.dumps(record), flush=True)
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+        if step % args.checkpoint_every == 0:
+            checkpoint()
+    log.close()
+    checkpoint()
+    print(f"stopped at step {step} after {training['seconds'] / 60:.1f} min; checkpoint {checkpoint_path}")
+
+
+if __name__ == "__main__":
+    main()
