@@ -41,6 +41,10 @@ export class InspectorPanel implements vscode.WebviewViewProvider {
         this.log.warn(`ignored a message from the panel: ${(err as Error).message}`);
       }
     });
+    // A hidden webview view loses its page and reloads it when shown again (same view object).
+    view.onDidChangeVisibility(() => {
+      if (!view.visible) this.resetReady();
+    });
     view.onDidDispose(() => {
       this.view = undefined;
       this.resetReady();

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
-import { canvasPixel, hoverText, openFile, runCommand, selectText, startSession, webviewFrame, workspaceFolder, type Session } from './harness';
+import { canvasPixel, hoverText, openFile, runCommand, selectText, startSession, waitForStatusBarItem, webviewFrame, workspaceFolder, type Session } from './harness';
 
 const PACKAGE = path.resolve(__dirname, '..', '..', '..', 'models', 'tiny-diff');
 const SELECTED = 'numbers.append(numbers[-1] + numbers[-2])';
@@ -139,4 +139,17 @@ test('Export View writes a PNG and a JSON', async () => {
   assert.match(record.model.sha256, /^[0-9a-f]{64}$/);
   assert.equal(record.map.values.length, record.map.rows ** 2);
   await session.screenshot('exported');
+});
+
+test('the panel shows the last map again after a window reload', async () => {
+  const { page } = session;
+  const before = await drawnMap();
+  await runCommand(page, 'Developer: Reload Window');
+  await waitForStatusBarItem(page, 'DiffTransformer');
+  await runCommand(page, 'DiffTransformer: Show Panel');
+  const after = await drawnMap();
+  assert.deepEqual([after.view, after.layer, after.head], [before.view, before.layer, before.head]);
+  const width = await after.frame.locator('#heatmap').evaluate((c) => (c as unknown as { width: number }).width);
+  assert.ok(width > 1, 'the heatmap is drawn from the saved state');
+  await session.screenshot('after-reload');
 });
