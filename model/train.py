@@ -48,6 +48,13 @@ def batch_at(data: np.ndarray, step: int, batch_size: int, seq_len: int, seed: i
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
+def window(step: int, args) -> tuple:
+    """(window length, rows) for a step: short windows, then full-context ones for the last steps."""
+    if step >= args.steps - args.long_steps:
+        return args.context, max(1, args.batch_size * args.seq_len // args.context)
+    return args.seq_len, args.batch_size
+
+
 def learning_rate(step: int, total: int, peak: float, warmup: int) -> float:
     """Linear warmup, then cosine decay to 10% of the peak."""
     if step < warmup:
@@ -79,8 +86,12 @@ def main(argv=None):
     p.add_argument("--n-layer", type=int, default=6)
     p.add_argument("--n-head", type=int, default=4, help="differential heads (the baseline gets twice as many)")
     p.add_argument("--n-embd", type=int, default=256)
-    p.add_argument("--seq-len", type=int, default=1024)
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--context", type=int, default=1024, help="the model's context (max_seq_len)")
+    p.add_argument("--seq-len", type=int, default=256, help="training window for all but the last --long-steps steps")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--long-steps", type=int, default=0,
+                   help="final steps trained on full-context windows (same tokens per step: fewer, longer rows); "
+                        "attention costs grow with the square of the window, so most steps use --seq-len")
     p.add_argument("--steps", type=int, default=2000, help="total optimizer steps (sets the schedule)")
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and checkpoint) after this long")
     p.add_argument("--lr", type=float, default=1e-3)
@@ -112,7 +123,7 @@ def main(argv=None):
     else:
         torch.manual_seed(args.seed)
         cfg = ModelConfig(kind=args.kind, vocab_size=tokenizer.vocab_size, n_layer=args.n_layer, n_head=args.n_head,
-                          n_embd=args.n_embd, max_seq_len=args.seq_len)
+                          n_embd=args.n_embd, max_seq_len=args.context)
         model, ckpt, step = Transformer(cfg), None, 0
         training = {"step": 0, "tokens": 0, "seconds": 0.0, "args": {k: str(v) for k, v in vars(args).items()},
                     "train_tokens_available": int(len(train)), "parameters": model.num_params()}
@@ -140,7 +151,8 @@ def main(argv=None):
         lr = learning_rate(step, args.steps, args.lr, args.warmup)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        x, y = batch_at(train, step, args.batch_size, args.seq_len, args.seed)
+        seq_len, batch_size = window(step, args)
+        x, y = batch_at(train, step, batch_size, seq_len, args.seed)
         with autocast():
             loss = model(x.to(args.device), y.to(args.device))[1]
         optimizer.zero_grad(set_to_none=True)
@@ -150,7 +162,8 @@ def main(argv=None):
         step += 1
         training.update(step=step, tokens=training["tokens"] + x.numel(), seconds=time.time() - started)
         training["last_train_loss"] = loss.item()
-        record = {"step": step, "loss": training["last_train_loss"], "lr": lr, "seconds": round(training["seconds"], 1)}
+        record = {"step": step, "loss": training["last_train_loss"], "lr": lr, "seq_len": seq_len,
+                  "seconds": round(training["seconds"], 1)}
         if step % args.eval_every == 0 or step == args.steps:
             for name, data in val.items():
                 record[f"val_{name}"] = evaluate(model, data, args.seq_len, args.eval_batches, args.batch_size, autocast)
