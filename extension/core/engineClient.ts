@@ -41,10 +41,15 @@ export class EngineClient {
 
   /** Loads a package in the engine (replacing the current one). */
   load(packageDir: string, provider: ProviderSetting): Promise<EngineInfo> {
+    // A failed load leaves the child's current model in place, so keep answering for that one.
+    const previous = { lastLoad: this.lastLoad, loaded: this.loaded };
     this.lastLoad = { op: 'load', packageDir, provider };
-    this.loaded = this.send(this.lastLoad) as Promise<EngineInfo>;
-    this.loaded.catch(() => (this.lastLoad = this.loaded = undefined));
-    return this.loaded;
+    const loading = this.send(this.lastLoad) as Promise<EngineInfo>;
+    this.loaded = loading;
+    loading.catch(() => {
+      if (this.loaded === loading) ({ lastLoad: this.lastLoad, loaded: this.loaded } = previous);
+    });
+    return loading;
   }
 
   /** Sends a request once a model is loaded; aborting the signal cancels it (and kills the child). */

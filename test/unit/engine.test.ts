@@ -187,6 +187,9 @@ test('engine child process: runs, cancels by killing the run, recovers, reports 
     const map = await client.request({ op: 'map', layer: 0, head: 1, view: 'diff' });
     assert.equal(map.length, again.tokens.length ** 2);
     await assert.rejects(client.request({ op: 'inspect', text: '' }), { name: 'EmptyTextError' });
+    await assert.rejects(client.load(path.join(REPO, 'models', 'missing'), 'cpu'), { name: 'PackageError' });
+    const stillThere = await client.request({ op: 'map', layer: 0, head: 1, view: 'diff' });
+    assert.deepEqual(stillThere, map, 'a failed load keeps the loaded model and its last run');
   } finally {
     client.dispose();
   }
