@@ -29,6 +29,14 @@ function select(editor: vscode.TextEditor, from: string, to: string): vscode.Ran
   return editor.selection;
 }
 
+/** Opens a sample, selects `from` … `to` and runs Inspect Selection on it. */
+async function inspectSample(name: string, from: string, to: string): Promise<{ editor: vscode.TextEditor; range: vscode.Range }> {
+  const editor = await openSample(name);
+  const range = select(editor, from, to);
+  await vscode.commands.executeCommand('difftransformer.inspectSelection');
+  return { editor, range };
+}
+
 async function settle(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 300));
 }
@@ -47,9 +55,7 @@ suite('inspection in the editor', () => {
 
   test('Inspect Selection runs the model on exactly the selected text', async () => {
     const inspector = await api();
-    const editor = await openSample('sample.py');
-    const range = select(editor, '# A comment', 'list[int]:');
-    await vscode.commands.executeCommand('difftransformer.inspectSelection');
+    const { editor, range } = await inspectSample('sample.py', '# A comment', 'list[int]:');
     const inspection = inspector.lastInspection()!;
     assert.ok(inspection, 'an inspection is recorded');
     assert.equal(inspection.result.window, null, 'the selection fits the context');
@@ -64,9 +70,7 @@ suite('inspection in the editor', () => {
 
   test('a selection longer than the context runs the window that ends at the selection', async () => {
     const inspector = await api();
-    const editor = await openSample('sample.py');
-    const range = select(editor, '# Sample', 'fibonacci(10))');
-    await vscode.commands.executeCommand('difftransformer.inspectSelection');
+    const { editor, range } = await inspectSample('sample.py', '# Sample', 'fibonacci(10))');
     const inspection = inspector.lastInspection()!;
     assert.ok(inspection.result.window, 'the text was windowed');
     assert.equal(inspection.result.tokens.length, inspection.model.maxSeqLen);
@@ -76,9 +80,7 @@ suite('inspection in the editor', () => {
 
   test('span highlights land on the characters of the retrieved tokens', async () => {
     const inspector = await api();
-    const editor = await openSample('sample.py');
-    select(editor, 'def fibonacci', 'return numbers[:n]');
-    await vscode.commands.executeCommand('difftransformer.inspectSelection');
+    const { editor } = await inspectSample('sample.py', 'def fibonacci', 'return numbers[:n]');
     await settle();
     const inspection = inspector.lastInspection()!;
     const highlights = inspector.highlights(editor.document.uri)!;
@@ -102,9 +104,7 @@ suite('inspection in the editor', () => {
 
   test('hover shows the token’s top predictions, surprisal and attended spans', async () => {
     const inspector = await api();
-    const editor = await openSample('sample.py');
-    select(editor, 'def fibonacci', 'return numbers[:n]');
-    await vscode.commands.executeCommand('difftransformer.inspectSelection');
+    const { editor } = await inspectSample('sample.py', 'def fibonacci', 'return numbers[:n]');
     const inspection = inspector.lastInspection()!;
     const offset = editor.document.getText().indexOf('numbers.append') - inspection.baseOffset;
     const t = inspection.result.tokens.findIndex((token, i) => i > 0 && token.start <= offset && offset < token.end);
@@ -125,9 +125,7 @@ suite('inspection in the editor', () => {
     const extensionPath = vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath;
     await configure('modelPath', path.join(extensionPath, 'models', 'tiny-baseline'));
     await configure('topSpans', 2);
-    const editor = await openSample('sample.ts');
-    select(editor, 'export', '}');
-    await vscode.commands.executeCommand('difftransformer.inspectSelection');
+    const { editor } = await inspectSample('sample.ts', 'export', '}');
     await settle();
     const inspection = inspector.lastInspection()!;
     assert.equal(inspection.model.kind, 'baseline');
@@ -216,9 +214,7 @@ suite('inspection in the editor', () => {
 
   test('Export View writes a PNG and a JSON with the model hash and the range', async () => {
     const inspector = await api();
-    const editor = await openSample('sample.py');
-    select(editor, 'def fibonacci', 'return numbers[:n]');
-    await vscode.commands.executeCommand('difftransformer.inspectSelection');
+    await inspectSample('sample.py', 'def fibonacci', 'return numbers[:n]');
     await settle();
     const target = vscode.Uri.file(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'export-')), 'view.png'));
     const written = await vscode.commands.executeCommand<vscode.Uri>('difftransformer.exportView', target);
