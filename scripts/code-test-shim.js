@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-// A stand-in for the VS Code executable that @vscode/test-electron's runTests starts: desktop VS
-// Code cannot be downloaded here, so this runs the same extension tests in code-server's real
-// Node extension host, driven by headless chromium (see /work/shared/e2e.md and
-// test/vscode/server.ts). It accepts VS Code's command line, prints the test output and exits
+// A stand-in for the VS Code executable that @vscode/test-electron's runTests starts: where desktop
+// VS Code cannot be downloaded, this runs the same extension tests in code-server's real Node
+// extension host, driven by headless chromium (see test/vscode/server.ts). It accepts VS Code's command line, prints the test output and exits
 // with the test result. Needs `npx tsc -p .` (it loads the compiled server library).
 'use strict';
 const fs = require('node:fs');
