@@ -2,6 +2,7 @@
 // time; a new one cancels the last), answers the panel's requests and keeps the editor's
 // highlights, hover and status bar in step.
 
+import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineInfo, InspectionResult } from '../core/engine';
@@ -112,8 +113,12 @@ export class InspectorController implements vscode.Disposable {
     return info;
   }
 
+  /** The package folders shipped in the extension's models/ folder. */
   bundledModels(): string[] {
-    return ['tiny-diff', 'tiny-baseline'].map((name) => path.join(this.context.extensionPath, 'models', name));
+    const models = path.join(this.context.extensionPath, 'models');
+    return readdirSync(models, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => path.join(models, entry.name));
   }
 
   // ------------------------------------------------------------------------------- inspection
