@@ -153,3 +153,22 @@ test('the panel shows the last map again after a window reload', async () => {
   assert.ok(width > 1, 'the heatmap is drawn from the saved state');
   await session.screenshot('after-reload');
 });
+
+test('Select Model… switches to the baseline, whose panel has only its A maps', async () => {
+  const { page } = session;
+  const input = page.locator('.quick-input-widget input');
+  await page.keyboard.press('F1');
+  await input.fill('>DiffTransformer: Select Model');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'DiffTransformer: Select Model' }).first().click();
+  // The palette turns into the model picker.
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'tiny-baseline' }).first().click();
+  await waitForStatusBarItem(page, 'tiny-baseline');
+  await openFile(page, 'sample.py');
+  await selectText(page, SELECTED);
+  await runCommand(page, 'DiffTransformer: Inspect Selection');
+  const frame = webviewFrame(page);
+  await frame.locator('body[data-view="a1"]').waitFor({ state: 'attached', timeout: 60_000 });
+  assert.match(await frame.locator('body').innerText(), /tiny-baseline/);
+  assert.equal(await frame.locator('#overview canvas').count(), 2 * 4, 'a thumbnail for each of 2 layers x 4 standard heads');
+  await session.screenshot('baseline');
+});
