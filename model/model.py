@@ -121,6 +121,8 @@ def repeat_kv(x, n_rep: int):
 class Attention(nn.Module):
     """Differential attention (kind "diff") or standard multi-head attention (kind "baseline")."""
 
+    logit_transform = None  # optional fn on the scaled logits before masking (model/evaluate.py's quantisation what-if)
+
     def __init__(self, cfg: ModelConfig, depth: int):
         super().__init__()
         self.cfg = cfg
@@ -155,6 +157,8 @@ class Attention(nn.Module):
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
 
         logits = torch.matmul(q, repeat_kv(k, self.n_rep).transpose(-1, -2)) * d ** -0.5
+        if Attention.logit_transform is not None:
+            logits = Attention.logit_transform(logits)
         positions = torch.arange(T, device=x.device)
         future = positions[None, :] > positions[:, None]  # (T, T), True above the diagonal
         probs = F.softmax(logits.float().masked_fill(future, float("-inf")), dim=-1).type_as(q)

@@ -9,6 +9,7 @@ apt_packages=(
   python3-torch libopenblas0-pthread  # OpenBLAS: without it matmuls fall back to the reference BLAS (~9x slower)
   python3-numpy python3-regex python3-pytest
   python3-onnx  # reads a package's weights back into PyTorch (model.package)
+  python3-matplotlib  # plots of the evaluation report (model.evaluate)
 )
 bash scripts/apt-install.sh "${apt_packages[@]}"
 

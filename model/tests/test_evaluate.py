@@ -1,0 +1,195 @@
+"""The evaluation (model/evaluate.py): the logit quantiser and its hook, the retrieval and
+attention-share bookkeeping, the outlier statistics, and an end-to-end --quick run on tiny models."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from model.evaluate import (RETRIEVAL_CONFIGS, MagnitudeSummary, Settings, activation_outliers, accuracy,
+                            greedy_matches, held_out_windows, locate_queries, main, make_cases, quantise_absmax,
+                            quantised_attention_logits, score_queries, token_bytes_table)
+from model.fixtures import FIXTURE_TOKENIZER, tiny_model
+from model.model import Attention
+from model.package import load_tokenizer, save_checkpoint, write_package
+from model.retrieval import make_document
+from model.tokenizer import EOT_TOKEN
+
+CODE = EOT_TOKEN.join(
+    "".join(f"def handler_{d}_{i}(request, limit={i}):\n    items = load(request, {i})\n    return render(items)\n\n"
+            for i in range(40))
+    for d in range(6))
+PROSE = EOT_TOKEN.join(
+    "".join(f"Chapter {d}.{i}: the river turned {i} times before the town, and the people said it was a good year.\n"
+            for i in range(40))
+    for d in range(6))
+FILLERS = {"code": CODE.split(EOT_TOKEN), "prose": PROSE.split(EOT_TOKEN)}
+CONTEXT = 512  # N6R2 documents need several hundred tokens with the fixture's 400-token vocabulary
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer(FIXTURE_TOKENIZER)
+
+
+def long_context_model(kind, tokenizer):
+    model = tiny_model(kind, tokenizer.vocab_size)
+    model.cfg.max_seq_len = CONTEXT  # tiny_model fixes 128; no weight depends on it (RoPE tables are computed per call)
+    return model
+
+
+def test_quantise_absmax_gives_exact_levels():
+    x = torch.tensor([-2.1, -0.7, 0.1, 0.9, 4.0])  # max |x| = 4, so scale = 4 / (2^(b-1) - 1)
+    expected_levels = {8: [-67, -22, 3, 29, 127], 6: [-16, -5, 1, 7, 31], 4: [-4, -1, 0, 2, 7]}
+    for bits, levels in expected_levels.items():
+        scale = 4.0 / (2 ** (bits - 1) - 1)
+        assert torch.allclose(quantise_absmax(x, bits), torch.tensor(levels, dtype=torch.float32) * scale)
+    assert torch.allclose(quantise_absmax(x, 16), x, atol=4.0 / 32767)
+    assert torch.allclose(quantise_absmax(x, 24), x, atol=1e-6)
+    assert torch.equal(quantise_absmax(torch.zeros(3), 4), torch.zeros(3))
+
+
+def test_logit_hook_is_off_by_default_and_changes_outputs_when_on(tokenizer):
+    ids = torch.tensor([tokenizer.encode(CODE[:300])[:64], tokenizer.encode(PROSE[:300])[:64]])
+    for kind in ("diff", "baseline"):
+        model = tiny_model(kind, tokenizer.vocab_size)
+        with torch.no_grad():
+            reference = model(ids)[0]
+            with quantised_attention_logits(None):
+                assert torch.equal(model(ids)[0], reference)
+            with quantised_attention_logits(4):
+                quantised = model(ids)[0]
+                one_by_one = torch.cat([model(row[None])[0] for row in ids])
+            with quantised_attention_logits(16):
+                nearly = model(ids)[0]
+            assert Attention.logit_transform is None
+            assert torch.equal(model(ids)[0], reference), "leaving the block restores the model"
+        assert (quantised - reference).abs().max() > 1e-3
+        assert torch.allclose(quantised, one_by_one, atol=1e-5), "one scale per sequence: batching does not matter"
+        assert torch.allclose(nearly, reference, atol=1e-2)
+
+
+def test_held_out_windows_are_spread_and_do_not_overlap():
+    ids = np.arange(1000, dtype=np.uint16)
+    inputs, targets = held_out_windows(ids, context=99, count=4)
+    assert inputs.shape == targets.shape == (4, 99)
+    assert torch.equal(targets[:, :-1], inputs[:, 1:])
+    assert inputs[:, 0].tolist() == [0, 250, 500, 750]
+    assert held_out_windows(ids, context=500, count=10)[0].shape == (1, 500), "only as many as fit"
+
+
+def test_query_positions_and_greedy_exact_match(tokenizer):
+    text, answers = make_document(random.Random(3), 3, 2, FILLERS["prose"], 900, depth=0.5, form="prose")
+    ids = [tokenizer.eot_id] + tokenizer.encode(text)
+    token_bytes = token_bytes_table(tokenizer)
+    queries = locate_queries(text, answers, ids, token_bytes)
+    perfect = ids[1:] + [tokenizer.eot_id]  # predicts every next token of the document
+    for answer, query in zip(answers, queries):
+        assert tokenizer.decode(ids[1:query.prompt_end]) == text[:answer.query_span[1]]
+        assert answer.value in tokenizer.decode([ids[p] for p in query.answer_tokens])
+        assert tokenizer.decode([ids[p] for p in query.query_tokens]).strip() == text[slice(*answer.query_span)]
+        assert max(query.answer_tokens) < min(query.query_tokens) < query.prompt_end
+        assert greedy_matches(perfect, ids, query, token_bytes)
+
+        wrong_first = list(perfect)
+        wrong_first[query.prompt_end - 1] = tokenizer.encode("x")[0]
+        assert not greedy_matches(wrong_first, ids, query, token_bytes)
+
+        value_end = query.prompt_end + len(tokenizer.encode(answer.continuation))  # the "." after the value
+        extended = list(perfect)
+        extended[value_end - 1] = tokenizer.encode("7")[0]
+        assert not greedy_matches(extended, ids, query, token_bytes), "a longer number is not the value"
+        stopped = list(perfect)
+        stopped[value_end - 1] = tokenizer.encode("\n")[0]
+        assert greedy_matches(stopped, ids, query, token_bytes), "any non-word character may follow"
+
+
+@pytest.mark.parametrize("kind", ["diff", "baseline"])
+def test_retrieval_and_attention_bookkeeping_on_a_real_model(kind, tokenizer):
+    model = long_context_model(kind, tokenizer)
+    settings = Settings(trials=1, depths=(0.5,), context_lengths=(CONTEXT,))
+    cases = make_cases(tokenizer, FILLERS, CONTEXT, settings)
+    assert [(c.config, c.form) for c in cases] == [(c, f) for c in RETRIEVAL_CONFIGS for f in ("code", "prose")]
+    results = score_queries(model, cases, token_bytes_table(tokenizer), with_attention=True)
+    for case, result in zip(cases, results):
+        assert len(case.ids) == result["tokens"] <= CONTEXT
+        assert len(result["correct"]) == len(result["attention"]) == RETRIEVAL_CONFIGS[case.config][1]
+        lam = model.lambdas()
+        for shares in result["attention"]:
+            normalised, raw = shares["normalised"], shares["raw"]
+            assert sum(normalised.values()) == pytest.approx(1.0, abs=1e-6), "a row sums to 1 after normalising"
+            row_sum = np.mean([1 - v for v in lam]) if kind == "diff" else 1.0  # DIFF rows sum to 1 - lambda
+            assert sum(raw.values()) == pytest.approx(row_sum, abs=1e-6)
+            if kind == "baseline":
+                assert normalised == raw
+                assert all(0 <= v <= 1 for v in raw.values())
+    summary = accuracy(results)
+    assert summary["n"] == 2 * sum(r for _, r in RETRIEVAL_CONFIGS.values())
+    assert 0.0 <= summary["mean"] <= 1.0
+
+
+def test_magnitude_summary_matches_numpy():
+    rng = np.random.default_rng(0)
+    values = rng.standard_t(df=3, size=30000).astype(np.float32)  # heavy tails, like activations
+    summary = MagnitudeSummary()
+    for chunk in np.array_split(values, 7):
+        summary.add(torch.from_numpy(chunk))
+    result = summary.summary()
+    magnitudes = np.sort(np.abs(values))[::-1]
+    for k in (1, 2, 3, 10, 100):
+        assert result[f"top{k}"] == pytest.approx(magnitudes[k - 1], rel=1e-6)
+    assert result["median"] == pytest.approx(np.median(magnitudes), rel=1e-3)
+    assert result["values"] == len(values)
+
+
+def test_activation_outliers_match_a_direct_computation(tokenizer):
+    model = tiny_model("diff", tokenizer.vocab_size)
+    windows = torch.tensor([tokenizer.encode(CODE)[:48], tokenizer.encode(PROSE)[:48]])
+    result = activation_outliers(model, windows, batch_size=1)
+    with torch.no_grad():
+        inspection = model(windows, inspect=True)[2]
+    q, k = inspection["q"].numpy(), inspection["k"].numpy()  # no GQA in tiny_model: k has every sub-head
+    logits = np.einsum("blstd,blsud->blstu", q, k) / np.sqrt(q.shape[-1])
+    causal = np.abs(logits[..., np.tril(np.ones((48, 48), dtype=bool))])
+    hidden = np.abs(inspection["hidden_states"].numpy())
+    for name, direct in (("attention_logits", causal), ("hidden_states", hidden)):
+        ordered = np.sort(direct.ravel())[::-1]
+        assert result[name]["values"] == ordered.size
+        assert result[name]["top1"] == pytest.approx(ordered[0], rel=1e-4)
+        assert result[name]["top10"] == pytest.approx(ordered[9], rel=1e-4)
+        assert result[name]["median"] == pytest.approx(np.median(ordered), rel=2e-3)
+    assert result["tokens"] == 96
+
+
+def test_quick_run_writes_json_markdown_and_plots(tokenizer, tmp_path):
+    data = tmp_path / "corpus"
+    data.mkdir()
+    for name, text in (("train", CODE), ("val_code", CODE), ("val_prose", PROSE)):
+        (data / f"{name}.txt").write_text(text)
+    diff_checkpoint = tmp_path / "diff.pt"
+    save_checkpoint(diff_checkpoint, long_context_model("diff", tokenizer), {"tokens": 1234, "step": 5})
+    baseline_package = write_package(long_context_model("baseline", tokenizer), FIXTURE_TOKENIZER, tmp_path / "baseline",
+                                     name="baseline", training={"tokens": 1234, "step": 5, "seconds": 30.0})
+    out = tmp_path / "docs" / "evaluation.md"
+    assert main(["--diff", str(diff_checkpoint), "--tokenizer", str(FIXTURE_TOKENIZER), "--baseline", str(baseline_package),
+                 "--data", str(data), "--out", str(out), "--quick", "--context-lengths", str(CONTEXT)]) == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    for role in ("diff", "baseline"):
+        numbers = report["models"][role]
+        assert numbers["training"]["tokens"] == 1234
+        assert set(numbers["loss"]) == {"code", "prose"} and numbers["loss"]["code"]["tokens"] == 2 * CONTEXT
+        assert set(numbers["quantisation"]["loss"]) == {"unquantised", "8-bit", "6-bit", "4-bit"}
+        assert set(numbers["retrieval"]["by_config"]) == set(RETRIEVAL_CONFIGS)
+        assert numbers["outliers"]["tokens"] == 2 * CONTEXT
+    markdown = out.read_text()
+    for heading in ("## Held-out loss", "## Multi-needle retrieval", "## Attention allocation", "## Activation outliers",
+                    "## Quantisation what-if"):
+        assert heading in markdown
+    plots = sorted(p.name for p in (tmp_path / "docs" / "evaluation").glob("*.png"))
+    assert plots == ["attention_allocation.png", "outliers.png", "quantisation.png", "retrieval_vs_depth.png",
+                     "retrieval_vs_length.png"]
+    assert all(f"evaluation/{name}" in markdown for name in plots)
+    assert main(["--diff", str(baseline_package), "--baseline", str(baseline_package), "--data", str(data),
+                 "--out", str(tmp_path / "x.md")]) == 2, "a baseline given as --diff is refused"
