@@ -65,7 +65,7 @@ class Settings:
     trials: int = 2  # retrieval documents per (config, form, context length, depth) cell
     quant_trials: int = 1  # of those, how many are re-run at each quantisation bit-width
     loss_windows: int = 16  # context-length windows per held-out file
-    outlier_windows: int = 8  # context-length windows (half code, half prose) for Table 5
+    outlier_windows: int = 8  # of the loss windows, half code and half prose, for Table 5
     context_lengths: Tuple[int, ...] = (256, 512, 1024)  # capped at each model's context
     depths: Tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
     batch_size: int = 4  # windows per forward pass for loss and outliers
@@ -496,8 +496,8 @@ def evaluate_model(loaded: LoadedModel, data_dir: Path, fillers: Dict[str, List[
     results = score_queries(model, cases, token_bytes, with_attention=True)
     lap(f"retrieval and attention ({len(cases)} documents)")
 
-    half = max(1, settings.outlier_windows // 2)
-    outlier_windows = torch.cat([windows["code"][0][:half], windows["prose"][0][:half]])
+    half = max(1, settings.outlier_windows // 2)  # per file, spread over the loss windows (so over the file)
+    outlier_windows = torch.cat([inputs[::max(1, len(inputs) // half)][:half] for inputs, _ in windows.values()])
     outliers = activation_outliers(model, outlier_windows, settings.batch_size)
     lap(f"outliers ({outliers['tokens']} tokens)")
 
