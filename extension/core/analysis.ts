@@ -45,9 +45,19 @@ export class RunAnalysis {
     return this.diff ? 2 * head + (second ? 1 : 0) : head;
   }
 
+  /** q_i . k_j * scale for softmax sub-head s (its key sub-head under grouped-query attention). */
+  private attentionLogit(layer: number, s: number, i: number, j: number): number {
+    const { T, S, d } = this;
+    const qBase = ((layer * S + s) * T + i) * d;
+    const kBase = ((layer * (S / this.kvGroup) + Math.floor(s / this.kvGroup)) * T + j) * d;
+    let dot = 0;
+    for (let c = 0; c < d; c++) dot += this.out.q[qBase + c] * this.out.k[kBase + c];
+    return dot * this.config.attention_scale;
+  }
+
   /** One row (length T, zero past the query) of a softmax map of sub-head s. */
   softmaxRow(layer: number, s: number, query: number, into = new Float32Array(this.T)): Float32Array {
-    const { T, S, d } = this;
+    const { T } = this;
     const graphMap = s % 2 === 1 && this.diff ? this.out.a2 : this.out.a1;
     if (graphMap) {
       const mapIndex = this.diff ? s >> 1 : s;
@@ -56,14 +66,9 @@ export class RunAnalysis {
       return into;
     }
     // Recompute: softmax_j(q_i . k_j * scale) over j <= query.
-    const qBase = ((layer * S + s) * T + query) * d;
-    const kBase = (layer * (S / this.kvGroup) + Math.floor(s / this.kvGroup)) * T * d;
-    const scale = this.config.attention_scale;
     let max = -Infinity;
     for (let j = 0; j <= query; j++) {
-      let dot = 0;
-      for (let c = 0; c < d; c++) dot += this.out.q[qBase + c] * this.out.k[kBase + j * d + c];
-      into[j] = dot * scale;
+      into[j] = this.attentionLogit(layer, s, query, j);
       if (into[j] > max) max = into[j];
     }
     let sum = 0;
@@ -154,7 +159,7 @@ export class RunAnalysis {
   /** Per layer: histograms of |hidden state| and of |attention logits| = |q k^T| * scale over all
    *  causal pairs and softmax sub-heads, with top-1, top-10 and median (Table 5). */
   outliers(): LayerOutliers[] {
-    const { T, S, d } = this;
+    const { T, S } = this;
     const E = this.config.n_embd;
     const layers: LayerOutliers[] = [];
     for (let layer = 0; layer < this.nLayer; layer++) {
@@ -166,14 +171,8 @@ export class RunAnalysis {
       const logits = new Float32Array((S * T * (T + 1)) / 2);
       let n = 0;
       for (let s = 0; s < S; s++) {
-        const kBase = (layer * (S / this.kvGroup) + Math.floor(s / this.kvGroup)) * T * d;
         for (let i = 0; i < T; i++) {
-          const qBase = ((layer * S + s) * T + i) * d;
-          for (let j = 0; j <= i; j++) {
-            let dot = 0;
-            for (let c = 0; c < d; c++) dot += this.out.q[qBase + c] * this.out.k[kBase + j * d + c];
-            logits[n++] = Math.abs(dot * this.config.attention_scale);
-          }
+          for (let j = 0; j <= i; j++) logits[n++] = Math.abs(this.attentionLogit(layer, s, i, j));
         }
       }
       const logitHist = histogram(logits, (flat) => {
