@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model.allocator import keep_freed_memory_mapped
 from model.model import ModelConfig, Transformer
 from model.package import load_checkpoint, save_checkpoint
 from model.tokenizer import ByteLevelBPE
@@ -104,8 +105,10 @@ def main(argv=None):
     p.add_argument("--eval-batches", type=int, default=8)
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--tokenize-only", action="store_true", help="write the token caches and stop")
     args = p.parse_args(argv)
 
+    keep_freed_memory_mapped()
     if args.threads:
         torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -114,6 +117,8 @@ def main(argv=None):
     cache.mkdir(exist_ok=True)
     train = tokenize_file(args.data / "train.txt", tokenizer, cache / "train.bin")
     val = {name: tokenize_file(args.data / f"val_{name}.txt", tokenizer, cache / f"val_{name}.bin") for name in ("code", "prose")}
+    if args.tokenize_only:
+        return
 
     checkpoint_path = args.out / "checkpoint.pt"
     if args.resume and checkpoint_path.exists():

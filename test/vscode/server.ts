@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
@@ -77,6 +78,8 @@ export function remoteUri(absolutePath: string): string {
   return `vscode-remote://remote${path.resolve(absolutePath).split(path.sep).map(encodeURIComponent).join('/')}`;
 }
 
+const SHORT_TMP_ROOT = os.tmpdir().length <= 32 ? os.tmpdir() : '/tmp';
+
 /** HOME and XDG folders inside the run folder, so neither the server nor chromium writes to the real home. */
 function isolatedEnv(runDir: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -84,11 +87,16 @@ function isolatedEnv(runDir: string): NodeJS.ProcessEnv {
     // Inherited VS Code variables (a VS Code terminal) would make code-server act as a CLI client.
     if (!name.startsWith('VSCODE_') && name !== 'ELECTRON_RUN_AS_NODE') env[name] = value;
   }
-  const folders = { HOME: 'home', XDG_CONFIG_HOME: 'xdg/config', XDG_DATA_HOME: 'xdg/data', XDG_CACHE_HOME: 'xdg/cache', TMPDIR: 'tmp' };
+  const folders = { HOME: 'home', XDG_CONFIG_HOME: 'xdg/config', XDG_DATA_HOME: 'xdg/data', XDG_CACHE_HOME: 'xdg/cache' };
   for (const [name, relative] of Object.entries(folders)) {
     env[name] = path.join(runDir, relative);
     fs.mkdirSync(env[name]!, { recursive: true });
   }
+  // Chromium puts its singleton socket under TMPDIR, and a Unix socket path must fit in 108 bytes:
+  // a run folder deep inside a checkout is too long, so TMPDIR is a short folder of its own.
+  const tmp = fs.mkdtempSync(path.join(SHORT_TMP_ROOT, 'dti-'));
+  process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
+  env.TMPDIR = tmp;
   return env;
 }
 
