@@ -29,6 +29,9 @@ from model.tokenizer import ByteLevelBPE
 EVAL_SEED = 0  # validation windows are the same at every evaluation and for both kinds
 
 
+STOPPED_EARLY = 75  # exit status of a run stopped before its last step (EX_TEMPFAIL)
+
+
 def tokenize_file(text_path: Path, tokenizer: ByteLevelBPE, cache: Path) -> np.ndarray:
     """Token ids of a text file as uint16, cached beside the tokenizer-specific cache path."""
     if cache.exists() and cache.stat().st_mtime >= text_path.stat().st_mtime:
@@ -181,6 +184,10 @@ def main(argv=None):
     log.close()
     checkpoint()
     print(f"stopped at step {step} after {training['seconds'] / 60:.1f} min; checkpoint {checkpoint_path}")
+    if step < args.steps:
+        # Non-zero so that a script does not export an unfinished model as if it were done.
+        print(f"the run is unfinished ({step} of {args.steps} steps): run again with --resume to continue")
+        raise SystemExit(STOPPED_EARLY)
 
 
 if __name__ == "__main__":

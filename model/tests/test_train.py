@@ -3,10 +3,11 @@
 import json
 
 import numpy as np
+import pytest
 
 from model.package import load_checkpoint, write_package
 from model.tokenizer import train_bpe
-from model.train import batch_at, main
+from model.train import STOPPED_EARLY, batch_at, main
 
 TEXT = "def add(a, b):\n    return a + b\n\nThe quick brown fox jumps over the lazy dog.\n" * 200
 
@@ -25,6 +26,14 @@ def train(tmp_path, data, tokenizer, kind, steps, *extra):
           "--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--context", "64", "--seq-len", "32", "--batch-size", "4",
           "--steps", str(steps), "--warmup", "2", "--lr", "3e-3", "--eval-every", "10", "--eval-batches", "2",
           "--checkpoint-every", "5", *extra])
+
+
+def test_a_run_stopped_early_checkpoints_and_exits_non_zero(tmp_path):
+    data, tokenizer = make_corpus(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        train(tmp_path, data, tokenizer, "baseline", 50, "--max-minutes", "1e-9")
+    assert stopped.value.code == STOPPED_EARLY
+    assert load_checkpoint(tmp_path / "baseline" / "checkpoint.pt")[1]["training"]["step"] < 50
 
 
 def test_batches_depend_only_on_seed_and_step():
