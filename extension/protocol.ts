@@ -73,14 +73,72 @@ export const histogramSchema = z.object({
 });
 export type Histogram = z.infer<typeof histogramSchema>;
 
+/** Bit widths of the quantisation what-if (the paper's Figure 8). */
+export const QUANT_BITS = [8, 6, 4] as const;
+export type QuantBits = (typeof QUANT_BITS)[number];
+
+/** The top level of signed `bits`-bit integers, 2^(bits-1) - 1: levels run from -top to top. */
+export function quantTopLevel(bits: QuantBits): number {
+  return 2 ** (bits - 1) - 1;
+}
+
+/** A layer's attention logits quantised absmax to `bits` with one scale for the whole layer (all
+ *  sub-heads, all causal pairs): scale = top-1 / (2^(bits-1) - 1), x' = clamp(round(x / scale)) * scale. */
+export const quantisationErrorSchema = z.object({
+  bits: z.literal(QUANT_BITS),
+  scale: z.number(),
+  /** sqrt(sum (x' - x)^2 / sum x^2) over the layer's logits. */
+  logitRelRmse: z.number(),
+  /** Mean over heads and query rows of the total-variation distance 0.5 * sum_j |row'_j - row_j|
+   *  between the effective attention rows from quantised and exact logits; DIFF's is divided by
+   *  1 - lambda (its rows sum to 1 - lambda) so it compares with the baseline's. */
+  attentionError: z.number(),
+});
+export type QuantisationError = z.infer<typeof quantisationErrorSchema>;
+
 export const layerOutliersSchema = z.object({
   layer: index,
   hidden: histogramSchema,
   logits: histogramSchema,
+  /** One entry per QUANT_BITS, in that order. */
+  quantisation: z.array(quantisationErrorSchema),
 });
 export type LayerOutliers = z.infer<typeof layerOutliersSchema>;
 
 const selection = { runId: index, layer: index, head: index };
+
+/** Retrieval accuracy and where the query's attention goes (shares of the answer span, the noise
+ *  context and the query's own tokens; DIFF's normalised by 1 - lambda), over a set of queries. */
+const needleScoreSchema = z.object({ accuracy: z.number(), answerShare: z.number(), noiseShare: z.number(), queryShare: z.number() });
+
+export const needleSummarySchema = z.object({
+  model: z.string(),
+  kind: z.enum(['diff', 'baseline']),
+  /** Queries run in all (trials x queries per trial) and how many were answered exactly. */
+  queries: index,
+  correct: index,
+  overall: needleScoreSchema,
+  /** One entry per trial, in depth order. */
+  byDepth: z.array(needleScoreSchema.extend({ depth: z.number() })),
+});
+export type NeedleSummary = z.infer<typeof needleSummarySchema>;
+
+export const needleReportSchema = z.object({
+  form: z.enum(['code', 'prose']),
+  needles: index,
+  queries: index,
+  trials: index,
+  /** Tokens of each trial's document (the filler is cut to fit the model's context). */
+  tokens: index,
+  source: z.string(),
+  models: z.array(needleSummarySchema),
+});
+export type NeedleReport = z.infer<typeof needleReportSchema>;
+
+export const PANES = ['main', 'compare'] as const;
+/** Which model a message is about: the inspected model, or the baseline it is compared with. */
+export type Pane = (typeof PANES)[number];
+const pane = { pane: z.enum(PANES) };
 
 export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('busy'), message: z.string() }),
@@ -92,18 +150,23 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     /** Per view the model has: nLayer * nHead thumbnails of thumbnailSize^2 values, layer-major. */
     thumbnails: z.partialRecord(z.enum(MAP_VIEWS), float32),
   }),
+  /** The baseline's run on the same text (Compare with Baseline); runId is the main run's. */
+  z.object({ type: z.literal('comparison'), meta: inspectionMetaSchema }),
   z.object({
     type: z.literal('map'),
+    ...pane,
     ...selection,
     view: z.enum(MAP_VIEWS),
     /** T x T values, row = query, column = key. */
     size: index,
     data: float32,
   }),
-  z.object({ type: z.literal('spans'), ...selection, query: index, spans: z.array(keySpanSchema) }),
-  z.object({ type: z.literal('outliers'), runId: index, layers: z.array(layerOutliersSchema) }),
+  z.object({ type: z.literal('spans'), ...pane, ...selection, query: index, spans: z.array(keySpanSchema) }),
+  z.object({ type: z.literal('outliers'), ...pane, runId: index, layers: z.array(layerOutliersSchema) }),
   /** Asks the webview for a PNG of what it shows (answered with 'exportImage'). */
   z.object({ type: z.literal('exportRequest'), requestId: index }),
+  /** The Needle Test's results for the model and its baseline. */
+  z.object({ type: z.literal('needles'), report: needleReportSchema }),
 ]);
 export type HostMessage = z.infer<typeof hostMessageSchema>;
 
@@ -111,10 +174,11 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   /** The user chose a layer / head / view; the host answers with 'map' and 'spans'. */
   z.object({ type: z.literal('select'), ...selection, view: z.enum(MAP_VIEWS) }),
-  /** The user locked a query row; the host answers with 'spans' and highlights them. */
-  z.object({ type: z.literal('lockQuery'), ...selection, query: index }),
+  /** The user locked a query row (a token of that pane's run); the host answers with 'spans' for
+   *  both panes and highlights the main model's spans. */
+  z.object({ type: z.literal('lockQuery'), ...pane, ...selection, query: index }),
   /** Reveal tokens [firstToken, endToken) in the editor. */
-  z.object({ type: z.literal('reveal'), runId: index, firstToken: index, endToken: index }),
+  z.object({ type: z.literal('reveal'), ...pane, runId: index, firstToken: index, endToken: index }),
   z.object({ type: z.literal('exportImage'), requestId: index, pngDataUrl: z.string().startsWith('data:image/png;base64,') }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;

@@ -21,6 +21,8 @@ export interface Theme {
   highlight: string;
   /** Histogram bars. */
   bars: string;
+  /** Quantisation grid lines over the logit histograms. */
+  grid: string;
   uiFont: string;
   tokenFont: string;
 }
@@ -33,6 +35,7 @@ const DARK_FALLBACK: Theme = {
   negative: '#3794ff',
   highlight: '#cca700',
   bars: '#d18616',
+  grid: '#b180d7',
   uiFont: 'sans-serif',
   tokenFont: 'monospace',
 };
@@ -45,6 +48,7 @@ const LIGHT_FALLBACK: Theme = {
   positive: '#e51400',
   negative: '#1a85ff',
   highlight: '#bf8803',
+  grid: '#652d90',
 };
 
 /** The theme's colours, read from the CSS variables VS Code sets on the page. */
@@ -64,6 +68,7 @@ export function readTheme(): Theme {
     negative: colorVar('--vscode-charts-blue', fallback.negative),
     highlight: colorVar('--vscode-charts-yellow', fallback.highlight),
     bars: colorVar('--vscode-charts-orange', fallback.bars),
+    grid: colorVar('--vscode-charts-purple', fallback.grid),
     uiFont: fontVar('--vscode-font-family', fallback.uiFont),
     tokenFont: fontVar('--vscode-editor-font-family', fallback.tokenFont),
   };

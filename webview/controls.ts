@@ -14,7 +14,7 @@ import {
   vsCodeRadio,
   vsCodeRadioGroup,
 } from '@vscode/webview-ui-toolkit';
-import type { MapView } from '../extension/protocol';
+import { QUANT_BITS, type MapView, type QuantBits } from '../extension/protocol';
 import { VIEW_LABELS } from './format';
 
 /** Defines the toolkit's custom elements (once, before any control is created). */
@@ -42,41 +42,81 @@ function onUserChange(element: ValueElement, current: () => string, onChange: (v
   });
 }
 
-export interface ViewSwitch {
+export interface RadioSwitch<Value extends string> {
   readonly element: HTMLElement;
-  /** Offers the given views (only A1 for a baseline) with current checked. */
-  show(views: readonly MapView[], current: MapView): void;
+  /** Offers the given values with current checked. */
+  show(values: readonly Value[], current: Value): void;
 }
 
-/** The map-view switch: A1 / A2 / λ·A2 / A1−λ·A2 (#view-switch; each radio has data-view). */
-export function createViewSwitch(onChange: (view: MapView) => void): ViewSwitch {
+/** A horizontal radio group with the given id; each radio has data-<dataKey> = its value. */
+function createRadioSwitch<Value extends string>(
+  id: string,
+  labels: Record<Value, string>,
+  dataKey: string,
+  onChange: (value: Value) => void,
+): RadioSwitch<Value> {
   const group = document.createElement('vscode-radio-group') as ValueElement;
-  group.id = 'view-switch';
+  group.id = id;
   group.setAttribute('orientation', 'horizontal');
   let offered = '';
   let current = '';
   onUserChange(group, () => current, (value) => {
     current = value;
-    onChange(value as MapView);
+    onChange(value as Value);
   });
   return {
     element: group,
-    show(views, view) {
-      current = view;
-      if (offered !== views.join()) {
-        offered = views.join();
+    show(values, value) {
+      current = value;
+      if (offered !== values.join()) {
+        offered = values.join();
         group.replaceChildren(
-          ...views.map((option) => {
+          ...values.map((option) => {
             const radio = document.createElement('vscode-radio') as ValueElement;
             radio.setAttribute('value', option);
-            radio.dataset.view = option;
-            radio.textContent = VIEW_LABELS[option];
-            if (option === view) radio.setAttribute('checked', '');
+            radio.dataset[dataKey] = option;
+            radio.textContent = labels[option];
+            if (option === value) radio.setAttribute('checked', '');
             return radio;
           }),
         );
       }
-      group.value = view;
+      group.value = value;
+    },
+  };
+}
+
+export type ViewSwitch = RadioSwitch<MapView>;
+
+/** The map-view switch: A1 / A2 / λ·A2 / A1−λ·A2 (#view-switch; each radio has data-view). */
+export function createViewSwitch(onChange: (view: MapView) => void): ViewSwitch {
+  return createRadioSwitch('view-switch', VIEW_LABELS, 'view', onChange);
+}
+
+export interface QuantSwitch {
+  /** The labelled wrapper to place in the page. */
+  readonly element: HTMLElement;
+  show(bits: QuantBits | null): void;
+}
+
+const QUANT_LABELS: Record<string, string> = { off: 'Off', ...Object.fromEntries(QUANT_BITS.map((bits) => [bits, `${bits}-bit`])) };
+
+/** The quantisation grid switch: Off / 8-bit / 6-bit / 4-bit (#quant-switch; each radio has
+ *  data-bits = off, 8, 6 or 4). */
+export function createQuantSwitch(onChange: (bits: QuantBits | null) => void): QuantSwitch {
+  const wrapper = document.createElement('div');
+  wrapper.className = 'control';
+  const caption = document.createElement('span');
+  caption.className = 'control-label';
+  caption.textContent = 'Quantisation grid';
+  const values = ['off', ...QUANT_BITS.map(String)];
+  const radios = createRadioSwitch('quant-switch', QUANT_LABELS, 'bits', (value) => onChange(value === 'off' ? null : (Number(value) as QuantBits)));
+  radios.element.setAttribute('aria-label', caption.textContent);
+  wrapper.append(caption, radios.element);
+  return {
+    element: wrapper,
+    show(bits) {
+      radios.show(values, bits === null ? 'off' : String(bits));
     },
   };
 }

@@ -57,6 +57,8 @@ export class HeatmapView {
     parent: HTMLElement,
     private theme: Theme,
     private readonly onLockQuery: (query: number) => void,
+    /** Prefixes the element ids (#heatmap, #legend, #readout) of a second map on the page. */
+    idPrefix = '',
   ) {
     this.frame = element('div', 'heatmap-frame');
     const grid = element('div', 'heatmap-grid');
@@ -64,7 +66,7 @@ export class HeatmapView {
     this.columnLabels = element('canvas', 'column-labels');
     const stack = element('div', 'heatmap-stack');
     this.canvas = element('canvas');
-    this.canvas.id = 'heatmap';
+    this.canvas.id = `${idPrefix}heatmap`;
     this.canvas.tabIndex = 0;
     this.canvas.setAttribute('aria-label', 'Attention map: rows are queries, columns are keys. Click or use arrow keys to lock a query row.');
     this.context = this.canvas.getContext('2d')!;
@@ -76,9 +78,9 @@ export class HeatmapView {
     grid.append(element('div', 'heatmap-corner'), this.columnLabels, this.rowLabels, stack);
     this.frame.append(grid);
     this.legend = element('canvas', 'legend');
-    this.legend.id = 'legend';
+    this.legend.id = `${idPrefix}legend`;
     this.readout = element('div', 'readout');
-    this.readout.id = 'readout';
+    this.readout.id = `${idPrefix}readout`;
     parent.append(this.readout, this.frame, this.legend);
 
     // Pointer positions are kept as client coordinates and turned into cells once per frame

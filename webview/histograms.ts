@@ -1,8 +1,10 @@
 // Activation outliers per layer (the paper's Table 5): log-count histograms over |value| of the
 // hidden states and of the attention logits, side by side (one canvas each), with the top-1,
 // top-10 and median magnitudes, and the largest outliers with their token (click to reveal it).
+// Optionally the levels of an absmax quantisation grid are drawn over the logit histograms
+// (the paper's Figure 8).
 
-import type { Histogram, LayerOutliers, TokenInfo } from '../extension/protocol';
+import { quantTopLevel, type Histogram, type LayerOutliers, type QuantBits, type QuantisationError, type TokenInfo } from '../extension/protocol';
 import type { Theme } from './colors';
 import { formatValue, visibleText } from './format';
 import { sizeCanvas } from './heatmap';
@@ -20,9 +22,10 @@ const KINDS = [
 
 export class HistogramsView {
   private tokens: readonly TokenInfo[] = [];
-  /** One entry per drawn histogram. */
-  private charts: { canvas: HTMLCanvasElement; histogram: Histogram; title: string }[] = [];
+  /** One entry per drawn histogram; the logit ones carry their layer's quantisation grids. */
+  private charts: { canvas: HTMLCanvasElement; histogram: Histogram; title: string; grids?: QuantisationError[] }[] = [];
   private width = 0;
+  private quantBits: QuantBits | null = null;
 
   constructor(
     private readonly container: HTMLElement,
@@ -51,6 +54,13 @@ export class HistogramsView {
     this.draw();
   }
 
+  /** Draws the grid of that many bits over the logit histograms (null: none). */
+  setQuantBits(bits: QuantBits | null): void {
+    if (bits === this.quantBits) return;
+    this.quantBits = bits;
+    this.draw();
+  }
+
   clear(): void {
     this.show([], []);
   }
@@ -62,7 +72,10 @@ export class HistogramsView {
 
   private draw(): void {
     this.width = this.currentWidth();
-    for (const { canvas, histogram, title } of this.charts) drawHistogram(canvas, this.theme, histogram, title, this.width);
+    for (const { canvas, histogram, title, grids } of this.charts) {
+      const grid = grids?.find((candidate) => candidate.bits === this.quantBits);
+      drawHistogram(canvas, this.theme, histogram, title, this.width, grid);
+    }
   }
 
   private layerSection(layer: LayerOutliers): HTMLElement {
@@ -79,7 +92,7 @@ export class HistogramsView {
       canvas.dataset.kind = key;
       canvas.setAttribute('role', 'img');
       canvas.setAttribute('aria-label', `Layer ${layer.layer}, ${title}: ${statistics(layer[key])}`);
-      this.charts.push({ canvas, histogram: layer[key], title });
+      this.charts.push({ canvas, histogram: layer[key], title, grids: key === 'logits' ? layer.quantisation : undefined });
       pair.append(canvas);
     }
     const stats = document.createElement('p');
@@ -112,9 +125,9 @@ function statistics(histogram: Histogram): string {
   return `top-1 ${formatValue(histogram.top1)}, top-10 ${formatValue(histogram.top10)}, median ${formatValue(histogram.median)}`;
 }
 
-/** One histogram: title, statistics, bars of log10(1 + count), |value| axis from 0 to top-1, and
- *  marks at the median and the top-10 value. */
-function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histogram, title: string, width: number): void {
+/** One histogram: title, statistics, bars of log10(1 + count), |value| axis from 0 to top-1,
+ *  marks at the median and the top-10 value, and the levels of a quantisation grid if given. */
+function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histogram, title: string, width: number, grid?: QuantisationError): void {
   const context = sizeCanvas(canvas, width, CANVAS_HEIGHT);
   context.fillStyle = theme.background;
   context.fillRect(0, 0, width, CANVAS_HEIGHT);
@@ -145,6 +158,15 @@ function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histo
   context.fillStyle = theme.highlight;
   context.fillRect(Math.round(at(histogram.median)), plotTop, 1, plotHeight);
   context.fillRect(Math.round(at(histogram.top10)), plotTop, 1, plotHeight);
+  if (grid && grid.scale > 0) {
+    // Over the bars and marks, one line per level k * scale (the top level is top-1); faint when
+    // dense (127 levels at 8 bits), so that the bars stay readable.
+    const top = quantTopLevel(grid.bits);
+    context.fillStyle = theme.grid;
+    context.globalAlpha = width / top < 8 ? 0.35 : 0.8;
+    for (let level = 0; level <= top; level++) context.fillRect(Math.min(width - 1, Math.round(at(level * grid.scale))), plotTop, 1, plotHeight);
+    context.globalAlpha = 1;
+  }
 
   context.fillStyle = theme.mutedForeground;
   context.fillRect(0, plotBottom, width, 1);

@@ -10,16 +10,18 @@ import {
   type HostMessage,
   type InspectionMeta,
   type MapView,
+  type Pane,
   type WebviewMessage,
 } from '../extension/protocol';
 import { readTheme, watchTheme } from './colors';
-import { createIndexSelect, createTabs, createViewSwitch, registerToolkit } from './controls';
+import { createIndexSelect, createQuantSwitch, createTabs, createViewSwitch, registerToolkit } from './controls';
 import { formatLambda, VIEW_LABELS } from './format';
 import { HeatmapView } from './heatmap';
 import { HistogramsView } from './histograms';
 import { OverviewGrid } from './overview';
-import { renderSpans } from './spans';
-import { emptyState, restoreState, saveState, type SavedState, type Selection, type TabId } from './state';
+import { renderQuantisationTable } from './quantisation';
+import { renderSpans, type ShownSpans } from './spans';
+import { emptyState, restoreState, saveState, type Comparison, type SavedState, type Selection, type TabId } from './state';
 
 const vscode = acquireVsCodeApi<SavedState>();
 registerToolkit();
@@ -71,14 +73,46 @@ const mapsTab = div('tab-content');
 mapsTab.append(controlsRow, mapsLayout);
 
 const histogramsContainer = div('histograms', 'histograms');
-const histograms = new HistogramsView(histogramsContainer, theme, reveal);
+const histograms = new HistogramsView(histogramsContainer, theme, (first, end) => reveal(first, end, 'main'));
+const quantSwitch = createQuantSwitch((bits) => {
+  state.quantBits = bits;
+  renderQuantisation();
+  save();
+});
+const quantisationTable = document.createElement('table');
+quantisationTable.id = 'quantisation';
+quantisationTable.className = 'quantisation-table';
 const outliersTab = div('tab-content');
-outliersTab.append(histogramsContainer);
+outliersTab.append(quantSwitch.element, quantisationTable, histogramsContainer);
+
+/** One side of the Compare tab: a model's map, key spans and histograms (ids compare-PANE-…). */
+function compareColumn(pane: Pane) {
+  const column = div('compare-column', `compare-${pane}`);
+  const title = div('compare-title', `compare-${pane}-title`);
+  column.append(title);
+  const heatmap = new HeatmapView(column, theme, (query) => lockQuery(query, pane), `compare-${pane}-`);
+  const spans = div('span-list', `compare-${pane}-spans`);
+  const histogramsBox = div('histograms', `compare-${pane}-histograms`);
+  column.append(spans, histogramsBox);
+  const histograms = new HistogramsView(histogramsBox, theme, (first, end) => reveal(first, end, pane));
+  return { column, title, heatmap, spans, histograms };
+}
+const compareLayerSelect = createIndexSelect('compare-layer-select', 'Layer', (layer) => select({ layer }));
+const compareHeadSelect = createIndexSelect('compare-head-select', 'Head', (head) => select({ head }));
+const compareControls = div('map-controls');
+compareControls.append(compareLayerSelect.element, compareHeadSelect.element);
+const compareNote = div('compare-note', 'compare-note');
+const compareColumns = { main: compareColumn('main'), compare: compareColumn('compare') };
+const compareLayout = div('compare-layout');
+compareLayout.append(compareColumns.main.column, compareColumns.compare.column);
+const compareTab = div('tab-content');
+compareTab.append(compareNote, compareControls, compareLayout);
 
 const tabs = createTabs<TabId>(
   [
     { id: 'maps', title: 'Maps & spans', content: mapsTab },
     { id: 'outliers', title: 'Outliers', content: outliersTab },
+    { id: 'compare', title: 'Compare', content: compareTab },
   ],
   (tab) => {
     state.tab = tab;
@@ -142,18 +176,79 @@ function renderMap(): void {
 }
 
 function renderSpanList(): void {
-  renderSpans(spansList, state.spans, state.meta?.tokens ?? [], reveal);
+  renderSpans(spansList, state.spans, state.meta?.tokens ?? [], (first, end) => reveal(first, end, 'main'));
+}
+
+/** What one side of the Compare tab shows. */
+function paneData(pane: Pane): Omit<Comparison, 'meta'> & { meta: InspectionMeta | undefined } {
+  if (pane === 'main') return { meta: state.meta, map: state.map, spans: state.spans, outliers: state.outliers };
+  return state.comparison ?? { meta: undefined, map: undefined, spans: undefined, outliers: undefined };
+}
+
+function renderCompareTitle(pane: Pane): void {
+  const { meta, map } = paneData(pane);
+  const { title } = compareColumns[pane];
+  if (!meta) return void (title.textContent = '');
+  const lambda = map && meta.lambda.length > map.layer ? ` · λ ${formatLambda(meta.lambda[map.layer])}` : '';
+  const shown = map ? ` · ${VIEW_LABELS[map.view]} · layer ${map.layer} head ${map.head}${lambda}` : '';
+  title.textContent = `${meta.model.name} (${meta.model.kind}) · ${meta.tokens.length} tokens · ${Math.round(meta.latencyMs)} ms${shown}`;
+}
+
+function renderComparePane(pane: Pane, parts: { map?: boolean; spans?: boolean; outliers?: boolean } = { map: true, spans: true, outliers: true }): void {
+  const { meta, map, spans, outliers } = paneData(pane);
+  const column = compareColumns[pane];
+  if (!meta || !state.comparison) return;
+  renderCompareTitle(pane);
+  if (parts.map) {
+    if (map) column.heatmap.show(map, meta.tokens, spans?.query ?? (pane === 'main' ? state.query : 0));
+    else column.heatmap.clear();
+  }
+  if (parts.spans) {
+    renderSpans(column.spans, spans, meta.tokens, (first, end) => reveal(first, end, pane));
+    if (spans) column.heatmap.setQuery(spans.query);
+  }
+  if (parts.outliers) {
+    if (outliers) column.histograms.show(outliers, meta.tokens);
+    else column.histograms.clear();
+  }
+}
+
+function renderCompare(): void {
+  const { comparison, meta } = state;
+  compareLayout.hidden = compareControls.hidden = !comparison;
+  document.body.dataset.comparing = String(Boolean(comparison));
+  if (!comparison || !meta) {
+    compareNote.textContent = 'Select text and run “DiffTransformer: Compare with Baseline” to see the model and its matched standard Transformer side by side.';
+    return;
+  }
+  compareNote.textContent = `Same layer, head and locked query token in both models (the baseline has ${comparison.meta.model.nLayer} layers × ${comparison.meta.model.nHead} heads; larger indices are clamped). Click a row of either map to lock a query.`;
+  const { layer, head } = state.selection;
+  compareLayerSelect.show(Array.from({ length: meta.model.nLayer }, (_, i) => String(i)), layer);
+  compareHeadSelect.show(Array.from({ length: meta.model.nHead }, (_, i) => String(i)), head);
+  renderComparePane('main');
+  renderComparePane('compare');
+}
+
+/** The quantisation grid over the logit histograms and the per-layer error table. */
+function renderQuantisation(): void {
+  quantSwitch.show(state.quantBits);
+  histograms.setQuantBits(state.quantBits);
+  for (const column of Object.values(compareColumns)) column.histograms.setQuantBits(state.quantBits);
+  renderQuantisationTable(quantisationTable, state.outliers, state.quantBits);
+  document.body.dataset.quantBits = state.quantBits === null ? 'off' : String(state.quantBits);
 }
 
 function renderAll(): void {
   const { meta } = state;
   renderSource(meta);
   tabs.select(state.tab);
+  renderQuantisation();
   if (!meta) {
     overview.clear();
     heatmap.clear();
     histograms.clear();
     renderSpanList();
+    renderCompare();
     for (const key of ['view', 'layer', 'head', 'query']) delete document.body.dataset[key];
     return;
   }
@@ -164,6 +259,7 @@ function renderAll(): void {
   renderSpanList();
   if (state.outliers) histograms.show(state.outliers, meta.tokens);
   else histograms.clear();
+  renderCompare();
 }
 
 // ---- User actions -----------------------------------------------------------------------------
@@ -174,6 +270,7 @@ function select(change: Partial<Selection>): void {
   if (!meta) return;
   state.selection = { ...state.selection, ...change };
   renderControls(meta);
+  if (state.comparison) renderCompare();
   if (change.view) renderOverview(meta);
   else overview.select(state.selection.layer, state.selection.head);
   requestSelection(meta);
@@ -184,22 +281,26 @@ function requestSelection(meta: InspectionMeta): void {
   const { layer, head, view } = state.selection;
   post({ type: 'select', runId: meta.runId, layer, head, view });
   // The host answers 'select' for its own idea of the query; restate ours if the user moved it.
-  if (state.query !== meta.query) post({ type: 'lockQuery', runId: meta.runId, layer, head, query: state.query });
+  if (state.query !== meta.query) post({ type: 'lockQuery', pane: 'main', runId: meta.runId, layer, head, query: state.query });
 }
 
-function lockQuery(query: number): void {
+/** Locks a query row, given as a token of a pane's run (the host carries it to the other pane). */
+function lockQuery(query: number, pane: Pane = 'main'): void {
   const { meta } = state;
   if (!meta) return;
-  state.query = query;
-  heatmap.setQuery(query);
-  document.body.dataset.query = String(query);
+  if (pane === 'main') {
+    state.query = query;
+    heatmap.setQuery(query);
+    document.body.dataset.query = String(query);
+  }
+  compareColumns[pane].heatmap.setQuery(query);
   const { layer, head } = state.selection;
-  post({ type: 'lockQuery', runId: meta.runId, layer, head, query });
+  post({ type: 'lockQuery', pane, runId: meta.runId, layer, head, query });
   save();
 }
 
-function reveal(firstToken: number, endToken: number): void {
-  if (state.meta) post({ type: 'reveal', runId: state.meta.runId, firstToken, endToken });
+function reveal(firstToken: number, endToken: number, pane: Pane): void {
+  if (state.meta) post({ type: 'reveal', pane, runId: state.meta.runId, firstToken, endToken });
 }
 
 // ---- Host messages ----------------------------------------------------------------------------
@@ -224,7 +325,7 @@ function onInspection(meta: InspectionMeta, thumbnails: Partial<Record<MapView, 
   };
   state = sameRun
     ? { ...state, meta, thumbnails, selection }
-    : { ...emptyState(selection, state.tab), meta, thumbnails, query: meta.query };
+    : { ...emptyState(selection, state.tab, state.quantBits), meta, thumbnails, query: meta.query };
   setStatus('', 'idle');
   renderAll();
   requestSelection(meta);
@@ -240,7 +341,7 @@ function handle(message: HostMessage): void {
       setStatus(message.message, 'error');
       return;
     case 'cleared':
-      state = emptyState(state.selection, state.tab);
+      state = emptyState(state.selection, state.tab, state.quantBits);
       setStatus('', 'idle');
       renderAll();
       save();
@@ -248,32 +349,62 @@ function handle(message: HostMessage): void {
     case 'inspection':
       onInspection(message.meta, message.thumbnails);
       return;
+    case 'comparison':
+      if (!isCurrentRun(message.meta.runId)) return;
+      state.comparison = { meta: message.meta, map: undefined, spans: undefined, outliers: undefined };
+      state.tab = 'compare';
+      tabs.select('compare');
+      renderCompare();
+      save();
+      return;
     case 'map': {
-      const { runId, layer, head, view, size, data } = message;
-      if (!isCurrentSelection(message) || view !== state.selection.view) return; // answer to an older selection
+      const { pane, runId, layer, head, view, size, data } = message;
       if (data.length !== size * size) {
         console.warn(`ignoring map: ${data.length} values for size ${size}`);
         return;
       }
-      state.map = { runId, layer, head, view, size, data };
-      state.query = Math.min(state.query, size - 1);
-      renderMap();
+      const map = { runId, layer, head, view, size, data };
+      if (pane === 'compare') {
+        if (!isCurrentRun(runId) || !state.comparison) return;
+        state.comparison.map = map;
+      } else {
+        if (!isCurrentSelection(message) || view !== state.selection.view) return; // answer to an older selection
+        state.map = map;
+        state.query = Math.min(state.query, size - 1);
+        renderMap();
+      }
+      if (state.comparison) renderComparePane(pane, { map: true });
       save();
       return;
     }
-    case 'spans':
-      if (!isCurrentSelection(message)) return;
-      state.spans = { layer: message.layer, head: message.head, query: message.query, spans: message.spans };
-      state.query = message.query;
-      heatmap.setQuery(message.query);
-      document.body.dataset.query = String(message.query);
-      renderSpanList();
+    case 'spans': {
+      const shown: ShownSpans = { layer: message.layer, head: message.head, query: message.query, spans: message.spans };
+      if (message.pane === 'compare') {
+        if (!isCurrentRun(message.runId) || !state.comparison) return;
+        state.comparison.spans = shown;
+      } else {
+        if (!isCurrentSelection(message)) return;
+        state.spans = shown;
+        state.query = message.query;
+        heatmap.setQuery(message.query);
+        document.body.dataset.query = String(message.query);
+        renderSpanList();
+      }
+      if (state.comparison) renderComparePane(message.pane, { spans: true });
       save();
       return;
+    }
     case 'outliers':
       if (!isCurrentRun(message.runId) || !state.meta) return;
-      state.outliers = message.layers;
-      histograms.show(message.layers, state.meta.tokens);
+      if (message.pane === 'compare') {
+        if (!state.comparison) return;
+        state.comparison.outliers = message.layers;
+      } else {
+        state.outliers = message.layers;
+        histograms.show(message.layers, state.meta.tokens);
+        renderQuantisation();
+      }
+      if (state.comparison) renderComparePane(message.pane, { outliers: true });
       save();
       return;
     case 'exportRequest':
@@ -303,6 +434,10 @@ watchTheme(() => {
   theme = readTheme();
   heatmap.setTheme(theme);
   histograms.setTheme(theme);
+  for (const column of Object.values(compareColumns)) {
+    column.heatmap.setTheme(theme);
+    column.histograms.setTheme(theme);
+  }
   if (state.meta) renderOverview(state.meta);
 });
 

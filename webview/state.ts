@@ -8,20 +8,30 @@ import {
   keySpanSchema,
   layerOutliersSchema,
   MAP_VIEWS,
+  QUANT_BITS,
   type InspectionMeta,
   type LayerOutliers,
   type MapView,
+  type QuantBits,
 } from '../extension/protocol';
 import type { ShownMap } from './heatmap';
 import type { ShownSpans } from './spans';
 
-export const TAB_IDS = ['maps', 'outliers'] as const;
+export const TAB_IDS = ['maps', 'outliers', 'compare'] as const;
 export type TabId = (typeof TAB_IDS)[number];
 
 export interface Selection {
   layer: number;
   head: number;
   view: MapView;
+}
+
+/** The baseline's run on the same text (Compare with Baseline), shown beside the model's. */
+export interface Comparison {
+  meta: InspectionMeta;
+  map: ShownMap | undefined;
+  spans: ShownSpans | undefined;
+  outliers: LayerOutliers[] | undefined;
 }
 
 export interface PanelState {
@@ -34,11 +44,14 @@ export interface PanelState {
   map: ShownMap | undefined;
   spans: ShownSpans | undefined;
   outliers: LayerOutliers[] | undefined;
+  comparison: Comparison | undefined;
   tab: TabId;
+  /** The quantisation grid drawn over the logit histograms (null: none). */
+  quantBits: QuantBits | null;
 }
 
-export function emptyState(selection: Selection = { layer: 0, head: 0, view: 'diff' }, tab: TabId = 'maps'): PanelState {
-  return { meta: undefined, thumbnails: {}, selection, query: 0, map: undefined, spans: undefined, outliers: undefined, tab };
+export function emptyState(selection: Selection = { layer: 0, head: 0, view: 'diff' }, tab: TabId = 'maps', quantBits: QuantBits | null = null): PanelState {
+  return { meta: undefined, thumbnails: {}, selection, query: 0, map: undefined, spans: undefined, outliers: undefined, comparison: undefined, tab, quantBits };
 }
 
 /** Base64 characters of arrays kept in the saved state (thumbnails first, then the map). */
@@ -47,16 +60,22 @@ const SAVED_ARRAYS_LIMIT = 4_000_000;
 const index = z.number().int().nonnegative();
 const viewSchema = z.enum(MAP_VIEWS);
 const selectionSchema = z.object({ layer: index, head: index, view: viewSchema });
+const savedMapSchema = selectionSchema.extend({ runId: index, size: index, data: z.string() });
+const savedSpansSchema = z.object({ layer: index, head: index, query: index, spans: z.array(keySpanSchema) });
 const savedStateSchema = z.object({
   version: z.literal(1),
   meta: inspectionMetaSchema.optional(),
   thumbnails: z.partialRecord(viewSchema, z.string()),
   selection: selectionSchema,
   query: index,
-  map: selectionSchema.extend({ runId: index, size: index, data: z.string() }).optional(),
-  spans: z.object({ layer: index, head: index, query: index, spans: z.array(keySpanSchema) }).optional(),
+  map: savedMapSchema.optional(),
+  spans: savedSpansSchema.optional(),
   outliers: z.array(layerOutliersSchema).optional(),
+  comparison: z
+    .object({ meta: inspectionMetaSchema, map: savedMapSchema.optional(), spans: savedSpansSchema.optional(), outliers: z.array(layerOutliersSchema).optional() })
+    .optional(),
   tab: z.enum(TAB_IDS),
+  quantBits: z.literal(QUANT_BITS).nullable(),
 });
 export type SavedState = z.infer<typeof savedStateSchema>;
 
@@ -78,6 +97,8 @@ export function saveState(state: PanelState): SavedState {
     if (text) thumbnails[view] = text;
   }
   const mapData = state.map && fits(state.map.data);
+  const { comparison } = state;
+  const comparisonMapData = comparison?.map && fits(comparison.map.data);
   return {
     version: 1,
     meta: state.meta,
@@ -87,7 +108,14 @@ export function saveState(state: PanelState): SavedState {
     map: state.map && mapData ? { ...state.map, data: mapData } : undefined,
     spans: state.spans,
     outliers: state.outliers,
+    comparison: comparison && {
+      meta: comparison.meta,
+      map: comparison.map && comparisonMapData ? { ...comparison.map, data: comparisonMapData } : undefined,
+      spans: comparison.spans,
+      outliers: comparison.outliers,
+    },
     tab: state.tab,
+    quantBits: state.quantBits,
   };
 }
 
@@ -99,17 +127,27 @@ export function restoreState(saved: unknown): PanelState {
     console.warn('discarding saved panel state:', parsed.error.issues[0]?.message);
     return emptyState();
   }
-  const { meta, selection, query, spans, outliers, tab } = parsed.data;
+  const { meta, selection, query, spans, outliers, tab, quantBits } = parsed.data;
   const thumbnails: Partial<Record<MapView, Float32Array>> = {};
   let map: ShownMap | undefined;
+  let comparisonMap: ShownMap | undefined;
   try {
     for (const [view, text] of Object.entries(parsed.data.thumbnails) as [MapView, string][]) thumbnails[view] = decodeFloats(text);
-    if (parsed.data.map) map = { ...parsed.data.map, data: decodeFloats(parsed.data.map.data) };
+    map = decodeMap(parsed.data.map);
+    comparisonMap = decodeMap(parsed.data.comparison?.map);
   } catch (error) {
     console.warn('discarding saved arrays (bad base64):', error); // the host sends them again on request
   }
-  if (map && map.data.length !== map.size * map.size) map = undefined;
-  return { meta, thumbnails, selection, query, map, spans, outliers, tab };
+  const savedComparison = parsed.data.comparison;
+  const comparison = savedComparison && { meta: savedComparison.meta, map: comparisonMap, spans: savedComparison.spans, outliers: savedComparison.outliers };
+  return { meta, thumbnails, selection, query, map, spans, outliers, comparison, tab, quantBits };
+}
+
+/** A saved map, or undefined when none was saved or its size does not match its data. */
+function decodeMap(saved: z.infer<typeof savedMapSchema> | undefined): ShownMap | undefined {
+  if (!saved) return undefined;
+  const map = { ...saved, data: decodeFloats(saved.data) };
+  return map.data.length === map.size * map.size ? map : undefined;
 }
 
 function encodeFloats(values: Float32Array): string {

@@ -4,7 +4,7 @@
 // them and are otherwise recomputed row by row from q and k (docs/model-package.md).
 
 import { quickselect } from 'd3-array';
-import type { Histogram, KeySpan, LayerOutliers, MapView } from '../protocol';
+import { QUANT_BITS, quantTopLevel, type Histogram, type KeySpan, type LayerOutliers, type MapView, type QuantBits, type QuantisationError } from '../protocol';
 import type { PackageConfig } from './modelPackage';
 import type { RunOutputs } from './runtime';
 
@@ -66,14 +66,8 @@ export class RunAnalysis {
       return into;
     }
     // Recompute: softmax_j(q_i . k_j * scale) over j <= query.
-    let max = -Infinity;
-    for (let j = 0; j <= query; j++) {
-      into[j] = this.attentionLogit(layer, s, query, j);
-      if (into[j] > max) max = into[j];
-    }
-    let sum = 0;
-    for (let j = 0; j <= query; j++) sum += into[j] = Math.exp(into[j] - max);
-    for (let j = 0; j <= query; j++) into[j] /= sum;
+    for (let j = 0; j <= query; j++) into[j] = this.attentionLogit(layer, s, query, j);
+    softmaxInPlace(into, query + 1);
     into.fill(0, query + 1);
     return into;
   }
@@ -157,7 +151,8 @@ export class RunAnalysis {
   }
 
   /** Per layer: histograms of |hidden state| and of |attention logits| = |q k^T| * scale over all
-   *  causal pairs and softmax sub-heads, with top-1, top-10 and median (Table 5). */
+   *  causal pairs and softmax sub-heads, with top-1, top-10 and median (Table 5), and the error of
+   *  quantising those logits to each of QUANT_BITS (Figure 8). */
   outliers(): LayerOutliers[] {
     const { T, S } = this;
     const E = this.config.n_embd;
@@ -168,11 +163,13 @@ export class RunAnalysis {
         const token = Math.floor(flat / E);
         return { token, detail: `channel ${flat % E}` };
       });
+      // Signed (the histogram takes |value|), and kept for the quantisation errors so that they
+      // do not compute every q·k again.
       const logits = new Float32Array((S * T * (T + 1)) / 2);
       let n = 0;
       for (let s = 0; s < S; s++) {
         for (let i = 0; i < T; i++) {
-          for (let j = 0; j <= i; j++) logits[n++] = Math.abs(this.attentionLogit(layer, s, i, j));
+          for (let j = 0; j <= i; j++) logits[n++] = this.attentionLogit(layer, s, i, j);
         }
       }
       const logitHist = histogram(logits, (flat) => {
@@ -181,10 +178,103 @@ export class RunAnalysis {
         const { i, j } = triangleIndex(flat % perHead);
         return { token: i, detail: `sub-head ${s}, key ${j}` };
       });
-      layers.push({ layer, hidden: hiddenHist, logits: logitHist });
+      layers.push({ layer, hidden: hiddenHist, logits: logitHist, quantisation: this.quantisationErrors(layer, logits, logitHist.top1) });
     }
     return layers;
   }
+
+  /** The error of quantising a layer's attention logits (every sub-head's causal lower triangle,
+   *  row-major, as outliers() collects them) to each of QUANT_BITS, absmax with one scale for the
+   *  whole layer (absMax = its top-1 |logit|), as model/evaluate.py's quantise_absmax (whose
+   *  absmax also covers the masked future logits; here only those that reach a softmax). Each
+   *  effective row (A1 - lambda*A2, or A) is compared with the one from the exact logits, both
+   *  softmaxed in float64 from the same stored logits, so nothing but the quantisation differs. */
+  private quantisationErrors(layer: number, logits: Float32Array, absMax: number): QuantisationError[] {
+    const { T } = this;
+    const perSubHead = (T * (T + 1)) / 2;
+    const subHeads = this.diff ? 2 : 1;
+    const grids = QUANT_BITS.map((bits) => new QuantisationGrid(bits, absMax));
+    const exact = Array.from({ length: subHeads }, () => new Float64Array(T));
+    const quantised = Array.from({ length: subHeads }, () => new Float64Array(T));
+    const reference = new Float64Array(T);
+    const starts = new Array<number>(subHeads);
+    const squaredError = new Float64Array(grids.length);
+    const distance = new Float64Array(grids.length);
+    let squared = 0;
+    for (let head = 0; head < this.nHead; head++) {
+      for (let i = 0; i < T; i++) {
+        const lam = this.lambda(layer, i, head);
+        const effective = (rows: Float64Array[], j: number) => (this.diff ? rows[0][j] - lam * rows[1][j] : rows[0][j]);
+        for (let sub = 0; sub < subHeads; sub++) {
+          starts[sub] = this.subHead(head, sub === 1) * perSubHead + (i * (i + 1)) / 2;
+          for (let j = 0; j <= i; j++) squared += (exact[sub][j] = logits[starts[sub] + j]) ** 2;
+          softmaxInPlace(exact[sub], i + 1);
+        }
+        for (let j = 0; j <= i; j++) reference[j] = effective(exact, j);
+        // DIFF's rows sum to 1 - lambda: normalised to sum 1 like the baseline's (as the evaluation's shares).
+        const normaliser = this.diff ? Math.abs(1 - lam) : 1;
+        for (let b = 0; b < grids.length; b++) {
+          for (let sub = 0; sub < subHeads; sub++) squaredError[b] += grids[b].softmax(logits, starts[sub], i + 1, quantised[sub]);
+          let rowDistance = 0;
+          for (let j = 0; j <= i; j++) rowDistance += Math.abs(effective(quantised, j) - reference[j]);
+          distance[b] += (0.5 * rowDistance) / normaliser;
+        }
+      }
+    }
+    return grids.map(({ bits, scale }, b) => ({
+      bits,
+      scale,
+      logitRelRmse: squared > 0 ? Math.sqrt(squaredError[b] / squared) : 0,
+      attentionError: distance[b] / (this.nHead * T),
+    }));
+  }
+}
+
+/** Absmax quantisation to signed `bits`-bit integers: the levels k * scale, |k| <= top, with
+ *  scale = absMax / top. */
+class QuantisationGrid {
+  readonly scale: number;
+  private readonly top: number;
+  /** exp(-m * scale) for m = 0..2 * top: a quantised row's softmax needs no Math.exp. */
+  private readonly expDown: Float64Array;
+
+  constructor(
+    readonly bits: QuantBits,
+    absMax: number,
+  ) {
+    this.top = quantTopLevel(bits);
+    this.scale = absMax / this.top;
+    this.expDown = Float64Array.from({ length: 2 * this.top + 1 }, (_, m) => Math.exp(-m * this.scale));
+  }
+
+  /** Softmax of values[from..from+length) quantised, into `into`; returns the sum of squared
+   *  quantisation errors of those values. */
+  softmax(values: Float32Array, from: number, length: number, into: Float64Array): number {
+    const { scale, top, expDown } = this;
+    let squaredError = 0;
+    let highest = -top;
+    for (let j = 0; j < length; j++) {
+      const x = values[from + j];
+      // All-zero logits (scale 0) stay at level 0.
+      const level = scale > 0 ? Math.max(-top, Math.min(top, Math.round(x / scale))) : 0;
+      squaredError += (level * scale - x) ** 2;
+      into[j] = level;
+      if (level > highest) highest = level;
+    }
+    let sum = 0;
+    for (let j = 0; j < length; j++) sum += into[j] = expDown[highest - into[j]];
+    for (let j = 0; j < length; j++) into[j] /= sum;
+    return squaredError;
+  }
+}
+
+/** Softmax over values[0..length), in place. */
+function softmaxInPlace(values: Float32Array | Float64Array, length: number): void {
+  let max = -Infinity;
+  for (let j = 0; j < length; j++) if (values[j] > max) max = values[j];
+  let sum = 0;
+  for (let j = 0; j < length; j++) sum += values[j] = Math.exp(values[j] - max);
+  for (let j = 0; j < length; j++) values[j] /= sum;
 }
 
 /** (query i, key j) of the n-th entry of a row-major lower triangle including the diagonal. */

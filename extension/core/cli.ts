@@ -1,13 +1,19 @@
 // Command line: the extension's own engine on a file, without VS Code.
 //   node dist/cli.js inspect FILE [--json] [--package DIR] [--provider auto|cpu|...] [--top N]
+//   node dist/cli.js needle-test FILE [--package DIR]... [--form code|prose] [--needles N] [--queries R]
+//                                [--trials T] [--seed S]     (prints JSON, one result per package)
 
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine } from './engine';
+import type { NeedleForm } from './needles';
 import { PROVIDER_SETTINGS, type ProviderSetting } from './runtime';
 
-const USAGE = 'usage: inspect FILE [--json] [--package DIR] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--top N]';
+const USAGE = [
+  'usage: inspect FILE [--json] [--package DIR] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--top N]',
+  '       needle-test FILE [--package DIR]... [--provider ...] [--form code|prose] [--needles N] [--queries R] [--trials T] [--seed S]',
+].join('\n');
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -15,13 +21,18 @@ export async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       json: { type: 'boolean', default: false },
-      package: { type: 'string', default: path.join(__dirname, '..', 'models', 'tiny-diff') },
+      package: { type: 'string', multiple: true, default: [path.join(__dirname, '..', 'models', 'tiny-diff')] },
       provider: { type: 'string', default: 'cpu' },
       top: { type: 'string', default: '5' },
+      form: { type: 'string' },
+      needles: { type: 'string' },
+      queries: { type: 'string' },
+      trials: { type: 'string' },
+      seed: { type: 'string' },
     },
   });
   const [command, file] = positionals;
-  if (command !== 'inspect' || !file) {
+  if ((command !== 'inspect' && command !== 'needle-test') || !file) {
     console.error(USAGE);
     return 2;
   }
@@ -29,8 +40,25 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`--provider must be one of ${PROVIDER_SETTINGS.join(', ')}; got ${values.provider}`);
     return 2;
   }
+  if (command === 'needle-test') {
+    // Each package in turn, the same seeds: both models get the same needles and depths.
+    const number = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+    const options = { form: values.form as NeedleForm | undefined, needles: number(values.needles), queries: number(values.queries), trials: number(values.trials), seed: number(values.seed) };
+    const filler = await readFile(file, 'utf8');
+    const results = [];
+    for (const packageDir of values.package) {
+      const engine = await Engine.load(packageDir, values.provider as ProviderSetting, (m) => console.error(m));
+      results.push(await engine.needleTest(filler, options));
+    }
+    console.log(JSON.stringify(results, null, 2));
+    return 0;
+  }
+  if (values.package.length > 1) {
+    console.error('inspect runs one package; give --package once');
+    return 2;
+  }
   const top = Number(values.top);
-  const engine = await Engine.load(values.package, values.provider as ProviderSetting, (m) => console.error(m));
+  const engine = await Engine.load(values.package[0], values.provider as ProviderSetting, (m) => console.error(m));
   const result = await engine.inspect(await readFile(file, 'utf8'));
   const { nLayer, nHead } = engine.info;
   const report = {

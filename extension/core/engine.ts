@@ -6,6 +6,10 @@ import type * as ort from 'onnxruntime-node';
 import { MAP_VIEWS, type KeySpan, type LayerOutliers, type MapView, type TokenInfo } from '../protocol';
 import { RunAnalysis } from './analysis';
 import { loadModelPackage, type ModelPackage } from './modelPackage';
+import {
+  attentionShares, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, summariseNeedleTrials, trialDepth,
+  type NeedleRun, type NeedleTestOptions, type NeedleTestResult, type NeedleTrial,
+} from './needles';
 import { createSession, runModel, type ProviderSetting, type SessionInfo } from './runtime';
 import { loadTokenizer, type TextTokenizer } from './tokenizer';
 
@@ -130,6 +134,46 @@ export class Engine {
       thumbnails,
       thumbnailSize: THUMBNAIL_SIZE,
     };
+  }
+
+  /** The Needle Test (needles.ts) on scratch copies of `filler`: `trials` needle documents, each
+   *  fitted to the context and run once. The last inspection (maps, spans, outliers) stays as it was. */
+  async needleTest(filler: string, options: NeedleTestOptions = {}): Promise<NeedleTestResult> {
+    const { form, needles, queries, trials, seed } = needleTestSettings(options);
+    const config = this.pkg.config;
+    const fit = { countTokens: (text: string) => this.tokenizer.encode(text).ids.length + 1, maxTokens: config.max_seq_len };
+    const tokenText = (id: number) => this.tokenizer.tokenText(id);
+    const results: NeedleTrial[] = [];
+    for (let trial = 0; trial < trials; trial++) {
+      const depth = trialDepth(trial, trials);
+      const document = makeNeedleDocument(filler, { form, needles, queries, seed: seed + trial, depth }, fit);
+      const encoding = this.tokenizer.encode(document.text);
+      const ids = [config.bos_token_id, ...encoding.ids];
+      const out = await runModel(this.session, ids, config);
+      const K = config.top_k;
+      const run: NeedleRun = { ids, offsets: [[0, 0], ...encoding.offsets], predicted: Array.from({ length: out.length }, (_, t) => out.topIds[t * K]) };
+      const analysis = new RunAnalysis(config, out);
+      results.push({
+        seed: seed + trial,
+        depth,
+        text: document.text,
+        tokens: ids.length,
+        fillerLines: document.fillerLines,
+        totalFillerLines: document.totalFillerLines,
+        queries: document.answers.map((answer) => {
+          const query = locateQuery(run, answer);
+          const shares = attentionShares(analysis, query);
+          return {
+            ...answer,
+            ...greedyMatch(run, query, ' ' + answer.value, tokenText),
+            answerShare: shares.answer,
+            noiseShare: shares.noise,
+            queryShare: shares.query,
+          };
+        }),
+      });
+    }
+    return { model: config.name, kind: config.kind, form, needles, queries, trials: results, ...summariseNeedleTrials(results) };
   }
 
   private analysis(): RunAnalysis {

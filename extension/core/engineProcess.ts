@@ -24,6 +24,8 @@ async function handle(request: EngineRequest): Promise<unknown> {
       return engine.spans(request.layer, request.head, request.query, request.k);
     case 'outliers':
       return engine.outliers();
+    case 'needleTest':
+      return engine.needleTest(request.filler, request.options);
   }
 }
 

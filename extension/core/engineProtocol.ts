@@ -3,6 +3,7 @@
 
 import type { KeySpan, LayerOutliers, MapView } from '../protocol';
 import type { EngineInfo, InspectionResult } from './engine';
+import type { NeedleTestOptions, NeedleTestResult } from './needles';
 import type { ProviderSetting } from './runtime';
 
 export type EngineRequest =
@@ -10,7 +11,8 @@ export type EngineRequest =
   | { op: 'inspect'; text: string; queryOffset?: number }
   | { op: 'map'; layer: number; head: number; view: MapView }
   | { op: 'spans'; layer: number; head?: number; query: number; k: number }
-  | { op: 'outliers' };
+  | { op: 'outliers' }
+  | { op: 'needleTest'; filler: string; options?: NeedleTestOptions };
 
 export interface EngineReplies {
   load: EngineInfo;
@@ -18,6 +20,7 @@ export interface EngineReplies {
   map: Float32Array;
   spans: KeySpan[];
   outliers: LayerOutliers[];
+  needleTest: NeedleTestResult;
 }
 
 export type EngineMessage =

@@ -2,6 +2,10 @@
 // In Restricted Mode a path from workspace settings is ignored: a workspace must not make the
 // extension load and run files it ships.
 
+/** The bundled packages (folders of models/) run when the settings name none. */
+export const DEFAULT_MODEL = 'tiny-diff';
+export const DEFAULT_BASELINE = 'tiny-baseline';
+
 export interface SettingValues {
   globalValue?: string;
   workspaceValue?: string;
@@ -19,4 +23,12 @@ export function chooseModelPath(values: SettingValues, workspaceTrusted: boolean
   if (workspaceValue && workspaceTrusted) return { dir: workspaceValue };
   const dir = values.globalValue || bundledDefault;
   return workspaceValue ? { dir, ignoredWorkspaceValue: workspaceValue } : { dir };
+}
+
+/** The baseline a model is compared with when `difftransformer.baselineModelPath` is empty: the
+ *  package's matched pair beside it (NAME-diff -> NAME-baseline), else the bundled baseline. */
+export function matchedBaseline(modelDir: string, bundledBaseline: string, isPackage: (dir: string) => boolean): string {
+  const match = /^(.*)-diff([\\/]*)$/.exec(modelDir);
+  const sibling = match ? `${match[1]}-baseline` : undefined;
+  return sibling && isPackage(sibling) ? sibling : bundledBaseline;
 }

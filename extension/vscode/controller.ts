@@ -2,19 +2,25 @@
 // time; a new one cancels the last), answers the panel's requests and keeps the editor's
 // highlights, hover and status bar in step.
 
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { alignToken } from '../core/alignTokens';
 import type { EngineInfo, InspectionResult } from '../core/engine';
 import { CancelledError, EngineClient } from '../core/engineClient';
-import { chooseModelPath } from '../core/modelPath';
+import { chooseModelPath, DEFAULT_BASELINE, DEFAULT_MODEL, matchedBaseline } from '../core/modelPath';
 import type { ProviderSetting } from '../core/runtime';
-import { BASELINE_VIEWS, type HostMessage, type KeySpan, type MapView, type WebviewMessage } from '../protocol';
+import { BASELINE_VIEWS, type HostMessage, type InspectionMeta, type KeySpan, type MapView, type Pane, type WebviewMessage } from '../protocol';
 import { SpanHighlighter } from './decorations';
 import type { InspectorPanel } from './panel';
 
 export const CONFIG_SECTION = 'difftransformer';
-const DEFAULT_MODEL = 'tiny-diff';
+
+/** A loaded model: its engine child process and what is loaded in it. */
+interface LoadedModel {
+  client: EngineClient;
+  loaded: { dir: string; provider: ProviderSetting; info: Promise<EngineInfo> } | undefined;
+}
 
 export interface ActiveInspection {
   runId: number;
@@ -25,6 +31,8 @@ export interface ActiveInspection {
   range: vscode.Range;
   result: InspectionResult;
   model: EngineInfo;
+  /** The baseline's run on the same text (Compare with Baseline). */
+  comparison?: { result: InspectionResult; model: EngineInfo };
 }
 
 interface PanelSelection {
@@ -39,6 +47,8 @@ export class InspectorController implements vscode.Disposable {
   private readonly client: EngineClient;
   private readonly statusItem = vscode.window.createStatusBarItem('difftransformer.status', vscode.StatusBarAlignment.Right, 100);
   private model: { dir: string; provider: ProviderSetting; info: Promise<EngineInfo> } | undefined;
+  /** The baseline for comparisons, in an engine process of its own so both models stay loaded. */
+  private readonly baseline: LoadedModel;
   private runId = 0;
   private running: AbortController | undefined;
   private current: ActiveInspection | undefined;
@@ -52,7 +62,9 @@ export class InspectorController implements vscode.Disposable {
     private readonly context: vscode.ExtensionContext,
     readonly log: vscode.LogOutputChannel,
   ) {
-    this.client = new EngineClient(path.join(context.extensionPath, 'dist', 'engine.js'), (m) => log.info(m));
+    const enginePath = path.join(context.extensionPath, 'dist', 'engine.js');
+    this.client = new EngineClient(enginePath, (m) => log.info(m));
+    this.baseline = { client: new EngineClient(enginePath, (m) => log.info(`baseline: ${m}`)), loaded: undefined };
     this.statusItem.name = 'DiffTransformer Inspector';
     this.statusItem.command = 'difftransformer.showPanel';
     this.setStatus('$(pulse) DiffTransformer', 'DiffTransformer Inspector: no model loaded yet');
@@ -81,6 +93,30 @@ export class InspectorController implements vscode.Disposable {
       this.log.warn(`Restricted Mode: ignoring difftransformer.modelPath "${choice.ignoredWorkspaceValue}" from workspace settings; running ${choice.dir}`);
     }
     return choice.dir;
+  }
+
+  /** The baseline package Compare with Baseline runs (workspace values ignored in Restricted Mode). */
+  baselineDir(): string {
+    const bundled = path.join(this.context.extensionPath, 'models', DEFAULT_BASELINE);
+    const matched = matchedBaseline(this.modelDir(), bundled, (dir) => existsSync(path.join(dir, 'manifest.json')));
+    const values = this.settings().inspect<string>('baselineModelPath') ?? { key: 'baselineModelPath' };
+    const choice = chooseModelPath(values, vscode.workspace.isTrusted, matched);
+    if (choice.ignoredWorkspaceValue) {
+      this.log.warn(`Restricted Mode: ignoring difftransformer.baselineModelPath "${choice.ignoredWorkspaceValue}" from workspace settings; comparing with ${choice.dir}`);
+    }
+    return choice.dir;
+  }
+
+  private async ensureBaseline(): Promise<EngineInfo> {
+    const dir = this.baselineDir();
+    const provider = this.settings().get<ProviderSetting>('executionProvider', 'auto');
+    const { loaded } = this.baseline;
+    if (!loaded || loaded.dir !== dir || loaded.provider !== provider) {
+      const info = this.baseline.client.load(dir, provider);
+      this.baseline.loaded = { dir, provider, info };
+      info.catch(() => (this.baseline.loaded = undefined));
+    }
+    return this.baseline.loaded!.info;
   }
 
   /** Loads the configured model unless it is already loaded; errors name the file and field. */
@@ -123,8 +159,9 @@ export class InspectorController implements vscode.Disposable {
 
   // ------------------------------------------------------------------------------- inspection
 
-  /** Inspects a range of a document (the whole document when the range is empty). */
-  async inspect(editor: vscode.TextEditor, range?: vscode.Range): Promise<void> {
+  /** Inspects a range of a document (the whole document when the range is empty); with compare,
+   *  also runs the baseline on the same text and shows both side by side. */
+  async inspect(editor: vscode.TextEditor, range?: vscode.Range, compare = false): Promise<void> {
     const document = editor.document;
     const target = range && !range.isEmpty ? range : new vscode.Range(document.positionAt(0), document.positionAt(document.getText().length));
     const text = document.getText(target);
@@ -149,8 +186,15 @@ export class InspectorController implements vscode.Disposable {
           const model = await this.ensureModel();
           progress.report({ message: `running ${model.name}` });
           const result = await this.client.request({ op: 'inspect', text }, abort.signal);
+          let comparison: ActiveInspection['comparison'];
+          if (compare) {
+            progress.report({ message: 'loading the baseline' });
+            const baseline = await this.ensureBaseline();
+            progress.report({ message: `running ${baseline.name}` });
+            comparison = { result: await this.baseline.client.request({ op: 'inspect', text }, abort.signal), model: baseline };
+          }
           if (runId !== this.runId) return; // a newer inspection started: draw nothing stale
-          this.current = { runId, uri: document.uri, version: document.version, baseOffset: document.offsetAt(target.start), range: target, result, model };
+          this.current = { runId, uri: document.uri, version: document.version, baseOffset: document.offsetAt(target.start), range: target, result, model, comparison };
           await this.publish(abort.signal);
         },
       );
@@ -171,6 +215,11 @@ export class InspectorController implements vscode.Disposable {
 
   cancel(): void {
     this.running?.abort();
+  }
+
+  /** The engine process that holds a pane's model. */
+  private clientOf(pane: Pane): EngineClient {
+    return pane === 'main' ? this.client : this.baseline.client;
   }
 
   private checkText(text: string): string | undefined {
@@ -201,47 +250,81 @@ export class InspectorController implements vscode.Disposable {
       view: model.kind === 'diff' ? this.selection.view : BASELINE_VIEWS[0],
       query: result.query,
     };
-    const { start, end } = this.current!.range;
-    this.post({
-      type: 'inspection',
-      meta: {
-        runId,
-        model: { name: model.name, kind: model.kind, sha256: model.sha256, nLayer: model.nLayer, nHead: model.nHead, maxSeqLen: model.maxSeqLen, provider: model.session.provider },
-        source: { fileName: path.basename(this.current!.uri.fsPath), startLine: start.line, endLine: end.line },
-        tokens: result.tokens.map((t) => ({ ...t, start: t.start + this.current!.baseOffset, end: t.end + this.current!.baseOffset })),
-        window: result.window,
-        lambda: result.lambda,
-        query: result.query,
-        thumbnailSize: result.thumbnailSize,
-        latencyMs: result.latencyMs,
-      },
-      thumbnails: result.thumbnails,
-    });
+    this.post({ type: 'inspection', meta: this.meta(result, model), thumbnails: result.thumbnails });
+    const { comparison } = this.current!;
+    if (comparison) this.post({ type: 'comparison', meta: this.meta(comparison.result, comparison.model) });
     this.setStatus(
       `$(pulse) DiffTransformer: ${model.name} · ${model.session.provider} · ${result.latencyMs.toFixed(0)} ms`,
       `Last run: ${result.tokens.length} tokens in ${result.latencyMs.toFixed(1)} ms on ${model.session.provider}${result.window ? `\n${result.window.note}` : ''}`,
     );
     if (result.window) this.log.info(result.window.note);
-    await this.sendMap(signal);
+    await this.sendMaps(signal);
     await this.sendSpans(signal);
-    const layers = await this.client.request({ op: 'outliers' }, signal);
-    if (runId === this.runId) this.post({ type: 'outliers', runId, layers });
+    for (const pane of this.panes()) {
+      const layers = await this.clientOf(pane).request({ op: 'outliers' }, signal);
+      if (runId === this.runId) this.post({ type: 'outliers', pane, runId, layers });
+    }
   }
 
-  private async sendMap(signal?: AbortSignal): Promise<void> {
+  /** The panel's description of a run. */
+  private meta(result: InspectionResult, model: EngineInfo): InspectionMeta {
+    const { runId, range, uri, baseOffset } = this.current!;
+    return {
+      runId,
+      model: { name: model.name, kind: model.kind, sha256: model.sha256, nLayer: model.nLayer, nHead: model.nHead, maxSeqLen: model.maxSeqLen, provider: model.session.provider },
+      source: { fileName: path.basename(uri.fsPath), startLine: range.start.line, endLine: range.end.line },
+      tokens: result.tokens.map((t) => ({ ...t, start: t.start + baseOffset, end: t.end + baseOffset })),
+      window: result.window,
+      lambda: result.lambda,
+      query: result.query,
+      thumbnailSize: result.thumbnailSize,
+      latencyMs: result.latencyMs,
+    };
+  }
+
+  /** The panes the current inspection has: the model, and the baseline when comparing. */
+  private panes(): Pane[] {
+    return this.current?.comparison ? ['main', 'compare'] : ['main'];
+  }
+
+  /** The selection as it applies to a pane: the baseline shows its A1 map for the same layer,
+   *  head and query token (clamped to its own layers and heads; the query carried by offset). */
+  private selectionFor(pane: Pane): PanelSelection {
+    const current = this.current!;
+    if (pane === 'main' || !current.comparison) return this.selection;
+    const { model, result } = current.comparison;
+    return {
+      layer: Math.min(this.selection.layer, model.nLayer - 1),
+      head: Math.min(this.selection.head, model.nHead - 1),
+      view: model.kind === 'diff' ? this.selection.view : BASELINE_VIEWS[0],
+      query: alignToken(current.result.tokens, this.selection.query, result.tokens),
+    };
+  }
+
+  private tokensOf(pane: Pane) {
+    const current = this.current!;
+    return pane === 'compare' && current.comparison ? current.comparison.result.tokens : current.result.tokens;
+  }
+
+  private async sendMaps(signal?: AbortSignal): Promise<void> {
     const { runId } = this.current!;
-    const { layer, head, view } = this.selection;
-    const data = await this.client.request({ op: 'map', layer, head, view }, signal);
-    if (runId === this.runId) this.post({ type: 'map', runId, layer, head, view, size: this.current!.result.tokens.length, data });
+    for (const pane of this.panes()) {
+      const { layer, head, view } = this.selectionFor(pane);
+      const data = await this.clientOf(pane).request({ op: 'map', layer, head, view }, signal);
+      if (runId === this.runId) this.post({ type: 'map', pane, runId, layer, head, view, size: this.tokensOf(pane).length, data });
+    }
   }
 
   private async sendSpans(signal?: AbortSignal): Promise<void> {
     const { runId } = this.current!;
-    const { layer, head, query } = this.selection;
-    const spans = await this.spansFor(query, this.settings().get<number>('topSpans', 5), signal);
-    if (runId !== this.runId) return;
-    this.post({ type: 'spans', runId, layer, head, query, spans });
-    this.highlight(spans);
+    const k = this.settings().get<number>('topSpans', 5);
+    for (const pane of this.panes()) {
+      const { layer, head, query } = this.selectionFor(pane);
+      const spans = await this.clientOf(pane).request({ op: 'spans', layer, head, query, k }, signal);
+      if (runId !== this.runId) return;
+      this.post({ type: 'spans', pane, runId, layer, head, query, spans });
+      if (pane === 'main') this.highlight(spans);
+    }
   }
 
   /** Key spans of a query token for the panel's layer and head. */
@@ -253,9 +336,9 @@ export class InspectorController implements vscode.Disposable {
     return this.selection;
   }
 
-  /** Document range of tokens [first, end) of the current inspection. */
-  tokenRange(document: vscode.TextDocument, first: number, end: number): vscode.Range {
-    const { tokens } = this.current!.result;
+  /** Document range of tokens [first, end) of the current inspection (of a pane's run). */
+  tokenRange(document: vscode.TextDocument, first: number, end: number, pane: Pane = 'main'): vscode.Range {
+    const tokens = this.tokensOf(pane);
     const base = this.current!.baseOffset;
     return new vscode.Range(document.positionAt(base + tokens[first].start), document.positionAt(base + tokens[end - 1].end));
   }
@@ -288,15 +371,15 @@ export class InspectorController implements vscode.Disposable {
     }
   }
 
-  async revealTokens(runId: number, first: number, end: number): Promise<void> {
+  async revealTokens(runId: number, first: number, end: number, pane: Pane = 'main'): Promise<void> {
     const current = this.current;
-    if (!current || runId !== current.runId || end <= first || end > current.result.tokens.length) return;
+    if (!current || runId !== current.runId || end <= first || end > this.tokensOf(pane).length) return;
     const document = await vscode.workspace.openTextDocument(current.uri);
     if (document.version !== current.version) {
       void vscode.window.showInformationMessage('DiffTransformer: the document changed since it was inspected; inspect it again to reveal tokens.');
       return;
     }
-    const range = this.tokenRange(document, Math.max(first, 1), Math.max(end, 2));
+    const range = this.tokenRange(document, Math.max(first, 1), Math.max(end, 2), pane);
     const editor = await vscode.window.showTextDocument(document, { preserveFocus: false, preview: false });
     editor.selection = new vscode.Selection(range.start, range.end);
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
@@ -316,18 +399,18 @@ export class InspectorController implements vscode.Disposable {
     }
     if (!this.current || message.runId !== this.current.runId) return; // stale
     const { nLayer, nHead, kind } = this.current.model;
-    const T = this.current.result.tokens.length;
     if (message.type === 'reveal') {
-      void this.revealTokens(message.runId, message.firstToken, message.endToken);
+      void this.revealTokens(message.runId, message.firstToken, message.endToken, message.pane);
       return;
     }
     if (message.layer >= nLayer || message.head >= nHead) return;
     if (message.type === 'select') {
       if (kind === 'baseline' && message.view !== 'a1') return;
       this.selection = { ...this.selection, layer: message.layer, head: message.head, view: message.view };
-      void this.sendMap().then(() => this.sendSpans()).catch((err) => this.log.warn(String(err)));
-    } else if (message.type === 'lockQuery' && message.query < T) {
-      this.selection = { ...this.selection, layer: message.layer, head: message.head, query: message.query };
+      void this.sendMaps().then(() => this.sendSpans()).catch((err) => this.log.warn(String(err)));
+    } else if (message.type === 'lockQuery' && message.query < this.tokensOf(message.pane).length) {
+      const query = message.pane === 'main' ? message.query : alignToken(this.tokensOf('compare'), message.query, this.current.result.tokens);
+      this.selection = { ...this.selection, layer: message.layer, head: message.head, query };
       void this.sendSpans().catch((err) => this.log.warn(String(err)));
     }
   }
@@ -336,7 +419,8 @@ export class InspectorController implements vscode.Disposable {
   private post(message: HostMessage): void {
     if (message.type === 'inspection') this.replay = [message];
     else if (message.type !== 'busy' && message.type !== 'exportRequest') {
-      this.replay = [...this.replay.filter((m) => m.type !== message.type), message];
+      const replaces = (m: HostMessage) => m.type === message.type && ('pane' in m ? m.pane : '') === ('pane' in message ? message.pane : '');
+      this.replay = [...this.replay.filter((m) => !replaces(m)), message];
     }
     this.panel?.post(message);
   }
@@ -398,6 +482,7 @@ export class InspectorController implements vscode.Disposable {
   dispose(): void {
     this.running?.abort();
     this.client.dispose();
+    this.baseline.client.dispose();
     this.highlighter.dispose();
     this.statusItem.dispose();
   }

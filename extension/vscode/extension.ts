@@ -11,6 +11,7 @@ export interface InspectorApi {
   lastInspection(): ActiveInspection | undefined;
   highlights(uri: vscode.Uri): { query?: vscode.Range; ranges: vscode.Range[]; strengths: number[] } | undefined;
   modelDir(): string;
+  baselineDir(): string;
 }
 
 export function activate(context: vscode.ExtensionContext): InspectorApi {
@@ -49,6 +50,11 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
       await panel.reveal();
       await controller.inspect(activeEditor());
     }),
+    command('compareWithBaseline', async () => {
+      const editor = activeEditor();
+      await panel.reveal();
+      await controller.inspect(editor, editor.selection, true);
+    }),
     command('selectModel', () => selectModel(controller)),
     command('showPanel', () => panel.reveal()),
     command('clearHighlights', () => controller.clearHighlights()),
@@ -65,6 +71,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
       return applied && { query: applied.query, ranges: applied.highlights.map((h) => h.range), strengths: applied.highlights.map((h) => h.strength) };
     },
     modelDir: () => controller.modelDir(),
+    baselineDir: () => controller.baselineDir(),
   };
 }
 

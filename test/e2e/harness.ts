@@ -118,3 +118,15 @@ export async function canvasPixel(frame: FrameLocator, canvasSelector: string, x
     return [data[0]!, data[1]!, data[2]!, data[3]!] as [number, number, number, number];
   }, [x, y]);
 }
+
+/** Every pixel of a 2D canvas inside `frame`: RGBA rows top to bottom, and its CSS width (the
+ *  drawing buffer is that times devicePixelRatio). */
+export async function canvasImage(frame: FrameLocator, canvasSelector: string): Promise<{ width: number; height: number; cssWidth: number; data: number[] }> {
+  return frame.locator(canvasSelector).evaluate((canvas) => {
+    const element = canvas as unknown as CanvasElement & { width: number; height: number; clientWidth: number };
+    const context = element.getContext('2d');
+    if (!context) throw new Error('not a 2D canvas');
+    const { data } = context.getImageData(0, 0, element.width, element.height);
+    return { width: element.width, height: element.height, cssWidth: element.clientWidth, data: Array.from(data) };
+  });
+}

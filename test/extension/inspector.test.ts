@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { DEFAULT_BASELINE, DEFAULT_MODEL } from '../../extension/core/modelPath';
 import type { InspectorApi } from '../../extension/vscode/extension';
 
 const EXTENSION_ID = 'difftransformer-inspector.difftransformer-inspector';
@@ -47,7 +48,7 @@ async function configure(key: string, value: unknown, target = vscode.Configurat
 
 suite('inspection in the editor', () => {
   suiteTeardown(async () => {
-    for (const key of ['modelPath', 'topSpans']) {
+    for (const key of ['modelPath', 'baselineModelPath', 'topSpans']) {
       await configure(key, undefined);
       await configure(key, undefined, vscode.ConfigurationTarget.Workspace);
     }
@@ -70,7 +71,10 @@ suite('inspection in the editor', () => {
 
   test('a selection longer than the context runs the window that ends at the selection', async () => {
     const inspector = await api();
+    const extensionPath = vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath;
+    await configure('modelPath', path.join(extensionPath, 'models', 'tiny-diff')); // a 128-token context
     const { editor, range } = await inspectSample('sample.py', '# Sample', 'fibonacci(10))');
+    await configure('modelPath', undefined);
     const inspection = inspector.lastInspection()!;
     assert.ok(inspection.result.window, 'the text was windowed');
     assert.equal(inspection.result.tokens.length, inspection.model.maxSeqLen);
@@ -120,6 +124,27 @@ suite('inspection in the editor', () => {
     assert.match(text, /command:difftransformer\.revealTokens\?/);
   });
 
+  test('Compare with Baseline runs the matched baseline on the same text and keeps the locked token in step', async () => {
+    const inspector = await api();
+    const editor = await openSample('sample.py');
+    const range = select(editor, 'def fibonacci', 'return numbers[:n]');
+    await vscode.commands.executeCommand('difftransformer.compareWithBaseline');
+    const inspection = inspector.lastInspection()!;
+    assert.equal(inspection.model.kind, 'diff');
+    const comparison = inspection.comparison!;
+    assert.ok(comparison, 'the baseline ran too');
+    assert.equal(comparison.model.kind, 'baseline');
+    assert.equal(comparison.model.dir, inspector.baselineDir());
+    assert.equal(path.basename(comparison.model.dir), DEFAULT_BASELINE, "the bundled model's matched pair");
+    const text = (tokens: { start: number; end: number }[]) => tokens.map((t) => editor.document.getText().slice(inspection.baseOffset + t.start, inspection.baseOffset + t.end)).join('');
+    assert.equal(text(comparison.result.tokens), editor.document.getText(range), 'the baseline ran on exactly the selection');
+    assert.equal(text(comparison.result.tokens), text(inspection.result.tokens));
+    assert.equal(comparison.result.lambda.length, 0);
+
+    await vscode.commands.executeCommand('difftransformer.inspectSelection');
+    assert.equal(inspector.lastInspection()!.comparison, undefined, 'a plain inspection drops the comparison');
+  });
+
   test('settings are honoured: model path and number of spans', async () => {
     const inspector = await api();
     const extensionPath = vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath;
@@ -157,12 +182,15 @@ suite('inspection in the editor', () => {
   test('Restricted Mode: model paths from workspace settings count only in a trusted workspace', async () => {
     const inspector = await api();
     const manifest = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON;
-    assert.deepEqual(manifest.capabilities.untrustedWorkspaces.restrictedConfigurations, ['difftransformer.modelPath']);
+    assert.deepEqual(manifest.capabilities.untrustedWorkspaces.restrictedConfigurations, ['difftransformer.modelPath', 'difftransformer.baselineModelPath']);
     const workspaceModel = path.join(os.tmpdir(), 'workspace-model');
     await configure('modelPath', workspaceModel, vscode.ConfigurationTarget.Workspace);
-    const expected = vscode.workspace.isTrusted ? workspaceModel : path.join(vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath, 'models', 'tiny-diff');
-    assert.equal(inspector.modelDir(), expected);
+    await configure('baselineModelPath', workspaceModel, vscode.ConfigurationTarget.Workspace);
+    const bundled = path.join(vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath, 'models');
+    assert.equal(inspector.modelDir(), vscode.workspace.isTrusted ? workspaceModel : path.join(bundled, DEFAULT_MODEL));
+    assert.equal(inspector.baselineDir(), vscode.workspace.isTrusted ? workspaceModel : path.join(bundled, DEFAULT_BASELINE));
     await configure('modelPath', undefined, vscode.ConfigurationTarget.Workspace);
+    await configure('baselineModelPath', undefined, vscode.ConfigurationTarget.Workspace);
   });
 
   test('a second inspection cancels the first; only the second is drawn', async () => {

@@ -13,6 +13,7 @@ import { Engine } from '../../extension/core/engine';
 import { CancelledError, EngineClient } from '../../extension/core/engineClient';
 import { loadModelPackage, PackageError } from '../../extension/core/modelPackage';
 import { createSession, runModel } from '../../extension/core/runtime';
+import { QUANT_BITS } from '../../extension/protocol';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const PACKAGES = { diff: path.join(REPO, 'models', 'tiny-diff'), baseline: path.join(REPO, 'models', 'tiny-baseline') };
@@ -127,6 +128,83 @@ test("outlier statistics equal a direct computation (Table 5's top-1, top-10, me
     assertClose([logits.top1], [rowMax], 1e-4, 'attention logit top-1 = max of attn_logit_absmax');
     assert.equal(logits.counts.reduce((a, b) => a + b), (analysis.config.n_softmax_heads * T * (T + 1)) / 2);
     assert.equal(hidden.outliers[0].value, hidden.top1);
+  }
+});
+
+/** A layer's attention logits recomputed here from q and k as docs/model-package.md defines them
+ *  (float32, as the graph's): logits[s][i][j], j <= i. */
+function directLogits(analysis: RunAnalysis, layer: number): number[][][] {
+  const { T, config, out } = analysis;
+  const S = config.n_softmax_heads;
+  const d = config.head_dim;
+  const group = S / config.n_kv_softmax_heads;
+  return Array.from({ length: S }, (_, s) =>
+    Array.from({ length: T }, (_, i) =>
+      Array.from({ length: i + 1 }, (_, j) => {
+        let dot = 0;
+        for (let c = 0; c < d; c++) dot += out.q[((layer * S + s) * T + i) * d + c] * out.k[((layer * (S / group) + Math.floor(s / group)) * T + j) * d + c];
+        return Math.fround(dot * config.attention_scale);
+      }),
+    ),
+  );
+}
+
+function softmax(row: number[]): number[] {
+  const max = Math.max(...row);
+  const exps = row.map((x) => Math.exp(x - max));
+  const sum = exps.reduce((a, b) => a + b);
+  return exps.map((e) => e / sum);
+}
+
+for (const kind of ['diff', 'baseline'] as const) {
+  test(`${kind}: quantisation errors per layer equal a direct recomputation from q and k`, async () => {
+    const g = await golden(kind);
+    const analysis = await analysisOf(kind, g.ids);
+    const { T, nHead } = analysis;
+    for (const { layer, logits, quantisation } of analysis.outliers()) {
+      assert.deepEqual(quantisation.map((q) => q.bits), [...QUANT_BITS]);
+      const exactLogits = directLogits(analysis, layer);
+      const exact = exactLogits.map((rows) => rows.map(softmax));
+      // The rows recomputed here are the model's own maps (A1 or A of head 0), so the errors below
+      // are checked against the model, not against a second copy of the extension's code.
+      for (let i = 0; i < T; i++) assertClose(exact[0][i], analysis.row(layer, 0, 'a1', i).subarray(0, i + 1), 1e-5, `layer ${layer} A1 row ${i}`);
+      const all = exactLogits.flat(2);
+      assertClose([logits.top1], [Math.max(...all.map(Math.abs))], 1e-6, 'top-1');
+      for (const { bits, scale, logitRelRmse, attentionError } of quantisation) {
+        const levels = 2 ** (bits - 1) - 1;
+        assertClose([scale], [logits.top1 / levels], 1e-12, `${bits}-bit scale = top-1 / ${levels}`);
+        for (const error of [logitRelRmse, attentionError]) assert.ok(Number.isFinite(error) && error >= 0, `${bits}-bit error ${error}`);
+        const quantise = (x: number) => Math.max(-levels, Math.min(levels, Math.round(x / scale))) * scale;
+        const rmse = Math.sqrt(all.reduce((sum, x) => sum + (quantise(x) - x) ** 2, 0) / all.reduce((sum, x) => sum + x * x, 0));
+        assert.ok(Math.abs(logitRelRmse - rmse) <= 1e-6 * rmse, `layer ${layer} ${bits}-bit logit error ${logitRelRmse} vs ${rmse}`);
+        const quantised = exactLogits.map((rows) => rows.map((row) => softmax(row.map(quantise))));
+        let distance = 0;
+        for (let head = 0; head < nHead; head++) {
+          for (let i = 0; i < T; i++) {
+            const lam = analysis.lambda(layer, i, head);
+            const effective = (rows: number[][][], j: number) => (kind === 'diff' ? rows[2 * head][i][j] - lam * rows[2 * head + 1][i][j] : rows[head][i][j]);
+            let total = 0;
+            for (let j = 0; j <= i; j++) total += Math.abs(effective(quantised, j) - effective(exact, j));
+            distance += (0.5 * total) / (kind === 'diff' ? 1 - lam : 1);
+          }
+        }
+        const expected = distance / (nHead * T);
+        assert.ok(Math.abs(attentionError - expected) <= 1e-6 * expected, `layer ${layer} ${bits}-bit attention error ${attentionError} vs ${expected}`);
+      }
+      const fourBit = quantisation.find((q) => q.bits === 4)!;
+      assert.ok(fourBit.logitRelRmse > 0 && fourBit.attentionError > 0, '7 levels change the logits and the attention');
+    }
+  });
+}
+
+test('a one-token run: every attention row has a single key, so quantising changes no attention', async () => {
+  const pkg = await loadModelPackage(PACKAGES.diff);
+  const analysis = await analysisOf('diff', [pkg.config.bos_token_id]);
+  for (const { quantisation } of analysis.outliers()) {
+    for (const { bits, attentionError, logitRelRmse } of quantisation) {
+      assert.equal(attentionError, 0, `${bits}-bit`);
+      assert.ok(Number.isFinite(logitRelRmse) && logitRelRmse >= 0);
+    }
   }
 });
 

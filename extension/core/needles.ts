@@ -1,0 +1,463 @@
+// The Needle Test: multi-needle retrieval documents in model/retrieval.py's format, built around the
+// user's own text, and the scoring of model/evaluate.py (greedy_matches, attention_shares), so the
+// extension's accuracy and attention shares mean what docs/evaluation.md's mean.
+//
+// The documents have retrieval.py's format (word lists, code styles, value shapes, needles as whole
+// lines at line boundaries, queries at the end each completed by its value) but not its documents:
+// the random generator is a small seeded one, not Python's, and the filler is the user's text from
+// its top, cut by whole lines to fit the model's context, rather than random cuts of a corpus.
+
+import type { NeedleSummary } from '../protocol';
+import type { RunAnalysis } from './analysis';
+
+export const NEEDLE_FORMS = ['code', 'prose'] as const;
+export type NeedleForm = (typeof NEEDLE_FORMS)[number];
+
+const CODE_WORDS_FIRST = ['cache', 'config', 'api', 'session', 'max', 'default', 'retry', 'buffer', 'server',
+  'user', 'queue', 'render', 'auth', 'build', 'worker', 'index', 'socket', 'layout'];
+const CODE_WORDS_SECOND = ['key', 'token', 'limit', 'port', 'timeout', 'size', 'id', 'secret', 'count',
+  'offset', 'seed', 'version', 'width', 'depth', 'level', 'code'];
+const ADJECTIVES = ['red', 'blue', 'green', 'silver', 'golden', 'quiet', 'brave', 'ancient', 'hidden', 'small',
+  'northern', 'eastern', 'clever', 'sleepy', 'wild', 'crimson', 'pale', 'restless'];
+const NOUNS = ['fox', 'owl', 'river', 'mountain', 'lantern', 'garden', 'harbor', 'tower', 'falcon', 'violin',
+  'orchard', 'comet', 'bridge', 'meadow', 'whale', 'compass', 'forest', 'island'];
+const PROSE_ATTRIBUTES = ['secret number', 'magic number', 'hidden code', 'lucky number', 'special number'];
+
+interface CodeStyle {
+  upperSnakeKeys: boolean; // CACHE_TIMEOUT_qzvk, else apiToken_xwbe
+  needle: (key: string, value: string) => string;
+  /** The query prefix: it ends right before " VALUE". */
+  query: (key: string) => string;
+  /** What follows the value on the query line. */
+  queryClose: string;
+  quotedValues: boolean;
+}
+
+const CODE_STYLES: CodeStyle[] = [
+  { upperSnakeKeys: true, needle: (k, v) => `${k} = ${v}`, query: (k) => `assert ${k} ==`, queryClose: '', quotedValues: false },
+  { upperSnakeKeys: false, needle: (k, v) => `const ${k} = ${v};`, query: (k) => `console.assert(${k} ===`, queryClose: ');', quotedValues: true },
+  { upperSnakeKeys: true, needle: (k, v) => `#define ${k} ${v}`, query: (k) => `static_assert(${k} ==`, queryClose: ');', quotedValues: false },
+];
+
+/** Give up drawing keys after this many draws per needle: the filler may contain nearly every prose
+ *  key (there are 1620), or more needles than keys may be asked for. */
+const KEY_DRAWS_PER_NEEDLE = 1000;
+
+/** The line breaks Python's str.splitlines splits on: retrieval.py's filler went through it. */
+const LINE_BREAK = /\r\n|[\n\v\f\r\x1c-\x1e\x85\u2028\u2029]/;
+
+/** mulberry32: small, fast and deterministic; only the sequence for a seed matters here. */
+class SeededRandom {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  /** Uniform in [0, 1). */
+  random(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** Uniform integer in [low, high], both included (Python's randint). */
+  int(low: number, high: number): number {
+    return low + Math.floor(this.random() * (high - low + 1));
+  }
+
+  choice<T>(items: readonly T[]): T {
+    return items[this.int(0, items.length - 1)];
+  }
+
+  /** k distinct integers of [0, n) in random order (Python's sample(range(n), k)). */
+  sample(n: number, k: number): number[] {
+    const pool = Array.from({ length: n }, (_, i) => i);
+    for (let i = 0; i < k; i++) {
+      const j = this.int(i, n - 1);
+      [pool[i], pool[j]] = [pool[j], pool[i]];
+    }
+    return pool.slice(0, k);
+  }
+
+  lowercaseTag(length: number): string {
+    return Array.from({ length }, () => String.fromCharCode(97 + this.int(0, 25))).join('');
+  }
+}
+
+export interface NeedleDocumentOptions {
+  form: NeedleForm;
+  /** Needles (key/value definition lines) placed in the filler. */
+  needles: number;
+  /** How many of them are queried at the end (1..needles); the rest are distractors. */
+  queries: number;
+  /** Any integer; the same seed, filler and options give the same document. */
+  seed: number;
+  /** 0..1: where the queried needles go, as a fraction of the filler (distractors go anywhere);
+   *  omitted: every needle at a random depth. */
+  depth?: number;
+}
+
+/** One query of a needle document and where its answer lives; offsets are UTF-16 [start, end). */
+export interface NeedleAnswer {
+  key: string;
+  /** The answer text, e.g. `48291` or `"k3j9m"`. */
+  value: string;
+  /** The value inside its needle line: the span a retrieval head should attend to. */
+  valueSpan: [number, number];
+  /** The query prefix (e.g. `assert KEY ==`); the document continues with " " + value. */
+  querySpan: [number, number];
+  /** Where the needle line starts, as a fraction of the text before the queries. */
+  depth: number;
+}
+
+export interface NeedleDocument {
+  text: string;
+  answers: NeedleAnswer[];
+  /** Lines of the filler kept (from its top) and the filler's line count. */
+  fillerLines: number;
+  totalFillerLines: number;
+}
+
+/** How the document must fit the model: its token count, BOS included, at most maxTokens. */
+export interface ContextFit {
+  countTokens: (text: string) => number;
+  maxTokens: number;
+}
+
+interface Needle {
+  key: string;
+  value: string;
+  line: string;
+  /** Where the value starts inside `line`. */
+  valueOffset: number;
+}
+
+/** The needles, which are queried (in query order) and every needle's depth: all drawn before the
+ *  filler is cut, so each cut of the same seed has the same needles. */
+interface NeedlePlan {
+  needles: Needle[];
+  queried: number[];
+  depths: number[];
+  queryPrefix: (needle: Needle) => string;
+  querySuffix: string;
+}
+
+/**
+ * A retrieval document in retrieval.py's format: `options.needles` definition lines inserted into
+ * the filler at line boundaries and `options.queries` queries appended, each completed by its value.
+ * Keys never occur in the filler. With `fit`, the filler is cut to its first lines so the whole
+ * document fits the context (the queries are never cut); without it, the whole filler is used.
+ */
+export function makeNeedleDocument(filler: string, options: NeedleDocumentOptions, fit?: ContextFit): NeedleDocument {
+  const lines = splitLines(filler);
+  if (lines.length === 0) throw new Error('the needle test needs filler text: open a file that is not empty');
+  const plan = planNeedles(options, filler);
+  if (!fit) return { ...assemble(plan, lines.join('\n')), fillerLines: lines.length, totalFillerLines: lines.length };
+  const tokensWith = (count: number) => fit.countTokens(assemble(plan, lines.slice(0, count).join('\n')).text);
+  const bare = tokensWith(0);
+  if (bare > fit.maxTokens) {
+    throw new Error(`${options.needles} needles and ${options.queries} queries alone take ${bare} tokens but the model's context is ${fit.maxTokens}; use fewer needles or queries`);
+  }
+  // The most whole lines that fit (more lines, more tokens): double the count until it does not
+  // fit, then bisect, so a long file costs about as much as the part of it that fits.
+  let fits = 0;
+  let tooMany = 1;
+  while (tooMany <= lines.length && tokensWith(tooMany) <= fit.maxTokens) [fits, tooMany] = [tooMany, 2 * tooMany];
+  tooMany = Math.min(tooMany, lines.length + 1);
+  while (tooMany - fits > 1) {
+    const middle = (fits + tooMany) >> 1;
+    if (tokensWith(middle) <= fit.maxTokens) fits = middle;
+    else tooMany = middle;
+  }
+  return { ...assemble(plan, lines.slice(0, fits).join('\n')), fillerLines: fits, totalFillerLines: lines.length };
+}
+
+/** Python's str.splitlines: no trailing empty line for a final line break. */
+function splitLines(text: string): string[] {
+  const lines = text.split(LINE_BREAK);
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+function planNeedles(options: NeedleDocumentOptions, forbiddenText: string): NeedlePlan {
+  const { form, needles: count, queries, seed, depth } = options;
+  if (!NEEDLE_FORMS.includes(form)) throw new Error(`form must be one of ${NEEDLE_FORMS.join(', ')}; got ${form}`);
+  if (!Number.isInteger(count) || !Number.isInteger(queries) || queries < 1 || queries > count) {
+    throw new Error(`needs whole numbers with 1 <= queries <= needles; got ${queries} queries and ${count} needles`);
+  }
+  if (!Number.isSafeInteger(seed)) throw new Error(`seed must be an integer; got ${seed}`);
+  if (depth !== undefined && !(depth >= 0 && depth <= 1)) throw new Error(`depth must be within [0, 1]; got ${depth}`);
+  const rng = new SeededRandom(seed);
+  const style = rng.choice(CODE_STYLES);
+  const needles: Needle[] = [];
+  const keys = new Set<string>();
+  for (let draws = 0; needles.length < count; draws++) {
+    if (draws === KEY_DRAWS_PER_NEEDLE * count) {
+      throw new Error(`cannot draw ${count} distinct ${form} keys that the text does not contain; use fewer needles or the other form`);
+    }
+    const needle = form === 'code' ? codeNeedle(rng, style) : proseNeedle(rng);
+    // A key also in the filler would appear where the document did not put it.
+    if (keys.has(needle.key) || forbiddenText.includes(needle.key)) continue;
+    keys.add(needle.key);
+    needles.push(needle);
+  }
+  const queried = rng.sample(count, queries);
+  const depths = needles.map((_, i) => (depth !== undefined && queried.includes(i) ? depth : rng.random()));
+  return form === 'code'
+    ? { needles, queried, depths, queryPrefix: (n) => style.query(n.key), querySuffix: style.queryClose }
+    : { needles, queried, depths, queryPrefix: (n) => `The ${n.key} is`, querySuffix: '.' };
+}
+
+function codeNeedle(rng: SeededRandom, style: CodeStyle): Needle {
+  const first = rng.choice(CODE_WORDS_FIRST);
+  const second = rng.choice(CODE_WORDS_SECOND);
+  const tag = rng.lowercaseTag(4);
+  const key = style.upperSnakeKeys
+    ? `${first.toUpperCase()}_${second.toUpperCase()}_${tag}`
+    : `${first}${second[0].toUpperCase()}${second.slice(1)}_${tag}`;
+  const value = style.quotedValues && rng.random() < 0.5 ? `"${rng.lowercaseTag(5)}"` : String(rng.int(1000, 99999));
+  const line = style.needle(key, value);
+  return { key, value, line, valueOffset: line.indexOf(value, key.length) };
+}
+
+function proseNeedle(rng: SeededRandom): Needle {
+  const key = `${rng.choice(PROSE_ATTRIBUTES)} of the ${rng.choice(ADJECTIVES)} ${rng.choice(NOUNS)}`;
+  const value = String(rng.int(1000, 99999));
+  const line = `The ${key} is ${value}.`;
+  return { key, value, line, valueOffset: line.length - value.length - 1 };
+}
+
+/** The start of the first line at or after `position` (or the end of the text). */
+function lineStartAt(text: string, position: number): number {
+  if (position <= 0) return 0;
+  const newline = text.indexOf('\n', position - 1);
+  return newline === -1 ? text.length : newline + 1;
+}
+
+/** retrieval.py's make_document from the insertion on: each needle as its own line at the line
+ *  boundary at or after its depth, then the queries, each completed by its value. */
+function assemble(plan: NeedlePlan, filler: string): { text: string; answers: NeedleAnswer[] } {
+  const insertions = plan.depths
+    .map((depth, index) => ({ position: lineStartAt(filler, Math.round(depth * filler.length)), index }))
+    .sort((a, b) => a.position - b.position || a.index - b.index);
+  let text = '';
+  const needleStarts: number[] = [];
+  let cursor = 0;
+  const withNewline = (chunk: string) => (chunk && !chunk.endsWith('\n') ? chunk + '\n' : chunk); // the filler's last line has none
+  for (const { position, index } of insertions) {
+    text += withNewline(filler.slice(cursor, position));
+    needleStarts[index] = text.length;
+    text += plan.needles[index].line + '\n';
+    cursor = position;
+  }
+  text += withNewline(filler.slice(cursor));
+  const haystackChars = text.length;
+  const answers = plan.queried.map((index) => {
+    const needle = plan.needles[index];
+    const prefix = plan.queryPrefix(needle);
+    const valueStart = needleStarts[index] + needle.valueOffset;
+    const answer: NeedleAnswer = {
+      key: needle.key,
+      value: needle.value,
+      valueSpan: [valueStart, valueStart + needle.value.length],
+      querySpan: [text.length, text.length + prefix.length],
+      depth: needleStarts[index] / haystackChars,
+    };
+    text += `${prefix} ${needle.value}${plan.querySuffix}\n`;
+    return answer;
+  });
+  return { text, answers };
+}
+
+// ------------------------------------------------------------------------------------- scoring
+
+/** One forward pass over a needle document. */
+export interface NeedleRun {
+  /** Token ids, BOS at 0, then the document's tokens. */
+  ids: readonly number[];
+  /** [start, end) UTF-16 range of each token in the document; BOS covers nothing. */
+  offsets: ReadonlyArray<readonly [number, number]>;
+  /** The argmax next token after each position (the top-1 prediction), one per id. */
+  predicted: ArrayLike<number>;
+}
+
+/** Token positions of one query in a run (evaluate.py's Query). */
+export interface QueryTokens {
+  /** The value's first token; the model predicts it at position promptEnd - 1. */
+  promptEnd: number;
+  /** Tokens overlapping the query prefix. */
+  queryTokens: number[];
+  /** Tokens overlapping the needle's value: the answer span. */
+  answerTokens: number[];
+}
+
+/** evaluate.py's locate_queries for one answer. */
+export function locateQuery(run: NeedleRun, answer: NeedleAnswer): QueryTokens {
+  const overlapping = ([lo, hi]: readonly [number, number]) =>
+    run.offsets.flatMap(([start, end], t) => (t > 0 && start < hi && end > lo ? [t] : []));
+  const queryEnd = answer.querySpan[1];
+  const promptEnd = run.offsets.findIndex(([start], t) => t > 0 && start >= queryEnd);
+  if (promptEnd < 0 || run.offsets[promptEnd][0] !== queryEnd) {
+    throw new Error(`no token boundary where the query for ${answer.key} ends, so the model cannot be prompted with it; this tokenizer does not split before " ${answer.value}"`);
+  }
+  return { promptEnd, queryTokens: overlapping(answer.querySpan), answerTokens: overlapping(answer.valueSpan) };
+}
+
+export interface GreedyAnswer {
+  correct: boolean;
+  /** The text greedy decoding produces after the query, as far as one forward pass can tell. */
+  generated: string;
+}
+
+/**
+ * evaluate.py's greedy_matches: whether greedy decoding after the query produces exactly
+ * `continuation` (" " + value). The generated text is the top-1 predictions while they equal the
+ * document's tokens, plus the first that does not (where greedy decoding would go its own way).
+ * It matches when it starts with the continuation and the next character, if known, does not
+ * extend the value (an ASCII letter, digit or underscore).
+ *
+ * Python compares bytes; this compares token texts (tokenText). The same answer follows: the
+ * continuation is ASCII without a backslash, so a token text (which shows stray UTF-8 bytes as
+ * \xHH) matches it exactly where the token's bytes do, and the extending-character test is ASCII
+ * only, like bytes.isalnum. Counting characters instead of bytes can read a token more or fewer
+ * past the continuation, which changes nothing: its first length + 1 characters decide.
+ */
+export function greedyMatch(run: NeedleRun, query: QueryTokens, continuation: string, tokenText: (id: number) => string): GreedyAnswer {
+  let generated = '';
+  let position = query.promptEnd;
+  while (generated.length <= continuation.length) {
+    const token = run.predicted[position - 1];
+    generated += tokenText(token);
+    if (position >= run.ids.length || token !== run.ids[position]) break;
+    position += 1;
+  }
+  if (!generated.startsWith(continuation)) return { correct: false, generated };
+  return { correct: !/^[A-Za-z0-9_]/.test(generated.slice(continuation.length)), generated };
+}
+
+/** Where a query's attention goes; the three sum to 1. */
+export interface AttentionShares {
+  /** On the needle value's tokens. */
+  answer: number;
+  /** On every other earlier token: BOS, filler, other needles, earlier queries. */
+  noise: number;
+  /** On the query's own tokens. */
+  query: number;
+}
+
+/**
+ * evaluate.py's attention_shares ("normalised"): the row of the query's last token (the one that
+ * predicts the value), averaged over all heads of all layers. DIFF's row is A1 - lambda*A2, which
+ * sums to 1 - lambda, divided by 1 - lambda so its shares sum to 1 like the baseline's softmax
+ * (and can be negative or exceed 1).
+ */
+export function attentionShares(analysis: RunAnalysis, query: QueryTokens): AttentionShares {
+  const row = query.promptEnd - 1;
+  const diff = analysis.config.kind === 'diff';
+  let answer = 0;
+  let own = 0;
+  let total = 0;
+  for (let layer = 0; layer < analysis.nLayer; layer++) {
+    for (let head = 0; head < analysis.nHead; head++) {
+      const scores = analysis.effectiveRow(layer, head, row);
+      const normaliser = diff ? 1 - analysis.lambda(layer, row, head) : 1;
+      for (const t of query.answerTokens) answer += scores[t] / normaliser;
+      for (const t of query.queryTokens) own += scores[t] / normaliser;
+      for (let t = 0; t <= row; t++) total += scores[t] / normaliser;
+    }
+  }
+  const heads = analysis.nLayer * analysis.nHead;
+  return { answer: answer / heads, noise: (total - answer - own) / heads, query: own / heads };
+}
+
+// -------------------------------------------------------------------------- the test's results
+
+export interface NeedleTestOptions {
+  form?: NeedleForm;
+  needles?: number;
+  queries?: number;
+  /** Documents run, one forward pass each; trial t has seed seed + t and its queried needles at
+   *  depth t / (trials - 1), spread over 0..1 (0.5 for a single trial). */
+  trials?: number;
+  seed?: number;
+}
+
+/** The options with their defaults filled in (2 needles, both queried, code form, 5 trials, seed 1). */
+export function needleTestSettings(options: NeedleTestOptions): Required<NeedleTestOptions> {
+  const trials = options.trials ?? 5;
+  if (!Number.isInteger(trials) || trials < 1) throw new Error(`trials must be a whole number of at least 1; got ${trials}`);
+  return { form: options.form ?? 'code', needles: options.needles ?? 2, queries: options.queries ?? 2, trials, seed: options.seed ?? 1 };
+}
+
+export interface NeedleQueryResult extends NeedleAnswer {
+  /** Greedy decoding after the query produces exactly the value. */
+  correct: boolean;
+  generated: string;
+  answerShare: number;
+  noiseShare: number;
+  queryShare: number;
+}
+
+export interface NeedleTrial {
+  seed: number;
+  /** The queried needles' depth asked for (each answer's `depth` is where its line landed). */
+  depth: number;
+  /** The scratch document run; the answers' offsets point into it. */
+  text: string;
+  /** Tokens run, BOS included. */
+  tokens: number;
+  fillerLines: number;
+  totalFillerLines: number;
+  queries: NeedleQueryResult[];
+}
+
+export interface NeedleTestResult {
+  model: string;
+  kind: 'diff' | 'baseline';
+  form: NeedleForm;
+  needles: number;
+  queries: number;
+  trials: NeedleTrial[];
+  /** Means over every query of every trial. */
+  accuracy: number;
+  meanAnswerShare: number;
+  meanNoiseShare: number;
+  meanQueryShare: number;
+}
+
+/** The depth of trial `trial` of `trials`: evenly spread over 0..1 (Figure 5's depths for 5). */
+export function trialDepth(trial: number, trials: number): number {
+  return trials === 1 ? 0.5 : trial / (trials - 1);
+}
+
+/** The means over every query of every trial. */
+export function summariseNeedleTrials(trials: readonly NeedleTrial[]): Pick<NeedleTestResult, 'accuracy' | 'meanAnswerShare' | 'meanNoiseShare' | 'meanQueryShare'> {
+  const queries = trials.flatMap((trial) => trial.queries);
+  const mean = (value: (q: NeedleQueryResult) => number) => queries.reduce((sum, q) => sum + value(q), 0) / queries.length;
+  return {
+    accuracy: mean((q) => (q.correct ? 1 : 0)),
+    meanAnswerShare: mean((q) => q.answerShare),
+    meanNoiseShare: mean((q) => q.noiseShare),
+    meanQueryShare: mean((q) => q.queryShare),
+  };
+}
+
+/** What the panel shows of a Needle Test: overall and per-depth accuracy and attention shares. */
+export function summariseNeedleTest(result: NeedleTestResult): NeedleSummary {
+  const score = (trials: readonly NeedleTrial[]) => {
+    const { accuracy, meanAnswerShare, meanNoiseShare, meanQueryShare } = summariseNeedleTrials(trials);
+    return { accuracy, answerShare: meanAnswerShare, noiseShare: meanNoiseShare, queryShare: meanQueryShare };
+  };
+  const queries = result.trials.flatMap((trial) => trial.queries);
+  return {
+    model: result.model,
+    kind: result.kind,
+    queries: queries.length,
+    correct: queries.filter((q) => q.correct).length,
+    overall: score(result.trials),
+    byDepth: [...result.trials].sort((a, b) => a.depth - b.depth).map((trial) => ({ depth: trial.depth, ...score([trial]) })),
+  };
+}

@@ -1,0 +1,105 @@
+// End to end: the quantisation what-if in the Outliers tab. Choosing 4 bits draws the grid's levels
+// over the attention-logit histograms and shows, per layer, the errors the engine computes for the
+// same text; the choice survives a window reload.
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { Engine } from '../../extension/core/engine';
+import { QUANT_BITS } from '../../extension/protocol';
+import { canvasImage, openFile, runCommand, selectText, startSession, waitForStatusBarItem, webviewFrame, type Session } from './harness';
+
+const PACKAGE = path.resolve(__dirname, '..', '..', '..', 'models', 'tiny-diff');
+const SELECTED = 'numbers.append(numbers[-1] + numbers[-2])';
+const LOGITS_CANVAS = '#histograms .histogram-layer[data-layer="0"] canvas[data-kind="logits"]';
+
+let session: Session;
+before(async () => {
+  session = await startSession('quantisation');
+  await openFile(session.page, 'sample.py');
+  await selectText(session.page, SELECTED);
+  await runCommand(session.page, 'DiffTransformer: Inspect Selection');
+});
+after(async () => {
+  await session?.close();
+});
+
+/** The numbers of the #quantisation table: rows[layer][metric][bits] as shown. */
+async function shownErrors(): Promise<{ layer: number; cells: { metric: string; bits: number; text: string; chosen: boolean }[] }[]> {
+  const rows = webviewFrame(session.page).locator('#quantisation tbody tr');
+  const shown = [];
+  for (let r = 0; r < (await rows.count()); r++) {
+    const row = rows.nth(r);
+    const cells = await row.locator('td').evaluateAll((tds) =>
+      tds.map((td) => {
+        const cell = td as unknown as { dataset: Record<string, string>; textContent: string; classList: { contains(name: string): boolean } };
+        return { metric: cell.dataset.metric!, bits: Number(cell.dataset.bits), text: cell.textContent, chosen: cell.classList.contains('chosen') };
+      }),
+    );
+    shown.push({ layer: Number(await row.getAttribute('data-layer')), cells });
+  }
+  return shown;
+}
+
+test('4 bits draws the grid over the logit histograms and the engine’s errors per layer', async () => {
+  const frame = webviewFrame(session.page);
+  await frame.locator('body[data-view]').waitFor({ state: 'attached', timeout: 60_000 });
+  await frame.locator('#tab-outliers').click();
+  await frame.locator(LOGITS_CANVAS).waitFor({ state: 'visible', timeout: 30_000 });
+  assert.equal(await frame.locator('body').getAttribute('data-quant-bits'), 'off', 'no grid until one is chosen');
+  const before = await canvasImage(frame, LOGITS_CANVAS);
+
+  await frame.locator('#quant-switch vscode-radio[data-bits="4"]').click();
+  await frame.locator('body[data-quant-bits="4"]').waitFor({ state: 'attached' });
+  const drawn = await canvasImage(frame, LOGITS_CANVAS);
+  assert.deepEqual([drawn.width, drawn.height], [before.width, before.height], 'same canvas size');
+
+  // Rows changed per canvas column. With absmax the top level is the histogram's right end (top-1),
+  // so the 4-bit levels k * scale, k = 0..7, sit at k/7 of the width.
+  const ratio = drawn.width / drawn.cssWidth;
+  const changedRows = Array.from({ length: drawn.width }, (_, x) => {
+    let rows = 0;
+    for (let y = 0; y < drawn.height; y++) {
+      const at = (y * drawn.width + x) * 4;
+      if ([0, 1, 2].some((c) => drawn.data[at + c] !== before.data[at + c])) rows++;
+    }
+    return rows;
+  });
+  const levelColumns = Array.from({ length: 8 }, (_, k) => Math.floor(Math.min(drawn.cssWidth - 1, Math.round((k * drawn.cssWidth) / 7)) * ratio));
+  for (const [k, x] of levelColumns.entries()) {
+    const rows = Math.max(...changedRows.slice(x, x + Math.ceil(ratio)));
+    assert.ok(rows > drawn.height / 2, `level ${k} is a line over the plot at x = ${x}: ${rows} of ${drawn.height} rows changed`);
+  }
+  const strayColumns = changedRows.flatMap((rows, x) => (rows > 0 && !levelColumns.some((level) => Math.abs(x - level) <= ratio) ? [x] : []));
+  assert.deepEqual(strayColumns, [], 'nothing but the level lines changed');
+
+  const engine = await Engine.load(PACKAGE, 'cpu');
+  await engine.inspect(SELECTED);
+  const expected = engine.outliers();
+  const shown = await shownErrors();
+  assert.deepEqual(shown.map((row) => row.layer), expected.map((layer) => layer.layer), 'one row per layer');
+  for (const [index, { layer, cells }] of shown.entries()) {
+    assert.equal(cells.length, 2 * QUANT_BITS.length, `layer ${layer}: two errors per bit width`);
+    for (const { metric, bits, text, chosen } of cells) {
+      const error = expected[index].quantisation.find((entry) => entry.bits === bits)!;
+      const value = error[metric as 'logitRelRmse' | 'attentionError'];
+      // The table shows 4 significant digits.
+      assert.ok(Math.abs(Number(text.replace('−', '-')) - value) <= 5e-4 * value, `layer ${layer} ${metric} ${bits}-bit: shown ${text}, engine ${value}`);
+      assert.equal(chosen, bits === 4, `only the chosen bit width is emphasised (${metric} ${bits}-bit)`);
+    }
+  }
+  await runCommand(session.page, 'View: Toggle Maximized Panel');
+  await session.screenshot('quantisation-4bit');
+  await runCommand(session.page, 'View: Toggle Maximized Panel');
+});
+
+test('the chosen grid survives a window reload', async () => {
+  const { page } = session;
+  await runCommand(page, 'Developer: Reload Window');
+  await waitForStatusBarItem(page, 'DiffTransformer');
+  await runCommand(page, 'DiffTransformer: Show Panel');
+  const frame = webviewFrame(page);
+  await frame.locator('body[data-quant-bits="4"]').waitFor({ state: 'attached', timeout: 60_000 });
+  assert.equal(await frame.locator('#quant-switch').evaluate((group) => (group as unknown as { value: string }).value), '4');
+  assert.equal(await frame.locator('#quantisation tbody tr').count(), 2, 'the error table is restored for both layers');
+  await session.screenshot('quantisation-after-reload');
+});
