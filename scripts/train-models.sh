@@ -2,7 +2,7 @@
 # Builds the corpus and tokenizer, trains the DiffTransformer and its matched baseline on the same
 # data, token count, schedule and optimizer, and exports both as model packages under models/.
 # Resumable: run it again after an interruption and each step continues where it stopped.
-# Sizes are set for about 80 minutes for the pair on 2 CPU cores (bf16 autocast, one core per model; measured:
+# Sizes are set for about 65 minutes for the pair on 2 idle CPU cores (bf16 autocast, one core per model; measured:
 # about 3 s per 4096-token step at 256-token windows and 15 s at 1024 for the 6.8M-parameter DIFF model).
 # Every knob can be overridden from the environment, e.g. STEPS=20 LONG_STEPS=2 for a smoke run.
 set -euo pipefail
@@ -12,8 +12,8 @@ DATA="${DATA:-data}"
 RUNS="${RUNS:-runs}"
 VOCAB="${VOCAB:-8192}"
 N_LAYER="${N_LAYER:-6}" N_HEAD="${N_HEAD:-4}" N_EMBD="${N_EMBD:-256}" CONTEXT="${CONTEXT:-1024}"
-SEQ_LEN="${SEQ_LEN:-256}" BATCH="${BATCH:-16}" STEPS="${STEPS:-1300}" LONG_STEPS="${LONG_STEPS:-72}"
-MAX_MINUTES="${MAX_MINUTES:-95}"  # a safety stop per model; the step count ends a normal run
+SEQ_LEN="${SEQ_LEN:-256}" BATCH="${BATCH:-16}" STEPS="${STEPS:-1000}" LONG_STEPS="${LONG_STEPS:-56}"
+MAX_MINUTES="${MAX_MINUTES:-120}"  # a safety stop per model; the step count ends a normal run
 PREFIX="${PREFIX:-code}"
 
 [ -f "$DATA/corpus/train.txt" ] || scripts/python.sh -m model.corpus build --out "$DATA/corpus"
