@@ -18,6 +18,7 @@ import { createIndexSelect, createQuantSwitch, createTabs, createViewSwitch, reg
 import { formatLambda, VIEW_LABELS } from './format';
 import { HeatmapView } from './heatmap';
 import { HistogramsView } from './histograms';
+import { NeedlesView } from './needles';
 import { OverviewGrid } from './overview';
 import { renderQuantisationTable } from './quantisation';
 import { renderSpans, type ShownSpans } from './spans';
@@ -108,11 +109,15 @@ compareLayout.append(compareColumns.main.column, compareColumns.compare.column);
 const compareTab = div('tab-content');
 compareTab.append(compareNote, compareControls, compareLayout);
 
+const needlesTab = div('tab-content needles', 'needles');
+const needles = new NeedlesView(needlesTab, theme);
+
 const tabs = createTabs<TabId>(
   [
     { id: 'maps', title: 'Maps & spans', content: mapsTab },
     { id: 'outliers', title: 'Outliers', content: outliersTab },
     { id: 'compare', title: 'Compare', content: compareTab },
+    { id: 'needles', title: 'Needle Test', content: needlesTab },
   ],
   (tab) => {
     state.tab = tab;
@@ -242,6 +247,7 @@ function renderAll(): void {
   const { meta } = state;
   renderSource(meta);
   tabs.select(state.tab);
+  needles.show(state.needles);
   renderQuantisation();
   if (!meta) {
     overview.clear();
@@ -325,7 +331,7 @@ function onInspection(meta: InspectionMeta, thumbnails: Partial<Record<MapView, 
   };
   state = sameRun
     ? { ...state, meta, thumbnails, selection }
-    : { ...emptyState(selection, state.tab, state.quantBits), meta, thumbnails, query: meta.query };
+    : { ...emptyState({ ...state, selection }), meta, thumbnails, query: meta.query };
   setStatus('', 'idle');
   renderAll();
   requestSelection(meta);
@@ -341,7 +347,7 @@ function handle(message: HostMessage): void {
       setStatus(message.message, 'error');
       return;
     case 'cleared':
-      state = emptyState(state.selection, state.tab, state.quantBits);
+      state = emptyState(state);
       setStatus('', 'idle');
       renderAll();
       save();
@@ -407,6 +413,14 @@ function handle(message: HostMessage): void {
       if (state.comparison) renderComparePane(message.pane, { outliers: true });
       save();
       return;
+    case 'needles':
+      state.needles = message.report;
+      state.tab = 'needles';
+      tabs.select('needles');
+      needles.show(message.report);
+      setStatus('', 'idle');
+      save();
+      return;
     case 'exportRequest':
       post({ type: 'exportImage', requestId: message.requestId, pngDataUrl: heatmap.exportPng(exportTitle()) });
       return;
@@ -434,6 +448,7 @@ watchTheme(() => {
   theme = readTheme();
   heatmap.setTheme(theme);
   histograms.setTheme(theme);
+  needles.setTheme(theme);
   for (const column of Object.values(compareColumns)) {
     column.heatmap.setTheme(theme);
     column.histograms.setTheme(theme);

@@ -7,17 +7,19 @@ import {
   inspectionMetaSchema,
   keySpanSchema,
   layerOutliersSchema,
+  needleReportSchema,
   MAP_VIEWS,
   QUANT_BITS,
   type InspectionMeta,
   type LayerOutliers,
+  type NeedleReport,
   type MapView,
   type QuantBits,
 } from '../extension/protocol';
 import type { ShownMap } from './heatmap';
 import type { ShownSpans } from './spans';
 
-export const TAB_IDS = ['maps', 'outliers', 'compare'] as const;
+export const TAB_IDS = ['maps', 'outliers', 'compare', 'needles'] as const;
 export type TabId = (typeof TAB_IDS)[number];
 
 export interface Selection {
@@ -45,13 +47,20 @@ export interface PanelState {
   spans: ShownSpans | undefined;
   outliers: LayerOutliers[] | undefined;
   comparison: Comparison | undefined;
+  /** The last Needle Test's results (they outlive inspections). */
+  needles: NeedleReport | undefined;
   tab: TabId;
   /** The quantisation grid drawn over the logit histograms (null: none). */
   quantBits: QuantBits | null;
 }
 
-export function emptyState(selection: Selection = { layer: 0, head: 0, view: 'diff' }, tab: TabId = 'maps', quantBits: QuantBits | null = null): PanelState {
-  return { meta: undefined, thumbnails: {}, selection, query: 0, map: undefined, spans: undefined, outliers: undefined, comparison: undefined, tab, quantBits };
+/** What outlives a new inspection: the user's choices and the last Needle Test. */
+type KeptState = Pick<PanelState, 'selection' | 'tab' | 'quantBits' | 'needles'>;
+
+/** A panel with no inspection, keeping what `kept` gives of the previous state. */
+export function emptyState(kept: Partial<KeptState> = {}): PanelState {
+  const { selection = { layer: 0, head: 0, view: 'diff' }, tab = 'maps', quantBits = null, needles } = kept;
+  return { meta: undefined, thumbnails: {}, selection, query: 0, map: undefined, spans: undefined, outliers: undefined, comparison: undefined, needles, tab, quantBits };
 }
 
 /** Base64 characters of arrays kept in the saved state (thumbnails first, then the map). */
@@ -74,6 +83,7 @@ const savedStateSchema = z.object({
   comparison: z
     .object({ meta: inspectionMetaSchema, map: savedMapSchema.optional(), spans: savedSpansSchema.optional(), outliers: z.array(layerOutliersSchema).optional() })
     .optional(),
+  needles: needleReportSchema.optional(),
   tab: z.enum(TAB_IDS),
   quantBits: z.literal(QUANT_BITS).nullable(),
 });
@@ -114,6 +124,7 @@ export function saveState(state: PanelState): SavedState {
       spans: comparison.spans,
       outliers: comparison.outliers,
     },
+    needles: state.needles,
     tab: state.tab,
     quantBits: state.quantBits,
   };
@@ -127,7 +138,7 @@ export function restoreState(saved: unknown): PanelState {
     console.warn('discarding saved panel state:', parsed.error.issues[0]?.message);
     return emptyState();
   }
-  const { meta, selection, query, spans, outliers, tab, quantBits } = parsed.data;
+  const { meta, selection, query, spans, outliers, needles, tab, quantBits } = parsed.data;
   const thumbnails: Partial<Record<MapView, Float32Array>> = {};
   let map: ShownMap | undefined;
   let comparisonMap: ShownMap | undefined;
@@ -140,7 +151,7 @@ export function restoreState(saved: unknown): PanelState {
   }
   const savedComparison = parsed.data.comparison;
   const comparison = savedComparison && { meta: savedComparison.meta, map: comparisonMap, spans: savedComparison.spans, outliers: savedComparison.outliers };
-  return { meta, thumbnails, selection, query, map, spans, outliers, comparison, tab, quantBits };
+  return { meta, thumbnails, selection, query, map, spans, outliers, comparison, needles, tab, quantBits };
 }
 
 /** A saved map, or undefined when none was saved or its size does not match its data. */

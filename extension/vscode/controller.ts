@@ -9,12 +9,15 @@ import { alignToken } from '../core/alignTokens';
 import type { EngineInfo, InspectionResult } from '../core/engine';
 import { CancelledError, EngineClient } from '../core/engineClient';
 import { chooseModelPath, DEFAULT_BASELINE, DEFAULT_MODEL, matchedBaseline } from '../core/modelPath';
+import { summariseNeedleTest, type NeedleForm, type NeedleTestOptions, type NeedleTestResult } from '../core/needles';
 import type { ProviderSetting } from '../core/runtime';
 import { BASELINE_VIEWS, type HostMessage, type InspectionMeta, type KeySpan, type MapView, type Pane, type WebviewMessage } from '../protocol';
 import { SpanHighlighter } from './decorations';
 import type { InspectorPanel } from './panel';
 
 export const CONFIG_SECTION = 'difftransformer';
+/** Languages whose documents get prose-form needles ("The secret number of … is …"). */
+const PROSE_LANGUAGES = new Set(['markdown', 'plaintext', 'restructuredtext', 'latex', 'asciidoc']);
 
 /** A loaded model: its engine child process and what is loaded in it. */
 interface LoadedModel {
@@ -56,6 +59,7 @@ export class InspectorController implements vscode.Disposable {
   /** The last messages sent to the panel, re-sent when it is shown again. */
   private replay: HostMessage[] = [];
   private readonly pendingExports = new Map<number, (pngDataUrl: string) => void>();
+  private needleResults: { model: NeedleTestResult; baseline: NeedleTestResult; scratch: vscode.TextDocument } | undefined;
   private panel!: InspectorPanel;
 
   constructor(
@@ -206,7 +210,7 @@ export class InspectorController implements vscode.Disposable {
       }
       this.reportError(err as Error);
     } finally {
-      if (runId === this.runId) {
+      if (this.running === abort) {
         this.running = undefined;
         void vscode.commands.executeCommand('setContext', 'difftransformer.running', false);
       }
@@ -215,6 +219,92 @@ export class InspectorController implements vscode.Disposable {
 
   cancel(): void {
     this.running?.abort();
+  }
+
+  // ------------------------------------------------------------------------------- needle test
+
+  get lastNeedleTest() {
+    return this.needleResults;
+  }
+
+  /** The Needle Test: needles generated into scratch copies of the document (or the selection),
+   *  run through the model and its baseline; accuracy and attention shares go to the panel, and
+   *  the middle trial's scratch copy opens beside the document. The user's file is never edited. */
+  async needleTest(editor: vscode.TextEditor, options: NeedleTestOptions): Promise<void> {
+    const document = editor.document;
+    const filler = editor.selection.isEmpty ? document.getText() : document.getText(editor.selection);
+    const problem = this.checkText(filler);
+    if (problem) {
+      this.post({ type: 'error', message: problem });
+      void vscode.window.showWarningMessage(`DiffTransformer: ${problem}`);
+      return;
+    }
+    const form: NeedleForm = options.form ?? (PROSE_LANGUAGES.has(document.languageId) ? 'prose' : 'code');
+    const settings = { ...options, form };
+    this.running?.abort();
+    const abort = new AbortController();
+    this.running = abort;
+    const superseded = () => this.running !== abort; // a newer run started
+    void vscode.commands.executeCommand('setContext', 'difftransformer.running', true);
+    this.post({ type: 'busy', message: `Needle Test on ${path.basename(document.fileName)}…` });
+    try {
+      await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'DiffTransformer: Needle Test', cancellable: true },
+        async (progress, token) => {
+          token.onCancellationRequested(() => abort.abort());
+          progress.report({ message: 'loading the models' });
+          const [model, baseline] = await Promise.all([this.ensureModel(), this.ensureBaseline()]);
+          progress.report({ message: `running ${model.name}` });
+          const modelResult = await this.client.request({ op: 'needleTest', filler, options: settings }, abort.signal);
+          progress.report({ message: `running ${baseline.name}` });
+          const baselineResult = await this.baseline.client.request({ op: 'needleTest', filler, options: settings }, abort.signal);
+          if (superseded()) return;
+          const shown = modelResult.trials[Math.floor(modelResult.trials.length / 2)];
+          const scratch = await vscode.workspace.openTextDocument({ language: document.languageId, content: shown.text });
+          this.needleResults = { model: modelResult, baseline: baselineResult, scratch };
+          const scratchEditor = await vscode.window.showTextDocument(scratch, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
+          this.highlightNeedles(scratchEditor, shown.queries);
+          this.post({
+            type: 'needles',
+            report: {
+              form,
+              needles: modelResult.needles,
+              queries: modelResult.queries,
+              trials: modelResult.trials.length,
+              tokens: Math.max(...modelResult.trials.map((t) => t.tokens)),
+              source: path.basename(document.fileName),
+              models: [summariseNeedleTest(modelResult), summariseNeedleTest(baselineResult)],
+            },
+          });
+        },
+      );
+    } catch (err) {
+      if (superseded()) return;
+      if (err instanceof CancelledError || abort.signal.aborted) {
+        this.post({ type: 'busy', message: 'Cancelled.' });
+        return;
+      }
+      this.reportError(err as Error);
+    } finally {
+      if (!superseded()) {
+        this.running = undefined;
+        void vscode.commands.executeCommand('setContext', 'difftransformer.running', false);
+      }
+    }
+  }
+
+  /** Marks the needles' values (what the queries must retrieve) in a scratch copy. */
+  private highlightNeedles(editor: vscode.TextEditor, queries: NeedleTestResult['trials'][number]['queries']): void {
+    const at = (offset: number) => editor.document.positionAt(offset);
+    this.highlighter.show(
+      editor,
+      undefined,
+      queries.map((q) => ({
+        range: new vscode.Range(at(q.valueSpan[0]), at(q.valueSpan[1])),
+        strength: 1,
+        hoverMessage: `Needle Test: the value of ${q.key}, which the query “${editor.document.getText(new vscode.Range(at(q.querySpan[0]), at(q.querySpan[1])))}” must retrieve`,
+      })),
+    );
   }
 
   /** The engine process that holds a pane's model. */

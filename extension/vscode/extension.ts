@@ -2,6 +2,7 @@
 // itself happens in ../core (no vscode import) and in the engine child process.
 
 import * as vscode from 'vscode';
+import type { NeedleTestOptions } from '../core/needles';
 import { InspectorController, type ActiveInspection } from './controller';
 import { InspectionHover } from './hover';
 import { InspectorPanel, PANEL_VIEW_ID } from './panel';
@@ -12,6 +13,7 @@ export interface InspectorApi {
   highlights(uri: vscode.Uri): { query?: vscode.Range; ranges: vscode.Range[]; strengths: number[] } | undefined;
   modelDir(): string;
   baselineDir(): string;
+  lastNeedleTest(): InspectorController['lastNeedleTest'];
 }
 
 export function activate(context: vscode.ExtensionContext): InspectorApi {
@@ -50,6 +52,13 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
       await panel.reveal();
       await controller.inspect(activeEditor());
     }),
+    command('needleTest', async (options?: NeedleTestOptions) => {
+      const editor = activeEditor();
+      const settings = options ?? (await pickNeedleSettings());
+      if (!settings) return;
+      await panel.reveal();
+      await controller.needleTest(editor, settings);
+    }),
     command('compareWithBaseline', async () => {
       const editor = activeEditor();
       await panel.reveal();
@@ -72,6 +81,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     },
     modelDir: () => controller.modelDir(),
     baselineDir: () => controller.baselineDir(),
+    lastNeedleTest: () => controller.lastNeedleTest,
   };
 }
 
@@ -93,3 +103,21 @@ async function selectModel(controller: InspectorController): Promise<void> {
   const info = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `DiffTransformer: loading ${dir}` }, () => controller.useModel(dir));
   void vscode.window.showInformationMessage(`DiffTransformer: now running ${info.name} (${info.kind}) on ${info.session.provider}.`);
 }
+
+/** The paper's multi-needle settings (Table 2): N needles in the text, R of them queried. */
+async function pickNeedleSettings(): Promise<NeedleTestOptions | undefined> {
+  const choices = [
+    { needles: 1, queries: 1 },
+    { needles: 2, queries: 2 },
+    { needles: 4, queries: 2 },
+    { needles: 6, queries: 2 },
+  ].map((c) => ({ ...c, label: `N = ${c.needles}, R = ${c.queries}`, description: `${c.needles} needle${c.needles > 1 ? 's' : ''}, ${c.queries} quer${c.queries > 1 ? 'ies' : 'y'}` }));
+  const picked = await vscode.window.showQuickPick(choices, {
+    title: 'DiffTransformer: Needle Test',
+    placeHolder: 'Needles to hide in a scratch copy of this document, and how many to ask for',
+  });
+  return picked && { needles: picked.needles, queries: picked.queries, trials: NEEDLE_TRIALS };
+}
+
+/** Documents per Needle Test: the queried needles sit at depths spread evenly over 0..1. */
+const NEEDLE_TRIALS = 10;

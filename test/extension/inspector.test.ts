@@ -124,10 +124,10 @@ suite('inspection in the editor', () => {
     assert.match(text, /command:difftransformer\.revealTokens\?/);
   });
 
-  test('Compare with Baseline runs the matched baseline on the same text and keeps the locked token in step', async () => {
+  test('Compare with Baseline runs the matched baseline on exactly the same text', async () => {
     const inspector = await api();
     const editor = await openSample('sample.py');
-    const range = select(editor, 'def fibonacci', 'return numbers[:n]');
+    const range = select(editor, 'def fibonacci', 'list[int]:');
     await vscode.commands.executeCommand('difftransformer.compareWithBaseline');
     const inspection = inspector.lastInspection()!;
     assert.equal(inspection.model.kind, 'diff');
@@ -143,6 +143,30 @@ suite('inspection in the editor', () => {
 
     await vscode.commands.executeCommand('difftransformer.inspectSelection');
     assert.equal(inspector.lastInspection()!.comparison, undefined, 'a plain inspection drops the comparison');
+  });
+
+  test('Needle Test runs both models on scratch copies and never edits the document', async () => {
+    const inspector = await api();
+    const editor = await openSample('sample.py');
+    editor.selection = new vscode.Selection(0, 0, 0, 0);
+    const before = editor.document.getText();
+    await vscode.commands.executeCommand('difftransformer.needleTest', { needles: 1, queries: 1, trials: 3 });
+    const run = inspector.lastNeedleTest()!;
+    assert.ok(run, 'the Needle Test ran');
+    assert.deepEqual([run.model.kind, run.baseline.kind], ['diff', 'baseline']);
+    assert.equal(run.model.form, 'code', 'a Python file gets code-form needles');
+    assert.deepEqual(run.model.trials.map((t) => t.depth), [0, 0.5, 1]);
+    assert.deepEqual(run.baseline.trials.map((t) => t.text), run.model.trials.map((t) => t.text), 'both models see the same documents');
+    assert.ok(run.scratch.isUntitled, 'the needles live in an untitled scratch document');
+    assert.equal(run.scratch.getText(), run.model.trials[1].text, 'the scratch copy is the middle trial');
+    const { valueSpan, value } = run.model.trials[1].queries[0];
+    assert.equal(run.scratch.getText().slice(...valueSpan), value);
+    assert.equal(editor.document.getText(), before, 'the document is untouched');
+    assert.equal(editor.document.isDirty, false);
+    const highlights = inspector.highlights(run.scratch.uri)!;
+    assert.deepEqual(highlights.ranges.map((r) => [run.scratch.offsetAt(r.start), run.scratch.offsetAt(r.end)]), [valueSpan], 'the needle value is highlighted');
+    await vscode.window.showTextDocument(run.scratch);
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 
   test('settings are honoured: model path and number of spans', async () => {

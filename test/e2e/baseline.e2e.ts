@@ -1,18 +1,19 @@
-// End to end: Compare with Baseline from the palette shows the DiffTransformer and its matched
-// baseline side by side, and keeps their layer, head and locked query token in step.
+// End to end, the features that run the model and its matched baseline: Compare with Baseline
+// (side by side, layer, head and locked query token in step) and the Needle Test.
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_BASELINE, DEFAULT_MODEL } from '../../extension/core/modelPath';
-import { canvasPixel, openFile, runCommand, selectText, startSession, webviewFrame, type Session } from './harness';
+import { canvasPixel, openFile, runCommand, selectText, startSession, webviewFrame, workspaceFolder, type Session } from './harness';
 
 const MODELS = path.resolve(__dirname, '..', '..', '..', 'models');
 const SELECTED = 'def fibonacci(n: int) -> list[int]:';
 
 let session: Session;
 before(async () => {
-  session = await startSession('compare');
+  session = await startSession('baseline');
   await openFile(session.page, 'sample.py');
   await selectText(session.page, SELECTED);
   await runCommand(session.page, 'DiffTransformer: Compare with Baseline');
@@ -78,4 +79,39 @@ test('layer, head and the locked query token stay in step in both panes', async 
   assert.equal(await frame.locator('body').getAttribute('data-query'), String(row));
   await session.screenshot('compare-locked');
   await runCommand(session.page, 'View: Toggle Maximized Panel');
+});
+
+test('Needle Test hides needles in a scratch copy and reports both models as the engine computes them', async () => {
+  const { page } = session;
+  await openFile(page, 'sample.py');
+  await page.keyboard.press('Control+Home'); // no selection: the test uses the whole document
+  const input = page.locator('.quick-input-widget input');
+  await page.keyboard.press('F1');
+  await input.fill('>DiffTransformer: Needle Test');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'DiffTransformer: Needle Test' }).first().click();
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'N = 1, R = 1' }).first().click();
+  const frame = webviewFrame(page);
+  await frame.locator('#needle-table tbody tr').nth(1).waitFor({ timeout: 120_000 });
+
+  const filler = fs.readFileSync(path.join(workspaceFolder, 'sample.py'), 'utf8');
+  const options = { needles: 1, queries: 1, trials: 10, form: 'code' as const };
+  for (const [name, kind] of [[DEFAULT_MODEL, 'diff'], [DEFAULT_BASELINE, 'baseline']] as const) {
+    const expected = await (await Engine.load(path.join(MODELS, name), 'cpu')).needleTest(filler, options);
+    const row = frame.locator(`#needle-table tr[data-kind="${kind}"]`);
+    for (const [metric, value] of [['accuracy', expected.accuracy], ['answerShare', expected.meanAnswerShare], ['noiseShare', expected.meanNoiseShare]] as const) {
+      const shown = Number(await row.locator(`td[data-metric="${metric}"]`).getAttribute('data-value'));
+      assert.ok(Math.abs(shown - value) < 1e-9, `${name} ${metric}: panel ${shown}, engine ${value}`);
+    }
+    if (kind === 'diff') {
+      // The scratch copy beside the document is the middle trial's text, needles and all.
+      const middle = expected.trials[Math.floor(expected.trials.length / 2)];
+      const needleLine = middle.text.slice(middle.text.lastIndexOf('\n', middle.queries[0].valueSpan[0]) + 1, middle.text.indexOf('\n', middle.queries[0].valueSpan[0]));
+      await page.locator('.tab', { hasText: 'Untitled' }).first().waitFor({ timeout: 30_000 });
+      await page.locator('.monaco-editor .view-lines', { hasText: needleLine.trim() }).first().waitFor({ timeout: 30_000 });
+    }
+  }
+  const chart = await bufferSize('#needle-chart');
+  assert.ok(chart[0] > 0 && chart[1] > 0, 'the depth chart is drawn');
+  assert.equal(fs.readFileSync(path.join(session.runDir, 'workspace', 'sample.py'), 'utf8'), filler, 'the user’s file is untouched');
+  await session.screenshot('needle-test');
 });
