@@ -74,10 +74,11 @@ export async function main(argv: string[]): Promise<number> {
       meanOverHeads: engine.spans(layer, undefined, result.query, top),
       heads: Array.from({ length: nHead }, (_, head) => engine.spans(layer, head, result.query, top)),
     })),
-    outliers: engine.outliers().map(({ layer, hidden, logits }) => ({
+    outliers: engine.outliers().map(({ layer, hidden, logits, quantisation }) => ({
       layer,
       hidden: { top1: hidden.top1, top10: hidden.top10, median: hidden.median },
       attentionLogits: { top1: logits.top1, top10: logits.top10, median: logits.median },
+      quantisation,
     })),
     latencyMs: result.latencyMs,
   };

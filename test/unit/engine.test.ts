@@ -282,4 +282,5 @@ test('the CLI prints a JSON report', async () => {
   assert.equal(report.tokens, 128);
   assert.equal(report.spans.length, 2);
   assert.ok(report.outliers[0].hidden.top1 >= report.outliers[0].hidden.top10);
+  assert.deepEqual(report.outliers[0].quantisation.map((q: { bits: number }) => q.bits), [...QUANT_BITS], 'the quantisation what-if per layer');
 });
