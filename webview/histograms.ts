@@ -15,6 +15,9 @@ const MAX_WIDTH = 380;
 const MIN_WIDTH = 240;
 const PAIR_GAP = 16;
 
+type HistogramKind = 'hidden' | 'logits';
+type AxisEnd = (layer: number, kind: HistogramKind) => number | undefined;
+
 const KINDS = [
   { key: 'hidden', title: 'hidden states |h|' },
   { key: 'logits', title: 'attention logits |q·k|·scale' },
@@ -23,7 +26,9 @@ const KINDS = [
 export class HistogramsView {
   private tokens: readonly TokenInfo[] = [];
   /** One entry per drawn histogram; the logit ones carry their layer's quantisation grids. */
-  private charts: { canvas: HTMLCanvasElement; histogram: Histogram; title: string; grids?: QuantisationError[] }[] = [];
+  private charts: { canvas: HTMLCanvasElement; histogram: Histogram; title: string; layer: number; kind: HistogramKind; grids?: QuantisationError[] }[] = [];
+  /** Where a histogram's |value| axis ends when it shares the axis with another model's. */
+  private axisEnd: AxisEnd | undefined;
   private width = 0;
   private quantBits: QuantBits | null = null;
 
@@ -70,11 +75,20 @@ export class HistogramsView {
     return Math.floor(Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, pairWidth)));
   }
 
+  /** Draws each histogram on an axis from 0 to axisEnd(layer, kind) (at least its own top-1), so
+   *  that two models' histograms of a layer can be read against one scale; undefined: its own. */
+  setAxisEnd(axisEnd: AxisEnd | undefined): void {
+    this.axisEnd = axisEnd;
+    this.draw();
+  }
+
   private draw(): void {
     this.width = this.currentWidth();
-    for (const { canvas, histogram, title, grids } of this.charts) {
+    for (const { canvas, histogram, title, layer, kind, grids } of this.charts) {
       const grid = grids?.find((candidate) => candidate.bits === this.quantBits);
-      drawHistogram(canvas, this.theme, histogram, title, this.width, grid);
+      const end = Math.max(histogram.edges[histogram.edges.length - 1] ?? 0, this.axisEnd?.(layer, kind) ?? 0);
+      canvas.dataset.axisEnd = String(end);
+      drawHistogram(canvas, this.theme, histogram, title, this.width, end, grid);
     }
   }
 
@@ -92,7 +106,7 @@ export class HistogramsView {
       canvas.dataset.kind = key;
       canvas.setAttribute('role', 'img');
       canvas.setAttribute('aria-label', `Layer ${layer.layer}, ${title}: ${statistics(layer[key])}`);
-      this.charts.push({ canvas, histogram: layer[key], title, grids: key === 'logits' ? layer.quantisation : undefined });
+      this.charts.push({ canvas, histogram: layer[key], title, layer: layer.layer, kind: key, grids: key === 'logits' ? layer.quantisation : undefined });
       pair.append(canvas);
     }
     const stats = document.createElement('p');
@@ -125,9 +139,9 @@ function statistics(histogram: Histogram): string {
   return `top-1 ${formatValue(histogram.top1)}, top-10 ${formatValue(histogram.top10)}, median ${formatValue(histogram.median)}`;
 }
 
-/** One histogram: title, statistics, bars of log10(1 + count), |value| axis from 0 to top-1,
+/** One histogram: title, statistics, bars of log10(1 + count), |value| axis from 0 to axisEnd,
  *  marks at the median and the top-10 value, and the levels of a quantisation grid if given. */
-function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histogram, title: string, width: number, grid?: QuantisationError): void {
+function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histogram, title: string, width: number, axisEnd: number, grid?: QuantisationError): void {
   const context = sizeCanvas(canvas, width, CANVAS_HEIGHT);
   context.fillStyle = theme.background;
   context.fillRect(0, 0, width, CANVAS_HEIGHT);
@@ -146,7 +160,7 @@ function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histo
   const { counts, edges } = histogram;
   const largest = Math.log10(1 + Math.max(0, ...counts)) || 1;
   const low = edges[0] ?? 0;
-  const span = (edges[edges.length - 1] ?? 0) - low || 1;
+  const span = axisEnd - low || 1;
   context.fillStyle = theme.bars;
   counts.forEach((count, bin) => {
     const left = ((edges[bin] - low) / span) * width;
@@ -154,17 +168,18 @@ function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histo
     const height = (Math.log10(1 + count) / largest) * plotHeight;
     if (count > 0) context.fillRect(left, plotBottom - Math.max(1, height), Math.max(1, right - left - 1), Math.max(1, height));
   });
-  const at = (value: number): number => ((value - low) / span) * width;
+  // Marks and grid lines stay inside the canvas (a mark at the axis end would fall off it).
+  const at = (value: number): number => Math.min(width - 1, Math.round(((value - low) / span) * width));
   context.fillStyle = theme.highlight;
-  context.fillRect(Math.round(at(histogram.median)), plotTop, 1, plotHeight);
-  context.fillRect(Math.round(at(histogram.top10)), plotTop, 1, plotHeight);
+  context.fillRect(at(histogram.median), plotTop, 1, plotHeight);
+  context.fillRect(at(histogram.top10), plotTop, 1, plotHeight);
   if (grid && grid.scale > 0) {
     // Over the bars and marks, one line per level k * scale (the top level is top-1); faint when
     // dense (127 levels at 8 bits), so that the bars stay readable.
     const top = quantTopLevel(grid.bits);
     context.fillStyle = theme.grid;
     context.globalAlpha = width / top < 8 ? 0.35 : 0.8;
-    for (let level = 0; level <= top; level++) context.fillRect(Math.min(width - 1, Math.round(at(level * grid.scale))), plotTop, 1, plotHeight);
+    for (let level = 0; level <= top; level++) context.fillRect(at(level * grid.scale), plotTop, 1, plotHeight);
     context.globalAlpha = 1;
   }
 

@@ -215,6 +215,9 @@ function renderComparePane(pane: Pane, parts: { map?: boolean; spans?: boolean; 
   if (parts.outliers) {
     if (outliers) column.histograms.show(outliers, meta.tokens);
     else column.histograms.clear();
+    // A layer's histograms share one |value| axis in both columns, so the larger outliers show.
+    const ends = (layer: number, kind: 'hidden' | 'logits') => Math.max(state.outliers?.[layer]?.[kind].top1 ?? 0, state.comparison?.outliers?.[layer]?.[kind].top1 ?? 0);
+    for (const side of Object.values(compareColumns)) side.histograms.setAxisEnd(ends);
   }
 }
 
@@ -226,7 +229,7 @@ function renderCompare(): void {
     compareNote.textContent = 'Select text and run “DiffTransformer: Compare with Baseline” to see the model and its matched standard Transformer side by side.';
     return;
   }
-  compareNote.textContent = `Same layer, head and locked query token in both models (the baseline has ${comparison.meta.model.nLayer} layers × ${comparison.meta.model.nHead} heads; larger indices are clamped). Click a row of either map to lock a query.`;
+  compareNote.textContent = `Same layer, head and locked query token in both models (the baseline has ${comparison.meta.model.nLayer} layers × ${comparison.meta.model.nHead} heads; larger indices are clamped). Click a row of either map to lock a query. A layer's histograms share one |value| axis in both columns.`;
   const { layer, head } = state.selection;
   compareLayerSelect.show(Array.from({ length: meta.model.nLayer }, (_, i) => String(i)), layer);
   compareHeadSelect.show(Array.from({ length: meta.model.nHead }, (_, i) => String(i)), head);

@@ -50,9 +50,17 @@ test('both models are drawn side by side: the differential map and the baseline 
   const masked = await canvasPixel(frame, '#compare-compare-heatmap', T - 1, 0);
   assert.ok(warmth(strongest) > 40, `the strongest baseline cell is warm: ${strongest}`);
   assert.ok(Math.abs(warmth(masked)) < 12, `a future cell is background: ${masked}`);
-  const layers = { main: (await Engine.load(path.join(MODELS, DEFAULT_MODEL), 'cpu')).info.nLayer, compare: baseline.info.nLayer };
+  const model = await Engine.load(path.join(MODELS, DEFAULT_MODEL), 'cpu');
+  await model.inspect(SELECTED);
+  const layers = { main: model.info.nLayer, compare: baseline.info.nLayer };
   for (const pane of ['main', 'compare'] as const) {
     assert.equal(await frame.locator(`#compare-${pane}-histograms .histogram-canvas`).count(), 2 * layers[pane], `${pane}: histograms for every layer`);
+  }
+  // Both columns draw layer 0's logits on one axis, up to the larger model's top-1.
+  const sharedEnd = Math.max(model.outliers()[0].logits.top1, baseline.outliers()[0].logits.top1);
+  for (const pane of ['main', 'compare'] as const) {
+    const end = await frame.locator(`#compare-${pane}-histograms section[data-layer="0"] canvas[data-kind="logits"]`).getAttribute('data-axis-end');
+    assert.ok(Math.abs(Number(end) - sharedEnd) < 1e-4 * sharedEnd, `${pane}: axis ends at ${end}, expected ${sharedEnd}`);
   }
   await session.screenshot('compare');
 });
