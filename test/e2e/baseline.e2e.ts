@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_BASELINE, DEFAULT_MODEL } from '../../extension/core/modelPath';
-import { canvasPixel, openFile, runCommand, selectText, startSession, webviewFrame, workspaceFolder, type Session } from './harness';
+import { canvasPixel, openFile, runCommand, selectText, startSession, waitForStatusBarItem, webviewFrame, workspaceFolder, type Session } from './harness';
 
 const MODELS = path.resolve(__dirname, '..', '..', '..', 'models');
 const SELECTED = 'def fibonacci(n: int) -> list[int]:';
@@ -122,4 +122,18 @@ test('Needle Test hides needles in a scratch copy and reports both models as the
   assert.ok(chart[0] > 0 && chart[1] > 0, 'the depth chart is drawn');
   assert.equal(fs.readFileSync(path.join(session.runDir, 'workspace', 'sample.py'), 'utf8'), filler, 'the user’s file is untouched');
   await session.screenshot('needle-test');
+});
+
+test('the comparison and the Needle Test results come back after a window reload', async () => {
+  const { page } = session;
+  const frame = webviewFrame(page);
+  const before = await frame.locator('#needle-table').innerText();
+  await runCommand(page, 'Developer: Reload Window');
+  await waitForStatusBarItem(page, 'DiffTransformer');
+  await runCommand(page, 'DiffTransformer: Show Panel');
+  await frame.locator('#needle-table tbody tr').nth(1).waitFor({ state: 'attached', timeout: 60_000 });
+  assert.equal(await frame.locator('#needle-table').innerText(), before, 'the Needle Test table is restored');
+  await frame.locator('body[data-comparing="true"]').waitFor({ state: 'attached', timeout: 30_000 });
+  const width = await frame.locator('#compare-compare-heatmap').evaluate((c) => (c as unknown as { width: number }).width);
+  assert.ok(width > 1, 'the baseline map is drawn from the saved state');
 });
