@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const sample = readFileSync(path.join(REPO, 'test', 'fixtures', 'tokenizer-sample.txt'), 'utf8');
   const text = sample.repeat(Math.ceil(200_000 / sample.length));
   console.log(`provider ${provider}, median of ${REPEATS} runs, ms`);
-  console.log('package | tokens | load | inspect (model + thumbnails) | one map | spans | outliers | tokenise MB/s');
+  console.log('package | tokens | load | inspect (model + thumbnails) | one map | spans | outliers (+ quantisation) | needle test (5 documents, N1R1) | tokenise MB/s');
   for (const name of readdirSync(path.join(REPO, 'models'))) {
     const dir = path.join(REPO, 'models', name);
     const loadStart = performance.now();
@@ -42,10 +42,11 @@ async function main(): Promise<void> {
     const map = await time(() => engine.map(engine.info.nLayer - 1, 0, view));
     const spans = await time(() => engine.spans(0, undefined, result.query, 5));
     const outliers = await time(() => engine.outliers());
+    const needles = await time(() => engine.needleTest(sample, { needles: 1, queries: 1, trials: 5 }));
     const tokenizer = loadTokenizer(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
     const tokenise = await time(() => tokenizer.encode(text));
     const mbPerSecond = text.length / 1e6 / (tokenise / 1000);
-    const row = [name, result.tokens.length, load, inspect, map, spans, outliers, mbPerSecond];
+    const row = [name, result.tokens.length, load, inspect, map, spans, outliers, needles, mbPerSecond];
     console.log(row.map((v) => (typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(1) : v)).join(' | '));
   }
 }
