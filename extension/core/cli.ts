@@ -98,11 +98,12 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // exitCode, not process.exit(): exiting at once would cut off output still queued for a pipe.
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    (code) => (process.exitCode = code),
     (err: Error) => {
       console.error(`error: ${err.message}`);
-      process.exit(1);
+      process.exitCode = 1;
     },
   );
 }
