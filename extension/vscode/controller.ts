@@ -437,15 +437,19 @@ export class InspectorController implements vscode.Disposable {
     const current = this.current!;
     const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === current.uri.toString());
     if (!editor || editor.document.version !== current.version) return;
-    const best = Math.max(...spans.map((s) => s.score), 1e-9);
+    // A span can be empty in the editor: a lone "\r" token is inside a CRLF line break.
+    const shown = spans
+      .map((span) => ({ span, range: this.tokenRange(editor.document, span.firstToken, span.endToken) }))
+      .filter(({ range }) => !range.isEmpty);
+    const best = Math.max(...shown.map(({ span }) => span.score), 1e-9);
     const q = this.selection.query;
     this.highlighter.show(
       editor,
       q > 0 ? this.tokenRange(editor.document, q, q + 1) : undefined,
-      spans.map((s) => ({
-        range: this.tokenRange(editor.document, s.firstToken, s.endToken),
-        strength: s.score / best,
-        hoverMessage: `DiffTransformer: attended by token ${q} with score ${s.score.toFixed(3)} (L${this.selection.layer} H${this.selection.head})`,
+      shown.map(({ span, range }) => ({
+        range,
+        strength: span.score / best,
+        hoverMessage: `DiffTransformer: attended by token ${q} with score ${span.score.toFixed(3)} (L${this.selection.layer} H${this.selection.head})`,
       })),
     );
   }
