@@ -3,8 +3,8 @@
 // extension load and run files it ships.
 
 /** The bundled packages (folders of models/) run when the settings name none. */
-export const DEFAULT_MODEL = 'tiny-diff';
-export const DEFAULT_BASELINE = 'tiny-baseline';
+export const DEFAULT_MODEL = 'code-diff';
+export const DEFAULT_BASELINE = 'code-baseline';
 
 export interface SettingValues {
   globalValue?: string;

@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
+import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import { QUANT_BITS } from '../../extension/protocol';
 import { canvasImage, openFile, runCommand, selectText, startSession, waitForStatusBarItem, webviewFrame, type Session } from './harness';
 
-const PACKAGE = path.resolve(__dirname, '..', '..', '..', 'models', 'tiny-diff');
+const PACKAGE = path.resolve(__dirname, '..', '..', '..', 'models', DEFAULT_MODEL);
 const SELECTED = 'numbers.append(numbers[-1] + numbers[-2])';
 const LOGITS_CANVAS = '#histograms .histogram-layer[data-layer="0"] canvas[data-kind="logits"]';
 
@@ -100,6 +101,7 @@ test('the chosen grid survives a window reload', async () => {
   const frame = webviewFrame(page);
   await frame.locator('body[data-quant-bits="4"]').waitFor({ state: 'attached', timeout: 60_000 });
   assert.equal(await frame.locator('#quant-switch').evaluate((group) => (group as unknown as { value: string }).value), '4');
-  assert.equal(await frame.locator('#quantisation tbody tr').count(), 2, 'the error table is restored for both layers');
+  const { nLayer } = (await Engine.load(PACKAGE, 'cpu')).info;
+  assert.equal(await frame.locator('#quantisation tbody tr').count(), nLayer, 'the error table is restored for every layer');
   await session.screenshot('quantisation-after-reload');
 });
