@@ -285,7 +285,10 @@ function triangleIndex(n: number): { i: number; j: number } {
 
 /** Log-count histogram over |values| with Table 5's statistics and the largest entries. */
 function histogram(values: Float32Array, locate: (flatIndex: number) => { token: number; detail: string }): Histogram {
-  const magnitudes = Float32Array.from(values, Math.abs);
+  // Plain indexed loops: Float32Array.from(values, Math.abs) and for-of were 10x slower on the
+  // millions of logits of a 1,024-token run.
+  const magnitudes = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) magnitudes[i] = Math.abs(values[i]);
   const top: number[] = []; // indices of the largest magnitudes, descending
   const keep = Math.max(10, OUTLIERS_LISTED);
   for (let i = 0; i < magnitudes.length; i++) {
@@ -299,7 +302,7 @@ function histogram(values: Float32Array, locate: (flatIndex: number) => { token:
   const top10 = magnitudes[top[Math.min(9, top.length - 1)]] ?? 0;
   const edges = Array.from({ length: HISTOGRAM_BINS + 1 }, (_, b) => (top1 * b) / HISTOGRAM_BINS);
   const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
-  for (const m of magnitudes) counts[Math.min(HISTOGRAM_BINS - 1, Math.floor((m / (top1 || 1)) * HISTOGRAM_BINS))]++;
+  for (let i = 0; i < magnitudes.length; i++) counts[Math.min(HISTOGRAM_BINS - 1, Math.floor((magnitudes[i] / (top1 || 1)) * HISTOGRAM_BINS))]++;
   const middle = magnitudes.length >> 1;
   quickselect(magnitudes, middle);
   return {
