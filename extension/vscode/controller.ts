@@ -19,9 +19,9 @@ export const CONFIG_SECTION = 'difftransformer';
 /** Languages whose documents get prose-form needles ("The secret number of … is …"). */
 const PROSE_LANGUAGES = new Set(['markdown', 'plaintext', 'restructuredtext', 'latex', 'asciidoc']);
 
-/** A loaded model: its engine child process and what is loaded in it. */
-interface LoadedModel {
-  client: EngineClient;
+/** An engine child process and the package loaded (or loading) in it. */
+interface EngineSlot {
+  readonly client: EngineClient;
   loaded: { dir: string; provider: ProviderSetting; info: Promise<EngineInfo> } | undefined;
 }
 
@@ -47,11 +47,10 @@ interface PanelSelection {
 
 export class InspectorController implements vscode.Disposable {
   readonly highlighter = new SpanHighlighter();
-  private readonly client: EngineClient;
   private readonly statusItem = vscode.window.createStatusBarItem('difftransformer.status', vscode.StatusBarAlignment.Right, 100);
-  private model: { dir: string; provider: ProviderSetting; info: Promise<EngineInfo> } | undefined;
+  private readonly main: EngineSlot;
   /** The baseline for comparisons, in an engine process of its own so both models stay loaded. */
-  private readonly baseline: LoadedModel;
+  private readonly baseline: EngineSlot;
   private runId = 0;
   private running: AbortController | undefined;
   private current: ActiveInspection | undefined;
@@ -67,7 +66,7 @@ export class InspectorController implements vscode.Disposable {
     readonly log: vscode.LogOutputChannel,
   ) {
     const enginePath = path.join(context.extensionPath, 'dist', 'engine.js');
-    this.client = new EngineClient(enginePath, (m) => log.info(m));
+    this.main = { client: new EngineClient(enginePath, (m) => log.info(m)), loaded: undefined };
     this.baseline = { client: new EngineClient(enginePath, (m) => log.info(`baseline: ${m}`)), loaded: undefined };
     this.statusItem.name = 'DiffTransformer Inspector';
     this.statusItem.command = 'difftransformer.showPanel';
@@ -91,64 +90,63 @@ export class InspectorController implements vscode.Disposable {
 
   /** The model folder the settings ask for (workspace values ignored in Restricted Mode). */
   modelDir(): string {
-    const values = this.settings().inspect<string>('modelPath') ?? { key: 'modelPath' };
-    const choice = chooseModelPath(values, vscode.workspace.isTrusted, path.join(this.context.extensionPath, 'models', DEFAULT_MODEL));
-    if (choice.ignoredWorkspaceValue) {
-      this.log.warn(`Restricted Mode: ignoring difftransformer.modelPath "${choice.ignoredWorkspaceValue}" from workspace settings; running ${choice.dir}`);
-    }
-    return choice.dir;
+    return this.configuredDir('modelPath', path.join(this.context.extensionPath, 'models', DEFAULT_MODEL));
   }
 
   /** The baseline package Compare with Baseline runs (workspace values ignored in Restricted Mode). */
   baselineDir(): string {
     const bundled = path.join(this.context.extensionPath, 'models', DEFAULT_BASELINE);
     const matched = matchedBaseline(this.modelDir(), bundled, (dir) => existsSync(path.join(dir, 'manifest.json')));
-    const values = this.settings().inspect<string>('baselineModelPath') ?? { key: 'baselineModelPath' };
-    const choice = chooseModelPath(values, vscode.workspace.isTrusted, matched);
+    return this.configuredDir('baselineModelPath', matched);
+  }
+
+  /** A package folder from a path setting, or `fallback` when it names none. */
+  private configuredDir(key: 'modelPath' | 'baselineModelPath', fallback: string): string {
+    const values = this.settings().inspect<string>(key) ?? { key };
+    const choice = chooseModelPath(values, vscode.workspace.isTrusted, fallback);
     if (choice.ignoredWorkspaceValue) {
-      this.log.warn(`Restricted Mode: ignoring difftransformer.baselineModelPath "${choice.ignoredWorkspaceValue}" from workspace settings; comparing with ${choice.dir}`);
+      this.log.warn(`Restricted Mode: ignoring difftransformer.${key} "${choice.ignoredWorkspaceValue}" from workspace settings; using ${choice.dir}`);
     }
     return choice.dir;
   }
 
-  private async ensureBaseline(): Promise<EngineInfo> {
-    const dir = this.baselineDir();
-    const provider = this.settings().get<ProviderSetting>('executionProvider', 'auto');
-    const { loaded } = this.baseline;
-    if (!loaded || loaded.dir !== dir || loaded.provider !== provider) {
-      const info = this.baseline.client.load(dir, provider);
-      this.baseline.loaded = { dir, provider, info };
-      info.catch(() => (this.baseline.loaded = undefined));
-    }
-    return this.baseline.loaded!.info;
+  private provider(): ProviderSetting {
+    return this.settings().get<ProviderSetting>('executionProvider', 'auto');
   }
 
-  /** Loads the configured model unless it is already loaded; errors name the file and field. */
-  async ensureModel(): Promise<EngineInfo> {
-    const dir = this.modelDir();
-    const provider = this.settings().get<ProviderSetting>('executionProvider', 'auto');
-    if (!this.model || this.model.dir !== dir || this.model.provider !== provider) {
-      const info = this.client.load(dir, provider);
-      this.model = { dir, provider, info };
-      info.then(
-        (loaded) => {
-          if (loaded.session.fallbackReason) this.log.warn(`using the CPU: ${loaded.session.fallbackReason}`);
-          this.log.info(`loaded ${loaded.name} (${loaded.kind}, sha256 ${loaded.sha256.slice(0, 12)}) on ${loaded.session.provider}`);
-          this.setStatus(`$(pulse) DiffTransformer: ${loaded.name} · ${loaded.session.provider}`, `Model ${loaded.dir}`);
-        },
-        () => (this.model = undefined),
-      );
-    }
-    return this.model.info;
+  /** Loads `dir` into a slot's engine unless it is loaded (or loading) there with the current
+   *  provider; `onLoaded` runs after a fresh load succeeds. Errors name the file and field. */
+  private load(slot: EngineSlot, dir: string, onLoaded?: (info: EngineInfo) => void): Promise<EngineInfo> {
+    const provider = this.provider();
+    if (slot.loaded?.dir === dir && slot.loaded.provider === provider) return slot.loaded.info;
+    const info = slot.client.load(dir, provider);
+    slot.loaded = { dir, provider, info };
+    info.then(onLoaded, () => {
+      if (slot.loaded?.info === info) slot.loaded = undefined;
+    });
+    return info;
+  }
+
+  /** Loads the configured model unless it is already loaded. */
+  ensureModel(): Promise<EngineInfo> {
+    return this.load(this.main, this.modelDir(), (loaded) => {
+      if (loaded.session.fallbackReason) this.log.warn(`using the CPU: ${loaded.session.fallbackReason}`);
+      this.log.info(`loaded ${loaded.name} (${loaded.kind}, sha256 ${loaded.sha256.slice(0, 12)}) on ${loaded.session.provider}`);
+      this.setStatus(`$(pulse) DiffTransformer: ${loaded.name} · ${loaded.session.provider}`, `Model ${loaded.dir}`);
+    });
+  }
+
+  private ensureBaseline(): Promise<EngineInfo> {
+    return this.load(this.baseline, this.baselineDir());
   }
 
   /** Validates a package by loading it; on success makes it the model (user setting). */
   async useModel(dir: string): Promise<EngineInfo> {
-    this.model = undefined; // on failure the next run reloads what the settings name
-    const provider = this.settings().get<ProviderSetting>('executionProvider', 'auto');
-    const info = await this.client.load(dir, provider);
+    this.main.loaded = undefined; // on failure the next run reloads what the settings name
+    const provider = this.provider();
+    const info = await this.main.client.load(dir, provider);
     await this.settings().update('modelPath', dir, vscode.ConfigurationTarget.Global);
-    this.model = { dir, provider, info: Promise.resolve(info) };
+    this.main.loaded = { dir, provider, info: Promise.resolve(info) };
     this.setStatus(`$(pulse) DiffTransformer: ${info.name} · ${info.session.provider}`, `Model ${dir}`);
     return info;
   }
@@ -169,56 +167,70 @@ export class InspectorController implements vscode.Disposable {
     const document = editor.document;
     const target = range && !range.isEmpty ? range : new vscode.Range(document.positionAt(0), document.positionAt(document.getText().length));
     const text = document.getText(target);
-    const problem = this.checkText(text);
-    if (problem) {
-      this.post({ type: 'error', message: problem });
-      void vscode.window.showWarningMessage(`DiffTransformer: ${problem}`);
-      return;
-    }
+    if (this.refuse(text)) return;
+    const runId = ++this.runId;
+    await this.runCancellable('DiffTransformer: inspecting', `Running the model on ${path.basename(document.fileName)}…`, async (progress, signal, superseded) => {
+      progress.report({ message: 'loading the model' });
+      const model = await this.ensureModel();
+      progress.report({ message: `running ${model.name}` });
+      const result = await this.main.client.request({ op: 'inspect', text }, signal);
+      let comparison: ActiveInspection['comparison'];
+      if (compare) {
+        progress.report({ message: 'loading the baseline' });
+        const baseline = await this.ensureBaseline();
+        progress.report({ message: `running ${baseline.name}` });
+        comparison = { result: await this.baseline.client.request({ op: 'inspect', text }, signal), model: baseline };
+      }
+      if (superseded()) return; // a newer run started: draw nothing stale
+      this.current = { runId, uri: document.uri, version: document.version, baseOffset: document.offsetAt(target.start), range: target, result, model, comparison };
+      await this.publish(signal);
+    });
+  }
+
+  cancel(): void {
+    this.running?.abort();
+  }
+
+  /** Runs one job with a cancellable progress notification. Starting a job (or Cancel) aborts the
+   *  one before; `superseded()` tells a job that a newer one started, so that it draws nothing. */
+  private async runCancellable(
+    title: string,
+    busyMessage: string,
+    job: (progress: vscode.Progress<{ message?: string }>, signal: AbortSignal, superseded: () => boolean) => Promise<void>,
+  ): Promise<void> {
     this.running?.abort();
     const abort = new AbortController();
     this.running = abort;
-    const runId = ++this.runId;
+    const superseded = () => this.running !== abort;
     void vscode.commands.executeCommand('setContext', 'difftransformer.running', true);
-    this.post({ type: 'busy', message: `Running the model on ${path.basename(document.fileName)}…` });
+    this.post({ type: 'busy', message: busyMessage });
     try {
-      await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: 'DiffTransformer: inspecting', cancellable: true },
-        async (progress, token) => {
-          token.onCancellationRequested(() => abort.abort());
-          progress.report({ message: 'loading the model' });
-          const model = await this.ensureModel();
-          progress.report({ message: `running ${model.name}` });
-          const result = await this.client.request({ op: 'inspect', text }, abort.signal);
-          let comparison: ActiveInspection['comparison'];
-          if (compare) {
-            progress.report({ message: 'loading the baseline' });
-            const baseline = await this.ensureBaseline();
-            progress.report({ message: `running ${baseline.name}` });
-            comparison = { result: await this.baseline.client.request({ op: 'inspect', text }, abort.signal), model: baseline };
-          }
-          if (runId !== this.runId) return; // a newer inspection started: draw nothing stale
-          this.current = { runId, uri: document.uri, version: document.version, baseOffset: document.offsetAt(target.start), range: target, result, model, comparison };
-          await this.publish(abort.signal);
-        },
-      );
+      await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
+        token.onCancellationRequested(() => abort.abort());
+        return job(progress, abort.signal, superseded);
+      });
     } catch (err) {
-      if (runId !== this.runId) return;
+      if (superseded()) return;
       if (err instanceof CancelledError || abort.signal.aborted) {
         this.post({ type: 'busy', message: 'Cancelled.' });
         return;
       }
       this.reportError(err as Error);
     } finally {
-      if (this.running === abort) {
+      if (!superseded()) {
         this.running = undefined;
         void vscode.commands.executeCommand('setContext', 'difftransformer.running', false);
       }
     }
   }
 
-  cancel(): void {
-    this.running?.abort();
+  /** Says why a text cannot be run (panel and a warning) and returns true, or returns false. */
+  private refuse(text: string): boolean {
+    const problem = this.checkText(text);
+    if (!problem) return false;
+    this.post({ type: 'error', message: problem });
+    void vscode.window.showWarningMessage(`DiffTransformer: ${problem}`);
+    return true;
   }
 
   // ------------------------------------------------------------------------------- needle test
@@ -233,64 +245,35 @@ export class InspectorController implements vscode.Disposable {
   async needleTest(editor: vscode.TextEditor, options: NeedleTestOptions): Promise<void> {
     const document = editor.document;
     const filler = editor.selection.isEmpty ? document.getText() : document.getText(editor.selection);
-    const problem = this.checkText(filler);
-    if (problem) {
-      this.post({ type: 'error', message: problem });
-      void vscode.window.showWarningMessage(`DiffTransformer: ${problem}`);
-      return;
-    }
+    if (this.refuse(filler)) return;
     const form: NeedleForm = options.form ?? (PROSE_LANGUAGES.has(document.languageId) ? 'prose' : 'code');
     const settings = { ...options, form };
-    this.running?.abort();
-    const abort = new AbortController();
-    this.running = abort;
-    const superseded = () => this.running !== abort; // a newer run started
-    void vscode.commands.executeCommand('setContext', 'difftransformer.running', true);
-    this.post({ type: 'busy', message: `Needle Test on ${path.basename(document.fileName)}…` });
-    try {
-      await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: 'DiffTransformer: Needle Test', cancellable: true },
-        async (progress, token) => {
-          token.onCancellationRequested(() => abort.abort());
-          progress.report({ message: 'loading the models' });
-          const [model, baseline] = await Promise.all([this.ensureModel(), this.ensureBaseline()]);
-          progress.report({ message: `running ${model.name}` });
-          const modelResult = await this.client.request({ op: 'needleTest', filler, options: settings }, abort.signal);
-          progress.report({ message: `running ${baseline.name}` });
-          const baselineResult = await this.baseline.client.request({ op: 'needleTest', filler, options: settings }, abort.signal);
-          if (superseded()) return;
-          const shown = modelResult.trials[Math.floor(modelResult.trials.length / 2)];
-          const scratch = await vscode.workspace.openTextDocument({ language: document.languageId, content: shown.text });
-          this.needleResults = { model: modelResult, baseline: baselineResult, scratch };
-          const scratchEditor = await vscode.window.showTextDocument(scratch, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
-          this.highlightNeedles(scratchEditor, shown.queries);
-          this.post({
-            type: 'needles',
-            report: {
-              form,
-              needles: modelResult.needles,
-              queries: modelResult.queries,
-              trials: modelResult.trials.length,
-              tokens: Math.max(...modelResult.trials.map((t) => t.tokens)),
-              source: path.basename(document.fileName),
-              models: [summariseNeedleTest(modelResult), summariseNeedleTest(baselineResult)],
-            },
-          });
-        },
-      );
-    } catch (err) {
+    await this.runCancellable('DiffTransformer: Needle Test', `Needle Test on ${path.basename(document.fileName)}…`, async (progress, signal, superseded) => {
+      progress.report({ message: 'loading the models' });
+      const [model, baseline] = await Promise.all([this.ensureModel(), this.ensureBaseline()]);
+      progress.report({ message: `running ${model.name}` });
+      const modelResult = await this.main.client.request({ op: 'needleTest', filler, options: settings }, signal);
+      progress.report({ message: `running ${baseline.name}` });
+      const baselineResult = await this.baseline.client.request({ op: 'needleTest', filler, options: settings }, signal);
       if (superseded()) return;
-      if (err instanceof CancelledError || abort.signal.aborted) {
-        this.post({ type: 'busy', message: 'Cancelled.' });
-        return;
-      }
-      this.reportError(err as Error);
-    } finally {
-      if (!superseded()) {
-        this.running = undefined;
-        void vscode.commands.executeCommand('setContext', 'difftransformer.running', false);
-      }
-    }
+      const shown = modelResult.trials[Math.floor(modelResult.trials.length / 2)];
+      const scratch = await vscode.workspace.openTextDocument({ language: document.languageId, content: shown.text });
+      this.needleResults = { model: modelResult, baseline: baselineResult, scratch };
+      const scratchEditor = await vscode.window.showTextDocument(scratch, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
+      this.highlightNeedles(scratchEditor, shown.queries);
+      this.post({
+        type: 'needles',
+        report: {
+          form,
+          needles: modelResult.needles,
+          queries: modelResult.queries,
+          trials: modelResult.trials.length,
+          tokens: Math.max(...modelResult.trials.map((t) => t.tokens)),
+          source: path.basename(document.fileName),
+          models: [summariseNeedleTest(modelResult), summariseNeedleTest(baselineResult)],
+        },
+      });
+    });
   }
 
   /** Marks the needles' values (what the queries must retrieve) in a scratch copy. */
@@ -309,7 +292,7 @@ export class InspectorController implements vscode.Disposable {
 
   /** The engine process that holds a pane's model. */
   private clientOf(pane: Pane): EngineClient {
-    return pane === 'main' ? this.client : this.baseline.client;
+    return (pane === 'main' ? this.main : this.baseline).client;
   }
 
   private checkText(text: string): string | undefined {
@@ -419,7 +402,7 @@ export class InspectorController implements vscode.Disposable {
 
   /** Key spans of a query token for the panel's layer and head. */
   spansFor(query: number, k: number, signal?: AbortSignal): Promise<KeySpan[]> {
-    return this.client.request({ op: 'spans', layer: this.selection.layer, head: this.selection.head, query, k }, signal);
+    return this.main.client.request({ op: 'spans', layer: this.selection.layer, head: this.selection.head, query, k }, signal);
   }
 
   get panelSelection(): Readonly<PanelSelection> {
@@ -544,7 +527,7 @@ export class InspectorController implements vscode.Disposable {
     this.panel.post({ type: 'exportRequest', requestId });
     const pngBytes = Buffer.from((await png).slice('data:image/png;base64,'.length), 'base64');
     const { layer, head, view, query } = this.selection;
-    const map = await this.client.request({ op: 'map', layer, head, view });
+    const map = await this.main.client.request({ op: 'map', layer, head, view });
     const spans = await this.spansFor(query, this.settings().get<number>('topSpans', 5));
     const { start, end } = current.range;
     const record = {
@@ -575,7 +558,7 @@ export class InspectorController implements vscode.Disposable {
 
   dispose(): void {
     this.running?.abort();
-    this.client.dispose();
+    this.main.client.dispose();
     this.baseline.client.dispose();
     this.highlighter.dispose();
     this.statusItem.dispose();
