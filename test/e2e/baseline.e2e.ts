@@ -6,9 +6,8 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_BASELINE, DEFAULT_MODEL } from '../../extension/core/modelPath';
-import { canvasPixel, openFile, runCommand, selectText, startSession, waitForStatusBarItem, webviewFrame, workspaceFolder, type Session } from './harness';
+import { canvasPixel, modelsFolder, openFile, runCommand, selectText, startSession, waitForStatusBarItem, webviewFrame, workspaceFolder, type Session } from './harness';
 
-const MODELS = path.resolve(__dirname, '..', '..', '..', 'models');
 const SELECTED = 'def fibonacci(n: int) -> list[int]:';
 
 let session: Session;
@@ -32,7 +31,7 @@ async function bufferSize(selector: string): Promise<number[]> {
 test('both models are drawn side by side: the differential map and the baseline softmax map', async () => {
   const frame = webviewFrame(session.page);
   await frame.locator('body[data-comparing="true"]').waitFor({ state: 'attached', timeout: 60_000 });
-  const baseline = await Engine.load(path.join(MODELS, DEFAULT_BASELINE), 'cpu');
+  const baseline = await Engine.load(path.join(modelsFolder, DEFAULT_BASELINE), 'cpu');
   const result = await baseline.inspect(SELECTED);
   const T = result.tokens.length;
   await frame.locator('#compare-compare-title', { hasText: 'layer 0 head 0' }).waitFor({ timeout: 30_000 });
@@ -50,7 +49,7 @@ test('both models are drawn side by side: the differential map and the baseline 
   const masked = await canvasPixel(frame, '#compare-compare-heatmap', T - 1, 0);
   assert.ok(warmth(strongest) > 40, `the strongest baseline cell is warm: ${strongest}`);
   assert.ok(Math.abs(warmth(masked)) < 12, `a future cell is background: ${masked}`);
-  const model = await Engine.load(path.join(MODELS, DEFAULT_MODEL), 'cpu');
+  const model = await Engine.load(path.join(modelsFolder, DEFAULT_MODEL), 'cpu');
   await model.inspect(SELECTED);
   const layers = { main: model.info.nLayer, compare: baseline.info.nLayer };
   for (const pane of ['main', 'compare'] as const) {
@@ -104,7 +103,7 @@ test('Needle Test hides needles in a scratch copy and reports both models as the
   const filler = fs.readFileSync(path.join(workspaceFolder, 'sample.py'), 'utf8');
   const options = { needles: 1, queries: 1, trials: 10, form: 'code' as const };
   for (const [name, kind] of [[DEFAULT_MODEL, 'diff'], [DEFAULT_BASELINE, 'baseline']] as const) {
-    const expected = await (await Engine.load(path.join(MODELS, name), 'cpu')).needleTest(filler, options);
+    const expected = await (await Engine.load(path.join(modelsFolder, name), 'cpu')).needleTest(filler, options);
     const row = frame.locator(`#needle-table tr[data-kind="${kind}"]`);
     for (const [metric, value] of [['accuracy', expected.accuracy], ['answerShare', expected.meanAnswerShare], ['noiseShare', expected.meanNoiseShare]] as const) {
       const shown = Number(await row.locator(`td[data-metric="${metric}"]`).getAttribute('data-value'));

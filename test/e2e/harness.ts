@@ -19,6 +19,14 @@ import {
 export { runCommand, waitForStatusBarItem } from '../vscode/server';
 
 export const workspaceFolder = path.join(repoRoot, 'test', 'fixtures', 'workspace');
+/** The bundled model packages. */
+export const modelsFolder = path.join(repoRoot, 'models');
+
+/** n_layer and n_head of a bundled package (the panel draws one thumbnail per layer and head). */
+export function packageShape(name: string): { layers: number; heads: number } {
+  const config = JSON.parse(fs.readFileSync(path.join(modelsFolder, name, 'config.json'), 'utf8'));
+  return { layers: config.n_layer, heads: config.n_head };
+}
 
 export interface Session {
   readonly page: Page;

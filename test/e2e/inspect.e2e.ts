@@ -7,16 +7,9 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_BASELINE, DEFAULT_MODEL } from '../../extension/core/modelPath';
-import { canvasPixel, hoverText, openFile, runCommand, selectText, startSession, waitForStatusBarItem, webviewFrame, workspaceFolder, type Session } from './harness';
+import { canvasPixel, hoverText, modelsFolder, openFile, packageShape, runCommand, selectText, startSession, waitForStatusBarItem, webviewFrame, workspaceFolder, type Session } from './harness';
 
-const MODELS = path.resolve(__dirname, '..', '..', '..', 'models');
-const PACKAGE = path.join(MODELS, DEFAULT_MODEL);
-
-/** n_layer and n_head of a bundled package (the panel draws one thumbnail per layer and head). */
-function shape(name: string): { layers: number; heads: number } {
-  const config = JSON.parse(fs.readFileSync(path.join(MODELS, name, 'config.json'), 'utf8'));
-  return { layers: config.n_layer, heads: config.n_head };
-}
+const PACKAGE = path.join(modelsFolder, DEFAULT_MODEL);
 const SELECTED = 'numbers.append(numbers[-1] + numbers[-2])';
 
 let session: Session;
@@ -77,7 +70,7 @@ test('the overview grid, spans and histograms are drawn', async () => {
   await frame.locator('#spans .span-item').first().waitFor({ timeout: 30_000 });
   assert.ok((await frame.locator('#spans .span-item').count()) >= 1);
   await frame.locator('#histograms .histogram-canvas').first().waitFor({ state: 'attached', timeout: 30_000 });
-  assert.equal(await frame.locator('#histograms .histogram-canvas').count(), 2 * shape(DEFAULT_MODEL).layers, 'hidden-state and logit histograms for every layer');
+  assert.equal(await frame.locator('#histograms .histogram-canvas').count(), 2 * packageShape(DEFAULT_MODEL).layers, 'hidden-state and logit histograms for every layer');
 });
 
 test('retrieved spans are highlighted in the editor', async () => {
@@ -177,7 +170,7 @@ test('Select Model… switches to the baseline, whose panel has only its A maps'
   const frame = webviewFrame(page);
   await frame.locator('body[data-view="a1"]').waitFor({ state: 'attached', timeout: 60_000 });
   assert.ok((await frame.locator('body').innerText()).includes(DEFAULT_BASELINE));
-  const { layers, heads } = shape(DEFAULT_BASELINE);
+  const { layers, heads } = packageShape(DEFAULT_BASELINE);
   assert.equal(await frame.locator('#overview canvas').count(), layers * heads, 'a thumbnail for each layer and standard head');
   await session.screenshot('baseline');
 });

@@ -7,9 +7,9 @@ import { after, before, test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import { QUANT_BITS } from '../../extension/protocol';
-import { canvasImage, openFile, runCommand, selectText, startSession, waitForStatusBarItem, webviewFrame, type Session } from './harness';
+import { canvasImage, modelsFolder, openFile, packageShape, runCommand, selectText, startSession, waitForStatusBarItem, webviewFrame, type Session } from './harness';
 
-const PACKAGE = path.resolve(__dirname, '..', '..', '..', 'models', DEFAULT_MODEL);
+const PACKAGE = path.join(modelsFolder, DEFAULT_MODEL);
 const SELECTED = 'numbers.append(numbers[-1] + numbers[-2])';
 const LOGITS_CANVAS = '#histograms .histogram-layer[data-layer="0"] canvas[data-kind="logits"]';
 
@@ -101,7 +101,6 @@ test('the chosen grid survives a window reload', async () => {
   const frame = webviewFrame(page);
   await frame.locator('body[data-quant-bits="4"]').waitFor({ state: 'attached', timeout: 60_000 });
   assert.equal(await frame.locator('#quant-switch').evaluate((group) => (group as unknown as { value: string }).value), '4');
-  const { nLayer } = (await Engine.load(PACKAGE, 'cpu')).info;
-  assert.equal(await frame.locator('#quantisation tbody tr').count(), nLayer, 'the error table is restored for every layer');
+  assert.equal(await frame.locator('#quantisation tbody tr').count(), packageShape(DEFAULT_MODEL).layers, 'the error table is restored for every layer');
   await session.screenshot('quantisation-after-reload');
 });
