@@ -6,7 +6,7 @@
 
 import { quantTopLevel, type Histogram, type LayerOutliers, type QuantBits, type QuantisationError, type TokenInfo } from '../extension/protocol';
 import type { Theme } from './colors';
-import { formatValue, visibleText } from './format';
+import { formatValue, textElement, visibleText } from './format';
 import { sizeCanvas } from './heatmap';
 
 const CANVAS_HEIGHT = 150;
@@ -47,7 +47,7 @@ export class HistogramsView {
     this.tokens = tokens;
     this.charts = [];
     if (layers.length === 0) {
-      this.container.replaceChildren(note('No outlier statistics yet.'));
+      this.container.replaceChildren(textElement('p', 'No outlier statistics yet.', 'note'));
       return;
     }
     this.container.replaceChildren(...layers.map((layer) => this.layerSection(layer)));
@@ -191,11 +191,4 @@ function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histo
   context.fillText(formatValue(low + span), width, plotBottom + 3);
   context.textAlign = 'center';
   context.fillText('|value| (log count)', width / 2, plotBottom + 3);
-}
-
-function note(text: string): HTMLElement {
-  const paragraph = document.createElement('p');
-  paragraph.className = 'note';
-  paragraph.textContent = text;
-  return paragraph;
 }

@@ -82,7 +82,7 @@ const quantSwitch = createQuantSwitch((bits) => {
 });
 const quantisationTable = document.createElement('table');
 quantisationTable.id = 'quantisation';
-quantisationTable.className = 'quantisation-table';
+quantisationTable.className = 'data-table';
 const outliersTab = div('tab-content');
 outliersTab.append(quantSwitch.element, quantisationTable, histogramsContainer);
 

@@ -5,7 +5,7 @@
 
 import type { NeedleReport, NeedleSummary } from '../extension/protocol';
 import type { Theme } from './colors';
-import { formatValue } from './format';
+import { formatValue, textElement } from './format';
 import { drawText, sizeCanvas } from './heatmap';
 
 const METRICS: { key: 'accuracy' | 'answerShare' | 'noiseShare' | 'queryShare'; title: string }[] = [
@@ -33,7 +33,7 @@ export class NeedlesView {
   ) {
     this.heading.className = 'needle-heading';
     this.table.id = 'needle-table';
-    this.table.className = 'quantisation-table';
+    this.table.className = 'data-table';
     this.chart.id = 'needle-chart';
     this.chart.setAttribute('aria-label', 'Retrieval accuracy and attention share on the answer, by needle depth, for each model');
     container.append(this.heading, this.table, this.chart);
@@ -65,14 +65,14 @@ export class NeedlesView {
 
   private renderTable(models: readonly NeedleSummary[]): void {
     const header = document.createElement('tr');
-    header.append(cell('th', 'model'), ...METRICS.map(({ title }) => cell('th', title)));
+    header.append(textElement('th', 'model'), ...METRICS.map(({ title }) => textElement('th', title)));
     const rows = models.map((model) => {
       const row = document.createElement('tr');
       row.dataset.kind = model.kind;
-      row.append(cell('th', `${model.model} (${model.kind})`));
+      row.append(textElement('th', `${model.model} (${model.kind})`));
       for (const { key } of METRICS) {
         const text = key === 'accuracy' ? `${model.correct}/${model.queries} (${(100 * model.overall.accuracy).toFixed(0)}%)` : formatValue(model.overall[key]);
-        const value = cell('td', text);
+        const value = textElement('td', text);
         value.dataset.metric = key;
         value.dataset.value = String(model.overall[key]);
         row.append(value);
@@ -129,10 +129,4 @@ export class NeedlesView {
       drawText(context, { ...this.theme, foreground: colour(model) }, `■ ${model.model} (${model.kind})`, MARGIN.left + i * 200, PLOT_HEIGHT + LEGEND_HEIGHT - 4, 190);
     });
   }
-}
-
-function cell(tag: 'td' | 'th', text: string): HTMLTableCellElement {
-  const element = document.createElement(tag);
-  element.textContent = text;
-  return element;
 }

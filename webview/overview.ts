@@ -4,7 +4,7 @@
 
 import type { InspectionMeta, MapView } from '../extension/protocol';
 import { extent, scaleForView, type Theme } from './colors';
-import { formatLambda, VIEW_LABELS } from './format';
+import { formatLambda, textElement, VIEW_LABELS } from './format';
 
 export class OverviewGrid {
   private thumbnails: HTMLCanvasElement[] = [];
@@ -77,12 +77,12 @@ export class OverviewGrid {
     if (shape === this.shape) return;
     this.shape = shape;
     this.container.style.gridTemplateColumns = `auto repeat(${nHead}, var(--thumbnail-size))`;
-    const cells: HTMLElement[] = [cell('div', 'overview-corner', '')];
-    for (let head = 0; head < nHead; head++) cells.push(cell('div', 'overview-head', `H${head}`));
+    const cells: HTMLElement[] = [textElement('div', '', 'overview-corner')];
+    for (let head = 0; head < nHead; head++) cells.push(textElement('div', `H${head}`, 'overview-head'));
     this.thumbnails = [];
     for (let layer = 0; layer < nLayer; layer++) {
-      const label = cell('div', 'overview-layer', `L${layer}`);
-      if (meta.lambda.length > layer) label.append(cell('span', 'overview-lambda', `λ ${formatLambda(meta.lambda[layer])}`));
+      const label = textElement('div', `L${layer}`, 'overview-layer');
+      if (meta.lambda.length > layer) label.append(textElement('span', `λ ${formatLambda(meta.lambda[layer])}`, 'overview-lambda'));
       cells.push(label);
       for (let head = 0; head < nHead; head++) {
         const canvas = document.createElement('canvas');
@@ -98,11 +98,4 @@ export class OverviewGrid {
     }
     this.container.replaceChildren(...cells);
   }
-}
-
-function cell(tag: 'div' | 'span', className: string, text: string): HTMLElement {
-  const created = document.createElement(tag);
-  created.className = className;
-  created.textContent = text;
-  return created;
 }

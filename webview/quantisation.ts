@@ -3,7 +3,7 @@
 // number a cell with data-metric and data-bits; the chosen bit width's cells have class "chosen").
 
 import { QUANT_BITS, type LayerOutliers, type QuantBits } from '../extension/protocol';
-import { formatValue } from './format';
+import { formatValue, textElement } from './format';
 
 const METRICS: { key: 'logitRelRmse' | 'attentionError'; title: string; tooltip: string }[] = [
   {
@@ -32,27 +32,27 @@ export function renderQuantisationTable(table: HTMLTableElement, layers: readonl
     'relative RMS error of the logits, and total-variation distance of the attention rows (DIFF’s divided by 1 − λ).';
   const head = document.createElement('thead');
   const groups = document.createElement('tr');
-  const layerHeader = cell('th', 'Layer');
+  const layerHeader = textElement('th', 'Layer');
   layerHeader.rowSpan = 2;
   groups.append(layerHeader);
   const widths = document.createElement('tr');
   for (const { title, tooltip } of METRICS) {
-    const group = cell('th', title);
+    const group = textElement('th', title);
     group.colSpan = QUANT_BITS.length;
     group.title = tooltip;
     groups.append(group);
-    for (const bits of QUANT_BITS) widths.append(emphasised(cell('th', `${bits}-bit`), bits, chosen));
+    for (const bits of QUANT_BITS) widths.append(emphasised(textElement('th', `${bits}-bit`), bits, chosen));
   }
   head.append(groups, widths);
   const body = document.createElement('tbody');
   for (const { layer, quantisation } of layers) {
     const row = document.createElement('tr');
     row.dataset.layer = String(layer);
-    row.append(cell('th', String(layer)));
+    row.append(textElement('th', String(layer)));
     for (const { key } of METRICS) {
       for (const bits of QUANT_BITS) {
         const error = quantisation.find((entry) => entry.bits === bits);
-        const value = cell('td', error ? formatValue(error[key]) : '–');
+        const value = textElement('td', error ? formatValue(error[key]) : '–');
         value.dataset.metric = key;
         value.dataset.bits = String(bits);
         row.append(emphasised(value, bits, chosen));
@@ -63,11 +63,6 @@ export function renderQuantisationTable(table: HTMLTableElement, layers: readonl
   table.replaceChildren(caption, head, body);
 }
 
-function cell(kind: 'th' | 'td', text: string): HTMLTableCellElement {
-  const created = document.createElement(kind);
-  created.textContent = text;
-  return created;
-}
 
 function emphasised(element: HTMLTableCellElement, bits: QuantBits, chosen: QuantBits | null): HTMLTableCellElement {
   element.classList.toggle('chosen', bits === chosen);

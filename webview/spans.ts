@@ -2,7 +2,7 @@
 // summed score, strongest first. Clicking one reveals its tokens in the editor.
 
 import type { KeySpan, TokenInfo } from '../extension/protocol';
-import { formatValue, visibleText } from './format';
+import { formatValue, textElement, visibleText } from './format';
 
 /** Longer span texts are cut (the editor shows the whole span on click). */
 const MAX_SPAN_TEXT = 300;
@@ -22,14 +22,14 @@ export function renderSpans(
   onReveal: (firstToken: number, endToken: number) => void,
 ): void {
   if (!shown) {
-    container.replaceChildren(note('Lock a query row on the map to see the key spans it retrieves.'));
+    container.replaceChildren(textElement('p', 'Lock a query row on the map to see the key spans it retrieves.', 'note'));
     return;
   }
   const queryText = tokens[shown.query] ? ` «${visibleText(tokens[shown.query].text)}»` : '';
-  const heading = note(`Key spans of query ${shown.query}${queryText} · layer ${shown.layer} · head ${shown.head}`);
+  const heading = textElement('p', `Key spans of query ${shown.query}${queryText} · layer ${shown.layer} · head ${shown.head}`, 'note');
   heading.classList.add('spans-heading');
   if (shown.spans.length === 0) {
-    container.replaceChildren(heading, note('No key with positive attention (the query attends only to itself or BOS).'));
+    container.replaceChildren(heading, textElement('p', 'No key with positive attention (the query attends only to itself or BOS).', 'note'));
     return;
   }
   const best = Math.max(...shown.spans.map((span) => Math.abs(span.score))) || 1;
@@ -64,11 +64,4 @@ export function renderSpans(
     return item;
   });
   container.replaceChildren(heading, ...items);
-}
-
-function note(text: string): HTMLElement {
-  const paragraph = document.createElement('p');
-  paragraph.className = 'note';
-  paragraph.textContent = text;
-  return paragraph;
 }
