@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from model.model import ModelConfig, Transformer, apply_rotary, lambda_init_for, rotary_tables
+from tolerance import assert_close, is_close
 
 
 def make(kind="diff", seed=0, **overrides):
@@ -34,7 +35,7 @@ def test_softmax_maps_are_causal_distributions(n_kv_head):
     above = torch.ones(T, T).triu(1).bool()
     for name in ("attn_a1", "attn_a2"):
         maps = ins[name]
-        assert torch.allclose(maps.sum(-1), torch.ones(()), atol=1e-5), name
+        assert_close(maps.sum(-1), 1.0, name)
         assert (maps[..., above] == 0).all(), name
         assert (maps >= 0).all(), name
 
@@ -44,7 +45,7 @@ def test_differential_rows_sum_to_one_minus_lambda():
     lam = ins["lambda"]  # (B, L, T, H)
     diff = ins["attn_a1"] - lam.permute(0, 1, 3, 2)[..., None] * ins["attn_a2"]
     expected = (1 - lam).permute(0, 1, 3, 2)
-    assert torch.allclose(diff.sum(-1), expected, atol=1e-5)
+    assert_close(diff.sum(-1), expected, "rows of A1 - lambda A2")
     assert (diff < 0).any(), "the differential map of a DIFF model with distinct maps has negative entries"
 
 
@@ -63,9 +64,9 @@ def test_lambda_reparameterisation():
         attn.lambda_q2.fill_(-0.5), attn.lambda_k2.fill_(0.5)
     d = model.cfg.head_dim
     expected = math.exp(0.125 * d) - math.exp(-0.25 * d) + lambda_init_for(1)
-    assert attn.lambda_full().item() == pytest.approx(expected, rel=1e-6)
+    assert_close(attn.lambda_full().item(), expected, "lambda")
     ins = inspect(model)
-    assert torch.allclose(ins["lambda"][:, 1], torch.tensor(expected))
+    assert_close(ins["lambda"][:, 1], expected, "inspected lambda")
     assert ins["lambda"].shape == (2, model.cfg.n_layer, 12, model.cfg.n_head)
 
 
@@ -82,7 +83,7 @@ def test_sub_heads_pair_as_2h_and_2h_plus_1(sub_head):
     head, changed = sub_head // 2, ("attn_a1", "attn_a2")[sub_head % 2]
     for name in ("attn_a1", "attn_a2"):
         for h in range(model.cfg.n_head):
-            same = torch.allclose(before[name][:, 0, h], after[name][:, 0, h], atol=1e-6)
+            same = is_close(after[name][:, 0, h], before[name][:, 0, h])
             assert same == (not (name == changed and h == head)), (name, h)
 
 
@@ -107,7 +108,7 @@ def test_flash_form_equals_map_form():
         heads = softmax_attention(q[:, 0::2], k[:, 0::2]) - attn.lambda_full() * softmax_attention(q[:, 1::2], k[:, 1::2])
         normed = heads * torch.rsqrt(heads.pow(2).mean(-1, keepdim=True) + 1e-5) * attn.subln.weight
         expected = attn.out_proj((normed * (1 - attn.lambda_init)).transpose(1, 2).reshape(1, 9, -1))
-    assert torch.allclose(out, expected, atol=1e-5)
+    assert_close(out, expected, "attention output")
 
 
 def test_per_head_norm_covers_2d_channels():
@@ -128,7 +129,7 @@ def test_rotary_is_interleaved_and_relative():
     torch.manual_seed(0)
     q, k = torch.randn(1, 1, 1, d).expand(1, 1, 16, d), torch.randn(1, 1, 1, d).expand(1, 1, 16, d)
     qr, kr = apply_rotary(q, cos, sin)[0, 0], apply_rotary(k, cos, sin)[0, 0]
-    assert torch.allclose(qr[5] @ kr[2], qr[13] @ kr[10], atol=1e-5), "scores depend on relative position only"
+    assert_close(qr[13] @ kr[10], qr[5] @ kr[2], "scores depend on relative position only")
 
 
 @pytest.mark.parametrize("cfg", [
@@ -156,7 +157,7 @@ def test_causal_prefix_invariance():
     with torch.no_grad():
         full = model(ids)[0]
         prefix = model(ids[:, :11])[0]
-    assert torch.allclose(full[:, :11], prefix, atol=1e-5)
+    assert_close(full[:, :11], prefix, "logits of the prefix")
 
 
 def test_config_rejects_inconsistent_shapes():

@@ -13,6 +13,7 @@ from model.fixtures import FIXTURE_TOKENIZER, FIXTURES, golden_record, tiny_mode
 from model.package import (PackageError, load_checkpoint, load_package, save_checkpoint, sha256_file,
                            write_package)
 from model.tokenizer import ByteLevelBPE
+from tolerance import assert_close
 
 VOCAB = ByteLevelBPE.load(FIXTURE_TOKENIZER).vocab_size
 VARIANTS = {
@@ -22,7 +23,7 @@ VARIANTS = {
 }
 
 
-def assert_outputs_match(ort: dict, torch_out: dict, atol=1e-4):
+def assert_outputs_match(ort: dict, torch_out: dict):
     assert set(ort) == set(torch_out)
     for name, expected in torch_out.items():
         actual = ort[name]
@@ -30,9 +31,9 @@ def assert_outputs_match(ort: dict, torch_out: dict, atol=1e-4):
         if name == "top_ids":
             # Ids may swap only where two probabilities tie within float error.
             differs = actual != expected
-            assert np.all(np.abs(ort["top_probs"][differs] - torch_out["top_probs"][differs]) < atol), name
+            assert_close(ort["top_probs"][differs], torch_out["top_probs"][differs], "top_probs where top_ids differ")
         else:
-            assert np.max(np.abs(actual - expected), initial=0.0) <= atol, name
+            assert_close(actual, expected, name)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -57,7 +58,7 @@ def test_package_files_and_config(tmp_path):
     assert config["kind"] == "diff" and config["pairing"] == "adjacent"
     assert config["n_softmax_heads"] == 2 * config["n_head"]
     assert config["head_dim"] == config["n_embd"] // config["n_head"] // 2
-    assert config["lambda"]["value"] == pytest.approx(model.lambdas())
+    assert_close(config["lambda"]["value"], model.lambdas(), "config lambda")
     assert config["outputs"][-2:] == ["attn_a2", "lambda"]
     assert not list(tmp_path.glob(".*")), "no temporary folder is left behind"
 
@@ -81,7 +82,7 @@ def test_committed_fixtures_match_golden_outputs(repo, tmp_path):
         assert fresh["ids"] == golden["ids"]
         expected = {k: np.array(v["data"], dtype=v["dtype"]).reshape(v["dims"]) for k, v in golden["outputs"].items()}
         for k, v in fresh["outputs"].items():
-            assert np.allclose(np.array(v["data"]), expected[k].reshape(-1), atol=1e-6), (name, k)
+            assert_close(v["data"], expected[k].reshape(-1), f"{name} {k}")
         [ort] = run_onnxruntime(repo / "models" / name / "model.onnx", [golden["ids"]], tmp_path)
         assert_outputs_match(ort, expected)
 
@@ -122,7 +123,7 @@ def test_cli_exports_a_checkpoint_and_inspects_the_package(tmp_path):
     inspected = run_module("inspect", "--package", tmp_path / "pkg", "--text", "def f(x):\n    return x", "--json")
     assert inspected.returncode == 0, inspected.stderr
     report = json.loads(inspected.stdout)
-    assert report["lambda"] == pytest.approx(model.lambdas(), abs=1e-6)
+    assert_close(report["lambda"], model.lambdas(), "inspected lambda")
     assert len(report["attention"]) == model.cfg.n_layer * model.cfg.n_head
     assert len(report["next_tokens"]) == 5 and report["next_tokens"][0]["prob"] >= report["next_tokens"][-1]["prob"]
     summary = run_module("inspect", "--package", tmp_path / "pkg", "--text", "hello")
