@@ -18,42 +18,96 @@ Prose form::
 Every query ends just before " VALUE", so an evaluator prompts with ``text[:answer.query_span[1]]``
 and expects the continuation ``answer.continuation``; ``answer.value_span`` locates the value in
 the needle, the span a retrieval head should attend to.
+
+The word lists, code styles, prose form, value shapes and N/R configs are read from
+shared/needles.json, which the extension's Needle Test reads too, so both make and score the same
+kind of document.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import string
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
+NEEDLES_FILE = Path(__file__).resolve().parents[1] / "shared" / "needles.json"
 FORMS = ("code", "prose")
-
-_CODE_WORDS_FIRST = ("cache", "config", "api", "session", "max", "default", "retry", "buffer", "server",
-                     "user", "queue", "render", "auth", "build", "worker", "index", "socket", "layout")
-_CODE_WORDS_SECOND = ("key", "token", "limit", "port", "timeout", "size", "id", "secret", "count",
-                      "offset", "seed", "version", "width", "depth", "level", "code")
-_ADJECTIVES = ("red", "blue", "green", "silver", "golden", "quiet", "brave", "ancient", "hidden", "small",
-               "northern", "eastern", "clever", "sleepy", "wild", "crimson", "pale", "restless")
-_NOUNS = ("fox", "owl", "river", "mountain", "lantern", "garden", "harbor", "tower", "falcon", "violin",
-          "orchard", "comet", "bridge", "meadow", "whale", "compass", "forest", "island")
-_PROSE_ATTRIBUTES = ("secret number", "magic number", "hidden code", "lucky number", "special number")
 
 
 @dataclass(frozen=True)
-class _CodeStyle:
-    key_case: str  # "upper_snake" or "camel"
-    needle: str  # format with key, value
+class _Style:
+    """How one form writes a needle line and its query. Templates use {key} and {value}."""
+
+    key_case: str  # a key of _KEY_CASES, or "" for prose keys
+    needle: str
     query: str  # the query prefix, ends right before " VALUE"
     query_close: str  # what follows the value on the query line
     quoted_values: bool
 
 
-_CODE_STYLES = (
-    _CodeStyle("upper_snake", "{key} = {value}", "assert {key} ==", "", False),
-    _CodeStyle("camel", "const {key} = {value};", "console.assert({key} ===", ");", True),
-    _CodeStyle("upper_snake", "#define {key} {value}", "static_assert({key} ==", ");", False),
-)
+# How a code style spells a key from its two words and random tag: CACHE_TIMEOUT_qzvk, apiToken_xwbe.
+_KEY_CASES = {
+    "upper_snake": lambda first, second, tag: f"{first.upper()}_{second.upper()}_{tag}",
+    "camel": lambda first, second, tag: f"{first}{second.capitalize()}_{tag}",
+}
+
+
+@dataclass(frozen=True)
+class _Definitions:
+    """shared/needles.json, checked and typed."""
+
+    code_words_first: tuple[str, ...]
+    code_words_second: tuple[str, ...]
+    key_tag_length: int
+    code_styles: tuple[_Style, ...]
+    prose_style: _Style
+    prose_key: str  # template with {attribute}, {adjective} and {noun}
+    prose_attributes: tuple[str, ...]
+    adjectives: tuple[str, ...]
+    nouns: tuple[str, ...]
+    number_range: tuple[int, int]  # both ends included
+    quoted_tag_length: int
+    quoted_share: float  # of the values of a style with quoted values
+    configs: dict[str, tuple[int, int]]  # "N4R2" -> (needles, queries)
+    continuation_prefix: str  # between a query and its value
+    value_extender_pattern: str  # a character that, after the value, makes an answer not exact
+
+
+def _read_definitions(path: Path) -> _Definitions:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        code, prose, values = data["code"], data["prose"], data["values"]
+        definitions = _Definitions(
+            code_words_first=tuple(code["keyWordsFirst"]),
+            code_words_second=tuple(code["keyWordsSecond"]),
+            key_tag_length=int(code["keyTagLength"]),
+            code_styles=tuple(_Style(style["keyCase"], style["needle"], style["query"], style["queryClose"],
+                                     bool(style["quotedValues"])) for style in code["styles"]),
+            prose_style=_Style("", prose["needle"], prose["query"], prose["queryClose"], False),
+            prose_key=prose["key"],
+            prose_attributes=tuple(prose["attributes"]),
+            adjectives=tuple(prose["adjectives"]),
+            nouns=tuple(prose["nouns"]),
+            number_range=(int(values["numberRange"][0]), int(values["numberRange"][1])),
+            quoted_tag_length=int(values["quotedTagLength"]),
+            quoted_share=float(values["quotedShare"]),
+            configs={config["name"]: (int(config["needles"]), int(config["queries"])) for config in data["configs"]},
+            continuation_prefix=data["scoring"]["continuationPrefix"],
+            value_extender_pattern=data["scoring"]["valueExtenderPattern"],
+        )
+        unknown = [style["keyCase"] for style in code["styles"] if style["keyCase"] not in _KEY_CASES]
+        if unknown:
+            raise ValueError(f"code.styles: keyCase {unknown[0]!r} is not one of {sorted(_KEY_CASES)}")
+        return definitions
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
+        raise RuntimeError(f"{path}: cannot read the Needle Test's definitions ({err!r}); fix that field "
+                           "(git diff shows what changed from the committed file)") from None
+
+
+NEEDLES = _read_definitions(NEEDLES_FILE)
 
 
 @dataclass(frozen=True)
@@ -63,13 +117,13 @@ class Answer:
     key: str
     value: str  # the answer text, e.g. "48291" or "\"k3j9m\""
     value_span: tuple[int, int]  # [start, end) of the value inside its needle
-    query_span: tuple[int, int]  # [start, end) of the query prefix; the value follows after a space
+    query_span: tuple[int, int]  # [start, end) of the query prefix; the continuation follows
     depth: float  # where the needle starts, as a fraction of the text before the queries
 
     @property
     def continuation(self) -> str:
         """The text a model should produce after ``text[:query_span[1]]``."""
-        return " " + self.value
+        return NEEDLES.continuation_prefix + self.value
 
 
 @dataclass(frozen=True)
@@ -80,41 +134,41 @@ class _Needle:
     value_offset: int  # where the value starts inside ``line``
 
 
-def _random_tag(rng: random.Random, length: int = 4) -> str:
+def _random_tag(rng: random.Random, length: int) -> str:
     return "".join(rng.choice(string.ascii_lowercase) for _ in range(length))
 
 
-def _make_needles(rng: random.Random, count: int, form: str, style: _CodeStyle, forbidden_text: str) -> list[_Needle]:
+def _random_number(rng: random.Random) -> str:
+    low, high = NEEDLES.number_range
+    return str(rng.randint(low, high))
+
+
+def _code_key_and_value(rng: random.Random, style: _Style) -> tuple[str, str]:
+    first, second = rng.choice(NEEDLES.code_words_first), rng.choice(NEEDLES.code_words_second)
+    key = _KEY_CASES[style.key_case](first, second, _random_tag(rng, NEEDLES.key_tag_length))
+    quoted = style.quoted_values and rng.random() < NEEDLES.quoted_share
+    return key, f'"{_random_tag(rng, NEEDLES.quoted_tag_length)}"' if quoted else _random_number(rng)
+
+
+def _prose_key_and_value(rng: random.Random) -> tuple[str, str]:
+    key = NEEDLES.prose_key.format(attribute=rng.choice(NEEDLES.prose_attributes),
+                                   adjective=rng.choice(NEEDLES.adjectives), noun=rng.choice(NEEDLES.nouns))
+    return key, _random_number(rng)
+
+
+def _make_needles(rng: random.Random, count: int, form: str, style: _Style, forbidden_text: str) -> list[_Needle]:
     """``count`` definitions with distinct keys that do not occur in the filler (so each key appears
     only where the document puts it)."""
     needles: list[_Needle] = []
     keys: set[str] = set()
     while len(needles) < count:
-        if form == "code":
-            first, second, tag = rng.choice(_CODE_WORDS_FIRST), rng.choice(_CODE_WORDS_SECOND), _random_tag(rng)
-            key = (f"{first.upper()}_{second.upper()}_{tag}" if style.key_case == "upper_snake"
-                   else f"{first}{second.capitalize()}_{tag}")
-            value = f'"{_random_tag(rng, 5)}"' if style.quoted_values and rng.random() < 0.5 else str(rng.randint(1000, 99999))
-            line = style.needle.format(key=key, value=value)
-            value_offset = line.index(value, len(key))
-        else:
-            key = f"{rng.choice(_PROSE_ATTRIBUTES)} of the {rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)}"
-            value = str(rng.randint(1000, 99999))
-            line = f"The {key} is {value}."
-            value_offset = len(line) - len(value) - 1
+        key, value = _code_key_and_value(rng, style) if form == "code" else _prose_key_and_value(rng)
         if key in keys or key in forbidden_text:
             continue
         keys.add(key)
-        needles.append(_Needle(key, value, line, value_offset))
+        value_offset = len(style.needle.split("{value}")[0].format(key=key))
+        needles.append(_Needle(key, value, style.needle.format(key=key, value=value), value_offset))
     return needles
-
-
-def _query_prefix(needle: _Needle, form: str, style: _CodeStyle) -> str:
-    return style.query.format(key=needle.key) if form == "code" else f"The {needle.key} is"
-
-
-def _query_suffix(form: str, style: _CodeStyle) -> str:
-    return style.query_close if form == "code" else "."
 
 
 def _filler(rng: random.Random, filler_texts: Sequence[str], chars: int) -> str:
@@ -158,7 +212,8 @@ def make_document(rng: random.Random, n_needles: int, n_queries: int, filler_tex
         raise ValueError(f"need 1 <= n_queries <= n_needles, got {n_queries} and {n_needles}")
     if not any(filler_texts):
         raise ValueError("filler_texts must contain some text")
-    style = rng.choice(_CODE_STYLES)
+    code_style = rng.choice(NEEDLES.code_styles)  # drawn for either form, so a seed's rng sequence is fixed
+    style = code_style if form == "code" else NEEDLES.prose_style
 
     # Needles and queries first, so the filler fills the rest of target_chars.
     needles = _make_needles(rng, n_needles, form, style, forbidden_text="")
@@ -201,8 +256,8 @@ def make_document(rng: random.Random, n_needles: int, n_queries: int, filler_tex
     answers: list[Answer] = []
     for index in queried:
         needle = needles[index]
-        prefix = _query_prefix(needle, form, style)
-        parts.append(prefix + " " + needle.value + _query_suffix(form, style) + "\n")
+        prefix = style.query.format(key=needle.key)
+        parts.append(prefix + NEEDLES.continuation_prefix + needle.value + style.query_close + "\n")
         answers.append(Answer(
             key=needle.key,
             value=needle.value,
