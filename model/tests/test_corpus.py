@@ -1,4 +1,5 @@
-"""Tests for the corpus builder (model/corpus.py) and the retrieval documents (model/retrieval.py).
+"""Tests for the corpus builder (model/corpus.py and its corpus_sources, corpus_documents and markup_text
+modules) and the retrieval documents (model/retrieval.py).
 
 No downloads: the pipeline tests pre-populate the extraction cache with small fake package trees,
 which `fetch` then uses as if they had been downloaded.
@@ -13,8 +14,11 @@ from pathlib import Path
 import pytest
 
 from model import corpus
-from model.corpus import EOT_TOKEN, Source, allocate, build, extracted_root, read_document
+from model.corpus import allocate, build
+from model.corpus_documents import HOLDOUT_PER_MILLE, read_document
+from model.corpus_sources import Source, extracted_root
 from model.retrieval import make_document, make_training_documents
+from model.tokenizer import EOT_TOKEN
 from tolerance import assert_close
 
 DEP5_COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
@@ -124,7 +128,7 @@ def test_holdout_is_whole_files_by_hash(fake_cache, tmp_path):
     manifest = [json.loads(line) for line in (tmp_path / "out/files.jsonl").read_text().splitlines()]
     train_documents = set(documents_of(tmp_path / "out/train.txt"))
     val_documents = set(documents_of(tmp_path / "out/val_code.txt")) | set(documents_of(tmp_path / "out/val_prose.txt"))
-    held_out = [e for e in manifest if int(e["sha256"][:8], 16) % 1000 < corpus.HOLDOUT_PER_MILLE]
+    held_out = [e for e in manifest if int(e["sha256"][:8], 16) % 1000 < HOLDOUT_PER_MILLE]
     assert held_out, "the fake corpus should be large enough to hold some files out"
     for entry in manifest:
         if entry in held_out:
