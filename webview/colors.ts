@@ -9,7 +9,7 @@
 import { color } from 'd3-color';
 import { interpolateLab, piecewise } from 'd3-interpolate';
 import { scaleDivergingSqrt, scaleSequentialSqrt, type ScaleDiverging, type ScaleSequential } from 'd3-scale';
-import type { MapView } from '../extension/protocol';
+import type { MapView } from '../shared/model';
 
 export interface Theme {
   background: string;

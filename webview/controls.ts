@@ -14,7 +14,7 @@ import {
   vsCodeRadio,
   vsCodeRadioGroup,
 } from '@vscode/webview-ui-toolkit';
-import { QUANT_BITS, type MapView, type QuantBits } from '../extension/protocol';
+import { QUANT_BITS, type MapView, type QuantBits } from '../shared/model';
 import { VIEW_LABELS } from './format';
 
 /** Defines the toolkit's custom elements (once, before any control is created). */

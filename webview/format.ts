@@ -1,7 +1,7 @@
 // Text helpers shared by the views. Token texts are untrusted: they only ever reach the page through
 // textContent (textElement) or canvas fillText, and these helpers only make whitespace visible.
 
-import type { MapView } from '../extension/protocol';
+import type { MapView } from '../shared/model';
 
 export const VIEW_LABELS: Record<MapView, string> = {
   a1: 'A1',

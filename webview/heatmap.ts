@@ -6,7 +6,8 @@
 // so highlighting never touches the data pixels.
 
 import { scaleLinear } from 'd3-scale';
-import type { MapView, TokenInfo } from '../extension/protocol';
+import type { TokenInfo } from '../shared/inspection';
+import type { MapView } from '../shared/model';
 import { extent, scaleForView, type ColorScale, type Theme } from './colors';
 import { formatValue, VIEW_LABELS, visibleText } from './format';
 

@@ -4,7 +4,8 @@
 // Optionally the levels of an absmax quantisation grid are drawn over the logit histograms
 // (the paper's Figure 8).
 
-import { quantTopLevel, type Histogram, type LayerOutliers, type QuantBits, type QuantisationError, type TokenInfo } from '../extension/protocol';
+import type { Histogram, LayerOutliers, QuantisationError, TokenInfo } from '../shared/inspection';
+import { quantTopLevel, type QuantBits } from '../shared/model';
 import type { Theme } from './colors';
 import { formatValue, textElement, visibleText } from './format';
 import { sizeCanvas } from './heatmap';

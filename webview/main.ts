@@ -3,16 +3,9 @@
 // saves the state with setState so the panel survives being hidden and reloaded.
 
 import './zodConfig'; // before any module creates schemas
-import {
-  BASELINE_VIEWS,
-  MAP_VIEWS,
-  parseHostMessage,
-  type HostMessage,
-  type InspectionMeta,
-  type MapView,
-  type Pane,
-  type WebviewMessage,
-} from '../extension/protocol';
+import type { Thumbnails } from '../shared/inspection';
+import { BASELINE_VIEWS, MAP_VIEWS, type MapView } from '../shared/model';
+import { parseHostMessage, type HostMessage, type InspectionMeta, type Pane, type WebviewMessage } from '../shared/protocol';
 import { readTheme, watchTheme } from './colors';
 import { createIndexSelect, createQuantSwitch, createTabs, createViewSwitch, registerToolkit } from './controls';
 import { formatLambda, VIEW_LABELS } from './format';
@@ -322,7 +315,7 @@ function isCurrentSelection(message: { runId: number; layer: number; head: numbe
   return isCurrentRun(message.runId) && message.layer === state.selection.layer && message.head === state.selection.head;
 }
 
-function onInspection(meta: InspectionMeta, thumbnails: Partial<Record<MapView, Float32Array>>): void {
+function onInspection(meta: InspectionMeta, thumbnails: Thumbnails): void {
   const sameRun = state.meta?.runId === meta.runId;
   const { layer, head, view } = state.selection;
   const views = viewsOf(meta);

@@ -3,7 +3,7 @@
 // data-kind, each number a cell with data-metric), and accuracy and answer share by needle depth
 // drawn on one canvas (#needle-chart), the model in the "positive" hue and the baseline in the other.
 
-import type { NeedleReport, NeedleSummary } from '../extension/protocol';
+import type { NeedleReport, NeedleSummary } from '../shared/needleTest';
 import type { Theme } from './colors';
 import { formatValue, textElement } from './format';
 import { drawText, sizeCanvas } from './heatmap';

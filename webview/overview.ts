@@ -2,7 +2,8 @@
 // view's average-pooled thumbnail, with lambda in the row labels; clicking one selects it. All
 // thumbnails of a view share one colour scale so heads can be compared.
 
-import type { InspectionMeta, MapView } from '../extension/protocol';
+import type { MapView } from '../shared/model';
+import type { InspectionMeta } from '../shared/protocol';
 import { extent, scaleForView, type Theme } from './colors';
 import { formatLambda, textElement, VIEW_LABELS } from './format';
 

@@ -2,7 +2,8 @@
 // logits to each of QUANT_BITS, as a table (#quantisation: one row per layer with data-layer, each
 // number a cell with data-metric and data-bits; the chosen bit width's cells have class "chosen").
 
-import { QUANT_BITS, type LayerOutliers, type QuantBits } from '../extension/protocol';
+import type { LayerOutliers } from '../shared/inspection';
+import { QUANT_BITS, type QuantBits } from '../shared/model';
 import { formatValue, textElement } from './format';
 
 const METRICS: { key: 'logitRelRmse' | 'attentionError'; title: string; tooltip: string }[] = [

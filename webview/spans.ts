@@ -1,7 +1,7 @@
 // The key spans retrieved for the locked query: contiguous runs of the most-attended keys with their
 // summed score, strongest first. Clicking one reveals its tokens in the editor.
 
-import type { KeySpan, TokenInfo } from '../extension/protocol';
+import type { KeySpan, TokenInfo } from '../shared/inspection';
 import { formatValue, textElement, visibleText } from './format';
 
 /** Longer span texts are cut (the editor shows the whole span on click). */

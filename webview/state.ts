@@ -3,19 +3,11 @@
 // only while they are small enough (the host can always send them again).
 
 import { z } from 'zod';
-import {
-  inspectionMetaSchema,
-  keySpanSchema,
-  layerOutliersSchema,
-  needleReportSchema,
-  MAP_VIEWS,
-  QUANT_BITS,
-  type InspectionMeta,
-  type LayerOutliers,
-  type NeedleReport,
-  type MapView,
-  type QuantBits,
-} from '../extension/protocol';
+import { keySpanSchema, layerOutliersSchema, type LayerOutliers, type Thumbnails } from '../shared/inspection';
+import { MAP_VIEWS, QUANT_BITS, type MapView, type QuantBits } from '../shared/model';
+import { needleReportSchema, type NeedleReport } from '../shared/needleTest';
+import { inspectionMetaSchema, type InspectionMeta } from '../shared/protocol';
+import { indexSchema } from '../shared/schemas';
 import type { ShownMap } from './heatmap';
 import type { ShownSpans } from './spans';
 
@@ -38,8 +30,7 @@ export interface Comparison {
 
 export interface PanelState {
   meta: InspectionMeta | undefined;
-  /** Per view: nLayer * nHead thumbnails, layer-major. */
-  thumbnails: Partial<Record<MapView, Float32Array>>;
+  thumbnails: Thumbnails;
   selection: Selection;
   /** The locked query row. */
   query: number;
@@ -66,17 +57,16 @@ export function emptyState(kept: Partial<KeptState> = {}): PanelState {
 /** Base64 characters of arrays kept in the saved state (thumbnails first, then the map). */
 const SAVED_ARRAYS_LIMIT = 4_000_000;
 
-const index = z.number().int().nonnegative();
 const viewSchema = z.enum(MAP_VIEWS);
-const selectionSchema = z.object({ layer: index, head: index, view: viewSchema });
-const savedMapSchema = selectionSchema.extend({ runId: index, size: index, data: z.string() });
-const savedSpansSchema = z.object({ layer: index, head: index, query: index, spans: z.array(keySpanSchema) });
+const selectionSchema = z.object({ layer: indexSchema, head: indexSchema, view: viewSchema });
+const savedMapSchema = selectionSchema.extend({ runId: indexSchema, size: indexSchema, data: z.string() });
+const savedSpansSchema = z.object({ layer: indexSchema, head: indexSchema, query: indexSchema, spans: z.array(keySpanSchema) });
 const savedStateSchema = z.object({
   version: z.literal(1),
   meta: inspectionMetaSchema.optional(),
   thumbnails: z.partialRecord(viewSchema, z.string()),
   selection: selectionSchema,
-  query: index,
+  query: indexSchema,
   map: savedMapSchema.optional(),
   spans: savedSpansSchema.optional(),
   outliers: z.array(layerOutliersSchema).optional(),
@@ -139,7 +129,7 @@ export function restoreState(saved: unknown): PanelState {
     return emptyState();
   }
   const { meta, selection, query, spans, outliers, needles, tab, quantBits } = parsed.data;
-  const thumbnails: Partial<Record<MapView, Float32Array>> = {};
+  const thumbnails: Thumbnails = {};
   let map: ShownMap | undefined;
   let comparisonMap: ShownMap | undefined;
   try {

@@ -1,7 +1,7 @@
 // Two models with different tokenizers cut the same text into different tokens; a locked query
 // token is carried from one run to the other by its place in the text.
 
-import type { TokenInfo } from '../protocol';
+import type { TokenInfo } from '../../shared/inspection';
 
 /** The token of `to` that covers the last character of token `index` of `from` (BOS stays BOS;
  *  past the end of `to`, its last token). Both token lists index the same text. */

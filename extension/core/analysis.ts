@@ -4,7 +4,8 @@
 // them and are otherwise recomputed row by row from q and k (docs/model-package.md).
 
 import { quickselect } from 'd3-array';
-import { QUANT_BITS, quantTopLevel, type Histogram, type KeySpan, type LayerOutliers, type MapView, type QuantBits, type QuantisationError } from '../protocol';
+import type { Histogram, KeySpan, LayerOutliers, QuantisationError } from '../../shared/inspection';
+import { QUANT_BITS, quantTopLevel, type MapView, type QuantBits } from '../../shared/model';
 import type { PackageConfig } from './modelPackage';
 import type { RunOutputs } from './runtime';
 

@@ -6,8 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { NeedleForm } from '../../shared/needleTest';
 import { Engine } from './engine';
-import type { NeedleForm } from './needles';
 import { PROVIDER_SETTINGS, type ProviderSetting } from './runtime';
 
 const USAGE = [

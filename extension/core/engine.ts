@@ -3,12 +3,13 @@
 // never block or crash the extension host; the CLI and the tests use it in-process.
 
 import type * as ort from 'onnxruntime-node';
-import { MAP_VIEWS, type KeySpan, type LayerOutliers, type MapView, type TokenInfo } from '../protocol';
+import type { InputWindow, KeySpan, LayerOutliers, Thumbnails, TokenInfo } from '../../shared/inspection';
+import { MAP_VIEWS, type MapView } from '../../shared/model';
+import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../shared/needleTest';
 import { RunAnalysis } from './analysis';
 import { loadModelPackage, type ModelPackage } from './modelPackage';
 import {
-  attentionShares, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, summariseNeedleTrials, trialDepth,
-  type NeedleRun, type NeedleTestOptions, type NeedleTestResult, type NeedleTrial,
+  attentionShares, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, summariseNeedleTrials, trialDepth, type NeedleRun,
 } from './needles';
 import { createSession, runModel, type ProviderSetting, type SessionInfo } from './runtime';
 import { loadTokenizer, type TextTokenizer } from './tokenizer';
@@ -25,13 +26,6 @@ export interface EngineInfo {
   maxSeqLen: number;
   session: SessionInfo;
   dir: string;
-}
-
-export interface InputWindow {
-  totalTokens: number;
-  /** Index (in the text's own tokens, BOS not counted) of the first token that was run. */
-  firstToken: number;
-  note: string;
 }
 
 export interface Prediction {
@@ -51,7 +45,7 @@ export interface InspectionResult {
   predictions: Prediction[][];
   /** log p(token | tokens before); 0 for BOS. */
   tokenLogprob: Float32Array;
-  thumbnails: Partial<Record<MapView, Float32Array>>;
+  thumbnails: Thumbnails;
   thumbnailSize: number;
 }
 
@@ -121,7 +115,7 @@ export class Engine {
       })),
     );
     const views = config.kind === 'diff' ? MAP_VIEWS : (['a1'] as const);
-    const thumbnails: Partial<Record<MapView, Float32Array>> = {};
+    const thumbnails: Thumbnails = {};
     for (const view of views) thumbnails[view] = analysis.thumbnails(view, THUMBNAIL_SIZE);
     return {
       tokens,

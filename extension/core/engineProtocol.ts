@@ -1,9 +1,10 @@
 // Requests and replies between the extension host and the engine child process. Both ends are this
 // project's own code; typed arrays cross with Node's 'advanced' (structured clone) serialization.
 
-import type { KeySpan, LayerOutliers, MapView } from '../protocol';
+import type { KeySpan, LayerOutliers } from '../../shared/inspection';
+import type { MapView } from '../../shared/model';
+import type { NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
 import type { EngineInfo, InspectionResult } from './engine';
-import type { NeedleTestOptions, NeedleTestResult } from './needles';
 import type { ProviderSetting } from './runtime';
 
 export type EngineRequest =

@@ -7,11 +7,10 @@
 // the random generator is a small seeded one, not Python's, and the filler is the user's text from
 // its top, cut by whole lines to fit the model's context, rather than random cuts of a corpus.
 
-import type { NeedleSummary } from '../protocol';
+import {
+  NEEDLE_FORMS, type NeedleAnswer, type NeedleForm, type NeedleQueryResult, type NeedleSummary, type NeedleTestOptions, type NeedleTestResult, type NeedleTrial,
+} from '../../shared/needleTest';
 import type { RunAnalysis } from './analysis';
-
-export const NEEDLE_FORMS = ['code', 'prose'] as const;
-export type NeedleForm = (typeof NEEDLE_FORMS)[number];
 
 const CODE_WORDS_FIRST = ['cache', 'config', 'api', 'session', 'max', 'default', 'retry', 'buffer', 'server',
   'user', 'queue', 'render', 'auth', 'build', 'worker', 'index', 'socket', 'layout'];
@@ -98,19 +97,6 @@ export interface NeedleDocumentOptions {
   /** 0..1: where the queried needles go, as a fraction of the filler (distractors go anywhere);
    *  omitted: every needle at a random depth. */
   depth?: number;
-}
-
-/** One query of a needle document and where its answer lives; offsets are UTF-16 [start, end). */
-export interface NeedleAnswer {
-  key: string;
-  /** The answer text, e.g. `48291` or `"k3j9m"`. */
-  value: string;
-  /** The value inside its needle line: the span a retrieval head should attend to. */
-  valueSpan: [number, number];
-  /** The query prefix (e.g. `assert KEY ==`); the document continues with " " + value. */
-  querySpan: [number, number];
-  /** Where the needle line starts, as a fraction of the text before the queries. */
-  depth: number;
 }
 
 export interface NeedleDocument {
@@ -375,57 +361,11 @@ export function attentionShares(analysis: RunAnalysis, query: QueryTokens): Atte
 
 // -------------------------------------------------------------------------- the test's results
 
-export interface NeedleTestOptions {
-  form?: NeedleForm;
-  needles?: number;
-  queries?: number;
-  /** Documents run, one forward pass each; trial t has seed seed + t and its queried needles at
-   *  depth t / (trials - 1), spread over 0..1 (0.5 for a single trial). */
-  trials?: number;
-  seed?: number;
-}
-
 /** The options with their defaults filled in (2 needles, both queried, code form, 5 trials, seed 1). */
 export function needleTestSettings(options: NeedleTestOptions): Required<NeedleTestOptions> {
   const trials = options.trials ?? 5;
   if (!Number.isInteger(trials) || trials < 1) throw new Error(`trials must be a whole number of at least 1; got ${trials}`);
   return { form: options.form ?? 'code', needles: options.needles ?? 2, queries: options.queries ?? 2, trials, seed: options.seed ?? 1 };
-}
-
-export interface NeedleQueryResult extends NeedleAnswer {
-  /** Greedy decoding after the query produces exactly the value. */
-  correct: boolean;
-  generated: string;
-  answerShare: number;
-  noiseShare: number;
-  queryShare: number;
-}
-
-export interface NeedleTrial {
-  seed: number;
-  /** The queried needles' depth asked for (each answer's `depth` is where its line landed). */
-  depth: number;
-  /** The scratch document run; the answers' offsets point into it. */
-  text: string;
-  /** Tokens run, BOS included. */
-  tokens: number;
-  fillerLines: number;
-  totalFillerLines: number;
-  queries: NeedleQueryResult[];
-}
-
-export interface NeedleTestResult {
-  model: string;
-  kind: 'diff' | 'baseline';
-  form: NeedleForm;
-  needles: number;
-  queries: number;
-  trials: NeedleTrial[];
-  /** Means over every query of every trial. */
-  accuracy: number;
-  meanAnswerShare: number;
-  meanNoiseShare: number;
-  meanQueryShare: number;
 }
 
 /** The depth of trial `trial` of `trials`: evenly spread over 0..1 (Figure 5's depths for 5). */

@@ -5,13 +5,16 @@
 import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { KeySpan } from '../../shared/inspection';
+import { BASELINE_VIEWS, type MapView } from '../../shared/model';
+import type { NeedleForm, NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
+import type { HostMessage, InspectionMeta, Pane, WebviewMessage } from '../../shared/protocol';
 import { alignToken } from '../core/alignTokens';
 import type { EngineInfo, InspectionResult } from '../core/engine';
 import { CancelledError, EngineClient } from '../core/engineClient';
 import { chooseModelPath, DEFAULT_BASELINE, DEFAULT_MODEL, matchedBaseline } from '../core/modelPath';
-import { summariseNeedleTest, type NeedleForm, type NeedleTestOptions, type NeedleTestResult } from '../core/needles';
+import { summariseNeedleTest } from '../core/needles';
 import type { ProviderSetting } from '../core/runtime';
-import { BASELINE_VIEWS, type HostMessage, type InspectionMeta, type KeySpan, type MapView, type Pane, type WebviewMessage } from '../protocol';
 import { SpanHighlighter } from './decorations';
 import type { InspectorPanel } from './panel';
 

@@ -2,7 +2,7 @@
 // itself happens in ../core (no vscode import) and in the engine child process.
 
 import * as vscode from 'vscode';
-import type { NeedleTestOptions } from '../core/needles';
+import type { NeedleTestOptions } from '../../shared/needleTest';
 import { InspectorController, type ActiveInspection } from './controller';
 import { InspectionHover } from './hover';
 import { InspectorPanel, PANEL_VIEW_ID } from './panel';

@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { parseWebviewMessage, type HostMessage, type WebviewMessage } from '../protocol';
+import { parseWebviewMessage, type HostMessage, type WebviewMessage } from '../../shared/protocol';
 
 export const PANEL_VIEW_ID = 'difftransformer.panel';
 

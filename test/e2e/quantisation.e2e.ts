@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
-import { QUANT_BITS } from '../../extension/protocol';
+import { QUANT_BITS } from '../../shared/model';
 import { canvasImage, modelsFolder, openFile, packageShape, runCommand, selectText, startSession, waitForStatusBarItem, webviewFrame, type Session } from './harness';
 
 const PACKAGE = path.join(modelsFolder, DEFAULT_MODEL);

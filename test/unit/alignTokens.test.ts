@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { alignToken } from '../../extension/core/alignTokens';
-import type { TokenInfo } from '../../extension/protocol';
+import type { TokenInfo } from '../../shared/inspection';
 
 /** Tokens (after a BOS) that cut `text` at the given boundaries. */
 function tokens(text: string, cuts: number[]): TokenInfo[] {

@@ -13,7 +13,7 @@ import { Engine } from '../../extension/core/engine';
 import { CancelledError, EngineClient } from '../../extension/core/engineClient';
 import { loadModelPackage, PackageError } from '../../extension/core/modelPackage';
 import { createSession, runModel } from '../../extension/core/runtime';
-import { QUANT_BITS } from '../../extension/protocol';
+import { QUANT_BITS } from '../../shared/model';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const PACKAGES = { diff: path.join(REPO, 'models', 'tiny-diff'), baseline: path.join(REPO, 'models', 'tiny-baseline') };

@@ -13,11 +13,10 @@ import { RunAnalysis } from '../../extension/core/analysis';
 import { Engine } from '../../extension/core/engine';
 import { EngineClient } from '../../extension/core/engineClient';
 import { loadModelPackage } from '../../extension/core/modelPackage';
-import {
-  greedyMatch, locateQuery, makeNeedleDocument, NEEDLE_FORMS, type NeedleAnswer, type NeedleDocumentOptions, type NeedleRun,
-} from '../../extension/core/needles';
+import { greedyMatch, locateQuery, makeNeedleDocument, type NeedleDocumentOptions, type NeedleRun } from '../../extension/core/needles';
 import { createSession, runModel } from '../../extension/core/runtime';
 import { loadTokenizer, type TextTokenizer } from '../../extension/core/tokenizer';
+import { NEEDLE_FORMS, type NeedleAnswer } from '../../shared/needleTest';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const PACKAGES = { diff: path.join(REPO, 'models', 'tiny-diff'), baseline: path.join(REPO, 'models', 'tiny-baseline') };

@@ -1,0 +1,76 @@
+// What one inspection yields, as the engine computes it and the panel shows it: the tokens with
+// their offsets, the context window that was run, thumbnails, retrieved key spans, and per layer
+// the outlier histograms with the quantisation what-if.
+
+import { z } from 'zod';
+import { MAP_VIEWS, QUANT_BITS } from './model';
+import { float32ArraySchema, indexSchema } from './schemas';
+
+export const tokenSchema = z.object({
+  /** Display text of the token (may contain any characters: render as text, never as HTML). */
+  text: z.string(),
+  /** UTF-16 offsets in the document; the BOS token has start === end. */
+  start: indexSchema,
+  end: indexSchema,
+});
+export type TokenInfo = z.infer<typeof tokenSchema>;
+
+/** Set when the text was longer than the model's context and only a window of it was run. */
+export const inputWindowSchema = z.object({
+  /** Tokens of the whole text, BOS not counted. */
+  totalTokens: indexSchema,
+  /** Index (in the text's own tokens, BOS not counted) of the first token that was run. */
+  firstToken: indexSchema,
+  note: z.string(),
+});
+export type InputWindow = z.infer<typeof inputWindowSchema>;
+
+/** Per view the model has: nLayer * nHead thumbnails of thumbnailSize^2 average-pooled values,
+ *  layer-major. */
+export const thumbnailsSchema = z.partialRecord(z.enum(MAP_VIEWS), float32ArraySchema);
+export type Thumbnails = z.infer<typeof thumbnailsSchema>;
+
+export const keySpanSchema = z.object({
+  /** Token range [firstToken, endToken). */
+  firstToken: indexSchema,
+  endToken: indexSchema,
+  /** Sum of the attention scores of its tokens. */
+  score: z.number(),
+  text: z.string(),
+});
+export type KeySpan = z.infer<typeof keySpanSchema>;
+
+export const histogramSchema = z.object({
+  /** Bin edges over |value| (length = counts.length + 1). */
+  edges: z.array(z.number()),
+  counts: z.array(z.number()),
+  top1: z.number(),
+  top10: z.number(),
+  median: z.number(),
+  /** The largest |values| with the token they came from. */
+  outliers: z.array(z.object({ value: z.number(), token: indexSchema, detail: z.string() })),
+});
+export type Histogram = z.infer<typeof histogramSchema>;
+
+/** A layer's attention logits quantised absmax to `bits` with one scale for the whole layer (all
+ *  sub-heads, all causal pairs): scale = top-1 / (2^(bits-1) - 1), x' = clamp(round(x / scale)) * scale. */
+export const quantisationErrorSchema = z.object({
+  bits: z.literal(QUANT_BITS),
+  scale: z.number(),
+  /** sqrt(sum (x' - x)^2 / sum x^2) over the layer's logits. */
+  logitRelRmse: z.number(),
+  /** Mean over heads and query rows of the total-variation distance 0.5 * sum_j |row'_j - row_j|
+   *  between the effective attention rows from quantised and exact logits; DIFF's is divided by
+   *  1 - lambda (its rows sum to 1 - lambda) so it compares with the baseline's. */
+  attentionError: z.number(),
+});
+export type QuantisationError = z.infer<typeof quantisationErrorSchema>;
+
+export const layerOutliersSchema = z.object({
+  layer: indexSchema,
+  hidden: histogramSchema,
+  logits: histogramSchema,
+  /** One entry per QUANT_BITS, in that order. */
+  quantisation: z.array(quantisationErrorSchema),
+});
+export type LayerOutliers = z.infer<typeof layerOutliersSchema>;

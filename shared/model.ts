@@ -1,0 +1,43 @@
+// The model-package vocabulary (docs/model-package.md) that the engine, the host and the panel
+// share: the two kinds of model, their maps, what the host and the panel know of a loaded model, and
+// the bit widths of the quantisation what-if.
+
+import { z } from 'zod';
+import { indexSchema } from './schemas';
+
+/** diff = a Differential Transformer; baseline = its matched standard Transformer. */
+export const MODEL_KINDS = ['diff', 'baseline'] as const;
+export const modelKindSchema = z.enum(MODEL_KINDS);
+export type ModelKind = z.infer<typeof modelKindSchema>;
+
+export const MAP_VIEWS = ['a1', 'a2', 'lambdaA2', 'diff'] as const;
+/** a1 = A1, a2 = A2, lambdaA2 = lambda * A2, diff = A1 - lambda * A2 (the only signed one). */
+export type MapView = (typeof MAP_VIEWS)[number];
+/** Views a baseline model has: its single softmax map per head. */
+export const BASELINE_VIEWS: readonly MapView[] = ['a1'];
+
+/** A loaded model, as the engine reports it and the panel shows it. */
+export const modelInfoSchema = z.object({
+  /** config.json's name. */
+  name: z.string(),
+  kind: modelKindSchema,
+  /** sha256 of model.onnx (hex): identifies the weights in exports and results. */
+  sha256: z.string(),
+  nLayer: indexSchema,
+  /** Heads with maps: differential heads for diff, standard heads for baseline. */
+  nHead: indexSchema,
+  /** The context in tokens, BOS included. */
+  maxSeqLen: indexSchema,
+  /** The ONNX Runtime execution provider the model runs on. */
+  provider: z.string(),
+});
+export type ModelInfo = z.infer<typeof modelInfoSchema>;
+
+/** Bit widths of the quantisation what-if (the paper's Figure 8). */
+export const QUANT_BITS = [8, 6, 4] as const;
+export type QuantBits = (typeof QUANT_BITS)[number];
+
+/** The top level of signed `bits`-bit integers, 2^(bits-1) - 1: levels run from -top to top. */
+export function quantTopLevel(bits: QuantBits): number {
+  return 2 ** (bits - 1) - 1;
+}

@@ -1,0 +1,103 @@
+// The Needle Test's vocabulary and result shapes: the needle forms, the options of a run, what the
+// engine returns per trial and query (extension/core/needles.ts makes the documents and scores
+// them), and the summary the panel's Needle Test tab shows for each model.
+
+import { z } from 'zod';
+import { modelKindSchema, type ModelKind } from './model';
+import { indexSchema } from './schemas';
+
+/** code: definitions such as `const apiToken_xwbe = "k3j9m";`; prose: "The secret number of the red fox is 48291." */
+export const NEEDLE_FORMS = ['code', 'prose'] as const;
+export type NeedleForm = (typeof NEEDLE_FORMS)[number];
+
+export interface NeedleTestOptions {
+  form?: NeedleForm;
+  needles?: number;
+  queries?: number;
+  /** Documents run, one forward pass each; trial t has seed seed + t and its queried needles at
+   *  depth t / (trials - 1), spread over 0..1 (0.5 for a single trial). */
+  trials?: number;
+  seed?: number;
+}
+
+/** One query of a needle document and where its answer lives; offsets are UTF-16 [start, end). */
+export interface NeedleAnswer {
+  key: string;
+  /** The answer text, e.g. `48291` or `"k3j9m"`. */
+  value: string;
+  /** The value inside its needle line: the span a retrieval head should attend to. */
+  valueSpan: [number, number];
+  /** The query prefix (e.g. `assert KEY ==`); the document continues with " " + value. */
+  querySpan: [number, number];
+  /** Where the needle line starts, as a fraction of the text before the queries. */
+  depth: number;
+}
+
+export interface NeedleQueryResult extends NeedleAnswer {
+  /** Greedy decoding after the query produces exactly the value. */
+  correct: boolean;
+  generated: string;
+  /** Where the query's last token attends (answer, noise, query), averaged over layers and heads;
+   *  DIFF's normalised by 1 - lambda, so the three sum to 1. */
+  answerShare: number;
+  noiseShare: number;
+  queryShare: number;
+}
+
+export interface NeedleTrial {
+  seed: number;
+  /** The queried needles' depth asked for (each answer's `depth` is where its line landed). */
+  depth: number;
+  /** The scratch document run; the answers' offsets point into it. */
+  text: string;
+  /** Tokens run, BOS included. */
+  tokens: number;
+  fillerLines: number;
+  totalFillerLines: number;
+  queries: NeedleQueryResult[];
+}
+
+/** One model's Needle Test, as the engine returns it. */
+export interface NeedleTestResult {
+  model: string;
+  kind: ModelKind;
+  form: NeedleForm;
+  needles: number;
+  queries: number;
+  trials: NeedleTrial[];
+  /** Means over every query of every trial. */
+  accuracy: number;
+  meanAnswerShare: number;
+  meanNoiseShare: number;
+  meanQueryShare: number;
+}
+
+/** Retrieval accuracy and where the query's attention goes (shares of the answer span, the noise
+ *  context and the query's own tokens; DIFF's normalised by 1 - lambda), over a set of queries. */
+const needleScoreSchema = z.object({ accuracy: z.number(), answerShare: z.number(), noiseShare: z.number(), queryShare: z.number() });
+
+/** What the panel shows of one model's Needle Test. */
+export const needleSummarySchema = z.object({
+  model: z.string(),
+  kind: modelKindSchema,
+  /** Queries run in all (trials x queries per trial) and how many were answered exactly. */
+  queries: indexSchema,
+  correct: indexSchema,
+  overall: needleScoreSchema,
+  /** One entry per trial, in depth order. */
+  byDepth: z.array(needleScoreSchema.extend({ depth: z.number() })),
+});
+export type NeedleSummary = z.infer<typeof needleSummarySchema>;
+
+/** The panel's Needle Test tab: the settings and each model's summary. */
+export const needleReportSchema = z.object({
+  form: z.enum(NEEDLE_FORMS),
+  needles: indexSchema,
+  queries: indexSchema,
+  trials: indexSchema,
+  /** Tokens of each trial's document (the filler is cut to fit the model's context). */
+  tokens: indexSchema,
+  source: z.string(),
+  models: z.array(needleSummarySchema),
+});
+export type NeedleReport = z.infer<typeof needleReportSchema>;
