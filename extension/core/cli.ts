@@ -85,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
   if (values.json) {
     console.log(JSON.stringify(report, null, 2));
   } else {
-    console.log(`${report.model.name} (${report.model.kind}) on ${report.model.session.provider}: ${report.tokens} tokens, ${report.latencyMs.toFixed(1)} ms`);
+    console.log(`${report.model.name} (${report.model.kind}) on ${report.model.provider}: ${report.tokens} tokens, ${report.latencyMs.toFixed(1)} ms`);
     if (result.window) console.log(result.window.note);
     if (report.lambda.length) console.log(`lambda per layer: ${report.lambda.map((v) => v.toFixed(4)).join(' ')}`);
     console.log(`query token ${report.query.index}: ${JSON.stringify(report.query.text)}`);

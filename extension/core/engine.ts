@@ -4,7 +4,7 @@
 
 import type * as ort from 'onnxruntime-node';
 import type { InputWindow, KeySpan, LayerOutliers, Thumbnails, TokenInfo } from '../../shared/inspection';
-import { MAP_VIEWS, type MapView } from '../../shared/model';
+import { MAP_VIEWS, type MapView, type ModelInfo } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../shared/needleTest';
 import { RunAnalysis } from './analysis';
 import { loadModelPackage, type ModelPackage } from './modelPackage';
@@ -17,14 +17,9 @@ import { loadTokenizer, type TextTokenizer } from './tokenizer';
 export const THUMBNAIL_SIZE = 32;
 export const HOVER_PREDICTIONS = 5;
 
-export interface EngineInfo {
-  name: string;
-  kind: 'diff' | 'baseline';
-  sha256: string;
-  nLayer: number;
-  nHead: number;
-  maxSeqLen: number;
-  session: SessionInfo;
+/** The loaded model (what the panel is told of it) and, for the host only, the package folder and
+ *  why a GPU provider was not used, if one was tried. */
+export interface EngineInfo extends ModelInfo, SessionInfo {
   dir: string;
 }
 
@@ -73,7 +68,7 @@ export class Engine {
     const { session, info } = await createSession(pkg.modelPath, provider, log);
     const c = pkg.config;
     return new Engine(pkg, session, tokenizer, {
-      name: c.name, kind: c.kind, sha256: pkg.sha256, nLayer: c.n_layer, nHead: c.n_head, maxSeqLen: c.max_seq_len, session: info, dir: packageDir,
+      name: c.name, kind: c.kind, sha256: pkg.sha256, nLayer: c.n_layer, nHead: c.n_head, maxSeqLen: c.max_seq_len, ...info, dir: packageDir,
     });
   }
 

@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { KeySpan } from '../../shared/inspection';
-import { BASELINE_VIEWS, type MapView } from '../../shared/model';
+import { BASELINE_VIEWS, modelInfoSchema, type MapView } from '../../shared/model';
 import type { NeedleForm, NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
 import type { HostMessage, InspectionMeta, Pane, WebviewMessage } from '../../shared/protocol';
 import { alignToken } from '../core/alignTokens';
@@ -133,9 +133,9 @@ export class InspectorController implements vscode.Disposable {
   /** Loads the configured model unless it is already loaded. */
   ensureModel(): Promise<EngineInfo> {
     return this.load(this.main, this.modelDir(), (loaded) => {
-      if (loaded.session.fallbackReason) this.log.warn(`using the CPU: ${loaded.session.fallbackReason}`);
-      this.log.info(`loaded ${loaded.name} (${loaded.kind}, sha256 ${loaded.sha256.slice(0, 12)}) on ${loaded.session.provider}`);
-      this.setStatus(`$(pulse) DiffTransformer: ${loaded.name} · ${loaded.session.provider}`, `Model ${loaded.dir}`);
+      if (loaded.fallbackReason) this.log.warn(`using the CPU: ${loaded.fallbackReason}`);
+      this.log.info(`loaded ${loaded.name} (${loaded.kind}, sha256 ${loaded.sha256.slice(0, 12)}) on ${loaded.provider}`);
+      this.setStatus(`$(pulse) DiffTransformer: ${loaded.name} · ${loaded.provider}`, `Model ${loaded.dir}`);
     });
   }
 
@@ -150,7 +150,7 @@ export class InspectorController implements vscode.Disposable {
     const info = await this.main.client.load(dir, provider);
     await this.settings().update('modelPath', dir, vscode.ConfigurationTarget.Global);
     this.main.loaded = { dir, provider, info: Promise.resolve(info) };
-    this.setStatus(`$(pulse) DiffTransformer: ${info.name} · ${info.session.provider}`, `Model ${dir}`);
+    this.setStatus(`$(pulse) DiffTransformer: ${info.name} · ${info.provider}`, `Model ${dir}`);
     return info;
   }
 
@@ -330,8 +330,8 @@ export class InspectorController implements vscode.Disposable {
     const { comparison } = this.current!;
     if (comparison) this.post({ type: 'comparison', meta: this.meta(comparison.result, comparison.model) });
     this.setStatus(
-      `$(pulse) DiffTransformer: ${model.name} · ${model.session.provider} · ${result.latencyMs.toFixed(0)} ms`,
-      `Last run: ${result.tokens.length} tokens in ${result.latencyMs.toFixed(1)} ms on ${model.session.provider}${result.window ? `\n${result.window.note}` : ''}`,
+      `$(pulse) DiffTransformer: ${model.name} · ${model.provider} · ${result.latencyMs.toFixed(0)} ms`,
+      `Last run: ${result.tokens.length} tokens in ${result.latencyMs.toFixed(1)} ms on ${model.provider}${result.window ? `\n${result.window.note}` : ''}`,
     );
     if (result.window) this.log.info(result.window.note);
     await this.sendMaps(signal);
@@ -347,7 +347,7 @@ export class InspectorController implements vscode.Disposable {
     const { runId, range, uri, baseOffset } = this.current!;
     return {
       runId,
-      model: { name: model.name, kind: model.kind, sha256: model.sha256, nLayer: model.nLayer, nHead: model.nHead, maxSeqLen: model.maxSeqLen, provider: model.session.provider },
+      model: modelInfoSchema.parse(model), // the shared fields only: the package folder stays in the host
       source: { fileName: path.basename(uri.fsPath), startLine: range.start.line, endLine: range.end.line },
       tokens: result.tokens.map((t) => ({ ...t, start: t.start + baseOffset, end: t.end + baseOffset })),
       window: result.window,
@@ -534,7 +534,7 @@ export class InspectorController implements vscode.Disposable {
     const spans = await this.spansFor(query, this.settings().get<number>('topSpans', 5));
     const { start, end } = current.range;
     const record = {
-      model: { name: current.model.name, kind: current.model.kind, sha256: current.model.sha256, provider: current.model.session.provider },
+      model: { name: current.model.name, kind: current.model.kind, sha256: current.model.sha256, provider: current.model.provider },
       source: { file: current.uri.fsPath, range: { start: { line: start.line, character: start.character }, end: { line: end.line, character: end.character } } },
       settings: { executionProvider: this.settings().get('executionProvider'), topSpans: this.settings().get('topSpans') },
       selection: { layer, head, view, query },

@@ -101,7 +101,7 @@ async function selectModel(controller: InspectorController): Promise<void> {
     dir = folders[0].fsPath;
   }
   const info = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `DiffTransformer: loading ${dir}` }, () => controller.useModel(dir));
-  void vscode.window.showInformationMessage(`DiffTransformer: now running ${info.name} (${info.kind}) on ${info.session.provider}.`);
+  void vscode.window.showInformationMessage(`DiffTransformer: now running ${info.name} (${info.kind}) on ${info.provider}.`);
 }
 
 /** The paper's multi-needle settings (Table 2): N needles in the text, R of them queried. */
