@@ -1,6 +1,6 @@
 // The model-package vocabulary (docs/model-package.md) that the engine, the host and the panel
-// share: the two kinds of model, their maps, what the host and the panel know of a loaded model, and
-// the bit widths of the quantisation what-if.
+// share: the two kinds of model, the inspection graph's output names, the maps each kind has, what
+// the host and the panel know of a loaded model, and the bit widths of the quantisation what-if.
 
 import { z } from 'zod';
 import { indexSchema } from './schemas';
@@ -10,11 +10,38 @@ export const MODEL_KINDS = ['diff', 'baseline'] as const;
 export const modelKindSchema = z.enum(MODEL_KINDS);
 export type ModelKind = z.infer<typeof modelKindSchema>;
 
+/** The inspection graph's outputs (shapes in docs/model-package.md and runtime.ts's RunOutputs). */
+export type OutputName =
+  | 'top_ids'
+  | 'top_probs'
+  | 'token_logprob'
+  | 'last_logits'
+  | 'hidden_states'
+  | 'q'
+  | 'k'
+  | 'attn_logit_absmax'
+  | 'attn_a1'
+  | 'attn_a2'
+  | 'lambda';
+
+/** The outputs a package of this kind must have for the extension to read it. The others are used
+ *  when present: last_logits, and the T x T maps attn_a1 and attn_a2, which a package made for long
+ *  inputs leaves out (the maps are then recomputed from q and k). */
+export function requiredOutputs(kind: ModelKind): OutputName[] {
+  const always: OutputName[] = ['top_ids', 'top_probs', 'token_logprob', 'hidden_states', 'q', 'k', 'attn_logit_absmax'];
+  return kind === 'diff' ? [...always, 'lambda'] : always;
+}
+
 export const MAP_VIEWS = ['a1', 'a2', 'lambdaA2', 'diff'] as const;
 /** a1 = A1, a2 = A2, lambdaA2 = lambda * A2, diff = A1 - lambda * A2 (the only signed one). */
 export type MapView = (typeof MAP_VIEWS)[number];
 /** Views a baseline model has: its single softmax map per head. */
 export const BASELINE_VIEWS: readonly MapView[] = ['a1'];
+
+/** The views a kind of model has maps for. */
+export function mapViews(kind: ModelKind): readonly MapView[] {
+  return kind === 'diff' ? MAP_VIEWS : BASELINE_VIEWS;
+}
 
 /** A loaded model, as the engine reports it and the panel shows it. */
 export const modelInfoSchema = z.object({

@@ -4,7 +4,7 @@
 
 import './zodConfig'; // before any module creates schemas
 import type { Thumbnails } from '../shared/inspection';
-import { BASELINE_VIEWS, MAP_VIEWS, type MapView } from '../shared/model';
+import { mapViews, type MapView } from '../shared/model';
 import { parseHostMessage, type HostMessage, type InspectionMeta, type Pane, type WebviewMessage } from '../shared/protocol';
 import { readTheme, watchTheme } from './colors';
 import { createIndexSelect, createQuantSwitch, createTabs, createViewSwitch, registerToolkit } from './controls';
@@ -122,7 +122,7 @@ document.body.append(header, tabs.element);
 // ---- Rendering from state ---------------------------------------------------------------------
 
 function viewsOf(meta: InspectionMeta): readonly MapView[] {
-  return meta.model.kind === 'baseline' ? BASELINE_VIEWS : MAP_VIEWS;
+  return mapViews(meta.model.kind);
 }
 
 function setStatus(text: string, kind: 'busy' | 'error' | 'idle'): void {

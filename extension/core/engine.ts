@@ -4,7 +4,7 @@
 
 import type * as ort from 'onnxruntime-node';
 import type { InputWindow, KeySpan, LayerOutliers, Thumbnails, TokenInfo } from '../../shared/inspection';
-import { MAP_VIEWS, type MapView, type ModelInfo } from '../../shared/model';
+import { mapViews, type MapView, type ModelInfo } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../shared/needleTest';
 import { RunAnalysis } from './analysis';
 import { loadModelPackage, type ModelPackage } from './modelPackage';
@@ -109,9 +109,8 @@ export class Engine {
         prob: out.topProbs[t * K + r],
       })),
     );
-    const views = config.kind === 'diff' ? MAP_VIEWS : (['a1'] as const);
     const thumbnails: Thumbnails = {};
-    for (const view of views) thumbnails[view] = analysis.thumbnails(view, THUMBNAIL_SIZE);
+    for (const view of mapViews(config.kind)) thumbnails[view] = analysis.thumbnails(view, THUMBNAIL_SIZE);
     return {
       tokens,
       window,

@@ -5,10 +5,10 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { modelKindSchema, requiredOutputs } from '../../shared/model';
 
 export const FORMAT_VERSION = 1;
 const PACKAGE_FILES = ['model.onnx', 'tokenizer.json', 'config.json'] as const;
-const REQUIRED_OUTPUTS = ['top_ids', 'top_probs', 'token_logprob', 'hidden_states', 'q', 'k', 'attn_logit_absmax'];
 
 const count = z.number().int().positive();
 
@@ -21,7 +21,7 @@ const configSchema = z
   .object({
     format_version: z.literal(FORMAT_VERSION),
     name: z.string().min(1),
-    kind: z.enum(['diff', 'baseline']),
+    kind: modelKindSchema,
     variant: z.string(),
     n_layer: count,
     n_head: count,
@@ -90,7 +90,7 @@ export async function loadModelPackage(dir: string): Promise<ModelPackage> {
 }
 
 function checkConfig(config: PackageConfig, configPath: string): void {
-  const required = [...REQUIRED_OUTPUTS, ...(config.kind === 'diff' ? ['lambda'] : [])];
+  const required = requiredOutputs(config.kind);
   const missing = required.filter((name) => !config.outputs.includes(name));
   if (missing.length > 0) {
     throw new PackageError(`${configPath}: field 'outputs' lacks ${missing.join(', ')}; expected at least ${required.join(', ')}`);

@@ -3,6 +3,7 @@
 // ourselves) and returns the outputs as typed arrays for batch 1.
 
 import * as ort from 'onnxruntime-node';
+import type { OutputName } from '../../shared/model';
 import type { PackageConfig } from './modelPackage';
 
 export const PROVIDER_SETTINGS = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
@@ -61,7 +62,8 @@ export interface RunOutputs {
   lambda?: Float32Array;
 }
 
-const OUTPUT_FIELDS: Record<string, keyof RunOutputs> = {
+/** Where each float output goes (top_ids, int64, is converted on its own). */
+const OUTPUT_FIELDS: Record<Exclude<OutputName, 'top_ids'>, keyof RunOutputs> = {
   top_probs: 'topProbs',
   token_logprob: 'tokenLogprob',
   last_logits: 'lastLogits',

@@ -13,7 +13,7 @@ import { Engine } from '../../extension/core/engine';
 import { CancelledError, EngineClient } from '../../extension/core/engineClient';
 import { loadModelPackage, PackageError } from '../../extension/core/modelPackage';
 import { createSession, runModel } from '../../extension/core/runtime';
-import { QUANT_BITS } from '../../shared/model';
+import { MAP_VIEWS, MODEL_KINDS, QUANT_BITS, type ModelKind } from '../../shared/model';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const PACKAGES = { diff: path.join(REPO, 'models', 'tiny-diff'), baseline: path.join(REPO, 'models', 'tiny-baseline') };
@@ -29,7 +29,7 @@ interface Golden {
   outputs: Record<string, GoldenTensor>;
 }
 
-async function golden(kind: 'diff' | 'baseline'): Promise<Golden> {
+async function golden(kind: ModelKind): Promise<Golden> {
   return JSON.parse(await readFile(path.join(REPO, 'test', 'fixtures', 'golden', `tiny-${kind}.json`), 'utf8'));
 }
 
@@ -40,13 +40,13 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, ato
   }
 }
 
-async function analysisOf(kind: 'diff' | 'baseline', ids: number[]) {
+async function analysisOf(kind: ModelKind, ids: number[]) {
   const pkg = await loadModelPackage(PACKAGES[kind]);
   const { session } = await createSession(pkg.modelPath, 'cpu');
   return new RunAnalysis(pkg.config, await runModel(session, ids, pkg.config));
 }
 
-for (const kind of ['diff', 'baseline'] as const) {
+for (const kind of MODEL_KINDS) {
   test(`${kind}: the engine reproduces PyTorch's golden outputs`, async () => {
     const g = await golden(kind);
     const engine = await Engine.load(PACKAGES[kind], 'cpu');
@@ -74,7 +74,7 @@ test('maps recomputed from q and k equal the graph maps (the long-input path)', 
   const { a1, a2, ...rest } = withMaps.out;
   assert.ok(a1 && a2);
   const fromQK = new RunAnalysis(withMaps.config, rest);
-  for (const view of ['a1', 'a2', 'lambdaA2', 'diff'] as const) {
+  for (const view of MAP_VIEWS) {
     assertClose(fromQK.map(1, 1, view), withMaps.map(1, 1, view), 1e-5, view);
   }
 });
@@ -156,7 +156,7 @@ function softmax(row: number[]): number[] {
   return exps.map((e) => e / sum);
 }
 
-for (const kind of ['diff', 'baseline'] as const) {
+for (const kind of MODEL_KINDS) {
   test(`${kind}: quantisation errors per layer equal a direct recomputation from q and k`, async () => {
     const g = await golden(kind);
     const analysis = await analysisOf(kind, g.ids);

@@ -16,6 +16,7 @@ import { loadModelPackage } from '../../extension/core/modelPackage';
 import { greedyMatch, locateQuery, makeNeedleDocument, type NeedleDocumentOptions, type NeedleRun } from '../../extension/core/needles';
 import { createSession, runModel } from '../../extension/core/runtime';
 import { loadTokenizer, type TextTokenizer } from '../../extension/core/tokenizer';
+import { MODEL_KINDS, type ModelKind } from '../../shared/model';
 import { NEEDLE_FORMS, type NeedleAnswer } from '../../shared/needleTest';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -35,7 +36,7 @@ const QUERY_LINE = {
 const FILLER = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? `// step ${i}` : `total = total + ${i} * factor`)).join('\r\n');
 const FILLER_LINES = FILLER.split('\r\n');
 
-async function tiny(kind: 'diff' | 'baseline'): Promise<{ tokenizer: TextTokenizer; maxSeqLen: number; bos: number }> {
+async function tiny(kind: ModelKind): Promise<{ tokenizer: TextTokenizer; maxSeqLen: number; bos: number }> {
   const pkg = await loadModelPackage(PACKAGES[kind]);
   return { tokenizer: loadTokenizer(pkg.tokenizerJson), maxSeqLen: pkg.config.max_seq_len, bos: pkg.config.bos_token_id };
 }
@@ -207,7 +208,7 @@ test('greedy match: teacher-forced predictions decide like evaluate.py greedy_ma
 });
 
 /** evaluate.py's normalised answer share, straight from the A1/A2 rows and lambda. */
-async function answerShareOf(kind: 'diff' | 'baseline', text: string, answer: NeedleAnswer): Promise<number> {
+async function answerShareOf(kind: ModelKind, text: string, answer: NeedleAnswer): Promise<number> {
   const pkg = await loadModelPackage(PACKAGES[kind]);
   const tokenizer = loadTokenizer(pkg.tokenizerJson);
   const encoding = tokenizer.encode(text);
@@ -228,7 +229,7 @@ async function answerShareOf(kind: 'diff' | 'baseline', text: string, answer: Ne
   return share / (analysis.nLayer * analysis.nHead);
 }
 
-for (const kind of ['diff', 'baseline'] as const) {
+for (const kind of MODEL_KINDS) {
   test(`${kind}: needleTest runs fitted trials at spread depths and scores them like evaluate.py`, async () => {
     const { tokenizer, maxSeqLen } = await tiny(kind);
     const engine = await Engine.load(PACKAGES[kind], 'cpu');
