@@ -1,4 +1,5 @@
-"""Tests for model/tokenizer.py, including id parity with the extension's TypeScript tokenizer."""
+"""Tests for the tokenizer (model/tokenizer.py and its byte_level, bpe_training and tokenizer_json modules),
+including id parity with the extension's TypeScript tokenizer."""
 
 from __future__ import annotations
 
