@@ -22,8 +22,10 @@ import numpy as np
 import torch
 
 from model.allocator import keep_freed_memory_mapped
+from model.data import Batches, Mix, batch_at, natural_documents, tokenize_file
 from model.model import ModelConfig, Transformer
 from model.package import load_checkpoint, save_checkpoint
+from model.probes import NeedleProbe, induction_score
 from model.tokenizer import ByteLevelBPE
 
 EVAL_SEED = 0  # validation windows are the same at every evaluation and for both kinds
@@ -32,38 +34,43 @@ EVAL_SEED = 0  # validation windows are the same at every evaluation and for bot
 STOPPED_EARLY = 75  # exit status of a run stopped before its last step (EX_TEMPFAIL)
 
 
-def tokenize_file(text_path: Path, tokenizer: ByteLevelBPE, cache: Path) -> np.ndarray:
-    """Token ids of a text file as uint16, cached beside the tokenizer-specific cache path."""
-    if cache.exists() and cache.stat().st_mtime >= text_path.stat().st_mtime:
-        return np.fromfile(cache, dtype=np.uint16)
-    ids = np.array(tokenizer.encode(text_path.read_text(encoding="utf-8")), dtype=np.uint16)
-    tmp = cache.with_suffix(".tmp")
-    ids.tofile(tmp)
-    tmp.replace(cache)
-    return ids
-
-
-def batch_at(data: np.ndarray, step: int, batch_size: int, seq_len: int, seed: int):
-    """The batch for a step: random windows chosen by (seed, step) alone."""
-    rng = np.random.default_rng([seed, step])
-    starts = rng.integers(0, len(data) - seq_len - 1, batch_size)
-    x = np.stack([data[s:s + seq_len] for s in starts]).astype(np.int64)
-    y = np.stack([data[s + 1:s + seq_len + 1] for s in starts]).astype(np.int64)
-    return torch.from_numpy(x), torch.from_numpy(y)
+def parse_windows(text: str) -> list[tuple[int, float]]:
+    """'256,512@0.7,1024@0.85' -> [(256, 0.0), (512, 0.7), (1024, 0.85)]: each window length and the
+    fraction of the run's steps from which it is used."""
+    windows = []
+    for i, item in enumerate(text.split(",")):
+        length, _, start = item.partition("@")
+        windows.append((int(length), float(start) if start else 0.0))
+        if (i == 0) != (windows[-1][1] == 0.0) or (i and windows[-1][1] <= windows[-2][1]):
+            raise ValueError(f"--windows: expected LENGTH,LENGTH@FRACTION,... with rising fractions after the first; got {text!r}")
+    return windows
 
 
 def window(step: int, args) -> tuple:
-    """(window length, rows) for a step: short windows, then full-context ones for the last steps."""
-    if step >= args.steps - args.long_steps:
-        return args.context, max(1, args.batch_size * args.seq_len // args.context)
-    return args.seq_len, args.batch_size
+    """(window length, rows) for a step: every step has the same tokens, in fewer rows when longer."""
+    length = [length for length, start in args.windows if step >= start * args.steps][-1]
+    first = args.windows[0][0]
+    return length, max(1, args.batch_size * first // length)
 
 
-def learning_rate(step: int, total: int, peak: float, warmup: int) -> float:
-    """Linear warmup, then cosine decay to 10% of the peak."""
+def progress(training: dict, total_steps: int) -> str:
+    """How far a run is, for a person watching train.out."""
+    step, seconds = training["step"], training["seconds"]
+    left = (total_steps - step) * seconds / max(1, step)
+    return (f"step {step} of {total_steps} ({100 * step / total_steps:.0f}%), {training['tokens'] / 1e6:.1f}M tokens, "
+            f"{seconds / 60:.0f} min so far, about {left / 60:.0f} min to go at this pace")
+
+
+def learning_rate(step: int, total: int, peak: float, warmup: int, decay_fraction: float) -> float:
+    """Warmup, stable, decay: linear warmup, the peak while new circuits still form, then a cosine
+    decay to 10% of the peak over the last ``decay_fraction`` of the steps. A run can be extended
+    (more --steps) without redoing a decay as long as it has not begun."""
     if step < warmup:
         return peak * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    decay_start = total * (1 - decay_fraction)
+    if step < decay_start:
+        return peak
+    progress = min(1.0, (step - decay_start) / max(1.0, total - decay_start))
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
@@ -91,21 +98,26 @@ def main(argv=None):
     p.add_argument("--n-head", type=int, default=4, help="differential heads (the baseline gets twice as many)")
     p.add_argument("--n-embd", type=int, default=256)
     p.add_argument("--context", type=int, default=1024, help="the model's context (max_seq_len)")
-    p.add_argument("--seq-len", type=int, default=256, help="training window for all but the last --long-steps steps")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--long-steps", type=int, default=0,
-                   help="final steps trained on full-context windows (same tokens per step: fewer, longer rows); "
-                        "attention costs grow with the square of the window, so most steps use --seq-len")
+    p.add_argument("--windows", type=parse_windows, default=parse_windows("256"),
+                   help="training window lengths and the fraction of --steps from which each is used, e.g. "
+                        "256,512@0.7,1024@0.85 (same tokens per step: fewer, longer rows); attention costs grow "
+                        "with the square of the window, so most steps use short ones. Held-out loss uses the first")
+    p.add_argument("--batch-size", type=int, default=16, help="rows per step at the first window length")
+    p.add_argument("--mix", type=Mix.parse, default=Mix(),
+                   help="shares of rewritten rows (model/data.py), e.g. span_copy=0.25,random_copy=0.25,needles=0.25")
     p.add_argument("--steps", type=int, default=2000, help="total optimizer steps (sets the schedule)")
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and checkpoint) after this long")
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--decay-fraction", type=float, default=0.2, help="the last share of steps over which the lr decays")
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CPU and GPU)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--eval-batches", type=int, default=8)
+    p.add_argument("--no-probes", dest="probes", action="store_false",
+                   help="skip the induction and needle probes at evaluation steps")
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--tokenize-only", action="store_true", help="write the token caches and stop")
@@ -150,17 +162,19 @@ def main(argv=None):
     def checkpoint():
         save_checkpoint(checkpoint_path, model, training, {"optimizer": optimizer.state_dict()})
 
+    batches = Batches(train, tokenizer, natural_documents(args.data), args.mix, args.seed)
+    needle_probe = NeedleProbe(tokenizer, args.data, args.context) if args.probes else None
     started = time.time() - training["seconds"]
-    print(f"{args.kind}: {model.num_params():,} parameters, {len(train):,} training tokens, from step {step}")
+    print(f"{args.kind}: {model.num_params():,} parameters, {len(train):,} training tokens, from step {step} of {args.steps}")
     log = open(args.out / "log.jsonl", "a")
     while step < args.steps and not stop["requested"]:
         if args.max_minutes and (time.time() - started) / 60 >= args.max_minutes:
             break
-        lr = learning_rate(step, args.steps, args.lr, args.warmup)
+        lr = learning_rate(step, args.steps, args.lr, args.warmup, args.decay_fraction)
         for group in optimizer.param_groups:
             group["lr"] = lr
         seq_len, batch_size = window(step, args)
-        x, y = batch_at(train, step, batch_size, seq_len, args.seed)
+        x, y = batches(step, batch_size, seq_len)
         with autocast():
             loss = model(x.to(args.device), y.to(args.device))[1]
         optimizer.zero_grad(set_to_none=True)
@@ -174,9 +188,14 @@ def main(argv=None):
                   "seconds": round(training["seconds"], 1)}
         if step % args.eval_every == 0 or step == args.steps:
             for name, data in val.items():
-                record[f"val_{name}"] = evaluate(model, data, args.seq_len, args.eval_batches, args.batch_size, autocast)
-            training["val"] = {k: v for k, v in record.items() if k.startswith("val_")}
+                record[f"val_{name}"] = evaluate(model, data, args.windows[0][0], args.eval_batches, args.batch_size, autocast)
+            if needle_probe:
+                with autocast():
+                    record["induction"] = induction_score(model, tokenizer)
+                    record.update(needle_probe.accuracy(model))
+            training["val"] = {k: v for k, v in record.items() if k.startswith(("val_", "induction", "needle"))}
             print(json.dumps(record), flush=True)
+            print(progress(training, args.steps), flush=True)
         log.write(json.dumps(record) + "\n")
         log.flush()
         if step % args.checkpoint_every == 0:

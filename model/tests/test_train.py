@@ -7,7 +7,8 @@ import pytest
 
 from model.package import load_checkpoint, write_package
 from model.tokenizer import train_bpe
-from model.train import STOPPED_EARLY, batch_at, main
+from model.data import batch_at
+from model.train import STOPPED_EARLY, main
 
 TEXT = "def add(a, b):\n    return a + b\n\nThe quick brown fox jumps over the lazy dog.\n" * 200
 
@@ -23,7 +24,7 @@ def make_corpus(tmp_path):
 
 def train(tmp_path, data, tokenizer, kind, steps, *extra):
     main(["--kind", kind, "--data", str(data), "--tokenizer", str(tokenizer), "--out", str(tmp_path / kind),
-          "--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--context", "64", "--seq-len", "32", "--batch-size", "4",
+          "--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--context", "256", "--windows", "32", "--batch-size", "4",
           "--steps", str(steps), "--warmup", "2", "--lr", "3e-3", "--eval-every", "10", "--eval-batches", "2",
           "--checkpoint-every", "5", *extra])
 
@@ -51,12 +52,13 @@ def test_training_learns_checkpoints_resumes_and_exports(tmp_path):
     assert [r["step"] for r in log] == list(range(1, 21))
     assert log[-1]["loss"] < log[0]["loss"] - 1.0, "the loss falls on a repetitive text"
     assert "val_code" in log[9] and "val_prose" in log[19]
-    train(tmp_path, data, tokenizer, "diff", 30, "--resume", "--long-steps", "5")
+    assert 0 <= log[19]["induction"] <= 1 and 0 <= log[19]["needle"] <= 1 and "needle_256" in log[19], "probes are logged"
+    train(tmp_path, data, tokenizer, "diff", 30, "--resume", "--windows", "32,64@0.83")
     model, ckpt = load_checkpoint(tmp_path / "diff" / "checkpoint.pt")
     assert ckpt["training"]["step"] == 30 and "optimizer" in ckpt
     log = [json.loads(line) for line in (tmp_path / "diff" / "log.jsonl").read_text().splitlines()]
     assert len(log) == 30
-    assert [r["seq_len"] for r in log[-6:]] == [32] + [64] * 5, "the last steps use full-context windows"
-    assert model.cfg.max_seq_len == 64
+    assert [r["seq_len"] for r in log[-6:]] == [32] + [64] * 5, "the last steps use the longer windows"
+    assert model.cfg.max_seq_len == 256
     pkg = write_package(model, tokenizer, tmp_path / "pkg", name="t", training=ckpt["training"])
     assert json.loads((pkg / "config.json").read_text())["training"]["step"] == 30
