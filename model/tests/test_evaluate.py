@@ -1,5 +1,6 @@
-"""The evaluation (model/evaluate.py): the logit quantiser and its hook, the retrieval and
-attention-share bookkeeping, the outlier statistics, and an end-to-end --quick run on tiny models."""
+"""The evaluation (model/evaluate.py, metrics.py, retrieval_scoring.py, report.py): the logit quantiser
+and its hook, the retrieval and attention-share bookkeeping, the outlier statistics, and an end-to-end
+--quick run on tiny models."""
 
 import json
 import random
@@ -8,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from model.evaluate import (RETRIEVAL_CONFIGS, MagnitudeSummary, Settings, activation_outliers, accuracy,
-                            greedy_matches, held_out_windows, locate_queries, main, make_cases, quantise_absmax,
-                            quantised_attention_logits, score_queries, token_bytes_table)
+from model.evaluate import Settings, main
+from model.metrics import (MagnitudeSummary, activation_outliers, held_out_windows, quantise_absmax,
+                           quantised_attention_logits)
+from model.retrieval_scoring import (RETRIEVAL_CONFIGS, accuracy, greedy_matches, locate_queries, make_cases,
+                                     score_queries, token_bytes_table)
 from model.fixtures import FIXTURE_TOKENIZER, tiny_model
 from model.model import Attention
 from model.package import load_tokenizer, save_checkpoint, write_package
