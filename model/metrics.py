@@ -56,7 +56,7 @@ def quantised_attention_logits(bits: Optional[int]):
 
 
 def held_out_ids(data_dir: Path, name: str, tokenizer: ByteLevelBPE) -> np.ndarray:
-    """Token ids of val_{name}.txt, using (and filling) model/train.py's token cache."""
+    """Token ids of val_{name}.txt, using (and filling) the training token cache (model/data.py)."""
     cache = data_dir / f"tokens-{tokenizer.vocab_size}"
     cache.mkdir(exist_ok=True)
     return tokenize_file(data_dir / f"val_{name}.txt", tokenizer, cache / f"val_{name}.bin")

@@ -121,7 +121,7 @@ def repeat_kv(x, n_rep: int):
 class Attention(nn.Module):
     """Differential attention (kind "diff") or standard multi-head attention (kind "baseline")."""
 
-    logit_transform = None  # optional fn on the scaled logits before masking (model/evaluate.py's quantisation what-if)
+    logit_transform = None  # optional fn on the scaled logits before masking (model/metrics.py's quantisation what-if)
 
     def __init__(self, cfg: ModelConfig, depth: int):
         super().__init__()
