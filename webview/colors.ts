@@ -132,16 +132,17 @@ export class ColorScale {
   }
 }
 
-/** The scale for a view of a map whose values span [min, max]: diverging for the signed view (or
- *  any data with negative values, e.g. lambda*A2 with a negative lambda), sequential otherwise. */
-export function scaleForView(theme: Theme, view: MapView, min: number, max: number): ColorScale {
+/** The scale for a view's values: diverging for the signed view (or any data with negative
+ *  values, e.g. lambda*A2 with a negative lambda), sequential otherwise. */
+export function scaleForView(theme: Theme, view: MapView, values: ArrayLike<number>): ColorScale {
+  const { min, max } = extent(values);
   const signed = view === 'diff' || min < 0;
   const hue = view === 'a1' ? theme.positive : theme.negative;
   return new ColorScale(theme, hue, signed, Math.max(Math.abs(min), Math.abs(max)));
 }
 
 /** Smallest and largest value of an array (NaN ignored). */
-export function extent(values: ArrayLike<number>): { min: number; max: number } {
+function extent(values: ArrayLike<number>): { min: number; max: number } {
   let min = Infinity;
   let max = -Infinity;
   for (let i = 0; i < values.length; i++) {

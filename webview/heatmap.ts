@@ -5,10 +5,10 @@
 // gives every cell's exact value. The locked query row and the hover cross are positioned <div>s,
 // so highlighting never touches the data pixels.
 
-import { scaleLinear } from 'd3-scale';
 import type { TokenInfo } from '../shared/inspection';
 import type { MapView } from '../shared/model';
-import { extent, scaleForView, type ColorScale, type Theme } from './colors';
+import { drawLegend, drawText, fillBackground, putScaledValues, sizeCanvas, themeFont } from './canvas';
+import { scaleForView, type ColorScale, type Theme } from './colors';
 import { formatValue, VIEW_LABELS, visibleText } from './format';
 
 export interface ShownMap {
@@ -153,8 +153,7 @@ export class HeatmapView {
     if (!map || !scale) {
       canvas.width = 320;
       canvas.height = 40;
-      context.fillStyle = theme.background;
-      context.fillRect(0, 0, canvas.width, canvas.height);
+      fillBackground(context, theme, canvas.width, canvas.height);
       drawText(context, theme, 'No map to export', 8, 24);
       return canvas.toDataURL('image/png');
     }
@@ -163,9 +162,8 @@ export class HeatmapView {
     const titleHeight = 24;
     canvas.width = LABEL_SPACE + side + 16;
     canvas.height = titleHeight + LABEL_SPACE + side + 8 + LEGEND_HEIGHT;
-    context.fillStyle = theme.background;
-    context.fillRect(0, 0, canvas.width, canvas.height);
-    drawText(context, theme, title, 8, 16, canvas.width - 16);
+    fillBackground(context, theme, canvas.width, canvas.height);
+    drawText(context, theme, title, 8, 16, { maxWidth: canvas.width - 16 });
     const top = titleHeight + LABEL_SPACE;
     context.imageSmoothingEnabled = false;
     context.drawImage(this.canvas, LABEL_SPACE, top, side, side);
@@ -181,10 +179,8 @@ export class HeatmapView {
   private paint(): void {
     const { map, image } = this;
     if (!map || !image) return;
-    const { min, max } = extent(map.data);
-    this.scale = scaleForView(this.theme, map.view, min, max);
-    this.scale.paint(map.data, image.data);
-    this.context.putImageData(image, 0, 0);
+    this.scale = scaleForView(this.theme, map.view, map.data);
+    putScaledValues(this.context, image, map.data, this.scale);
   }
 
   /** Sizes the map to fill the frame's width: whole CSS pixels per cell once cells are a few
@@ -306,27 +302,6 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, className?: stri
   return created;
 }
 
-/** Gives a canvas a CSS size and a device-pixel buffer; returns its context in CSS px units. */
-export function sizeCanvas(canvas: HTMLCanvasElement, width: number, height: number): CanvasRenderingContext2D {
-  const ratio = window.devicePixelRatio || 1;
-  canvas.width = Math.round(width * ratio);
-  canvas.height = Math.round(height * ratio);
-  canvas.style.width = `${width}px`;
-  canvas.style.height = `${height}px`;
-  const context = canvas.getContext('2d')!;
-  context.setTransform(ratio, 0, 0, ratio, 0, 0);
-  return context;
-}
-
-/** One line of UI text (user text included: fillText never interprets it). */
-export function drawText(context: CanvasRenderingContext2D, theme: Theme, text: string, x: number, y: number, maxWidth?: number): void {
-  context.font = `12px ${theme.uiFont}`;
-  context.fillStyle = theme.foreground;
-  context.textAlign = 'left';
-  context.textBaseline = 'alphabetic';
-  context.fillText(text, x, y, maxWidth);
-}
-
 /** Token labels along the rows (right-aligned, left of the map) or columns (vertical, above it),
  *  every token when cells are tall enough for text, otherwise every stride-th with its index.
  *  The locked query's label is always drawn, in the highlight colour. */
@@ -342,7 +317,7 @@ function drawTokenLabels(
 ): void {
   const fontPx = Math.max(LABEL_FONT_MIN, Math.min(LABEL_FONT_MAX, cellPx - 2));
   const stride = Math.max(1, Math.ceil((fontPx + 2) / cellPx));
-  context.font = `${fontPx}px ${theme.tokenFont}`;
+  context.font = themeFont(theme, fontPx, 'token');
   context.textBaseline = 'middle';
   const label = (index: number, highlighted: boolean): void => {
     const text = stride === 1 ? visibleText(tokens[index].text, 12) : `${index} ${visibleText(tokens[index].text, 8)}`;
@@ -368,48 +343,4 @@ function drawTokenLabels(
   };
   for (let index = 0; index < tokens.length; index += stride) label(index, index === locked);
   if (locked >= 0 && locked < tokens.length) label(locked, true);
-}
-
-/** A colour bar with ticks and a caption; positions are linear in value (the colours are not). */
-export function drawLegend(
-  context: CanvasRenderingContext2D,
-  theme: Theme,
-  scale: ColorScale,
-  caption: string,
-  x: number,
-  y: number,
-  width: number,
-): void {
-  const barTop = y + 16;
-  const barHeight = 10;
-  const steps = Math.max(2, Math.round(width));
-  const values = new Float32Array(steps);
-  for (let i = 0; i < steps; i++) values[i] = scale.min + ((scale.max - scale.min) * i) / (steps - 1);
-  const bar = new ImageData(steps, 1);
-  scale.paint(values, bar.data);
-  // The bar is painted 1 px high and stretched, so it goes through a scratch canvas.
-  const scratch = document.createElement('canvas');
-  scratch.width = steps;
-  scratch.height = 1;
-  scratch.getContext('2d')!.putImageData(bar, 0, 0);
-  context.imageSmoothingEnabled = false;
-  context.drawImage(scratch, x, barTop, width, barHeight);
-  context.strokeStyle = theme.mutedForeground;
-  context.lineWidth = 1;
-  context.strokeRect(x + 0.5, barTop + 0.5, width - 1, barHeight - 1);
-
-  context.font = `11px ${theme.uiFont}`;
-  context.fillStyle = theme.foreground;
-  context.textBaseline = 'alphabetic';
-  context.textAlign = 'left';
-  context.fillText(caption, x, y + 11, width);
-  const axis = scaleLinear().domain([scale.min, scale.max]).range([x, x + width]);
-  const format = axis.tickFormat(5);
-  context.textBaseline = 'top';
-  for (const tick of axis.ticks(5)) {
-    const at = axis(tick);
-    context.fillRect(Math.round(at), barTop + barHeight, 1, 3);
-    context.textAlign = at - x < 12 ? 'left' : x + width - at < 12 ? 'right' : 'center';
-    context.fillText(format(tick).replace('-', '−'), at, barTop + barHeight + 4);
-  }
 }

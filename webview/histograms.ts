@@ -8,7 +8,7 @@ import type { Histogram, LayerOutliers, QuantisationError, TokenInfo } from '../
 import { quantTopLevel, type QuantBits } from '../shared/model';
 import type { Theme } from './colors';
 import { formatValue, textElement, visibleText } from './format';
-import { sizeCanvas } from './heatmap';
+import { drawText, fillBackground, sizeCanvas } from './canvas';
 
 const CANVAS_HEIGHT = 150;
 /** Width of one histogram (CSS px): two side by side when the container is wide enough. */
@@ -144,19 +144,12 @@ function statistics(histogram: Histogram): string {
  *  marks at the median and the top-10 value, and the levels of a quantisation grid if given. */
 function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histogram, title: string, width: number, axisEnd: number, grid?: QuantisationError): void {
   const context = sizeCanvas(canvas, width, CANVAS_HEIGHT);
-  context.fillStyle = theme.background;
-  context.fillRect(0, 0, width, CANVAS_HEIGHT);
+  fillBackground(context, theme, width, CANVAS_HEIGHT);
   const plotTop = 40;
   const plotBottom = CANVAS_HEIGHT - 18;
   const plotHeight = plotBottom - plotTop;
-  context.textAlign = 'left';
-  context.textBaseline = 'alphabetic';
-  context.font = `12px ${theme.uiFont}`;
-  context.fillStyle = theme.foreground;
-  context.fillText(title, 0, 13, width);
-  context.font = `11px ${theme.uiFont}`;
-  context.fillStyle = theme.mutedForeground;
-  context.fillText(statistics(histogram), 0, 29, width);
+  drawText(context, theme, title, 0, 13, { maxWidth: width });
+  drawText(context, theme, statistics(histogram), 0, 29, { size: 11, color: theme.mutedForeground, maxWidth: width });
 
   const { counts, edges } = histogram;
   const largest = Math.log10(1 + Math.max(0, ...counts)) || 1;

@@ -4,9 +4,9 @@
 // drawn on one canvas (#needle-chart), the model in the "positive" hue and the baseline in the other.
 
 import type { NeedleReport, NeedleSummary } from '../shared/needleTest';
+import { drawText, sizeCanvas, themeFont } from './canvas';
 import type { Theme } from './colors';
 import { formatValue, textElement } from './format';
-import { drawText, sizeCanvas } from './heatmap';
 
 const METRICS: { key: 'accuracy' | 'answerShare' | 'noiseShare' | 'queryShare'; title: string }[] = [
   { key: 'accuracy', title: 'accuracy' },
@@ -103,12 +103,12 @@ export class NeedlesView {
       const height = PLOT_HEIGHT - MARGIN.top - MARGIN.bottom;
       const x = (depth: number) => left + depth * width;
       const y = (value: number) => MARGIN.top + height * (1 - (value - plot.low) / (plot.high - plot.low || 1));
-      drawText(context, this.theme, plot.title, left, 14, width);
+      drawText(context, this.theme, plot.title, left, 14, { maxWidth: width });
       context.strokeStyle = this.theme.mutedForeground;
       context.lineWidth = 1;
       context.strokeRect(left, MARGIN.top, width, height);
       context.fillStyle = this.theme.mutedForeground;
-      context.font = `10px ${this.theme.uiFont}`;
+      context.font = themeFont(this.theme, 10);
       context.textAlign = 'right';
       for (const tick of [plot.low, plot.high]) context.fillText(formatValue(tick), left - 4, y(tick) + 3);
       context.textAlign = 'center';
@@ -126,7 +126,7 @@ export class NeedlesView {
     });
     // The legend: one line under the plots.
     report.models.forEach((model, i) => {
-      drawText(context, { ...this.theme, foreground: colour(model) }, `■ ${model.model} (${model.kind})`, MARGIN.left + i * 200, PLOT_HEIGHT + LEGEND_HEIGHT - 4, 190);
+      drawText(context, this.theme, `■ ${model.model} (${model.kind})`, MARGIN.left + i * 200, PLOT_HEIGHT + LEGEND_HEIGHT - 4, { color: colour(model), maxWidth: 190 });
     });
   }
 }

@@ -4,7 +4,8 @@
 
 import type { MapView } from '../shared/model';
 import type { InspectionMeta } from '../shared/protocol';
-import { extent, scaleForView, type Theme } from './colors';
+import { putScaledValues } from './canvas';
+import { scaleForView, type Theme } from './colors';
 import { formatLambda, textElement, VIEW_LABELS } from './format';
 
 export class OverviewGrid {
@@ -44,12 +45,10 @@ export class OverviewGrid {
       for (const canvas of this.thumbnails) canvas.getContext('2d')!.clearRect(0, 0, canvas.width, canvas.height);
       return;
     }
-    const { min, max } = extent(values);
-    const scale = scaleForView(theme, view, min, max);
+    const scale = scaleForView(theme, view, values);
     const image = new ImageData(size, size);
     this.thumbnails.forEach((canvas, index) => {
-      scale.paint(values.subarray(index * size * size, (index + 1) * size * size), image.data);
-      canvas.getContext('2d')!.putImageData(image, 0, 0);
+      putScaledValues(canvas.getContext('2d')!, image, values.subarray(index * size * size, (index + 1) * size * size), scale);
       canvas.title = `Layer ${canvas.dataset.layer}, head ${canvas.dataset.head} · ${VIEW_LABELS[view]}`;
     });
   }
