@@ -66,7 +66,7 @@ export class HeatmapView {
     this.rowLabels = element('canvas', 'row-labels');
     this.columnLabels = element('canvas', 'column-labels');
     const stack = element('div', 'heatmap-stack');
-    this.canvas = element('canvas');
+    this.canvas = element('canvas', 'heatmap-canvas');
     this.canvas.id = `${idPrefix}heatmap`;
     this.canvas.tabIndex = 0;
     this.canvas.setAttribute('aria-label', 'Attention map: rows are queries, columns are keys. Click or use arrow keys to lock a query row.');
