@@ -16,7 +16,7 @@ export const inspectionMetaSchema = z.object({
   window: inputWindowSchema.nullable(),
   /** lambda per layer (empty for a baseline). */
   lambda: z.array(z.number()),
-  /** The query token whose row and key spans are shown (token index, BOS = 0). */
+  /** The run's query token, the selection's last (token index, BOS = 0): a new run's panel selection starts on it. */
   query: indexSchema,
   /** Side of each thumbnail (thumbnails are size x size, average-pooled). */
   thumbnailSize: indexSchema,
@@ -24,7 +24,14 @@ export const inspectionMetaSchema = z.object({
 });
 export type InspectionMeta = z.infer<typeof inspectionMetaSchema>;
 
-const selection = { runId: indexSchema, layer: indexSchema, head: indexSchema };
+/** What the panel shows of a run: a layer, a head, a map view and the locked query token (token
+ *  index, BOS = 0). The host owns it: the webview sends what the user picked and renders the
+ *  selection that comes back with each map and span list. */
+export const panelSelectionSchema = z.object({ layer: indexSchema, head: indexSchema, view: z.enum(MAP_VIEWS), query: indexSchema });
+export type PanelSelection = z.infer<typeof panelSelectionSchema>;
+
+const run = { runId: indexSchema };
+const layerHead = { ...run, layer: indexSchema, head: indexSchema };
 
 export const PANES = ['main', 'compare'] as const;
 /** Which model a message is about: the inspected model, or the baseline it is compared with. */
@@ -35,20 +42,23 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('busy'), message: z.string() }),
   z.object({ type: z.literal('error'), message: z.string() }),
   z.object({ type: z.literal('cleared') }),
-  z.object({ type: z.literal('inspection'), meta: inspectionMetaSchema, thumbnails: thumbnailsSchema }),
+  /** A new run (or the current one again, for a panel shown again) and the host's selection for it. */
+  z.object({ type: z.literal('inspection'), meta: inspectionMetaSchema, thumbnails: thumbnailsSchema, selection: panelSelectionSchema }),
   /** The baseline's run on the same text (Compare with Baseline); runId is the main run's. */
   z.object({ type: z.literal('comparison'), meta: inspectionMetaSchema }),
+  /** A pane's map for the host's selection (layer, head and view are the ones it was computed for). */
   z.object({
     type: z.literal('map'),
     ...pane,
-    ...selection,
+    ...layerHead,
     view: z.enum(MAP_VIEWS),
     /** T x T values, row = query, column = key. */
     size: indexSchema,
     data: float32ArraySchema,
   }),
-  z.object({ type: z.literal('spans'), ...pane, ...selection, query: indexSchema, spans: z.array(keySpanSchema) }),
-  z.object({ type: z.literal('outliers'), ...pane, runId: indexSchema, layers: z.array(layerOutliersSchema) }),
+  /** The key spans of the host's locked query token (a token of that pane's run). */
+  z.object({ type: z.literal('spans'), ...pane, ...layerHead, query: indexSchema, spans: z.array(keySpanSchema) }),
+  z.object({ type: z.literal('outliers'), ...pane, ...run, layers: z.array(layerOutliersSchema) }),
   /** Asks the webview for a PNG of what it shows (answered with 'exportImage'). */
   z.object({ type: z.literal('exportRequest'), requestId: indexSchema }),
   /** The Needle Test's results for the model and its baseline. */
@@ -58,13 +68,14 @@ export type HostMessage = z.infer<typeof hostMessageSchema>;
 
 export const webviewMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
-  /** The user chose a layer / head / view; the host answers with 'map' and 'spans'. */
-  z.object({ type: z.literal('select'), ...selection, view: z.enum(MAP_VIEWS) }),
-  /** The user locked a query row (a token of that pane's run); the host answers with 'spans' for
-   *  both panes and highlights the main model's spans. */
-  z.object({ type: z.literal('lockQuery'), ...pane, ...selection, query: indexSchema }),
+  /** The user picked a layer, head or view (only what changed; the same for both panes); the host
+   *  updates its selection and answers with 'map' and 'spans' for every pane. */
+  z.object({ type: z.literal('select'), ...run, layer: indexSchema.optional(), head: indexSchema.optional(), view: z.enum(MAP_VIEWS).optional() }),
+  /** The user locked a query row (a token of that pane's run); the host carries it to the other
+   *  pane, answers with 'spans' for every pane and highlights the main model's spans. */
+  z.object({ type: z.literal('lockQuery'), ...pane, ...run, query: indexSchema }),
   /** Reveal tokens [firstToken, endToken) in the editor. */
-  z.object({ type: z.literal('reveal'), ...pane, runId: indexSchema, firstToken: indexSchema, endToken: indexSchema }),
+  z.object({ type: z.literal('reveal'), ...pane, ...run, firstToken: indexSchema, endToken: indexSchema }),
   z.object({ type: z.literal('exportImage'), requestId: indexSchema, pngDataUrl: z.string().startsWith('data:image/png;base64,') }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;

@@ -5,7 +5,7 @@
 import './zodConfig'; // before any module creates schemas
 import type { Thumbnails } from '../shared/inspection';
 import { mapViews, type MapView } from '../shared/model';
-import { parseHostMessage, type HostMessage, type InspectionMeta, type Pane, type WebviewMessage } from '../shared/protocol';
+import { parseHostMessage, type HostMessage, type InspectionMeta, type Pane, type PanelSelection, type WebviewMessage } from '../shared/protocol';
 import { readTheme, watchTheme } from './colors';
 import { createIndexSelect, createQuantSwitch, createTabs, createViewSwitch, registerToolkit } from './controls';
 import { formatLambda, VIEW_LABELS } from './format';
@@ -266,39 +266,20 @@ function renderAll(): void {
 
 // ---- User actions -----------------------------------------------------------------------------
 
-/** Changes layer, head or view and asks the host for that map (and the locked query's spans). */
+/** Tells the host the user picked a layer, head or view; the panel shows the selection that comes
+ *  back with the map (the host owns it). */
 function select(change: Partial<Selection>): void {
-  const { meta } = state;
-  if (!meta) return;
-  state.selection = { ...state.selection, ...change };
-  renderControls(meta);
-  if (state.comparison) renderCompare();
-  if (change.view) renderOverview(meta);
-  else overview.select(state.selection.layer, state.selection.head);
-  requestSelection(meta);
-  save();
+  if (state.meta) post({ type: 'select', runId: state.meta.runId, ...change });
 }
 
-function requestSelection(meta: InspectionMeta): void {
-  const { layer, head, view } = state.selection;
-  post({ type: 'select', runId: meta.runId, layer, head, view });
-  // The host answers 'select' for its own idea of the query; restate ours if the user moved it.
-  if (state.query !== meta.query) post({ type: 'lockQuery', pane: 'main', runId: meta.runId, layer, head, query: state.query });
-}
-
-/** Locks a query row, given as a token of a pane's run (the host carries it to the other pane). */
+/** Tells the host the user locked a query row, given as a token of a pane's run (the host carries
+ *  it to the other pane). The row is marked at once so that ↑/↓ step from it. */
 function lockQuery(query: number, pane: Pane = 'main'): void {
   const { meta } = state;
   if (!meta) return;
-  if (pane === 'main') {
-    state.query = query;
-    heatmap.setQuery(query);
-    document.body.dataset.query = String(query);
-  }
   compareColumns[pane].heatmap.setQuery(query);
-  const { layer, head } = state.selection;
-  post({ type: 'lockQuery', pane, runId: meta.runId, layer, head, query });
-  save();
+  if (pane === 'main') heatmap.setQuery(query);
+  post({ type: 'lockQuery', pane, runId: meta.runId, query });
 }
 
 function reveal(firstToken: number, endToken: number, pane: Pane): void {
@@ -311,26 +292,23 @@ function isCurrentRun(runId: number): boolean {
   return state.meta !== undefined && state.meta.runId === runId;
 }
 
-function isCurrentSelection(message: { runId: number; layer: number; head: number }): boolean {
-  return isCurrentRun(message.runId) && message.layer === state.selection.layer && message.head === state.selection.head;
+/** Shows the layer, head and view the host computed a map for, if they are not shown already. */
+function showSelection(selection: Selection): void {
+  const { meta } = state;
+  const { layer, head, view } = state.selection;
+  if (!meta || (selection.layer === layer && selection.head === head && selection.view === view)) return;
+  state.selection = selection;
+  renderControls(meta);
+  if (selection.view !== view) renderOverview(meta);
+  else overview.select(selection.layer, selection.head);
+  if (state.comparison) renderCompare();
 }
 
-function onInspection(meta: InspectionMeta, thumbnails: Thumbnails): void {
+function onInspection(meta: InspectionMeta, thumbnails: Thumbnails, { query, ...selection }: PanelSelection): void {
   const sameRun = state.meta?.runId === meta.runId;
-  const { layer, head, view } = state.selection;
-  const views = viewsOf(meta);
-  const selection = {
-    layer: layer < meta.model.nLayer ? layer : 0,
-    head: head < meta.model.nHead ? head : 0,
-    // Keep the user's view if this model has it; otherwise its most informative one (diff or a1).
-    view: views.includes(view) ? view : views[views.length - 1],
-  };
-  state = sameRun
-    ? { ...state, meta, thumbnails, selection }
-    : { ...emptyState({ ...state, selection }), meta, thumbnails, query: meta.query };
+  state = sameRun ? { ...state, meta, thumbnails, selection, query } : { ...emptyState({ ...state, selection }), meta, thumbnails, query };
   setStatus('', 'idle');
   renderAll();
-  requestSelection(meta);
   save();
 }
 
@@ -349,7 +327,7 @@ function handle(message: HostMessage): void {
       save();
       return;
     case 'inspection':
-      onInspection(message.meta, message.thumbnails);
+      onInspection(message.meta, message.thumbnails, message.selection);
       return;
     case 'comparison':
       if (!isCurrentRun(message.meta.runId)) return;
@@ -366,11 +344,12 @@ function handle(message: HostMessage): void {
         return;
       }
       const map = { runId, layer, head, view, size, data };
+      if (!isCurrentRun(runId)) return;
       if (pane === 'compare') {
-        if (!isCurrentRun(runId) || !state.comparison) return;
+        if (!state.comparison) return;
         state.comparison.map = map;
       } else {
-        if (!isCurrentSelection(message) || view !== state.selection.view) return; // answer to an older selection
+        showSelection({ layer, head, view });
         state.map = map;
         state.query = Math.min(state.query, size - 1);
         renderMap();
@@ -381,11 +360,11 @@ function handle(message: HostMessage): void {
     }
     case 'spans': {
       const shown: ShownSpans = { layer: message.layer, head: message.head, query: message.query, spans: message.spans };
+      if (!isCurrentRun(message.runId)) return;
       if (message.pane === 'compare') {
-        if (!isCurrentRun(message.runId) || !state.comparison) return;
+        if (!state.comparison) return;
         state.comparison.spans = shown;
       } else {
-        if (!isCurrentSelection(message)) return;
         state.spans = shown;
         state.query = message.query;
         heatmap.setQuery(message.query);
@@ -452,11 +431,6 @@ watchTheme(() => {
   if (state.meta) renderOverview(state.meta);
 });
 
+// A restored panel shows its saved state; a host that still has the run re-sends it on 'ready'.
 renderAll();
 post({ type: 'ready' });
-// A restored panel whose map was too large to save (or not yet answered) asks for it again; the host
-// ignores the request if its run is gone.
-const { map: restoredMap, selection: restoredSelection } = state;
-const mapMatchesSelection =
-  restoredMap?.layer === restoredSelection.layer && restoredMap.head === restoredSelection.head && restoredMap.view === restoredSelection.view;
-if (state.meta && !mapMatchesSelection) requestSelection(state.meta);

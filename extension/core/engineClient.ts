@@ -33,6 +33,7 @@ export class EngineClient {
   private readonly pending = new Map<number, Pending>();
   private lastLoad: Extract<EngineRequest, { op: 'load' }> | undefined;
   private loaded: Promise<EngineInfo> | undefined;
+  private readonly requested = new Map<EngineRequest['op'], number>();
 
   constructor(
     private readonly enginePath: string,
@@ -55,9 +56,15 @@ export class EngineClient {
   /** Sends a request once a model is loaded; aborting the signal cancels it (and kills the child). */
   async request<R extends Exclude<EngineRequest, { op: 'load' }>>(request: R, signal?: AbortSignal): Promise<EngineReplies[R['op']]> {
     if (!this.lastLoad) throw new Error('no model is loaded');
+    this.requested.set(request.op, this.requestCount(request.op) + 1);
     if (!this.child) this.loaded = this.send(this.lastLoad) as Promise<EngineInfo>;
     await this.loaded;
     return this.send(request, signal) as Promise<EngineReplies[R['op']]>;
+  }
+
+  /** Requests of one kind sent so far (the tests check that an inspection computes each map once). */
+  requestCount(op: EngineRequest['op']): number {
+    return this.requested.get(op) ?? 0;
   }
 
   dispose(): void {

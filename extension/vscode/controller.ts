@@ -6,9 +6,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { KeySpan } from '../../shared/inspection';
-import { BASELINE_VIEWS, modelInfoSchema, type MapView } from '../../shared/model';
+import { mapViews, modelInfoSchema, type ModelInfo } from '../../shared/model';
 import type { NeedleForm, NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
-import type { HostMessage, InspectionMeta, Pane, WebviewMessage } from '../../shared/protocol';
+import type { HostMessage, InspectionMeta, Pane, PanelSelection, WebviewMessage } from '../../shared/protocol';
 import { alignToken } from '../core/alignTokens';
 import type { EngineInfo, InspectionResult } from '../core/engine';
 import { CancelledError, EngineClient } from '../core/engineClient';
@@ -41,12 +41,7 @@ export interface ActiveInspection {
   comparison?: { result: InspectionResult; model: EngineInfo };
 }
 
-interface PanelSelection {
-  layer: number;
-  head: number;
-  view: MapView;
-  query: number;
-}
+type ShownSpans = Extract<HostMessage, { type: 'spans' }>;
 
 export class InspectorController implements vscode.Disposable {
   readonly highlighter = new SpanHighlighter();
@@ -54,10 +49,14 @@ export class InspectorController implements vscode.Disposable {
   private readonly main: EngineSlot;
   /** The baseline for comparisons, in an engine process of its own so both models stay loaded. */
   private readonly baseline: EngineSlot;
-  private runId = 0;
+  /** Starts from the clock, not 0: a panel restored after a window reload must not take a new run
+   *  for the one it saved. */
+  private runId = Date.now() % 1_000_000_000;
   private running: AbortController | undefined;
   private current: ActiveInspection | undefined;
   private selection: PanelSelection = { layer: 0, head: 0, view: 'diff', query: 0 };
+  /** Counts changes of the selection: maps and spans computed for an older one are not posted. */
+  private selectionVersion = 0;
   /** The last messages sent to the panel, re-sent when it is shown again. */
   private replay: HostMessage[] = [];
   private readonly pendingExports = new Map<number, (pngDataUrl: string) => void>();
@@ -320,13 +319,8 @@ export class InspectorController implements vscode.Disposable {
   /** Sends a fresh inspection to the panel and the editor: meta, map, spans, outliers. */
   private async publish(signal: AbortSignal): Promise<void> {
     const { runId, result, model } = this.current!;
-    this.selection = {
-      layer: Math.min(this.selection.layer, model.nLayer - 1),
-      head: Math.min(this.selection.head, model.nHead - 1),
-      view: model.kind === 'diff' ? this.selection.view : BASELINE_VIEWS[0],
-      query: result.query,
-    };
-    this.post({ type: 'inspection', meta: this.meta(result, model), thumbnails: result.thumbnails });
+    this.setSelection(fitSelection(this.selection, model, result.query));
+    this.post({ type: 'inspection', meta: this.meta(result, model), thumbnails: result.thumbnails, selection: this.selection });
     const { comparison } = this.current!;
     if (comparison) this.post({ type: 'comparison', meta: this.meta(comparison.result, comparison.model) });
     this.setStatus(
@@ -334,8 +328,7 @@ export class InspectorController implements vscode.Disposable {
       `Last run: ${result.tokens.length} tokens in ${result.latencyMs.toFixed(1)} ms on ${model.provider}${result.window ? `\n${result.window.note}` : ''}`,
     );
     if (result.window) this.log.info(result.window.note);
-    await this.sendMaps(signal);
-    await this.sendSpans(signal);
+    await this.showSelection({ map: true }, signal);
     for (const pane of this.panes()) {
       const layers = await this.clientOf(pane).request({ op: 'outliers' }, signal);
       if (runId === this.runId) this.post({ type: 'outliers', pane, runId, layers });
@@ -369,12 +362,12 @@ export class InspectorController implements vscode.Disposable {
     const current = this.current!;
     if (pane === 'main' || !current.comparison) return this.selection;
     const { model, result } = current.comparison;
-    return {
-      layer: Math.min(this.selection.layer, model.nLayer - 1),
-      head: Math.min(this.selection.head, model.nHead - 1),
-      view: model.kind === 'diff' ? this.selection.view : BASELINE_VIEWS[0],
-      query: alignToken(current.result.tokens, this.selection.query, result.tokens),
-    };
+    return fitSelection(this.selection, model, alignToken(current.result.tokens, this.selection.query, result.tokens));
+  }
+
+  private setSelection(selection: PanelSelection): void {
+    this.selection = selection;
+    this.selectionVersion++;
   }
 
   private tokensOf(pane: Pane) {
@@ -382,24 +375,26 @@ export class InspectorController implements vscode.Disposable {
     return pane === 'compare' && current.comparison ? current.comparison.result.tokens : current.result.tokens;
   }
 
-  private async sendMaps(signal?: AbortSignal): Promise<void> {
+  /** Computes each pane's map (unless only the query moved) and key spans for the selection, once,
+   *  and posts them with the selection they were computed for. A newer run or selection drops them. */
+  private async showSelection(parts: { map: boolean }, signal?: AbortSignal): Promise<void> {
     const { runId } = this.current!;
-    for (const pane of this.panes()) {
-      const { layer, head, view } = this.selectionFor(pane);
-      const data = await this.clientOf(pane).request({ op: 'map', layer, head, view }, signal);
-      if (runId === this.runId) this.post({ type: 'map', pane, runId, layer, head, view, size: this.tokensOf(pane).length, data });
-    }
-  }
-
-  private async sendSpans(signal?: AbortSignal): Promise<void> {
-    const { runId } = this.current!;
+    const version = this.selectionVersion;
+    const stale = () => runId !== this.runId || version !== this.selectionVersion;
     const k = this.settings().get<number>('topSpans', 5);
     for (const pane of this.panes()) {
-      const { layer, head, query } = this.selectionFor(pane);
-      const spans = await this.clientOf(pane).request({ op: 'spans', layer, head, query, k }, signal);
-      if (runId !== this.runId) return;
-      this.post({ type: 'spans', pane, runId, layer, head, query, spans });
-      if (pane === 'main') this.highlight(spans);
+      const client = this.clientOf(pane);
+      const { layer, head, view, query } = this.selectionFor(pane);
+      if (parts.map) {
+        const data = await client.request({ op: 'map', layer, head, view }, signal);
+        if (stale()) return;
+        this.post({ type: 'map', pane, runId, layer, head, view, size: this.tokensOf(pane).length, data });
+      }
+      const spans = await client.request({ op: 'spans', layer, head, query, k }, signal);
+      if (stale()) return;
+      const shown: ShownSpans = { type: 'spans', pane, runId, layer, head, query, spans };
+      this.post(shown);
+      if (pane === 'main') this.highlight(shown);
     }
   }
 
@@ -419,7 +414,7 @@ export class InspectorController implements vscode.Disposable {
     return new vscode.Range(document.positionAt(base + tokens[first].start), document.positionAt(base + tokens[end - 1].end));
   }
 
-  private highlight(spans: KeySpan[]): void {
+  private highlight({ spans, query: q, layer, head }: ShownSpans): void {
     const current = this.current!;
     const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === current.uri.toString());
     if (!editor || editor.document.version !== current.version) return;
@@ -428,14 +423,13 @@ export class InspectorController implements vscode.Disposable {
       .map((span) => ({ span, range: this.tokenRange(editor.document, span.firstToken, span.endToken) }))
       .filter(({ range }) => !range.isEmpty);
     const best = Math.max(...shown.map(({ span }) => span.score), 1e-9);
-    const q = this.selection.query;
     this.highlighter.show(
       editor,
       q > 0 ? this.tokenRange(editor.document, q, q + 1) : undefined,
       shown.map(({ span, range }) => ({
         range,
         strength: span.score / best,
-        hoverMessage: `DiffTransformer: attended by token ${q} with score ${span.score.toFixed(3)} (L${this.selection.layer} H${this.selection.head})`,
+        hoverMessage: `DiffTransformer: attended by token ${q} with score ${span.score.toFixed(3)} (L${layer} H${head})`,
       })),
     );
   }
@@ -469,7 +463,8 @@ export class InspectorController implements vscode.Disposable {
 
   onWebviewMessage(message: WebviewMessage): void {
     if (message.type === 'ready') {
-      for (const m of this.replay) this.panel.post(m);
+      // The panel renders the host's selection as it is now, which may have moved since the run.
+      for (const m of this.replay) this.panel.post(m.type === 'inspection' ? { ...m, selection: this.selection } : m);
       return;
     }
     if (message.type === 'exportImage') {
@@ -478,21 +473,26 @@ export class InspectorController implements vscode.Disposable {
       return;
     }
     if (!this.current || message.runId !== this.current.runId) return; // stale
-    const { nLayer, nHead, kind } = this.current.model;
     if (message.type === 'reveal') {
       void this.revealTokens(message.runId, message.firstToken, message.endToken, message.pane);
       return;
     }
-    if (message.layer >= nLayer || message.head >= nHead) return;
+    const { nLayer, nHead, kind } = this.current.model;
     if (message.type === 'select') {
-      if (kind === 'baseline' && message.view !== 'a1') return;
-      this.selection = { ...this.selection, layer: message.layer, head: message.head, view: message.view };
-      void this.sendMaps().then(() => this.sendSpans()).catch((err) => this.log.warn(String(err)));
+      const { layer = this.selection.layer, head = this.selection.head, view = this.selection.view } = message;
+      if (layer >= nLayer || head >= nHead || !mapViews(kind).includes(view)) return;
+      this.setSelection({ ...this.selection, layer, head, view });
+      void this.showSelection({ map: true }).catch((err) => this.log.warn(String(err)));
     } else if (message.type === 'lockQuery' && message.query < this.tokensOf(message.pane).length) {
       const query = message.pane === 'main' ? message.query : alignToken(this.tokensOf('compare'), message.query, this.current.result.tokens);
-      this.selection = { ...this.selection, layer: message.layer, head: message.head, query };
-      void this.sendSpans().catch((err) => this.log.warn(String(err)));
+      this.setSelection({ ...this.selection, query });
+      void this.showSelection({ map: false }).catch((err) => this.log.warn(String(err)));
     }
+  }
+
+  /** The main pane's last map or span list: what the panel shows. */
+  private lastPosted<T extends 'map' | 'spans'>(type: T): Extract<HostMessage, { type: T; pane: Pane }> | undefined {
+    return this.replay.find((m): m is Extract<HostMessage, { type: T; pane: Pane }> => m.type === type && 'pane' in m && m.pane === 'main');
   }
 
   /** Posts to the panel and remembers what a re-shown panel needs to redraw. */
@@ -510,8 +510,10 @@ export class InspectorController implements vscode.Disposable {
   /** Writes the panel's PNG and a JSON of what it shows (model sha256, range, settings, map). */
   async exportView(target?: vscode.Uri): Promise<vscode.Uri | undefined> {
     const current = this.current;
-    if (!current) {
-      void vscode.window.showWarningMessage('DiffTransformer: nothing to export yet; run Inspect Selection first.');
+    const map = this.lastPosted('map');
+    const spans = this.lastPosted('spans');
+    if (!current || !map || !spans) {
+      void vscode.window.showWarningMessage('DiffTransformer: nothing to export yet; run Inspect Selection and wait for its map.');
       return undefined;
     }
     if (!target) {
@@ -529,20 +531,17 @@ export class InspectorController implements vscode.Disposable {
     });
     this.panel.post({ type: 'exportRequest', requestId });
     const pngBytes = Buffer.from((await png).slice('data:image/png;base64,'.length), 'base64');
-    const { layer, head, view, query } = this.selection;
-    const map = await this.main.client.request({ op: 'map', layer, head, view });
-    const spans = await this.spansFor(query, this.settings().get<number>('topSpans', 5));
     const { start, end } = current.range;
     const record = {
       model: { name: current.model.name, kind: current.model.kind, sha256: current.model.sha256, provider: current.model.provider },
       source: { file: current.uri.fsPath, range: { start: { line: start.line, character: start.character }, end: { line: end.line, character: end.character } } },
       settings: { executionProvider: this.settings().get('executionProvider'), topSpans: this.settings().get('topSpans') },
-      selection: { layer, head, view, query },
+      selection: { layer: map.layer, head: map.head, view: map.view, query: spans.query },
       lambda: current.result.lambda,
       window: current.result.window,
       tokens: current.result.tokens.map((t) => t.text),
-      spans,
-      map: { rows: current.result.tokens.length, values: Array.from(map) },
+      spans: spans.spans,
+      map: { rows: map.size, values: Array.from(map.data) },
     };
     const pngUri = target.path.endsWith('.png') ? target : target.with({ path: `${target.path}.png` });
     const jsonUri = pngUri.with({ path: pngUri.path.replace(/\.png$/, '.json') });
@@ -559,6 +558,12 @@ export class InspectorController implements vscode.Disposable {
     this.statusItem.tooltip = tooltip;
   }
 
+  /** Engine requests per model (the tests check that an inspection computes each map once). */
+  engineRequests(): Record<'model' | 'baseline', { map: number; spans: number }> {
+    const count = (slot: EngineSlot) => ({ map: slot.client.requestCount('map'), spans: slot.client.requestCount('spans') });
+    return { model: count(this.main), baseline: count(this.baseline) };
+  }
+
   dispose(): void {
     this.running?.abort();
     this.main.client.dispose();
@@ -566,4 +571,16 @@ export class InspectorController implements vscode.Disposable {
     this.highlighter.dispose();
     this.statusItem.dispose();
   }
+}
+
+/** A selection as it applies to a model: layer and head clamped to its own, the view kept if the
+ *  model has it (else its most informative one: A1 − λ·A2, or a baseline's A1), and `query`. */
+function fitSelection(selection: PanelSelection, model: ModelInfo, query: number): PanelSelection {
+  const views = mapViews(model.kind);
+  return {
+    layer: Math.min(selection.layer, model.nLayer - 1),
+    head: Math.min(selection.head, model.nHead - 1),
+    view: views.includes(selection.view) ? selection.view : views[views.length - 1],
+    query,
+  };
 }

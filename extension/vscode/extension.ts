@@ -14,6 +14,8 @@ export interface InspectorApi {
   modelDir(): string;
   baselineDir(): string;
   lastNeedleTest(): InspectorController['lastNeedleTest'];
+  /** Map and key-span requests each model's engine has had so far. */
+  engineRequests(): ReturnType<InspectorController['engineRequests']>;
 }
 
 export function activate(context: vscode.ExtensionContext): InspectorApi {
@@ -82,6 +84,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     modelDir: () => controller.modelDir(),
     baselineDir: () => controller.baselineDir(),
     lastNeedleTest: () => controller.lastNeedleTest,
+    engineRequests: () => controller.engineRequests(),
   };
 }
 

@@ -264,6 +264,24 @@ suite('inspection in the editor', () => {
     await vscode.commands.executeCommand('difftransformer.showPanel');
   });
 
+  test('one inspection computes each pane’s map and key spans once, and the panel asks for nothing more', async () => {
+    const inspector = await api();
+    const exportFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'export-'));
+    for (const [command, panes] of [['inspectSelection', 1], ['compareWithBaseline', 2]] as const) {
+      const before = inspector.engineRequests();
+      const editor = await openSample('sample.py');
+      select(editor, 'def fibonacci', 'list[int]:');
+      await vscode.commands.executeCommand(`difftransformer.${command}`);
+      // The panel answers Export View after every message posted before it, so by then any request
+      // it made in answer to the inspection has reached the host.
+      await vscode.commands.executeCommand('difftransformer.exportView', vscode.Uri.file(path.join(exportFolder, `${command}.png`)));
+      const after = inspector.engineRequests();
+      const made = (model: 'model' | 'baseline') => ({ map: after[model].map - before[model].map, spans: after[model].spans - before[model].spans });
+      assert.deepEqual(made('model'), { map: 1, spans: 1 }, `${command}: the model's map and spans`);
+      assert.deepEqual(made('baseline'), panes === 2 ? { map: 1, spans: 1 } : { map: 0, spans: 0 }, `${command}: the baseline's map and spans`);
+    }
+  });
+
   test('Export View writes a PNG and a JSON with the model hash and the range', async () => {
     const inspector = await api();
     await inspectSample('sample.py', 'def fibonacci', 'return numbers[:n]');
