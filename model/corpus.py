@@ -24,7 +24,6 @@ import hashlib
 import heapq
 import json
 import random
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -212,49 +211,6 @@ def build(out: Path, target_bytes: int, cache: Path = DEFAULT_CACHE, sources: tu
     return stats
 
 
-def build_retrieval_mix(corpus: Path, out: Path, total_chars: int, seed: int = 1, log=print) -> dict:
-    """A second-phase training set from a built corpus: half synthetic retrieval documents short
-    enough (300-1400 characters) for a 512-token window to hold needles and queries together, half
-    the corpus's own training documents, shuffled; the validation files are the corpus's.
-
-    One pass over the main corpus (10% retrieval documents of up to 3200 characters) did not teach
-    a 6.8M-parameter model to retrieve; this mix gives it many more complete examples."""
-    out.mkdir(parents=True, exist_ok=True)
-    category_of = {}
-    with open(corpus / "files.jsonl", encoding="utf-8") as manifest:
-        for line in manifest:
-            record = json.loads(line)
-            if record["split"] == "train":
-                category_of[record["sha256"]] = record["category"]
-    natural: dict[str, list[str]] = {"code": [], "prose": []}
-    for text in (corpus / "train.txt").read_text(encoding="utf-8").split(EOT_TOKEN):
-        category = category_of.get(hashlib.sha256(text.encode("utf-8")).hexdigest())
-        if category:  # the corpus's own synthetic documents are not in the manifest
-            natural[category].append(text)
-    rng = random.Random(seed)
-    synthetic = make_training_documents(seed, natural["code"], natural["prose"], total_chars // 2,
-                                        min_chars=300, max_chars=1400)
-    pool = natural["code"] + natural["prose"]
-    rng.shuffle(pool)
-    kept, size = [], 0
-    for text in pool:
-        if size >= total_chars // 2:
-            break
-        kept.append(text)
-        size += len(text)
-    mixed = synthetic + kept
-    rng.shuffle(mixed)
-    sizes = {"train.txt": _write_documents(out / "train.txt", mixed)}
-    for name in ("val_code.txt", "val_prose.txt"):
-        shutil.copyfile(corpus / name, out / name)
-    stats = {"synthetic_documents": len(synthetic), "synthetic_chars": sum(map(len, synthetic)),
-             "natural_documents": len(kept), "natural_chars": size, "file_bytes": sizes}
-    (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
-    log(f"wrote {out}: {len(synthetic)} retrieval documents ({stats['synthetic_chars'] / 1e6:.1f} M chars) "
-        f"and {len(kept)} corpus documents ({size / 1e6:.1f} M chars)")
-    return stats
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.corpus", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -265,15 +221,7 @@ def main(argv=None) -> int:
     build_parser.add_argument("--synthetic-fraction", type=float, default=0.10,
                               help="share of training bytes that are synthetic retrieval documents")
     build_parser.add_argument("--seed", type=int, default=0, help="seed for the retrieval documents and the shuffle")
-    mix_parser = commands.add_parser("retrieval-mix", help="a second-phase set: half short retrieval documents, half corpus")
-    mix_parser.add_argument("--corpus", type=Path, required=True, help="a folder written by build")
-    mix_parser.add_argument("--out", type=Path, required=True, help="output folder")
-    mix_parser.add_argument("--target-mb", type=float, default=8.0, help="training text size in millions of characters")
-    mix_parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    if args.command == "retrieval-mix":
-        build_retrieval_mix(args.corpus, args.out, int(args.target_mb * 1e6), args.seed)
-        return 0
     stats = build(args.out, int(args.target_mb * 1e6), args.cache, synthetic_fraction=args.synthetic_fraction,
                   seed=args.seed)
     return 1 if stats["sources"]["failed"] else 0

@@ -36,10 +36,14 @@ from model.tokenizer import EOT_TOKEN, ByteLevelBPE
 IGNORE = -1  # a target the loss skips (model.Transformer's cross-entropy ignore_index)
 
 
-def tokenize_file(text_path: Path, tokenizer: ByteLevelBPE, cache: Path) -> np.ndarray:
-    """Token ids of a text file as uint16, cached at ``cache`` (a tokenizer-specific path)."""
+def corpus_tokens(corpus: Path, name: str, tokenizer: ByteLevelBPE) -> np.ndarray:
+    """Token ids of ``corpus/NAME.txt`` as uint16, cached in ``corpus/tokens-VOCAB/NAME.bin`` (one
+    cache per vocabulary size) and re-tokenised when the text is newer."""
+    text_path = corpus / f"{name}.txt"
+    cache = corpus / f"tokens-{tokenizer.vocab_size}" / f"{name}.bin"
     if cache.exists() and cache.stat().st_mtime >= text_path.stat().st_mtime:
         return np.fromfile(cache, dtype=np.uint16)
+    cache.parent.mkdir(exist_ok=True)
     ids = np.array(tokenizer.encode(text_path.read_text(encoding="utf-8")), dtype=np.uint16)
     tmp = cache.with_suffix(".tmp")
     ids.tofile(tmp)

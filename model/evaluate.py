@@ -37,7 +37,9 @@ from model.model import Transformer
 from model.package import PackageError, check_tokenizer, load_checkpoint, load_package, load_tokenizer
 from model.report import PAPER_ATTENTION, PAPER_OUTLIERS, PAPER_RETRIEVAL_4K, write_markdown, write_plots
 from model.retrieval import FORMS
-from model.retrieval_scoring import (accuracy, filler_documents, make_cases, score_queries, summarise_attention,
+from model.learning import REPEAT_TOKENS, learning_curves, repeated_passage_accuracy
+from model.probes import INDUCTION_PERIOD, induction_score
+from model.retrieval_scoring import (Grid, accuracy, filler_documents, make_cases, score_queries, summarise_attention,
                                      summarise_retrieval, token_bytes_table)
 from model.tokenizer import ByteLevelBPE
 
@@ -45,18 +47,15 @@ MODEL_ROLES = ("diff", "baseline")  # the two models compared; each must be of t
 
 
 @dataclass(frozen=True)
-class Settings:
-    """How much to evaluate. The defaults fit ~7M-parameter models with 1024-token context in about
-    15 minutes on 2 CPU cores; QUICK is for smoke tests."""
+class Settings(Grid):
+    """How much to evaluate: the retrieval grid and the rest. The defaults fit ~7M-parameter models
+    with 1024-token context in about 15 minutes on 2 CPU cores; QUICK is for smoke tests."""
 
-    seed: int = 0
-    trials: int = 2  # retrieval documents per (config, form, context length, depth) cell
     quant_trials: int = 1  # of those, how many are re-run at each quantisation bit-width
     loss_windows: int = 16  # context-length windows per held-out file
     outlier_windows: int = 8  # of the loss windows, half code and half prose, for Table 5
-    context_lengths: Tuple[int, ...] = (256, 512, 1024)  # capped at each model's context
-    depths: Tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
     batch_size: int = 4  # windows per forward pass for loss and outliers
+    induction_sequences: int = 64  # random runs for the induction score
 
 
 QUICK = Settings(trials=1, loss_windows=2, outlier_windows=2, depths=(0.0, 0.5, 1.0))
@@ -118,6 +117,13 @@ def evaluate_model(loaded: LoadedModel, data_dir: Path, fillers: Dict[str, List[
     results = score_queries(model, cases, token_bytes, with_attention=True)
     lap(f"retrieval and attention ({len(cases)} documents)")
 
+    code_windows = windows["code"][0][:, :REPEAT_TOKENS]
+    copying = {"induction": {"score": induction_score(model, tokenizer, sequences=settings.induction_sequences),
+                             "period": INDUCTION_PERIOD, "sequences": settings.induction_sequences},
+               "repeated_code": {**repeated_passage_accuracy(model, code_windows, tokenizer.eot_id),
+                                 "passages": len(code_windows)}}
+    lap("copying")
+
     half = max(1, settings.outlier_windows // 2)  # per file, spread over the loss windows (so over the file)
     outlier_windows = torch.cat([inputs[::max(1, len(inputs) // half)][:half] for inputs, _ in windows.values()])
     outliers = activation_outliers(model, outlier_windows, settings.batch_size)
@@ -138,6 +144,7 @@ def evaluate_model(loaded: LoadedModel, data_dir: Path, fillers: Dict[str, List[
         "model": {**cfg.to_dict(), "parameters": model.num_params(), "lambda": model.lambdas()},
         "training": loaded.training,
         "loss": loss,
+        "copying": copying,
         "retrieval": {**summarise_retrieval(results), "documents": results},
         "attention_allocation": summarise_attention(results),
         "outliers": outliers,
@@ -169,6 +176,8 @@ def main(argv=None) -> int:
     parser.add_argument("--context-lengths", type=int, nargs="+",
                         help=f"retrieval lengths in tokens, capped at each model's context (default {Settings.context_lengths})")
     parser.add_argument("--depths", type=float, nargs="+", help=f"needle depths (default {Settings.depths})")
+    parser.add_argument("--training-logs", type=Path, nargs=2, metavar=("DIFF_LOG", "BASELINE_LOG"),
+                        help="the two runs' log.jsonl (model/train.py): adds their learning curves to the report")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch CPU threads (default: all cores)")
     args = parser.parse_args(argv)
 
@@ -188,6 +197,7 @@ def main(argv=None) -> int:
         fillers = {form: filler_documents(args.data, form) for form in FORMS}
         with torch.no_grad():
             models = {m.role: evaluate_model(m, args.data, fillers, settings, log) for m in loaded}
+        curves = learning_curves(*args.training_logs) if args.training_logs else None
     except (PackageError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -200,6 +210,7 @@ def main(argv=None) -> int:
         "paper": {"retrieval_4k_transformer_diff": PAPER_RETRIEVAL_4K, "attention_transformer_diff": PAPER_ATTENTION,
                   "outliers_transformer_diff": PAPER_OUTLIERS},
         "models": models,
+        "learning_curves": curves,
     }
     json_path = args.json or args.out.with_suffix(".json")
     plot_dir = args.plots or args.out.with_suffix("")

@@ -11,7 +11,7 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 
-from model.data import tokenize_file
+from model.data import corpus_tokens
 from model.model import Attention, Transformer, repeat_kv
 from model.tokenizer import ByteLevelBPE
 
@@ -57,9 +57,7 @@ def quantised_attention_logits(bits: Optional[int]):
 
 def held_out_ids(data_dir: Path, name: str, tokenizer: ByteLevelBPE) -> np.ndarray:
     """Token ids of val_{name}.txt, using (and filling) the training token cache (model/data.py)."""
-    cache = data_dir / f"tokens-{tokenizer.vocab_size}"
-    cache.mkdir(exist_ok=True)
-    return tokenize_file(data_dir / f"val_{name}.txt", tokenizer, cache / f"val_{name}.bin")
+    return corpus_tokens(data_dir, f"val_{name}", tokenizer)
 
 
 def held_out_windows(ids: np.ndarray, context: int, count: int) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model import evaluate
+from model.retrieval import FORMS
+from model.retrieval_scoring import Grid, filler_documents, make_cases, score_queries, token_bytes_table
 from model.model import Transformer
 from model.tokenizer import ByteLevelBPE
 
@@ -51,17 +52,17 @@ class NeedleProbe:
 
     def __init__(self, tokenizer: ByteLevelBPE, data_dir: Path, context: int,
                  lengths: tuple[int, ...] = (256, 512, 1024), seed: int = 0):
-        fillers = {form: evaluate.filler_documents(data_dir, form) for form in evaluate.FORMS}
-        settings = evaluate.Settings(seed=seed, trials=1, context_lengths=lengths, depths=NEEDLE_DEPTHS)
-        self.cases = evaluate.make_cases(tokenizer, fillers, context, settings, configs=("N1R1",))
-        self.token_bytes = evaluate.token_bytes_table(tokenizer)
+        fillers = {form: filler_documents(data_dir, form) for form in FORMS}
+        grid = Grid(seed=seed, trials=1, context_lengths=lengths, depths=NEEDLE_DEPTHS, configs=("N1R1",))
+        self.cases = make_cases(tokenizer, fillers, context, grid)
+        self.token_bytes = token_bytes_table(tokenizer)
 
     @torch.no_grad()
     def accuracy(self, model: Transformer) -> dict[str, float]:
         """{"needle": overall, "needle_256": at 256 tokens, ...}: share of queries answered exactly."""
         was_training = model.training
         model.eval()
-        results = evaluate.score_queries(model, self.cases, self.token_bytes)
+        results = score_queries(model, self.cases, self.token_bytes)
         model.train(was_training)
         scores: dict[str, list[bool]] = {"needle": []}
         for result in results:

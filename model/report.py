@@ -9,6 +9,7 @@ from typing import Dict, List
 
 import numpy as np
 
+from model.learning import copying_section, plot_learning_curves
 from model.metrics import QUANT_BITS, TOP_RANKS, VAL_SETS
 from model.retrieval import FORMS
 from model.retrieval_scoring import RETRIEVAL_CONFIGS
@@ -63,7 +64,7 @@ def write_plots(report: dict, plot_dir: Path) -> Dict[str, Path]:
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     for ax, part in zip(axes, ("answer", "noise")):
         for role in models:
-            cells = models[role]["attention_allocation"]["normalised"]["by_depth"]
+            cells = models[role]["attention_allocation"]["mass"]["by_depth"]
             ax.plot([float(d) for d in cells], [c[part]["mean"] for c in cells.values()], **styles[role], label=role)
         ax.set_title(f"attention share on the {part}" + (" span" if part == "answer" else " context"))
         ax.set_xlabel("needle depth")
@@ -95,6 +96,8 @@ def write_plots(report: dict, plot_dir: Path) -> Dict[str, Path]:
         ax.set_title("|" + what.replace("_", " ") + "|")
     axes[0].legend()
     save(fig, "outliers")
+    if report.get("learning_curves"):
+        paths["learning_curves"] = plot_learning_curves(report["learning_curves"], plot_dir / "learning_curves.png")
     return paths
 
 
@@ -255,28 +258,32 @@ def _attention_section(report: dict, image: Dict[str, str]) -> List[str]:
         "that predicts the value) gives to the answer span (the needle value's tokens), to the query's own tokens, "
         "and to the noise context (all other earlier tokens: filler, BOS, distractor needles, earlier queries), "
         "summed over those tokens and averaged over all heads of all layers and all queries. The baseline's map is "
-        "its softmax; DIFF's is the differential map A1 − λ·A2, divided by 1 − λ so that its rows sum to 1 like "
-        "a softmax (we read the paper's \"normalized attention scores\" this way). Unnormalised shares "
-        "(rows summing to 1 − λ) are in the JSON under `raw`.",
+        "its softmax; DIFF's is the differential map A1 − λ·A2, whose rows sum to 1 − λ and can be negative. "
+        "**Normalisation:** each head's row is divided by its absolute mass Σ|a| (for a softmax that is 1, so the "
+        "baseline's shares are the plain ones), which gives signed shares in [−1, 1] that are well-defined for every "
+        "λ, also near or above 1; a negative share is attention that the head cancels. The paper's reading, "
+        "dividing by 1 − λ so that the shares sum to 1, is the second pair of columns: it is ill-conditioned as λ "
+        "nears 1 (λ per layer is in the model table above). Unnormalised rows are in the JSON under `raw`.",
         "",
-        "| share | DIFF | baseline | paper DIFF | paper Transformer |",
-        "|---|---|---|---|---|",
+        "| share | DIFF (÷Σ\\|a\\|) | baseline | DIFF (÷(1 − λ)) | baseline (÷1) | paper DIFF | paper Transformer |",
+        "|---|---|---|---|---|---|---|",
     ]
     for part in ("answer", "noise", "query"):
         paper_base, paper_diff = PAPER_ATTENTION.get(part, ("–", "–"))
-        lines.append(f"| {part} | {fmt_mean(diff['attention_allocation']['normalised']['overall'][part], 3)} | "
-                     f"{fmt_mean(base['attention_allocation']['normalised']['overall'][part], 3)} | {paper_diff} | {paper_base} |")
-    depth_cells = diff["attention_allocation"]["normalised"]["by_depth"]
+        cells = [fmt_mean(models[role]["attention_allocation"][kind]["overall"][part], 3)
+                 for kind in ("mass", "one_minus_lambda") for role in ("diff", "baseline")]
+        lines.append(f"| {part} | " + " | ".join(cells) + f" | {paper_diff} | {paper_base} |")
+    depth_cells = diff["attention_allocation"]["mass"]["by_depth"]
     lines += ["", "Answer / noise share by depth (DIFF; baseline):", "",
               "| depth | " + " | ".join(depth_cells) + " |", "|---" * (len(depth_cells) + 1) + "|"]
     for role, label in (("diff", "DIFF"), ("baseline", "baseline")):
-        cells = models[role]["attention_allocation"]["normalised"]["by_depth"]
+        cells = models[role]["attention_allocation"]["mass"]["by_depth"]
         lines.append(f"| {label} | " + " | ".join(f"{fmt(c['answer']['mean'])} / {fmt(c['noise']['mean'])}"
                                                    for c in cells.values()) + " |")
     lines += ["", f"![attention allocation]({image['attention_allocation']})", ""]
     for part in ("answer", "noise"):
-        lines.append("- " + compare(diff["attention_allocation"]["normalised"]["overall"][part],
-                                    base["attention_allocation"]["normalised"]["overall"][part], f"{part} share", 3))
+        lines.append("- " + compare(diff["attention_allocation"]["mass"]["overall"][part],
+                                    base["attention_allocation"]["mass"]["overall"][part], f"{part} share", 3))
     return lines
 
 
@@ -374,6 +381,7 @@ def _reading_notes(report: dict) -> List[str]:
 def write_markdown(report: dict, plots: Dict[str, Path], out: Path) -> None:
     """The Markdown report, section by section; the plots are linked relative to ``out``."""
     image = {name: os.path.relpath(path, out.parent) for name, path in plots.items()}
-    lines = (_models_and_loss(report) + _retrieval_section(report, image) + _attention_section(report, image)
+    lines = (_models_and_loss(report) + copying_section(report, image) + _retrieval_section(report, image)
+             + _attention_section(report, image)
              + _outlier_section(report, image) + _quantisation_section(report, image) + _reading_notes(report))
     out.write_text("\n".join(lines))

@@ -11,7 +11,7 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -20,9 +20,6 @@ from model.metrics import quantised_attention_logits
 from model.model import Transformer
 from model.retrieval import FORMS, NEEDLES, Answer, make_document
 from model.tokenizer import EOT_TOKEN, SYMBOL_TO_BYTE, ByteLevelBPE
-
-if TYPE_CHECKING:  # only for annotations: model.evaluate imports this module
-    from model.evaluate import Settings
 
 RETRIEVAL_CONFIGS = NEEDLES.configs  # "N4R2" -> (4 needles, 2 of them queried)
 # A byte that, right after a generated value, makes it a longer token rather than the value.
@@ -121,22 +118,32 @@ def fitted_document(tokenizer: ByteLevelBPE, fillers: List[str], seed: str, conf
     return best
 
 
-def make_cases(tokenizer: ByteLevelBPE, fillers: Dict[str, List[str]], context: int, settings: Settings,
-               configs: Sequence[str] = tuple(RETRIEVAL_CONFIGS)) -> List[Case]:
-    """The protocol grid: every needle config (of ``configs``) x form x context length (capped at
-    the model's context) x depth x trial. Each document is seeded by its cell alone, so both models
-    get the same texts when they share a tokenizer."""
+@dataclass(frozen=True)
+class Grid:
+    """Which retrieval documents to make: the protocol grid's axes and how many per cell."""
+
+    seed: int = 0
+    trials: int = 2  # retrieval documents per (config, form, context length, depth) cell
+    context_lengths: Tuple[int, ...] = (256, 512, 1024)  # capped at each model's context
+    depths: Tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+    configs: Tuple[str, ...] = tuple(RETRIEVAL_CONFIGS)
+
+
+def make_cases(tokenizer: ByteLevelBPE, fillers: Dict[str, List[str]], context: int, grid: Grid) -> List[Case]:
+    """The protocol grid: every needle config x form x context length (capped at the model's
+    context) x depth x trial. Each document is seeded by its cell alone, so both models get the same
+    texts when they share a tokenizer."""
     token_bytes = token_bytes_table(tokenizer)
     samples = {form: "\n".join(docs)[:20000] for form, docs in fillers.items()}
     chars_per_token = {form: len(sample) / len(tokenizer.encode(sample)) for form, sample in samples.items()}
-    lengths = sorted({min(length, context) for length in settings.context_lengths})
+    lengths = sorted({min(length, context) for length in grid.context_lengths})
     cases = []
-    for config in configs:
+    for config in grid.configs:
         for form in FORMS:
             for length in lengths:
-                for depth in settings.depths:
-                    for trial in range(settings.trials):
-                        seed = f"{settings.seed}/{config}/{form}/{length}/{depth}/{trial}"
+                for depth in grid.depths:
+                    for trial in range(grid.trials):
+                        seed = f"{grid.seed}/{config}/{form}/{length}/{depth}/{trial}"
                         text, answers, ids = fitted_document(tokenizer, fillers[form], seed, config, length, depth,
                                                              form, chars_per_token[form])
                         cases.append(Case(config, form, length, depth, trial, ids,
@@ -172,6 +179,9 @@ def greedy_matches(predicted: List[int], ids: List[int], query: Query, token_byt
     return not VALUE_EXTENDER.fullmatch(following)
 
 
+ATTENTION_NORMALISATIONS = ("mass", "one_minus_lambda", "raw")
+
+
 def attention_shares(inspection: dict, query: Query) -> dict:
     """Where the query's last token (the one predicting the value) puts its attention, averaged
     over all heads of all layers: the share on the answer span (the needle value's tokens), on the
@@ -179,18 +189,26 @@ def attention_shares(inspection: dict, query: Query) -> dict:
     needles, earlier queries).
 
     The baseline's map is its softmax. DIFF's is the differential map A1 - lambda * A2, whose rows
-    sum to 1 - lambda (lambda is per layer); the "normalised" shares divide it by 1 - lambda so the
-    three shares sum to 1 as the baseline's do (and can be negative or exceed 1, unlike softmax
-    shares). "raw" keeps the map as the model uses it (it is multiplied by V, then RMS-normalised)."""
+    sum to 1 - lambda and can be negative. Three readings of a row a:
+
+      mass              a / sum|a|: signed shares of the row's absolute attention mass. For a softmax
+                        this is the plain share; for DIFF each share lies in [-1, 1] and a negative
+                        one means that part is cancelled. Well-defined for every lambda (the mass
+                        is zero only for an all-zero row), so this is the headline.
+      one_minus_lambda  a / (1 - lambda): the three shares sum to 1 like a softmax's (the paper's
+                        "normalized attention scores", as we read them), but they blow up and flip
+                        sign as lambda nears or passes 1.
+      raw               a as the model uses it (it is multiplied by V, then RMS-normalised)."""
     row = query.prompt_end - 1
     scores = inspection["attn_a1"][0, :, :, row, :row + 1].double()  # (layers, heads, keys)
-    normaliser = torch.ones(1, dtype=torch.float64)
+    one_minus_lambda = torch.ones(1, dtype=torch.float64)
     if "attn_a2" in inspection:
         lam = inspection["lambda"][0, :, row, :].double()[..., None]  # (layers, heads, 1)
         scores = scores - lam * inspection["attn_a2"][0, :, :, row, :row + 1].double()
-        normaliser = 1 - lam
+        one_minus_lambda = 1 - lam
+    mass = scores.abs().sum(-1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
     shares = {}
-    for name, attention in (("normalised", scores / normaliser), ("raw", scores)):
+    for name, attention in zip(ATTENTION_NORMALISATIONS, (scores / mass, scores / one_minus_lambda, scores)):
         answer = attention[..., query.answer_tokens].sum(-1).mean().item()
         own = attention[..., query.query_tokens].sum(-1).mean().item()
         total = attention.sum(-1).mean().item()
@@ -232,7 +250,7 @@ def accuracy(results: List[dict], **cell) -> dict:
     return mean_with_stderr([c for r in results if all(r[k] == v for k, v in cell.items()) for c in r["correct"]])
 
 
-def share(results: List[dict], part: str, kind: str = "normalised", **cell) -> dict:
+def share(results: List[dict], part: str, kind: str = "mass", **cell) -> dict:
     """Mean attention share `part` ("answer", "noise" or "query") over the queries of matching documents."""
     return mean_with_stderr([a[kind][part] for r in results if all(r[k] == v for k, v in cell.items())
                              for a in r["attention"]])
@@ -258,4 +276,4 @@ def summarise_attention(results: List[dict]) -> dict:
     parts = ("answer", "noise", "query")
     return {kind: {"overall": {p: share(results, p, kind) for p in parts},
                    "by_depth": {str(d): {p: share(results, p, kind, depth=d) for p in parts} for d in depths}}
-            for kind in ("normalised", "raw")}
+            for kind in ATTENTION_NORMALISATIONS}

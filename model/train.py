@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from model.allocator import keep_freed_memory_mapped
-from model.data import Batches, Mix, batch_at, natural_documents, tokenize_file
+from model.data import Batches, Mix, batch_at, corpus_tokens, natural_documents
 from model.model import ModelConfig, Transformer
 from model.package import load_checkpoint, save_checkpoint
 from model.probes import NeedleProbe, induction_score
@@ -128,10 +128,8 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     tokenizer = ByteLevelBPE.load(args.tokenizer)
-    cache = args.data / f"tokens-{tokenizer.vocab_size}"
-    cache.mkdir(exist_ok=True)
-    train = tokenize_file(args.data / "train.txt", tokenizer, cache / "train.bin")
-    val = {name: tokenize_file(args.data / f"val_{name}.txt", tokenizer, cache / f"val_{name}.bin") for name in ("code", "prose")}
+    train = corpus_tokens(args.data, "train", tokenizer)
+    val = {name: corpus_tokens(args.data, f"val_{name}", tokenizer) for name in ("code", "prose")}
     if args.tokenize_only:
         return
 
@@ -184,8 +182,8 @@ def main(argv=None):
         step += 1
         training.update(step=step, tokens=training["tokens"] + x.numel(), seconds=time.time() - started)
         training["last_train_loss"] = loss.item()
-        record = {"step": step, "loss": training["last_train_loss"], "lr": lr, "seq_len": seq_len,
-                  "seconds": round(training["seconds"], 1)}
+        record = {"step": step, "tokens": training["tokens"], "loss": training["last_train_loss"], "lr": lr,
+                  "seq_len": seq_len, "seconds": round(training["seconds"], 1)}
         if step % args.eval_every == 0 or step == args.steps:
             for name, data in val.items():
                 record[f"val_{name}"] = evaluate(model, data, args.windows[0][0], args.eval_batches, args.batch_size, autocast)

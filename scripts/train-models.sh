@@ -28,8 +28,8 @@ PREFIX="${PREFIX:-code}"
 # Both models train at once, each on half the cores: on 2 cores that gives about twice the combined
 # throughput of training them one after the other on both cores.
 threads=$(( $(nproc) / 2 )); [ "$threads" -ge 1 ] || threads=1
-train() {  # kind, data folder, last step, extra arguments
-  scripts/python.sh -m model.train --kind "$1" --data "$2" --tokenizer "$DATA/tokenizer.json" \
+train() {  # kind, data folder, last step, extra arguments; exec, so that its pid is the trainer's
+  exec scripts/python.sh -m model.train --kind "$1" --data "$2" --tokenizer "$DATA/tokenizer.json" \
     --out "$RUNS/$1" --resume --bf16 --threads "$threads" \
     --n-layer "$N_LAYER" --n-head "$N_HEAD" --n-embd "$N_EMBD" --context "$CONTEXT" \
     --steps "$3" --max-minutes "$MAX_MINUTES" "${@:4}"

@@ -165,20 +165,6 @@ def test_training_size_and_mix_follow_the_budget(fake_cache, tmp_path):
     assert 0.55 <= code / (code + prose) <= 0.75
 
 
-def test_retrieval_mix_is_half_short_retrieval_documents_half_corpus(fake_cache, tmp_path):
-    run_build(fake_cache, tmp_path / "corpus", target_bytes=30_000)
-    stats = corpus.build_retrieval_mix(tmp_path / "corpus", tmp_path / "mix", total_chars=20_000, log=lambda message: None)
-    documents = documents_of(tmp_path / "mix" / "train.txt")
-    corpus_documents = set(documents_of(tmp_path / "corpus" / "train.txt"))
-    synthetic = [d for d in documents if d not in corpus_documents]
-    assert len(synthetic) == stats["synthetic_documents"] > 0
-    assert all(300 <= len(d) <= 1400 * 1.2 for d in synthetic), "short enough for a 512-token window"
-    assert all(("assert" in d) or (" is " in d) for d in synthetic), "each ends in its queries"
-    assert 0.35 <= stats["synthetic_chars"] / (stats["synthetic_chars"] + stats["natural_chars"]) <= 0.65
-    for name in ("val_code.txt", "val_prose.txt"):
-        assert (tmp_path / "mix" / name).read_bytes() == (tmp_path / "corpus" / name).read_bytes()
-
-
 def test_read_document_skip_rules(tmp_path):
     source = Source("npm", "x", "1", ("*",), licence="MIT")
     cases = {

@@ -3,6 +3,7 @@ and its hook, the retrieval and attention-share bookkeeping, the outlier statist
 --quick run on tiny models."""
 
 import json
+import math
 import random
 
 import numpy as np
@@ -12,9 +13,10 @@ import torch
 from model.evaluate import Settings, main
 from model.metrics import (MagnitudeSummary, activation_outliers, held_out_windows, quantise_absmax,
                            quantised_attention_logits)
-from model.retrieval_scoring import (RETRIEVAL_CONFIGS, accuracy, greedy_matches, locate_queries, make_cases,
+from model.retrieval_scoring import (RETRIEVAL_CONFIGS, Grid, accuracy, greedy_matches, locate_queries, make_cases,
                                      score_queries, token_bytes_table)
 from model.fixtures import FIXTURE_TOKENIZER, tiny_model
+from model.learning import learning_curves
 from model.model import Attention
 from model.package import load_tokenizer, save_checkpoint, write_package
 from model.retrieval import make_document
@@ -123,16 +125,36 @@ def test_retrieval_and_attention_bookkeeping_on_a_real_model(kind, tokenizer):
         assert len(result["correct"]) == len(result["attention"]) == RETRIEVAL_CONFIGS[case.config][1]
         lam = model.lambdas()
         for shares in result["attention"]:
-            normalised, raw = shares["normalised"], shares["raw"]
-            assert_close(sum(normalised.values()), 1.0, "a row sums to 1 after normalising")
+            normalised, raw, mass = shares["one_minus_lambda"], shares["raw"], shares["mass"]
+            assert_close(sum(normalised.values()), 1.0, "a row sums to 1 after dividing by 1 - lambda")
             row_sum = np.mean([1 - v for v in lam]) if kind == "diff" else 1.0  # DIFF rows sum to 1 - lambda
             assert_close(sum(raw.values()), row_sum, "raw row sum")
+            assert sum(abs(v) for v in mass.values()) <= 1 + 1e-9, "shares of the absolute mass"
             if kind == "baseline":
                 assert normalised == raw
+                assert_close(list(mass.values()), list(raw.values()), "a softmax row's mass is 1")
                 assert all(0 <= v <= 1 for v in raw.values())
     summary = accuracy(results)
     assert summary["n"] == 2 * sum(r for _, r in RETRIEVAL_CONFIGS.values())
     assert 0.0 <= summary["mean"] <= 1.0
+
+
+def test_mass_shares_stay_defined_when_lambda_is_one(tokenizer):
+    """With lambda = 1 a DIFF row sums to 0, so dividing by 1 - lambda is undefined; the shares of
+    the absolute mass are not, and they still say where the attention goes."""
+    model = long_context_model("diff", tokenizer)
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.attn.lambda_init = 1.0
+            for name in ("lambda_q1", "lambda_k1", "lambda_q2", "lambda_k2"):
+                getattr(layer.attn, name).zero_()  # exp(0) - exp(0) + 1 = 1
+    assert_close(model.lambdas(), [1.0] * len(model.layers), "lambda forced to 1")
+    grid = Grid(trials=1, depths=(0.5,), context_lengths=(CONTEXT,), configs=("N1R1",))
+    cases = make_cases(tokenizer, FILLERS, CONTEXT, grid)
+    for result in score_queries(model, cases, token_bytes_table(tokenizer), with_attention=True):
+        for shares in result["attention"]:
+            assert all(math.isfinite(v) and -1 <= v <= 1 for v in shares["mass"].values())
+            assert_close(sum(shares["raw"].values()), 0.0, "a row sums to 1 - lambda = 0")
 
 
 # The summary's median is the centre of the log-spaced bin that holds the upper middle value.
@@ -176,6 +198,27 @@ def test_activation_outliers_match_a_direct_computation(tokenizer):
     assert result["tokens"] == 96
 
 
+def write_training_log(path, code_losses):
+    """A model/train.py log.jsonl with an evaluation record every 4,096-token step."""
+    records = [{"step": s, "tokens": 4096 * s, "loss": 6.0, "val_code": loss, "val_prose": loss + 0.3,
+                "induction": 0.1 * s, "needle": 0.0} for s, loss in enumerate(code_losses, start=1)]
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    return path
+
+
+def test_learning_curves_count_tokens_to_reach_the_other_models_loss(tmp_path):
+    diff = write_training_log(tmp_path / "diff.jsonl", [5.0, 4.1, 3.9, 3.6])
+    baseline = write_training_log(tmp_path / "baseline.jsonl", [5.0, 4.5, 4.0, 3.9])
+    curves = learning_curves(diff, baseline)
+    assert curves["final_val_code"] == {"diff": 3.6, "baseline": 3.9}
+    assert curves["tokens_to_reach_baseline_final"] == {"diff": 3 * 4096, "baseline": 4 * 4096}
+    assert curves["tokens_to_reach_diff_final"] == {"diff": 4 * 4096, "baseline": None}
+    assert_close([p["induction"] for p in curves["points"]["diff"]], [0.1, 0.2, 0.3, 0.4], "probe points")
+    (tmp_path / "empty.jsonl").write_text(json.dumps({"step": 1, "tokens": 4096, "loss": 6.0}) + "\n")
+    with pytest.raises(ValueError, match="no evaluation steps"):
+        learning_curves(tmp_path / "empty.jsonl", baseline)
+
+
 def test_quick_run_writes_json_markdown_and_plots(tokenizer, tmp_path):
     data = tmp_path / "corpus"
     data.mkdir()
@@ -186,8 +229,11 @@ def test_quick_run_writes_json_markdown_and_plots(tokenizer, tmp_path):
     baseline_package = write_package(long_context_model("baseline", tokenizer), FIXTURE_TOKENIZER, tmp_path / "baseline",
                                      name="baseline", training={"tokens": 1234, "step": 5, "seconds": 30.0})
     out = tmp_path / "docs" / "evaluation.md"
+    logs = [write_training_log(tmp_path / f"{role}.jsonl", losses) for role, losses in
+            (("diff", [5.0, 3.7, 3.5]), ("baseline", [5.0, 4.2, 3.8]))]
     assert main(["--diff", str(diff_checkpoint), "--tokenizer", str(FIXTURE_TOKENIZER), "--baseline", str(baseline_package),
-                 "--data", str(data), "--out", str(out), "--quick", "--context-lengths", str(CONTEXT)]) == 0
+                 "--data", str(data), "--out", str(out), "--quick", "--context-lengths", str(CONTEXT),
+                 "--training-logs", *map(str, logs)]) == 0
     report = json.loads(out.with_suffix(".json").read_text())
     for role in ("diff", "baseline"):
         numbers = report["models"][role]
@@ -196,12 +242,15 @@ def test_quick_run_writes_json_markdown_and_plots(tokenizer, tmp_path):
         assert set(numbers["quantisation"]["loss"]) == {"unquantised", "8-bit", "6-bit", "4-bit"}
         assert set(numbers["retrieval"]["by_config"]) == set(RETRIEVAL_CONFIGS)
         assert numbers["outliers"]["tokens"] == 2 * CONTEXT
+        assert 0 <= numbers["copying"]["induction"]["score"] <= 1 and numbers["copying"]["induction"]["period"] == 100
+        assert set(numbers["copying"]["repeated_code"]) == {"first_copy", "second_copy", "passages"}
+    assert report["learning_curves"]["tokens_to_reach_baseline_final"] == {"diff": 2 * 4096, "baseline": 3 * 4096}
     markdown = out.read_text()
-    for heading in ("## Held-out loss", "## Multi-needle retrieval", "## Attention allocation", "## Activation outliers",
+    for heading in ("## Held-out loss", "## Copying", "## Learning curves", "## Multi-needle retrieval", "## Attention allocation", "## Activation outliers",
                     "## Quantisation what-if"):
         assert heading in markdown
     plots = sorted(p.name for p in (tmp_path / "docs" / "evaluation").glob("*.png"))
-    assert plots == ["attention_allocation.png", "outliers.png", "quantisation.png", "retrieval_vs_depth.png",
+    assert plots == ["attention_allocation.png", "learning_curves.png", "outliers.png", "quantisation.png", "retrieval_vs_depth.png",
                      "retrieval_vs_length.png"]
     assert all(f"evaluation/{name}" in markdown for name in plots)
     assert main(["--diff", str(baseline_package), "--baseline", str(baseline_package), "--data", str(data),

@@ -50,6 +50,7 @@ def test_training_learns_checkpoints_resumes_and_exports(tmp_path):
     train(tmp_path, data, tokenizer, "diff", 20, "--max-minutes", "5")
     log = [json.loads(line) for line in (tmp_path / "diff" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == list(range(1, 21))
+    assert [r["tokens"] for r in log] == [4 * 32 * s for s in range(1, 21)], "tokens seen so far"
     assert log[-1]["loss"] < log[0]["loss"] - 1.0, "the loss falls on a repetitive text"
     assert "val_code" in log[9] and "val_prose" in log[19]
     assert 0 <= log[19]["induction"] <= 1 and 0 <= log[19]["needle"] <= 1 and "needle_256" in log[19], "probes are logged"
