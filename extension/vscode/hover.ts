@@ -2,22 +2,23 @@
 // and the spans it attends to most, as links that reveal them.
 
 import * as vscode from 'vscode';
-import type { InspectorController } from './controller';
+import { isInspected, tokenRange } from './activeInspection';
+import type { PanelSession } from './panelSession';
 
 const HOVER_SPANS = 3;
 
 export class InspectionHover implements vscode.HoverProvider {
-  constructor(private readonly controller: InspectorController) {}
+  constructor(private readonly session: PanelSession) {}
 
   async provideHover(document: vscode.TextDocument, position: vscode.Position): Promise<vscode.Hover | undefined> {
-    const current = this.controller.lastInspection;
-    if (!current || document.uri.toString() !== current.uri.toString() || document.version !== current.version) return undefined;
+    const current = this.session.inspection;
+    if (!isInspected(current, document)) return undefined;
     const offset = document.offsetAt(position) - current.baseOffset;
     const { tokens, predictions, tokenLogprob } = current.result;
     const t = tokens.findIndex((token, i) => i > 0 && token.start <= offset && offset < token.end);
     if (t < 0) return undefined;
-    const { layer, head } = this.controller.panelSelection;
-    const spans = await this.controller.spansFor(t, HOVER_SPANS);
+    const { layer, head } = this.session.panelSelection;
+    const spans = await this.session.spansFor(t, HOVER_SPANS);
 
     const md = new vscode.MarkdownString();
     md.isTrusted = { enabledCommands: ['difftransformer.revealTokens'] };
@@ -33,7 +34,7 @@ export class InspectionHover implements vscode.HoverProvider {
       md.appendMarkdown(`- [${escapeMarkdown(visible(span.text))}](command:difftransformer.revealTokens?${args} "Reveal") ${span.score.toFixed(3)}\n`);
     }
     if (spans.length === 0) md.appendMarkdown('- nothing but the start of the text\n');
-    return new vscode.Hover(md, this.controller.tokenRange(document, t, t + 1));
+    return new vscode.Hover(md, tokenRange(current, document, t, t + 1));
   }
 }
 

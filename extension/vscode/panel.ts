@@ -7,15 +7,20 @@ import { parseWebviewMessage, type HostMessage, type WebviewMessage } from '../.
 
 export const PANEL_VIEW_ID = 'difftransformer.panel';
 
-export class InspectorPanel implements vscode.WebviewViewProvider {
+export class InspectorPanel implements vscode.WebviewViewProvider, vscode.Disposable {
   private view: vscode.WebviewView | undefined;
+  private readonly received = new vscode.EventEmitter<WebviewMessage>();
+  /** A validated message from the webview (Export View's images are answered here instead). */
+  readonly onDidReceiveMessage = this.received.event;
   /** Settles when the current webview has loaded and said 'ready' (it is re-created when shown again). */
   private ready!: Promise<void>;
   private markReady!: () => void;
+  /** Export View's image requests waiting for the webview's answer, by request id. */
+  private readonly pendingImages = new Map<number, (pngDataUrl: string) => void>();
+  private nextImageRequest = 1;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
-    private readonly onMessage: (message: WebviewMessage) => void,
     private readonly log: vscode.LogOutputChannel,
   ) {
     this.resetReady();
@@ -35,8 +40,9 @@ export class InspectorPanel implements vscode.WebviewViewProvider {
     view.webview.onDidReceiveMessage((data: unknown) => {
       try {
         const message = parseWebviewMessage(data);
+        if (message.type === 'exportImage') return this.pendingImages.get(message.requestId)?.(message.pngDataUrl);
         if (message.type === 'ready') this.markReady();
-        this.onMessage(message);
+        this.received.fire(message);
       } catch (err) {
         this.log.warn(`ignored a message from the panel: ${(err as Error).message}`);
       }
@@ -66,11 +72,26 @@ export class InspectorPanel implements vscode.WebviewViewProvider {
   /** Shows the panel and waits until its webview can answer messages. */
   async revealAndWait(timeoutMs: number): Promise<void> {
     await this.reveal();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the DiffTransformer panel did not load within ${timeoutMs / 1000} s; show it and try again`)), timeoutMs);
-    });
-    await Promise.race([this.ready, timeout]).finally(() => clearTimeout(timer));
+    await withTimeout(this.ready, timeoutMs, `the DiffTransformer panel did not load within ${timeoutMs / 1000} s; show it and try again`);
+  }
+
+  /** Shows the panel and asks it for a PNG of its map; its answer comes after every message posted
+   *  before, so it shows them all. */
+  async requestImage(timeoutMs: number): Promise<Buffer> {
+    await this.revealAndWait(timeoutMs);
+    const requestId = this.nextImageRequest++;
+    const image = new Promise<string>((resolve) => this.pendingImages.set(requestId, resolve));
+    this.post({ type: 'exportRequest', requestId });
+    try {
+      const dataUrl = await withTimeout(image, timeoutMs, `the panel did not send its image within ${timeoutMs / 1000} s; show the panel and try again`);
+      return Buffer.from(dataUrl.slice('data:image/png;base64,'.length), 'base64');
+    } finally {
+      this.pendingImages.delete(requestId);
+    }
+  }
+
+  dispose(): void {
+    this.received.dispose();
   }
 
   private html(webview: vscode.Webview): string {
@@ -100,4 +121,13 @@ export class InspectorPanel implements vscode.WebviewViewProvider {
 </body>
 </html>`;
   }
+}
+
+/** `promise`, or a rejection with `message` after `timeoutMs`. */
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

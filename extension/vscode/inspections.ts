@@ -1,0 +1,48 @@
+// Inspect Selection, Inspect File and Compare with Baseline: run the model (and the baseline) on a
+// range of a document and hand the result to the panel session.
+
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { ActiveInspection } from './activeInspection';
+import type { ModelEngines } from './engines';
+import type { ModelJobs } from './modelJobs';
+import type { PanelSession } from './panelSession';
+import type { InspectorStatusBar } from './statusBar';
+
+export class InspectionRunner {
+  constructor(
+    private readonly engines: ModelEngines,
+    private readonly jobs: ModelJobs,
+    private readonly session: PanelSession,
+    private readonly status: InspectorStatusBar,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  /** Inspects a range of a document (the whole document when the range is empty); with compare,
+   *  also runs the baseline on the same text and shows both side by side. */
+  async inspect(editor: vscode.TextEditor, range?: vscode.Range, compare = false): Promise<void> {
+    const document = editor.document;
+    const target = range && !range.isEmpty ? range : new vscode.Range(document.positionAt(0), document.positionAt(document.getText().length));
+    const text = document.getText(target);
+    if (this.jobs.refuses(text)) return;
+    const runId = this.session.nextRunId();
+    await this.jobs.run('DiffTransformer: inspecting', `Running the model on ${path.basename(document.fileName)}…`, async (progress, signal, superseded) => {
+      progress.report({ message: 'loading the model' });
+      const model = await this.engines.ensureModel();
+      progress.report({ message: `running ${model.name}` });
+      const result = await this.engines.model.request({ op: 'inspect', text }, signal);
+      let comparison: ActiveInspection['comparison'];
+      if (compare) {
+        progress.report({ message: 'loading the baseline' });
+        const baseline = await this.engines.ensureBaseline();
+        progress.report({ message: `running ${baseline.name}` });
+        comparison = { result: await this.engines.baseline.request({ op: 'inspect', text }, signal), model: baseline };
+      }
+      if (superseded()) return; // a newer run started: draw nothing stale
+      this.status.showRun(model, result);
+      if (result.window) this.log.info(result.window.note);
+      const inspection = { runId, uri: document.uri, version: document.version, baseOffset: document.offsetAt(target.start), range: target, result, model, comparison };
+      await this.session.show(inspection, signal);
+    });
+  }
+}

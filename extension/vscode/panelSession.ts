@@ -1,0 +1,189 @@
+// What the panel shows: the current inspection (and the baseline's run beside it when comparing),
+// and the selection — layer, head, map view, locked query token — which the host alone owns. The
+// webview sends what the user picked; the session computes each pane's map and key spans once and
+// posts them with the selection they were computed for. It also keeps the last messages, so that a
+// panel shown again redraws without computing anything.
+
+import * as path from 'node:path';
+import type * as vscode from 'vscode';
+import type { KeySpan } from '../../shared/inspection';
+import { mapViews, modelInfoSchema, type ModelInfo } from '../../shared/model';
+import type { HostMessage, InspectionMeta, Pane, PanelSelection, WebviewMessage } from '../../shared/protocol';
+import { alignToken } from '../core/alignTokens';
+import type { EngineInfo, InspectionResult } from '../core/engine';
+import type { EngineClient } from '../core/engineClient';
+import { tokensOf, type ActiveInspection } from './activeInspection';
+import type { EditorHighlights } from './editorHighlights';
+import type { ModelEngines } from './engines';
+import type { InspectorPanel } from './panel';
+import type { InspectorSettings } from './settings';
+
+type PaneMessage<T extends 'map' | 'spans'> = Extract<HostMessage, { type: T }>;
+
+export class PanelSession {
+  /** Starts from the clock, not 0: a panel restored after a window reload must not take a new run
+   *  for the one it saved. */
+  private latestRunId = Date.now() % 1_000_000_000;
+  private current: ActiveInspection | undefined;
+  private selection: PanelSelection = { layer: 0, head: 0, view: 'diff', query: 0 };
+  /** Counts changes of the selection: maps and spans computed for an older one are not posted. */
+  private selectionVersion = 0;
+  /** The last messages sent to the panel, re-sent when it is shown again. */
+  private replay: HostMessage[] = [];
+
+  constructor(
+    private readonly panel: InspectorPanel,
+    private readonly engines: ModelEngines,
+    private readonly settings: InspectorSettings,
+    private readonly highlights: EditorHighlights,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  get inspection(): ActiveInspection | undefined {
+    return this.current;
+  }
+
+  get panelSelection(): Readonly<PanelSelection> {
+    return this.selection;
+  }
+
+  /** A run id for a new inspection; from now on, results of earlier runs still in flight are dropped. */
+  nextRunId(): number {
+    return ++this.latestRunId;
+  }
+
+  /** Shows a fresh inspection: its description, then each pane's map and spans for the selection
+   *  (the user's layer, head and view, kept where this model has them; the run's query token), then
+   *  the outliers. */
+  async show(inspection: ActiveInspection, signal: AbortSignal): Promise<void> {
+    this.current = inspection;
+    const { runId, result, model, comparison } = inspection;
+    this.setSelection(fitSelection(this.selection, model, result.query));
+    this.post({ type: 'inspection', meta: this.meta(result, model), thumbnails: result.thumbnails, selection: this.selection });
+    if (comparison) this.post({ type: 'comparison', meta: this.meta(comparison.result, comparison.model) });
+    await this.showSelection({ map: true }, signal);
+    for (const pane of this.panes()) {
+      const layers = await this.clientOf(pane).request({ op: 'outliers' }, signal);
+      if (runId === this.latestRunId) this.post({ type: 'outliers', pane, runId, layers });
+    }
+  }
+
+  /** Key spans of a query token for the panel's layer and head (the hover's). */
+  spansFor(query: number, k: number): Promise<KeySpan[]> {
+    return this.engines.model.request({ op: 'spans', layer: this.selection.layer, head: this.selection.head, query, k });
+  }
+
+  /** The main pane's map or key spans as last posted: what the panel shows. */
+  shown<T extends 'map' | 'spans'>(type: T): PaneMessage<T> | undefined {
+    return this.replay.find((m): m is PaneMessage<T> => m.type === type && m.pane === 'main');
+  }
+
+  onWebviewMessage(message: WebviewMessage): void {
+    if (message.type === 'ready') {
+      // The panel renders the host's selection as it is now, which may have moved since the run.
+      for (const m of this.replay) this.panel.post(m.type === 'inspection' ? { ...m, selection: this.selection } : m);
+      return;
+    }
+    const current = this.current;
+    if (message.type === 'exportImage' || !current || message.runId !== current.runId) return; // stale
+    if (message.type === 'reveal') {
+      void this.highlights.reveal(current, message.runId, message.firstToken, message.endToken, message.pane);
+    } else if (message.type === 'select') {
+      const { layer = this.selection.layer, head = this.selection.head, view = this.selection.view } = message;
+      const { nLayer, nHead, kind } = current.model;
+      if (layer >= nLayer || head >= nHead || !mapViews(kind).includes(view)) return;
+      this.setSelection({ ...this.selection, layer, head, view });
+      void this.showSelection({ map: true }).catch((err) => this.log.warn(String(err)));
+    } else if (message.type === 'lockQuery' && message.query < tokensOf(current, message.pane).length) {
+      const query = message.pane === 'main' ? message.query : alignToken(tokensOf(current, 'compare'), message.query, current.result.tokens);
+      this.setSelection({ ...this.selection, query });
+      void this.showSelection({ map: false }).catch((err) => this.log.warn(String(err)));
+    }
+  }
+
+  /** Posts to the panel and remembers what a re-shown panel needs to redraw. */
+  post(message: HostMessage): void {
+    if (message.type === 'inspection') this.replay = [message];
+    else if (message.type !== 'busy') {
+      const replaces = (m: HostMessage) => m.type === message.type && ('pane' in m ? m.pane : '') === ('pane' in message ? message.pane : '');
+      this.replay = [...this.replay.filter((m) => !replaces(m)), message];
+    }
+    this.panel.post(message);
+  }
+
+  private setSelection(selection: PanelSelection): void {
+    this.selection = selection;
+    this.selectionVersion++;
+  }
+
+  /** Computes each pane's map (unless only the query moved) and key spans for the selection, once,
+   *  and posts them with the selection they were computed for. A newer run or selection drops them. */
+  private async showSelection(parts: { map: boolean }, signal?: AbortSignal): Promise<void> {
+    const current = this.current!;
+    const version = this.selectionVersion;
+    const { runId } = current;
+    const stale = () => runId !== this.latestRunId || version !== this.selectionVersion;
+    const k = this.settings.topSpans();
+    for (const pane of this.panes()) {
+      const client = this.clientOf(pane);
+      const { layer, head, view, query } = this.selectionFor(pane);
+      if (parts.map) {
+        const data = await client.request({ op: 'map', layer, head, view }, signal);
+        if (stale()) return;
+        this.post({ type: 'map', pane, runId, layer, head, view, size: tokensOf(current, pane).length, data });
+      }
+      const spans = await client.request({ op: 'spans', layer, head, query, k }, signal);
+      if (stale()) return;
+      const shown: PaneMessage<'spans'> = { type: 'spans', pane, runId, layer, head, query, spans };
+      this.post(shown);
+      if (pane === 'main') this.highlights.showSpans(current, shown);
+    }
+  }
+
+  /** The selection as it applies to a pane: the baseline shows its A1 map for the same layer,
+   *  head and query token (clamped to its own layers and heads; the query carried by offset). */
+  private selectionFor(pane: Pane): PanelSelection {
+    const current = this.current!;
+    if (pane === 'main' || !current.comparison) return this.selection;
+    const { model, result } = current.comparison;
+    return fitSelection(this.selection, model, alignToken(current.result.tokens, this.selection.query, result.tokens));
+  }
+
+  /** The panes the current inspection has: the model, and the baseline when comparing. */
+  private panes(): Pane[] {
+    return this.current?.comparison ? ['main', 'compare'] : ['main'];
+  }
+
+  /** The engine process that holds a pane's model. */
+  private clientOf(pane: Pane): EngineClient {
+    return pane === 'main' ? this.engines.model : this.engines.baseline;
+  }
+
+  /** The panel's description of a run. */
+  private meta(result: InspectionResult, model: EngineInfo): InspectionMeta {
+    const { runId, range, uri, baseOffset } = this.current!;
+    return {
+      runId,
+      model: modelInfoSchema.parse(model), // the shared fields only: the package folder stays in the host
+      source: { fileName: path.basename(uri.fsPath), startLine: range.start.line, endLine: range.end.line },
+      tokens: result.tokens.map((t) => ({ ...t, start: t.start + baseOffset, end: t.end + baseOffset })),
+      window: result.window,
+      lambda: result.lambda,
+      query: result.query,
+      thumbnailSize: result.thumbnailSize,
+      latencyMs: result.latencyMs,
+    };
+  }
+}
+
+/** A selection as it applies to a model: layer and head clamped to its own, the view kept if the
+ *  model has it (else its most informative one: A1 − λ·A2, or a baseline's A1), and `query`. */
+function fitSelection(selection: PanelSelection, model: ModelInfo, query: number): PanelSelection {
+  const views = mapViews(model.kind);
+  return {
+    layer: Math.min(selection.layer, model.nLayer - 1),
+    head: Math.min(selection.head, model.nHead - 1),
+    view: views.includes(selection.view) ? selection.view : views[views.length - 1],
+    query,
+  };
+}

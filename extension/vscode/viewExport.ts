@@ -1,0 +1,55 @@
+// Export View: a PNG of the panel's map and, beside it, a JSON of what the panel shows (the model's
+// sha256, the text's range, the settings, the selection, the key spans and the map's values).
+
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { InspectorPanel } from './panel';
+import type { PanelSession } from './panelSession';
+import type { InspectorSettings } from './settings';
+
+/** How long the panel may take to load and draw its image. */
+const IMAGE_TIMEOUT_MS = 10_000;
+
+export class ViewExporter {
+  constructor(
+    private readonly panel: InspectorPanel,
+    private readonly session: PanelSession,
+    private readonly settings: InspectorSettings,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  /** Writes the PNG (at `target`, else where the user picks) and the JSON beside it. */
+  async export(target?: vscode.Uri): Promise<vscode.Uri | undefined> {
+    const inspection = this.session.inspection;
+    const map = this.session.shown('map');
+    const spans = this.session.shown('spans');
+    if (!inspection || !map || !spans) {
+      void vscode.window.showWarningMessage('DiffTransformer: nothing to export yet; run Inspect Selection and wait for its map.');
+      return undefined;
+    }
+    target ??= await vscode.window.showSaveDialog({
+      defaultUri: vscode.Uri.joinPath(vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(path.dirname(inspection.uri.fsPath)), 'difftransformer-view.png'),
+      filters: { 'PNG image (a JSON file is written beside it)': ['png'] },
+    });
+    if (!target) return undefined;
+    const png = await this.panel.requestImage(IMAGE_TIMEOUT_MS);
+    const { model, result, range, uri } = inspection;
+    const record = {
+      model: { name: model.name, kind: model.kind, sha256: model.sha256, provider: model.provider },
+      source: { file: uri.fsPath, range: { start: { line: range.start.line, character: range.start.character }, end: { line: range.end.line, character: range.end.character } } },
+      settings: { executionProvider: this.settings.provider(), topSpans: this.settings.topSpans() },
+      selection: { layer: map.layer, head: map.head, view: map.view, query: spans.query },
+      lambda: result.lambda,
+      window: result.window,
+      tokens: result.tokens.map((t) => t.text),
+      spans: spans.spans,
+      map: { rows: map.size, values: Array.from(map.data) },
+    };
+    const pngUri = target.path.endsWith('.png') ? target : target.with({ path: `${target.path}.png` });
+    const jsonUri = pngUri.with({ path: pngUri.path.replace(/\.png$/, '.json') });
+    await vscode.workspace.fs.writeFile(pngUri, png);
+    await vscode.workspace.fs.writeFile(jsonUri, Buffer.from(JSON.stringify(record, null, 2)));
+    this.log.info(`exported ${pngUri.fsPath} and ${jsonUri.fsPath}`);
+    return pngUri;
+  }
+}
