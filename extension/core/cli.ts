@@ -1,18 +1,22 @@
 // Command line: the extension's own engine on a file, without VS Code.
 //   node dist/cli.js inspect FILE [--json] [--package DIR] [--provider auto|cpu|...] [--top N]
 //   node dist/cli.js needle-test FILE [--package DIR]... [--form code|prose] [--needles N] [--queries R]
-//                                [--trials T] [--seed S]     (prints JSON, one result per package)
+//                                [--trials T] [--seed S]     (prints JSON, one result per package;
+//                                defaults from shared/needles.json)
 
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { NeedleForm } from '../../shared/needleTest';
 import { Engine } from './engine';
+import { NEEDLES } from './needleDefinitions';
 import { PROVIDER_SETTINGS, type ProviderSetting } from './runtime';
 
+const { needles, queries, trials, seed } = NEEDLES.defaults;
 const USAGE = [
   'usage: inspect FILE [--json] [--package DIR] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--top N]',
   '       needle-test FILE [--package DIR]... [--provider ...] [--form code|prose] [--needles N] [--queries R] [--trials T] [--seed S]',
+  `       (needle-test defaults: code form, N = ${needles}, R = ${queries}, ${trials} trials, seed ${seed}; the paper's settings: ${NEEDLES.configs.map((c) => c.name).join(', ')})`,
 ].join('\n');
 
 export async function main(argv: string[]): Promise<number> {

@@ -9,7 +9,7 @@ import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../sha
 import { RunAnalysis } from './analysis';
 import { loadModelPackage, type ModelPackage } from './modelPackage';
 import {
-  attentionShares, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, summariseNeedleTrials, trialDepth, type NeedleRun,
+  attentionShares, continuationOf, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, summariseNeedleTrials, trialDepth, type NeedleRun,
 } from './needles';
 import { createSession, runModel, type ProviderSetting, type SessionInfo } from './runtime';
 import { loadTokenizer, type TextTokenizer } from './tokenizer';
@@ -153,7 +153,7 @@ export class Engine {
           const shares = attentionShares(analysis, query);
           return {
             ...answer,
-            ...greedyMatch(run, query, ' ' + answer.value, tokenText),
+            ...greedyMatch(run, query, continuationOf(answer.value), tokenText),
             answerShare: shares.answer,
             noiseShare: shares.noise,
             queryShare: shares.query,

@@ -3,40 +3,19 @@
 // extension's accuracy and attention shares mean what docs/evaluation.md's mean.
 //
 // The documents have retrieval.py's format (word lists, code styles, value shapes, needles as whole
-// lines at line boundaries, queries at the end each completed by its value) but not its documents:
-// the random generator is a small seeded one, not Python's, and the filler is the user's text from
-// its top, cut by whole lines to fit the model's context, rather than random cuts of a corpus.
+// lines at line boundaries, queries at the end each completed by its value), all read from
+// shared/needles.json (needleDefinitions.ts), but not its documents: the random generator is a
+// small seeded one, not Python's, and the filler is the user's text from its top, cut by whole
+// lines to fit the model's context, rather than random cuts of a corpus.
 
 import {
   NEEDLE_FORMS, type NeedleAnswer, type NeedleForm, type NeedleQueryResult, type NeedleSummary, type NeedleTestOptions, type NeedleTestResult, type NeedleTrial,
 } from '../../shared/needleTest';
 import type { RunAnalysis } from './analysis';
+import { fillTemplate, KEY_CASES, NEEDLES, type CodeStyle } from './needleDefinitions';
 
-const CODE_WORDS_FIRST = ['cache', 'config', 'api', 'session', 'max', 'default', 'retry', 'buffer', 'server',
-  'user', 'queue', 'render', 'auth', 'build', 'worker', 'index', 'socket', 'layout'];
-const CODE_WORDS_SECOND = ['key', 'token', 'limit', 'port', 'timeout', 'size', 'id', 'secret', 'count',
-  'offset', 'seed', 'version', 'width', 'depth', 'level', 'code'];
-const ADJECTIVES = ['red', 'blue', 'green', 'silver', 'golden', 'quiet', 'brave', 'ancient', 'hidden', 'small',
-  'northern', 'eastern', 'clever', 'sleepy', 'wild', 'crimson', 'pale', 'restless'];
-const NOUNS = ['fox', 'owl', 'river', 'mountain', 'lantern', 'garden', 'harbor', 'tower', 'falcon', 'violin',
-  'orchard', 'comet', 'bridge', 'meadow', 'whale', 'compass', 'forest', 'island'];
-const PROSE_ATTRIBUTES = ['secret number', 'magic number', 'hidden code', 'lucky number', 'special number'];
-
-interface CodeStyle {
-  upperSnakeKeys: boolean; // CACHE_TIMEOUT_qzvk, else apiToken_xwbe
-  needle: (key: string, value: string) => string;
-  /** The query prefix: it ends right before " VALUE". */
-  query: (key: string) => string;
-  /** What follows the value on the query line. */
-  queryClose: string;
-  quotedValues: boolean;
-}
-
-const CODE_STYLES: CodeStyle[] = [
-  { upperSnakeKeys: true, needle: (k, v) => `${k} = ${v}`, query: (k) => `assert ${k} ==`, queryClose: '', quotedValues: false },
-  { upperSnakeKeys: false, needle: (k, v) => `const ${k} = ${v};`, query: (k) => `console.assert(${k} ===`, queryClose: ');', quotedValues: true },
-  { upperSnakeKeys: true, needle: (k, v) => `#define ${k} ${v}`, query: (k) => `static_assert(${k} ==`, queryClose: ');', quotedValues: false },
-];
+/** A character that, right after a generated value, makes the answer not exact. */
+const VALUE_EXTENDER = new RegExp(`^${NEEDLES.scoring.valueExtenderPattern}`);
 
 /** Give up drawing keys after this many draws per needle: the filler may contain nearly every prose
  *  key (there are 1620), or more needles than keys may be asked for. */
@@ -127,8 +106,8 @@ interface NeedlePlan {
   needles: Needle[];
   queried: number[];
   depths: number[];
-  queryPrefix: (needle: Needle) => string;
-  querySuffix: string;
+  /** The form's needle line and query templates. */
+  lines: { needle: string; query: string; queryClose: string };
 }
 
 /**
@@ -177,43 +156,44 @@ function planNeedles(options: NeedleDocumentOptions, forbiddenText: string): Nee
   if (!Number.isSafeInteger(seed)) throw new Error(`seed must be an integer; got ${seed}`);
   if (depth !== undefined && !(depth >= 0 && depth <= 1)) throw new Error(`depth must be within [0, 1]; got ${depth}`);
   const rng = new SeededRandom(seed);
-  const style = rng.choice(CODE_STYLES);
+  const style = rng.choice(NEEDLES.code.styles); // drawn for prose too: the sequence for a seed stays as it was
+  const lines = form === 'code' ? style : NEEDLES.prose;
   const needles: Needle[] = [];
   const keys = new Set<string>();
   for (let draws = 0; needles.length < count; draws++) {
     if (draws === KEY_DRAWS_PER_NEEDLE * count) {
       throw new Error(`cannot draw ${count} distinct ${form} keys that the text does not contain; use fewer needles or the other form`);
     }
-    const needle = form === 'code' ? codeNeedle(rng, style) : proseNeedle(rng);
+    const { key, value } = form === 'code' ? codeKeyAndValue(rng, style) : proseKeyAndValue(rng);
     // A key also in the filler would appear where the document did not put it.
-    if (keys.has(needle.key) || forbiddenText.includes(needle.key)) continue;
-    keys.add(needle.key);
-    needles.push(needle);
+    if (keys.has(key) || forbiddenText.includes(key)) continue;
+    keys.add(key);
+    const valueOffset = fillTemplate(lines.needle.split('{value}')[0], { key }).length;
+    needles.push({ key, value, line: fillTemplate(lines.needle, { key, value }), valueOffset });
   }
   const queried = rng.sample(count, queries);
   const depths = needles.map((_, i) => (depth !== undefined && queried.includes(i) ? depth : rng.random()));
-  return form === 'code'
-    ? { needles, queried, depths, queryPrefix: (n) => style.query(n.key), querySuffix: style.queryClose }
-    : { needles, queried, depths, queryPrefix: (n) => `The ${n.key} is`, querySuffix: '.' };
+  return { needles, queried, depths, lines };
 }
 
-function codeNeedle(rng: SeededRandom, style: CodeStyle): Needle {
-  const first = rng.choice(CODE_WORDS_FIRST);
-  const second = rng.choice(CODE_WORDS_SECOND);
-  const tag = rng.lowercaseTag(4);
-  const key = style.upperSnakeKeys
-    ? `${first.toUpperCase()}_${second.toUpperCase()}_${tag}`
-    : `${first}${second[0].toUpperCase()}${second.slice(1)}_${tag}`;
-  const value = style.quotedValues && rng.random() < 0.5 ? `"${rng.lowercaseTag(5)}"` : String(rng.int(1000, 99999));
-  const line = style.needle(key, value);
-  return { key, value, line, valueOffset: line.indexOf(value, key.length) };
+function codeKeyAndValue(rng: SeededRandom, style: CodeStyle): { key: string; value: string } {
+  const { keyWordsFirst, keyWordsSecond, keyTagLength } = NEEDLES.code;
+  const first = rng.choice(keyWordsFirst);
+  const second = rng.choice(keyWordsSecond);
+  const key = KEY_CASES[style.keyCase](first, second, rng.lowercaseTag(keyTagLength));
+  const quoted = style.quotedValues && rng.random() < NEEDLES.values.quotedShare;
+  return { key, value: quoted ? `"${rng.lowercaseTag(NEEDLES.values.quotedTagLength)}"` : randomNumber(rng) };
 }
 
-function proseNeedle(rng: SeededRandom): Needle {
-  const key = `${rng.choice(PROSE_ATTRIBUTES)} of the ${rng.choice(ADJECTIVES)} ${rng.choice(NOUNS)}`;
-  const value = String(rng.int(1000, 99999));
-  const line = `The ${key} is ${value}.`;
-  return { key, value, line, valueOffset: line.length - value.length - 1 };
+function proseKeyAndValue(rng: SeededRandom): { key: string; value: string } {
+  const { key, attributes, adjectives, nouns } = NEEDLES.prose;
+  const fields = { attribute: rng.choice(attributes), adjective: rng.choice(adjectives), noun: rng.choice(nouns) };
+  return { key: fillTemplate(key, fields), value: randomNumber(rng) };
+}
+
+function randomNumber(rng: SeededRandom): string {
+  const [low, high] = NEEDLES.values.numberRange;
+  return String(rng.int(low, high));
 }
 
 /** The start of the first line at or after `position` (or the end of the text). */
@@ -243,7 +223,7 @@ function assemble(plan: NeedlePlan, filler: string): { text: string; answers: Ne
   const haystackChars = text.length;
   const answers = plan.queried.map((index) => {
     const needle = plan.needles[index];
-    const prefix = plan.queryPrefix(needle);
+    const prefix = fillTemplate(plan.lines.query, { key: needle.key });
     const valueStart = needleStarts[index] + needle.valueOffset;
     const answer: NeedleAnswer = {
       key: needle.key,
@@ -252,13 +232,18 @@ function assemble(plan: NeedlePlan, filler: string): { text: string; answers: Ne
       querySpan: [text.length, text.length + prefix.length],
       depth: needleStarts[index] / haystackChars,
     };
-    text += `${prefix} ${needle.value}${plan.querySuffix}\n`;
+    text += `${prefix}${continuationOf(needle.value)}${plan.lines.queryClose}\n`;
     return answer;
   });
   return { text, answers };
 }
 
 // ------------------------------------------------------------------------------------- scoring
+
+/** What a model should produce after a query: the continuation prefix (a space), then the value. */
+export function continuationOf(value: string): string {
+  return NEEDLES.scoring.continuationPrefix + value;
+}
 
 /** One forward pass over a needle document. */
 export interface NeedleRun {
@@ -300,10 +285,10 @@ export interface GreedyAnswer {
 
 /**
  * evaluate.py's greedy_matches: whether greedy decoding after the query produces exactly
- * `continuation` (" " + value). The generated text is the top-1 predictions while they equal the
+ * `continuation` (continuationOf(value)). The generated text is the top-1 predictions while they equal the
  * document's tokens, plus the first that does not (where greedy decoding would go its own way).
  * It matches when it starts with the continuation and the next character, if known, does not
- * extend the value (an ASCII letter, digit or underscore).
+ * extend the value (needles.json's valueExtenderPattern: an ASCII letter, digit or underscore).
  *
  * Python compares bytes; this compares token texts (tokenText). The same answer follows: the
  * continuation is ASCII without a backslash, so a token text (which shows stray UTF-8 bytes as
@@ -321,7 +306,7 @@ export function greedyMatch(run: NeedleRun, query: QueryTokens, continuation: st
     position += 1;
   }
   if (!generated.startsWith(continuation)) return { correct: false, generated };
-  return { correct: !/^[A-Za-z0-9_]/.test(generated.slice(continuation.length)), generated };
+  return { correct: !VALUE_EXTENDER.test(generated.slice(continuation.length)), generated };
 }
 
 /** Where a query's attention goes; the three sum to 1. */
@@ -361,11 +346,12 @@ export function attentionShares(analysis: RunAnalysis, query: QueryTokens): Atte
 
 // -------------------------------------------------------------------------- the test's results
 
-/** The options with their defaults filled in (2 needles, both queried, code form, 5 trials, seed 1). */
+/** The options with the code form and shared/needles.json's defaults filled in. */
 export function needleTestSettings(options: NeedleTestOptions): Required<NeedleTestOptions> {
-  const trials = options.trials ?? 5;
+  const { defaults } = NEEDLES;
+  const trials = options.trials ?? defaults.trials;
   if (!Number.isInteger(trials) || trials < 1) throw new Error(`trials must be a whole number of at least 1; got ${trials}`);
-  return { form: options.form ?? 'code', needles: options.needles ?? 2, queries: options.queries ?? 2, trials, seed: options.seed ?? 1 };
+  return { form: options.form ?? 'code', needles: options.needles ?? defaults.needles, queries: options.queries ?? defaults.queries, trials, seed: options.seed ?? defaults.seed };
 }
 
 /** The depth of trial `trial` of `trials`: evenly spread over 0..1 (Figure 5's depths for 5). */

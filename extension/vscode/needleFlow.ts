@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { NeedleForm, NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
+import { NEEDLES } from '../core/needleDefinitions';
 import { summariseNeedleTest } from '../core/needles';
 import type { EditorHighlights } from './editorHighlights';
 import type { ModelEngines } from './engines';
@@ -14,9 +15,6 @@ import type { PanelSession } from './panelSession';
 
 /** Languages whose documents get prose-form needles ("The secret number of … is …"). */
 const PROSE_LANGUAGES = new Set(['markdown', 'plaintext', 'restructuredtext', 'latex', 'asciidoc']);
-
-/** Documents per Needle Test: the queried needles sit at depths spread evenly over 0..1. */
-const NEEDLE_TRIALS = 10;
 
 export interface NeedleTestRun {
   model: NeedleTestResult;
@@ -74,17 +72,17 @@ export class NeedleTestFlow {
   }
 }
 
-/** Asks for the paper's multi-needle settings (Table 2): N needles in the text, R of them queried. */
+/** Asks for one of the paper's multi-needle settings (Table 2, from shared/needles.json): N needles
+ *  in the text, R of them queried. Trials and seed are the file's defaults. */
 export async function pickNeedleSettings(): Promise<NeedleTestOptions | undefined> {
-  const choices = [
-    { needles: 1, queries: 1 },
-    { needles: 2, queries: 2 },
-    { needles: 4, queries: 2 },
-    { needles: 6, queries: 2 },
-  ].map((c) => ({ ...c, label: `N = ${c.needles}, R = ${c.queries}`, description: `${c.needles} needle${c.needles > 1 ? 's' : ''}, ${c.queries} quer${c.queries > 1 ? 'ies' : 'y'}` }));
+  const choices = NEEDLES.configs.map((c) => ({
+    ...c,
+    label: `N = ${c.needles}, R = ${c.queries}`,
+    description: `${c.needles} needle${c.needles > 1 ? 's' : ''}, ${c.queries} quer${c.queries > 1 ? 'ies' : 'y'}`,
+  }));
   const picked = await vscode.window.showQuickPick(choices, {
     title: 'DiffTransformer: Needle Test',
     placeHolder: 'Needles to hide in a scratch copy of this document, and how many to ask for',
   });
-  return picked && { needles: picked.needles, queries: picked.queries, trials: NEEDLE_TRIALS };
+  return picked && { needles: picked.needles, queries: picked.queries };
 }

@@ -13,7 +13,8 @@ import { RunAnalysis } from '../../extension/core/analysis';
 import { Engine } from '../../extension/core/engine';
 import { EngineClient } from '../../extension/core/engineClient';
 import { loadModelPackage } from '../../extension/core/modelPackage';
-import { greedyMatch, locateQuery, makeNeedleDocument, type NeedleDocumentOptions, type NeedleRun } from '../../extension/core/needles';
+import { fillTemplate, NEEDLES, parseNeedleDefinitions } from '../../extension/core/needleDefinitions';
+import { continuationOf, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, type NeedleDocumentOptions, type NeedleRun } from '../../extension/core/needles';
 import { createSession, runModel } from '../../extension/core/runtime';
 import { loadTokenizer, type TextTokenizer } from '../../extension/core/tokenizer';
 import { MODEL_KINDS, type ModelKind } from '../../shared/model';
@@ -97,17 +98,36 @@ test('needle documents are deterministic by seed', () => {
   assert.deepEqual(makeNeedleDocument(`${FILLER}\r\n`, options), makeNeedleDocument(FILLER, options));
 });
 
+test('documents for a seed are the ones the extension has always made', () => {
+  // Made before the definitions moved to shared/needles.json: every style, both forms.
+  const filler = 'The quick brown fox.\nJumps over\n\nthe lazy dog.\n';
+  const expected: [NeedleDocumentOptions['form'], number, string][] = [
+    ['code', 7, 'CONFIG_CODE_snkm = 24752\nUSER_VERSION_getn = 20516\n\nthe lazy dog.\nassert CONFIG_CODE_snkm == 24752\nassert USER_VERSION_getn == 20516\n'],
+    ['code', 1, 'const cacheCount_zzhp = 43153;\nconst layoutSecret_mdkg = "mbkth";\n\nthe lazy dog.\nconsole.assert(cacheCount_zzhp === 43153);\nconsole.assert(layoutSecret_mdkg === "mbkth");\n'],
+    ['code', 2, '#define DEFAULT_TIMEOUT_nwqm 36367\n#define WORKER_TOKEN_uflv 58550\n\nthe lazy dog.\nstatic_assert(DEFAULT_TIMEOUT_nwqm == 36367);\nstatic_assert(WORKER_TOKEN_uflv == 58550);\n'],
+    ['prose', 7, 'The secret number of the restless bridge is 52623.\nThe hidden code of the hidden lantern is 55779.\n\nthe lazy dog.\nThe hidden code of the hidden lantern is 55779.\nThe secret number of the restless bridge is 52623.\n'],
+  ];
+  for (const [form, seed, tail] of expected) {
+    assert.equal(makeNeedleDocument(filler, { form, needles: 2, queries: 2, seed, depth: 0.5 }).text, `The quick brown fox.\nJumps over\n${tail}`, `${form}, seed ${seed}`);
+  }
+});
+
+test('the definitions and defaults come from shared/needles.json, and a bad field is named', () => {
+  assert.deepEqual(needleTestSettings({}), { form: 'code', ...NEEDLES.defaults });
+  assert.equal(continuationOf('42'), `${NEEDLES.scoring.continuationPrefix}42`);
+  const badStyle = { ...NEEDLES.code.styles[0], keyCase: 'kebab' };
+  assert.throws(() => parseNeedleDefinitions({ ...NEEDLES, code: { ...NEEDLES.code, styles: [badStyle] } }), /shared\/needles\.json: code\.styles\.0\.keyCase: .*fix that field/);
+  assert.throws(() => fillTemplate('{key} = {size}', { key: 'K' }), /uses \{size\}, which is not one of key/);
+});
+
 test('keys never occur in the filler', () => {
-  // Every prose key but those about an island is in the filler, so a key drawn without the check
-  // would almost surely be one of them.
+  // Every prose key but those about the last noun is in the filler, so a key drawn without the
+  // check would almost surely be one of them.
+  const { key, attributes, adjectives, nouns } = NEEDLES.prose;
   const keys: string[] = [];
-  for (const attribute of ['secret number', 'magic number', 'hidden code', 'lucky number', 'special number']) {
-    for (const adjective of ['red', 'blue', 'green', 'silver', 'golden', 'quiet', 'brave', 'ancient', 'hidden', 'small',
-      'northern', 'eastern', 'clever', 'sleepy', 'wild', 'crimson', 'pale', 'restless']) {
-      for (const noun of ['fox', 'owl', 'river', 'mountain', 'lantern', 'garden', 'harbor', 'tower', 'falcon', 'violin',
-        'orchard', 'comet', 'bridge', 'meadow', 'whale', 'compass', 'forest']) {
-        keys.push(`We never learned the ${attribute} of the ${adjective} ${noun}.`);
-      }
+  for (const attribute of attributes) {
+    for (const adjective of adjectives) {
+      for (const noun of nouns.slice(0, -1)) keys.push(`We never learned the ${fillTemplate(key, { attribute, adjective, noun })}.`);
     }
   }
   const filler = keys.join('\n');
@@ -176,7 +196,7 @@ test('greedy match: teacher-forced predictions decide like evaluate.py greedy_ma
     assert.equal(tokenAt(query.promptEnd)[0], ' ', 'the prompt ends before the space');
     assert.ok(query.answerTokens.map(tokenAt).join('').includes(value));
     assert.equal(query.queryTokens.map(tokenAt).join(''), prefix);
-    return { ...greedyMatch(run, query, ` ${value}`, (id) => tokenizer.tokenText(id)), ids, promptEnd: query.promptEnd };
+    return { ...greedyMatch(run, query, continuationOf(value), (id) => tokenizer.tokenText(id)), ids, promptEnd: query.promptEnd };
   };
 
   const code = 'A_B_cdef = 48291\nassert A_B_cdef == 48291\n';
