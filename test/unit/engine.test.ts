@@ -14,6 +14,7 @@ import { CancelledError, EngineClient } from '../../extension/core/engineClient'
 import { loadModelPackage, PackageError } from '../../extension/core/modelPackage';
 import { createSession, runModel } from '../../extension/core/runtime';
 import { MAP_VIEWS, MODEL_KINDS, QUANT_BITS, type ModelKind } from '../../shared/model';
+import { assertClose } from '../support/tolerance';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const PACKAGES = { diff: path.join(REPO, 'models', 'tiny-diff'), baseline: path.join(REPO, 'models', 'tiny-baseline') };
@@ -33,13 +34,6 @@ async function golden(kind: ModelKind): Promise<Golden> {
   return JSON.parse(await readFile(path.join(REPO, 'test', 'fixtures', 'golden', `tiny-${kind}.json`), 'utf8'));
 }
 
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(Math.abs(actual[i] - expected[i]) <= atol, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
-  }
-}
-
 async function analysisOf(kind: ModelKind, ids: number[]) {
   const pkg = await loadModelPackage(PACKAGES[kind]);
   const { session } = await createSession(pkg.modelPath, 'cpu');
@@ -52,19 +46,19 @@ for (const kind of MODEL_KINDS) {
     const engine = await Engine.load(PACKAGES[kind], 'cpu');
     const result = await engine.inspect(g.text);
     assert.deepEqual(result.tokens.length, g.ids.length);
-    assertClose(result.tokenLogprob, g.outputs.token_logprob.data, 1e-4, 'token_logprob');
+    assertClose(result.tokenLogprob, g.outputs.token_logprob.data, 'token_logprob');
     const [, T, K] = g.outputs.top_probs.dims;
     for (let t = 0; t < T; t++) {
-      assertClose(result.predictions[t].map((p) => p.prob), g.outputs.top_probs.data.slice(t * K, t * K + 5), 1e-4, `top_probs[${t}]`);
+      assertClose(result.predictions[t].map((p) => p.prob), g.outputs.top_probs.data.slice(t * K, t * K + 5), `top_probs[${t}]`);
     }
     if (kind === 'diff') {
       const [, L, , H] = g.outputs.lambda.dims;
-      assertClose(result.lambda, Array.from({ length: L }, (_, l) => g.outputs.lambda.data[l * T * H]), 1e-6, 'lambda');
+      assertClose(result.lambda, Array.from({ length: L }, (_, l) => g.outputs.lambda.data[l * T * H]), 'lambda');
     }
     // The A1 map of layer 1, head 0 equals the golden one (row-major [L, H, T, T]).
     const heads = g.outputs.attn_a1.dims[2];
     const a1 = engine.map(1, 0, 'a1');
-    assertClose(a1, g.outputs.attn_a1.data.slice(heads * T * T, (heads + 1) * T * T), 1e-5, 'attn_a1 L1 H0');
+    assertClose(a1, g.outputs.attn_a1.data.slice(heads * T * T, (heads + 1) * T * T), 'attn_a1 L1 H0');
   });
 }
 
@@ -75,7 +69,7 @@ test('maps recomputed from q and k equal the graph maps (the long-input path)', 
   assert.ok(a1 && a2);
   const fromQK = new RunAnalysis(withMaps.config, rest);
   for (const view of MAP_VIEWS) {
-    assertClose(fromQK.map(1, 1, view), withMaps.map(1, 1, view), 1e-5, view);
+    assertClose(fromQK.map(1, 1, view), withMaps.map(1, 1, view), view);
   }
 });
 
@@ -88,7 +82,7 @@ test('differential rows sum to 1 - lambda, are causal and can be negative', asyn
       for (let i = 0; i < analysis.T; i++) {
         const row = analysis.row(layer, head, 'diff', i);
         const sum = row.reduce((a, b) => a + b, 0);
-        assert.ok(Math.abs(sum - (1 - analysis.lambda(layer))) < 1e-4, `row sum ${sum}`);
+        assertClose(sum, 1 - analysis.lambda(layer), `layer ${layer} head ${head} row ${i} sum`);
         assert.ok(row.subarray(i + 1).every((v) => v === 0), 'zero above the diagonal');
         negatives += row.filter((v) => v < 0).length;
       }
@@ -110,7 +104,7 @@ test('key spans: top-k keys of the effective map, BOS excluded, adjacent keys me
   for (const s of spans) {
     assert.ok(!covered.includes(s.endToken) || spans.some((o) => o.firstToken === s.endToken) === false, 'adjacent keys are one span');
     assert.equal(s.text, Array.from({ length: s.endToken - s.firstToken }, (_, n) => `<${s.firstToken + n}>`).join(''));
-    assertClose([s.score], [Array.from({ length: s.endToken - s.firstToken }, (_, n) => row[s.firstToken + n]).reduce((a, b) => a + b)], 1e-6, 'score');
+    assertClose([s.score], [Array.from({ length: s.endToken - s.firstToken }, (_, n) => row[s.firstToken + n]).reduce((a, b) => a + b)], 'score');
   }
 });
 
@@ -122,10 +116,10 @@ test("outlier statistics equal a direct computation (Table 5's top-1, top-10, me
   for (const { layer, hidden, logits } of analysis.outliers()) {
     const values = Array.from(analysis.out.hidden.subarray(layer * T * E, (layer + 1) * T * E), Math.abs).sort((a, b) => a - b);
     const n = values.length;
-    assertClose([hidden.top1, hidden.top10, hidden.median], [values[n - 1], values[n - 10], values[n >> 1]], 1e-6, 'hidden');
+    assertClose([hidden.top1, hidden.top10, hidden.median], [values[n - 1], values[n - 10], values[n >> 1]], 'hidden');
     assert.equal(hidden.counts.reduce((a, b) => a + b), T * E);
     const rowMax = Math.max(...analysis.out.logitAbsMax.subarray(layer * analysis.config.n_softmax_heads * T, (layer + 1) * analysis.config.n_softmax_heads * T));
-    assertClose([logits.top1], [rowMax], 1e-4, 'attention logit top-1 = max of attn_logit_absmax');
+    assertClose(logits.top1, rowMax, 'attention logit top-1 = max of attn_logit_absmax');
     assert.equal(logits.counts.reduce((a, b) => a + b), (analysis.config.n_softmax_heads * T * (T + 1)) / 2);
     assert.equal(hidden.outliers[0].value, hidden.top1);
   }
@@ -167,16 +161,16 @@ for (const kind of MODEL_KINDS) {
       const exact = exactLogits.map((rows) => rows.map(softmax));
       // The rows recomputed here are the model's own maps (A1 or A of head 0), so the errors below
       // are checked against the model, not against a second copy of the extension's code.
-      for (let i = 0; i < T; i++) assertClose(exact[0][i], analysis.row(layer, 0, 'a1', i).subarray(0, i + 1), 1e-5, `layer ${layer} A1 row ${i}`);
+      for (let i = 0; i < T; i++) assertClose(exact[0][i], analysis.row(layer, 0, 'a1', i).subarray(0, i + 1), `layer ${layer} A1 row ${i}`);
       const all = exactLogits.flat(2);
-      assertClose([logits.top1], [Math.max(...all.map(Math.abs))], 1e-6, 'top-1');
+      assertClose(logits.top1, Math.max(...all.map(Math.abs)), 'top-1');
       for (const { bits, scale, logitRelRmse, attentionError } of quantisation) {
         const levels = 2 ** (bits - 1) - 1;
-        assertClose([scale], [logits.top1 / levels], 1e-12, `${bits}-bit scale = top-1 / ${levels}`);
+        assertClose(scale, logits.top1 / levels, `${bits}-bit scale = top-1 / ${levels}`);
         for (const error of [logitRelRmse, attentionError]) assert.ok(Number.isFinite(error) && error >= 0, `${bits}-bit error ${error}`);
         const quantise = (x: number) => Math.max(-levels, Math.min(levels, Math.round(x / scale))) * scale;
         const rmse = Math.sqrt(all.reduce((sum, x) => sum + (quantise(x) - x) ** 2, 0) / all.reduce((sum, x) => sum + x * x, 0));
-        assert.ok(Math.abs(logitRelRmse - rmse) <= 1e-6 * rmse, `layer ${layer} ${bits}-bit logit error ${logitRelRmse} vs ${rmse}`);
+        assertClose(logitRelRmse, rmse, `layer ${layer} ${bits}-bit logit error`);
         const quantised = exactLogits.map((rows) => rows.map((row) => softmax(row.map(quantise))));
         let distance = 0;
         for (let head = 0; head < nHead; head++) {
@@ -189,7 +183,7 @@ for (const kind of MODEL_KINDS) {
           }
         }
         const expected = distance / (nHead * T);
-        assert.ok(Math.abs(attentionError - expected) <= 1e-6 * expected, `layer ${layer} ${bits}-bit attention error ${attentionError} vs ${expected}`);
+        assertClose(attentionError, expected, `layer ${layer} ${bits}-bit attention error`);
       }
       const fourBit = quantisation.find((q) => q.bits === 4)!;
       assert.ok(fourBit.logitRelRmse > 0 && fourBit.attentionError > 0, '7 levels change the logits and the attention');

@@ -19,6 +19,7 @@ import { createSession, runModel } from '../../extension/core/runtime';
 import { loadTokenizer, type TextTokenizer } from '../../extension/core/tokenizer';
 import { MODEL_KINDS, type ModelKind } from '../../shared/model';
 import { NEEDLE_FORMS, type NeedleAnswer } from '../../shared/needleTest';
+import { assertClose } from '../support/tolerance';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const PACKAGES = { diff: path.join(REPO, 'models', 'tiny-diff'), baseline: path.join(REPO, 'models', 'tiny-baseline') };
@@ -81,9 +82,10 @@ for (const form of NEEDLE_FORMS) {
         assert.equal(text.slice(queryEnd, queryEnd + 1 + answer.value.length), ` ${answer.value}`);
         assert.equal(answer.depth, needleStart / haystack.length);
         if (depth !== undefined) {
-          // At the first line boundary after depth * the filler, pushed on by the needle lines before it.
+          // At the first line boundary after depth * the filler, pushed on by the needle lines before
+          // it: the method's resolution is a line and the needle lines.
           const slack = (Math.max(...FILLER_LINES.map((l) => l.length)) + 2 + 2 * needleLines.join('\n').length) / haystack.length;
-          assert.ok(Math.abs(answer.depth - depth) <= slack, `depth ${answer.depth} for ${depth}`);
+          assertClose(answer.depth, depth, `depth for ${depth}`, { atol: slack });
         }
       });
     }
@@ -267,8 +269,7 @@ for (const kind of MODEL_KINDS) {
       for (const q of trial.queries) {
         assert.equal(trial.text.slice(...q.valueSpan), q.value);
         assert.ok(!FILLER.includes(q.key));
-        const sum = q.answerShare + q.noiseShare + q.queryShare;
-        assert.ok(Math.abs(sum - 1) < 1e-4, `shares sum to ${sum}`);
+        assertClose(q.answerShare + q.noiseShare + q.queryShare, 1, 'answer, noise and query shares sum to 1');
         assert.equal(q.correct, q.generated.startsWith(` ${q.value}`) && !/^[A-Za-z0-9_]/.test(q.generated.slice(q.value.length + 1)));
       }
     }
@@ -280,7 +281,7 @@ for (const kind of MODEL_KINDS) {
     assert.equal(result.meanQueryShare, mean(queries.map((q) => q.queryShare)));
     const [first] = result.trials;
     const expected = await answerShareOf(kind, first.text, first.queries[0]);
-    assert.ok(Math.abs(first.queries[0].answerShare - expected) < 1e-5, `answer share ${first.queries[0].answerShare} vs ${expected}`);
+    assertClose(first.queries[0].answerShare, expected, 'answer share, as evaluate.py computes it');
   });
 }
 
