@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DEFAULT_BASELINE, DEFAULT_MODEL } from '../../extension/core/modelPath';
+import type { ActiveInspection } from '../../extension/vscode/activeInspection';
 import type { InspectorApi } from '../../extension/vscode/extension';
 
 const EXTENSION_ID = 'difftransformer-inspector.difftransformer-inspector';
@@ -30,16 +31,24 @@ function select(editor: vscode.TextEditor, from: string, to: string): vscode.Ran
   return editor.selection;
 }
 
-/** Opens a sample, selects `from` … `to` and runs Inspect Selection on it. */
-async function inspectSample(name: string, from: string, to: string): Promise<{ editor: vscode.TextEditor; range: vscode.Range }> {
-  const editor = await openSample(name);
-  const range = select(editor, from, to);
-  await vscode.commands.executeCommand('difftransformer.inspectSelection');
-  return { editor, range };
+/** Runs an inspection command on the active editor's selection and returns the run it made: a new
+ *  run id, on exactly that selection. The command resolves once the run's maps and spans are shown
+ *  and its spans highlighted. */
+async function inspectSelection(editor: vscode.TextEditor, command = 'inspectSelection'): Promise<ActiveInspection> {
+  const inspector = await api();
+  const before = inspector.lastInspection()?.runId;
+  await vscode.commands.executeCommand(`difftransformer.${command}`);
+  const inspection = inspector.lastInspection();
+  assert.ok(inspection && inspection.runId !== before, `${command} made a new run`);
+  assert.equal(inspection.baseOffset, editor.document.offsetAt(editor.selection.start), `${command} ran the selection`);
+  return inspection;
 }
 
-async function settle(): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, 300));
+/** Opens a sample, selects `from` … `to` and runs Inspect Selection on it. */
+async function inspectSample(name: string, from: string, to: string): Promise<{ editor: vscode.TextEditor; range: vscode.Range; inspection: ActiveInspection }> {
+  const editor = await openSample(name);
+  const range = select(editor, from, to);
+  return { editor, range, inspection: await inspectSelection(editor) };
 }
 
 async function configure(key: string, value: unknown, target = vscode.ConfigurationTarget.Global): Promise<void> {
@@ -55,10 +64,7 @@ suite('inspection in the editor', () => {
   });
 
   test('Inspect Selection runs the model on exactly the selected text', async () => {
-    const inspector = await api();
-    const { editor, range } = await inspectSample('sample.py', '# A comment', 'list[int]:');
-    const inspection = inspector.lastInspection()!;
-    assert.ok(inspection, 'an inspection is recorded');
+    const { editor, range, inspection } = await inspectSample('sample.py', '# A comment', 'list[int]:');
     assert.equal(inspection.result.window, null, 'the selection fits the context');
     assert.equal(inspection.uri.toString(), editor.document.uri.toString());
     assert.equal(inspection.baseOffset, editor.document.offsetAt(range.start));
@@ -70,12 +76,11 @@ suite('inspection in the editor', () => {
   });
 
   test('a selection longer than the context runs the window that ends at the selection', async () => {
-    const inspector = await api();
     const extensionPath = vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath;
     await configure('modelPath', path.join(extensionPath, 'models', 'tiny-diff')); // a 128-token context
-    const { editor, range } = await inspectSample('sample.py', '# Sample', 'fibonacci(10))');
+    const { editor, range, inspection } = await inspectSample('sample.py', '# Sample', 'fibonacci(10))');
     await configure('modelPath', undefined);
-    const inspection = inspector.lastInspection()!;
+    assert.equal(inspection.model.name, 'tiny-diff');
     assert.ok(inspection.result.window, 'the text was windowed');
     assert.equal(inspection.result.tokens.length, inspection.model.maxSeqLen);
     const last = inspection.result.tokens[inspection.result.tokens.length - 1];
@@ -84,9 +89,7 @@ suite('inspection in the editor', () => {
 
   test('span highlights land on the characters of the retrieved tokens', async () => {
     const inspector = await api();
-    const { editor } = await inspectSample('sample.py', 'def fibonacci', 'return numbers[:n]');
-    await settle();
-    const inspection = inspector.lastInspection()!;
+    const { editor, inspection } = await inspectSample('sample.py', 'def fibonacci', 'return numbers[:n]');
     const highlights = inspector.highlights(editor.document.uri)!;
     assert.ok(highlights && highlights.ranges.length > 0, 'spans are highlighted');
     const tokenTexts = new Set(inspection.result.tokens.map((t) => t.text));
@@ -107,9 +110,7 @@ suite('inspection in the editor', () => {
   });
 
   test('hover shows the token’s top predictions, surprisal and attended spans', async () => {
-    const inspector = await api();
-    const { editor } = await inspectSample('sample.py', 'def fibonacci', 'return numbers[:n]');
-    const inspection = inspector.lastInspection()!;
+    const { editor, inspection } = await inspectSample('sample.py', 'def fibonacci', 'return numbers[:n]');
     const offset = editor.document.getText().indexOf('numbers.append') - inspection.baseOffset;
     const t = inspection.result.tokens.findIndex((token, i) => i > 0 && token.start <= offset && offset < token.end);
     assert.ok(t > 0, 'a token covers "numbers.append"');
@@ -128,8 +129,7 @@ suite('inspection in the editor', () => {
     const inspector = await api();
     const editor = await openSample('sample.py');
     const range = select(editor, 'def fibonacci', 'list[int]:');
-    await vscode.commands.executeCommand('difftransformer.compareWithBaseline');
-    const inspection = inspector.lastInspection()!;
+    const inspection = await inspectSelection(editor, 'compareWithBaseline');
     assert.equal(inspection.model.kind, 'diff');
     const comparison = inspection.comparison!;
     assert.ok(comparison, 'the baseline ran too');
@@ -141,8 +141,7 @@ suite('inspection in the editor', () => {
     assert.equal(text(comparison.result.tokens), text(inspection.result.tokens));
     assert.equal(comparison.result.lambda.length, 0);
 
-    await vscode.commands.executeCommand('difftransformer.inspectSelection');
-    assert.equal(inspector.lastInspection()!.comparison, undefined, 'a plain inspection drops the comparison');
+    assert.equal((await inspectSelection(editor)).comparison, undefined, 'a plain inspection drops the comparison');
   });
 
   test('Needle Test runs both models on scratch copies and never edits the document', async () => {
@@ -150,9 +149,11 @@ suite('inspection in the editor', () => {
     const editor = await openSample('sample.py');
     editor.selection = new vscode.Selection(0, 0, 0, 0);
     const before = editor.document.getText();
+    const previous = inspector.lastNeedleTest();
     await vscode.commands.executeCommand('difftransformer.needleTest', { needles: 1, queries: 1, trials: 3 });
     const run = inspector.lastNeedleTest()!;
-    assert.ok(run, 'the Needle Test ran');
+    assert.ok(run && run !== previous, 'the Needle Test ran');
+    assert.deepEqual([run.model.needles, run.model.queries, run.model.trials.length], [1, 1, 3], 'with the settings asked for');
     assert.deepEqual([run.model.kind, run.baseline.kind], ['diff', 'baseline']);
     assert.equal(run.model.form, 'code', 'a Python file gets code-form needles');
     assert.deepEqual(run.model.trials.map((t) => t.depth), [0, 0.5, 1]);
@@ -174,9 +175,8 @@ suite('inspection in the editor', () => {
     const extensionPath = vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath;
     await configure('modelPath', path.join(extensionPath, 'models', 'tiny-baseline'));
     await configure('topSpans', 2);
-    const { editor } = await inspectSample('sample.ts', 'export', '}');
-    await settle();
-    const inspection = inspector.lastInspection()!;
+    const { editor, inspection } = await inspectSample('sample.ts', 'export', '}');
+    assert.equal(inspection.model.name, 'tiny-baseline');
     assert.equal(inspection.model.kind, 'baseline');
     assert.equal(inspection.result.lambda.length, 0);
     const highlights = inspector.highlights(editor.document.uri)!;
@@ -198,8 +198,7 @@ suite('inspection in the editor', () => {
     await vscode.commands.executeCommand('difftransformer.inspectSelection');
     assert.equal(inspector.lastInspection()?.runId, before, 'no inspection from a broken package');
     await configure('modelPath', undefined);
-    await vscode.commands.executeCommand('difftransformer.inspectSelection');
-    assert.notEqual(inspector.lastInspection()?.runId, before, 'the bundled model runs again');
+    assert.equal((await inspectSelection(editor)).model.dir, inspector.modelDir(), 'the bundled model runs again');
     fs.rmSync(broken, { recursive: true, force: true });
   });
 
@@ -220,12 +219,14 @@ suite('inspection in the editor', () => {
   test('a second inspection cancels the first; only the second is drawn', async () => {
     const inspector = await api();
     const editor = await openSample('sample.py');
+    const before = inspector.lastInspection()?.runId;
     select(editor, '#', 'numbers');
     const first = vscode.commands.executeCommand('difftransformer.inspectSelection');
     const range = select(editor, 'if __name__', 'fibonacci(10))');
     const second = vscode.commands.executeCommand('difftransformer.inspectSelection');
     await Promise.all([first, second]);
     const inspection = inspector.lastInspection()!;
+    assert.notEqual(inspection.runId, before, 'a new run');
     assert.equal(inspection.baseOffset, editor.document.offsetAt(range.start), 'the result is the second selection’s');
   });
 
@@ -256,12 +257,12 @@ suite('inspection in the editor', () => {
   test('closing the panel mid-run loses nothing; showing it again redraws', async () => {
     const inspector = await api();
     const editor = await openSample('sample.ts');
-    const range = select(editor, 'export', '}');
-    const run = vscode.commands.executeCommand('difftransformer.inspectSelection');
+    select(editor, 'export', '}');
+    const run = inspectSelection(editor);
     await vscode.commands.executeCommand('workbench.action.closePanel');
-    await run;
-    assert.equal(inspector.lastInspection()?.baseOffset, editor.document.offsetAt(range.start));
+    const inspection = await run;
     await vscode.commands.executeCommand('difftransformer.showPanel');
+    assert.equal(inspector.lastInspection(), inspection, 'showing the panel runs nothing');
   });
 
   test('one inspection computes each pane’s map and key spans once, and the panel asks for nothing more', async () => {
@@ -271,7 +272,7 @@ suite('inspection in the editor', () => {
       const before = inspector.engineRequests();
       const editor = await openSample('sample.py');
       select(editor, 'def fibonacci', 'list[int]:');
-      await vscode.commands.executeCommand(`difftransformer.${command}`);
+      await inspectSelection(editor, command);
       // The panel answers Export View after every message posted before it, so by then any request
       // it made in answer to the inspection has reached the host.
       await vscode.commands.executeCommand('difftransformer.exportView', vscode.Uri.file(path.join(exportFolder, `${command}.png`)));
@@ -283,19 +284,17 @@ suite('inspection in the editor', () => {
   });
 
   test('Export View writes a PNG and a JSON with the model hash and the range', async () => {
-    const inspector = await api();
-    await inspectSample('sample.py', 'def fibonacci', 'return numbers[:n]');
-    await settle();
+    const { inspection } = await inspectSample('sample.py', 'def fibonacci', 'return numbers[:n]');
     const target = vscode.Uri.file(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'export-')), 'view.png'));
     const written = await vscode.commands.executeCommand<vscode.Uri>('difftransformer.exportView', target);
     assert.equal(written?.fsPath, target.fsPath);
     const png = fs.readFileSync(target.fsPath);
     assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'PNG signature');
     const record = JSON.parse(fs.readFileSync(target.fsPath.replace(/\.png$/, '.json'), 'utf8'));
-    const inspection = inspector.lastInspection()!;
     assert.equal(record.model.sha256, inspection.model.sha256);
     assert.equal(record.source.range.start.line, inspection.range.start.line);
     assert.equal(record.map.values.length, inspection.result.tokens.length ** 2);
+    assert.equal(record.selection.query, inspection.result.query, "the run's query token");
     assert.equal(record.settings.executionProvider, 'auto');
   });
 });
