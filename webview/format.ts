@@ -1,5 +1,6 @@
 // Text helpers shared by the views. Token texts are untrusted: they only ever reach the page through
-// textContent (textElement) or canvas fillText, and these helpers only make whitespace visible.
+// textContent (view.ts's textElement) or canvas fillText, and these helpers only make whitespace
+// visible.
 
 import type { MapView } from '../shared/model';
 
@@ -32,12 +33,4 @@ export function formatValue(value: number): string {
 /** lambda with 3 decimals, as the model card and the CLI print it. */
 export function formatLambda(lambda: number): string {
   return lambda.toFixed(3);
-}
-
-/** A new element whose content is `text` as plain text (never parsed as HTML). */
-export function textElement<K extends keyof HTMLElementTagNameMap>(tag: K, text: string, className?: string): HTMLElementTagNameMap[K] {
-  const created = document.createElement(tag);
-  if (className) created.className = className;
-  created.textContent = text;
-  return created;
 }

@@ -3,13 +3,15 @@
 // so its pixels are the data's colours) and scaled up by CSS with image-rendering: pixelated.
 // Token labels are drawn on two thin canvases, thinned out when cells are small; the hover readout
 // gives every cell's exact value. The locked query row and the hover cross are positioned <div>s,
-// so highlighting never touches the data pixels.
+// so highlighting never touches the data pixels. A row the user locks is marked at once (so that
+// ↑/↓ step from it); the panel state's query replaces it when the host answers.
 
 import type { TokenInfo } from '../shared/inspection';
 import type { MapView } from '../shared/model';
 import { drawLegend, drawText, fillBackground, putScaledValues, sizeCanvas, themeFont } from './canvas';
 import { scaleForView, type ColorScale, type Theme } from './colors';
 import { formatValue, VIEW_LABELS, visibleText } from './format';
+import { describeElement, element } from './view';
 
 export interface ShownMap {
   runId: number;
@@ -53,6 +55,8 @@ export class HeatmapView {
   private hoverFrame = 0;
   private pointerX = NaN;
   private pointerY = NaN;
+  /** What the last render() was given: the state's map, tokens and query. */
+  private rendered: { map?: ShownMap; tokens?: readonly TokenInfo[]; query?: number } = {};
 
   constructor(
     parent: HTMLElement,
@@ -66,8 +70,7 @@ export class HeatmapView {
     this.rowLabels = element('canvas', 'row-labels');
     this.columnLabels = element('canvas', 'column-labels');
     const stack = element('div', 'heatmap-stack');
-    this.canvas = element('canvas', 'heatmap-canvas');
-    this.canvas.id = `${idPrefix}heatmap`;
+    this.canvas = element('canvas', 'heatmap-canvas', `${idPrefix}heatmap`);
     this.canvas.tabIndex = 0;
     this.canvas.setAttribute('aria-label', 'Attention map: rows are queries, columns are keys. Click or use arrow keys to lock a query row.');
     this.context = this.canvas.getContext('2d')!;
@@ -78,10 +81,8 @@ export class HeatmapView {
     stack.append(this.canvas, this.lockedRow, this.hoverRow, this.hoverColumn);
     grid.append(element('div', 'heatmap-corner'), this.columnLabels, this.rowLabels, stack);
     this.frame.append(grid);
-    this.legend = element('canvas', 'legend');
-    this.legend.id = `${idPrefix}legend`;
-    this.readout = element('div', 'readout');
-    this.readout.id = `${idPrefix}readout`;
+    this.legend = element('canvas', 'legend', `${idPrefix}legend`);
+    this.readout = element('div', 'readout', `${idPrefix}readout`);
     parent.append(this.readout, this.frame, this.legend);
 
     // Pointer positions are kept as client coordinates and turned into cells once per frame
@@ -90,18 +91,25 @@ export class HeatmapView {
     this.canvas.addEventListener('pointerleave', () => this.hover(NaN, NaN));
     this.canvas.addEventListener('click', (event) => {
       const { query } = this.cellAt(event.clientX, event.clientY);
-      if (query >= 0) this.onLockQuery(query);
+      if (query >= 0) this.lock(query);
     });
     this.canvas.addEventListener('keydown', (event) => this.moveQuery(event));
     new ResizeObserver(() => this.layout()).observe(this.frame);
   }
 
-  get shown(): ShownMap | undefined {
-    return this.map;
+  /** Shows the panel state's map and locked query: draws only a new map (or tokens), and moves the
+   *  locked row only when the state's query changed, so a row the user just locked stays marked. */
+  render(map: ShownMap | undefined, tokens: readonly TokenInfo[], query: number): void {
+    const { rendered } = this;
+    if (map !== rendered.map || (map && tokens !== rendered.tokens)) {
+      if (map) this.show(map, tokens, query);
+      else this.clear();
+    } else if (query !== rendered.query) this.setQuery(query);
+    this.rendered = { map, tokens, query };
   }
 
   /** Draws a map with one putImageData. */
-  show(map: ShownMap, tokens: readonly TokenInfo[], query: number): void {
+  private show(map: ShownMap, tokens: readonly TokenInfo[], query: number): void {
     this.map = map;
     this.tokens = tokens;
     this.query = query;
@@ -115,14 +123,22 @@ export class HeatmapView {
     this.cellPx = 0; // forces the layout (labels, overlays) for the new map
     this.layout();
     this.showReadout();
+    this.describe();
+  }
+
+  /** Marks the row the user locked and tells the host. */
+  private lock(query: number): void {
+    this.setQuery(query);
+    this.onLockQuery(query);
   }
 
   /** Locks another query row (the data stay; only the highlight and labels move). */
-  setQuery(query: number): void {
+  private setQuery(query: number): void {
     this.query = query;
     this.placeLockedRow();
     this.drawRowLabels();
     this.showReadout();
+    this.describe();
   }
 
   setTheme(theme: Theme): void {
@@ -135,7 +151,7 @@ export class HeatmapView {
   }
 
   /** Forgets the map (e.g. the inspection was cleared). */
-  clear(): void {
+  private clear(): void {
     this.map = undefined;
     this.canvas.width = 0;
     this.canvas.height = 0;
@@ -143,6 +159,7 @@ export class HeatmapView {
     this.lockedRow.hidden = true;
     this.hover(NaN, NaN);
     this.readout.textContent = '';
+    this.describe();
   }
 
   /** The map, its labels, legend and title composed into one PNG (data URL). */
@@ -174,6 +191,13 @@ export class HeatmapView {
     drawTokenLabels(context, theme, this.tokens, 'columns', cell, LABEL_SPACE, titleHeight, -1);
     drawLegend(context, theme, scale, legendCaption(map, scale), LABEL_SPACE, top + side + 8, Math.min(side, 480));
     return canvas.toDataURL('image/png');
+  }
+
+  /** Says on the canvas what it shows (data-run-id, -view, -layer, -head, -query), so that a reader
+   *  (and a test) can tell this map from an earlier one. */
+  private describe(): void {
+    const { map } = this;
+    describeElement(this.canvas, map && { runId: map.runId, view: map.view, layer: map.layer, head: map.head, query: this.query });
   }
 
   private paint(): void {
@@ -282,7 +306,7 @@ export class HeatmapView {
     if (!this.map || step === 0) return;
     event.preventDefault();
     const query = Math.max(0, Math.min(this.map.size - 1, this.query + step));
-    if (query !== this.query) this.onLockQuery(query);
+    if (query !== this.query) this.lock(query);
   }
 }
 
@@ -294,12 +318,6 @@ function legendCaption(map: ShownMap, scale: ColorScale): string {
 function quoted(tokens: readonly TokenInfo[], index: number): string {
   const token = tokens[index];
   return token ? `«${visibleText(token.text)}»` : '';
-}
-
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string): HTMLElementTagNameMap[K] {
-  const created = document.createElement(tag);
-  if (className) created.className = className;
-  return created;
 }
 
 /** Token labels along the rows (right-aligned, left of the map) or columns (vertical, above it),

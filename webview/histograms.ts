@@ -2,13 +2,16 @@
 // hidden states and of the attention logits, side by side (one canvas each), with the top-1,
 // top-10 and median magnitudes, and the largest outliers with their token (click to reveal it).
 // Optionally the levels of an absmax quantisation grid are drawn over the logit histograms
-// (the paper's Figure 8).
+// (the paper's Figure 8). The container says which run it shows (data-run-id), each logit canvas
+// which grid it draws (data-quant-bits).
 
 import type { Histogram, LayerOutliers, QuantisationError, TokenInfo } from '../shared/inspection';
 import { quantTopLevel, type QuantBits } from '../shared/model';
-import type { Theme } from './colors';
-import { formatValue, textElement, visibleText } from './format';
+import type { InspectionMeta } from '../shared/protocol';
 import { drawText, fillBackground, sizeCanvas } from './canvas';
+import type { Theme } from './colors';
+import { formatValue, visibleText } from './format';
+import { describeElement, element, textElement, whenChanged } from './view';
 
 const CANVAS_HEIGHT = 150;
 /** Width of one histogram (CSS px): two side by side when the container is wide enough. */
@@ -25,6 +28,7 @@ const KINDS = [
 ] as const;
 
 export class HistogramsView {
+  readonly element: HTMLElement;
   private tokens: readonly TokenInfo[] = [];
   /** One entry per drawn histogram; the logit ones carry their layer's quantisation grids. */
   private charts: { canvas: HTMLCanvasElement; histogram: Histogram; title: string; layer: number; kind: HistogramKind; grids?: QuantisationError[] }[] = [];
@@ -33,27 +37,31 @@ export class HistogramsView {
   private width = 0;
   private quantBits: QuantBits | null = null;
 
+  /** The histograms go into a new .histograms element with the given id. */
   constructor(
-    private readonly container: HTMLElement,
+    id: string,
     private theme: Theme,
     private readonly onReveal: (firstToken: number, endToken: number) => void,
   ) {
+    this.element = element('div', 'histograms', id);
     // Redraw at the new width, also when the tab is first shown (its width was 0 while hidden).
     new ResizeObserver(() => {
       if (this.currentWidth() !== this.width) this.draw();
-    }).observe(container);
+    }).observe(this.element);
   }
 
-  show(layers: LayerOutliers[], tokens: readonly TokenInfo[]): void {
-    this.tokens = tokens;
+  /** Shows a run's outliers (meta), rebuilding only when they or the run changed. */
+  readonly render = whenChanged((layers: LayerOutliers[] | undefined, meta: InspectionMeta | undefined) => {
+    describeElement(this.element, layers && meta && { runId: meta.runId });
+    this.tokens = meta?.tokens ?? [];
     this.charts = [];
-    if (layers.length === 0) {
-      this.container.replaceChildren(textElement('p', 'No outlier statistics yet.', 'note'));
+    if (!layers?.length || !meta) {
+      this.element.replaceChildren(textElement('p', 'No outlier statistics yet.', 'note'));
       return;
     }
-    this.container.replaceChildren(...layers.map((layer) => this.layerSection(layer)));
+    this.element.replaceChildren(...layers.map((layer) => this.layerSection(layer)));
     this.draw();
-  }
+  });
 
   setTheme(theme: Theme): void {
     this.theme = theme;
@@ -67,12 +75,8 @@ export class HistogramsView {
     this.draw();
   }
 
-  clear(): void {
-    this.show([], []);
-  }
-
   private currentWidth(): number {
-    const pairWidth = (this.container.clientWidth - PAIR_GAP - 8) / 2;
+    const pairWidth = (this.element.clientWidth - PAIR_GAP - 8) / 2;
     return Math.floor(Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, pairWidth)));
   }
 
@@ -89,6 +93,7 @@ export class HistogramsView {
       const grid = grids?.find((candidate) => candidate.bits === this.quantBits);
       const end = Math.max(histogram.edges[histogram.edges.length - 1] ?? 0, this.axisEnd?.(layer, kind) ?? 0);
       canvas.dataset.axisEnd = String(end);
+      canvas.dataset.quantBits = grid ? String(grid.bits) : 'off';
       drawHistogram(canvas, this.theme, histogram, title, this.width, end, grid);
     }
   }

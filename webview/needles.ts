@@ -6,7 +6,9 @@
 import type { NeedleReport, NeedleSummary } from '../shared/needleTest';
 import { drawText, sizeCanvas, themeFont } from './canvas';
 import type { Theme } from './colors';
-import { formatValue, textElement } from './format';
+import { formatValue } from './format';
+import type { PanelState } from './state';
+import { element, textElement, whenChanged, type PanelView } from './view';
 
 const METRICS: { key: 'accuracy' | 'answerShare' | 'noiseShare' | 'queryShare'; title: string }[] = [
   { key: 'accuracy', title: 'accuracy' },
@@ -21,26 +23,25 @@ const PLOT_HEIGHT = 170;
 const MARGIN = { left: 44, right: 12, top: 22, bottom: 34 };
 const LEGEND_HEIGHT = 18;
 
-export class NeedlesView {
-  private readonly heading = document.createElement('div');
-  private readonly table = document.createElement('table');
-  private readonly chart = document.createElement('canvas');
+/** The Needle Test tab (#needles). */
+export class NeedlesView implements PanelView {
+  readonly element = element('div', 'tab-content needles', 'needles');
+  private readonly heading = element('div', 'needle-heading');
+  private readonly table = element('table', 'data-table', 'needle-table');
+  private readonly chart = element('canvas', undefined, 'needle-chart');
   private report: NeedleReport | undefined;
 
-  constructor(
-    container: HTMLElement,
-    private theme: Theme,
-  ) {
-    this.heading.className = 'needle-heading';
-    this.table.id = 'needle-table';
-    this.table.className = 'data-table';
-    this.chart.id = 'needle-chart';
+  constructor(private theme: Theme) {
     this.chart.setAttribute('aria-label', 'Retrieval accuracy and attention share on the answer, by needle depth, for each model');
-    container.append(this.heading, this.table, this.chart);
-    this.show(undefined);
+    this.element.append(this.heading, this.table, this.chart);
   }
 
-  show(report: NeedleReport | undefined): void {
+  render(state: PanelState): void {
+    this.show(state.needles);
+  }
+
+  /** The last Needle Test's results (they outlive inspections), drawn again only when new. */
+  private readonly show = whenChanged((report: NeedleReport | undefined) => {
     this.report = report;
     this.table.hidden = this.chart.hidden = !report;
     if (!report) {
@@ -56,7 +57,7 @@ export class NeedlesView {
       'a layer whose λ is near or above 1 has its shares amplified or sign-flipped, so check λ per layer in the Maps tab).';
     this.renderTable(report.models);
     this.draw();
-  }
+  });
 
   setTheme(theme: Theme): void {
     this.theme = theme;

@@ -6,7 +6,8 @@ import type { MapView } from '../shared/model';
 import type { InspectionMeta } from '../shared/protocol';
 import { putScaledValues } from './canvas';
 import { scaleForView, type Theme } from './colors';
-import { formatLambda, textElement, VIEW_LABELS } from './format';
+import { formatLambda, VIEW_LABELS } from './format';
+import { textElement } from './view';
 
 export class OverviewGrid {
   private thumbnails: HTMLCanvasElement[] = [];

@@ -4,7 +4,8 @@
 
 import type { LayerOutliers } from '../shared/inspection';
 import { QUANT_BITS, type QuantBits } from '../shared/model';
-import { formatValue, textElement } from './format';
+import { formatValue } from './format';
+import { textElement } from './view';
 
 const METRICS: { key: 'logitRelRmse' | 'attentionError'; title: string; tooltip: string }[] = [
   {

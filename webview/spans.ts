@@ -1,8 +1,11 @@
 // The key spans retrieved for the locked query: contiguous runs of the most-attended keys with their
-// summed score, strongest first. Clicking one reveals its tokens in the editor.
+// summed score, strongest first. Clicking one reveals its tokens in the editor. The list says which
+// run, layer, head and query its spans are of (data-run-id, -layer, -head, -query).
 
-import type { KeySpan, TokenInfo } from '../shared/inspection';
-import { formatValue, textElement, visibleText } from './format';
+import type { KeySpan } from '../shared/inspection';
+import type { InspectionMeta } from '../shared/protocol';
+import { formatValue, visibleText } from './format';
+import { describeElement, element, textElement, whenChanged } from './view';
 
 /** Longer span texts are cut (the editor shows the whole span on click). */
 const MAX_SPAN_TEXT = 300;
@@ -14,54 +17,55 @@ export interface ShownSpans {
   spans: KeySpan[];
 }
 
-/** Fills the #spans list; each span is a .span-item button with a score bar. */
-export function renderSpans(
-  container: HTMLElement,
-  shown: ShownSpans | undefined,
-  tokens: readonly TokenInfo[],
-  onReveal: (firstToken: number, endToken: number) => void,
-): void {
-  if (!shown) {
-    container.replaceChildren(textElement('p', 'Lock a query row on the map to see the key spans it retrieves.', 'note'));
-    return;
+/** A list of key spans (a .span-list with the given id); each span is a .span-item button with a
+ *  score bar. */
+export class SpanList {
+  readonly element: HTMLElement;
+
+  constructor(
+    id: string,
+    private readonly onReveal: (firstToken: number, endToken: number) => void,
+  ) {
+    this.element = element('div', 'span-list', id);
   }
-  const queryText = tokens[shown.query] ? ` «${visibleText(tokens[shown.query].text)}»` : '';
-  const heading = textElement('p', `Key spans of query ${shown.query}${queryText} · layer ${shown.layer} · head ${shown.head}`, 'note');
-  heading.classList.add('spans-heading');
-  if (shown.spans.length === 0) {
-    container.replaceChildren(heading, textElement('p', 'No key with positive attention (the query attends only to itself or BOS).', 'note'));
-    return;
+
+  /** Shows the spans of a run (meta), redrawing only when they or the run changed. */
+  readonly render = whenChanged((shown: ShownSpans | undefined, meta: InspectionMeta | undefined) => {
+    describeElement(this.element, shown && meta && { runId: meta.runId, layer: shown.layer, head: shown.head, query: shown.query });
+    this.fill(shown, meta?.tokens ?? []);
+  });
+
+  private fill(shown: ShownSpans | undefined, tokens: InspectionMeta['tokens']): void {
+    if (!shown) {
+      this.element.replaceChildren(textElement('p', 'Lock a query row on the map to see the key spans it retrieves.', 'note'));
+      return;
+    }
+    const queryText = tokens[shown.query] ? ` «${visibleText(tokens[shown.query].text)}»` : '';
+    const heading = textElement('p', `Key spans of query ${shown.query}${queryText} · layer ${shown.layer} · head ${shown.head}`, 'note spans-heading');
+    if (shown.spans.length === 0) {
+      this.element.replaceChildren(heading, textElement('p', 'No key with positive attention (the query attends only to itself or BOS).', 'note'));
+      return;
+    }
+    const best = Math.max(...shown.spans.map((span) => Math.abs(span.score))) || 1;
+    this.element.replaceChildren(heading, ...shown.spans.map((span) => this.item(span, best)));
   }
-  const best = Math.max(...shown.spans.map((span) => Math.abs(span.score))) || 1;
-  const items = shown.spans.map((span) => {
-    const item = document.createElement('button');
+
+  /** One span: its score as a bar (relative to the best) and a number, its token range and text. */
+  private item(span: KeySpan, best: number): HTMLButtonElement {
+    const item = element('button', 'span-item');
     item.type = 'button';
-    item.className = 'span-item';
     item.dataset.firstToken = String(span.firstToken);
     item.dataset.endToken = String(span.endToken);
     item.title = 'Reveal in the editor';
-
-    const bar = document.createElement('span');
-    bar.className = 'span-bar';
-    const fill = document.createElement('span');
-    fill.className = 'span-bar-fill';
+    const bar = element('span', 'span-bar');
+    const fill = element('span', 'span-bar-fill');
     fill.style.width = `${(100 * Math.abs(span.score)) / best}%`;
     bar.append(fill);
-
-    const score = document.createElement('span');
-    score.className = 'span-score';
-    score.textContent = formatValue(span.score);
-    const range = document.createElement('span');
-    range.className = 'span-range';
     const last = span.endToken - 1;
-    range.textContent = last > span.firstToken ? `tokens ${span.firstToken}–${last}` : `token ${span.firstToken}`;
-    const text = document.createElement('span');
-    text.className = 'span-text';
-    text.textContent = span.text.length > MAX_SPAN_TEXT ? `${span.text.slice(0, MAX_SPAN_TEXT - 1)}…` : span.text;
-
-    item.append(bar, score, range, text);
-    item.addEventListener('click', () => onReveal(span.firstToken, span.endToken));
+    const range = last > span.firstToken ? `tokens ${span.firstToken}–${last}` : `token ${span.firstToken}`;
+    const text = span.text.length > MAX_SPAN_TEXT ? `${span.text.slice(0, MAX_SPAN_TEXT - 1)}…` : span.text;
+    item.append(bar, textElement('span', formatValue(span.score), 'span-score'), textElement('span', range, 'span-range'), textElement('span', text, 'span-text'));
+    item.addEventListener('click', () => this.onReveal(span.firstToken, span.endToken));
     return item;
-  });
-  container.replaceChildren(heading, ...items);
+  }
 }

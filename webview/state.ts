@@ -1,6 +1,7 @@
 // What the panel shows, and its JSON form for vscode.setState so that the panel survives being
 // hidden and reloaded. VS Code stores the state as JSON, so Float32Arrays are saved as base64, and
-// only while they are small enough (the host can always send them again).
+// only while they are small enough (the host can always send them again). The state is changed only
+// by the store (store.ts), which replaces the parts that change instead of mutating them.
 
 import { z } from 'zod';
 import { keySpanSchema, layerOutliersSchema, type LayerOutliers, type Thumbnails } from '../shared/inspection';
@@ -18,6 +19,12 @@ export interface Selection {
   layer: number;
   head: number;
   view: MapView;
+}
+
+/** The status line: a run in progress, an error, or nothing (not saved). */
+export interface Status {
+  kind: 'busy' | 'error' | 'idle';
+  text: string;
 }
 
 /** The baseline's run on the same text (Compare with Baseline), shown beside the model's. */
@@ -43,7 +50,10 @@ export interface PanelState {
   tab: TabId;
   /** The quantisation grid drawn over the logit histograms (null: none). */
   quantBits: QuantBits | null;
+  status: Status;
 }
+
+export const IDLE: Status = { kind: 'idle', text: '' };
 
 /** What outlives a new inspection: the user's choices and the last Needle Test. */
 type KeptState = Pick<PanelState, 'selection' | 'tab' | 'quantBits' | 'needles'>;
@@ -51,7 +61,7 @@ type KeptState = Pick<PanelState, 'selection' | 'tab' | 'quantBits' | 'needles'>
 /** A panel with no inspection, keeping what `kept` gives of the previous state. */
 export function emptyState(kept: Partial<KeptState> = {}): PanelState {
   const { selection = { layer: 0, head: 0, view: 'diff' }, tab = 'maps', quantBits = null, needles } = kept;
-  return { meta: undefined, thumbnails: {}, selection, query: 0, map: undefined, spans: undefined, outliers: undefined, comparison: undefined, needles, tab, quantBits };
+  return { meta: undefined, thumbnails: {}, selection, query: 0, map: undefined, spans: undefined, outliers: undefined, comparison: undefined, needles, tab, quantBits, status: IDLE };
 }
 
 /** Base64 characters of arrays kept in the saved state (thumbnails first, then the map). */
@@ -141,7 +151,7 @@ export function restoreState(saved: unknown): PanelState {
   }
   const savedComparison = parsed.data.comparison;
   const comparison = savedComparison && { meta: savedComparison.meta, map: comparisonMap, spans: savedComparison.spans, outliers: savedComparison.outliers };
-  return { meta, thumbnails, selection, query, map, spans, outliers, comparison, needles, tab, quantBits };
+  return { meta, thumbnails, selection, query, map, spans, outliers, comparison, needles, tab, quantBits, status: IDLE };
 }
 
 /** A saved map, or undefined when none was saved or its size does not match its data. */

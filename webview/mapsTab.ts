@@ -1,0 +1,85 @@
+// The "Maps & spans" tab: the view switch and the layer and head pickers, the overview grid of every
+// layer × head with λ, the key spans of the locked query under it, and the large heatmap of the
+// selected head. It renders the panel state; what the user picks goes to the host, which owns the
+// selection and answers with the map and spans that the state then holds.
+
+import { mapViews, type MapView } from '../shared/model';
+import type { InspectionMeta } from '../shared/protocol';
+import type { Theme } from './colors';
+import { createIndexSelect, createViewSwitch, type IndexSelect, type ViewSwitch } from './controls';
+import { formatLambda, VIEW_LABELS } from './format';
+import { HeatmapView } from './heatmap';
+import { OverviewGrid } from './overview';
+import { SpanList } from './spans';
+import type { PanelState } from './state';
+import { element, whenChanged, type HostRequests, type PanelView } from './view';
+
+export class MapsTab implements PanelView {
+  readonly element = element('div', 'tab-content');
+  private readonly viewSwitch: ViewSwitch;
+  private readonly layerSelect: IndexSelect;
+  private readonly headSelect: IndexSelect;
+  private readonly overview: OverviewGrid;
+  private readonly spans: SpanList;
+  private readonly heatmap: HeatmapView;
+
+  constructor(
+    private theme: Theme,
+    host: HostRequests,
+  ) {
+    this.viewSwitch = createViewSwitch((view) => host.select({ view }));
+    this.layerSelect = createIndexSelect('layer-select', 'Layer', (layer) => host.select({ layer }));
+    this.headSelect = createIndexSelect('head-select', 'Head', (head) => host.select({ head }));
+    const controls = element('div', 'map-controls');
+    controls.append(this.viewSwitch.element, this.layerSelect.element, this.headSelect.element);
+
+    const lambdaLine = element('div', 'lambda-line', 'lambda');
+    const grid = element('div', 'overview', 'overview');
+    this.overview = new OverviewGrid(grid, lambdaLine, (layer, head) => host.select({ layer, head }));
+    // The key spans sit under the overview (not in a tab of their own): locking a row shows its spans at once.
+    this.spans = new SpanList('spans', (first, end) => host.reveal('main', first, end));
+    const overviewArea = element('div', 'overview-area');
+    overviewArea.append(lambdaLine, grid, this.spans.element);
+    const heatmapArea = element('div', 'heatmap-area');
+    this.heatmap = new HeatmapView(heatmapArea, theme, (query) => host.lockQuery('main', query));
+    const layout = element('div', 'maps-layout');
+    layout.append(overviewArea, heatmapArea);
+    this.element.append(controls, layout);
+  }
+
+  render(state: PanelState): void {
+    const { meta, selection } = state;
+    if (meta) this.renderControls(meta, selection);
+    this.drawOverview(meta, meta && state.thumbnails[selection.view], selection.view, this.theme);
+    this.overview.select(selection.layer, selection.head);
+    this.heatmap.render(meta && state.map, meta?.tokens ?? [], state.query);
+    this.spans.render(state.spans, meta);
+  }
+
+  setTheme(theme: Theme): void {
+    this.theme = theme;
+    this.heatmap.setTheme(theme);
+  }
+
+  /** A PNG of the heatmap, titled with what it shows. */
+  exportPng({ meta, map, query }: PanelState): string {
+    const title = meta && map ? `${meta.source.fileName} · ${meta.model.name} · ${VIEW_LABELS[map.view]} · layer ${map.layer} head ${map.head} · query ${query}` : 'DiffTransformer Inspector';
+    return this.heatmap.exportPng(title);
+  }
+
+  private renderControls(meta: InspectionMeta, selection: PanelState['selection']): void {
+    const { nLayer, nHead } = meta.model;
+    this.viewSwitch.show(mapViews(meta.model.kind), selection.view);
+    this.layerSelect.show(
+      Array.from({ length: nLayer }, (_, layer) => (meta.lambda.length > layer ? `${layer} (λ ${formatLambda(meta.lambda[layer])})` : String(layer))),
+      selection.layer,
+    );
+    this.headSelect.show(Array.from({ length: nHead }, (_, head) => String(head)), selection.head);
+  }
+
+  /** The thumbnails of the chosen view, painted again only for new values, view or theme. */
+  private readonly drawOverview = whenChanged((meta: InspectionMeta | undefined, values: Float32Array | undefined, view: MapView, theme: Theme) => {
+    if (meta) this.overview.show(meta, values, view, theme);
+    else this.overview.clear();
+  });
+}

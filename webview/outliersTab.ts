@@ -1,0 +1,38 @@
+// The "Outliers" tab: the quantisation grid switch, the table of each layer's quantisation errors
+// and the model's activation and attention-logit histograms per layer with the chosen grid drawn
+// over the logits (the paper's Table 5 and Figure 8).
+
+import type { LayerOutliers } from '../shared/inspection';
+import type { QuantBits } from '../shared/model';
+import type { Theme } from './colors';
+import { createQuantSwitch, type QuantSwitch } from './controls';
+import { HistogramsView } from './histograms';
+import { renderQuantisationTable } from './quantisation';
+import type { PanelState } from './state';
+import { element, whenChanged, type HostRequests, type PanelView } from './view';
+
+export class OutliersTab implements PanelView {
+  readonly element = element('div', 'tab-content');
+  private readonly quantSwitch: QuantSwitch;
+  private readonly table = element('table', 'data-table', 'quantisation');
+  private readonly histograms: HistogramsView;
+
+  constructor(theme: Theme, host: HostRequests, onQuantBits: (bits: QuantBits | null) => void) {
+    this.quantSwitch = createQuantSwitch(onQuantBits);
+    this.histograms = new HistogramsView('histograms', theme, (first, end) => host.reveal('main', first, end));
+    this.element.append(this.quantSwitch.element, this.table, this.histograms.element);
+  }
+
+  render({ meta, outliers, quantBits }: PanelState): void {
+    this.quantSwitch.show(quantBits);
+    this.histograms.setQuantBits(quantBits);
+    this.histograms.render(meta && outliers, meta);
+    this.fillTable(meta && outliers, quantBits);
+  }
+
+  setTheme(theme: Theme): void {
+    this.histograms.setTheme(theme);
+  }
+
+  private readonly fillTable = whenChanged((outliers: LayerOutliers[] | undefined, bits: QuantBits | null) => renderQuantisationTable(this.table, outliers, bits));
+}

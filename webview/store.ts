@@ -1,0 +1,99 @@
+// The one place where the panel state changes: reduce() applies a host message or a user's choice
+// to the state and returns the new one (replacing, never mutating, the parts that change, so that
+// views can tell what changed by identity); PanelStore holds the state, saves it after every change
+// (vscode.setState) and tells the renderer. Messages of another run are stale and ignored. What
+// the user picks on the maps (layer, head, view, query) is not a change here: the host owns the
+// selection and the state follows the maps and spans it sends back.
+
+import type { Thumbnails } from '../shared/inspection';
+import type { QuantBits } from '../shared/model';
+import type { HostMessage, InspectionMeta, PanelSelection } from '../shared/protocol';
+import { emptyState, IDLE, type Comparison, type PanelState, type TabId } from './state';
+
+/** A host message that changes the state (an export request only asks for a picture). */
+export type HostUpdate = Exclude<HostMessage, { type: 'exportRequest' }>;
+
+/** A choice the panel keeps on its own. */
+export type UserChoice = { type: 'chooseTab'; tab: TabId } | { type: 'chooseQuantBits'; bits: QuantBits | null };
+
+export type PanelAction = HostUpdate | UserChoice;
+
+export function reduce(state: PanelState, action: PanelAction): PanelState {
+  switch (action.type) {
+    case 'chooseTab':
+      return action.tab === state.tab ? state : { ...state, tab: action.tab };
+    case 'chooseQuantBits':
+      return action.bits === state.quantBits ? state : { ...state, quantBits: action.bits };
+    case 'busy':
+    case 'error':
+      return { ...state, status: { kind: action.type, text: action.message } };
+    case 'cleared':
+      return emptyState(state);
+    case 'inspection':
+      return inspected(state, action.meta, action.thumbnails, action.selection);
+    case 'comparison':
+      if (!isCurrentRun(state, action.meta.runId)) return state;
+      return { ...state, comparison: { meta: action.meta, map: undefined, spans: undefined, outliers: undefined }, tab: 'compare' };
+    case 'map': {
+      const { pane, runId, layer, head, view, size, data } = action;
+      if (data.length !== size * size) {
+        console.warn(`ignoring map: ${data.length} values for size ${size}`);
+        return state;
+      }
+      if (!isCurrentRun(state, runId)) return state;
+      const map = { runId, layer, head, view, size, data };
+      if (pane === 'compare') return withComparison(state, { map });
+      // The host computed it for its selection: show that selection.
+      return { ...state, map, selection: { layer, head, view }, query: Math.min(state.query, size - 1) };
+    }
+    case 'spans': {
+      const { pane, runId, layer, head, query, spans } = action;
+      if (!isCurrentRun(state, runId)) return state;
+      const shown = { layer, head, query, spans };
+      return pane === 'compare' ? withComparison(state, { spans: shown }) : { ...state, spans: shown, query };
+    }
+    case 'outliers':
+      if (!isCurrentRun(state, action.runId)) return state;
+      return action.pane === 'compare' ? withComparison(state, { outliers: action.layers }) : { ...state, outliers: action.layers };
+    case 'needles':
+      return { ...state, needles: action.report, tab: 'needles', status: IDLE };
+  }
+}
+
+function isCurrentRun(state: PanelState, runId: number): boolean {
+  return state.meta !== undefined && state.meta.runId === runId;
+}
+
+/** A new run starts empty but keeps the user's choices; the same run again (a panel shown again)
+ *  keeps what it has. Either way the host's selection is the one shown. */
+function inspected(state: PanelState, meta: InspectionMeta, thumbnails: Thumbnails, { query, ...selection }: PanelSelection): PanelState {
+  const sameRun = state.meta?.runId === meta.runId;
+  const kept = sameRun ? state : emptyState({ ...state, selection });
+  return { ...kept, meta, thumbnails, selection, query, status: IDLE };
+}
+
+/** The state with part of the comparison replaced (unchanged without a comparison). */
+function withComparison(state: PanelState, part: Partial<Omit<Comparison, 'meta'>>): PanelState {
+  return state.comparison ? { ...state, comparison: { ...state.comparison, ...part } } : state;
+}
+
+/** Holds the panel state: dispatch() reduces an action, saves the new state and calls onChange. */
+export class PanelStore {
+  constructor(
+    private current: PanelState,
+    private readonly save: (state: PanelState) => void,
+    private readonly onChange: (state: PanelState) => void,
+  ) {}
+
+  get state(): PanelState {
+    return this.current;
+  }
+
+  dispatch(action: PanelAction): void {
+    const next = reduce(this.current, action);
+    if (next === this.current) return;
+    this.current = next;
+    this.save(next);
+    this.onChange(next);
+  }
+}

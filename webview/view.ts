@@ -1,0 +1,61 @@
+// What the panel's views share: the PanelView contract (a view renders from the whole panel state
+// and follows the theme), the requests a view sends the host, building elements (text only ever
+// set as textContent, never parsed as HTML) and whenChanged, which lets a view render from the
+// whole state on every change yet redraw only the parts whose inputs changed.
+
+import type { MapView } from '../shared/model';
+import type { Pane } from '../shared/protocol';
+import type { Theme } from './colors';
+import type { PanelState } from './state';
+
+/** A part of the page drawn from the panel state. */
+export interface PanelView {
+  readonly element: HTMLElement;
+  render(state: PanelState): void;
+  /** Redraws in the new theme's colours (the next render gets the same state); a view drawn only
+   *  with CSS has none. */
+  setTheme?(theme: Theme): void;
+}
+
+/** What a view asks of the host, which owns the selection and answers with maps and spans. */
+export interface HostRequests {
+  /** The user picked a layer, head or view (only what changed; both panes follow). */
+  select(change: { layer?: number; head?: number; view?: MapView }): void;
+  /** The user locked a query row, a token of that pane's run. */
+  lockQuery(pane: Pane, query: number): void;
+  /** Reveal tokens [firstToken, endToken) of that pane's run in the editor. */
+  reveal(pane: Pane, firstToken: number, endToken: number): void;
+}
+
+/** A new element with an optional class and id. */
+export function element<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, id?: string): HTMLElementTagNameMap[K] {
+  const created = document.createElement(tag);
+  if (className) created.className = className;
+  if (id) created.id = id;
+  return created;
+}
+
+/** A new element whose content is `text` as plain text (never parsed as HTML). */
+export function textElement<K extends keyof HTMLElementTagNameMap>(tag: K, text: string, className?: string): HTMLElementTagNameMap[K] {
+  const created = element(tag, className);
+  created.textContent = text;
+  return created;
+}
+
+/** Replaces an element's data-* attributes with `data` (none when undefined): they say what the
+ *  element shows (the run, layer, head…), for a reader and for the tests. */
+export function describeElement(target: HTMLElement, data: Record<string, string | number> | undefined): void {
+  for (const key of Object.keys(target.dataset)) delete target.dataset[key];
+  for (const [key, value] of Object.entries(data ?? {})) target.dataset[key] = String(value);
+}
+
+/** Wraps `draw` so that it runs only when an input differs (===) from the previous call's. The
+ *  state is replaced, never mutated, where it changes, so an unchanged part keeps its identity. */
+export function whenChanged<Inputs extends readonly unknown[]>(draw: (...inputs: Inputs) => void): (...inputs: Inputs) => void {
+  let previous: Inputs | undefined;
+  return (...inputs) => {
+    if (previous && inputs.every((input, index) => input === previous![index])) return;
+    previous = inputs;
+    draw(...inputs);
+  };
+}
