@@ -6,16 +6,17 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_BASELINE, DEFAULT_MODEL } from '../../extension/core/modelPath';
-import { canvasPixel, modelsFolder, openFile, runCommand, selectText, startSession, waitForStatusBarItem, webviewFrame, workspaceFolder, type Session } from './harness';
+import { canvasPixel, drawnMap, inspectText, modelsFolder, ofRun, openFile, reloadWindow, runCommand, startSession, webviewFrame, workspaceFolder, type Session } from './harness';
 
 const SELECTED = 'def fibonacci(n: int) -> list[int]:';
+const PANES = ['main', 'compare'] as const;
 
 let session: Session;
+/** The compared run (the baseline's pane carries the main run's id). */
+let runId: string;
 before(async () => {
   session = await startSession('baseline');
-  await openFile(session.page, 'sample.py');
-  await selectText(session.page, SELECTED);
-  await runCommand(session.page, 'DiffTransformer: Compare with Baseline');
+  runId = await inspectText(session.page, 'sample.py', SELECTED, 'DiffTransformer: Compare with Baseline', DEFAULT_MODEL);
 });
 after(async () => {
   await session?.close();
@@ -30,11 +31,13 @@ async function bufferSize(selector: string): Promise<number[]> {
 
 test('both models are drawn side by side: the differential map and the baseline softmax map', async () => {
   const frame = webviewFrame(session.page);
-  await frame.locator('body[data-comparing="true"]').waitFor({ state: 'attached', timeout: 60_000 });
   const baseline = await Engine.load(path.join(modelsFolder, DEFAULT_BASELINE), 'cpu');
   const result = await baseline.inspect(SELECTED);
   const T = result.tokens.length;
-  await frame.locator('#compare-compare-title', { hasText: 'layer 0 head 0' }).waitFor({ timeout: 30_000 });
+  for (const pane of PANES) {
+    const { layer, head } = await drawnMap(session.page, `#compare-${pane}-heatmap`, runId);
+    assert.deepEqual([layer, head], [0, 0], `${pane}: a new comparison opens on layer 0, head 0`);
+  }
   assert.ok((await frame.locator('#compare-main-title').innerText()).includes(`${DEFAULT_MODEL} (diff)`));
   assert.ok((await frame.locator('#compare-compare-title').innerText()).includes(`${DEFAULT_BASELINE} (baseline)`));
   assert.deepEqual(await bufferSize('#compare-compare-heatmap'), [T, T], 'one pixel per cell of the baseline map');
@@ -52,12 +55,14 @@ test('both models are drawn side by side: the differential map and the baseline 
   const model = await Engine.load(path.join(modelsFolder, DEFAULT_MODEL), 'cpu');
   await model.inspect(SELECTED);
   const layers = { main: model.info.nLayer, compare: baseline.info.nLayer };
-  for (const pane of ['main', 'compare'] as const) {
-    assert.equal(await frame.locator(`#compare-${pane}-histograms .histogram-canvas`).count(), 2 * layers[pane], `${pane}: histograms for every layer`);
+  for (const pane of PANES) {
+    const histograms = frame.locator(`${ofRun(`#compare-${pane}-histograms`, runId)} .histogram-canvas`);
+    await histograms.first().waitFor({ state: 'attached' });
+    assert.equal(await histograms.count(), 2 * layers[pane], `${pane}: histograms for every layer`);
   }
   // Both columns draw layer 0's logits on one axis, up to the larger model's top-1.
   const sharedEnd = Math.max(model.outliers()[0].logits.top1, baseline.outliers()[0].logits.top1);
-  for (const pane of ['main', 'compare'] as const) {
+  for (const pane of PANES) {
     const end = await frame.locator(`#compare-${pane}-histograms section[data-layer="0"] canvas[data-kind="logits"]`).getAttribute('data-axis-end');
     assert.ok(Math.abs(Number(end) - sharedEnd) < 1e-4 * sharedEnd, `${pane}: axis ends at ${end}, expected ${sharedEnd}`);
   }
@@ -68,10 +73,12 @@ test('layer, head and the locked query token stay in step in both panes', async 
   const frame = webviewFrame(session.page);
   await frame.locator('#compare-layer-select').click();
   await frame.locator('#compare-layer-select vscode-option').nth(1).click();
-  for (const pane of ['main', 'compare']) {
-    await frame.locator(`#compare-${pane}-title`, { hasText: 'layer 1 head 0' }).waitFor({ timeout: 30_000 });
+  const layer1 = (selector: string) => frame.locator(`${ofRun(selector, runId)}[data-layer="1"][data-head="0"]`).waitFor({ state: 'attached' });
+  for (const pane of PANES) {
+    await layer1(`#compare-${pane}-heatmap`);
+    await frame.locator(`#compare-${pane}-title`, { hasText: 'layer 1 head 0' }).waitFor();
   }
-  assert.equal(await frame.locator('body').getAttribute('data-layer'), '1', 'the Maps tab follows too');
+  await layer1('#heatmap'); // the Maps tab follows too
 
   // Lock a query by clicking a row of the baseline's map; both panes show that token's spans.
   const T = (await bufferSize('#compare-compare-heatmap'))[0];
@@ -80,10 +87,11 @@ test('layer, head and the locked query token stay in step in both panes', async 
   await frame.locator('#compare-compare-heatmap').scrollIntoViewIfNeeded();
   const box = (await frame.locator('#compare-compare-heatmap').boundingBox())!;
   await session.page.mouse.click(box.x + box.width * 0.02, box.y + (box.height * (row + 0.5)) / T);
-  for (const pane of ['main', 'compare']) {
-    await frame.locator(`#compare-${pane}-spans .spans-heading`, { hasText: `Key spans of query ${row} ` }).waitFor({ timeout: 30_000 });
+  for (const pane of PANES) {
+    const spans = frame.locator(`${ofRun(`#compare-${pane}-spans`, runId)}[data-layer="1"][data-query="${row}"]`);
+    await spans.locator('.spans-heading', { hasText: `Key spans of query ${row} ` }).waitFor();
   }
-  assert.equal(await frame.locator('body').getAttribute('data-query'), String(row));
+  assert.equal((await drawnMap(session.page, '#heatmap', runId)).query, row, 'the Maps tab locks the same query');
   await session.screenshot('compare-locked');
   await runCommand(session.page, 'View: Toggle Maximized Panel');
 });
@@ -98,7 +106,9 @@ test('Needle Test hides needles in a scratch copy and reports both models as the
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'DiffTransformer: Needle Test' }).first().click();
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'N = 1, R = 1' }).first().click();
   const frame = webviewFrame(page);
-  await frame.locator('#needle-table tbody tr').nth(1).waitFor({ timeout: 120_000 });
+  // This test's report: sample.py with one needle and one query per document, both models.
+  await frame.locator('.needle-heading', { hasText: 'Needle Test on sample.py: 1 needle, 1 query per document' }).waitFor({ timeout: 300_000 });
+  for (const kind of ['diff', 'baseline']) await frame.locator(`#needle-table tr[data-kind="${kind}"]`).waitFor();
 
   const filler = fs.readFileSync(path.join(workspaceFolder, 'sample.py'), 'utf8');
   const options = { needles: 1, queries: 1, trials: 10, form: 'code' as const };
@@ -113,8 +123,8 @@ test('Needle Test hides needles in a scratch copy and reports both models as the
       // The scratch copy beside the document is the middle trial's text, needles and all.
       const middle = expected.trials[Math.floor(expected.trials.length / 2)];
       const needleLine = middle.text.slice(middle.text.lastIndexOf('\n', middle.queries[0].valueSpan[0]) + 1, middle.text.indexOf('\n', middle.queries[0].valueSpan[0]));
-      await page.locator('.tab', { hasText: 'Untitled' }).first().waitFor({ timeout: 30_000 });
-      await page.locator('.monaco-editor .view-lines', { hasText: needleLine.trim() }).first().waitFor({ timeout: 30_000 });
+      await page.locator('.tab', { hasText: 'Untitled' }).first().waitFor();
+      await page.locator('.monaco-editor .view-lines', { hasText: needleLine.trim() }).first().waitFor();
     }
   }
   const chart = await bufferSize('#needle-chart');
@@ -126,13 +136,12 @@ test('Needle Test hides needles in a scratch copy and reports both models as the
 test('the comparison and the Needle Test results come back after a window reload', async () => {
   const { page } = session;
   const frame = webviewFrame(page);
-  const before = await frame.locator('#needle-table').innerText();
-  await runCommand(page, 'Developer: Reload Window');
-  await waitForStatusBarItem(page, 'DiffTransformer');
+  const [heading, table] = await Promise.all([frame.locator('.needle-heading').innerText(), frame.locator('#needle-table').innerText()]);
+  await reloadWindow(page);
   await runCommand(page, 'DiffTransformer: Show Panel');
-  await frame.locator('#needle-table tbody tr').nth(1).waitFor({ state: 'attached', timeout: 60_000 });
-  assert.equal(await frame.locator('#needle-table').innerText(), before, 'the Needle Test table is restored');
-  await frame.locator('body[data-comparing="true"]').waitFor({ state: 'attached', timeout: 30_000 });
+  await frame.locator('.needle-heading', { hasText: heading }).waitFor({ state: 'attached' });
+  assert.equal(await frame.locator('#needle-table').innerText(), table, 'the Needle Test table is restored');
+  await drawnMap(page, '#compare-compare-heatmap', runId);
   const width = await frame.locator('#compare-compare-heatmap').evaluate((c) => (c as unknown as { width: number }).width);
   assert.ok(width > 1, 'the baseline map is drawn from the saved state');
 });

@@ -2,6 +2,9 @@
 // extension and test/fixtures/workspace, driven by headless chromium. Needs
 // `bash scripts/setup-vscode.sh`, `node scripts/build.mjs` and `npx tsc -p .` first.
 // Each session keeps its files (server log, profiles, screenshots) in test-results/e2e/NAME/.
+// A test waits for the result of its own action, never for "an element exists": the panel's views
+// say which run they show (data-run-id; a run's id is new within an extension host's life), and the
+// heatmaps which view, layer, head and query (see webview/heatmap.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FrameLocator, Page } from 'playwright-core';
@@ -10,6 +13,7 @@ import {
   openWorkbench,
   pickFromQuickInput,
   repoRoot,
+  runCommand,
   startServer,
   waitForStatusBarItem,
   type Browser,
@@ -17,6 +21,9 @@ import {
 } from '../vscode/server';
 
 export { runCommand, waitForStatusBarItem } from '../vscode/server';
+
+/** How long a wait may take: inspections share two cores with other work while tests run. */
+const WAIT_MS = 120_000;
 
 export const workspaceFolder = path.join(repoRoot, 'test', 'fixtures', 'workspace');
 /** The bundled model packages. */
@@ -54,6 +61,7 @@ export async function startSession(name: string): Promise<Session> {
     server = await startServer({ runDir, folder, extensionDevelopmentPath: repoRoot });
     browser = await launchBrowser(runDir);
     const { page } = browser;
+    page.setDefaultTimeout(WAIT_MS);
     await openWorkbench(page, server.workbenchUrl());
     await waitForStatusBarItem(page, 'DiffTransformer');
     const screenshot = async (shotName: string) => {
@@ -66,6 +74,53 @@ export async function startSession(name: string): Promise<Session> {
     await close();
     throw error;
   }
+}
+
+/** Reloads the window and waits until the new page's extension is up (the old page's status bar
+ *  would otherwise pass for the new one's). */
+export async function reloadWindow(page: Page): Promise<void> {
+  const loaded = page.waitForEvent('load', { timeout: WAIT_MS });
+  await runCommand(page, 'Developer: Reload Window');
+  await loaded;
+  await waitForStatusBarItem(page, 'DiffTransformer', WAIT_MS);
+}
+
+/** The run the panel shows (its body's data-run-id), or undefined when there is no panel or no run. */
+async function shownRunId(page: Page): Promise<string | undefined> {
+  if ((await page.locator('iframe.webview.ready').count()) === 0) return undefined;
+  return (await webviewFrame(page).locator('body[data-run-id]').getAttribute('data-run-id', { timeout: 5_000 }).catch(() => null)) ?? undefined;
+}
+
+/** Runs a command that starts an inspection (Inspect Selection, Compare with Baseline) and waits
+ *  until the panel shows the run it started: one of `model`, with a run id other than the one shown
+ *  before. Returns that id: the views of this run carry it as data-run-id. */
+export async function inspectWith(page: Page, command: string, model: string): Promise<string> {
+  const previous = await shownRunId(page);
+  await runCommand(page, command);
+  const otherRun = previous === undefined ? '[data-run-id]' : `[data-run-id]:not([data-run-id="${previous}"])`;
+  const body = webviewFrame(page).locator(`body${otherRun}[data-model=${JSON.stringify(model)}]`);
+  await body.waitFor({ state: 'attached', timeout: WAIT_MS });
+  return (await body.getAttribute('data-run-id'))!;
+}
+
+/** Opens `file`, selects `text` in it and inspects it with `command` (see inspectWith). */
+export async function inspectText(page: Page, file: string, text: string, command: string, model: string): Promise<string> {
+  await openFile(page, file);
+  await selectText(page, text);
+  return inspectWith(page, command, model);
+}
+
+/** A selector narrowed to the element that shows run `runId`. */
+export function ofRun(selector: string, runId: string): string {
+  return `${selector}[data-run-id="${runId}"]`;
+}
+
+/** The view, layer, head and locked query of the heatmap `selector` once it shows run `runId`. */
+export async function drawnMap(page: Page, selector: string, runId: string): Promise<{ view: string; layer: number; head: number; query: number }> {
+  const canvas = webviewFrame(page).locator(ofRun(selector, runId));
+  await canvas.waitFor({ state: 'attached', timeout: WAIT_MS });
+  const [view, layer, head, query] = await Promise.all(['data-view', 'data-layer', 'data-head', 'data-query'].map((name) => canvas.getAttribute(name)));
+  return { view: view!, layer: Number(layer), head: Number(head), query: Number(query) };
 }
 
 /** Opens a workspace file with Quick Open and waits until its editor is active. */
@@ -97,13 +152,14 @@ export async function selectText(page: Page, text: string): Promise<void> {
   await page.locator('.find-widget.visible').waitFor({ state: 'hidden' });
 }
 
-/** Shows the hover at a position (the editor's Show Hover command) and returns its text. */
-export async function hoverText(page: Page, line: number, column: number): Promise<string> {
+/** Shows the hover at a position (the editor's Show Hover command), waits until it holds
+ *  `expected` (another provider's hover, or one still loading, does not) and returns its text. */
+export async function hoverText(page: Page, line: number, column: number, expected: string): Promise<string> {
   await goToPosition(page, line, column);
   await page.keyboard.press('Control+K');
   await page.keyboard.press('Control+I');
-  const hover = page.locator('.monaco-editor .monaco-hover:not(.hidden) .monaco-hover-content').first();
-  await hover.waitFor({ state: 'visible' });
+  const hover = page.locator('.monaco-editor .monaco-hover:not(.hidden) .monaco-hover-content', { hasText: expected }).first();
+  await hover.waitFor({ state: 'visible', timeout: WAIT_MS });
   return (await hover.innerText()).trim();
 }
 

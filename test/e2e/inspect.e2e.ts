@@ -7,17 +7,36 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_BASELINE, DEFAULT_MODEL } from '../../extension/core/modelPath';
-import { canvasPixel, hoverText, modelsFolder, openFile, packageShape, runCommand, selectText, startSession, waitForStatusBarItem, webviewFrame, workspaceFolder, type Session } from './harness';
+import { BASELINE_VIEWS } from '../../shared/model';
+import {
+  canvasPixel,
+  drawnMap,
+  hoverText,
+  inspectText,
+  inspectWith,
+  modelsFolder,
+  ofRun,
+  packageShape,
+  reloadWindow,
+  runCommand,
+  selectText,
+  startSession,
+  waitForStatusBarItem,
+  webviewFrame,
+  workspaceFolder,
+  type Session,
+} from './harness';
 
 const PACKAGE = path.join(modelsFolder, DEFAULT_MODEL);
 const SELECTED = 'numbers.append(numbers[-1] + numbers[-2])';
+const INSPECT = 'DiffTransformer: Inspect Selection';
 
 let session: Session;
+/** The run the panel shows, the one the last test that inspected started. */
+let runId: string;
 before(async () => {
   session = await startSession('inspect');
-  await openFile(session.page, 'sample.py');
-  await selectText(session.page, SELECTED);
-  await runCommand(session.page, 'DiffTransformer: Inspect Selection');
+  runId = await inspectText(session.page, 'sample.py', SELECTED, INSPECT, DEFAULT_MODEL);
 });
 after(async () => {
   await session?.close();
@@ -25,16 +44,9 @@ after(async () => {
 
 type Rgba = [number, number, number, number];
 
-async function drawnMap() {
-  const frame = webviewFrame(session.page);
-  const body = frame.locator('body[data-view][data-layer][data-head]');
-  await body.waitFor({ state: 'attached', timeout: 60_000 });
-  const [view, layer, head] = await Promise.all(['data-view', 'data-layer', 'data-head'].map((a) => body.getAttribute(a)));
-  return { frame, view: view!, layer: Number(layer), head: Number(head) };
-}
-
 test('the heatmap shows the differential map the model computes', async () => {
-  const { frame, view, layer, head } = await drawnMap();
+  const frame = webviewFrame(session.page);
+  const { view, layer, head } = await drawnMap(session.page, '#heatmap', runId);
   assert.equal(view, 'diff', 'a DIFF model opens on the signed differential map');
   const engine = await Engine.load(PACKAGE, 'cpu');
   const result = await engine.inspect(SELECTED);
@@ -66,19 +78,25 @@ test('the heatmap shows the differential map the model computes', async () => {
 
 test('the overview grid, spans and histograms are drawn', async () => {
   const frame = webviewFrame(session.page);
-  assert.ok((await frame.locator('#overview canvas').count()) >= 1, 'overview thumbnails are canvases');
-  await frame.locator('#spans .span-item').first().waitFor({ timeout: 30_000 });
-  assert.ok((await frame.locator('#spans .span-item').count()) >= 1);
-  await frame.locator('#histograms .histogram-canvas').first().waitFor({ state: 'attached', timeout: 30_000 });
-  assert.equal(await frame.locator('#histograms .histogram-canvas').count(), 2 * packageShape(DEFAULT_MODEL).layers, 'hidden-state and logit histograms for every layer');
+  const { layers, heads } = packageShape(DEFAULT_MODEL);
+  assert.equal(await frame.locator('#overview canvas').count(), layers * heads, 'a thumbnail canvas for each layer and head');
+  await frame.locator(`${ofRun('#spans', runId)} .span-item`).first().waitFor();
+  await frame.locator(`${ofRun('#histograms', runId)} .histogram-canvas`).first().waitFor({ state: 'attached' });
+  assert.equal(await frame.locator('#histograms .histogram-canvas').count(), 2 * layers, 'hidden-state and logit histograms for every layer');
 });
 
 test('retrieved spans are highlighted in the editor', async () => {
-  // Evaluated in the page (a string: this project's Node tsconfig has no DOM types).
-  const highlighted = await session.page.evaluate<number>(`
-    Array.from(document.querySelectorAll('.monaco-editor .view-overlays div, .monaco-editor .view-lines span'))
-      .filter((element) => getComputedStyle(element).backgroundColor.startsWith('rgba(255, 166, 0')).length`);
-  assert.ok(highlighted > 0, 'span decorations are painted in the editor');
+  // The inspected text is one line, so this run's highlights are all on it. Evaluated in the page
+  // (a string: this project's Node tsconfig has no DOM types); the editor shows spaces as U+00A0.
+  await session.page.waitForFunction(`(() => {
+    const editor = document.querySelector('.editor-instance .monaco-editor');
+    const isHighlight = (element) => getComputedStyle(element).backgroundColor.startsWith('rgba(255, 166, 0');
+    const lineText = (top) => Array.from(editor.querySelectorAll('.view-line')).find((line) => line.style.top === top)?.textContent.replace(/\u00a0/g, ' ') ?? '';
+    const highlightedTops = Array.from(editor.querySelectorAll('.view-overlays > div'))
+      .filter((line) => Array.from(line.children).some(isHighlight))
+      .map((line) => line.style.top);
+    return highlightedTops.length > 0 && highlightedTops.every((top) => lineText(top).includes(${JSON.stringify(SELECTED)}));
+  })()`);
 });
 
 test('hover shows the next-token predictions', async () => {
@@ -86,7 +104,8 @@ test('hover shows the next-token predictions', async () => {
   const before = text.slice(0, text.indexOf(SELECTED));
   const line = before.split('\n').length;
   const column = before.length - before.lastIndexOf('\n') + 2;
-  const hover = await hoverText(session.page, line, column);
+  const { layer, head } = await drawnMap(session.page, '#heatmap', runId);
+  const hover = await hoverText(session.page, line, column, `Attends to (layer ${layer}, head ${head})`);
   assert.match(hover, /DiffTransformer/);
   assert.match(hover, /Surprisal: \d+\.\d\d bits/);
   assert.match(hover, /Next token/);
@@ -102,11 +121,12 @@ test('text with markup is shown as text and runs nothing', async () => {
     void dialog.dismiss();
   });
   await selectText(session.page, '<script>alert(1)</script>');
-  await runCommand(session.page, 'DiffTransformer: Inspect Selection');
+  runId = await inspectWith(session.page, INSPECT, DEFAULT_MODEL);
   const frame = webviewFrame(session.page);
-  await frame.locator('#spans .span-item').first().waitFor({ timeout: 30_000 });
+  const spanList = frame.locator(ofRun('#spans', runId));
+  await spanList.locator('.span-item').first().waitFor();
   assert.equal(await frame.locator('script', { hasText: 'alert' }).count(), 0, 'the selected markup created no script');
-  const spans = await frame.locator('#spans').innerText();
+  const spans = await spanList.innerText();
   assert.ok(/[<>/]|script|alert/.test(spans), `span texts show the markup literally: ${spans}`);
   assert.deepEqual(dialogs, []);
   await session.screenshot('markup');
@@ -126,7 +146,7 @@ test('Export View writes a PNG and a JSON', async () => {
   // typed path the same way: type ours once the default is in, and press Enter until it is taken.
   await page.waitForFunction((el) => (el as unknown as { value: string }).value.length > 0, await pathInput.elementHandle());
   const json = target.replace(/\.png$/, '.json');
-  for (let waited = 0; !fs.existsSync(json) && waited < 30_000; waited += 1000) {
+  for (let waited = 0; !fs.existsSync(json) && waited < 90_000; waited += 1000) {
     if (await pathInput.isVisible()) {
       if ((await pathInput.inputValue()) !== target) await pathInput.fill(target);
       await new Promise((r) => setTimeout(r, 500));
@@ -139,18 +159,19 @@ test('Export View writes a PNG and a JSON', async () => {
   const record = JSON.parse(fs.readFileSync(json, 'utf8'));
   assert.match(record.model.sha256, /^[0-9a-f]{64}$/);
   assert.equal(record.map.values.length, record.map.rows ** 2);
+  assert.ok(record.tokens.join('').includes('<script>alert(1)</script>'), 'the export is of the last inspection, the markup');
   await session.screenshot('exported');
 });
 
 test('the panel shows the last map again after a window reload', async () => {
   const { page } = session;
-  const before = await drawnMap();
-  await runCommand(page, 'Developer: Reload Window');
-  await waitForStatusBarItem(page, 'DiffTransformer');
+  const before = await drawnMap(page, '#heatmap', runId);
+  await reloadWindow(page);
   await runCommand(page, 'DiffTransformer: Show Panel');
-  const after = await drawnMap();
-  assert.deepEqual([after.view, after.layer, after.head], [before.view, before.layer, before.head]);
-  const width = await after.frame.locator('#heatmap').evaluate((c) => (c as unknown as { width: number }).width);
+  // The new page's panel, restored from its saved state: the same run, view, layer, head and query.
+  const after = await drawnMap(page, '#heatmap', runId);
+  assert.deepEqual(after, before);
+  const width = await webviewFrame(page).locator('#heatmap').evaluate((c) => (c as unknown as { width: number }).width);
   assert.ok(width > 1, 'the heatmap is drawn from the saved state');
   await session.screenshot('after-reload');
 });
@@ -164,12 +185,12 @@ test('Select Model… switches to the baseline, whose panel has only its A maps'
   // The palette turns into the model picker.
   await page.locator('.quick-input-list .monaco-list-row', { hasText: DEFAULT_BASELINE }).first().click();
   await waitForStatusBarItem(page, DEFAULT_BASELINE);
-  await openFile(page, 'sample.py');
-  await selectText(page, SELECTED);
-  await runCommand(page, 'DiffTransformer: Inspect Selection');
+  runId = await inspectText(page, 'sample.py', SELECTED, INSPECT, DEFAULT_BASELINE);
   const frame = webviewFrame(page);
-  await frame.locator('body[data-view="a1"]').waitFor({ state: 'attached', timeout: 60_000 });
-  assert.ok((await frame.locator('body').innerText()).includes(DEFAULT_BASELINE));
+  const { view } = await drawnMap(page, '#heatmap', runId);
+  assert.equal(view, 'a1', 'a baseline opens on its softmax map');
+  assert.deepEqual(await frame.locator('#view-switch vscode-radio').evaluateAll((radios) => radios.map((radio) => (radio as unknown as { dataset: { view: string } }).dataset.view)), BASELINE_VIEWS, 'only the A map is offered');
+  assert.ok((await frame.locator('#source').innerText()).includes(DEFAULT_BASELINE));
   const { layers, heads } = packageShape(DEFAULT_BASELINE);
   assert.equal(await frame.locator('#overview canvas').count(), layers * heads, 'a thumbnail for each layer and standard head');
   await session.screenshot('baseline');

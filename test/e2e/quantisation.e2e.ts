@@ -7,18 +7,18 @@ import { after, before, test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import { QUANT_BITS } from '../../shared/model';
-import { canvasImage, modelsFolder, openFile, packageShape, runCommand, selectText, startSession, waitForStatusBarItem, webviewFrame, type Session } from './harness';
+import { canvasImage, inspectText, modelsFolder, ofRun, packageShape, reloadWindow, runCommand, startSession, webviewFrame, type Session } from './harness';
 
 const PACKAGE = path.join(modelsFolder, DEFAULT_MODEL);
 const SELECTED = 'numbers.append(numbers[-1] + numbers[-2])';
-const LOGITS_CANVAS = '#histograms .histogram-layer[data-layer="0"] canvas[data-kind="logits"]';
 
 let session: Session;
+/** Layer 0's logit histogram of the inspected run. */
+let logitsCanvas: string;
 before(async () => {
   session = await startSession('quantisation');
-  await openFile(session.page, 'sample.py');
-  await selectText(session.page, SELECTED);
-  await runCommand(session.page, 'DiffTransformer: Inspect Selection');
+  const runId = await inspectText(session.page, 'sample.py', SELECTED, 'DiffTransformer: Inspect Selection', DEFAULT_MODEL);
+  logitsCanvas = `${ofRun('#histograms', runId)} .histogram-layer[data-layer="0"] canvas[data-kind="logits"]`;
 });
 after(async () => {
   await session?.close();
@@ -43,15 +43,14 @@ async function shownErrors(): Promise<{ layer: number; cells: { metric: string; 
 
 test('4 bits draws the grid over the logit histograms and the engine’s errors per layer', async () => {
   const frame = webviewFrame(session.page);
-  await frame.locator('body[data-view]').waitFor({ state: 'attached', timeout: 60_000 });
   await frame.locator('#tab-outliers').click();
-  await frame.locator(LOGITS_CANVAS).waitFor({ state: 'visible', timeout: 30_000 });
-  assert.equal(await frame.locator('body').getAttribute('data-quant-bits'), 'off', 'no grid until one is chosen');
-  const before = await canvasImage(frame, LOGITS_CANVAS);
+  await frame.locator(logitsCanvas).waitFor({ state: 'visible' });
+  assert.equal(await frame.locator(logitsCanvas).getAttribute('data-quant-bits'), 'off', 'no grid until one is chosen');
+  const before = await canvasImage(frame, logitsCanvas);
 
   await frame.locator('#quant-switch vscode-radio[data-bits="4"]').click();
-  await frame.locator('body[data-quant-bits="4"]').waitFor({ state: 'attached' });
-  const drawn = await canvasImage(frame, LOGITS_CANVAS);
+  await frame.locator(`${logitsCanvas}[data-quant-bits="4"]`).waitFor({ state: 'attached' });
+  const drawn = await canvasImage(frame, logitsCanvas);
   assert.deepEqual([drawn.width, drawn.height], [before.width, before.height], 'same canvas size');
 
   // Rows changed per canvas column. With absmax the top level is the histogram's right end (top-1),
@@ -95,11 +94,10 @@ test('4 bits draws the grid over the logit histograms and the engine’s errors 
 
 test('the chosen grid survives a window reload', async () => {
   const { page } = session;
-  await runCommand(page, 'Developer: Reload Window');
-  await waitForStatusBarItem(page, 'DiffTransformer');
+  await reloadWindow(page);
   await runCommand(page, 'DiffTransformer: Show Panel');
   const frame = webviewFrame(page);
-  await frame.locator('body[data-quant-bits="4"]').waitFor({ state: 'attached', timeout: 60_000 });
+  await frame.locator(`${logitsCanvas}[data-quant-bits="4"]`).waitFor({ state: 'attached' });
   assert.equal(await frame.locator('#quant-switch').evaluate((group) => (group as unknown as { value: string }).value), '4');
   assert.equal(await frame.locator('#quantisation tbody tr').count(), packageShape(DEFAULT_MODEL).layers, 'the error table is restored for every layer');
   await session.screenshot('quantisation-after-reload');

@@ -12,6 +12,7 @@ after(async () => {
 
 test('Show Panel opens the inspector webview', async () => {
   await runCommand(session.page, 'DiffTransformer: Show Panel');
-  await webviewFrame(session.page).locator('body').waitFor({ state: 'attached', timeout: 30_000 });
+  // The inspector's own page: its empty panel asks for a selection to inspect.
+  await webviewFrame(session.page).locator('#source', { hasText: 'Inspect Selection' }).waitFor();
   await session.screenshot('show-panel');
 });
