@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 node scripts/build.mjs
-npx tsc -p .  # compiles the launcher shared with the tests (test/vscode/server.ts)
+npx tsc -p test/vscode/tsconfig.json  # the launcher shared with the tests, without type-checking them
 
 PORT="${PORT:-8080}" exec node - <<'EOF_NODE'
 const fs = require('node:fs');
