@@ -7,10 +7,13 @@ import { parseWebviewMessage, type HostMessage, type WebviewMessage } from '../.
 
 export const PANEL_VIEW_ID = 'difftransformer.panel';
 
+/** What the webview asks of the host; the panel answers Export View's images itself. */
+export type PanelRequest = Exclude<WebviewMessage, { type: 'exportImage' }>;
+
 export class InspectorPanel implements vscode.WebviewViewProvider, vscode.Disposable {
   private view: vscode.WebviewView | undefined;
-  private readonly received = new vscode.EventEmitter<WebviewMessage>();
-  /** A validated message from the webview (Export View's images are answered here instead). */
+  private readonly received = new vscode.EventEmitter<PanelRequest>();
+  /** A validated message from the webview. */
   readonly onDidReceiveMessage = this.received.event;
   /** Settles when the current webview has loaded and said 'ready' (it is re-created when shown again). */
   private ready!: Promise<void>;

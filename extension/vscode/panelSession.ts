@@ -8,14 +8,14 @@ import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import type { KeySpan } from '../../shared/inspection';
 import { mapViews, modelInfoSchema, type ModelInfo } from '../../shared/model';
-import type { HostMessage, InspectionMeta, Pane, PanelSelection, WebviewMessage } from '../../shared/protocol';
+import type { HostMessage, InspectionMeta, Pane, PanelSelection } from '../../shared/protocol';
 import { alignToken } from '../core/alignTokens';
 import type { EngineInfo, InspectionResult } from '../core/engine';
 import type { EngineClient } from '../core/engineClient';
 import { tokensOf, type ActiveInspection } from './activeInspection';
 import type { EditorHighlights } from './editorHighlights';
 import type { ModelEngines } from './engines';
-import type { InspectorPanel } from './panel';
+import type { InspectorPanel, PanelRequest } from './panel';
 import type { InspectorSettings } from './settings';
 
 type PaneMessage<T extends 'map' | 'spans'> = Extract<HostMessage, { type: T }>;
@@ -78,14 +78,14 @@ export class PanelSession {
     return this.replay.find((m): m is PaneMessage<T> => m.type === type && m.pane === 'main');
   }
 
-  onWebviewMessage(message: WebviewMessage): void {
+  onWebviewMessage(message: PanelRequest): void {
     if (message.type === 'ready') {
       // The panel renders the host's selection as it is now, which may have moved since the run.
       for (const m of this.replay) this.panel.post(m.type === 'inspection' ? { ...m, selection: this.selection } : m);
       return;
     }
     const current = this.current;
-    if (message.type === 'exportImage' || !current || message.runId !== current.runId) return; // stale
+    if (!current || message.runId !== current.runId) return; // stale
     if (message.type === 'reveal') {
       void this.highlights.reveal(current, message.runId, message.firstToken, message.endToken, message.pane);
     } else if (message.type === 'select') {

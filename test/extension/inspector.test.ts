@@ -51,6 +51,16 @@ async function inspectSample(name: string, from: string, to: string): Promise<{ 
   return { editor, range, inspection: await inspectSelection(editor) };
 }
 
+/** Runs Inspect File on a new untitled document of `content` and checks that nothing ran: the last
+ *  inspection is still the one before. */
+async function assertRefused(content: string, language: string, why: string): Promise<void> {
+  const inspector = await api();
+  const before = inspector.lastInspection()?.runId;
+  await vscode.window.showTextDocument(await vscode.workspace.openTextDocument({ content, language }));
+  await vscode.commands.executeCommand('difftransformer.inspectFile');
+  assert.equal(inspector.lastInspection()?.runId, before, why);
+}
+
 async function configure(key: string, value: unknown, target = vscode.ConfigurationTarget.Global): Promise<void> {
   await vscode.workspace.getConfiguration('difftransformer').update(key, value, target);
 }
@@ -231,26 +241,13 @@ suite('inspection in the editor', () => {
   });
 
   test('an empty document is refused without losing the last inspection', async () => {
-    const inspector = await api();
-    const before = inspector.lastInspection()?.runId;
-    const document = await vscode.workspace.openTextDocument({ content: '   \n', language: 'plaintext' });
-    await vscode.window.showTextDocument(document);
-    await vscode.commands.executeCommand('difftransformer.inspectFile');
-    assert.equal(inspector.lastInspection()?.runId, before);
+    await assertRefused('   \n', 'plaintext', 'a blank text is not run');
   });
 
   test('binary and oversized texts are refused without running the model', async () => {
-    const inspector = await api();
-    const before = inspector.lastInspection()?.runId;
-    const binary = await vscode.workspace.openTextDocument({ content: 'PK\u0003\u0004\u0000\u0000binary', language: 'plaintext' });
-    await vscode.window.showTextDocument(binary);
-    await vscode.commands.executeCommand('difftransformer.inspectFile');
-    assert.equal(inspector.lastInspection()?.runId, before, 'a text with NUL characters is not run');
+    await assertRefused('PK\u0003\u0004\u0000\u0000binary', 'plaintext', 'a text with NUL characters is not run');
     await configure('maxFileBytes', 1000);
-    const big = await vscode.workspace.openTextDocument({ content: 'x = 1\n'.repeat(400), language: 'python' });
-    await vscode.window.showTextDocument(big);
-    await vscode.commands.executeCommand('difftransformer.inspectFile');
-    assert.equal(inspector.lastInspection()?.runId, before, 'a text over maxFileBytes is not run');
+    await assertRefused('x = 1\n'.repeat(400), 'python', 'a text over maxFileBytes is not run');
     await configure('maxFileBytes', undefined);
   });
 
