@@ -40,6 +40,7 @@ export interface Session {
   readonly runDir: string;
   /** Saves a PNG of the whole window as runDir/NAME.png and returns its path. */
   screenshot(name: string): Promise<string>;
+  /** Saves a last screenshot (at-close.png) and stops the browser and the server. */
   close(): Promise<void>;
 }
 
@@ -51,6 +52,8 @@ export async function startSession(name: string): Promise<Session> {
   let server: RunningServer | undefined;
   let browser: Browser | undefined;
   const close = async () => {
+    // The window as the last test left it: what a failed wait was looking at.
+    await browser?.page.screenshot({ path: path.join(runDir, 'at-close.png') }).catch(() => undefined);
     await browser?.close();
     await server?.stop();
   };
