@@ -37,8 +37,9 @@ export interface NeedleQueryResult extends NeedleAnswer {
   /** Greedy decoding after the query produces exactly the value. */
   correct: boolean;
   generated: string;
-  /** Where the query's last token attends (answer, noise, query), averaged over layers and heads;
-   *  DIFF's normalised by 1 - lambda, so the three sum to 1. */
+  /** Where the query's last token attends (answer, noise, query), averaged over layers and heads:
+   *  signed shares of each head's absolute attention mass (a baseline's sum to 1; DIFF's lie in
+   *  [-1, 1], negative where the head cancels attention), defined for every lambda. */
   answerShare: number;
   noiseShare: number;
   queryShare: number;
@@ -73,7 +74,7 @@ export interface NeedleTestResult {
 }
 
 /** Retrieval accuracy and where the query's attention goes (shares of the answer span, the noise
- *  context and the query's own tokens; DIFF's normalised by 1 - lambda), over a set of queries. */
+ *  context and the query's own tokens, of each head's absolute attention mass), over a set of queries. */
 const needleScoreSchema = z.object({ accuracy: z.number(), answerShare: z.number(), noiseShare: z.number(), queryShare: z.number() });
 
 /** What the panel shows of one model's Needle Test. */

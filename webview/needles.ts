@@ -53,8 +53,8 @@ export class NeedlesView implements PanelView {
     this.heading.textContent =
       `Needle Test on ${source}: ${needles} needle${needles > 1 ? 's' : ''}, ${queries} quer${queries > 1 ? 'ies' : 'y'} per document (${form} form), ` +
       `${trials} documents of up to ${tokens} tokens with the queried needles at depths 0…1. Accuracy: greedy decoding after the query gives exactly the value. ` +
-      'Shares: attention of the query’s last token on the needle’s value, on other context (noise) and on the query, averaged over layers and heads (DIFF’s A1 − λ·A2 divided by 1 − λ: ' +
-      'a layer whose λ is near or above 1 has its shares amplified or sign-flipped, so check λ per layer in the Maps tab).';
+      'Shares: attention of the query’s last token on the needle’s value, on other context (noise) and on the query, averaged over layers and heads, ' +
+      'each head’s row divided by its absolute mass Σ|a| (the plain shares for a softmax; for DIFF’s A1 − λ·A2 signed shares in −1…1, negative where the head cancels attention).';
     this.renderTable(report.models);
     this.draw();
   });

@@ -309,7 +309,7 @@ export function greedyMatch(run: NeedleRun, query: QueryTokens, continuation: st
   return { correct: !VALUE_EXTENDER.test(generated.slice(continuation.length)), generated };
 }
 
-/** Where a query's attention goes; the three sum to 1. */
+/** Where a query's attention goes, as signed shares of its absolute attention mass. */
 export interface AttentionShares {
   /** On the needle value's tokens. */
   answer: number;
@@ -320,24 +320,27 @@ export interface AttentionShares {
 }
 
 /**
- * evaluate.py's attention_shares ("normalised"): the row of the query's last token (the one that
- * predicts the value), averaged over all heads of all layers. DIFF's row is A1 - lambda*A2, which
- * sums to 1 - lambda, divided by 1 - lambda so its shares sum to 1 like the baseline's softmax
- * (and can be negative or exceed 1).
+ * model/retrieval_scoring.py's attention_shares ("mass"): the row of the query's last token (the
+ * one that predicts the value) divided by its absolute mass sum|a|, averaged over all heads of all
+ * layers. A softmax row's mass is 1, so a baseline's shares are the plain ones and sum to 1. DIFF's
+ * row A1 - lambda*A2 sums to 1 - lambda and can be negative: its shares lie in [-1, 1], a negative
+ * one is attention the head cancels, and unlike dividing by 1 - lambda this stays defined when
+ * lambda nears or passes 1.
  */
 export function attentionShares(analysis: RunAnalysis, query: QueryTokens): AttentionShares {
   const row = query.promptEnd - 1;
-  const diff = analysis.config.kind === 'diff';
   let answer = 0;
   let own = 0;
   let total = 0;
   for (let layer = 0; layer < analysis.nLayer; layer++) {
     for (let head = 0; head < analysis.nHead; head++) {
       const scores = analysis.effectiveRow(layer, head, row);
-      const normaliser = diff ? 1 - analysis.lambda(layer, row, head) : 1;
-      for (const t of query.answerTokens) answer += scores[t] / normaliser;
-      for (const t of query.queryTokens) own += scores[t] / normaliser;
-      for (let t = 0; t <= row; t++) total += scores[t] / normaliser;
+      let mass = 0;
+      for (let t = 0; t <= row; t++) mass += Math.abs(scores[t]);
+      if (mass === 0) continue; // an all-zero row attends nowhere
+      for (const t of query.answerTokens) answer += scores[t] / mass;
+      for (const t of query.queryTokens) own += scores[t] / mass;
+      for (let t = 0; t <= row; t++) total += scores[t] / mass;
     }
   }
   const heads = analysis.nLayer * analysis.nHead;

@@ -229,7 +229,7 @@ test('greedy match: teacher-forced predictions decide like evaluate.py greedy_ma
   assert.equal(decide('The lucky number of the red fox is 48291.\nThe lucky number of the red fox is 48291.\n', 'The lucky number of the red fox is', '48291').correct, true);
 });
 
-/** evaluate.py's normalised answer share, straight from the A1/A2 rows and lambda. */
+/** retrieval_scoring.py's answer share of the absolute mass, straight from the A1/A2 rows and lambda. */
 async function answerShareOf(kind: ModelKind, text: string, answer: NeedleAnswer): Promise<number> {
   const pkg = await loadModelPackage(PACKAGES[kind]);
   const tokenizer = loadTokenizer(pkg.tokenizerJson);
@@ -245,7 +245,9 @@ async function answerShareOf(kind: ModelKind, text: string, answer: NeedleAnswer
       const a1 = analysis.row(layer, head, 'a1', row);
       const lam = kind === 'diff' ? analysis.lambda(layer, row, head) : 0;
       const a2 = kind === 'diff' ? analysis.row(layer, head, 'a2', row) : new Float32Array(a1.length);
-      for (const t of answerTokens) share += (a1[t] - lam * a2[t]) / (1 - lam);
+      let mass = 0;
+      for (let t = 0; t <= row; t++) mass += Math.abs(a1[t] - lam * a2[t]);
+      for (const t of answerTokens) share += (a1[t] - lam * a2[t]) / mass;
     }
   }
   return share / (analysis.nLayer * analysis.nHead);
@@ -269,7 +271,9 @@ for (const kind of MODEL_KINDS) {
       for (const q of trial.queries) {
         assert.equal(trial.text.slice(...q.valueSpan), q.value);
         assert.ok(!FILLER.includes(q.key));
-        assertClose(q.answerShare + q.noiseShare + q.queryShare, 1, 'answer, noise and query shares sum to 1');
+        const sum = q.answerShare + q.noiseShare + q.queryShare;
+        if (kind === 'baseline') assertClose(sum, 1, 'a softmax row\'s shares sum to 1');
+        else assert.ok(Math.abs(sum) <= 1 + 1e-6, `shares of the absolute mass sum to at most 1 in size; got ${sum}`);
         assert.equal(q.correct, q.generated.startsWith(` ${q.value}`) && !/^[A-Za-z0-9_]/.test(q.generated.slice(q.value.length + 1)));
       }
     }
