@@ -157,8 +157,11 @@ def main(argv=None):
     stop = {"requested": False}
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.update(requested=True))
-    def checkpoint():
-        save_checkpoint(checkpoint_path, model, training, {"optimizer": optimizer.state_dict()})
+    def checkpoint(path=checkpoint_path):
+        save_checkpoint(path, model, training, {"optimizer": optimizer.state_dict()})
+    # The last step before the learning rate decays: a copy of the run there can be trained on for
+    # more steps at the peak rate (resume it with a larger --steps), which a decayed run cannot.
+    decay_start = math.ceil(args.steps * (1 - args.decay_fraction))
 
     batches = Batches(train, tokenizer, natural_documents(args.data), args.mix, args.seed)
     needle_probe = NeedleProbe(tokenizer, args.data, args.context) if args.probes else None
@@ -198,6 +201,8 @@ def main(argv=None):
         log.flush()
         if step % args.checkpoint_every == 0:
             checkpoint()
+        if step == decay_start:
+            checkpoint(args.out / "before-decay.pt")
     log.close()
     checkpoint()
     print(f"stopped at step {step} after {training['seconds'] / 60:.1f} min; checkpoint {checkpoint_path}")

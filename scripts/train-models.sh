@@ -6,7 +6,7 @@
 # The recipe (model/data.py): three in four rows of every batch are rewritten so that copying and
 # retrieval pay off from the first step (pasted spans, repeated random runs, needle documents);
 # windows grow from 256 to 512 to 1024 tokens; the learning rate warms up, stays at its peak while
-# circuits form, and decays over the last fifth. Sizes are set for about 85 minutes for the pair on
+# circuits form, and decays over the last fifth. Sizes are set for about 60 minutes for the pair on
 # 2 idle CPU cores (bf16 autocast, one core per model: about 1.9 s per 4096-token step at 256-token
 # windows, 2.8 s at 512 and 3.6 s at 1024 for the 6.8M-parameter DIFF model).
 # Every knob can be overridden from the environment, e.g. STEPS=20 for a smoke run.
@@ -17,7 +17,7 @@ DATA="${DATA:-data}"
 RUNS="${RUNS:-runs}"
 VOCAB="${VOCAB:-8192}"
 N_LAYER="${N_LAYER:-6}" N_HEAD="${N_HEAD:-4}" N_EMBD="${N_EMBD:-256}" CONTEXT="${CONTEXT:-1024}"
-BATCH="${BATCH:-16}" STEPS="${STEPS:-2000}" WINDOWS="${WINDOWS:-256,512@0.7,1024@0.85}" LR="${LR:-2e-3}"
+BATCH="${BATCH:-16}" STEPS="${STEPS:-1400}" WINDOWS="${WINDOWS:-256,512@0.7,1024@0.85}" LR="${LR:-2e-3}"
 MAX_MINUTES="${MAX_MINUTES:-300}"  # a safety stop per model; the step count ends a normal run
 PREFIX="${PREFIX:-code}"
 

@@ -53,6 +53,7 @@ def test_training_learns_checkpoints_resumes_and_exports(tmp_path):
     assert [r["tokens"] for r in log] == [4 * 32 * s for s in range(1, 21)], "tokens seen so far"
     assert log[-1]["loss"] < log[0]["loss"] - 1.0, "the loss falls on a repetitive text"
     assert "val_code" in log[9] and "val_prose" in log[19]
+    assert load_checkpoint(tmp_path / "diff" / "before-decay.pt")[1]["training"]["step"] == 16, "kept where the decay starts"
     assert 0 <= log[19]["induction"] <= 1 and 0 <= log[19]["needle"] <= 1 and "needle_256" in log[19], "probes are logged"
     train(tmp_path, data, tokenizer, "diff", 30, "--resume", "--windows", "32,64@0.83")
     model, ckpt = load_checkpoint(tmp_path / "diff" / "checkpoint.pt")
