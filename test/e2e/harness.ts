@@ -166,6 +166,21 @@ export async function hoverText(page: Page, line: number, column: number, expect
   return (await hover.innerText()).trim();
 }
 
+/** Waits until the editor shows span highlights and `every` highlighted line, or `some` of them,
+ *  contains `text`. Evaluated in the page (a string: this project's Node tsconfig has no DOM types);
+ *  the editor shows spaces as U+00A0. */
+export async function waitForHighlightedLines(page: Page, mode: 'every' | 'some', text: string): Promise<void> {
+  await page.waitForFunction(`(() => {
+    const editor = document.querySelector('.editor-instance .monaco-editor');
+    const isHighlight = (element) => getComputedStyle(element).backgroundColor.startsWith('rgba(255, 166, 0');
+    const lineText = (top) => Array.from(editor.querySelectorAll('.view-line')).find((line) => line.style.top === top)?.textContent.replace(/\\u00a0/g, ' ') ?? '';
+    const highlightedTops = Array.from(editor.querySelectorAll('.view-overlays > div'))
+      .filter((line) => Array.from(line.children).some(isHighlight))
+      .map((line) => line.style.top);
+    return highlightedTops.length > 0 && highlightedTops.${mode}((top) => lineText(top).includes(${JSON.stringify(text)}));
+  })()`);
+}
+
 /** The content document of the extension's webview (two iframes deep). */
 export function webviewFrame(page: Page): FrameLocator {
   return page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');

@@ -21,6 +21,7 @@ import {
   runCommand,
   selectText,
   startSession,
+  waitForHighlightedLines,
   waitForStatusBarItem,
   webviewFrame,
   workspaceFolder,
@@ -86,17 +87,8 @@ test('the overview grid, spans and histograms are drawn', async () => {
 });
 
 test('retrieved spans are highlighted in the editor', async () => {
-  // The inspected text is one line, so this run's highlights are all on it. Evaluated in the page
-  // (a string: this project's Node tsconfig has no DOM types); the editor shows spaces as U+00A0.
-  await session.page.waitForFunction(`(() => {
-    const editor = document.querySelector('.editor-instance .monaco-editor');
-    const isHighlight = (element) => getComputedStyle(element).backgroundColor.startsWith('rgba(255, 166, 0');
-    const lineText = (top) => Array.from(editor.querySelectorAll('.view-line')).find((line) => line.style.top === top)?.textContent.replace(/\u00a0/g, ' ') ?? '';
-    const highlightedTops = Array.from(editor.querySelectorAll('.view-overlays > div'))
-      .filter((line) => Array.from(line.children).some(isHighlight))
-      .map((line) => line.style.top);
-    return highlightedTops.length > 0 && highlightedTops.every((top) => lineText(top).includes(${JSON.stringify(SELECTED)}));
-  })()`);
+  // The inspected text is one line, so this run's highlights are all on it.
+  await waitForHighlightedLines(session.page, 'every', SELECTED);
 });
 
 test('hover shows the next-token predictions', async () => {
@@ -133,8 +125,11 @@ test('text with markup is shown as text and runs nothing', async () => {
 });
 
 test('Export View writes a PNG and a JSON', async () => {
-  const target = path.join(session.runDir, 'exported-view.png');
-  // The palette closes into code-server's save dialog, a quick input holding a path: type ours.
+  // The palette closes into code-server's save dialog, a quick input holding a path. It fills in
+  // the command's default (difftransformer-view.png in the workspace) and lists that folder
+  // asynchronously, and under load it can overwrite a path typed meanwhile; so the test takes the
+  // default, as a user pressing Enter would, and presses Enter until the dialog has taken it.
+  const target = path.join(session.runDir, 'workspace', 'difftransformer-view.png');
   const { page } = session;
   const input = page.locator('.quick-input-widget input');
   await page.keyboard.press('F1');
@@ -142,16 +137,10 @@ test('Export View writes a PNG and a JSON', async () => {
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'DiffTransformer: Export View' }).first().click();
   const pathInput = page.locator('.quick-input-widget input:not([aria-label^="Type the name of a command"])');
   await pathInput.waitFor({ state: 'visible' });
-  // The dialog fills in its default path and lists that folder asynchronously, and validates a
-  // typed path the same way: type ours once the default is in, and press Enter until it is taken.
-  await page.waitForFunction((el) => (el as unknown as { value: string }).value.length > 0, await pathInput.elementHandle());
+  await page.waitForFunction((el) => (el as unknown as { value: string }).value.endsWith('difftransformer-view.png'), await pathInput.elementHandle());
   const json = target.replace(/\.png$/, '.json');
   for (let waited = 0; !fs.existsSync(json) && waited < 90_000; waited += 1000) {
-    if (await pathInput.isVisible()) {
-      if ((await pathInput.inputValue()) !== target) await pathInput.fill(target);
-      await new Promise((r) => setTimeout(r, 500));
-      await page.keyboard.press('Enter');
-    }
+    if (await pathInput.isVisible()) await page.keyboard.press('Enter');
     await new Promise((r) => setTimeout(r, 1000));
   }
   const png = fs.readFileSync(target);
