@@ -66,7 +66,9 @@ test('the heatmap shows the differential map the model computes', async () => {
   const [strongest, mostNegative, future] = await Promise.all([pixel(maxAt), pixel(minAt), canvasPixel(frame, '#heatmap', T - 1, 0)]);
   const hue = ([r, , b]: Rgba) => r - b;
   assert.ok(hue(strongest) > 40, `the largest positive cell is drawn warm: ${strongest}`);
-  assert.ok(hue(mostNegative) < -40, `the most negative cell is drawn cool: ${mostNegative}`);
+  // The scale is √|value| over ±max|value|, so a trained model's weaker negatives are paler: cool,
+  // but not as far from neutral as the strongest cell.
+  assert.ok(hue(mostNegative) < -15, `the most negative cell (${map[minAt].toFixed(3)}) is drawn cool: ${mostNegative}`);
   const zero = Math.abs(hue(future));
   assert.ok(zero < Math.abs(hue(strongest)) && zero < Math.abs(hue(mostNegative)), `a masked (future) cell is neutral: ${future}`);
   const lambdaText = await frame.locator('#lambda').innerText();
