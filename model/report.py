@@ -13,6 +13,7 @@ from model.learning import copying_section, plot_learning_curves
 from model.metrics import QUANT_BITS, TOP_RANKS, VAL_SETS
 from model.retrieval import FORMS
 from model.retrieval_scoring import RETRIEVAL_CONFIGS
+from model.targets import targets_section
 
 # The paper's numbers (../shared/reference/difftransformer.md), as (Transformer, DIFF).
 PAPER_RETRIEVAL_4K = {"N1R1": (1.00, 1.00), "N2R2": (0.85, 0.92), "N4R2": (0.62, 0.84), "N6R2": (0.55, 0.85)}
@@ -381,7 +382,8 @@ def _reading_notes(report: dict) -> List[str]:
 def write_markdown(report: dict, plots: Dict[str, Path], out: Path) -> None:
     """The Markdown report, section by section; the plots are linked relative to ``out``."""
     image = {name: os.path.relpath(path, out.parent) for name, path in plots.items()}
-    lines = (_models_and_loss(report) + copying_section(report, image) + _retrieval_section(report, image)
+    lines = (_models_and_loss(report) + targets_section(report) + copying_section(report, image)
+             + _retrieval_section(report, image)
              + _attention_section(report, image)
              + _outlier_section(report, image) + _quantisation_section(report, image) + _reading_notes(report))
     out.write_text("\n".join(lines))

@@ -246,7 +246,8 @@ def test_quick_run_writes_json_markdown_and_plots(tokenizer, tmp_path):
         assert set(numbers["copying"]["repeated_code"]) == {"first_copy", "second_copy", "passages"}
     assert report["learning_curves"]["tokens_to_reach_baseline_final"] == {"diff": 2 * 4096, "baseline": 3 * 4096}
     markdown = out.read_text()
-    for heading in ("## Held-out loss", "## Copying", "## Learning curves", "## Multi-needle retrieval", "## Attention allocation", "## Activation outliers",
+    assert markdown.count("| yes |") + markdown.count("| **no** |") == 5, "every target is judged"
+    for heading in ("## Held-out loss", "## Targets", "## Copying", "## Learning curves", "## Multi-needle retrieval", "## Attention allocation", "## Activation outliers",
                     "## Quantisation what-if"):
         assert heading in markdown
     plots = sorted(p.name for p in (tmp_path / "docs" / "evaluation").glob("*.png"))
