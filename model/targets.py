@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Callable, List, NamedTuple
 
 
-
 class Target(NamedTuple):
     goal: str
     # (measured value, required value, met) from the report's numbers
