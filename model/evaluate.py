@@ -37,8 +37,8 @@ from model.model import Transformer
 from model.package import PackageError, check_tokenizer, load_checkpoint, load_package, load_tokenizer
 from model.report import PAPER_ATTENTION, PAPER_OUTLIERS, PAPER_RETRIEVAL_4K, write_markdown, write_plots
 from model.retrieval import FORMS
-from model.learning import REPEAT_TOKENS, learning_curves, repeated_passage_accuracy
-from model.probes import INDUCTION_PERIOD, induction_score
+from model.learning import REPEAT_TOKENS, learning_curves
+from model.probes import INDUCTION_PERIOD, induction_score, repeat_accuracy
 from model.retrieval_scoring import (Grid, accuracy, filler_documents, make_cases, score_queries, summarise_attention,
                                      summarise_retrieval, token_bytes_table)
 from model.tokenizer import ByteLevelBPE
@@ -120,7 +120,7 @@ def evaluate_model(loaded: LoadedModel, data_dir: Path, fillers: Dict[str, List[
     code_windows = windows["code"][0][:, :REPEAT_TOKENS]
     copying = {"induction": {"score": induction_score(model, tokenizer, sequences=settings.induction_sequences),
                              "period": INDUCTION_PERIOD, "sequences": settings.induction_sequences},
-               "repeated_code": {**repeated_passage_accuracy(model, code_windows, tokenizer.eot_id),
+               "repeated_code": {**repeat_accuracy(model, code_windows, tokenizer.eot_id),
                                  "passages": len(code_windows)}}
     lap("copying")
 

@@ -1,7 +1,8 @@
 """
-Copying and learning curves: how a trained pair copies (the induction score and a repeated passage
-of held-out code), and how the two models learned, from their training logs (model/train.py's
-log.jsonl: held-out loss and the probes at every evaluation step).
+Copying and learning curves: the evaluation report's section on how a trained pair copies (the
+induction score and a repeated passage of held-out code, measured by model/probes.py), and how the
+two models learned, from their training logs (model/train.py's log.jsonl: held-out loss and the
+probes at every evaluation step).
 
     scripts/python.sh -m model.learning --diff runs/diff/log.jsonl --baseline runs/baseline/log.jsonl \\
         --out docs/training
@@ -19,26 +20,10 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import numpy as np
-import torch
-
-from model.model import Transformer
 
 CURVES = (("val_code", "held-out loss, code (nats)"), ("val_prose", "held-out loss, prose (nats)"),
           ("induction", "induction score"), ("needle", "needle accuracy (N1R1)"))
-REPEAT_TOKENS = 200  # tokens of held-out code per passage, shown twice
-
-
-@torch.no_grad()
-def repeated_passage_accuracy(model: Transformer, windows: torch.Tensor, bos_id: int) -> Dict[str, float]:
-    """[BOS] + passage + passage for held-out passages of REPEAT_TOKENS tokens: top-1 accuracy on
-    the first copy (what the model knows of code) and on the second (what copying adds)."""
-    passages = windows[:, :REPEAT_TOKENS]
-    ids = torch.cat([torch.full((len(passages), 1), bos_id), passages, passages], dim=1)
-    predicted = model(ids)[0][:, :-1].argmax(-1)
-    hits = predicted == ids[:, 1:]
-    return {"first_copy": hits[:, :REPEAT_TOKENS].float().mean().item(),
-            "second_copy": hits[:, REPEAT_TOKENS + 1:].float().mean().item()}  # its first token is not announced
+REPEAT_TOKENS = 200  # tokens of held-out code per passage, shown twice (model/probes.py repeat_accuracy)
 
 
 def read_log(path: Path) -> List[dict]:

@@ -5,6 +5,8 @@ of training and reported again in the evaluation (model/evaluate.py):
   induction score   a run of random tokens followed by the same run: the share of the second
                     copy's tokens (all but its first) that the model predicts top-1. Only an
                     induction mechanism can; a model without one scores about 1/vocabulary.
+  repeated code     the same on held-out code passages (evaluation only): accuracy on the first
+                    copy and on the second.
   needle accuracy   N1R1 retrieval documents (one needle, queried at the end) at each context
                     length and a few depths, greedy exact match of the value, as the evaluation
                     scores it.
@@ -12,6 +14,7 @@ of training and reported again in the evaluation (model/evaluate.py):
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,23 +30,38 @@ INDUCTION_SEQUENCES = 16
 NEEDLE_DEPTHS = (0.0, 0.5, 1.0)
 
 
-@torch.no_grad()
-def induction_score(model: Transformer, tokenizer: ByteLevelBPE, period: int = INDUCTION_PERIOD,
-                    sequences: int = INDUCTION_SEQUENCES, seed: int = 0) -> float:
-    """Top-1 accuracy on the second copy of [BOS] + run + run, the run uniform over the
-    non-special tokens; the second copy's first token is left out (nothing announces it)."""
-    rng = np.random.default_rng(seed)
-    first_plain_id = max(tokenizer.special_ids) + 1
-    runs = rng.integers(first_plain_id, tokenizer.vocab_size, (sequences, period))
-    bos = np.full((sequences, 1), tokenizer.eot_id)
-    ids = torch.from_numpy(np.concatenate([bos, runs, runs], axis=1)).to(next(model.parameters()).device)
+@contextmanager
+def eval_mode(model: Transformer):
+    """The model in eval mode for the block, then back in the mode it was in."""
     was_training = model.training
     model.eval()
-    logits = model(ids)[0]
-    model.train(was_training)
-    # Position p predicts token p + 1; the second copy spans positions period + 1 .. 2 * period.
-    predicted = logits[:, period + 1:2 * period].argmax(-1)
-    return (predicted == ids[:, period + 2:]).float().mean().item()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def repeat_accuracy(model: Transformer, runs: torch.Tensor, bos_id: int) -> dict[str, float]:
+    """Top-1 accuracy on each copy of [BOS] + run + run, for rows of runs: the first copy (what the
+    model predicts of the run by itself) and the second (what copying adds; its first token is
+    left out, since nothing announces it)."""
+    period = runs.shape[1]
+    ids = torch.cat([torch.full((len(runs), 1), bos_id), runs, runs], dim=1).to(next(model.parameters()).device)
+    with eval_mode(model):
+        predicted = model(ids)[0][:, :-1].argmax(-1)
+    hits = predicted == ids[:, 1:]  # position p predicts token p + 1
+    return {"first_copy": hits[:, :period].float().mean().item(),
+            "second_copy": hits[:, period + 1:].float().mean().item()}
+
+
+def induction_score(model: Transformer, tokenizer: ByteLevelBPE, period: int = INDUCTION_PERIOD,
+                    sequences: int = INDUCTION_SEQUENCES, seed: int = 0) -> float:
+    """repeat_accuracy's second copy for runs uniform over the non-special tokens."""
+    rng = np.random.default_rng(seed)
+    first_plain_id = max(tokenizer.special_ids) + 1
+    runs = torch.from_numpy(rng.integers(first_plain_id, tokenizer.vocab_size, (sequences, period)))
+    return repeat_accuracy(model, runs, tokenizer.eot_id)["second_copy"]
 
 
 class NeedleProbe:
@@ -60,10 +78,8 @@ class NeedleProbe:
     @torch.no_grad()
     def accuracy(self, model: Transformer) -> dict[str, float]:
         """{"needle": overall, "needle_256": at 256 tokens, ...}: share of queries answered exactly."""
-        was_training = model.training
-        model.eval()
-        results = score_queries(model, self.cases, self.token_bytes)
-        model.train(was_training)
+        with eval_mode(model):
+            results = score_queries(model, self.cases, self.token_bytes)
         scores: dict[str, list[bool]] = {"needle": []}
         for result in results:
             scores["needle"] += result["correct"]

@@ -25,7 +25,7 @@ from model.allocator import keep_freed_memory_mapped
 from model.data import Batches, Mix, batch_at, corpus_tokens, natural_documents
 from model.model import ModelConfig, Transformer
 from model.package import load_checkpoint, save_checkpoint
-from model.probes import NeedleProbe, induction_score
+from model.probes import NeedleProbe, eval_mode, induction_score
 from model.tokenizer import ByteLevelBPE
 
 EVAL_SEED = 0  # validation windows are the same at every evaluation and for both kinds
@@ -61,29 +61,33 @@ def progress(training: dict, total_steps: int) -> str:
             f"{seconds / 60:.0f} min so far, about {left / 60:.0f} min to go at this pace")
 
 
+def first_decay_step(total: int, decay_fraction: float) -> int:
+    """The first step whose learning rate is below the peak."""
+    return math.ceil(total * (1 - decay_fraction))
+
+
 def learning_rate(step: int, total: int, peak: float, warmup: int, decay_fraction: float) -> float:
     """Warmup, stable, decay: linear warmup, the peak while new circuits still form, then a cosine
     decay to 10% of the peak over the last ``decay_fraction`` of the steps. A run can be extended
     (more --steps) without redoing a decay as long as it has not begun."""
     if step < warmup:
         return peak * (step + 1) / warmup
-    decay_start = total * (1 - decay_fraction)
+    decay_start = first_decay_step(total, decay_fraction)
     if step < decay_start:
         return peak
-    progress = min(1.0, (step - decay_start) / max(1.0, total - decay_start))
+    progress = min(1.0, (step - decay_start) / max(1, total - decay_start))
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 @torch.no_grad()
 def evaluate(model, data: np.ndarray, seq_len: int, batches: int, batch_size: int, autocast) -> float:
     """Mean next-token loss over fixed windows of a validation set."""
-    model.eval()
     losses = []
-    for b in range(batches):
-        x, y = batch_at(data, b, batch_size, seq_len, seed=EVAL_SEED)
-        with autocast():
-            losses.append(model(x, y)[1].item())
-    model.train()
+    with eval_mode(model):
+        for b in range(batches):
+            x, y = batch_at(data, b, batch_size, seq_len, seed=EVAL_SEED)
+            with autocast():
+                losses.append(model(x, y)[1].item())
     return float(np.mean(losses))
 
 
@@ -161,7 +165,7 @@ def main(argv=None):
         save_checkpoint(path, model, training, {"optimizer": optimizer.state_dict()})
     # The last step before the learning rate decays: a copy of the run there can be trained on for
     # more steps at the peak rate (resume it with a larger --steps), which a decayed run cannot.
-    decay_start = math.ceil(args.steps * (1 - args.decay_fraction))
+    decay_start = first_decay_step(args.steps, args.decay_fraction)
 
     batches = Batches(train, tokenizer, natural_documents(args.data), args.mix, args.seed)
     needle_probe = NeedleProbe(tokenizer, args.data, args.context) if args.probes else None
