@@ -60,6 +60,13 @@ def batch_at(data: np.ndarray, step: int, batch_size: int, seq_len: int, seed: i
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
+def chars_per_token(tokenizer: ByteLevelBPE, documents: list[str], sample_chars: int = 20_000) -> float:
+    """Characters per token over the documents' first ``sample_chars`` characters: how much text
+    to ask for when a document must come out near a token count."""
+    sample = "\n".join(documents)[:sample_chars]
+    return len(sample) / max(1, len(tokenizer.encode(sample)))
+
+
 def natural_documents(corpus: Path) -> dict[str, list[str]]:
     """The corpus's real training documents by category ("code", "prose"), as needle filler.
 
@@ -121,8 +128,7 @@ class Batches:
         self.mix = mix
         self.seed = seed
         self.first_plain_id = max(tokenizer.special_ids) + 1  # random runs never hold special tokens
-        sample = "\n".join(fillers["code"])[:20000]
-        self.chars_per_token = len(sample) / max(1, len(tokenizer.encode(sample)))
+        self.chars_per_token = chars_per_token(tokenizer, fillers["code"])
 
     def __call__(self, step: int, rows: int, seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, step])

@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from model.data import chars_per_token
 from model.metrics import quantised_attention_logits
 from model.model import Transformer
 from model.retrieval import FORMS, NEEDLES, Answer, make_document
@@ -134,8 +135,7 @@ def make_cases(tokenizer: ByteLevelBPE, fillers: Dict[str, List[str]], context: 
     context) x depth x trial. Each document is seeded by its cell alone, so both models get the same
     texts when they share a tokenizer."""
     token_bytes = token_bytes_table(tokenizer)
-    samples = {form: "\n".join(docs)[:20000] for form, docs in fillers.items()}
-    chars_per_token = {form: len(sample) / len(tokenizer.encode(sample)) for form, sample in samples.items()}
+    form_chars_per_token = {form: chars_per_token(tokenizer, docs) for form, docs in fillers.items()}
     lengths = sorted({min(length, context) for length in grid.context_lengths})
     cases = []
     for config in grid.configs:
@@ -145,7 +145,7 @@ def make_cases(tokenizer: ByteLevelBPE, fillers: Dict[str, List[str]], context: 
                     for trial in range(grid.trials):
                         seed = f"{grid.seed}/{config}/{form}/{length}/{depth}/{trial}"
                         text, answers, ids = fitted_document(tokenizer, fillers[form], seed, config, length, depth,
-                                                             form, chars_per_token[form])
+                                                             form, form_chars_per_token[form])
                         cases.append(Case(config, form, length, depth, trial, ids,
                                           locate_queries(text, answers, ids, token_bytes)))
     return cases
