@@ -2,6 +2,8 @@
 // (ONNX Runtime throws rather than falls back when a GPU provider cannot load, so we fall back
 // ourselves) and returns the outputs as typed arrays for batch 1.
 
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { OutputName } from '../../shared/model';
 import type { PackageConfig } from './modelPackage';
@@ -12,36 +14,82 @@ export type ProviderSetting = (typeof PROVIDER_SETTINGS)[number];
 export interface SessionInfo {
   /** The provider the session runs on. */
   provider: string;
-  /** Why a requested or automatic GPU provider was not used, if one was tried. */
+  /** Why each GPU provider tried or skipped before this one was not used, joined with '; '. */
   fallbackReason?: string;
 }
 
-/** The GPU providers worth trying for `auto` on this platform, in order. */
-export function gpuCandidates(platform: NodeJS.Platform, supported: readonly string[]): string[] {
-  const byPlatform: Record<string, string[]> = { linux: ['cuda'], win32: ['dml'], darwin: ['coreml'] };
-  return (byPlatform[platform] ?? []).filter((name) => supported.includes(name));
+/** The GPU providers `auto` tries on each platform, in order, among those onnxruntime-node lists. */
+const AUTO_ORDER: Partial<Record<NodeJS.Platform, string[]>> = {
+  linux: ['cuda', 'webgpu'],
+  win32: ['dml', 'webgpu'],
+  darwin: ['coreml', 'webgpu'],
+};
+
+/** The CUDA provider's libraries: not in the npm package; they go beside libonnxruntime.so.1 (see README). */
+export const CUDA_LIBRARIES = ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'];
+
+export interface ProviderEnv {
+  platform: NodeJS.Platform;
+  /** The backends onnxruntime-node lists (`listSupportedBackends`). */
+  supported: readonly string[];
+  /** The folder of onnxruntime-node's native binaries. */
+  binDir: string;
+  exists: (file: string) => boolean;
 }
 
+/** The GPU providers to try for a setting, in order, and why `auto` skipped any without trying it. */
+export function gpuCandidates(setting: ProviderSetting, env: ProviderEnv): { tries: string[]; skipped: string[] } {
+  if (setting !== 'auto') return { tries: setting === 'cpu' ? [] : [setting], skipped: [] };
+  const tries: string[] = [];
+  const skipped: string[] = [];
+  for (const provider of (AUTO_ORDER[env.platform] ?? []).filter((name) => env.supported.includes(name))) {
+    const missing = provider === 'cuda' ? CUDA_LIBRARIES.filter((lib) => !env.exists(path.join(env.binDir, lib))) : [];
+    if (missing.length) skipped.push(`cuda: provider libraries not installed (${missing.join(', ')} missing in ${env.binDir}); see README`);
+    else tries.push(provider);
+  }
+  return { tries, skipped };
+}
+
+/** This process's provider environment. */
+export function currentProviderEnv(): ProviderEnv {
+  const ortRoot = path.dirname(require.resolve('onnxruntime-node/package.json'));
+  return {
+    platform: process.platform,
+    supported: ort.listSupportedBackends().map((backend) => backend.name),
+    binDir: path.join(ortRoot, 'bin', 'napi-v6', process.platform, process.arch),
+    exists: existsSync,
+  };
+}
+
+/** A session on the first provider that loads, else on the CPU; `fallbackReason` says why each
+ *  provider tried or skipped was not used (each reason is also logged). */
 export async function createSession(
   modelPath: string,
   setting: ProviderSetting,
   log: (message: string) => void = () => {},
+  env: ProviderEnv = currentProviderEnv(),
 ): Promise<{ session: ort.InferenceSession; info: SessionInfo }> {
-  const supported = ort.listSupportedBackends().map((backend) => backend.name);
-  const tries = setting === 'auto' ? gpuCandidates(process.platform, supported) : setting === 'cpu' ? [] : [setting];
+  const { tries, skipped } = gpuCandidates(setting, env);
   const failures: string[] = [];
+  const fail = (reason: string) => {
+    log(`execution provider ${reason}; trying the next one`);
+    failures.push(reason);
+  };
+  skipped.forEach(fail);
   for (const provider of tries) {
     try {
       const session = await ort.InferenceSession.create(modelPath, { executionProviders: [provider] });
-      return { session, info: { provider } };
+      return { session, info: withReasons(provider, failures) };
     } catch (err) {
-      const reason = `${provider} could not load: ${(err as Error).message.split('\n')[0]}`;
-      log(`execution provider ${reason}; trying the next one`);
-      failures.push(reason);
+      fail(`${provider} could not load: ${(err as Error).message.split('\n')[0]}`);
     }
   }
   const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'] });
-  return { session, info: { provider: 'cpu', ...(failures.length ? { fallbackReason: failures.join('; ') } : {}) } };
+  return { session, info: withReasons('cpu', failures) };
+}
+
+function withReasons(provider: string, failures: readonly string[]): SessionInfo {
+  return { provider, ...(failures.length ? { fallbackReason: failures.join('; ') } : {}) };
 }
 
 /** The inspection graph's outputs for one sequence (batch dimension dropped). Layouts, row-major:
