@@ -1,9 +1,10 @@
 """
-Command line: python -m model {export,inspect,fixtures} ...
+Command line: python -m model {export,inspect,fixtures,analysis-graphs} ...
 
-  export    checkpoint + tokenizer.json -> model package folder
-  inspect   run a package on a text with PyTorch (the reference the extension is checked against)
-  fixtures  rebuild the tiny random-weight test packages and their golden outputs
+  export           checkpoint + tokenizer.json -> model package folder
+  inspect          run a package on a text with PyTorch (the reference the extension is checked against)
+  fixtures         rebuild the tiny random-weight test packages and their golden outputs
+  analysis-graphs  rebuild the extension's weight-free analysis graphs (extension/graphs/)
 """
 
 import argparse
@@ -77,6 +78,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("fixtures", help="rebuild the tiny test packages and golden outputs")
     p.add_argument("--models", type=Path, default=Path("models"))
     p.add_argument("--golden", type=Path, default=Path("test/fixtures/golden"))
+    p = sub.add_parser("analysis-graphs", help="rebuild the extension's analysis graphs")
+    p.add_argument("--out", type=Path, default=Path("extension/graphs"))
     args = parser.parse_args(argv)
 
     try:
@@ -93,6 +96,11 @@ def main(argv=None) -> int:
         elif args.command == "fixtures":
             from model.fixtures import build_fixtures
             for path in build_fixtures(args.models, args.golden):
+                print(f"wrote {path}")
+        elif args.command == "analysis-graphs":
+            from model.analysis_graphs import write_all
+            from model.metrics import QUANT_BITS
+            for path in write_all(args.out, len(QUANT_BITS)):
                 print(f"wrote {path}")
     except PackageError as err:
         print(f"error: {err}", file=sys.stderr)

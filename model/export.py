@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from model.model import Transformer
 
 OPSET = 17
-# (name, dynamic axes) in graph order. "batch" and "seq" are symbolic dimensions.
+# (name, dynamic axes) in graph order. "batch" and "seq" are symbolic dimensions. No T x T output:
+# the extension computes a map when it is shown, from q and k (docs/model-package.md).
 COMMON_OUTPUTS = [
     ("top_ids", {0: "batch", 1: "seq"}),  # int64 (B, T, K)
     ("top_probs", {0: "batch", 1: "seq"}),  # (B, T, K)
@@ -22,16 +23,14 @@ COMMON_OUTPUTS = [
     ("hidden_states", {0: "batch", 2: "seq"}),  # (B, L, T, E)
     ("q", {0: "batch", 3: "seq"}),  # (B, L, S, T, d)
     ("k", {0: "batch", 3: "seq"}),  # (B, L, S_kv, T, d)
-    ("attn_logit_absmax", {0: "batch", 3: "seq"}),  # (B, L, S, T)
-    ("attn_a1", {0: "batch", 3: "seq", 4: "seq"}),  # (B, L, H_maps, T, T)
+    ("attn_thumbnails", {0: "batch"}),  # (B, L, S, P, P)
 ]
 DIFF_OUTPUTS = [
-    ("attn_a2", {0: "batch", 3: "seq", 4: "seq"}),  # (B, L, H, T, T)
     ("lambda", {0: "batch", 2: "seq"}),  # (B, L, T, H)
 ]
-# T x T outputs: a package built for long inputs may leave these out; the extension then
-# recomputes any map row from q and k.
-OPTIONAL_OUTPUTS = ("attn_a1", "attn_a2")
+# Outputs a reader uses when present and a package may omit; older packages also have the T x T
+# maps attn_a1 / attn_a2 and attn_logit_absmax, which readers ignore.
+OPTIONAL_OUTPUTS = ("last_logits", "attn_thumbnails")
 
 
 def output_spec(kind: str):

@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 KINDS = ("diff", "baseline")
+THUMBNAIL_SIZE = 32  # side of the inspection's average-pooled attention maps (attn_thumbnails)
 
 
 @dataclass
@@ -118,6 +119,17 @@ def repeat_kv(x, n_rep: int):
     return x[:, :, None].expand(B, heads, n_rep, T, w).reshape(B, heads * n_rep, T, w)
 
 
+def average_pool(maps, size: int):
+    """Average-pools the last two (T x T) axes to size x size: cell (y, x) is the mean of the
+    cells (i, j) with i * size // T = y and j * size // T = x (0 where none falls, if T < size).
+    Two matmuls with a pooling matrix: cheap next to the attention itself, and exportable."""
+    T = maps.shape[-1]
+    bins = torch.arange(T, device=maps.device) * size // T
+    member = (bins[None, :] == torch.arange(size, device=maps.device)[:, None]).to(maps.dtype)
+    pool = member / member.sum(-1, keepdim=True).clamp(min=1)  # (size, T), rows are averages
+    return torch.matmul(pool, torch.matmul(maps, pool.t()))
+
+
 class Attention(nn.Module):
     """Differential attention (kind "diff") or standard multi-head attention (kind "baseline")."""
 
@@ -159,9 +171,9 @@ class Attention(nn.Module):
         logits = torch.matmul(q, repeat_kv(k, self.n_rep).transpose(-1, -2)) * d ** -0.5
         if Attention.logit_transform is not None:
             logits = Attention.logit_transform(logits)
-        positions = torch.arange(T, device=x.device)
-        future = positions[None, :] > positions[:, None]  # (T, T), True above the diagonal
-        probs = F.softmax(logits.float().masked_fill(future, float("-inf")), dim=-1).type_as(q)
+        # An additive -inf bias above the diagonal: one broadcast Add in ONNX, cheaper than a Where.
+        future = torch.full((T, T), float("-inf"), device=x.device).triu(1)
+        probs = F.softmax(logits.float() + future, dim=-1).type_as(q)
 
         if self.diff:
             # V is not split: H heads of width 2d. Sub-heads (2h, 2h+1) form head h.
@@ -169,7 +181,10 @@ class Attention(nn.Module):
             pair = probs.view(B, S // 2, 2, T, T)
             a1, a2 = pair[:, :, 0], pair[:, :, 1]
             lam = self.lambda_full()
-            heads = torch.matmul(a1 - lam * a2, repeat_kv(v, self.n_rep))
+            # (A1 - lambda A2) V as A1 V - lambda A2 V: one broadcast matmul of both maps, then the
+            # difference of T x 2d results, instead of three passes over the T x T maps.
+            both = torch.matmul(pair, repeat_kv(v, self.n_rep)[:, :, None])  # (B, H, 2, T, 2d)
+            heads = both[:, :, 0] - lam * both[:, :, 1]
             heads = self.subln(heads) * (1 - self.lambda_init)
         else:
             v = self.v_proj(x).view(B, T, S_kv, d).transpose(1, 2)
@@ -178,8 +193,8 @@ class Attention(nn.Module):
         out = self.out_proj(heads.transpose(1, 2).reshape(B, T, -1))
         if not inspect:
             return out, None
-        seen = logits.abs().masked_fill(future, 0.0)
-        extras = {"q": q, "k": k, "attn_a1": a1, "attn_logit_absmax": seen.amax(dim=-1)}
+        extras = {"q": q, "k": k, "attn_a1": a1, "attn_thumbnails": average_pool(probs, THUMBNAIL_SIZE),
+                  "attn_logit_absmax": logits.abs().tril().amax(dim=-1)}
         if self.diff:
             extras["attn_a2"] = a2
             extras["lambda"] = lam.reshape(1, 1, 1).expand(B, T, S // 2)

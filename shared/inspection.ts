@@ -70,7 +70,13 @@ export const layerOutliersSchema = z.object({
   layer: indexSchema,
   hidden: histogramSchema,
   logits: histogramSchema,
-  /** One entry per QUANT_BITS, in that order. */
-  quantisation: z.array(quantisationErrorSchema),
 });
 export type LayerOutliers = z.infer<typeof layerOutliersSchema>;
+
+/** A layer's quantisation what-if: one entry per QUANT_BITS, in that order. Computed apart from
+ *  the histograms (and only while a view shows it): it costs several passes over every logit. */
+export const layerQuantisationSchema = z.object({
+  layer: indexSchema,
+  errors: z.array(quantisationErrorSchema),
+});
+export type LayerQuantisation = z.infer<typeof layerQuantisationSchema>;

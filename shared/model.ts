@@ -10,7 +10,9 @@ export const MODEL_KINDS = ['diff', 'baseline'] as const;
 export const modelKindSchema = z.enum(MODEL_KINDS);
 export type ModelKind = z.infer<typeof modelKindSchema>;
 
-/** The inspection graph's outputs (shapes in docs/model-package.md and runtime.ts's RunOutputs). */
+/** The inspection graph's outputs (shapes in docs/model-package.md and runtime.ts's RunOutputs).
+ *  attn_logit_absmax and the T x T maps attn_a1 / attn_a2 are only in packages exported before
+ *  maps were computed on demand; readers ignore them. */
 export type OutputName =
   | 'top_ids'
   | 'top_probs'
@@ -19,16 +21,16 @@ export type OutputName =
   | 'hidden_states'
   | 'q'
   | 'k'
+  | 'attn_thumbnails'
   | 'attn_logit_absmax'
   | 'attn_a1'
   | 'attn_a2'
   | 'lambda';
 
 /** The outputs a package of this kind must have for the extension to read it. The others are used
- *  when present: last_logits, and the T x T maps attn_a1 and attn_a2, which a package made for long
- *  inputs leaves out (the maps are then recomputed from q and k). */
+ *  when present: last_logits, and attn_thumbnails (else the engine pools the maps itself). */
 export function requiredOutputs(kind: ModelKind): OutputName[] {
-  const always: OutputName[] = ['top_ids', 'top_probs', 'token_logprob', 'hidden_states', 'q', 'k', 'attn_logit_absmax'];
+  const always: OutputName[] = ['top_ids', 'top_probs', 'token_logprob', 'hidden_states', 'q', 'k'];
   return kind === 'diff' ? [...always, 'lambda'] : always;
 }
 

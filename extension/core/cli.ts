@@ -65,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
   const engine = await Engine.load(values.package[0], values.provider as ProviderSetting, (m) => console.error(m));
   const result = await engine.inspect(await readFile(file, 'utf8'));
   const { nLayer, nHead } = engine.info;
+  const quantisation = await engine.quantisation();
   const report = {
     model: engine.info,
     tokens: result.tokens.length,
@@ -78,11 +79,11 @@ export async function main(argv: string[]): Promise<number> {
       meanOverHeads: engine.spans(layer, undefined, result.query, top),
       heads: Array.from({ length: nHead }, (_, head) => engine.spans(layer, head, result.query, top)),
     })),
-    outliers: engine.outliers().map(({ layer, hidden, logits, quantisation }) => ({
+    outliers: (await engine.outliers()).map(({ layer, hidden, logits }, n) => ({
       layer,
       hidden: { top1: hidden.top1, top10: hidden.top10, median: hidden.median },
       attentionLogits: { top1: logits.top1, top10: logits.top10, median: logits.median },
-      quantisation,
+      quantisation: quantisation[n].errors,
     })),
     latencyMs: result.latencyMs,
   };

@@ -1,20 +1,23 @@
 // The inspection engine: a loaded package (session + tokenizer) and the analysis of the last run.
 // The extension runs it in a child process (engineProcess.ts) so native failures and long runs
-// never block or crash the extension host; the CLI and the tests use it in-process.
+// never block or crash the extension host; the CLI and the tests use it in-process. An inspection
+// runs the model once and returns what the first view needs; maps, spans, outlier statistics and
+// the quantisation what-if are computed when asked for, each at most once per run.
 
 import type * as ort from 'onnxruntime-node';
-import type { InputWindow, KeySpan, LayerOutliers, Thumbnails, TokenInfo } from '../../shared/inspection';
+import type { InputWindow, KeySpan, LayerOutliers, LayerQuantisation, Thumbnails, TokenInfo } from '../../shared/inspection';
 import { mapViews, type MapView, type ModelInfo } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../shared/needleTest';
 import { RunAnalysis } from './analysis';
+import { AnalysisGraphs } from './analysisGraphs';
 import { loadModelPackage, type ModelPackage } from './modelPackage';
 import {
   attentionShares, continuationOf, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, summariseNeedleTrials, trialDepth, type NeedleRun,
 } from './needles';
+import { computeOutliers, computeQuantisation } from './outliers';
 import { createSession, runModel, type ProviderSetting, type SessionInfo } from './runtime';
 import { loadTokenizer, type TextTokenizer } from './tokenizer';
 
-export const THUMBNAIL_SIZE = 32;
 export const HOVER_PREDICTIONS = 5;
 
 /** The loaded model (what the panel is told of it) and, for the host only, the package folder and
@@ -51,6 +54,10 @@ export class EmptyTextError extends Error {
 export class Engine {
   private last: RunAnalysis | undefined;
   private lastTokens: TokenInfo[] = [];
+  private readonly graphs = new AnalysisGraphs();
+  /** The last run's outlier statistics and quantisation what-if, once asked for. */
+  private readonly lastOutliers = new Memo<LayerOutliers[]>();
+  private readonly lastQuantisation = new Memo<LayerQuantisation[]>();
 
   private constructor(
     private readonly pkg: ModelPackage,
@@ -98,9 +105,11 @@ export class Engine {
     const started = performance.now();
     const out = await runModel(this.session, ids, config);
     const latencyMs = performance.now() - started;
-    const analysis = new RunAnalysis(config, out);
+    const analysis = new RunAnalysis(config, out, this.graphs);
     this.last = analysis;
     this.lastTokens = tokens;
+    this.lastOutliers.clear();
+    this.lastQuantisation.clear();
 
     const K = config.top_k;
     const predictions = Array.from({ length: out.length }, (_, t) =>
@@ -110,7 +119,8 @@ export class Engine {
       })),
     );
     const thumbnails: Thumbnails = {};
-    for (const view of mapViews(config.kind)) thumbnails[view] = analysis.thumbnails(view, THUMBNAIL_SIZE);
+    const { pooled, size } = await analysis.pooledMaps();
+    for (const view of mapViews(config.kind)) thumbnails[view] = analysis.thumbnails(view, pooled, size);
     return {
       tokens,
       window,
@@ -120,7 +130,7 @@ export class Engine {
       predictions,
       tokenLogprob: out.tokenLogprob,
       thumbnails,
-      thumbnailSize: THUMBNAIL_SIZE,
+      thumbnailSize: size,
     };
   }
 
@@ -140,7 +150,7 @@ export class Engine {
       const out = await runModel(this.session, ids, config);
       const K = config.top_k;
       const run: NeedleRun = { ids, offsets: [[0, 0], ...encoding.offsets], predicted: Array.from({ length: out.length }, (_, t) => out.topIds[t * K]) };
-      const analysis = new RunAnalysis(config, out);
+      const analysis = new RunAnalysis(config, out, this.graphs);
       results.push({
         seed: seed + trial,
         depth,
@@ -169,7 +179,7 @@ export class Engine {
     return this.last;
   }
 
-  map(layer: number, head: number, view: MapView): Float32Array {
+  map(layer: number, head: number, view: MapView): Promise<Float32Array> {
     return this.analysis().map(layer, head, view);
   }
 
@@ -178,7 +188,40 @@ export class Engine {
     return this.analysis().keySpans(layer, head, query, k, (i) => this.lastTokens[i].text);
   }
 
-  outliers(): LayerOutliers[] {
-    return this.analysis().outliers();
+  /** The Outliers view's histograms of the last run. Rejects with SupersededError if another
+   *  inspection starts before they are done. */
+  outliers(): Promise<LayerOutliers[]> {
+    const analysis = this.analysis();
+    return this.lastOutliers.get(() => computeOutliers(analysis, this.graphs, () => this.last === analysis));
+  }
+
+  /** The quantisation what-if of the last run (after its outlier statistics, whose top-1 sets
+   *  each layer's scale). */
+  quantisation(): Promise<LayerQuantisation[]> {
+    const analysis = this.analysis();
+    return this.lastQuantisation.get(async () => {
+      const layers = await this.outliers();
+      return computeQuantisation(analysis, this.graphs, layers.map((l) => l.logits.top1), () => this.last === analysis);
+    });
+  }
+}
+
+/** A job's promise, kept until it fails (asking again then starts it again). */
+class Memo<T> {
+  private job: Promise<T> | undefined;
+
+  get(start: () => Promise<T>): Promise<T> {
+    if (!this.job) {
+      const job = start();
+      this.job = job;
+      job.catch(() => {
+        if (this.job === job) this.job = undefined;
+      });
+    }
+    return this.job;
+  }
+
+  clear(): void {
+    this.job = undefined;
   }
 }

@@ -1,4 +1,4 @@
-// Entry point of the engine child process: answers EngineRequests from the parent, one at a time.
+// Entry point of the engine child process: answers EngineRequests from the parent.
 
 import { Engine } from './engine';
 import type { EngineMessage, EngineRequest } from './engineProtocol';
@@ -24,14 +24,22 @@ async function handle(request: EngineRequest): Promise<unknown> {
       return engine.spans(request.layer, request.head, request.query, request.k);
     case 'outliers':
       return engine.outliers();
+    case 'quantisation':
+      return engine.quantisation();
     case 'needleTest':
       return engine.needleTest(request.filler, request.options);
   }
 }
 
-let queue = Promise.resolve();
+// Loading, inspecting and the Needle Test change which run the other requests read, so they run one
+// after another; every other request waits only for those sent before it, not for each other, so a
+// map or span list is answered while outlier statistics are still being computed.
+let changes: Promise<unknown> = Promise.resolve();
+const CHANGING_OPS: ReadonlySet<EngineRequest['op']> = new Set(['load', 'inspect', 'needleTest']);
+
 process.on('message', (message: { id: number; request: EngineRequest }) => {
-  queue = queue.then(async () => {
+  const after = changes.catch(() => {});
+  const reply = after.then(async () => {
     try {
       send({ id: message.id, ok: true, result: await handle(message.request) });
     } catch (err) {
@@ -39,5 +47,5 @@ process.on('message', (message: { id: number; request: EngineRequest }) => {
       send({ id: message.id, ok: false, error: { name: error.name, message: error.message } });
     }
   });
+  if (CHANGING_OPS.has(message.request.op)) changes = reply;
 });
-process.on('disconnect', () => process.exit(0));

@@ -1,7 +1,7 @@
 // Requests and replies between the extension host and the engine child process. Both ends are this
 // project's own code; typed arrays cross with Node's 'advanced' (structured clone) serialization.
 
-import type { KeySpan, LayerOutliers } from '../../shared/inspection';
+import type { KeySpan, LayerOutliers, LayerQuantisation } from '../../shared/inspection';
 import type { MapView } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
 import type { EngineInfo, InspectionResult } from './engine';
@@ -13,6 +13,7 @@ export type EngineRequest =
   | { op: 'map'; layer: number; head: number; view: MapView }
   | { op: 'spans'; layer: number; head?: number; query: number; k: number }
   | { op: 'outliers' }
+  | { op: 'quantisation' }
   | { op: 'needleTest'; filler: string; options?: NeedleTestOptions };
 
 export interface EngineReplies {
@@ -21,6 +22,7 @@ export interface EngineReplies {
   map: Float32Array;
   spans: KeySpan[];
   outliers: LayerOutliers[];
+  quantisation: LayerQuantisation[];
   needleTest: NeedleTestResult;
 }
 

@@ -93,34 +93,29 @@ function withReasons(provider: string, failures: readonly string[]): SessionInfo
 }
 
 /** The inspection graph's outputs for one sequence (batch dimension dropped). Layouts, row-major:
- *  topIds/topProbs [T, K], tokenLogprob [T], lastLogits [V], hidden [L, T, E], q [L, S, T, d],
- *  k [L, S_kv, T, d], logitAbsMax [L, S, T], a1 [L, H_maps, T, T], a2 [L, H, T, T], lambda [L, T, H]. */
+ *  topIds/topProbs [T, K], tokenLogprob [T], hidden [L, T, E], q [L, S, T, d],
+ *  k [L, S_kv, T, d], thumbnails [L, S, P, P], lambda [L, T, H]. */
 export interface RunOutputs {
   length: number;
   topIds: Int32Array;
   topProbs: Float32Array;
   tokenLogprob: Float32Array;
-  lastLogits: Float32Array;
   hidden: Float32Array;
   q: Float32Array;
   k: Float32Array;
-  logitAbsMax: Float32Array;
-  a1?: Float32Array;
-  a2?: Float32Array;
+  thumbnails?: Float32Array;
   lambda?: Float32Array;
 }
 
-/** Where each float output goes (top_ids, int64, is converted on its own). */
-const OUTPUT_FIELDS: Record<Exclude<OutputName, 'top_ids'>, keyof RunOutputs> = {
+/** Where each float output goes (top_ids, int64, is converted on its own). Outputs of older
+ *  packages that nothing reads any more (the T x T maps, attn_logit_absmax) are left alone. */
+const OUTPUT_FIELDS: Partial<Record<OutputName, keyof RunOutputs>> = {
   top_probs: 'topProbs',
   token_logprob: 'tokenLogprob',
-  last_logits: 'lastLogits',
   hidden_states: 'hidden',
   q: 'q',
   k: 'k',
-  attn_logit_absmax: 'logitAbsMax',
-  attn_a1: 'a1',
-  attn_a2: 'a2',
+  attn_thumbnails: 'thumbnails',
   lambda: 'lambda',
 };
 
@@ -134,7 +129,7 @@ export async function runModel(session: ort.InferenceSession, ids: readonly numb
   const topIds = fetched.top_ids.data as BigInt64Array;
   result.topIds = Int32Array.from(topIds, Number);
   for (const [name, field] of Object.entries(OUTPUT_FIELDS)) {
-    if (name in fetched) (result as Record<string, unknown>)[field] = fetched[name].data as Float32Array;
+    if (name in fetched) (result as Record<string, unknown>)[field!] = fetched[name].data as Float32Array;
   }
   return result as RunOutputs;
 }

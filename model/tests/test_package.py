@@ -59,7 +59,8 @@ def test_package_files_and_config(tmp_path):
     assert config["n_softmax_heads"] == 2 * config["n_head"]
     assert config["head_dim"] == config["n_embd"] // config["n_head"] // 2
     assert_close(config["lambda"]["value"], model.lambdas(), "config lambda")
-    assert config["outputs"][-2:] == ["attn_a2", "lambda"]
+    assert config["outputs"][-2:] == ["attn_thumbnails", "lambda"]
+    assert config["optional_outputs"] == ["last_logits", "attn_thumbnails"]
     assert not list(tmp_path.glob(".*")), "no temporary folder is left behind"
 
 

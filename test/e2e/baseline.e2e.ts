@@ -1,5 +1,6 @@
 // End to end, the features that run the model and its matched baseline: Compare with Baseline
-// (side by side, layer, head and locked query token in step) and the Needle Test.
+// (side by side, layer, head and locked query token in step, each model's statistics) and the
+// Needle Test.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -44,7 +45,7 @@ test('both models are drawn side by side: the differential map and the baseline 
   assert.deepEqual(await bufferSize('#compare-main-heatmap'), [T, T], 'the same tokens for the DIFF model (shared tokenizer)');
 
   // The baseline map is A1 (non-negative): its largest cell is drawn warm, a masked cell neutral.
-  const map = baseline.map(0, 0, 'a1');
+  const map = await baseline.map(0, 0, 'a1');
   let maxAt = 0;
   for (let i = 0; i < map.length; i++) if (map[i] > map[maxAt]) maxAt = i;
   const warmth = ([r, , b]: number[]) => r - b;
@@ -59,9 +60,13 @@ test('both models are drawn side by side: the differential map and the baseline 
     const histograms = frame.locator(`${ofRun(`#compare-${pane}-histograms`, runId)} .histogram-canvas`);
     await histograms.first().waitFor({ state: 'attached' });
     assert.equal(await histograms.count(), 2 * layers[pane], `${pane}: histograms for every layer`);
+    // Then the what-if, each column its model's.
+    const rows = frame.locator(`${ofRun(`#compare-${pane}-quantisation`, runId)}[data-state="ready"] tbody tr`);
+    await rows.first().waitFor({ state: 'attached' });
+    assert.equal(await rows.count(), layers[pane], `${pane}: a what-if row for every layer`);
   }
   // Both columns draw layer 0's logits on one axis, up to the larger model's top-1.
-  const sharedEnd = Math.max(model.outliers()[0].logits.top1, baseline.outliers()[0].logits.top1);
+  const sharedEnd = Math.max((await model.outliers())[0].logits.top1, (await baseline.outliers())[0].logits.top1);
   for (const pane of PANES) {
     const end = await frame.locator(`#compare-${pane}-histograms section[data-layer="0"] canvas[data-kind="logits"]`).getAttribute('data-axis-end');
     assert.ok(Math.abs(Number(end) - sharedEnd) < 1e-4 * sharedEnd, `${pane}: axis ends at ${end}, expected ${sharedEnd}`);

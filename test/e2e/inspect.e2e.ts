@@ -52,7 +52,7 @@ test('the heatmap shows the differential map the model computes', async () => {
   const engine = await Engine.load(PACKAGE, 'cpu');
   const result = await engine.inspect(SELECTED);
   const T = result.tokens.length;
-  const map = engine.map(layer, head, 'diff');
+  const map = await engine.map(layer, head, 'diff');
   const size = await frame.locator('#heatmap').evaluate((c) => [(c as unknown as { width: number }).width, (c as unknown as { height: number }).height]);
   assert.deepEqual(size, [T, T], 'one canvas pixel per (query, key) cell');
 
@@ -79,13 +79,16 @@ test('the heatmap shows the differential map the model computes', async () => {
   await session.screenshot('heatmap');
 });
 
-test('the overview grid, spans and histograms are drawn', async () => {
+test('the overview grid, spans and, once the Outliers tab is shown, histograms are drawn', async () => {
   const frame = webviewFrame(session.page);
   const { layers, heads } = packageShape(DEFAULT_MODEL);
   assert.equal(await frame.locator('#overview canvas').count(), layers * heads, 'a thumbnail canvas for each layer and head');
   await frame.locator(`${ofRun('#spans', runId)} .span-item`).first().waitFor();
+  // The histograms are computed when a tab that shows them opens.
+  await frame.locator('#tab-outliers').click();
   await frame.locator(`${ofRun('#histograms', runId)} .histogram-canvas`).first().waitFor({ state: 'attached' });
   assert.equal(await frame.locator('#histograms .histogram-canvas').count(), 2 * layers, 'hidden-state and logit histograms for every layer');
+  await frame.locator('#tab-maps').click();
 });
 
 test('retrieved spans are highlighted in the editor', async () => {

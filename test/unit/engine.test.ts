@@ -9,9 +9,11 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { RunAnalysis } from '../../extension/core/analysis';
+import { AnalysisGraphs } from '../../extension/core/analysisGraphs';
 import { Engine } from '../../extension/core/engine';
 import { CancelledError, EngineClient } from '../../extension/core/engineClient';
 import { loadModelPackage, PackageError } from '../../extension/core/modelPackage';
+import { computeOutliers, computeQuantisation, HISTOGRAM_BINS } from '../../extension/core/outliers';
 import { createSession, runModel } from '../../extension/core/runtime';
 import { MAP_VIEWS, MODEL_KINDS, QUANT_BITS, type ModelKind } from '../../shared/model';
 import { assertClose } from '../support/tolerance';
@@ -28,17 +30,23 @@ interface Golden {
   text: string;
   ids: number[];
   outputs: Record<string, GoldenTensor>;
+  /** PyTorch's attention maps [B, L, H_maps, T, T] (attn_a2 for DIFF only). */
+  maps: Record<string, GoldenTensor>;
 }
 
 async function golden(kind: ModelKind): Promise<Golden> {
   return JSON.parse(await readFile(path.join(REPO, 'test', 'fixtures', 'golden', `tiny-${kind}.json`), 'utf8'));
 }
 
+const graphs = new AnalysisGraphs();
+
 async function analysisOf(kind: ModelKind, ids: number[]) {
   const pkg = await loadModelPackage(PACKAGES[kind]);
   const { session } = await createSession(pkg.modelPath, 'cpu');
-  return new RunAnalysis(pkg.config, await runModel(session, ids, pkg.config));
+  return new RunAnalysis(pkg.config, await runModel(session, ids, pkg.config), graphs);
 }
+
+const always = () => true;
 
 for (const kind of MODEL_KINDS) {
   test(`${kind}: the engine reproduces PyTorch's golden outputs`, async () => {
@@ -55,21 +63,58 @@ for (const kind of MODEL_KINDS) {
       const [, L, , H] = g.outputs.lambda.dims;
       assertClose(result.lambda, Array.from({ length: L }, (_, l) => g.outputs.lambda.data[l * T * H]), 'lambda');
     }
-    // The A1 map of layer 1, head 0 equals the golden one (row-major [L, H, T, T]).
-    const heads = g.outputs.attn_a1.dims[2];
-    const a1 = engine.map(1, 0, 'a1');
-    assertClose(a1, g.outputs.attn_a1.data.slice(heads * T * T, (heads + 1) * T * T), 'attn_a1 L1 H0');
+    // Every map computed on demand equals PyTorch's (row-major [L, H, T, T]), in every view.
+    const { attn_a1: a1, attn_a2: a2 } = g.maps;
+    const [, L, H] = a1.dims; // [B, L, H, T, T]
+    for (let layer = 0; layer < L; layer++) {
+      for (let head = 0; head < H; head++) {
+        const at = (layer * H + head) * T * T;
+        const golden1 = a1.data.slice(at, at + T * T);
+        assertClose(await engine.map(layer, head, 'a1'), golden1, `A1 L${layer} H${head}`);
+        if (kind === 'baseline') continue;
+        const golden2 = a2.data.slice(at, at + T * T);
+        const lam = result.lambda[layer];
+        assertClose(await engine.map(layer, head, 'a2'), golden2, `A2 L${layer} H${head}`);
+        assertClose(await engine.map(layer, head, 'lambdaA2'), golden2.map((v) => lam * v), `lambda A2 L${layer} H${head}`);
+        assertClose(await engine.map(layer, head, 'diff'), golden1.map((v, n) => v - lam * golden2[n]), `A1 - lambda A2 L${layer} H${head}`);
+      }
+    }
+  });
+
+  test(`${kind}: thumbnails are the maps average-pooled, every view from the pooled A1 and A2`, async () => {
+    const g = await golden(kind);
+    const engine = await Engine.load(PACKAGES[kind], 'cpu');
+    const result = await engine.inspect(g.text);
+    const { T, size } = { T: g.ids.length, size: result.thumbnailSize };
+    const [, L, H] = g.maps.attn_a1.dims;
+    const bin = (i: number) => Math.floor((i * size) / T);
+    const pool = (map: number[]) => {
+      const sums = new Array<number>(size * size).fill(0);
+      const hits = new Array<number>(size * size).fill(0);
+      map.forEach((v, n) => {
+        const cell = bin(Math.floor(n / T)) * size + bin(n % T);
+        sums[cell] += v;
+        hits[cell]++;
+      });
+      return sums.map((v, c) => (hits[c] ? v / hits[c] : 0));
+    };
+    for (const view of Object.keys(result.thumbnails) as (keyof typeof result.thumbnails)[]) {
+      const expected: number[] = [];
+      for (let layer = 0; layer < L; layer++) {
+        for (let head = 0; head < H; head++) expected.push(...pool(Array.from(await engine.map(layer, head, view))));
+      }
+      assertClose(result.thumbnails[view]!, expected, `${view} thumbnails`);
+    }
   });
 }
 
-test('maps recomputed from q and k equal the graph maps (the long-input path)', async () => {
+test('on-demand rows (recomputed from q and k) equal the rows of the on-demand maps', async () => {
   const g = await golden('diff');
-  const withMaps = await analysisOf('diff', g.ids);
-  const { a1, a2, ...rest } = withMaps.out;
-  assert.ok(a1 && a2);
-  const fromQK = new RunAnalysis(withMaps.config, rest);
+  const analysis = await analysisOf('diff', g.ids);
+  const { T } = analysis;
   for (const view of MAP_VIEWS) {
-    assertClose(fromQK.map(1, 1, view), withMaps.map(1, 1, view), view);
+    const map = await analysis.map(1, 1, view);
+    for (let i = 0; i < T; i++) assertClose(analysis.row(1, 1, view, i), map.subarray(i * T, (i + 1) * T), `${view} row ${i}`);
   }
 });
 
@@ -109,19 +154,36 @@ test('key spans: top-k keys of the effective map, BOS excluded, adjacent keys me
 });
 
 test("outlier statistics equal a direct computation (Table 5's top-1, top-10, median)", async () => {
-  const g = await golden('diff');
-  const analysis = await analysisOf('diff', g.ids);
-  const E = analysis.config.n_embd;
-  const T = analysis.T;
-  for (const { layer, hidden, logits } of analysis.outliers()) {
-    const values = Array.from(analysis.out.hidden.subarray(layer * T * E, (layer + 1) * T * E), Math.abs).sort((a, b) => a - b);
-    const n = values.length;
-    assertClose([hidden.top1, hidden.top10, hidden.median], [values[n - 1], values[n - 10], values[n >> 1]], 'hidden');
-    assert.equal(hidden.counts.reduce((a, b) => a + b), T * E);
-    const rowMax = Math.max(...analysis.out.logitAbsMax.subarray(layer * analysis.config.n_softmax_heads * T, (layer + 1) * analysis.config.n_softmax_heads * T));
-    assertClose(logits.top1, rowMax, 'attention logit top-1 = max of attn_logit_absmax');
-    assert.equal(logits.counts.reduce((a, b) => a + b), (analysis.config.n_softmax_heads * T * (T + 1)) / 2);
-    assert.equal(hidden.outliers[0].value, hidden.top1);
+  for (const kind of MODEL_KINDS) {
+    const g = await golden(kind);
+    const analysis = await analysisOf(kind, g.ids);
+    const E = analysis.config.n_embd;
+    const T = analysis.T;
+    for (const { layer, hidden, logits } of await computeOutliers(analysis, graphs, always)) {
+      const values = Array.from(analysis.out.hidden.subarray(layer * T * E, (layer + 1) * T * E), Math.abs).sort((a, b) => a - b);
+      const n = values.length;
+      assertClose([hidden.top1, hidden.top10, hidden.median], [values[n - 1], values[n - 10], values[n >> 1]], 'hidden');
+      assert.equal(hidden.counts.reduce((a, b) => a + b), T * E);
+      assert.equal(hidden.outliers[0].value, hidden.top1);
+
+      const direct = directLogits(analysis, layer);
+      const magnitudes = direct.flat(2).map(Math.abs).sort((a, b) => a - b);
+      const m = magnitudes.length;
+      assert.equal(m, (analysis.S * T * (T + 1)) / 2);
+      assertClose([logits.top1, logits.top10], [magnitudes[m - 1], magnitudes[m - 10]], `layer ${layer} logit top-1, top-10`);
+      // The median comes from the graph's fine bins: within one fine bin of the exact value.
+      assertClose(logits.median, magnitudes[m >> 1], `layer ${layer} logit median`, { atol: logits.top1 / 64_000 });
+      const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
+      for (const v of magnitudes) counts[Math.min(HISTOGRAM_BINS - 1, Math.floor((v / logits.top1) * HISTOGRAM_BINS))]++;
+      assert.equal(logits.counts.reduce((a, b) => a + b), m, 'every visible pair counted once');
+      // A value on a bin edge may fall either side in float32: allow a handful of moves.
+      const moved = logits.counts.reduce((sum, c, b) => sum + Math.abs(c - counts[b]), 0);
+      assert.ok(moved <= 4, `layer ${layer}: ${moved} counts differ from a direct count`);
+      for (const { value, token, detail } of logits.outliers) {
+        const [, s, key] = /^sub-head (\d+), key (\d+)$/.exec(detail)!.map(Number);
+        assertClose(value, Math.abs(direct[s][token][key]), `outlier at sub-head ${s} (${token}, ${key})`);
+      }
+    }
   }
 });
 
@@ -155,7 +217,10 @@ for (const kind of MODEL_KINDS) {
     const g = await golden(kind);
     const analysis = await analysisOf(kind, g.ids);
     const { T, nHead } = analysis;
-    for (const { layer, logits, quantisation } of analysis.outliers()) {
+    const outliers = await computeOutliers(analysis, graphs, always);
+    const whatIf = await computeQuantisation(analysis, graphs, outliers.map((l) => l.logits.top1), always);
+    for (const { layer, logits } of outliers) {
+      const quantisation = whatIf[layer].errors;
       assert.deepEqual(quantisation.map((q) => q.bits), [...QUANT_BITS]);
       const exactLogits = directLogits(analysis, layer);
       const exact = exactLogits.map((rows) => rows.map(softmax));
@@ -179,7 +244,7 @@ for (const kind of MODEL_KINDS) {
             const effective = (rows: number[][][], j: number) => (kind === 'diff' ? rows[2 * head][i][j] - lam * rows[2 * head + 1][i][j] : rows[head][i][j]);
             let total = 0;
             for (let j = 0; j <= i; j++) total += Math.abs(effective(quantised, j) - effective(exact, j));
-            distance += (0.5 * total) / (kind === 'diff' ? 1 - lam : 1);
+            distance += (0.5 * total) / (kind === 'diff' ? Math.abs(1 - lam) : 1);
           }
         }
         const expected = distance / (nHead * T);
@@ -194,8 +259,9 @@ for (const kind of MODEL_KINDS) {
 test('a one-token run: every attention row has a single key, so quantising changes no attention', async () => {
   const pkg = await loadModelPackage(PACKAGES.diff);
   const analysis = await analysisOf('diff', [pkg.config.bos_token_id]);
-  for (const { quantisation } of analysis.outliers()) {
-    for (const { bits, attentionError, logitRelRmse } of quantisation) {
+  const outliers = await computeOutliers(analysis, graphs, always);
+  for (const { errors } of await computeQuantisation(analysis, graphs, outliers.map((l) => l.logits.top1), always)) {
+    for (const { bits, attentionError, logitRelRmse } of errors) {
       assert.equal(attentionError, 0, `${bits}-bit`);
       assert.ok(Number.isFinite(logitRelRmse) && logitRelRmse >= 0);
     }

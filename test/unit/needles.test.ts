@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { RunAnalysis } from '../../extension/core/analysis';
+import { AnalysisGraphs } from '../../extension/core/analysisGraphs';
 import { Engine } from '../../extension/core/engine';
 import { EngineClient } from '../../extension/core/engineClient';
 import { loadModelPackage } from '../../extension/core/modelPackage';
@@ -235,7 +236,7 @@ async function answerShareOf(kind: ModelKind, text: string, answer: NeedleAnswer
   const tokenizer = loadTokenizer(pkg.tokenizerJson);
   const encoding = tokenizer.encode(text);
   const { session } = await createSession(pkg.modelPath, 'cpu');
-  const analysis = new RunAnalysis(pkg.config, await runModel(session, [pkg.config.bos_token_id, ...encoding.ids], pkg.config));
+  const analysis = new RunAnalysis(pkg.config, await runModel(session, [pkg.config.bos_token_id, ...encoding.ids], pkg.config), new AnalysisGraphs());
   // The query's last token: with BOS at 0, its index is that of the value's first text token.
   const row = encoding.offsets.findIndex(([start]) => start === answer.querySpan[1]);
   const answerTokens = encoding.offsets.flatMap(([start, end], t) => (start < answer.valueSpan[1] && end > answer.valueSpan[0] ? [t + 1] : []));
@@ -259,7 +260,7 @@ for (const kind of MODEL_KINDS) {
     const engine = await Engine.load(PACKAGES[kind], 'cpu');
     const inspected = await engine.inspect('x = 1\n');
     const result = await engine.needleTest(FILLER, { form: 'code', needles: 2, queries: 1, trials: 5, seed: 10 });
-    assert.equal(engine.map(0, 0, 'a1').length, inspected.tokens.length ** 2, 'the last inspection is kept');
+    assert.equal((await engine.map(0, 0, 'a1')).length, inspected.tokens.length ** 2, 'the last inspection is kept');
     assert.deepEqual([result.model, result.kind, result.form, result.needles, result.queries], [`tiny-${kind}`, kind, 'code', 2, 1]);
     assert.deepEqual(result.trials.map((t) => t.depth), [0, 0.25, 0.5, 0.75, 1]);
     assert.deepEqual(result.trials.map((t) => t.seed), [10, 11, 12, 13, 14]);

@@ -1,0 +1,152 @@
+// The Outliers view's numbers for one run, computed when the view asks for them, layer by layer:
+// log-count histograms of |hidden state| and of |attention logit| = |q k^T| * scale over every
+// visible pair and softmax sub-head, with the paper's Table 5 statistics (top-1, top-10, median),
+// and the quantisation what-if of Figure 8. The attention logits never reach JavaScript: the
+// analysis graphs reduce them (analysisGraphs.ts). `stillWanted` is asked between layers, so a job
+// for a replaced run stops early.
+
+import { quickselect } from 'd3-array';
+import type { Histogram, LayerOutliers, LayerQuantisation } from '../../shared/inspection';
+import { QUANT_BITS, quantTopLevel } from '../../shared/model';
+import type { RunAnalysis } from './analysis';
+import type { AnalysisGraphs } from './analysisGraphs';
+
+export const HISTOGRAM_BINS = 40;
+/** Fine bins per histogram bin of the logits: the median is placed to within top-1 / (40 * 1,600). */
+const FINE_PER_BIN = 1600;
+const OUTLIERS_LISTED = 5;
+const TOP_KEPT = Math.max(10, OUTLIERS_LISTED);
+
+export class SupersededError extends Error {
+  override name = 'SupersededError';
+  constructor() {
+    super('a newer inspection replaced this one before its statistics were done');
+  }
+}
+
+export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGraphs, stillWanted: () => boolean): Promise<LayerOutliers[]> {
+  const { T, S, nLayer } = analysis;
+  const E = analysis.config.n_embd;
+  const all = Array.from({ length: S }, (_, s) => s);
+  const layers: LayerOutliers[] = [];
+  for (let layer = 0; layer < nLayer; layer++) {
+    if (!stillWanted()) throw new SupersededError();
+    const hidden = histogram(analysis.out.hidden.subarray(layer * T * E, (layer + 1) * T * E), (flat) => ({
+      token: Math.floor(flat / E),
+      detail: `channel ${flat % E}`,
+    }));
+    const stats = await graphs.logitStatistics(analysis.subHeads(layer, all), analysis.config.attention_scale, HISTOGRAM_BINS * FINE_PER_BIN, TOP_KEPT);
+    layers.push({ layer, hidden, logits: logitHistogram(stats.absMax, stats.binPlusOne, stats.topValues, stats.topIndices, T) });
+  }
+  return layers;
+}
+
+/** The histogram of a layer's |attention logits| from the graph's fine bins and top entries. */
+function logitHistogram(absMax: number, binPlusOne: Uint16Array, topValues: Float32Array, topIndices: number[], T: number): Histogram {
+  const fine = new Float64Array(HISTOGRAM_BINS * FINE_PER_BIN + 1);
+  for (let p = 0; p < binPlusOne.length; p++) fine[binPlusOne[p]]++;
+  const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
+  let total = 0;
+  for (let b = 1; b < fine.length; b++) {
+    counts[Math.floor((b - 1) / FINE_PER_BIN)] += fine[b];
+    total += fine[b];
+  }
+  return {
+    edges: edgesUpTo(absMax),
+    counts,
+    top1: topValues[0] ?? 0,
+    top10: topValues[Math.min(9, topValues.length - 1)] ?? 0,
+    median: fineMedian(fine, total, absMax),
+    outliers: Array.from(topValues.subarray(0, OUTLIERS_LISTED), (value, n) => {
+      const flat = topIndices[n];
+      const s = Math.floor(flat / (T * T));
+      return { value, token: Math.floor(flat / T) % T, detail: `sub-head ${s}, key ${flat % T}` };
+    }),
+  };
+}
+
+/** The value of rank floor(total / 2) (0-based, as quickselect picks it), interpolated inside
+ *  its fine bin [b, b + 1) * width: off by at most one bin width. */
+function fineMedian(fine: Float64Array, total: number, absMax: number): number {
+  if (total === 0) return 0;
+  const width = absMax / (fine.length - 1);
+  const rank = Math.floor(total / 2);
+  let below = 0;
+  for (let b = 1; b < fine.length; b++) {
+    if (below + fine[b] > rank) return (b - 1 + (rank - below + 0.5) / fine[b]) * width;
+    below += fine[b];
+  }
+  return absMax;
+}
+
+/** The quantisation what-if of every layer: the logits quantised absmax (one scale per layer,
+ *  top level = the layer's top-1 |logit|) to each of QUANT_BITS. `absMax` per layer comes from the
+ *  outlier statistics (the logit histograms' top-1). */
+export async function computeQuantisation(
+  analysis: RunAnalysis,
+  graphs: AnalysisGraphs,
+  absMax: readonly number[],
+  stillWanted: () => boolean,
+): Promise<LayerQuantisation[]> {
+  const { T, nHead, nLayer, diff } = analysis;
+  const topLevels = QUANT_BITS.map(quantTopLevel);
+  const heads = Array.from({ length: nHead }, (_, h) => h);
+  const layers: LayerQuantisation[] = [];
+  for (let layer = 0; layer < nLayer; layer++) {
+    if (!stillWanted()) throw new SupersededError();
+    let squared = 0;
+    let squaredError: Float32Array = new Float32Array(topLevels.length);
+    let distance: Float32Array = new Float32Array(topLevels.length);
+    if (absMax[layer] > 0) {
+      const lambda = new Float32Array(nHead * T);
+      for (const h of heads) for (let i = 0; i < T; i++) lambda[h * T + i] = analysis.lambda(layer, i, h);
+      const maps = diff
+        ? { a1: analysis.subHeads(layer, heads.map((h) => analysis.subHead(h, false))), a2: analysis.subHeads(layer, heads.map((h) => analysis.subHead(h, true))), lambda }
+        : { heads: analysis.subHeads(layer, heads) };
+      ({ squared, squaredError, distance } = await graphs.quantisation(maps, analysis.config.attention_scale, absMax[layer], topLevels));
+    }
+    layers.push({
+      layer,
+      errors: QUANT_BITS.map((bits, b) => ({
+        bits,
+        scale: absMax[layer] / topLevels[b],
+        logitRelRmse: squared > 0 ? Math.sqrt(squaredError[b] / squared) : 0,
+        attentionError: distance[b] / (nHead * T),
+      })),
+    });
+  }
+  return layers;
+}
+
+function edgesUpTo(top1: number): number[] {
+  return Array.from({ length: HISTOGRAM_BINS + 1 }, (_, b) => (top1 * b) / HISTOGRAM_BINS);
+}
+
+/** Log-count histogram over |values| with Table 5's statistics and the largest entries (the
+ *  hidden states: T x E values per layer, few enough for plain loops). */
+function histogram(values: Float32Array, locate: (flatIndex: number) => { token: number; detail: string }): Histogram {
+  const magnitudes = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) magnitudes[i] = Math.abs(values[i]);
+  const top: number[] = []; // indices of the largest magnitudes, descending
+  for (let i = 0; i < magnitudes.length; i++) {
+    if (top.length === TOP_KEPT && magnitudes[i] <= magnitudes[top[TOP_KEPT - 1]]) continue;
+    if (top.length === TOP_KEPT) top.pop();
+    let at = top.length;
+    while (at > 0 && magnitudes[top[at - 1]] < magnitudes[i]) at--;
+    top.splice(at, 0, i);
+  }
+  const top1 = magnitudes[top[0]] ?? 0;
+  const top10 = magnitudes[top[Math.min(9, top.length - 1)]] ?? 0;
+  const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
+  for (let i = 0; i < magnitudes.length; i++) counts[Math.min(HISTOGRAM_BINS - 1, Math.floor((magnitudes[i] / (top1 || 1)) * HISTOGRAM_BINS))]++;
+  const middle = magnitudes.length >> 1;
+  quickselect(magnitudes, middle);
+  return {
+    edges: edgesUpTo(top1),
+    counts,
+    top1,
+    top10,
+    median: magnitudes[middle] ?? 0, // after quickselect: magnitudes is reordered from here on
+    outliers: top.slice(0, OUTLIERS_LISTED).map((flat) => ({ value: Math.abs(values[flat]), ...locate(flat) })),
+  };
+}
