@@ -3,7 +3,7 @@
 // trust a compromised webview either). Large arrays cross as typed arrays, not JSON numbers.
 
 import { z } from 'zod';
-import { inputWindowSchema, keySpanSchema, layerOutliersSchema, thumbnailsSchema, tokenSchema } from './inspection';
+import { inputWindowSchema, keySpanSchema, layerOutliersSchema, layerQuantisationSchema, thumbnailsSchema, tokenSchema } from './inspection';
 import { MAP_VIEWS, modelInfoSchema } from './model';
 import { needleReportSchema } from './needleTest';
 import { float32ArraySchema, indexSchema } from './schemas';
@@ -38,6 +38,11 @@ export const PANES = ['main', 'compare'] as const;
 export type Pane = (typeof PANES)[number];
 const pane = { pane: z.enum(PANES) };
 
+/** The panel's tabs. The host computes the outliers and the quantisation what-if only for a tab
+ *  that shows them (Outliers: the model's; Compare: both models'). */
+export const PANEL_TABS = ['maps', 'outliers', 'compare', 'needles'] as const;
+export type PanelTab = (typeof PANEL_TABS)[number];
+
 export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('busy'), message: z.string() }),
   z.object({ type: z.literal('error'), message: z.string() }),
@@ -58,7 +63,10 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   }),
   /** The key spans of the host's locked query token (a token of that pane's run). */
   z.object({ type: z.literal('spans'), ...pane, ...layerHead, query: indexSchema, spans: z.array(keySpanSchema) }),
+  /** A pane's histograms, computed when a tab that shows them is first shown for the run. */
   z.object({ type: z.literal('outliers'), ...pane, ...run, layers: z.array(layerOutliersSchema) }),
+  /** A pane's quantisation what-if, computed after its histograms (it is the slower of the two). */
+  z.object({ type: z.literal('quantisation'), ...pane, ...run, layers: z.array(layerQuantisationSchema) }),
   /** Asks the webview for a PNG of what it shows (answered with 'exportImage'). */
   z.object({ type: z.literal('exportRequest'), requestId: indexSchema }),
   /** The Needle Test's results for the model and its baseline. */
@@ -68,6 +76,9 @@ export type HostMessage = z.infer<typeof hostMessageSchema>;
 
 export const webviewMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
+  /** The tab the panel shows for a run: sent when the user switches tab and when a new run (or its
+   *  comparison) arrives, so the host computes what that tab needs and nothing else. */
+  z.object({ type: z.literal('viewShown'), ...run, tab: z.enum(PANEL_TABS) }),
   /** The user picked a layer, head or view (only what changed; the same for both panes); the host
    *  updates its selection and answers with 'map' and 'spans' for every pane. */
   z.object({ type: z.literal('select'), ...run, layer: indexSchema.optional(), head: indexSchema.optional(), view: z.enum(MAP_VIEWS).optional() }),

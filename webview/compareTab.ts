@@ -1,9 +1,10 @@
 // The "Compare" tab (Compare with Baseline): the model and its matched baseline side by side, each
-// column with its map, the key spans of the locked query and its outlier histograms. Layer, head
-// and query are the host's one selection for both; a layer's histograms share one |value| axis in
-// both columns, so the model with the larger outliers is the one whose bars reach further.
+// column with its map, the key spans of the locked query, its quantisation what-if and its outlier
+// histograms. Layer, head and query are the host's one selection for both; a layer's histograms
+// share one |value| axis in both columns, so the model with the larger outliers is the one whose
+// bars reach further.
 
-import type { LayerOutliers } from '../shared/inspection';
+import type { LayerOutliers, LayerQuantisation } from '../shared/inspection';
 import type { QuantBits } from '../shared/model';
 import type { InspectionMeta, Pane } from '../shared/protocol';
 import type { Theme } from './colors';
@@ -11,6 +12,7 @@ import { createIndexSelect, type IndexSelect } from './controls';
 import { formatLambda, VIEW_LABELS } from './format';
 import { HeatmapView } from './heatmap';
 import { HistogramsView } from './histograms';
+import { renderQuantisationTable } from './quantisation';
 import { SpanList } from './spans';
 import type { Comparison, PanelState } from './state';
 import { element, whenChanged, type HostRequests, type PanelView } from './view';
@@ -44,7 +46,8 @@ export class CompareTab implements PanelView {
     this.note.textContent = `Same layer, head and locked query token in both models (the baseline has ${nLayer} layers × ${nHead} heads; larger indices are clamped). Click a row of either map to lock a query. A layer's histograms share one |value| axis in both columns.`;
     this.layerSelect.show(Array.from({ length: meta.model.nLayer }, (_, i) => String(i)), selection.layer);
     this.headSelect.show(Array.from({ length: meta.model.nHead }, (_, i) => String(i)), selection.head);
-    this.columns.main.render({ meta, map: state.map, spans: state.spans, outliers: state.outliers }, state.query, state.quantBits);
+    const main = { meta, map: state.map, spans: state.spans, outliers: state.outliers, quantisation: state.quantisation };
+    this.columns.main.render(main, state.query, state.quantBits);
     this.columns.compare.render(comparison, comparison.spans?.query ?? 0, state.quantBits);
     this.shareAxes(state.outliers, comparison.outliers);
   }
@@ -60,12 +63,13 @@ export class CompareTab implements PanelView {
   });
 }
 
-/** One side of the Compare tab: a model's title, map, key spans and histograms (ids compare-PANE-…). */
+/** One side of the Compare tab: a model's title, map, key spans, what-if and histograms (ids compare-PANE-…). */
 class CompareColumn {
   readonly element: HTMLElement;
   private readonly title: HTMLElement;
   private readonly heatmap: HeatmapView;
   private readonly spans: SpanList;
+  private readonly table: HTMLTableElement;
   private readonly histograms: HistogramsView;
 
   constructor(pane: Pane, theme: Theme, host: HostRequests) {
@@ -75,18 +79,24 @@ class CompareColumn {
     this.heatmap = new HeatmapView(this.element, theme, (query) => host.lockQuery(pane, query), `compare-${pane}-`);
     const reveal = (first: number, end: number) => host.reveal(pane, first, end);
     this.spans = new SpanList(`compare-${pane}-spans`, reveal);
+    this.table = element('table', 'data-table', `compare-${pane}-quantisation`);
     this.histograms = new HistogramsView(`compare-${pane}-histograms`, theme, reveal);
-    this.element.append(this.spans.element, this.histograms.element);
+    this.element.append(this.spans.element, this.table, this.histograms.element);
   }
 
-  /** Shows a run (the model's or the baseline's) and its map, spans and outliers. */
-  render({ meta, map, spans, outliers }: Comparison, query: number, quantBits: QuantBits | null): void {
+  /** Shows a run (the model's or the baseline's) and its map, spans, what-if and outliers. */
+  render({ meta, map, spans, outliers, quantisation }: Comparison, query: number, quantBits: QuantBits | null): void {
     this.title.textContent = title(meta, map);
     this.heatmap.render(map, meta.tokens, query);
     this.spans.render(spans, meta);
+    this.fillTable(meta, quantisation, quantBits);
     this.histograms.setQuantBits(quantBits);
     this.histograms.render(outliers, meta);
   }
+
+  private readonly fillTable = whenChanged((meta: InspectionMeta, layers: LayerQuantisation[] | undefined, bits: QuantBits | null) =>
+    renderQuantisationTable(this.table, meta, layers, bits),
+  );
 
   setAxisEnd(end: (layer: number, kind: 'hidden' | 'logits') => number): void {
     this.histograms.setAxisEnd(end);

@@ -2,10 +2,11 @@
 // hidden states and of the attention logits, side by side (one canvas each), with the top-1,
 // top-10 and median magnitudes, and the largest outliers with their token (click to reveal it).
 // Optionally the levels of an absmax quantisation grid are drawn over the logit histograms
-// (the paper's Figure 8). The container says which run it shows (data-run-id), each logit canvas
-// which grid it draws (data-quant-bits).
+// (the paper's Figure 8): its scale is the layer's top-1 over the top level, so it needs nothing
+// but the histogram. The container says which run it shows (data-run-id), each logit canvas which
+// grid it draws (data-quant-bits).
 
-import type { Histogram, LayerOutliers, QuantisationError, TokenInfo } from '../shared/inspection';
+import type { Histogram, LayerOutliers, TokenInfo } from '../shared/inspection';
 import { quantTopLevel, type QuantBits } from '../shared/model';
 import type { InspectionMeta } from '../shared/protocol';
 import { drawText, fillBackground, sizeCanvas } from './canvas';
@@ -21,6 +22,11 @@ const PAIR_GAP = 16;
 
 type HistogramKind = 'hidden' | 'logits';
 type AxisEnd = (layer: number, kind: HistogramKind) => number | undefined;
+/** An absmax grid: levels k * scale for k = 0..quantTopLevel(bits). */
+interface QuantGrid {
+  bits: QuantBits;
+  scale: number;
+}
 
 const KINDS = [
   { key: 'hidden', title: 'hidden states |h|' },
@@ -30,8 +36,8 @@ const KINDS = [
 export class HistogramsView {
   readonly element: HTMLElement;
   private tokens: readonly TokenInfo[] = [];
-  /** One entry per drawn histogram; the logit ones carry their layer's quantisation grids. */
-  private charts: { canvas: HTMLCanvasElement; histogram: Histogram; title: string; layer: number; kind: HistogramKind; grids?: QuantisationError[] }[] = [];
+  /** One entry per drawn histogram. */
+  private charts: { canvas: HTMLCanvasElement; histogram: Histogram; title: string; layer: number; kind: HistogramKind }[] = [];
   /** Where a histogram's |value| axis ends when it shares the axis with another model's. */
   private axisEnd: AxisEnd | undefined;
   private width = 0;
@@ -56,7 +62,8 @@ export class HistogramsView {
     this.tokens = meta?.tokens ?? [];
     this.charts = [];
     if (!layers?.length || !meta) {
-      this.element.replaceChildren(textElement('p', 'No outlier statistics yet.', 'note'));
+      // With a run, the host is computing them: it does when a tab that shows them opens.
+      this.element.replaceChildren(textElement('p', meta ? 'Computing the outlier statistics…' : 'No outlier statistics yet.', 'note'));
       return;
     }
     this.element.replaceChildren(...layers.map((layer) => this.layerSection(layer)));
@@ -89,8 +96,10 @@ export class HistogramsView {
 
   private draw(): void {
     this.width = this.currentWidth();
-    for (const { canvas, histogram, title, layer, kind, grids } of this.charts) {
-      const grid = grids?.find((candidate) => candidate.bits === this.quantBits);
+    const bits = this.quantBits;
+    for (const { canvas, histogram, title, layer, kind } of this.charts) {
+      // The layer's absmax scale: its largest |logit| is the top level.
+      const grid = kind === 'logits' && bits !== null ? { bits, scale: histogram.top1 / quantTopLevel(bits) } : undefined;
       const end = Math.max(histogram.edges[histogram.edges.length - 1] ?? 0, this.axisEnd?.(layer, kind) ?? 0);
       canvas.dataset.axisEnd = String(end);
       canvas.dataset.quantBits = grid ? String(grid.bits) : 'off';
@@ -112,7 +121,7 @@ export class HistogramsView {
       canvas.dataset.kind = key;
       canvas.setAttribute('role', 'img');
       canvas.setAttribute('aria-label', `Layer ${layer.layer}, ${title}: ${statistics(layer[key])}`);
-      this.charts.push({ canvas, histogram: layer[key], title, layer: layer.layer, kind: key, grids: key === 'logits' ? layer.quantisation : undefined });
+      this.charts.push({ canvas, histogram: layer[key], title, layer: layer.layer, kind: key });
       pair.append(canvas);
     }
     const stats = document.createElement('p');
@@ -147,7 +156,7 @@ function statistics(histogram: Histogram): string {
 
 /** One histogram: title, statistics, bars of log10(1 + count), |value| axis from 0 to axisEnd,
  *  marks at the median and the top-10 value, and the levels of a quantisation grid if given. */
-function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histogram, title: string, width: number, axisEnd: number, grid?: QuantisationError): void {
+function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histogram, title: string, width: number, axisEnd: number, grid?: QuantGrid): void {
   const context = sizeCanvas(canvas, width, CANVAS_HEIGHT);
   fillBackground(context, theme, width, CANVAS_HEIGHT);
   const plotTop = 40;

@@ -1,10 +1,11 @@
 // Entry of the side-panel webview, the root that wires the parts: the store (store.ts, the one place
 // the state changes, restored from and saved to setState so the panel survives being hidden and
 // reloaded), the views that render from the state, and the extension host (every incoming message
-// is validated; what the user picks on the maps goes to the host, which owns the selection).
+// is validated; what the user picks on the maps goes to the host, which owns the selection, and the
+// tab shown, so that the host computes what that tab needs).
 
 import './zodConfig'; // before any module creates schemas
-import { parseHostMessage, type HostMessage, type WebviewMessage } from '../shared/protocol';
+import { parseHostMessage, type HostMessage, type PanelTab, type WebviewMessage } from '../shared/protocol';
 import { readTheme, watchTheme } from './colors';
 import { CompareTab } from './compareTab';
 import { createTabs, registerToolkit } from './controls';
@@ -12,7 +13,7 @@ import { PanelHeader } from './header';
 import { MapsTab } from './mapsTab';
 import { NeedlesView } from './needles';
 import { OutliersTab } from './outliersTab';
-import { restoreState, saveState, type PanelState, type SavedState, type TabId } from './state';
+import { restoreState, saveState, type PanelState, type SavedState } from './state';
 import { PanelStore } from './store';
 import { whenChanged, type HostRequests, type PanelView } from './view';
 
@@ -43,7 +44,7 @@ const outliers = new OutliersTab(theme, host, (bits) => store.dispatch({ type: '
 const compare = new CompareTab(theme, host);
 const needles = new NeedlesView(theme);
 const views: PanelView[] = [header, maps, outliers, compare, needles];
-const tabs = createTabs<TabId>(
+const tabs = createTabs<PanelTab>(
   [
     { id: 'maps', title: 'Maps & spans', content: maps.element },
     { id: 'outliers', title: 'Outliers', content: outliers.element },
@@ -52,12 +53,18 @@ const tabs = createTabs<TabId>(
   ],
   (tab) => store.dispatch({ type: 'chooseTab', tab }),
 );
-const showTab = whenChanged((tab: TabId) => tabs.select(tab));
+const showTab = whenChanged((tab: PanelTab) => tabs.select(tab));
 document.body.append(header.element, tabs.element);
+/** Tells the host the tab shown for a run: when the user switches tab, and when a new run or its
+ *  comparison arrives (the host computes the outliers only for a tab that shows them). */
+const reportView = whenChanged((runId: number | undefined, tab: PanelTab, _comparing: boolean) => {
+  if (runId !== undefined) post({ type: 'viewShown', runId, tab });
+});
 
 function render(state: PanelState): void {
   for (const view of views) view.render(state);
   showTab(state.tab);
+  reportView(state.meta?.runId, state.tab, Boolean(state.comparison));
   // What the panel shows as a whole, for a reader and for the tests (VS Code sets other data-* here).
   const { dataset } = document.body;
   if (state.meta) Object.assign(dataset, { runId: String(state.meta.runId), model: state.meta.model.name });

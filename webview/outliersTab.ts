@@ -1,9 +1,11 @@
 // The "Outliers" tab: the quantisation grid switch, the table of each layer's quantisation errors
 // and the model's activation and attention-logit histograms per layer with the chosen grid drawn
-// over the logits (the paper's Table 5 and Figure 8).
+// over the logits (the paper's Table 5 and Figure 8). The host computes them when this tab (or
+// Compare) is first shown for a run: the histograms, then the table's what-if.
 
-import type { LayerOutliers } from '../shared/inspection';
+import type { LayerQuantisation } from '../shared/inspection';
 import type { QuantBits } from '../shared/model';
+import type { InspectionMeta } from '../shared/protocol';
 import type { Theme } from './colors';
 import { createQuantSwitch, type QuantSwitch } from './controls';
 import { HistogramsView } from './histograms';
@@ -23,16 +25,18 @@ export class OutliersTab implements PanelView {
     this.element.append(this.quantSwitch.element, this.table, this.histograms.element);
   }
 
-  render({ meta, outliers, quantBits }: PanelState): void {
+  render({ meta, outliers, quantisation, quantBits }: PanelState): void {
     this.quantSwitch.show(quantBits);
     this.histograms.setQuantBits(quantBits);
     this.histograms.render(meta && outliers, meta);
-    this.fillTable(meta && outliers, quantBits);
+    this.fillTable(meta, quantisation, quantBits);
   }
 
   setTheme(theme: Theme): void {
     this.histograms.setTheme(theme);
   }
 
-  private readonly fillTable = whenChanged((outliers: LayerOutliers[] | undefined, bits: QuantBits | null) => renderQuantisationTable(this.table, outliers, bits));
+  private readonly fillTable = whenChanged((meta: InspectionMeta | undefined, layers: LayerQuantisation[] | undefined, bits: QuantBits | null) =>
+    renderQuantisationTable(this.table, meta, layers, bits),
+  );
 }

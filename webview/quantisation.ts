@@ -1,11 +1,14 @@
 // The quantisation what-if (the paper's Figure 8): per layer, the error of quantising its attention
-// logits to each of QUANT_BITS, as a table (#quantisation: one row per layer with data-layer, each
-// number a cell with data-metric and data-bits; the chosen bit width's cells have class "chosen").
+// logits to each of QUANT_BITS, as a table (one row per layer with data-layer, each number a cell
+// with data-metric and data-bits; the chosen bit width's cells have class "chosen"). The table says
+// which run it shows (data-run-id) and whether its numbers are there yet (data-state "pending"
+// while the host computes them, after the histograms; then "ready").
 
-import type { LayerOutliers } from '../shared/inspection';
+import type { LayerQuantisation } from '../shared/inspection';
 import { QUANT_BITS, type QuantBits } from '../shared/model';
+import type { InspectionMeta } from '../shared/protocol';
 import { formatValue } from './format';
-import { textElement } from './view';
+import { describeElement, textElement } from './view';
 
 const METRICS: { key: 'logitRelRmse' | 'attentionError'; title: string; tooltip: string }[] = [
   {
@@ -20,15 +23,22 @@ const METRICS: { key: 'logitRelRmse' | 'attentionError'; title: string; tooltip:
   },
 ];
 
-/** Fills the table with the layers' errors, the chosen bit width (null: none) emphasised. */
-export function renderQuantisationTable(table: HTMLTableElement, layers: readonly LayerOutliers[] | undefined, chosen: QuantBits | null): void {
-  if (!layers || layers.length === 0) {
-    table.replaceChildren();
-    table.hidden = true;
+/** Fills the table with a run's errors (undefined: still computing), the chosen bit width (null:
+ *  none) emphasised; hidden without a run. */
+export function renderQuantisationTable(
+  table: HTMLTableElement,
+  meta: InspectionMeta | undefined,
+  layers: readonly LayerQuantisation[] | undefined,
+  chosen: QuantBits | null,
+): void {
+  describeElement(table, meta && { runId: meta.runId, state: layers ? 'ready' : 'pending' });
+  table.hidden = !meta;
+  const caption = document.createElement('caption');
+  if (!meta || !layers) {
+    caption.textContent = 'Computing the quantisation what-if…';
+    table.replaceChildren(...(meta ? [caption] : []));
     return;
   }
-  table.hidden = false;
-  const caption = document.createElement('caption');
   caption.textContent =
     'Error of quantising each layer’s attention logits absmax (one scale per layer, top level = top-1): ' +
     'relative RMS error of the logits, and total-variation distance of the attention rows (DIFF’s divided by 1 − λ).';
@@ -47,13 +57,13 @@ export function renderQuantisationTable(table: HTMLTableElement, layers: readonl
   }
   head.append(groups, widths);
   const body = document.createElement('tbody');
-  for (const { layer, quantisation } of layers) {
+  for (const { layer, errors } of layers) {
     const row = document.createElement('tr');
     row.dataset.layer = String(layer);
     row.append(textElement('th', String(layer)));
     for (const { key } of METRICS) {
       for (const bits of QUANT_BITS) {
-        const error = quantisation.find((entry) => entry.bits === bits);
+        const error = errors.find((entry) => entry.bits === bits);
         const value = textElement('td', error ? formatValue(error[key]) : '–');
         value.dataset.metric = key;
         value.dataset.bits = String(bits);
@@ -64,7 +74,6 @@ export function renderQuantisationTable(table: HTMLTableElement, layers: readonl
   }
   table.replaceChildren(caption, head, body);
 }
-
 
 function emphasised(element: HTMLTableCellElement, bits: QuantBits, chosen: QuantBits | null): HTMLTableCellElement {
   element.classList.toggle('chosen', bits === chosen);

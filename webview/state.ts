@@ -4,16 +4,13 @@
 // by the store (store.ts), which replaces the parts that change instead of mutating them.
 
 import { z } from 'zod';
-import { keySpanSchema, layerOutliersSchema, type LayerOutliers, type Thumbnails } from '../shared/inspection';
+import { keySpanSchema, layerOutliersSchema, layerQuantisationSchema, type LayerOutliers, type LayerQuantisation, type Thumbnails } from '../shared/inspection';
 import { MAP_VIEWS, QUANT_BITS, type MapView, type QuantBits } from '../shared/model';
 import { needleReportSchema, type NeedleReport } from '../shared/needleTest';
-import { inspectionMetaSchema, type InspectionMeta } from '../shared/protocol';
+import { inspectionMetaSchema, PANEL_TABS, type InspectionMeta, type PanelTab } from '../shared/protocol';
 import { indexSchema } from '../shared/schemas';
 import type { ShownMap } from './heatmap';
 import type { ShownSpans } from './spans';
-
-export const TAB_IDS = ['maps', 'outliers', 'compare', 'needles'] as const;
-export type TabId = (typeof TAB_IDS)[number];
 
 export interface Selection {
   layer: number;
@@ -33,6 +30,8 @@ export interface Comparison {
   map: ShownMap | undefined;
   spans: ShownSpans | undefined;
   outliers: LayerOutliers[] | undefined;
+  /** The quantisation what-if, which the host computes after the outliers. */
+  quantisation: LayerQuantisation[] | undefined;
 }
 
 export interface PanelState {
@@ -44,10 +43,11 @@ export interface PanelState {
   map: ShownMap | undefined;
   spans: ShownSpans | undefined;
   outliers: LayerOutliers[] | undefined;
+  quantisation: LayerQuantisation[] | undefined;
   comparison: Comparison | undefined;
   /** The last Needle Test's results (they outlive inspections). */
   needles: NeedleReport | undefined;
-  tab: TabId;
+  tab: PanelTab;
   /** The quantisation grid drawn over the logit histograms (null: none). */
   quantBits: QuantBits | null;
   status: Status;
@@ -61,7 +61,21 @@ type KeptState = Pick<PanelState, 'selection' | 'tab' | 'quantBits' | 'needles'>
 /** A panel with no inspection, keeping what `kept` gives of the previous state. */
 export function emptyState(kept: Partial<KeptState> = {}): PanelState {
   const { selection = { layer: 0, head: 0, view: 'diff' }, tab = 'maps', quantBits = null, needles } = kept;
-  return { meta: undefined, thumbnails: {}, selection, query: 0, map: undefined, spans: undefined, outliers: undefined, comparison: undefined, needles, tab, quantBits, status: IDLE };
+  return {
+    meta: undefined,
+    thumbnails: {},
+    selection,
+    query: 0,
+    map: undefined,
+    spans: undefined,
+    outliers: undefined,
+    quantisation: undefined,
+    comparison: undefined,
+    needles,
+    tab,
+    quantBits,
+    status: IDLE,
+  };
 }
 
 /** Base64 characters of arrays kept in the saved state (thumbnails first, then the map). */
@@ -71,20 +85,22 @@ const viewSchema = z.enum(MAP_VIEWS);
 const selectionSchema = z.object({ layer: indexSchema, head: indexSchema, view: viewSchema });
 const savedMapSchema = selectionSchema.extend({ runId: indexSchema, size: indexSchema, data: z.string() });
 const savedSpansSchema = z.object({ layer: indexSchema, head: indexSchema, query: indexSchema, spans: z.array(keySpanSchema) });
-const savedStateSchema = z.object({
+/** What the panes have in common: a map, key spans and the statistics. */
+const savedPaneSchema = z.object({
+  map: savedMapSchema.optional(),
+  spans: savedSpansSchema.optional(),
+  outliers: z.array(layerOutliersSchema).optional(),
+  quantisation: z.array(layerQuantisationSchema).optional(),
+});
+const savedStateSchema = savedPaneSchema.extend({
   version: z.literal(1),
   meta: inspectionMetaSchema.optional(),
   thumbnails: z.partialRecord(viewSchema, z.string()),
   selection: selectionSchema,
   query: indexSchema,
-  map: savedMapSchema.optional(),
-  spans: savedSpansSchema.optional(),
-  outliers: z.array(layerOutliersSchema).optional(),
-  comparison: z
-    .object({ meta: inspectionMetaSchema, map: savedMapSchema.optional(), spans: savedSpansSchema.optional(), outliers: z.array(layerOutliersSchema).optional() })
-    .optional(),
+  comparison: savedPaneSchema.extend({ meta: inspectionMetaSchema }).optional(),
   needles: needleReportSchema.optional(),
-  tab: z.enum(TAB_IDS),
+  tab: z.enum(PANEL_TABS),
   quantBits: z.literal(QUANT_BITS).nullable(),
 });
 export type SavedState = z.infer<typeof savedStateSchema>;
@@ -118,11 +134,10 @@ export function saveState(state: PanelState): SavedState {
     map: state.map && mapData ? { ...state.map, data: mapData } : undefined,
     spans: state.spans,
     outliers: state.outliers,
+    quantisation: state.quantisation,
     comparison: comparison && {
-      meta: comparison.meta,
+      ...comparison,
       map: comparison.map && comparisonMapData ? { ...comparison.map, data: comparisonMapData } : undefined,
-      spans: comparison.spans,
-      outliers: comparison.outliers,
     },
     needles: state.needles,
     tab: state.tab,
@@ -138,7 +153,7 @@ export function restoreState(saved: unknown): PanelState {
     console.warn('discarding saved panel state:', parsed.error.issues[0]?.message);
     return emptyState();
   }
-  const { meta, selection, query, spans, outliers, needles, tab, quantBits } = parsed.data;
+  const { meta, selection, query, spans, outliers, quantisation, needles, tab, quantBits } = parsed.data;
   const thumbnails: Thumbnails = {};
   let map: ShownMap | undefined;
   let comparisonMap: ShownMap | undefined;
@@ -150,8 +165,14 @@ export function restoreState(saved: unknown): PanelState {
     console.warn('discarding saved arrays (bad base64):', error); // the host sends them again on request
   }
   const savedComparison = parsed.data.comparison;
-  const comparison = savedComparison && { meta: savedComparison.meta, map: comparisonMap, spans: savedComparison.spans, outliers: savedComparison.outliers };
-  return { meta, thumbnails, selection, query, map, spans, outliers, comparison, needles, tab, quantBits, status: IDLE };
+  const comparison = savedComparison && {
+    meta: savedComparison.meta,
+    map: comparisonMap,
+    spans: savedComparison.spans,
+    outliers: savedComparison.outliers,
+    quantisation: savedComparison.quantisation,
+  };
+  return { meta, thumbnails, selection, query, map, spans, outliers, quantisation, comparison, needles, tab, quantBits, status: IDLE };
 }
 
 /** A saved map, or undefined when none was saved or its size does not match its data. */

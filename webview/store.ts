@@ -7,14 +7,14 @@
 
 import type { Thumbnails } from '../shared/inspection';
 import type { QuantBits } from '../shared/model';
-import type { HostMessage, InspectionMeta, PanelSelection } from '../shared/protocol';
-import { emptyState, IDLE, type Comparison, type PanelState, type TabId } from './state';
+import type { HostMessage, InspectionMeta, PanelSelection, PanelTab } from '../shared/protocol';
+import { emptyState, IDLE, type Comparison, type PanelState } from './state';
 
 /** A host message that changes the state (an export request only asks for a picture). */
 export type HostUpdate = Exclude<HostMessage, { type: 'exportRequest' }>;
 
 /** A choice the panel keeps on its own. */
-export type UserChoice = { type: 'chooseTab'; tab: TabId } | { type: 'chooseQuantBits'; bits: QuantBits | null };
+export type UserChoice = { type: 'chooseTab'; tab: PanelTab } | { type: 'chooseQuantBits'; bits: QuantBits | null };
 
 export type PanelAction = HostUpdate | UserChoice;
 
@@ -33,7 +33,7 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       return inspected(state, action.meta, action.thumbnails, action.selection);
     case 'comparison':
       if (!isCurrentRun(state, action.meta.runId)) return state;
-      return { ...state, comparison: { meta: action.meta, map: undefined, spans: undefined, outliers: undefined }, tab: 'compare' };
+      return { ...state, comparison: { meta: action.meta, map: undefined, spans: undefined, outliers: undefined, quantisation: undefined }, tab: 'compare' };
     case 'map': {
       const { pane, runId, layer, head, view, size, data } = action;
       if (data.length !== size * size) {
@@ -53,8 +53,11 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       return pane === 'compare' ? withComparison(state, { spans: shown }) : { ...state, spans: shown, query };
     }
     case 'outliers':
+    case 'quantisation': {
       if (!isCurrentRun(state, action.runId)) return state;
-      return action.pane === 'compare' ? withComparison(state, { outliers: action.layers }) : { ...state, outliers: action.layers };
+      const part = action.type === 'outliers' ? { outliers: action.layers } : { quantisation: action.layers };
+      return action.pane === 'compare' ? withComparison(state, part) : { ...state, ...part };
+    }
     case 'needles':
       return { ...state, needles: action.report, tab: 'needles', status: IDLE };
   }

@@ -9,6 +9,10 @@ import type { ProviderSetting } from '../core/runtime';
 import type { InspectorSettings } from './settings';
 import type { InspectorStatusBar } from './statusBar';
 
+/** The engine requests the panel makes, which the tests count per inspection. */
+const PANEL_OPS = ['map', 'spans', 'outliers', 'quantisation'] as const;
+export type EngineRequests = Record<(typeof PANEL_OPS)[number], number>;
+
 /** An engine process and the package loaded (or loading) in it. */
 class EngineSlot {
   readonly client: EngineClient;
@@ -36,9 +40,9 @@ class EngineSlot {
     this.loaded = undefined;
   }
 
-  /** Map and key-span requests so far. */
-  requests(): { map: number; spans: number } {
-    return { map: this.client.requestCount('map'), spans: this.client.requestCount('spans') };
+  /** Requests so far of the kinds the panel makes. */
+  requests(): EngineRequests {
+    return Object.fromEntries(PANEL_OPS.map((op) => [op, this.client.requestCount(op)])) as EngineRequests;
   }
 }
 
@@ -86,8 +90,8 @@ export class ModelEngines implements vscode.Disposable {
     return info;
   }
 
-  /** Map and key-span requests each engine has had (the tests count them per inspection). */
-  requests(): Record<'model' | 'baseline', { map: number; spans: number }> {
+  /** The panel's requests each engine has had (the tests count them per inspection). */
+  requests(): Record<'model' | 'baseline', EngineRequests> {
     return { model: this.modelSlot.requests(), baseline: this.baselineSlot.requests() };
   }
 

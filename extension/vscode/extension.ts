@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { NeedleTestOptions } from '../../shared/needleTest';
+import { parseWebviewMessage } from '../../shared/protocol';
 import type { ActiveInspection } from './activeInspection';
 import { EditorHighlights } from './editorHighlights';
 import { ModelEngines } from './engines';
@@ -26,8 +27,11 @@ export interface InspectorApi {
   modelDir(): string;
   baselineDir(): string;
   lastNeedleTest(): NeedleTestRun | undefined;
-  /** Map and key-span requests each model's engine has had so far. */
+  /** Map, key-span, outlier and quantisation requests each model's engine has had so far. */
   engineRequests(): ReturnType<ModelEngines['requests']>;
+  /** Acts on `message` as if the panel had sent it (validated the same way); settles when the work
+   *  it started is done. For the tests, which cannot click in the panel. */
+  panelMessage(message: unknown): Promise<void>;
 }
 
 export function activate(context: vscode.ExtensionContext): InspectorApi {
@@ -70,7 +74,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     highlights,
     jobs,
     panel,
-    panel.onDidReceiveMessage((message) => session.onWebviewMessage(message)),
+    panel.onDidReceiveMessage((message) => void session.onWebviewMessage(message)),
     vscode.window.registerWebviewViewProvider(PANEL_VIEW_ID, panel),
     vscode.languages.registerHoverProvider('*', new InspectionHover(session)),
     command('inspectSelection', () => {
@@ -108,5 +112,9 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     baselineDir: () => settings.baselineDir(),
     lastNeedleTest: () => needleTest.last,
     engineRequests: () => engines.requests(),
+    panelMessage: async (data) => {
+      const message = parseWebviewMessage(data);
+      if (message.type !== 'exportImage') await session.onWebviewMessage(message);
+    },
   };
 }

@@ -1,14 +1,15 @@
 // What the panel shows: the current inspection (and the baseline's run beside it when comparing),
 // and the selection — layer, head, map view, locked query token — which the host alone owns. The
 // webview sends what the user picked; the session computes each pane's map and key spans once and
-// posts them with the selection they were computed for. It also keeps the last messages, so that a
-// panel shown again redraws without computing anything.
+// posts them with the selection they were computed for. The outliers and the quantisation what-if
+// are computed only when the panel says a tab that shows them is open, once per run and pane. It
+// also keeps the last messages, so that a panel shown again redraws without computing anything.
 
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import type { KeySpan } from '../../shared/inspection';
 import { mapViews, modelInfoSchema, type ModelInfo } from '../../shared/model';
-import type { HostMessage, InspectionMeta, Pane, PanelSelection } from '../../shared/protocol';
+import type { HostMessage, InspectionMeta, Pane, PanelSelection, PanelTab } from '../../shared/protocol';
 import { alignToken } from '../core/alignTokens';
 import type { EngineInfo, InspectionResult } from '../core/engine';
 import type { EngineClient } from '../core/engineClient';
@@ -30,6 +31,12 @@ export class PanelSession {
   private selectionVersion = 0;
   /** The last messages sent to the panel, re-sent when it is shown again. */
   private replay: HostMessage[] = [];
+  /** The current run's panes whose outliers and quantisation what-if were asked for: settles when
+   *  they are posted (or failed). */
+  private statistics = new Map<Pane, Promise<void>>();
+  /** Settles when the current run's first maps and spans are shown: the statistics wait for it, so
+   *  that the first map never waits for them. */
+  private firstShown: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly panel: InspectorPanel,
@@ -53,19 +60,19 @@ export class PanelSession {
   }
 
   /** Shows a fresh inspection: its description, then each pane's map and spans for the selection
-   *  (the user's layer, head and view, kept where this model has them; the run's query token), then
-   *  the outliers. */
+   *  (the user's layer, head and view, kept where this model has them; the run's query token). The
+   *  outliers wait until the panel shows a tab that needs them (see showStatistics). */
   async show(inspection: ActiveInspection, signal: AbortSignal): Promise<void> {
     this.current = inspection;
-    const { runId, result, model, comparison } = inspection;
+    this.statistics = new Map();
+    const { result, model, comparison } = inspection;
     this.setSelection(fitSelection(this.selection, model, result.query));
     this.post({ type: 'inspection', meta: this.meta(result, model), thumbnails: result.thumbnails, selection: this.selection });
     if (comparison) this.post({ type: 'comparison', meta: this.meta(comparison.result, comparison.model) });
-    await this.showSelection({ map: true }, signal);
-    for (const pane of this.panes()) {
-      const layers = await this.clientOf(pane).request({ op: 'outliers' }, signal);
-      if (runId === this.latestRunId) this.post({ type: 'outliers', pane, runId, layers });
-    }
+    // Set before the panel can answer the posts above with 'viewShown'.
+    const shown = this.showSelection({ map: true }, signal);
+    this.firstShown = shown.catch(() => undefined);
+    await shown;
   }
 
   /** Key spans of a query token for the panel's layer and head (the hover's). */
@@ -78,7 +85,8 @@ export class PanelSession {
     return this.replay.find((m): m is PaneMessage<T> => m.type === type && m.pane === 'main');
   }
 
-  onWebviewMessage(message: PanelRequest): void {
+  /** Acts on a message from the panel; settles when the work it started is done (for the tests). */
+  async onWebviewMessage(message: PanelRequest): Promise<void> {
     if (message.type === 'ready') {
       // The panel renders the host's selection as it is now, which may have moved since the run.
       for (const m of this.replay) this.panel.post(m.type === 'inspection' ? { ...m, selection: this.selection } : m);
@@ -87,17 +95,19 @@ export class PanelSession {
     const current = this.current;
     if (!current || message.runId !== current.runId) return; // stale
     if (message.type === 'reveal') {
-      void this.highlights.reveal(current, message.runId, message.firstToken, message.endToken, message.pane);
+      await this.highlights.reveal(current, message.runId, message.firstToken, message.endToken, message.pane);
+    } else if (message.type === 'viewShown') {
+      await this.showStatistics(statisticsPanes(message.tab, current));
     } else if (message.type === 'select') {
       const { layer = this.selection.layer, head = this.selection.head, view = this.selection.view } = message;
       const { nLayer, nHead, kind } = current.model;
       if (layer >= nLayer || head >= nHead || !mapViews(kind).includes(view)) return;
       this.setSelection({ ...this.selection, layer, head, view });
-      void this.showSelection({ map: true }).catch((err) => this.log.warn(String(err)));
+      await this.showSelection({ map: true }).catch((err) => this.log.warn(String(err)));
     } else if (message.type === 'lockQuery' && message.query < tokensOf(current, message.pane).length) {
       const query = message.pane === 'main' ? message.query : alignToken(tokensOf(current, 'compare'), message.query, current.result.tokens);
       this.setSelection({ ...this.selection, query });
-      void this.showSelection({ map: false }).catch((err) => this.log.warn(String(err)));
+      await this.showSelection({ map: false }).catch((err) => this.log.warn(String(err)));
     }
   }
 
@@ -140,6 +150,39 @@ export class PanelSession {
     }
   }
 
+  /** Computes and posts the outliers, then the quantisation what-if, of each of `panes` not yet
+   *  asked for in the current run (each pane's engine in parallel); settles when all are posted. */
+  private async showStatistics(panes: Pane[]): Promise<void> {
+    const { runId } = this.current!;
+    const asked = this.statistics;
+    for (const pane of panes) if (!asked.has(pane)) asked.set(pane, this.showPaneStatistics(runId, pane));
+    await Promise.all(panes.map((pane) => asked.get(pane)));
+  }
+
+  private async showPaneStatistics(runId: number, pane: Pane): Promise<void> {
+    const stale = () => runId !== this.latestRunId;
+    await this.firstShown; // the run's first maps and spans come first
+    if (stale()) return; // the engine holds a newer run by now
+    // No abort signal: aborting kills the engine process and the run it holds; the engine drops
+    // these jobs itself when a newer inspection arrives (SupersededError).
+    const client = this.clientOf(pane);
+    try {
+      const layers = await client.request({ op: 'outliers' });
+      if (stale()) return;
+      this.post({ type: 'outliers', pane, runId, layers });
+      const quantisation = await client.request({ op: 'quantisation' });
+      if (stale()) return;
+      this.post({ type: 'quantisation', pane, runId, layers: quantisation });
+    } catch (err) {
+      if (stale()) return;
+      this.statistics.delete(pane); // showing the tab again tries again
+      const error = err as Error;
+      if (error.name === 'SupersededError' || error.name === 'CancelledError') return; // another job took the engine
+      this.log.error(`outlier statistics (${pane}): ${error.message}`);
+      this.post({ type: 'error', message: `the outlier statistics failed: ${error.message}` });
+    }
+  }
+
   /** The selection as it applies to a pane: the baseline shows its A1 map for the same layer,
    *  head and query token (clamped to its own layers and heads; the query carried by offset). */
   private selectionFor(pane: Pane): PanelSelection {
@@ -174,6 +217,12 @@ export class PanelSession {
       latencyMs: result.latencyMs,
     };
   }
+}
+
+/** The panes whose outliers a tab shows: the model's in Outliers, both models' in Compare. */
+function statisticsPanes(tab: PanelTab, inspection: ActiveInspection): Pane[] {
+  if (tab === 'outliers') return ['main'];
+  return tab === 'compare' && inspection.comparison ? ['main', 'compare'] : [];
 }
 
 /** A selection as it applies to a model: layer and head clamped to its own, the view kept if the

@@ -1,32 +1,39 @@
-// End to end: the quantisation what-if in the Outliers tab. Choosing 4 bits draws the grid's levels
-// over the attention-logit histograms and shows, per layer, the errors the engine computes for the
-// same text; the choice survives a window reload.
+// End to end: the quantisation what-if in the Outliers tab. Nothing of it is computed while the
+// panel shows Maps & spans; switching to Outliers brings the histograms, then the table. Choosing 4
+// bits draws the grid's levels over the attention-logit histograms, and the table shows, per layer,
+// the errors the engine computes for the same text; the choice survives a window reload.
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import { QUANT_BITS } from '../../shared/model';
-import { canvasImage, inspectText, modelsFolder, ofRun, packageShape, reloadWindow, runCommand, startSession, webviewFrame, type Session } from './harness';
+import { canvasImage, drawnMap, inspectText, modelsFolder, ofRun, packageShape, reloadWindow, runCommand, startSession, webviewFrame, type Session } from './harness';
 
 const PACKAGE = path.join(modelsFolder, DEFAULT_MODEL);
 const SELECTED = 'numbers.append(numbers[-1] + numbers[-2])';
 
 let session: Session;
+/** The inspected run. */
+let runId: string;
 /** Layer 0's logit histogram of the inspected run. */
 let logitsCanvas: string;
+/** The run's what-if table once its numbers are there. */
+let filledTable: string;
 before(async () => {
   session = await startSession('quantisation');
-  const runId = await inspectText(session.page, 'sample.py', SELECTED, 'DiffTransformer: Inspect Selection', DEFAULT_MODEL);
+  runId = await inspectText(session.page, 'sample.py', SELECTED, 'DiffTransformer: Inspect Selection', DEFAULT_MODEL);
   logitsCanvas = `${ofRun('#histograms', runId)} .histogram-layer[data-layer="0"] canvas[data-kind="logits"]`;
+  filledTable = `${ofRun('#quantisation', runId)}[data-state="ready"]`;
 });
 after(async () => {
   await session?.close();
 });
 
-/** The numbers of the #quantisation table: rows[layer][metric][bits] as shown. */
+/** The numbers of the run's filled #quantisation table: rows[layer][metric][bits] as shown. */
 async function shownErrors(): Promise<{ layer: number; cells: { metric: string; bits: number; text: string; chosen: boolean }[] }[]> {
-  const rows = webviewFrame(session.page).locator('#quantisation tbody tr');
+  const rows = webviewFrame(session.page).locator(`${filledTable} tbody tr`);
+  await rows.first().waitFor({ state: 'attached' });
   const shown = [];
   for (let r = 0; r < (await rows.count()); r++) {
     const row = rows.nth(r);
@@ -41,8 +48,14 @@ async function shownErrors(): Promise<{ layer: number; cells: { metric: string; 
   return shown;
 }
 
-test('4 bits draws the grid over the logit histograms and the engine’s errors per layer', async () => {
+test('the statistics wait for the Outliers tab, where 4 bits draws the grid over the logit histograms', async () => {
   const frame = webviewFrame(session.page);
+  // The run's map and spans are drawn on Maps & spans; its statistics are not asked for.
+  await drawnMap(session.page, '#heatmap', runId);
+  await frame.locator(`${ofRun('#spans', runId)} .span-item`).first().waitFor();
+  assert.equal(await frame.locator(ofRun('#quantisation', runId)).getAttribute('data-state'), 'pending', 'no what-if before the Outliers tab');
+  assert.equal(await frame.locator(ofRun('#histograms', runId)).count(), 0, 'no histograms before the Outliers tab');
+
   await frame.locator('#tab-outliers').click();
   await frame.locator(logitsCanvas).waitFor({ state: 'visible' });
   assert.equal(await frame.locator(logitsCanvas).getAttribute('data-quant-bits'), 'off', 'no grid until one is chosen');
@@ -71,25 +84,30 @@ test('4 bits draws the grid over the logit histograms and the engine’s errors 
   }
   const strayColumns = changedRows.flatMap((rows, x) => (rows > 0 && !levelColumns.some((level) => Math.abs(x - level) <= ratio) ? [x] : []));
   assert.deepEqual(strayColumns, [], 'nothing but the level lines changed');
+  await runCommand(session.page, 'View: Toggle Maximized Panel');
+  await session.screenshot('quantisation-4bit');
+  await runCommand(session.page, 'View: Toggle Maximized Panel');
+});
 
+test('the what-if table fills with finite errors per layer and bit width, the engine’s', async () => {
+  const shown = await shownErrors();
   const engine = await Engine.load(PACKAGE, 'cpu');
   await engine.inspect(SELECTED);
-  const expected = engine.outliers();
-  const shown = await shownErrors();
+  const expected = await engine.quantisation();
   assert.deepEqual(shown.map((row) => row.layer), expected.map((layer) => layer.layer), 'one row per layer');
   for (const [index, { layer, cells }] of shown.entries()) {
     assert.equal(cells.length, 2 * QUANT_BITS.length, `layer ${layer}: two errors per bit width`);
     for (const { metric, bits, text, chosen } of cells) {
-      const error = expected[index].quantisation.find((entry) => entry.bits === bits)!;
+      const number = Number(text.replace('−', '-'));
+      assert.ok(Number.isFinite(number), `layer ${layer} ${metric} ${bits}-bit: a finite number, shown ${text}`);
+      const error = expected[index].errors.find((entry) => entry.bits === bits)!;
       const value = error[metric as 'logitRelRmse' | 'attentionError'];
       // The table shows 4 significant digits.
-      assert.ok(Math.abs(Number(text.replace('−', '-')) - value) <= 5e-4 * value, `layer ${layer} ${metric} ${bits}-bit: shown ${text}, engine ${value}`);
+      assert.ok(Math.abs(number - value) <= 5e-4 * value, `layer ${layer} ${metric} ${bits}-bit: shown ${text}, engine ${value}`);
       assert.equal(chosen, bits === 4, `only the chosen bit width is emphasised (${metric} ${bits}-bit)`);
     }
   }
-  await runCommand(session.page, 'View: Toggle Maximized Panel');
-  await session.screenshot('quantisation-4bit');
-  await runCommand(session.page, 'View: Toggle Maximized Panel');
+  await session.screenshot('quantisation-table');
 });
 
 test('the chosen grid survives a window reload', async () => {
@@ -99,6 +117,6 @@ test('the chosen grid survives a window reload', async () => {
   const frame = webviewFrame(page);
   await frame.locator(`${logitsCanvas}[data-quant-bits="4"]`).waitFor({ state: 'attached' });
   assert.equal(await frame.locator('#quant-switch').evaluate((group) => (group as unknown as { value: string }).value), '4');
-  assert.equal(await frame.locator('#quantisation tbody tr').count(), packageShape(DEFAULT_MODEL).layers, 'the error table is restored for every layer');
+  assert.equal(await frame.locator(`${filledTable} tbody tr`).count(), packageShape(DEFAULT_MODEL).layers, 'the error table is restored for every layer');
   await session.screenshot('quantisation-after-reload');
 });

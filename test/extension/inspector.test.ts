@@ -280,6 +280,40 @@ suite('inspection in the editor', () => {
     }
   });
 
+  test('the outliers and the quantisation what-if are computed only for a tab that shows them, once per run and pane', async () => {
+    const inspector = await api();
+    const editor = await openSample('sample.py');
+    select(editor, 'def fibonacci', 'list[int]:');
+    const exportFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'export-'));
+    /** Waits until the panel's messages about the run have reached the host: it answers Export
+     *  View after every message posted before. */
+    const panelCaughtUp = (name: string) => vscode.commands.executeCommand('difftransformer.exportView', vscode.Uri.file(path.join(exportFolder, `${name}.png`)));
+    let before = inspector.engineRequests();
+    const made = (model: 'model' | 'baseline') => {
+      const after = inspector.engineRequests()[model];
+      return { outliers: after.outliers - before[model].outliers, quantisation: after.quantisation - before[model].quantisation };
+    };
+    const none = { outliers: 0, quantisation: 0 };
+    const once = { outliers: 1, quantisation: 1 };
+
+    // A plain inspection: the panel is on Maps & spans (or on Compare, which without a comparison
+    // shows no histograms), so nothing but the maps and spans is computed.
+    const { runId } = await inspectSelection(editor);
+    await panelCaughtUp('inspect');
+    assert.deepEqual(made('model'), none, 'Inspect computes no statistics for Maps & spans');
+    // The Outliers tab, shown twice: the model's histograms and what-if, once.
+    for (let shown = 0; shown < 2; shown++) await inspector.panelMessage({ type: 'viewShown', runId, tab: 'outliers' });
+    assert.deepEqual(made('model'), once, 'the Outliers tab: the model’s statistics, once');
+    assert.deepEqual(made('baseline'), none, 'the Outliers tab: nothing of the baseline');
+
+    // A comparison opens the Compare tab, whose columns show both models' statistics.
+    before = inspector.engineRequests();
+    const compared = await inspectSelection(editor, 'compareWithBaseline');
+    await panelCaughtUp('compare');
+    for (const tab of ['compare', 'outliers', 'compare'] as const) await inspector.panelMessage({ type: 'viewShown', runId: compared.runId, tab });
+    assert.deepEqual([made('model'), made('baseline')], [once, once], 'the Compare tab: each model’s statistics, once');
+  });
+
   test('Export View writes a PNG and a JSON with the model hash and the range', async () => {
     const { inspection } = await inspectSample('sample.py', 'def fibonacci', 'return numbers[:n]');
     const target = vscode.Uri.file(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'export-')), 'view.png'));
