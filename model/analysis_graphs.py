@@ -88,11 +88,13 @@ def logit_statistics() -> onnx.ModelProto:
     bins = g.input("bins", FLOAT, [])
     top = g.input("top", INT64, [1])
     magnitude = g.op("Add", g.op("Abs", logits), bias)  # hidden pairs: -inf
-    absmax = g.op("ReduceMax", magnitude, keepdims=0)
+    top_values, top_indices = g.ops("TopK", 2, g.op("Reshape", magnitude, g.const([-1], INT64)), top)
+    # absmax is the largest of the top values: binning after the TopK lets ONNX Runtime free each
+    # T x T intermediate as it goes, rather than hold them all for a TopK scheduled last.
+    absmax = g.op("ReduceMax", top_values, keepdims=0)
     per_unit = g.op("Div", bins, g.op("Max", absmax, g.const(1e-30)))
     # Clip sends the hidden pairs to -1 and the maximum into the last bin; the cast truncates.
     shifted = g.op("Add", g.op("Clip", g.op("Mul", magnitude, per_unit), g.const(-1.0), g.op("Sub", bins, g.const(1.0))), g.const(1.0))
-    top_values, top_indices = g.ops("TopK", 2, g.op("Reshape", magnitude, g.const([-1], INT64)), top)
     g.output(absmax, "absmax", FLOAT, [])
     g.output(g.op("Cast", shifted, to=TensorProto.UINT16), "bin_plus_one", TensorProto.UINT16, ["S", "T", "T"])
     g.output(top_values, "top_values", FLOAT, ["top"])

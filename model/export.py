@@ -8,7 +8,6 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from model.model import Transformer
 
@@ -48,16 +47,20 @@ class InspectionGraph(nn.Module):
 
     def forward(self, input_ids):
         logits, _, inspection = self.model(input_ids, inspect=True)
-        logp = F.log_softmax(logits.float(), dim=-1)
-        top_logp, top_ids = logp.topk(self.top_k, dim=-1)
+        logits = logits.float()
+        # log p = logits - logsumexp, taken only where needed: a log-softmax or a slice of the
+        # T x V logits would each hold another T x V tensor.
+        normaliser = torch.logsumexp(logits, dim=-1)  # (B, T)
+        top_logits, top_ids = logits.topk(self.top_k, dim=-1)
         # token_logprob[t] = log p(x_t | x_<t); position 0 has no prediction and holds 0.
-        seen = logp[:, :-1].gather(-1, input_ids[:, 1:, None]).squeeze(-1)
-        token_logprob = torch.cat([torch.zeros_like(logp[:, :1, 0]), seen], dim=1)
+        following = torch.cat([input_ids[:, 1:], input_ids[:, :1]], dim=1)  # x_{t+1}, wrapped at the end
+        seen = logits.gather(-1, following[..., None]).squeeze(-1) - normaliser
+        token_logprob = torch.cat([torch.zeros_like(seen[:, :1]), seen[:, :-1]], dim=1)
         values = {
             "top_ids": top_ids,
-            "top_probs": top_logp.exp(),
+            "top_probs": (top_logits - normaliser[..., None]).exp(),
             "token_logprob": token_logprob,
-            "last_logits": logits[:, -1].float(),
+            "last_logits": logits[:, -1],
             **inspection,
         }
         return tuple(values[name] for name in self.names)

@@ -67,7 +67,7 @@ export class AnalysisGraphs {
     if (!session) {
       // No memory arena: these runs hold several T x T tensors, which should go back to the
       // system when a run ends rather than stay reserved for the process's life.
-      session = ort.InferenceSession.create(path.join(graphsDir(), GRAPH_FILES[name]), { executionProviders: ['cpu'], enableCpuMemArena: false });
+      session = ort.InferenceSession.create(path.join(graphsDir(), GRAPH_FILES[name]), { executionProviders: ['cpu'], enableCpuMemArena: false, enableMemPattern: false });
       this.sessions.set(name, session);
     }
     return session;

@@ -90,20 +90,25 @@ export async function computeQuantisation(
 ): Promise<LayerQuantisation[]> {
   const { T, nHead, nLayer, diff } = analysis;
   const topLevels = QUANT_BITS.map(quantTopLevel);
-  const heads = Array.from({ length: nHead }, (_, h) => h);
   const layers: LayerQuantisation[] = [];
   for (let layer = 0; layer < nLayer; layer++) {
-    if (!stillWanted()) throw new SupersededError();
     let squared = 0;
-    let squaredError: Float32Array = new Float32Array(topLevels.length);
-    let distance: Float32Array = new Float32Array(topLevels.length);
-    if (absMax[layer] > 0) {
-      const lambda = new Float32Array(nHead * T);
-      for (const h of heads) for (let i = 0; i < T; i++) lambda[h * T + i] = analysis.lambda(layer, i, h);
+    const squaredError = new Float64Array(topLevels.length);
+    const distance = new Float64Array(topLevels.length);
+    // One head per run: the graph holds a dozen T x T tensors at once, so this bounds its memory.
+    for (let head = 0; head < nHead && absMax[layer] > 0; head++) {
+      if (!stillWanted()) throw new SupersededError();
       const maps = diff
-        ? { a1: analysis.subHeads(layer, heads.map((h) => analysis.subHead(h, false))), a2: analysis.subHeads(layer, heads.map((h) => analysis.subHead(h, true))), lambda }
-        : { heads: analysis.subHeads(layer, heads) };
-      ({ squared, squaredError, distance } = await graphs.quantisation(maps, analysis.config.attention_scale, absMax[layer], topLevels));
+        ? {
+            a1: analysis.subHeads(layer, [analysis.subHead(head, false)]),
+            a2: analysis.subHeads(layer, [analysis.subHead(head, true)]),
+            lambda: Float32Array.from({ length: T }, (_, i) => analysis.lambda(layer, i, head)),
+          }
+        : { heads: analysis.subHeads(layer, [head]) };
+      const sums = await graphs.quantisation(maps, analysis.config.attention_scale, absMax[layer], topLevels);
+      squared += sums.squared;
+      sums.squaredError.forEach((v, b) => (squaredError[b] += v));
+      sums.distance.forEach((v, b) => (distance[b] += v));
     }
     layers.push({
       layer,

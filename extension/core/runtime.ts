@@ -84,7 +84,7 @@ export async function createSession(
       fail(`${provider} could not load: ${(err as Error).message.split('\n')[0]}`);
     }
   }
-  const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'] });
+  const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'], enableCpuMemArena: false, enableMemPattern: false });
   return { session, info: withReasons('cpu', failures) };
 }
 

@@ -71,7 +71,7 @@ export class ModelEngines implements vscode.Disposable {
   /** Loads the configured model unless it is already loaded. */
   ensureModel(): Promise<EngineInfo> {
     return this.modelSlot.load(this.settings.modelDir(), this.settings.provider(), (loaded) => {
-      if (loaded.fallbackReason) this.log.warn(`using the CPU: ${loaded.fallbackReason}`);
+      if (loaded.fallbackReason) this.log.warn(`using ${loaded.provider}: ${loaded.fallbackReason}`);
       this.log.info(`loaded ${loaded.name} (${loaded.kind}, sha256 ${loaded.sha256.slice(0, 12)}) on ${loaded.provider}`);
       this.status.showModel(loaded);
     });
