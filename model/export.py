@@ -71,14 +71,34 @@ def export_onnx(model: Transformer, path: Path, top_k: int) -> list:
     if not 1 <= top_k <= model.cfg.vocab_size:
         raise ValueError(f"top_k is {top_k}; expected 1..vocab_size ({model.cfg.vocab_size})")
     graph = InspectionGraph(model.eval(), top_k)
-    spec = output_spec(model.cfg.kind)
-    example = torch.zeros(1, min(8, model.cfg.max_seq_len), dtype=torch.long)
+    write_graph(graph, model.cfg.max_seq_len, path, output_spec(model.cfg.kind))
+    return graph.names
+
+
+class BareForward(nn.Module):
+    """The model's logits alone: the forward pass the inspection's cost is measured against."""
+
+    def __init__(self, model: Transformer):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids):
+        return self.model(input_ids)[0]
+
+
+def export_bare(model: Transformer, path: Path) -> None:
+    write_graph(BareForward(model.eval()), model.cfg.max_seq_len, path, [("logits", {0: "batch", 1: "seq"})])
+
+
+def write_graph(module: nn.Module, max_seq_len: int, path: Path, spec: list) -> None:
+    """Exports module(input_ids [batch, seq]) with the named outputs and their dynamic axes."""
+    example = torch.zeros(1, min(8, max_seq_len), dtype=torch.long)
     options = {}
     if "dynamo" in pyinspect.signature(torch.onnx.export).parameters:
         options["dynamo"] = False  # PyTorch 2.x: keep the TorchScript exporter, whose names we rely on
     with torch.no_grad():
         torch.onnx.export(
-            graph,
+            module,
             (example,),
             str(path),
             input_names=["input_ids"],
@@ -91,7 +111,6 @@ def export_onnx(model: Transformer, path: Path, top_k: int) -> list:
             do_constant_folding=False,
             **options,
         )
-    return graph.names
 
 
 def reference_outputs(model: Transformer, ids: list, top_k: int) -> dict:

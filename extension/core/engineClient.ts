@@ -62,6 +62,11 @@ export class EngineClient {
     return this.send(request, signal) as Promise<EngineReplies[R['op']]>;
   }
 
+  /** The engine process's id, while one runs (the benchmark reads its peak memory). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** Requests of one kind sent so far (the tests check that an inspection computes each map once). */
   requestCount(op: EngineRequest['op']): number {
     return this.requested.get(op) ?? 0;

@@ -15,6 +15,7 @@ export const HISTOGRAM_BINS = 40;
 /** Fine bins per histogram bin of the logits: the median is placed to within top-1 / (40 * 1,600). */
 const FINE_PER_BIN = 1600;
 const OUTLIERS_LISTED = 5;
+const COUNT_SLICE = 1 << 20;
 const TOP_KEPT = Math.max(10, OUTLIERS_LISTED);
 
 export class SupersededError extends Error {
@@ -36,15 +37,19 @@ export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGra
       detail: `channel ${flat % E}`,
     }));
     const stats = await graphs.logitStatistics(analysis.subHeads(layer, all), analysis.config.attention_scale, HISTOGRAM_BINS * FINE_PER_BIN, TOP_KEPT);
-    layers.push({ layer, hidden, logits: logitHistogram(stats.absMax, stats.binPlusOne, stats.topValues, stats.topIndices, T) });
+    layers.push({ layer, hidden, logits: await logitHistogram(stats.absMax, stats.binPlusOne, stats.topValues, stats.topIndices, T) });
   }
   return layers;
 }
 
 /** The histogram of a layer's |attention logits| from the graph's fine bins and top entries. */
-function logitHistogram(absMax: number, binPlusOne: Uint16Array, topValues: Float32Array, topIndices: number[], T: number): Histogram {
+async function logitHistogram(absMax: number, binPlusOne: Uint16Array, topValues: Float32Array, topIndices: number[], T: number): Promise<Histogram> {
   const fine = new Float64Array(HISTOGRAM_BINS * FINE_PER_BIN + 1);
-  for (let p = 0; p < binPlusOne.length; p++) fine[binPlusOne[p]]++;
+  // Counted in slices of about a millisecond, letting other requests in between.
+  for (let from = 0; from < binPlusOne.length; from += COUNT_SLICE) {
+    for (let p = from, end = Math.min(binPlusOne.length, from + COUNT_SLICE); p < end; p++) fine[binPlusOne[p]]++;
+    await new Promise(setImmediate);
+  }
   const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
   let total = 0;
   for (let b = 1; b < fine.length; b++) {
