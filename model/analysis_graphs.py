@@ -76,30 +76,40 @@ def attention_maps() -> onnx.ModelProto:
     return g.model("attention_maps")
 
 
-def logit_statistics() -> onnx.ModelProto:
-    """Per layer: the largest visible |logit| (absmax), the `top` largest with their flat (S, T, T)
-    indices, and for every pair its bin among `bins` (at most 65,534) equal bins over [0, absmax],
-    as uint16 bin + 1 with 0 for the hidden pairs above the diagonal. The engine counts them (a
-    fine histogram: the view's coarse bins are sums of it, and it places the median to within
-    absmax / bins); ONNX Runtime's only counting operator, ScatterElements, runs 8x slower."""
-    g = GraphBuilder()
+def visible_magnitudes(g: GraphBuilder):
+    """|logits| of the sub-heads, -inf for the hidden pairs above the diagonal."""
     g.input("scale", FLOAT, [])
     logits, bias = logits_and_bias(g)
-    bins = g.input("bins", FLOAT, [])
+    return g.op("Add", g.op("Abs", logits), bias)
+
+
+def logit_top() -> onnx.ModelProto:
+    """The `top` largest visible |logits| of the sub-heads, descending, with their flat (S, T, T)
+    indices. The engine runs it on a few sub-heads at a time (each run holds a few S x T x T
+    tensors) and merges: the layer's largest value sets the scale of logit_bins."""
+    g = GraphBuilder()
+    magnitude = visible_magnitudes(g)
     top = g.input("top", INT64, [1])
-    magnitude = g.op("Add", g.op("Abs", logits), bias)  # hidden pairs: -inf
     top_values, top_indices = g.ops("TopK", 2, g.op("Reshape", magnitude, g.const([-1], INT64)), top)
-    # absmax is the largest of the top values: binning after the TopK lets ONNX Runtime free each
-    # T x T intermediate as it goes, rather than hold them all for a TopK scheduled last.
-    absmax = g.op("ReduceMax", top_values, keepdims=0)
+    g.output(top_values, "top_values", FLOAT, ["top"])
+    g.output(top_indices, "top_indices", INT64, ["top"])
+    return g.model("logit_top")
+
+
+def logit_bins() -> onnx.ModelProto:
+    """For every pair of the sub-heads its bin among `bins` (at most 65,534) equal bins over
+    [0, absmax], as uint16 bin + 1, with 0 for the hidden pairs. The engine counts them: a fine
+    histogram, whose sums are the view's coarse bins and which places the median to within
+    absmax / bins. (ONNX Runtime's only counting operator, ScatterElements, runs 8x slower.)"""
+    g = GraphBuilder()
+    magnitude = visible_magnitudes(g)
+    absmax = g.input("absmax", FLOAT, [])
+    bins = g.input("bins", FLOAT, [])
     per_unit = g.op("Div", bins, g.op("Max", absmax, g.const(1e-30)))
     # Clip sends the hidden pairs to -1 and the maximum into the last bin; the cast truncates.
     shifted = g.op("Add", g.op("Clip", g.op("Mul", magnitude, per_unit), g.const(-1.0), g.op("Sub", bins, g.const(1.0))), g.const(1.0))
-    g.output(absmax, "absmax", FLOAT, [])
     g.output(g.op("Cast", shifted, to=TensorProto.UINT16), "bin_plus_one", TensorProto.UINT16, ["S", "T", "T"])
-    g.output(top_values, "top_values", FLOAT, ["top"])
-    g.output(top_indices, "top_indices", INT64, ["top"])
-    return g.model("logit_statistics")
+    return g.model("logit_bins")
 
 
 def quantisation_errors(diff: bool, widths: int) -> onnx.ModelProto:
@@ -154,7 +164,8 @@ def build_all(widths: int) -> dict:
     """File name -> graph, as extension/graphs/ holds them."""
     return {
         "attention_maps.onnx": attention_maps(),
-        "logit_statistics.onnx": logit_statistics(),
+        "logit_top.onnx": logit_top(),
+        "logit_bins.onnx": logit_bins(),
         "quantisation_diff.onnx": quantisation_errors(True, widths),
         "quantisation_standard.onnx": quantisation_errors(False, widths),
     }

@@ -10,7 +10,8 @@ import * as ort from 'onnxruntime-node';
 
 const GRAPH_FILES = {
   attentionMaps: 'attention_maps.onnx',
-  logitStatistics: 'logit_statistics.onnx',
+  logitTop: 'logit_top.onnx',
+  logitBins: 'logit_bins.onnx',
   quantisationDiff: 'quantisation_diff.onnx',
   quantisationStandard: 'quantisation_standard.onnx',
 } as const;
@@ -26,15 +27,10 @@ export interface SubHeads {
   width: number;
 }
 
-export interface LogitStatistics {
-  /** Largest visible |logit|. */
-  absMax: number;
-  /** Per pair (sub-head-major, row-major) its fine bin + 1 among `bins` bins over [0, absMax]; 0
-   *  for pairs above the diagonal. */
-  binPlusOne: Uint16Array;
+export interface TopLogits {
   /** The largest visible |logits|, descending, and their flat [S, T, T] indices. */
-  topValues: Float32Array;
-  topIndices: number[];
+  values: Float32Array;
+  indices: number[];
 }
 
 export interface QuantisationSums {
@@ -79,20 +75,18 @@ export class AnalysisGraphs {
     return out.probs.data as Float32Array;
   }
 
-  async logitStatistics(heads: SubHeads, scale: number, bins: number, top: number): Promise<LogitStatistics> {
+  /** The `top` largest visible |logits| of the sub-heads. */
+  async logitTop(heads: SubHeads, scale: number, top: number): Promise<TopLogits> {
     const k = Math.min(top, heads.count * heads.length * heads.length);
-    const out = await (await this.session('logitStatistics')).run({
-      ...qk(heads),
-      scale: scalar(scale),
-      bins: scalar(bins),
-      top: new ort.Tensor('int64', BigInt64Array.of(BigInt(k)), [1]),
-    });
-    return {
-      absMax: (out.absmax.data as Float32Array)[0],
-      binPlusOne: out.bin_plus_one.data as Uint16Array,
-      topValues: out.top_values.data as Float32Array,
-      topIndices: Array.from(out.top_indices.data as BigInt64Array, Number),
-    };
+    const out = await (await this.session('logitTop')).run({ ...qk(heads), scale: scalar(scale), top: new ort.Tensor('int64', BigInt64Array.of(BigInt(k)), [1]) });
+    return { values: out.top_values.data as Float32Array, indices: Array.from(out.top_indices.data as BigInt64Array, Number) };
+  }
+
+  /** Per pair of the sub-heads (sub-head-major, row-major) its bin + 1 among `bins` equal bins
+   *  over [0, absMax]; 0 for pairs above the diagonal. */
+  async logitBins(heads: SubHeads, scale: number, absMax: number, bins: number): Promise<Uint16Array> {
+    const out = await (await this.session('logitBins')).run({ ...qk(heads), scale: scalar(scale), absmax: scalar(absMax), bins: scalar(bins) });
+    return out.bin_plus_one.data as Uint16Array;
   }
 
   /** The quantisation sums of a layer for each of `topLevels` (2^(bits-1) - 1 per bit width):

@@ -16,6 +16,7 @@ export const HISTOGRAM_BINS = 40;
 const FINE_PER_BIN = 1600;
 const OUTLIERS_LISTED = 5;
 const COUNT_SLICE = 1 << 20;
+const SUB_HEADS_PER_RUN = 2;
 const TOP_KEPT = Math.max(10, OUTLIERS_LISTED);
 
 export class SupersededError extends Error {
@@ -28,28 +29,49 @@ export class SupersededError extends Error {
 export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGraphs, stillWanted: () => boolean): Promise<LayerOutliers[]> {
   const { T, S, nLayer } = analysis;
   const E = analysis.config.n_embd;
-  const all = Array.from({ length: S }, (_, s) => s);
+  const scale = analysis.config.attention_scale;
+  // A few sub-heads per graph run: each run holds a few of their T x T tensors at once.
+  const chunks = Array.from({ length: Math.ceil(S / SUB_HEADS_PER_RUN) }, (_, c) =>
+    Array.from({ length: Math.min(SUB_HEADS_PER_RUN, S - c * SUB_HEADS_PER_RUN) }, (_, n) => c * SUB_HEADS_PER_RUN + n),
+  );
   const layers: LayerOutliers[] = [];
   for (let layer = 0; layer < nLayer; layer++) {
-    if (!stillWanted()) throw new SupersededError();
     const hidden = histogram(analysis.out.hidden.subarray(layer * T * E, (layer + 1) * T * E), (flat) => ({
       token: Math.floor(flat / E),
       detail: `channel ${flat % E}`,
     }));
-    const stats = await graphs.logitStatistics(analysis.subHeads(layer, all), analysis.config.attention_scale, HISTOGRAM_BINS * FINE_PER_BIN, TOP_KEPT);
-    layers.push({ layer, hidden, logits: await logitHistogram(stats.absMax, stats.binPlusOne, stats.topValues, stats.topIndices, T) });
+    // The largest |logits| first: the largest of all sets the scale of the bins.
+    const top: { value: number; flat: number }[] = [];
+    for (const chunk of chunks) {
+      if (!stillWanted()) throw new SupersededError();
+      const { values, indices } = await graphs.logitTop(analysis.subHeads(layer, chunk), scale, TOP_KEPT);
+      // Chunk-flat [n, T, T] index -> layer-flat [S, T, T] index.
+      values.forEach((value, n) => top.push({ value, flat: chunk[0] * T * T + indices[n] }));
+    }
+    top.sort((a, b) => b.value - a.value).splice(TOP_KEPT);
+    const absMax = top[0]?.value ?? 0;
+    const fine = new Float64Array(HISTOGRAM_BINS * FINE_PER_BIN + 1);
+    for (const chunk of chunks) {
+      if (!stillWanted()) throw new SupersededError();
+      await countInto(fine, await graphs.logitBins(analysis.subHeads(layer, chunk), scale, absMax, HISTOGRAM_BINS * FINE_PER_BIN));
+    }
+    layers.push({ layer, hidden, logits: logitHistogram(absMax, fine, top, T) });
   }
   return layers;
 }
 
-/** The histogram of a layer's |attention logits| from the graph's fine bins and top entries. */
-async function logitHistogram(absMax: number, binPlusOne: Uint16Array, topValues: Float32Array, topIndices: number[], T: number): Promise<Histogram> {
-  const fine = new Float64Array(HISTOGRAM_BINS * FINE_PER_BIN + 1);
-  // Counted in slices of about a millisecond, letting other requests in between.
+/** Adds each entry's bin to the counts, in slices of about a millisecond, letting other requests
+ *  in between. */
+async function countInto(counts: Float64Array, binPlusOne: Uint16Array): Promise<void> {
   for (let from = 0; from < binPlusOne.length; from += COUNT_SLICE) {
-    for (let p = from, end = Math.min(binPlusOne.length, from + COUNT_SLICE); p < end; p++) fine[binPlusOne[p]]++;
+    for (let p = from, end = Math.min(binPlusOne.length, from + COUNT_SLICE); p < end; p++) counts[binPlusOne[p]]++;
     await new Promise(setImmediate);
   }
+}
+
+/** The histogram of a layer's |attention logits| from its fine bins (bin + 1; 0 = hidden pairs)
+ *  and its largest entries. */
+function logitHistogram(absMax: number, fine: Float64Array, top: { value: number; flat: number }[], T: number): Histogram {
   const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
   let total = 0;
   for (let b = 1; b < fine.length; b++) {
@@ -59,14 +81,14 @@ async function logitHistogram(absMax: number, binPlusOne: Uint16Array, topValues
   return {
     edges: edgesUpTo(absMax),
     counts,
-    top1: topValues[0] ?? 0,
-    top10: topValues[Math.min(9, topValues.length - 1)] ?? 0,
+    top1: absMax,
+    top10: top[Math.min(9, top.length - 1)]?.value ?? 0,
     median: fineMedian(fine, total, absMax),
-    outliers: Array.from(topValues.subarray(0, OUTLIERS_LISTED), (value, n) => {
-      const flat = topIndices[n];
-      const s = Math.floor(flat / (T * T));
-      return { value, token: Math.floor(flat / T) % T, detail: `sub-head ${s}, key ${flat % T}` };
-    }),
+    outliers: top.slice(0, OUTLIERS_LISTED).map(({ value, flat }) => ({
+      value,
+      token: Math.floor(flat / T) % T,
+      detail: `sub-head ${Math.floor(flat / (T * T))}, key ${flat % T}`,
+    })),
   };
 }
 
