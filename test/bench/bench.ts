@@ -1,54 +1,193 @@
-// npm run bench: how long each step of an inspection takes with every bundled model package, on
-// this machine's CPU (or the provider named by BENCH_PROVIDER). Prints a table; asserts nothing.
+// npm run bench: how close an inspection comes to the cost of the model's own forward pass, for
+// each bundled model at its full context, on this machine. Every figure comes from one run,
+// interleaved round by round (min and median of REPEATS rounds): ONNX Runtime's matrix-multiply
+// throughput (the machine's limit), the bare forward pass (the model's logits alone) at several
+// lengths, what the panel shows first (the run, the first map and its spans), everything including
+// the Outliers view's statistics and quantisation what-if, PyTorch eager on the same weights, map
+// and span requests answered while statistics run, the engine process's peak memory, and from a
+// real browser the first map painted and a hover-row update. Prints one table and writes
+// docs/performance.md and docs/performance.json. Asserts nothing: the tests hold the behaviour.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { Engine } from '../../extension/core/engine';
+import * as ort from 'onnxruntime-node';
+import { EngineClient } from '../../extension/core/engineClient';
+import { createSession, type ProviderSetting } from '../../extension/core/runtime';
 import { loadTokenizer } from '../../extension/core/tokenizer';
-import type { ProviderSetting } from '../../extension/core/runtime';
+import { measureBrowser } from './browser';
+import { renderReport, summarise, type BenchResult, type ModelTimes } from './report';
+import { TorchProcess, type TorchInfo } from './torchProcess';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
+const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineProcess.js');
 const REPEATS = 5;
+const MODELS = ['code-diff', 'code-baseline'];
+const LENGTHS = [128, 512, 1024];
+/** Lengths at which a fresh engine process's peak memory is read. */
+const MEMORY_LENGTHS = [256, 512, 1024];
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1];
+interface Subject {
+  model: string;
+  provider: string;
+  dir: string;
+  view: 'diff' | 'a1';
+  nLayer: number;
+  torch?: TorchProcess;
+  info: TorchInfo;
+  bare: ort.InferenceSession;
+  client: EngineClient;
+  times: ModelTimes;
 }
 
-async function time(run: () => unknown): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < REPEATS; i++) {
-    const start = performance.now();
-    await run();
-    times.push(performance.now() - start);
+async function timed(run: () => unknown): Promise<number> {
+  const start = performance.now();
+  await run();
+  return performance.now() - start;
+}
+
+const sample = readFileSync(path.join(REPO, 'test', 'fixtures', 'tokenizer-sample.txt'), 'utf8');
+const LONG_TEXT = sample.repeat(Math.ceil(40_000 / sample.length));
+
+/** The first `tokens - 1` tokens of the long text (BOS makes `tokens`), cut at a token's end. */
+function textOfTokens(dir: string, tokens: number): string {
+  const tokenizer = loadTokenizer(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
+  return LONG_TEXT.slice(0, tokenizer.encode(LONG_TEXT).offsets[tokens - 2][1]);
+}
+
+function bareIds(dir: string, length: number): ort.Tensor {
+  const tokenizer = loadTokenizer(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
+  const ids = [0, ...tokenizer.encode(LONG_TEXT).ids.slice(0, length - 1)];
+  return new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, length]);
+}
+
+/** Times one request. */
+async function step<T>(times: Record<string, number[]> | undefined, name: string, run: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  const result = await run();
+  if (times) (times[name] ??= []).push(performance.now() - start);
+  return result;
+}
+
+/** The panel's first view: the run, the first map and the query's spans. */
+async function firstView(subject: Subject, text: string, steps?: Record<string, number[]>): Promise<number> {
+  const run = await step(steps, 'inspect', () => subject.client.request({ op: 'inspect', text }));
+  await step(steps, 'map', () => subject.client.request({ op: 'map', layer: 0, head: 0, view: subject.view }));
+  await step(steps, 'spans', () => subject.client.request({ op: 'spans', layer: 0, head: 0, query: run.query, k: 5 }));
+  return run.query;
+}
+
+/** Everything the panel shows, the Outliers view's statistics and what-if included. */
+async function everything(subject: Subject, text: string, steps?: Record<string, number[]>): Promise<void> {
+  await firstView(subject, text, steps);
+  await step(steps, 'outliers', () => subject.client.request({ op: 'outliers' }));
+  await step(steps, 'quantisation', () => subject.client.request({ op: 'quantisation' }));
+}
+
+/** A layer/head switch (map) and a row change (spans) while the statistics are computed. */
+async function whileBusy(subject: Subject, text: string): Promise<void> {
+  const query = await firstView(subject, text);
+  const busy = subject.client.request({ op: 'quantisation' });
+  subject.times.mapWhileBusy.push(await timed(() => subject.client.request({ op: 'map', layer: subject.nLayer - 1, head: 1, view: subject.view })));
+  subject.times.spansWhileBusy.push(await timed(() => subject.client.request({ op: 'spans', layer: subject.nLayer - 1, head: 1, query, k: 5 })));
+  await busy;
+}
+
+/** Peak resident memory (VmHWM) of a process, MiB. */
+function peakMemory(pid: number): number {
+  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
+
+/** A fresh engine process's peak memory after everything at `tokens` tokens. */
+async function peakAt(subject: Subject, tokens: number): Promise<number> {
+  const client = new EngineClient(ENGINE_PROCESS);
+  try {
+    await client.load(subject.dir, subject.provider as ProviderSetting);
+    await everything({ ...subject, client }, textOfTokens(subject.dir, tokens));
+    return peakMemory(client.pid!);
+  } finally {
+    client.dispose();
   }
-  return median(times);
 }
 
 async function main(): Promise<void> {
-  const provider = (process.env.BENCH_PROVIDER ?? 'cpu') as ProviderSetting;
-  const sample = readFileSync(path.join(REPO, 'test', 'fixtures', 'tokenizer-sample.txt'), 'utf8');
-  const text = sample.repeat(Math.ceil(200_000 / sample.length));
-  console.log(`provider ${provider}, median of ${REPEATS} runs, ms`);
-  console.log('package | tokens | load | inspect (model + thumbnails) | one map | spans | outliers (+ quantisation) | needle test (5 documents, N1R1) | tokenise MB/s');
-  for (const name of readdirSync(path.join(REPO, 'models'))) {
-    const dir = path.join(REPO, 'models', name);
-    const loadStart = performance.now();
-    const engine = await Engine.load(dir, provider);
-    const load = performance.now() - loadStart;
-    const result = await engine.inspect(text);
-    const inspect = await time(() => engine.inspect(text));
-    const view = engine.info.kind === 'diff' ? 'diff' : 'a1';
-    const map = await time(() => engine.map(engine.info.nLayer - 1, 0, view));
-    const spans = await time(() => engine.spans(0, undefined, result.query, 5));
-    const outliers = await time(() => engine.outliers());
-    const needles = await time(() => engine.needleTest(sample, { needles: 1, queries: 1, trials: 5 }));
-    const tokenizer = loadTokenizer(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
-    const tokenise = await time(() => tokenizer.encode(text));
-    const mbPerSecond = text.length / 1e6 / (tokenise / 1000);
-    const row = [name, result.tokens.length, load, inspect, map, spans, outliers, needles, mbPerSecond];
-    console.log(row.map((v) => (typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(1) : v)).join(' | '));
+  const work = mkdtempSync(path.join(tmpdir(), 'difft-bench-'));
+  const auto = await createSession(path.join(REPO, 'models', MODELS[0], 'model.onnx'), 'auto');
+  const providers = [...new Set(['cpu', auto.info.provider])];
+  const subjects: Subject[] = [];
+  for (const model of MODELS) {
+    const dir = path.join(REPO, 'models', model);
+    const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    const { torch, info } = await TorchProcess.start(REPO, dir, work, LENGTHS);
+    for (const provider of providers) {
+      const client = new EngineClient(ENGINE_PROCESS);
+      await client.load(dir, provider as ProviderSetting);
+      subjects.push({
+        model,
+        provider,
+        dir,
+        view: config.kind === 'diff' ? 'diff' : 'a1',
+        nLayer: config.n_layer,
+        torch: provider === 'cpu' ? torch : undefined,
+        info,
+        bare: (await createSession(info.bare, provider as ProviderSetting)).session,
+        client,
+        times: { bare: {}, torch: {}, firstView: [], everything: [], steps: {}, mapWhileBusy: [], spansWhileBusy: [] },
+      });
+    }
   }
+  const matmul = await ort.InferenceSession.create(subjects[0].info.matmul, { executionProviders: ['cpu'] });
+  const square = () => new ort.Tensor('float32', Float32Array.from({ length: 2048 * 2048 }, (_, i) => ((i * 7919) % 1000) / 1000), [2048, 2048]);
+  const [a, b] = [square(), square()];
+  const matmulTimes: number[] = [];
+  const ids = Object.fromEntries(MODELS.map((model) => [model, LENGTHS.map((n) => bareIds(path.join(REPO, 'models', model), n))]));
+  const fullText = LONG_TEXT; // windowed to each model's full context by the engine
+
+  for (let round = 0; round <= REPEATS; round++) {
+    const keep = round > 0; // round 0 warms every session up
+    const matmulMs = await timed(() => matmul.run({ a, b }));
+    if (keep) matmulTimes.push(matmulMs);
+    for (const subject of subjects) {
+      for (const [n, length] of LENGTHS.entries()) {
+        const bareMs = await timed(() => subject.bare.run({ input_ids: ids[subject.model][n] }));
+        const torchMs = subject.torch ? await subject.torch.time(length) : undefined;
+        if (!keep) continue;
+        (subject.times.bare[length] ??= []).push(bareMs);
+        if (torchMs !== undefined) (subject.times.torch[length] ??= []).push(torchMs);
+      }
+      const firstMs = await timed(() => firstView(subject, fullText));
+      const allMs = await timed(() => everything(subject, fullText, keep ? subject.times.steps : undefined));
+      if (keep) subject.times.firstView.push(firstMs);
+      if (keep) subject.times.everything.push(allMs);
+      await whileBusy(subject, fullText);
+    }
+    console.error(`round ${round} of ${REPEATS} done`);
+  }
+  for (const subject of subjects) {
+    subject.times.peakMemory = peakMemory(subject.client.pid!);
+    subject.times.peakByTokens = {};
+    for (const tokens of MEMORY_LENGTHS) subject.times.peakByTokens[tokens] = await peakAt(subject, tokens);
+    subject.client.dispose();
+    subject.torch?.stop();
+  }
+  console.error('measuring in the browser');
+  const browser = await measureBrowser(REPEATS);
+
+  const result: BenchResult = summarise({
+    date: new Date().toISOString(),
+    cpus: (await import('node:os')).cpus().length,
+    cpuModel: (await import('node:os')).cpus()[0]?.model ?? 'unknown',
+    auto: { provider: auto.info.provider, fallbackReason: auto.info.fallbackReason },
+    repeats: REPEATS,
+    matmul: { ms: matmulTimes, flops: subjects[0].info.matmul_flops },
+    torchThreads: subjects[0].info.threads,
+    subjects: subjects.map(({ model, provider, info, times }) => ({ model, provider, flops: info.flops, times })),
+    browser,
+  });
+  const { table, markdown } = renderReport(result);
+  console.log(table);
+  writeFileSync(path.join(REPO, 'docs', 'performance.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(path.join(REPO, 'docs', 'performance.md'), markdown);
 }
 
 main().catch((err) => {

@@ -1,0 +1,174 @@
+// The benchmark's figures, summarised (min and median of the rounds, ratios of medians) and
+// checked against the performance targets, as docs/performance.json (one named field per figure)
+// and docs/performance.md.
+
+import type { BrowserTimings } from './browser';
+
+/** What one model on one execution provider measured, ms per round. */
+export interface ModelTimes {
+  bare: Record<number, number[]>;
+  torch: Record<number, number[]>;
+  firstView: number[];
+  everything: number[];
+  /** Each request of the `everything` sequence. */
+  steps: Record<string, number[]>;
+  mapWhileBusy: number[];
+  spansWhileBusy: number[];
+  peakMemory?: number;
+  peakByTokens?: Record<number, number>;
+}
+
+export interface RawBench {
+  date: string;
+  cpus: number;
+  cpuModel: string;
+  auto: { provider: string; fallbackReason?: string };
+  repeats: number;
+  matmul: { ms: number[]; flops: number };
+  torchThreads: number;
+  subjects: { model: string; provider: string; flops: Record<string, number>; times: ModelTimes }[];
+  browser: BrowserTimings;
+}
+
+interface Stat {
+  min: number;
+  median: number;
+  max: number;
+}
+
+interface Target {
+  model: string;
+  name: string;
+  target: string;
+  measured: number;
+  met: boolean;
+  /** How far from the target, when missed. */
+  missedBy?: string;
+}
+
+export type BenchResult = ReturnType<typeof summarise>;
+
+const round = (x: number, digits = 3) => Number(x.toPrecision(digits + 1));
+
+function stat(values: number[]): Stat {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { min: round(sorted[0]), median: round(sorted[(sorted.length - 1) >> 1]), max: round(sorted[sorted.length - 1]) };
+}
+
+export function summarise(raw: RawBench) {
+  const limitMs = stat(raw.matmul.ms);
+  const limitGflops = round(raw.matmul.flops / (limitMs.median / 1000) / 1e9);
+  const targets: Target[] = [];
+  const check = (model: string, name: string, target: string, measured: number, met: boolean, missedBy: string) =>
+    targets.push({ model, name, target, measured: round(measured), met, ...(met ? {} : { missedBy }) });
+  const models = Object.fromEntries(
+    raw.subjects.map(({ model, provider, flops, times }) => {
+      const lengths = Object.keys(times.bare).map(Number);
+      const full = Math.max(...lengths);
+      const bare = Object.fromEntries(
+        lengths.map((n) => {
+          const ms = stat(times.bare[n]);
+          const gflops = round(flops[n] / (ms.median / 1000) / 1e9);
+          return [n, { ms, gflops, fraction_of_limit: round(gflops / limitGflops) }];
+        }),
+      );
+      const bareMs = bare[full].ms.median;
+      const summary = {
+        provider,
+        tokens: full,
+        bare,
+        first_map_ms: stat(times.firstView),
+        all_ms: stat(times.everything),
+        steps_ms: Object.fromEntries(Object.entries(times.steps).map(([name, values]) => [name, stat(values)])),
+        torch_ms: times.torch[full] ? stat(times.torch[full]) : null,
+        first_map_over_bare: round(stat(times.firstView).median / bareMs),
+        all_over_bare: round(stat(times.everything).median / bareMs),
+        torch_over_bare: times.torch[full] ? round(stat(times.torch[full]).median / bareMs) : null,
+        bare_fraction_of_limit: bare[full].fraction_of_limit,
+        map_while_busy_ms: stat(times.mapWhileBusy),
+        spans_while_busy_ms: stat(times.spansWhileBusy),
+        peak_rss_mib: round(times.peakMemory ?? NaN),
+        peak_rss_mib_by_tokens: times.peakByTokens ?? {},
+      };
+      const key = provider === 'cpu' ? model : `${model}@${provider}`;
+      const over = (x: number, limit: number) => `${round(x / limit, 2)}x the target (${round(x)} vs ${limit})`;
+      check(key, 'first_map_over_bare', '<= 1.3', summary.first_map_over_bare, summary.first_map_over_bare <= 1.3, over(summary.first_map_over_bare, 1.3));
+      check(key, 'all_over_bare', '<= 2', summary.all_over_bare, summary.all_over_bare <= 2, over(summary.all_over_bare, 2));
+      check(key, 'bare_fraction_of_limit', '>= 0.7', summary.bare_fraction_of_limit, summary.bare_fraction_of_limit >= 0.7, `${round(0.7 - summary.bare_fraction_of_limit, 2)} short`);
+      for (const [name, value] of [['map_while_busy_ms', summary.map_while_busy_ms.max], ['spans_while_busy_ms', summary.spans_while_busy_ms.max]] as const) {
+        check(key, `${name} (slowest round)`, '<= 16', value, value <= 16, over(value, 16));
+      }
+      check(key, 'peak_rss_mib', '<= 400', summary.peak_rss_mib, summary.peak_rss_mib <= 400, over(summary.peak_rss_mib, 400));
+      return [key, summary];
+    }),
+  );
+  return {
+    date: raw.date,
+    machine: { cpus: raw.cpus, cpu_model: raw.cpuModel },
+    repeats: raw.repeats,
+    auto_provider: raw.auto,
+    limit_gflops: limitGflops,
+    limit_matmul_ms: limitMs,
+    torch_threads: raw.torchThreads,
+    models,
+    browser: {
+      first_map_ms: raw.browser.firstMap.map(({ name, tokens, ms }) => ({ name, tokens, ms: stat(ms) })),
+      hover_row_ms: { tokens: raw.browser.hoverRow.tokens, ms: stat(raw.browser.hoverRow.ms) },
+    },
+    targets,
+  };
+}
+
+const ms = (s: Stat | null) => (s ? `${s.min} / ${s.median}` : '–');
+
+export function renderReport(result: BenchResult): { table: string; markdown: string } {
+  const rows: string[][] = [['figure', ...Object.keys(result.models)]];
+  const models = Object.values(result.models);
+  const add = (name: string, value: (m: (typeof models)[number]) => string | number) => rows.push([name, ...models.map((m) => String(value(m)))]);
+  add('provider', (m) => m.provider);
+  for (const n of Object.keys(models[0].bare)) {
+    add(`bare forward, ${n} tokens: ms min / median`, (m) => ms(m.bare[Number(n)].ms));
+    add(`bare forward, ${n} tokens: GFLOP/s (fraction of limit)`, (m) => `${m.bare[Number(n)].gflops} (${m.bare[Number(n)].fraction_of_limit})`);
+  }
+  add('first view (run + map + spans): ms', (m) => ms(m.first_map_ms));
+  add('everything (+ outliers + quantisation): ms', (m) => ms(m.all_ms));
+  for (const name of Object.keys(models[0].steps_ms)) add(`  of which ${name}: ms`, (m) => ms(m.steps_ms[name]));
+  add('PyTorch eager forward: ms', (m) => ms(m.torch_ms));
+  add('first_map_over_bare', (m) => m.first_map_over_bare);
+  add('all_over_bare', (m) => m.all_over_bare);
+  add('torch_over_bare', (m) => m.torch_over_bare ?? '–');
+  add('bare_fraction_of_limit', (m) => m.bare_fraction_of_limit);
+  add('layer/head switch while statistics run: ms min / median / max', (m) => `${ms(m.map_while_busy_ms)} / ${m.map_while_busy_ms.max}`);
+  add('row change (spans) while statistics run: ms min / median / max', (m) => `${ms(m.spans_while_busy_ms)} / ${m.spans_while_busy_ms.max}`);
+  add('peak_rss_mib (engine process, whole run)', (m) => m.peak_rss_mib);
+  for (const n of Object.keys(models[0].peak_rss_mib_by_tokens)) add(`peak RSS of a fresh engine, ${n} tokens: MiB`, (m) => round(m.peak_rss_mib_by_tokens[Number(n)]));
+  const browserRows = [
+    ...result.browser.first_map_ms.map((b) => [`browser: first map painted, ${b.name} (${b.tokens} tokens): ms`, ms(b.ms)]),
+    [`browser: hover-row update (${result.browser.hover_row_ms.tokens} tokens): ms`, ms(result.browser.hover_row_ms.ms)],
+  ];
+  const header = [
+    `${result.machine.cpus} CPUs (${result.machine.cpu_model}), ${result.repeats} interleaved rounds; ms as min / median.`,
+    `Limit: ONNX Runtime MatMul 2048^3 at ${result.limit_gflops} GFLOP/s (${ms(result.limit_matmul_ms)} ms). PyTorch on ${result.torch_threads} threads.`,
+    `executionProvider auto picked ${result.auto_provider.provider}${result.auto_provider.fallbackReason ? ` (${result.auto_provider.fallbackReason})` : ''}.`,
+  ];
+  const table = [...header, '', ...[...rows, ...browserRows].map((r) => r.join(' | '))].join('\n');
+  const mdTable = (r: string[][]) => [`| ${r[0].join(' | ')} |`, `|${r[0].map(() => ' --- ').join('|')}|`, ...r.slice(1).map((x) => `| ${x.join(' | ')} |`)].join('\n');
+  const targetRows = [['model', 'target', 'measured', 'met'], ...result.targets.map((t) => [t.model, `${t.name} ${t.target}`, String(t.measured), t.met ? 'yes' : `no: ${t.missedBy}`])];
+  const markdown = [
+    '# Performance',
+    '',
+    `Written by \`npm run bench\` on ${result.date}; the figures are in \`docs/performance.json\` under the same names.`,
+    '',
+    ...header.map((line) => `${line}  `),
+    '',
+    mdTable(rows),
+    '',
+    mdTable([['browser (a real VS Code and Chromium)', 'ms min / median'], ...browserRows]),
+    '',
+    '## Targets',
+    '',
+    mdTable(targetRows),
+    '',
+  ].join('\n');
+  return { table, markdown };
+}
