@@ -16,7 +16,7 @@ const node = {
 };
 const builds = [
   { ...node, entryPoints: { extension: 'extension/vscode/extension.ts' }, outdir: 'dist' },
-  { ...node, entryPoints: { engine: 'extension/core/engineProcess.ts', cli: 'extension/core/cli.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { engine: 'extension/core/engineProcess.ts', statisticsWorker: 'extension/core/statisticsWorker.ts', cli: 'extension/core/cli.ts' }, outdir: 'dist' },
   { ...common, platform: 'browser', format: 'iife', target: 'es2022', entryPoints: { webview: 'webview/main.ts' }, outdir: 'dist' },
 ];
 

@@ -9,6 +9,9 @@ import type { AnalysisGraphs, SubHeads } from './analysisGraphs';
 import type { PackageConfig } from './modelPackage';
 import type { RunOutputs } from './runtime';
 
+/** The run outputs the analyses read (the statistics worker gets only these). */
+export type AnalysisInputs = Pick<RunOutputs, 'length' | 'q' | 'k' | 'hidden' | 'lambda' | 'thumbnails'>;
+
 /** Thumbnail side for packages whose graph does not pool the maps itself. */
 const LEGACY_THUMBNAIL_SIZE = 32;
 
@@ -27,7 +30,7 @@ export class RunAnalysis {
 
   constructor(
     readonly config: PackageConfig,
-    readonly out: RunOutputs,
+    readonly out: AnalysisInputs,
     private readonly graphs: AnalysisGraphs,
   ) {
     this.T = out.length;

@@ -8,13 +8,13 @@ import type * as ort from 'onnxruntime-node';
 import type { InputWindow, KeySpan, LayerOutliers, LayerQuantisation, Thumbnails, TokenInfo } from '../../shared/inspection';
 import { mapViews, type MapView, type ModelInfo } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../shared/needleTest';
-import { RunAnalysis } from './analysis';
+import { RunAnalysis, type AnalysisInputs } from './analysis';
 import { AnalysisGraphs } from './analysisGraphs';
 import { loadModelPackage, type ModelPackage } from './modelPackage';
 import {
   attentionShares, continuationOf, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, summariseNeedleTrials, trialDepth, type NeedleRun,
 } from './needles';
-import { computeOutliers, computeQuantisation } from './outliers';
+import { StatisticsThread } from './statisticsThread';
 import { createSession, runModel, type ProviderSetting, type SessionInfo } from './runtime';
 import { loadTokenizer, type TextTokenizer } from './tokenizer';
 
@@ -55,6 +55,7 @@ export class Engine {
   private last: RunAnalysis | undefined;
   private lastTokens: TokenInfo[] = [];
   private readonly graphs = new AnalysisGraphs();
+  private readonly statistics = new StatisticsThread();
   /** The last run's outlier statistics and quantisation what-if, once asked for. */
   private readonly lastOutliers = new Memo<LayerOutliers[]>();
   private readonly lastQuantisation = new Memo<LayerQuantisation[]>();
@@ -110,6 +111,7 @@ export class Engine {
     this.lastTokens = tokens;
     this.lastOutliers.clear();
     this.lastQuantisation.clear();
+    this.statistics.supersede();
 
     const K = config.top_k;
     const predictions = Array.from({ length: out.length }, (_, t) =>
@@ -191,19 +193,24 @@ export class Engine {
   /** The Outliers view's histograms of the last run. Rejects with SupersededError if another
    *  inspection starts before they are done. */
   outliers(): Promise<LayerOutliers[]> {
-    const analysis = this.analysis();
-    return this.lastOutliers.get(() => computeOutliers(analysis, this.graphs, () => this.last === analysis));
+    const { config, out } = this.analysis();
+    return this.lastOutliers.get(() => this.statistics.outliers(config, statisticsInputs(out)));
   }
 
   /** The quantisation what-if of the last run (after its outlier statistics, whose top-1 sets
    *  each layer's scale). */
   quantisation(): Promise<LayerQuantisation[]> {
-    const analysis = this.analysis();
+    const { config, out } = this.analysis();
     return this.lastQuantisation.get(async () => {
       const layers = await this.outliers();
-      return computeQuantisation(analysis, this.graphs, layers.map((l) => l.logits.top1), () => this.last === analysis);
+      return this.statistics.quantisation(config, statisticsInputs(out), layers.map((l) => l.logits.top1));
     });
   }
+}
+
+/** What the statistics worker reads of a run (copied to it). */
+function statisticsInputs({ length, q, k, hidden, lambda }: AnalysisInputs): AnalysisInputs {
+  return { length, q, k, hidden, lambda };
 }
 
 /** A job's promise, kept until it fails (asking again then starts it again). */
