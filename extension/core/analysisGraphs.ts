@@ -1,8 +1,8 @@
 // The small ONNX graphs (extension/graphs/, built by model/analysis_graphs.py) that compute what a
 // view shows from one layer's queries and keys, when it is shown: a head's attention maps, the
 // attention-logit statistics of the Outliers view, and the quantisation what-if. They hold no
-// weights, so one set serves every package. ONNX Runtime runs them off the JavaScript thread, so
-// the engine answers other requests meanwhile.
+// weights, so one set serves every package. ONNX Runtime runs a graph synchronously on the calling
+// thread: the long ones (statistics, quantisation) run in a worker (statisticsThread.ts).
 
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
