@@ -182,7 +182,8 @@ export class Engine {
   }
 
   map(layer: number, head: number, view: MapView): Promise<Float32Array> {
-    return this.analysis().map(layer, head, view);
+    const analysis = this.analysis();
+    return this.statistics.foreground(() => analysis.map(layer, head, view));
   }
 
   /** Top-k key spans for a query; head undefined = mean over the layer's heads. */

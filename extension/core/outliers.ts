@@ -2,8 +2,9 @@
 // log-count histograms of |hidden state| and of |attention logit| = |q k^T| * scale over every
 // visible pair and softmax sub-head, with the paper's Table 5 statistics (top-1, top-10, median),
 // and the quantisation what-if of Figure 8. The attention logits never reach JavaScript: the
-// analysis graphs reduce them (analysisGraphs.ts). `stillWanted` is asked between layers, so a job
-// for a replaced run stops early.
+// analysis graphs reduce them (analysisGraphs.ts). `beforeRun` is called before each graph run: it
+// throws SupersededError when a newer run replaced this one, and may wait while something the user
+// is waiting for runs first.
 
 import { quickselect } from 'd3-array';
 import type { Histogram, LayerOutliers, LayerQuantisation } from '../../shared/inspection';
@@ -26,7 +27,7 @@ export class SupersededError extends Error {
   }
 }
 
-export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGraphs, stillWanted: () => boolean): Promise<LayerOutliers[]> {
+export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGraphs, beforeRun: () => void): Promise<LayerOutliers[]> {
   const { T, S, nLayer } = analysis;
   const E = analysis.config.n_embd;
   const scale = analysis.config.attention_scale;
@@ -43,7 +44,7 @@ export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGra
     // The largest |logits| first: the largest of all sets the scale of the bins.
     const top: { value: number; flat: number }[] = [];
     for (const chunk of chunks) {
-      if (!stillWanted()) throw new SupersededError();
+      beforeRun();
       const { values, indices } = await graphs.logitTop(analysis.subHeads(layer, chunk), scale, TOP_KEPT);
       // Chunk-flat [n, T, T] index -> layer-flat [S, T, T] index.
       values.forEach((value, n) => top.push({ value, flat: chunk[0] * T * T + indices[n] }));
@@ -52,7 +53,7 @@ export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGra
     const absMax = top[0]?.value ?? 0;
     const fine = new Float64Array(HISTOGRAM_BINS * FINE_PER_BIN + 1);
     for (const chunk of chunks) {
-      if (!stillWanted()) throw new SupersededError();
+      beforeRun();
       await countInto(fine, await graphs.logitBins(analysis.subHeads(layer, chunk), scale, absMax, HISTOGRAM_BINS * FINE_PER_BIN));
     }
     layers.push({ layer, hidden, logits: logitHistogram(absMax, fine, top, T) });
@@ -113,7 +114,7 @@ export async function computeQuantisation(
   analysis: RunAnalysis,
   graphs: AnalysisGraphs,
   absMax: readonly number[],
-  stillWanted: () => boolean,
+  beforeRun: () => void,
 ): Promise<LayerQuantisation[]> {
   const { T, nHead, nLayer, diff } = analysis;
   const topLevels = QUANT_BITS.map(quantTopLevel);
@@ -124,7 +125,7 @@ export async function computeQuantisation(
     const distance = new Float64Array(topLevels.length);
     // One head per run: the graph holds a dozen T x T tensors at once, so this bounds its memory.
     for (let head = 0; head < nHead && absMax[layer] > 0; head++) {
-      if (!stillWanted()) throw new SupersededError();
+      beforeRun();
       const maps = diff
         ? {
             a1: analysis.subHeads(layer, [analysis.subHead(head, false)]),

@@ -2,8 +2,9 @@
 // runs a graph synchronously on the calling thread, so in the engine's own thread these runs would
 // hold back every map and span request until they were done. The worker gets the run's q, k,
 // hidden states and lambda (a copy, ~18 MB at 1,024 tokens) and its own sessions of the analysis
-// graphs. A newer run supersedes a job: the engine bumps a generation counter the worker reads
-// between graph runs.
+// graphs. Two counters shared with the worker, read before each of its graph runs: the generation
+// (a newer run supersedes the job) and the foreground requests in flight (the worker waits for
+// them, so a layer switch does not share the cores with the statistics).
 
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -11,6 +12,10 @@ import type { LayerOutliers, LayerQuantisation } from '../../shared/inspection';
 import type { AnalysisInputs } from './analysis';
 import type { PackageConfig } from './modelPackage';
 import { SupersededError } from './outliers';
+
+/** Indices into the counters shared with the worker. */
+export const GENERATION = 0;
+export const FOREGROUND = 1;
 
 export type StatisticsJob =
   | { op: 'outliers'; id: number; generation: number; config: PackageConfig; inputs: AnalysisInputs }
@@ -23,14 +28,24 @@ export type StatisticsReply = { id: number; ok: true; result: unknown } | { id: 
 
 export class StatisticsThread {
   private worker: Worker | undefined;
-  /** generation[0]: the current run's; a job of an older one stops at its next graph run. */
-  private readonly generation = new Int32Array(new SharedArrayBuffer(4));
+  private readonly shared = new Int32Array(new SharedArrayBuffer(8));
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
 
-  /** Marks every job sent so far as superseded; returns the new generation. */
-  supersede(): number {
-    return Atomics.add(this.generation, 0, 1) + 1;
+  /** Marks every job sent so far as superseded. */
+  supersede(): void {
+    Atomics.add(this.shared, GENERATION, 1);
+  }
+
+  /** Runs work the user is waiting for; the worker holds its next graph run until it is done. */
+  async foreground<T>(work: () => Promise<T>): Promise<T> {
+    Atomics.add(this.shared, FOREGROUND, 1);
+    try {
+      return await work();
+    } finally {
+      Atomics.sub(this.shared, FOREGROUND, 1);
+      Atomics.notify(this.shared, FOREGROUND);
+    }
   }
 
   outliers(config: PackageConfig, inputs: AnalysisInputs): Promise<LayerOutliers[]> {
@@ -47,14 +62,14 @@ export class StatisticsThread {
     worker.ref(); // keeps the process alive until the reply, as pending I/O would
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ ...job, id, generation: Atomics.load(this.generation, 0) });
+      worker.postMessage({ ...job, id, generation: Atomics.load(this.shared, GENERATION) });
     });
   }
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
     // Beside this file: dist/ when bundled, out/extension/core/ when compiled.
-    const worker = new Worker(path.join(__dirname, 'statisticsWorker.js'), { workerData: this.generation });
+    const worker = new Worker(path.join(__dirname, 'statisticsWorker.js'), { workerData: this.shared });
     worker.on('message', (reply: StatisticsReply) => {
       const pending = this.pending.get(reply.id);
       this.pending.delete(reply.id);

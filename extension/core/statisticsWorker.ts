@@ -5,17 +5,22 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { RunAnalysis } from './analysis';
 import { AnalysisGraphs } from './analysisGraphs';
 import { computeOutliers, computeQuantisation } from './outliers';
-import type { StatisticsJob, StatisticsReply } from './statisticsThread';
+import { SupersededError } from './outliers';
+import { FOREGROUND, GENERATION, type StatisticsJob, type StatisticsReply } from './statisticsThread';
 
-const generation = workerData as Int32Array;
+const shared = workerData as Int32Array;
 const graphs = new AnalysisGraphs();
 
 parentPort!.on('message', async (job: StatisticsJob) => {
-  const stillWanted = () => Atomics.load(generation, 0) === job.generation;
+  const beforeRun = () => {
+    // A map or span request first: wait while the engine answers one (both share two cores).
+    for (let busy; (busy = Atomics.load(shared, FOREGROUND)) > 0; ) Atomics.wait(shared, FOREGROUND, busy, 100);
+    if (Atomics.load(shared, GENERATION) !== job.generation) throw new SupersededError();
+  };
   let reply: StatisticsReply;
   try {
     const analysis = new RunAnalysis(job.config, job.inputs, graphs);
-    const result = job.op === 'outliers' ? await computeOutliers(analysis, graphs, stillWanted) : await computeQuantisation(analysis, graphs, job.absMax, stillWanted);
+    const result = job.op === 'outliers' ? await computeOutliers(analysis, graphs, beforeRun) : await computeQuantisation(analysis, graphs, job.absMax, beforeRun);
     reply = { id: job.id, ok: true, result };
   } catch (err) {
     const error = err as Error;

@@ -46,7 +46,8 @@ async function analysisOf(kind: ModelKind, ids: number[]) {
   return new RunAnalysis(pkg.config, await runModel(session, ids, pkg.config), graphs);
 }
 
-const always = () => true;
+/** Lets every graph run go ahead (the engine's hook also stops superseded jobs). */
+const always = () => {};
 
 for (const kind of MODEL_KINDS) {
   test(`${kind}: the engine reproduces PyTorch's golden outputs`, async () => {
