@@ -72,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
     window: result.window,
     query: { index: result.query, text: result.tokens[result.query].text },
     lambda: result.lambda,
-    nextTokens: result.predictions[result.predictions.length - 1].slice(0, top),
+    nextTokens: engine.predictions(result.tokens.length - 1, top),
     // What the query retrieves: per layer, the mean over heads, and per head.
     spans: Array.from({ length: nLayer }, (_, layer) => ({
       layer,

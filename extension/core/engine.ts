@@ -15,7 +15,7 @@ import {
   attentionShares, continuationOf, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, summariseNeedleTrials, trialDepth, type NeedleRun,
 } from './needles';
 import { StatisticsThread } from './statisticsThread';
-import { createSession, runModel, type ProviderSetting, type SessionInfo } from './runtime';
+import { createSession, runModel, type ProviderSetting, type RunOutputs, type SessionInfo } from './runtime';
 import { loadTokenizer, type TextTokenizer } from './tokenizer';
 
 export const HOVER_PREDICTIONS = 5;
@@ -39,8 +39,6 @@ export interface InspectionResult {
   query: number;
   latencyMs: number;
   lambda: number[];
-  /** Top next-token predictions after each token. */
-  predictions: Prediction[][];
   /** log p(token | tokens before); 0 for BOS. */
   tokenLogprob: Float32Array;
   thumbnails: Thumbnails;
@@ -53,6 +51,8 @@ export class EmptyTextError extends Error {
 
 export class Engine {
   private last: RunAnalysis | undefined;
+  /** The last run's outputs (the predictions are read from them when a hover asks). */
+  private lastOut: RunOutputs | undefined;
   private lastTokens: TokenInfo[] = [];
   private readonly graphs = new AnalysisGraphs();
   private readonly statistics = new StatisticsThread();
@@ -108,18 +108,12 @@ export class Engine {
     const latencyMs = performance.now() - started;
     const analysis = new RunAnalysis(config, out, this.graphs);
     this.last = analysis;
+    this.lastOut = out;
     this.lastTokens = tokens;
     this.lastOutliers.clear();
     this.lastQuantisation.clear();
     this.statistics.supersede();
 
-    const K = config.top_k;
-    const predictions = Array.from({ length: out.length }, (_, t) =>
-      Array.from({ length: Math.min(HOVER_PREDICTIONS, K) }, (_, r) => ({
-        text: this.tokenizer.tokenText(out.topIds[t * K + r]),
-        prob: out.topProbs[t * K + r],
-      })),
-    );
     const thumbnails: Thumbnails = {};
     const { pooled, size } = await analysis.pooledMaps();
     for (const view of mapViews(config.kind)) thumbnails[view] = analysis.thumbnails(view, pooled, size);
@@ -129,7 +123,6 @@ export class Engine {
       query: Math.max(0, Math.min(queryToken - first + 1, kept)),
       latencyMs,
       lambda: config.kind === 'diff' ? Array.from({ length: config.n_layer }, (_, layer) => analysis.lambda(layer)) : [],
-      predictions,
       tokenLogprob: out.tokenLogprob,
       thumbnails,
       thumbnailSize: size,
@@ -179,6 +172,17 @@ export class Engine {
   private analysis(): RunAnalysis {
     if (!this.last) throw new Error('no inspection has run yet');
     return this.last;
+  }
+
+  /** The top next-token predictions after a token of the last run. */
+  predictions(token: number, count = HOVER_PREDICTIONS): Prediction[] {
+    const out = this.lastOut;
+    if (!out) throw new Error('no inspection has run yet');
+    const K = this.pkg.config.top_k;
+    return Array.from({ length: Math.min(count, K) }, (_, r) => ({
+      text: this.tokenizer.tokenText(out.topIds[token * K + r]),
+      prob: out.topProbs[token * K + r],
+    }));
   }
 
   map(layer: number, head: number, view: MapView): Promise<Float32Array> {

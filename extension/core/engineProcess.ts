@@ -22,6 +22,8 @@ async function handle(request: EngineRequest): Promise<unknown> {
       return engine.map(request.layer, request.head, request.view);
     case 'spans':
       return engine.spans(request.layer, request.head, request.query, request.k);
+    case 'predictions':
+      return engine.predictions(request.token);
     case 'outliers':
       return engine.outliers();
     case 'quantisation':

@@ -4,7 +4,7 @@
 import type { KeySpan, LayerOutliers, LayerQuantisation } from '../../shared/inspection';
 import type { MapView } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
-import type { EngineInfo, InspectionResult } from './engine';
+import type { EngineInfo, InspectionResult, Prediction } from './engine';
 import type { ProviderSetting } from './runtime';
 
 export type EngineRequest =
@@ -12,6 +12,7 @@ export type EngineRequest =
   | { op: 'inspect'; text: string; queryOffset?: number }
   | { op: 'map'; layer: number; head: number; view: MapView }
   | { op: 'spans'; layer: number; head?: number; query: number; k: number }
+  | { op: 'predictions'; token: number }
   | { op: 'outliers' }
   | { op: 'quantisation' }
   | { op: 'needleTest'; filler: string; options?: NeedleTestOptions };
@@ -21,6 +22,7 @@ export interface EngineReplies {
   inspect: InspectionResult;
   map: Float32Array;
   spans: KeySpan[];
+  predictions: Prediction[];
   outliers: LayerOutliers[];
   quantisation: LayerQuantisation[];
   needleTest: NeedleTestResult;

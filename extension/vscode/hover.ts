@@ -14,11 +14,11 @@ export class InspectionHover implements vscode.HoverProvider {
     const current = this.session.inspection;
     if (!isInspected(current, document)) return undefined;
     const offset = document.offsetAt(position) - current.baseOffset;
-    const { tokens, predictions, tokenLogprob } = current.result;
+    const { tokens, tokenLogprob } = current.result;
     const t = tokens.findIndex((token, i) => i > 0 && token.start <= offset && offset < token.end);
     if (t < 0) return undefined;
     const { layer, head } = this.session.panelSelection;
-    const spans = await this.session.spansFor(t, HOVER_SPANS);
+    const [spans, predictions] = await Promise.all([this.session.spansFor(t, HOVER_SPANS), this.session.predictionsFor(t)]);
 
     const md = new vscode.MarkdownString();
     md.isTrusted = { enabledCommands: ['difftransformer.revealTokens'] };
@@ -27,7 +27,7 @@ export class InspectionHover implements vscode.HoverProvider {
     const nats = -tokenLogprob[t];
     md.appendMarkdown(`Surprisal: **${(nats / Math.LN2).toFixed(2)} bits** (p = ${Math.exp(-nats).toPrecision(3)})\n\n`);
     md.appendMarkdown('Next token | probability\n---|---\n');
-    for (const p of predictions[t]) md.appendMarkdown(`${escapeMarkdown(visible(p.text))} | ${(100 * p.prob).toFixed(1)}%\n`);
+    for (const p of predictions) md.appendMarkdown(`${escapeMarkdown(visible(p.text))} | ${(100 * p.prob).toFixed(1)}%\n`);
     md.appendMarkdown(`\nAttends to (layer ${layer}, head ${head}):\n\n`);
     for (const span of spans) {
       const args = encodeURIComponent(JSON.stringify([current.runId, span.firstToken, span.endToken]));

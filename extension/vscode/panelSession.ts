@@ -11,7 +11,7 @@ import type { KeySpan } from '../../shared/inspection';
 import { mapViews, modelInfoSchema, type ModelInfo } from '../../shared/model';
 import type { HostMessage, InspectionMeta, Pane, PanelSelection, PanelTab } from '../../shared/protocol';
 import { alignToken } from '../core/alignTokens';
-import type { EngineInfo, InspectionResult } from '../core/engine';
+import type { EngineInfo, InspectionResult, Prediction } from '../core/engine';
 import type { EngineClient } from '../core/engineClient';
 import { tokensOf, type ActiveInspection } from './activeInspection';
 import type { EditorHighlights } from './editorHighlights';
@@ -73,6 +73,11 @@ export class PanelSession {
     const shown = this.showSelection({ map: true }, signal);
     this.firstShown = shown.catch(() => undefined);
     await shown;
+  }
+
+  /** The model's top next-token predictions after a token of the current run (the hover's). */
+  predictionsFor(token: number): Promise<Prediction[]> {
+    return this.engines.model.request({ op: 'predictions', token });
   }
 
   /** Key spans of a query token for the panel's layer and head (the hover's). */

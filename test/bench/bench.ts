@@ -40,7 +40,12 @@ interface Subject {
   times: ModelTimes;
 }
 
+/** Each measurement starts on idle cores: ONNX Runtime's and OpenMP's threads spin for a while
+ *  after a run, in whichever process ran last. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+
 async function timed(run: () => unknown): Promise<number> {
+  await settle();
   const start = performance.now();
   await run();
   return performance.now() - start;
@@ -93,18 +98,20 @@ async function whileBusy(subject: Subject, text: string): Promise<void> {
   await busy;
 }
 
-/** Peak resident memory (VmHWM) of a process, MiB. */
-function peakMemory(pid: number): number {
-  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+/** Peak (VmHWM) or current (VmRSS) resident memory of a process, MiB. */
+function memory(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
-/** A fresh engine process's peak memory after everything at `tokens` tokens. */
-async function peakAt(subject: Subject, tokens: number): Promise<number> {
+/** A fresh engine process's memory once the model is loaded, and its peak after everything at
+ *  `tokens` tokens. */
+async function memoryAt(subject: Subject, tokens: number): Promise<{ loaded: number; peak: number }> {
   const client = new EngineClient(ENGINE_PROCESS);
   try {
     await client.load(subject.dir, subject.provider as ProviderSetting);
+    const loaded = memory(client.pid!, 'VmRSS');
     await everything({ ...subject, client }, textOfTokens(subject.dir, tokens));
-    return peakMemory(client.pid!);
+    return { loaded, peak: memory(client.pid!, 'VmHWM') };
   } finally {
     client.dispose();
   }
@@ -167,9 +174,13 @@ async function main(): Promise<void> {
     console.error(`round ${round} of ${REPEATS} done`);
   }
   for (const subject of subjects) {
-    subject.times.peakMemory = peakMemory(subject.client.pid!);
+    subject.times.peakMemory = memory(subject.client.pid!, 'VmHWM');
     subject.times.peakByTokens = {};
-    for (const tokens of MEMORY_LENGTHS) subject.times.peakByTokens[tokens] = await peakAt(subject, tokens);
+    for (const tokens of MEMORY_LENGTHS) {
+      const { loaded, peak } = await memoryAt(subject, tokens);
+      subject.times.peakByTokens[tokens] = peak;
+      subject.times.loadedMemory = loaded;
+    }
     subject.client.dispose();
     subject.torch?.stop();
   }

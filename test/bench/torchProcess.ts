@@ -28,6 +28,9 @@ export class TorchProcess {
   static async start(repo: string, packageDir: string, outDir: string, lengths: readonly number[]): Promise<{ torch: TorchProcess; info: TorchInfo }> {
     const child = spawn('bash', [path.join(repo, 'scripts', 'python.sh'), '-m', 'model.bench', '--package', packageDir, '--out', outDir, '--lengths', lengths.join(',')], {
       cwd: repo,
+      // OpenMP threads that spin after a forward pass would steal the cores from the next
+      // measurement (ONNX Runtime's) for a while.
+      env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
     });
     let errors = '';
     child.stderr.on('data', (data) => (errors += String(data)));

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { Engine } from '../../extension/core/engine';
 import { DEFAULT_BASELINE, DEFAULT_MODEL } from '../../extension/core/modelPath';
 import type { ActiveInspection } from '../../extension/vscode/activeInspection';
 import type { InspectorApi } from '../../extension/vscode/extension';
@@ -120,7 +121,7 @@ suite('inspection in the editor', () => {
   });
 
   test('hover shows the token’s top predictions, surprisal and attended spans', async () => {
-    const { editor, inspection } = await inspectSample('sample.py', 'def fibonacci', 'return numbers[:n]');
+    const { editor, range, inspection } = await inspectSample('sample.py', 'def fibonacci', 'return numbers[:n]');
     const offset = editor.document.getText().indexOf('numbers.append') - inspection.baseOffset;
     const t = inspection.result.tokens.findIndex((token, i) => i > 0 && token.start <= offset && offset < token.end);
     assert.ok(t > 0, 'a token covers "numbers.append"');
@@ -131,7 +132,10 @@ suite('inspection in the editor', () => {
     assert.match(text, /Surprisal: \*\*\d+\.\d\d bits\*\*/);
     const expectedBits = (-inspection.result.tokenLogprob[t] / Math.LN2).toFixed(2);
     assert.ok(text.includes(`${expectedBits} bits`), `surprisal ${expectedBits} bits shown`);
-    for (const p of inspection.result.predictions[t]) assert.ok(text.includes(`${(100 * p.prob).toFixed(1)}%`), `prediction ${p.text} shown`);
+    // The engine computes predictions when a hover asks: the same model run here gives the same.
+    const reference = await Engine.load(inspection.model.dir, 'cpu');
+    await reference.inspect(editor.document.getText(range));
+    for (const p of reference.predictions(t)) assert.ok(text.includes(`${(100 * p.prob).toFixed(1)}%`), `prediction ${p.text} shown`);
     assert.match(text, /command:difftransformer\.revealTokens\?/);
   });
 
