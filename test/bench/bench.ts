@@ -191,7 +191,8 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     cpus: (await import('node:os')).cpus().length,
     cpuModel: (await import('node:os')).cpus()[0]?.model ?? 'unknown',
-    auto: { provider: auto.info.provider, fallbackReason: auto.info.fallbackReason },
+    // Paths relative to the repository: the report is committed.
+    auto: { provider: auto.info.provider, fallbackReason: auto.info.fallbackReason?.replaceAll(REPO, '.') },
     repeats: REPEATS,
     matmul: { ms: matmulTimes, flops: subjects[0].info.matmul_flops },
     torchThreads: subjects[0].info.threads,
