@@ -292,6 +292,10 @@ suite('inspection in the editor', () => {
     /** Waits until the panel's messages about the run have reached the host: it answers Export
      *  View after every message posted before. */
     const panelCaughtUp = (name: string) => vscode.commands.executeCommand('difftransformer.exportView', vscode.Uri.file(path.join(exportFolder, `${name}.png`)));
+    // A first inspection ends whatever statistics an earlier test left running: the host asks
+    // nothing more for a replaced run, so the counts below are this test's alone.
+    await inspectSelection(editor);
+    await panelCaughtUp('settle');
     let before = inspector.engineRequests();
     const made = (model: 'model' | 'baseline') => {
       const after = inspector.engineRequests()[model];
