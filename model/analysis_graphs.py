@@ -116,9 +116,11 @@ def quantisation_errors(diff: bool, widths: int) -> onnx.ModelProto:
     """The quantisation what-if for `widths` bit widths at once (the table's columns): the logits
     quantised absmax to top_levels[b] levels each side, step = absmax / top_levels[b]. Outputs the
     sums over visible pairs of squared logits and of squared quantisation errors, and the sum over
-    (head, query) of the total-variation distance 0.5 * sum_j |row'_j - row_j| between effective
-    attention rows: A1 - lambda A2 divided by |1 - lambda| for DIFF (inputs q1/k1 hold the A1
-    sub-heads, q2/k2 the A2 ones, lambda is per head and query), A for a standard model (q/k)."""
+    (head, query) of 0.5 * sum_j |row'_j - row_j| / sum_j |row_j| between the effective attention
+    rows from quantised and exact logits: A1 - lambda A2 for DIFF (inputs q1/k1 hold the A1
+    sub-heads, q2/k2 the A2 ones, lambda is per head and query), A for a standard model (q/k).
+    Dividing by the exact row's absolute mass (1 for a softmax row) keeps DIFF's comparable with a
+    softmax and defined for every lambda, where its rows sum to 1 - lambda, which may be 0."""
     g = GraphBuilder()
     g.input("scale", FLOAT, [])
     absmax = g.input("absmax", FLOAT, [])
@@ -126,9 +128,7 @@ def quantisation_errors(diff: bool, widths: int) -> onnx.ModelProto:
     maps = [logits_and_bias(g, "1"), logits_and_bias(g, "2")] if diff else [logits_and_bias(g)]
     bias = maps[0][1]
     if diff:
-        lam = g.input("lambda", FLOAT, ["H", "T"])
-        lam_rows = g.op("Unsqueeze", lam, g.const([2], INT64))  # (H, T, 1)
-        weight = g.op("Reciprocal", g.op("Abs", g.op("Sub", g.const(1.0), lam)))  # (H, T)
+        lam_rows = g.op("Unsqueeze", g.input("lambda", FLOAT, ["H", "T"]), g.const([2], INT64))  # (H, T, 1)
 
     def effective(logit_maps):
         probs = [g.op("Softmax", g.op("Add", logits, bias), axis=-1) for logits in logit_maps]
@@ -138,6 +138,8 @@ def quantisation_errors(diff: bool, widths: int) -> onnx.ModelProto:
         return g.op("ReduceSumSquare", g.op("Trilu", values, upper=0), keepdims=0)
 
     exact = effective([logits for logits, _ in maps])
+    last_axis = g.const([-1], INT64)
+    per_mass = g.op("Reciprocal", g.op("Max", g.op("ReduceSum", g.op("Abs", exact), last_axis, keepdims=0), g.const(1e-30)))  # (H, T)
     squared = g.op("Sum", *[visible_sum_of_squares(logits) for logits, _ in maps])
     errors, distances = [], []
     for b in range(widths):
@@ -146,9 +148,7 @@ def quantisation_errors(diff: bool, widths: int) -> onnx.ModelProto:
         per_step = g.op("Reciprocal", step)
         quantised = [g.op("Mul", g.op("Clip", g.op("Round", g.op("Mul", logits, per_step)), g.op("Neg", top), top), step) for logits, _ in maps]
         errors.append(g.op("Sum", *[visible_sum_of_squares(g.op("Sub", x, logits)) for x, (logits, _) in zip(quantised, maps)]))
-        rows = g.op("ReduceSum", g.op("Abs", g.op("Sub", effective(quantised), exact)), g.const([-1], INT64), keepdims=0)
-        if diff:
-            rows = g.op("Mul", rows, weight)
+        rows = g.op("Mul", g.op("ReduceSum", g.op("Abs", g.op("Sub", effective(quantised), exact)), last_axis, keepdims=0), per_mass)
         distances.append(g.op("Mul", g.op("ReduceSum", rows, keepdims=0), g.const(0.5)))
 
     def stack(scalars):

@@ -59,9 +59,11 @@ export const quantisationErrorSchema = z.object({
   scale: z.number(),
   /** sqrt(sum (x' - x)^2 / sum x^2) over the layer's logits. */
   logitRelRmse: z.number(),
-  /** Mean over heads and query rows of the total-variation distance 0.5 * sum_j |row'_j - row_j|
-   *  between the effective attention rows from quantised and exact logits; DIFF's is divided by
-   *  1 - lambda (its rows sum to 1 - lambda) so it compares with the baseline's. */
+  /** Mean over heads and query rows of 0.5 * sum_j |row'_j - row_j| / sum_j |row_j|, between the
+   *  effective attention rows (A1 - lambda * A2, or A) from quantised and exact logits: the
+   *  total-variation distance for a softmax row (absolute mass 1); for DIFF, relative to the row's
+   *  absolute mass, which is defined for every lambda (its rows sum to 1 - lambda, which may be 0
+   *  or negative). */
   attentionError: z.number(),
 });
 export type QuantisationError = z.infer<typeof quantisationErrorSchema>;

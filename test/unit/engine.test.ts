@@ -244,8 +244,12 @@ for (const kind of MODEL_KINDS) {
             const lam = analysis.lambda(layer, i, head);
             const effective = (rows: number[][][], j: number) => (kind === 'diff' ? rows[2 * head][i][j] - lam * rows[2 * head + 1][i][j] : rows[head][i][j]);
             let total = 0;
-            for (let j = 0; j <= i; j++) total += Math.abs(effective(quantised, j) - effective(exact, j));
-            distance += (0.5 * total) / (kind === 'diff' ? Math.abs(1 - lam) : 1);
+            let mass = 0;
+            for (let j = 0; j <= i; j++) {
+              total += Math.abs(effective(quantised, j) - effective(exact, j));
+              mass += Math.abs(effective(exact, j));
+            }
+            distance += (0.5 * total) / mass;
           }
         }
         const expected = distance / (nHead * T);
