@@ -67,11 +67,12 @@ function isCurrentRun(state: PanelState, runId: number): boolean {
   return state.meta !== undefined && state.meta.runId === runId;
 }
 
-/** A new run starts empty but keeps the user's choices; the same run again (a panel shown again)
- *  keeps what it has. Either way the host's selection is the one shown. */
+/** A new run starts empty on Maps & spans (a comparison then opens Compare) but keeps the user's
+ *  other choices; the same run again (a panel shown again) keeps what it has. Either way the host's
+ *  selection is the one shown. */
 function inspected(state: PanelState, meta: InspectionMeta, thumbnails: Thumbnails, { query, ...selection }: PanelSelection): PanelState {
   const sameRun = state.meta?.runId === meta.runId;
-  const kept = sameRun ? state : emptyState({ ...state, selection });
+  const kept = sameRun ? state : emptyState({ ...state, selection, tab: 'maps' });
   return { ...kept, meta, thumbnails, selection, query, status: IDLE };
 }
 

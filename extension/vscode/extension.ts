@@ -94,7 +94,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
       await needleTest.run(editor, chosen);
     }),
     command('selectModel', () => selectModel(settings, engines)),
-    command('showPanel', () => panel.reveal()),
+    command('showPanel', () => panel.reveal(true)),
     command('clearHighlights', () => highlights.clear()),
     command('exportView', (target?: vscode.Uri) => exporter.export(target)),
     command('cancel', () => jobs.cancel()),

@@ -68,8 +68,10 @@ export class InspectorPanel implements vscode.WebviewViewProvider, vscode.Dispos
     void this.view?.webview.postMessage(message);
   }
 
-  async reveal(): Promise<void> {
-    await vscode.commands.executeCommand(`${PANEL_VIEW_ID}.focus`);
+  /** Shows the panel. Keyboard focus stays where it is (the editor, for the commands that run
+   *  the model) unless `takeFocus`: only Show Panel moves it into the panel. */
+  async reveal(takeFocus = false): Promise<void> {
+    await vscode.commands.executeCommand(`${PANEL_VIEW_ID}.focus`, { preserveFocus: !takeFocus });
   }
 
   /** Shows the panel and waits until its webview can answer messages. */

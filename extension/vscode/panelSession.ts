@@ -213,7 +213,7 @@ export class PanelSession {
     return {
       runId,
       model: modelInfoSchema.parse(model), // the shared fields only: the package folder stays in the host
-      source: { fileName: path.basename(uri.fsPath), startLine: range.start.line, endLine: range.end.line },
+      source: { fileName: path.basename(uri.fsPath), startLine: range.start.line, endLine: lastSelectedLine(range) },
       tokens: result.tokens.map((t) => ({ ...t, start: t.start + baseOffset, end: t.end + baseOffset })),
       window: result.window,
       lambda: result.lambda,
@@ -222,6 +222,12 @@ export class PanelSession {
       latencyMs: result.latencyMs,
     };
   }
+}
+
+/** The last line with characters in `range`: a range that ends at the start of a line (whole lines
+ *  selected with Shift+Down) does not include that line. */
+function lastSelectedLine(range: vscode.Range): number {
+  return range.end.character === 0 && range.end.line > range.start.line ? range.end.line - 1 : range.end.line;
 }
 
 /** The panes whose outliers a tab shows: the model's in Outliers, both models' in Compare. */

@@ -1,0 +1,63 @@
+// End to end, how the extension behaves around the person typing: the commands that run the model
+// leave the keyboard in the editor, a new inspection shows Maps & spans, and the panel names the
+// lines that were selected.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { DEFAULT_MODEL } from '../../extension/core/modelPath';
+import { inspectText, inspectWith, openFile, runCommand, selectLines, startSession, webviewFrame, type Session } from './harness';
+
+let session: Session;
+before(async () => {
+  session = await startSession('editor');
+});
+after(async () => {
+  await session?.close();
+});
+
+/** Whether the workbench's keyboard focus is in the text editor (not the panel's webview). */
+function editorHasFocus(page: Page): Promise<boolean> {
+  return page.evaluate(`Boolean(document.activeElement?.closest('.editor-instance .monaco-editor'))`);
+}
+
+/** The tab the panel shows (its tab strip's active tab, `tab-<id>`). */
+function shownTab(page: Page): Promise<string | null> {
+  return webviewFrame(page).locator('#tabs').getAttribute('activeid');
+}
+
+test('Inspect and Compare keep the keyboard in the editor: Ctrl+A then selects the editor’s text', async () => {
+  const { page } = session;
+  await inspectText(page, 'sample.py', 'def fibonacci', 'DiffTransformer: Compare with Baseline', DEFAULT_MODEL);
+  assert.equal(await editorHasFocus(page), true, 'the editor has the focus after Compare with Baseline');
+  await inspectWith(page, 'DiffTransformer: Inspect File', DEFAULT_MODEL);
+  assert.equal(await editorHasFocus(page), true, 'the editor has the focus after Inspect File');
+  await page.keyboard.press('Control+A');
+  // The editor's status bar entry counts the characters selected in the editor, and only there.
+  await page.locator('#status\\.editor\\.selection', { hasText: /\(\d+ selected\)/ }).waitFor({ state: 'visible' });
+});
+
+test('a refused inspection keeps the keyboard in the editor', async () => {
+  const { page } = session;
+  await runCommand(page, 'File: New Untitled Text File');
+  await page.locator('.tab.active', { hasText: 'Untitled' }).waitFor({ state: 'visible' });
+  await runCommand(page, 'DiffTransformer: Inspect File'); // an empty document: nothing to inspect
+  await webviewFrame(page).getByText('there is no text to inspect').first().waitFor({ state: 'visible' });
+  assert.equal(await editorHasFocus(page), true, 'the editor has the focus after a refused inspection');
+});
+
+test('after Compare, a new inspection switches the panel to Maps & spans', async () => {
+  const { page } = session;
+  await inspectText(page, 'sample.py', 'def fibonacci', 'DiffTransformer: Compare with Baseline', DEFAULT_MODEL);
+  assert.equal(await shownTab(page), 'tab-compare', 'a comparison opens Compare');
+  await inspectWith(page, 'DiffTransformer: Inspect File', DEFAULT_MODEL);
+  assert.equal(await shownTab(page), 'tab-maps', 'Inspect File shows Maps & spans');
+});
+
+test('whole lines selected with Shift+Down are named by their own first and last line', async () => {
+  const { page } = session;
+  await openFile(page, 'sample.py');
+  await selectLines(page, 5, 10); // ends at column 1 of line 11
+  const runId = await inspectWith(page, 'DiffTransformer: Inspect Selection', DEFAULT_MODEL);
+  const header = webviewFrame(page).locator(`body[data-run-id="${runId}"]`).getByText(/sample\.py:\d+–\d+/);
+  assert.match(await header.innerText(), /sample\.py:5–10 /);
+});
