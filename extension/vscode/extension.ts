@@ -98,6 +98,11 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     command('clearHighlights', () => highlights.clear()),
     command('exportView', (target?: vscode.Uri) => exporter.export(target)),
     command('cancel', () => jobs.cancel()),
+    command('openSample', async () => {
+      // The walkthrough's sample ships in the extension's folder: read-only, so that copy stays as shipped.
+      await vscode.window.showTextDocument(vscode.Uri.joinPath(context.extensionUri, 'media', 'walkthrough', 'sample.py'));
+      await vscode.commands.executeCommand('workbench.action.files.setActiveEditorReadonlyInSession');
+    }),
     command('revealTokens', (runId: number, first: number, end: number) => highlights.reveal(session.inspection, runId, first, end)),
     vscode.workspace.onDidChangeTextDocument((event) => highlights.onDocumentChanged(session.inspection, event.document)),
   );
