@@ -23,7 +23,8 @@ targets=("$@")
 for target in "${targets[@]}"; do
   if [ ! -f "$ort_bin/${target%-*}/${target#*-}/onnxruntime_binding.node" ]; then
     echo "package: no ONNX Runtime binaries for $target in $ort_bin/${target%-*}/${target#*-}." >&2
-    echo "package: targets with binaries here: $(available_targets | tr '\n' ' ')(run npm run setup if none)." >&2
+    echo "package: targets with binaries here: $(available_targets | tr '\n' ' ' | grep . || echo 'none (run npm run setup)')" >&2
+    echo "package: for another target, put its onnxruntime_binding.node and ONNX Runtime library in that folder (onnxruntime-node 1.30.0 ships none for darwin-x64: build its js/node binding from source)." >&2
     exit 1
   fi
 done

@@ -144,10 +144,34 @@ function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-export async function startServer(options: ServerOptions): Promise<RunningServer> {
+function requireCodeServer(): void {
   if (!fs.existsSync(nodeBinary) || !fs.existsSync(codeServerEntry)) {
     throw new Error(`code-server is not installed in ${serverCacheDir}: run bash scripts/setup-vscode.sh`);
   }
+}
+
+/** Installs a VSIX into `extensionsDir` the way a user would (`code-server --install-extension`),
+ * with HOME and the user data inside `runDir`. Start the server with the same extensionsDir and
+ * no extensionDevelopmentPath to run the installed extension. */
+export async function installExtension(vsixPath: string, options: { runDir: string; extensionsDir: string }): Promise<void> {
+  requireCodeServer();
+  const runDir = path.resolve(options.runDir);
+  const args = [
+    codeServerEntry,
+    '--user-data-dir', path.join(runDir, 'user-data'),
+    '--extensions-dir', path.resolve(options.extensionsDir),
+    '--install-extension', path.resolve(vsixPath),
+  ];
+  const installer = spawn(nodeBinary, args, { cwd: runDir, env: isolatedEnv(runDir), stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  installer.stdout.on('data', (chunk) => (output += chunk));
+  installer.stderr.on('data', (chunk) => (output += chunk));
+  const code = await new Promise<number | null>((resolve, reject) => installer.once('error', reject).once('exit', resolve));
+  if (code !== 0) throw new Error(`code-server --install-extension ${vsixPath} exited with ${code}:\n${output}`);
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  requireCodeServer();
   const runDir = path.resolve(options.runDir);
   const userDataDir = path.resolve(options.userDataDir ?? path.join(runDir, 'user-data'));
   const extensionsDir = path.resolve(options.extensionsDir ?? path.join(runDir, 'extensions'));

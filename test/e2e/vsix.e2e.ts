@@ -1,0 +1,106 @@
+// The VSIX a user installs: `npm run package` builds the linux-x64 package, code-server installs it
+// into an empty extensions folder (`--install-extension`), and a workbench started without the
+// development extension runs it: the Get Started walkthrough opens the bundled sample and Inspect
+// Selection from the palette draws that run's heatmap.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { Engine } from '../../extension/core/engine';
+import { DEFAULT_MODEL } from '../../extension/core/modelPath';
+import { installExtension, launchBrowser, openWorkbench, repoRoot, startServer, type Browser, type RunningServer } from '../vscode/server';
+import { drawnMap, inspectWith, modelsFolder, ofRun, waitForStatusBarItem, webviewFrame } from './harness';
+
+const TARGET = 'linux-x64';
+const WAIT_MS = 120_000;
+const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+const vsixPath = path.join(repoRoot, `${manifest.name}-${TARGET}-${manifest.version}.vsix`);
+const runDir = path.join(repoRoot, 'test-results', 'e2e', 'vsix');
+const extensionsDir = path.join(runDir, 'extensions');
+
+/** Where code-server says it installed the extension (its extensions.json), from a VSIX. */
+function installedDir(): string {
+  const installed: Array<{ identifier: { id: string }; location: { fsPath: string }; metadata?: { source?: string } }> = JSON.parse(
+    fs.readFileSync(path.join(extensionsDir, 'extensions.json'), 'utf8'),
+  );
+  const entry = installed.find((extension) => extension.identifier.id === `${manifest.publisher}.${manifest.name}`);
+  assert.equal(entry?.metadata?.source, 'vsix', 'installed from the VSIX');
+  return entry!.location.fsPath;
+}
+
+/** Opens a walkthrough by its title (the palette's Welcome: Open Walkthrough..., then its list). */
+async function openWalkthrough(title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.fill('>Welcome: Open Walkthrough');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Welcome: Open Walkthrough' }).first().click();
+  await page.locator('.quick-input-widget input[placeholder="Select a walkthrough to open"]').fill(title);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().click();
+  await input.waitFor({ state: 'hidden' });
+}
+
+let server: RunningServer | undefined;
+let browser: Browser | undefined;
+let page: Page;
+
+before(async () => {
+  fs.rmSync(runDir, { recursive: true, force: true });
+  fs.mkdirSync(runDir, { recursive: true });
+  execFileSync('bash', [path.join(repoRoot, 'scripts', 'package.sh'), TARGET], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+  await installExtension(vsixPath, { runDir, extensionsDir });
+  // No folder and no extensionDevelopmentPath: the installed copy is the only one there is.
+  server = await startServer({ runDir, extensionsDir });
+  browser = await launchBrowser(runDir);
+  page = browser.page;
+  page.setDefaultTimeout(WAIT_MS);
+  await openWorkbench(page, server.workbenchUrl());
+  await waitForStatusBarItem(page, 'DiffTransformer');
+});
+after(async () => {
+  await browser?.page.screenshot({ path: path.join(runDir, 'at-close.png') }).catch(() => undefined);
+  await browser?.close();
+  await server?.stop();
+});
+
+test('the VSIX holds the runtime for its own platform and no development files', () => {
+  const entries = execFileSync('unzip', ['-Z1', vsixPath], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  const binaries = entries.filter((entry) => entry.includes('onnxruntime-node/bin/'));
+  assert.ok(binaries.includes('extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node'), 'its platform binding');
+  assert.deepEqual(binaries.filter((entry) => !entry.includes('/napi-v6/linux/x64/')), [], 'no other platform');
+  for (const needed of ['extension/dist/extension.js', 'extension/dist/engine.js', 'extension/models/code-diff/model.onnx', 'extension/models/code-baseline/model.onnx', 'extension/extension/graphs/attention_maps.onnx', 'extension/media/walkthrough/sample.py', 'extension/media/icon.png', 'extension/changelog.md']) {
+    assert.ok(entries.includes(needed), `${needed} is packaged`);
+  }
+  const devOnly = entries.filter((entry) => /\/models\/tiny-|^extension\/(test|out|scripts|model|webview|shared|docs)\/|\.map$|\.ts$/.test(entry));
+  assert.deepEqual(devOnly, [], 'no fixtures, sources, tests or source maps');
+  assert.ok(fs.existsSync(path.join(installedDir(), 'package.json')), 'code-server unpacked it');
+});
+
+test('the walkthrough opens the bundled sample and Inspect Selection draws its heatmap', async () => {
+  const walkthrough = manifest.contributes.walkthroughs[0];
+  await openWalkthrough(walkthrough.title);
+  await page.screenshot({ path: path.join(runDir, 'walkthrough.png') });
+  await page.getByRole('button', { name: 'Open Sample' }).click();
+  await page.locator('.tab.active', { hasText: 'sample.py' }).waitFor({ state: 'visible' });
+  // The sample is the installed extension's own copy, so this is the installed extension running.
+  await page.locator('.breadcrumbs-control', { hasText: path.basename(installedDir()) }).waitFor({ state: 'visible' });
+
+  const runId = await inspectWith(page, 'DiffTransformer: Inspect Selection', DEFAULT_MODEL);
+  const { view } = await drawnMap(page, '#heatmap', runId);
+  assert.equal(view, 'diff', 'a DIFF model opens on the signed differential map');
+  await page.screenshot({ path: path.join(runDir, 'inspected.png') });
+
+  // Nothing was selected: the whole sample, one canvas pixel per (query, key) pair of its tokens.
+  const engine = await Engine.load(path.join(modelsFolder, DEFAULT_MODEL), 'cpu');
+  const { tokens } = await engine.inspect(fs.readFileSync(path.join(installedDir(), 'media', 'walkthrough', 'sample.py'), 'utf8'));
+  const size = await webviewFrame(page).locator(ofRun('#heatmap', runId)).evaluate((c) => [(c as unknown as { width: number }).width, (c as unknown as { height: number }).height]);
+  assert.deepEqual(size, [tokens.length, tokens.length]);
+
+  // The walkthrough counts the steps done: the sample opened, an inspection run, the panel shown.
+  await openWalkthrough(walkthrough.title);
+  for (const step of ['openSample', 'inspect', 'panel']) {
+    await page.locator(`.getting-started-step[data-step-id="${manifest.publisher}.${manifest.name}#${walkthrough.id}#${step}"][aria-checked="true"]`).waitFor({ state: 'attached' });
+  }
+  await page.screenshot({ path: path.join(runDir, 'walkthrough-done.png') });
+});
