@@ -90,7 +90,9 @@ export type ViewSwitch = RadioSwitch<MapView>;
 
 /** The map-view switch: A1 / A2 / λ·A2 / A1−λ·A2 (#view-switch; each radio has data-view). */
 export function createViewSwitch(onChange: (view: MapView) => void): ViewSwitch {
-  return createRadioSwitch('view-switch', VIEW_LABELS, 'view', onChange);
+  const radios = createRadioSwitch('view-switch', VIEW_LABELS, 'view', onChange);
+  radios.element.setAttribute('aria-label', 'Map view');
+  return radios;
 }
 
 export interface QuantSwitch {
@@ -137,6 +139,8 @@ export function createIndexSelect(id: string, label: string, onChange: (index: n
   caption.textContent = label;
   const dropdown = document.createElement('vscode-dropdown') as ValueElement;
   dropdown.id = id;
+  // A <label> does not name a custom element: without this the combobox is announced by its value.
+  dropdown.setAttribute('aria-label', label);
   wrapper.append(caption, dropdown);
   let offered = '';
   let current = '';
@@ -164,6 +168,22 @@ export function createIndexSelect(id: string, label: string, onChange: (index: n
       dropdown.toggleAttribute('disabled', labels.length <= 1);
     },
   };
+}
+
+/** A button that stays pressed until clicked again (aria-pressed), e.g. "View as table". */
+export function createToggleButton(id: string, label: string, onToggle: (pressed: boolean) => void): HTMLElement {
+  const button = document.createElement('vscode-button');
+  button.id = id;
+  button.setAttribute('appearance', 'secondary');
+  button.setAttribute('aria-pressed', 'false');
+  button.textContent = label;
+  button.addEventListener('click', () => {
+    const pressed = button.getAttribute('aria-pressed') !== 'true';
+    button.setAttribute('aria-pressed', String(pressed));
+    button.setAttribute('appearance', pressed ? 'primary' : 'secondary'); // the toolkit draws no pressed state
+    onToggle(pressed);
+  });
+  return button;
 }
 
 export interface TabSpec<Id extends string> {

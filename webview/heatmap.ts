@@ -2,15 +2,18 @@
 // one pixel per cell, put in a single call into #heatmap (whose drawing buffer stays exactly T x T
 // so its pixels are the data's colours) and scaled up by CSS with image-rendering: pixelated.
 // Token labels are drawn on two thin canvases, thinned out when cells are small; the hover readout
-// gives every cell's exact value. The locked query row and the hover cross are positioned <div>s,
-// so highlighting never touches the data pixels. A row the user locks is marked at once (so that
-// ↑/↓ step from it); the panel state's query replaces it when the host answers.
+// gives every cell's exact value. The locked query row, the hover cross and the keyboard's focused
+// cell are positioned <div>s, so highlighting never touches the data pixels. A row the user locks is
+// marked at once (so that ↑/↓ step from it); the panel state's query replaces it when the host
+// answers. The keyboard walks the focused cell (the locked row, a key column of it) and a live
+// region says each cell it reaches; "View as table" lists the row's strongest keys (mapTable.ts).
 
 import type { TokenInfo } from '../shared/inspection';
 import type { MapView } from '../shared/model';
 import { drawLegend, drawText, fillBackground, putScaledValues, sizeCanvas, themeFont } from './canvas';
 import { scaleForView, type ColorScale, type Theme } from './colors';
 import { formatValue, VIEW_LABELS, visibleText } from './format';
+import { cellAfterKey, KEYBOARD_HELP, MapText, mapName, type MapCell } from './mapTable';
 import { describeElement, element } from './view';
 
 export interface ShownMap {
@@ -42,13 +45,16 @@ export class HeatmapView {
   private readonly lockedRow: HTMLElement;
   private readonly hoverRow: HTMLElement;
   private readonly hoverColumn: HTMLElement;
+  private readonly focusCell: HTMLElement;
   private readonly legend: HTMLCanvasElement;
-  private readonly readout: HTMLElement;
+  private readonly text: MapText;
   private image: ImageData | undefined;
   private map: ShownMap | undefined;
   private scale: ColorScale | undefined;
   private tokens: readonly TokenInfo[] = [];
   private query = 0;
+  /** The key column of the keyboard's focused cell (its row is the locked query). */
+  private focusKey = 0;
   private cellPx = 1;
   private hoverQuery = -1;
   private hoverKey = -1;
@@ -72,28 +78,39 @@ export class HeatmapView {
     const stack = element('div', 'heatmap-stack');
     this.canvas = element('canvas', 'heatmap-canvas', `${idPrefix}heatmap`);
     this.canvas.tabIndex = 0;
-    this.canvas.setAttribute('aria-label', 'Attention map: rows are queries, columns are keys. Click or use arrow keys to lock a query row.');
+    // A widget with its own keys: screen readers pass them through and hear the live region.
+    this.canvas.setAttribute('role', 'application');
+    this.canvas.setAttribute('aria-roledescription', 'heatmap grid');
+    this.canvas.setAttribute('aria-description', KEYBOARD_HELP);
+    this.canvas.setAttribute('aria-label', mapName(undefined));
     this.context = this.canvas.getContext('2d')!;
     this.lockedRow = element('div', 'locked-row');
     this.hoverRow = element('div', 'hover-row');
     this.hoverColumn = element('div', 'hover-column');
-    this.lockedRow.hidden = this.hoverRow.hidden = this.hoverColumn.hidden = true;
-    stack.append(this.canvas, this.lockedRow, this.hoverRow, this.hoverColumn);
+    this.focusCell = element('div', 'focus-cell');
+    this.lockedRow.hidden = this.hoverRow.hidden = this.hoverColumn.hidden = this.focusCell.hidden = true;
+    stack.append(this.canvas, this.lockedRow, this.hoverRow, this.hoverColumn, this.focusCell);
     grid.append(element('div', 'heatmap-corner'), this.columnLabels, this.rowLabels, stack);
     this.frame.append(grid);
     this.legend = element('canvas', 'legend', `${idPrefix}legend`);
-    this.readout = element('div', 'readout', `${idPrefix}readout`);
-    parent.append(this.readout, this.frame, this.legend);
+    this.text = new MapText(idPrefix);
+    parent.append(this.text.toolbar, this.text.announcer, this.frame, this.legend, this.text.table);
 
     // Pointer positions are kept as client coordinates and turned into cells once per frame
     // (event.offsetX is rounded to whole pixels, which picks the wrong cell on subpixel layouts).
     this.canvas.addEventListener('pointermove', (event) => this.hover(event.clientX, event.clientY));
     this.canvas.addEventListener('pointerleave', () => this.hover(NaN, NaN));
     this.canvas.addEventListener('click', (event) => {
-      const { query } = this.cellAt(event.clientX, event.clientY);
-      if (query >= 0) this.lock(query);
+      const cell = this.cellAt(event.clientX, event.clientY);
+      if (cell.query >= 0) this.focusOn(cell);
     });
-    this.canvas.addEventListener('keydown', (event) => this.moveQuery(event));
+    this.canvas.addEventListener('keydown', (event) => this.onKey(event));
+    // The readout follows the focused cell while the map has the focus, which starts on that cell.
+    this.canvas.addEventListener('focus', () => {
+      this.showReadout();
+      this.text.announce({ query: this.query, key: this.focusKey });
+    });
+    this.canvas.addEventListener('blur', () => this.showReadout());
     new ResizeObserver(() => this.layout()).observe(this.frame);
   }
 
@@ -113,6 +130,7 @@ export class HeatmapView {
     this.map = map;
     this.tokens = tokens;
     this.query = query;
+    this.focusKey = Math.min(this.focusKey, query);
     const { size } = map;
     if (this.canvas.width !== size || this.canvas.height !== size) {
       this.canvas.width = size;
@@ -122,22 +140,37 @@ export class HeatmapView {
     this.paint();
     this.cellPx = 0; // forces the layout (labels, overlays) for the new map
     this.layout();
-    this.showReadout();
-    this.describe();
+    this.showText();
   }
 
-  /** Marks the row the user locked and tells the host. */
-  private lock(query: number): void {
-    this.setQuery(query);
-    this.onLockQuery(query);
+  /** Moves the focused cell where the user clicked or stepped; a new row is locked at once and
+   *  sent to the host. */
+  private focusOn({ query, key }: MapCell): void {
+    this.focusKey = key;
+    if (query !== this.query) {
+      this.setQuery(query);
+      this.onLockQuery(query);
+    } else {
+      this.placeFocusCell();
+      this.showText();
+    }
   }
 
   /** Locks another query row (the data stay; only the highlight and labels move). */
   private setQuery(query: number): void {
     this.query = query;
+    this.focusKey = Math.min(this.focusKey, query);
     this.placeLockedRow();
+    this.placeFocusCell();
     this.drawRowLabels();
+    this.showText();
+  }
+
+  /** The text that follows the map and the locked row: readout, table, accessible name, data-*. */
+  private showText(): void {
+    this.text.show(this.map, this.tokens, this.query);
     this.showReadout();
+    this.canvas.setAttribute('aria-label', mapName(this.map));
     this.describe();
   }
 
@@ -156,10 +189,9 @@ export class HeatmapView {
     this.canvas.width = 0;
     this.canvas.height = 0;
     for (const canvas of [this.rowLabels, this.columnLabels, this.legend]) canvas.width = canvas.height = 0;
-    this.lockedRow.hidden = true;
+    this.lockedRow.hidden = this.focusCell.hidden = true;
     this.hover(NaN, NaN);
-    this.readout.textContent = '';
-    this.describe();
+    this.showText();
   }
 
   /** The map, its labels, legend and title composed into one PNG (data URL). */
@@ -223,7 +255,9 @@ export class HeatmapView {
     this.hoverRow.style.height = `${cellPx}px`;
     this.hoverColumn.style.width = `${cellPx}px`;
     this.lockedRow.style.height = `${cellPx}px`;
+    this.focusCell.style.width = this.focusCell.style.height = `${cellPx}px`;
     this.placeLockedRow();
+    this.placeFocusCell();
     this.drawRowLabels();
     this.drawColumnLabels();
     this.drawLegend();
@@ -232,6 +266,12 @@ export class HeatmapView {
   private placeLockedRow(): void {
     this.lockedRow.hidden = !this.map;
     this.lockedRow.style.transform = `translateY(${this.query * this.cellPx}px)`;
+  }
+
+  /** The focused cell's mark (shown by CSS while the map has the focus). */
+  private placeFocusCell(): void {
+    this.focusCell.hidden = !this.map;
+    this.focusCell.style.transform = `translate(${this.focusKey * this.cellPx}px, ${this.query * this.cellPx}px)`;
   }
 
   private drawRowLabels(): void {
@@ -285,39 +325,28 @@ export class HeatmapView {
     this.showReadout();
   }
 
-  /** The hovered cell's value and tokens, or else the locked query. */
+  /** The readout names the hovered cell, else the focused one while the map has the focus. */
   private showReadout(): void {
-    const { map } = this;
-    if (!map) return;
-    const name = VIEW_LABELS[map.view];
-    if (this.hoverKey < 0 || this.hoverQuery < 0) {
-      this.readout.textContent = `Query ${this.query} ${quoted(this.tokens, this.query)} locked · hover a cell for its value, click a row (or ↑/↓) to lock it`;
-      return;
-    }
-    const value = map.data[this.hoverQuery * map.size + this.hoverKey];
-    const masked = this.hoverKey > this.hoverQuery ? ' (masked: key after query)' : '';
-    this.readout.textContent =
-      `query ${this.hoverQuery} ${quoted(this.tokens, this.hoverQuery)} → key ${this.hoverKey} ${quoted(this.tokens, this.hoverKey)}` +
-      ` · ${name} = ${formatValue(value)}${masked}`;
+    const hovered = this.hoverQuery >= 0 ? { query: this.hoverQuery, key: this.hoverKey } : undefined;
+    const focused = document.activeElement === this.canvas ? { query: this.query, key: this.focusKey } : undefined;
+    this.text.showCell(hovered ?? focused);
   }
 
-  private moveQuery(event: KeyboardEvent): void {
-    const step = event.key === 'ArrowUp' ? -1 : event.key === 'ArrowDown' ? 1 : 0;
-    if (!this.map || step === 0) return;
+  /** Walks the focused cell with the keys of a grid and says the cell it reaches. */
+  private onKey(event: KeyboardEvent): void {
+    const { map } = this;
+    const cell = map && cellAfterKey({ query: this.query, key: this.focusKey }, event, map.size);
+    if (!cell) return;
     event.preventDefault();
-    const query = Math.max(0, Math.min(this.map.size - 1, this.query + step));
-    if (query !== this.query) this.lock(query);
+    this.focusOn(cell);
+    this.text.announce(cell);
+    this.focusCell.scrollIntoView({ block: 'nearest', inline: 'nearest' });
   }
 }
 
 function legendCaption(map: ShownMap, scale: ColorScale): string {
   const range = scale.signed ? `±${formatValue(scale.max)}` : `0…${formatValue(scale.max)}`;
   return `${VIEW_LABELS[map.view]} · layer ${map.layer} · head ${map.head} · ${range} · colour ∝ √|value|`;
-}
-
-function quoted(tokens: readonly TokenInfo[], index: number): string {
-  const token = tokens[index];
-  return token ? `«${visibleText(token.text)}»` : '';
 }
 
 /** Token labels along the rows (right-aligned, left of the map) or columns (vertical, above it),

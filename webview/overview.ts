@@ -1,6 +1,7 @@
 // The overview grid: one small canvas per layer (rows) and head (columns) showing the current
 // view's average-pooled thumbnail, with lambda in the row labels; clicking one selects it. All
-// thumbnails of a view share one colour scale so heads can be compared.
+// thumbnails of a view share one colour scale so heads can be compared. For the keyboard it is one
+// tab stop, a listbox with roving focus: the arrows move between thumbnails, Enter or Space opens one.
 
 import type { MapView } from '../shared/model';
 import type { InspectionMeta } from '../shared/protocol';
@@ -11,6 +12,7 @@ import { textElement } from './view';
 
 export class OverviewGrid {
   private thumbnails: HTMLCanvasElement[] = [];
+  private nHead = 0;
   private shape = '';
 
   constructor(
@@ -18,16 +20,20 @@ export class OverviewGrid {
     private readonly lambdaLine: HTMLElement,
     onSelect: (layer: number, head: number) => void,
   ) {
+    container.setAttribute('role', 'listbox');
+    container.setAttribute('aria-label', 'Overview: every layer and head');
     const pick = (target: EventTarget | null): void => {
       const thumbnail = target instanceof HTMLCanvasElement ? target : undefined;
-      if (thumbnail?.dataset.layer && thumbnail.dataset.head) onSelect(Number(thumbnail.dataset.layer), Number(thumbnail.dataset.head));
+      if (!thumbnail?.dataset.layer || !thumbnail.dataset.head) return;
+      this.moveTabStop(thumbnail);
+      onSelect(Number(thumbnail.dataset.layer), Number(thumbnail.dataset.head));
     };
     container.addEventListener('click', (event) => pick(event.target));
     container.addEventListener('keydown', (event) => {
       if (event.key === 'Enter' || event.key === ' ') {
         event.preventDefault();
         pick(event.target);
-      }
+      } else if (event.target instanceof HTMLCanvasElement) this.moveFocus(event);
     });
   }
 
@@ -54,19 +60,49 @@ export class OverviewGrid {
     });
   }
 
-  /** Marks the selected thumbnail. */
+  /** Marks the selected thumbnail; it is the tab stop unless the focus is in the grid. */
   select(layer: number, head: number): void {
     for (const canvas of this.thumbnails) {
       const selected = Number(canvas.dataset.layer) === layer && Number(canvas.dataset.head) === head;
       canvas.classList.toggle('selected', selected);
-      canvas.setAttribute('aria-pressed', String(selected));
+      canvas.setAttribute('aria-selected', String(selected));
+      if (selected && !this.container.contains(document.activeElement)) this.moveTabStop(canvas);
     }
+  }
+
+  /** Makes one thumbnail the grid's only tab stop. */
+  private moveTabStop(target: HTMLCanvasElement): void {
+    for (const canvas of this.thumbnails) canvas.tabIndex = canvas === target ? 0 : -1;
+  }
+
+  /** Arrows move the focus by a head (←/→) or a layer (↑/↓), Home/End to the layer's first or
+   *  last head (with Ctrl: the first or last thumbnail). */
+  private moveFocus(event: KeyboardEvent): void {
+    const from = this.thumbnails.indexOf(event.target as HTMLCanvasElement);
+    const { nHead } = this;
+    const rowStart = from - (from % nHead);
+    const toEnd = event.ctrlKey || event.metaKey;
+    const targets: Record<string, number> = {
+      ArrowLeft: from - 1,
+      ArrowRight: from + 1,
+      ArrowUp: from - nHead,
+      ArrowDown: from + nHead,
+      Home: toEnd ? 0 : rowStart,
+      End: toEnd ? this.thumbnails.length - 1 : rowStart + nHead - 1,
+    };
+    if (from < 0 || !Object.hasOwn(targets, event.key)) return;
+    event.preventDefault();
+    const target = this.thumbnails[targets[event.key]];
+    if (!target) return;
+    this.moveTabStop(target);
+    target.focus();
   }
 
   clear(): void {
     this.container.replaceChildren();
     this.lambdaLine.textContent = '';
     this.thumbnails = [];
+    this.nHead = 0;
     this.shape = '';
   }
 
@@ -77,13 +113,21 @@ export class OverviewGrid {
     const shape = `${nLayer}x${nHead}x${meta.thumbnailSize}:${meta.lambda.join()}`;
     if (shape === this.shape) return;
     this.shape = shape;
+    this.nHead = nHead;
     this.container.style.gridTemplateColumns = `auto repeat(${nHead}, var(--thumbnail-size))`;
-    const cells: HTMLElement[] = [textElement('div', '', 'overview-corner')];
-    for (let head = 0; head < nHead; head++) cells.push(textElement('div', `H${head}`, 'overview-head'));
+    // The labels are for the eye; each thumbnail's name says its layer, head and λ.
+    const hiddenLabel = (text: string, className: string) => {
+      const label = textElement('div', text, className);
+      label.setAttribute('aria-hidden', 'true');
+      return label;
+    };
+    const cells: HTMLElement[] = [hiddenLabel('', 'overview-corner')];
+    for (let head = 0; head < nHead; head++) cells.push(hiddenLabel(`H${head}`, 'overview-head'));
     this.thumbnails = [];
     for (let layer = 0; layer < nLayer; layer++) {
-      const label = textElement('div', `L${layer}`, 'overview-layer');
-      if (meta.lambda.length > layer) label.append(textElement('span', `λ ${formatLambda(meta.lambda[layer])}`, 'overview-lambda'));
+      const label = hiddenLabel(`L${layer}`, 'overview-layer');
+      const lambda = meta.lambda.length > layer ? `λ ${formatLambda(meta.lambda[layer])}` : '';
+      if (lambda) label.append(textElement('span', lambda, 'overview-lambda'));
       cells.push(label);
       for (let head = 0; head < nHead; head++) {
         const canvas = document.createElement('canvas');
@@ -91,8 +135,9 @@ export class OverviewGrid {
         canvas.width = canvas.height = meta.thumbnailSize;
         canvas.dataset.layer = String(layer);
         canvas.dataset.head = String(head);
-        canvas.tabIndex = 0;
-        canvas.setAttribute('role', 'button');
+        canvas.tabIndex = -1;
+        canvas.setAttribute('role', 'option');
+        canvas.setAttribute('aria-label', `layer ${layer} head ${head}${lambda && `, ${lambda}`}`);
         this.thumbnails.push(canvas);
         cells.push(canvas);
       }
