@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { TokenInfo } from '../../shared/inspection';
 import type { Pane } from '../../shared/protocol';
 import type { EngineInfo, InspectionResult } from '../core/engine';
+import { visibleRange } from './visibleRange';
 
 export interface ActiveInspection {
   runId: number;
@@ -24,14 +25,24 @@ export function tokensOf(inspection: ActiveInspection, pane: Pane): TokenInfo[] 
   return pane === 'compare' && inspection.comparison ? inspection.comparison.result.tokens : inspection.result.tokens;
 }
 
-/** Document range of tokens [first, end) of a pane's run. */
+/** Document range of tokens [first, end) of a pane's run, as the user sees it (see visibleRange). */
 export function tokenRange(inspection: ActiveInspection, document: vscode.TextDocument, first: number, end: number, pane: Pane = 'main'): vscode.Range {
   const tokens = tokensOf(inspection, pane);
   const base = inspection.baseOffset;
-  return new vscode.Range(document.positionAt(base + tokens[first].start), document.positionAt(base + tokens[end - 1].end));
+  return visibleRange(document, base + tokens[first].start, base + tokens[end - 1].end);
 }
 
 /** Whether `document` is the inspected one, unchanged since the run (its offsets still hold). */
 export function isInspected(inspection: ActiveInspection | undefined, document: vscode.TextDocument): inspection is ActiveInspection {
-  return inspection !== undefined && document.uri.toString() === inspection.uri.toString() && document.version === inspection.version;
+  return inspection !== undefined && sameFile(document.uri, inspection.uri) && document.version === inspection.version;
+}
+
+/** Schemes whose documents are files: one file can reach the host under two URIs that differ in
+ *  the authority only (a remote window's, and the one a link such as `npm start`'s opened it with). */
+const FILE_SCHEMES = new Set(['file', 'vscode-remote']);
+
+/** Whether two URIs name the same document: files by their path, anything else by the whole URI. */
+export function sameFile(a: vscode.Uri, b: vscode.Uri): boolean {
+  if (FILE_SCHEMES.has(a.scheme) && FILE_SCHEMES.has(b.scheme)) return a.fsPath === b.fsPath;
+  return a.toString() === b.toString();
 }

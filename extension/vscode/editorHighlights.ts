@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import type { NeedleTestResult } from '../../shared/needleTest';
 import type { HostMessage, Pane } from '../../shared/protocol';
-import { isInspected, tokenRange, tokensOf, type ActiveInspection } from './activeInspection';
+import { isInspected, sameFile, tokenRange, tokensOf, type ActiveInspection } from './activeInspection';
 import { SpanHighlighter } from './decorations';
 
 type NeedleQuery = NeedleTestResult['trials'][number]['queries'][number];
@@ -13,25 +13,21 @@ type NeedleQuery = NeedleTestResult['trials'][number]['queries'][number];
 export class EditorHighlights implements vscode.Disposable {
   readonly highlighter = new SpanHighlighter();
 
-  /** Highlights the main model's key spans of the locked query, in the inspected document if it
-   *  is visible and unchanged. */
+  /** Highlights the main model's key spans of the locked query, in each visible editor of the
+   *  inspected document if it is unchanged. */
   showSpans(inspection: ActiveInspection, { spans, query, layer, head }: Extract<HostMessage, { type: 'spans' }>): void {
-    const editor = vscode.window.visibleTextEditors.find((e) => isInspected(inspection, e.document));
-    if (!editor) return;
-    // A span can be empty in the editor: a lone "\r" token is inside a CRLF line break.
-    const shown = spans
-      .map((span) => ({ span, range: tokenRange(inspection, editor.document, span.firstToken, span.endToken) }))
-      .filter(({ range }) => !range.isEmpty);
-    const best = Math.max(...shown.map(({ span }) => span.score), 1e-9);
-    this.highlighter.show(
-      editor,
-      query > 0 ? tokenRange(inspection, editor.document, query, query + 1) : undefined,
-      shown.map(({ span, range }) => ({
-        range,
-        strength: span.score / best,
-        hoverMessage: `DiffTransformer: attended by token ${query} with score ${span.score.toFixed(3)} (L${layer} H${head})`,
-      })),
-    );
+    const best = Math.max(...spans.map((span) => span.score), 1e-9);
+    for (const editor of vscode.window.visibleTextEditors.filter((e) => isInspected(inspection, e.document))) {
+      this.highlighter.show(
+        editor,
+        query > 0 ? tokenRange(inspection, editor.document, query, query + 1) : undefined,
+        spans.map((span) => ({
+          range: tokenRange(inspection, editor.document, span.firstToken, span.endToken),
+          strength: span.score / best,
+          hoverMessage: `DiffTransformer: attended by token ${query} with score ${span.score.toFixed(3)} (L${layer} H${head})`,
+        })),
+      );
+    }
   }
 
   /** Marks the needles' values (what the queries must retrieve) in a Needle Test scratch copy. */
@@ -54,19 +50,24 @@ export class EditorHighlights implements vscode.Disposable {
 
   /** The document changed under an inspection: its offsets no longer hold. */
   onDocumentChanged(inspection: ActiveInspection | undefined, document: vscode.TextDocument): void {
-    if (inspection && document.uri.toString() === inspection.uri.toString() && document.version !== inspection.version) this.clear();
+    if (inspection && sameFile(document.uri, inspection.uri) && document.version !== inspection.version) this.clear();
   }
 
-  /** Selects and reveals tokens [first, end) of a pane's run of the current inspection. */
+  /** Selects and reveals tokens [first, end) of a pane's run of the current inspection, in the
+   *  editor that shows the document if one does (opening it by URI again could open a second tab:
+   *  see sameFile), else in a newly shown one with the highlights. The keyboard stays where it is,
+   *  as when a result in one of VS Code's own views is clicked. */
   async reveal(inspection: ActiveInspection | undefined, runId: number, first: number, end: number, pane: Pane = 'main'): Promise<void> {
     if (!inspection || runId !== inspection.runId || end <= first || end > tokensOf(inspection, pane).length) return;
-    const document = await vscode.workspace.openTextDocument(inspection.uri);
+    const visible = vscode.window.visibleTextEditors.find((e) => sameFile(e.document.uri, inspection.uri));
+    const document = visible?.document ?? (await vscode.workspace.openTextDocument(inspection.uri));
     if (!isInspected(inspection, document)) {
       void vscode.window.showInformationMessage('DiffTransformer: the document changed since it was inspected; inspect it again to reveal tokens.');
       return;
     }
     const range = tokenRange(inspection, document, Math.max(first, 1), Math.max(end, 2), pane);
-    const editor = await vscode.window.showTextDocument(document, { preserveFocus: false, preview: false });
+    const editor = visible ?? (await vscode.window.showTextDocument(document, { preserveFocus: true, preview: false }));
+    if (!visible) this.highlighter.restore(editor);
     editor.selection = new vscode.Selection(range.start, range.end);
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   }

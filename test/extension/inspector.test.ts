@@ -9,41 +9,7 @@ import * as vscode from 'vscode';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_BASELINE, DEFAULT_MODEL } from '../../extension/core/modelPath';
 import type { ActiveInspection } from '../../extension/vscode/activeInspection';
-import type { InspectorApi } from '../../extension/vscode/extension';
-
-const EXTENSION_ID = 'difftransformer-inspector.difftransformer-inspector';
-
-async function api(): Promise<InspectorApi> {
-  return (await vscode.extensions.getExtension(EXTENSION_ID)!.activate()) as InspectorApi;
-}
-
-async function openSample(name: string): Promise<vscode.TextEditor> {
-  const folder = vscode.workspace.workspaceFolders![0].uri;
-  const document = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(folder, name));
-  return vscode.window.showTextDocument(document);
-}
-
-function select(editor: vscode.TextEditor, from: string, to: string): vscode.Range {
-  const text = editor.document.getText();
-  const start = text.indexOf(from);
-  const end = text.indexOf(to, start) + to.length;
-  assert.ok(start >= 0 && end > start, `sample text has ${from} … ${to}`);
-  editor.selection = new vscode.Selection(editor.document.positionAt(start), editor.document.positionAt(end));
-  return editor.selection;
-}
-
-/** Runs an inspection command on the active editor's selection and returns the run it made: a new
- *  run id, on exactly that selection. The command resolves once the run's maps and spans are shown
- *  and its spans highlighted. */
-async function inspectSelection(editor: vscode.TextEditor, command = 'inspectSelection'): Promise<ActiveInspection> {
-  const inspector = await api();
-  const before = inspector.lastInspection()?.runId;
-  await vscode.commands.executeCommand(`difftransformer.${command}`);
-  const inspection = inspector.lastInspection();
-  assert.ok(inspection && inspection.runId !== before, `${command} made a new run`);
-  assert.equal(inspection.baseOffset, editor.document.offsetAt(editor.selection.start), `${command} ran the selection`);
-  return inspection;
-}
+import { api, EXTENSION_ID, inspectSelection, openSample, select } from './helpers';
 
 /** Opens a sample, selects `from` … `to` and runs Inspect Selection on it. */
 async function inspectSample(name: string, from: string, to: string): Promise<{ editor: vscode.TextEditor; range: vscode.Range; inspection: ActiveInspection }> {
