@@ -14,7 +14,7 @@ const TABLE_KEYS = 10;
 const PAGE_ROWS = 10;
 
 export const KEYBOARD_HELP =
-  'Up and Down lock the previous or next query row, Left and Right move along its keys, Home and End go to its first or last key, Page Up and Page Down move 10 rows.';
+  'Up and Down lock the previous or next query row, Left and Right move along its keys, Home and End go to its first or last key, Page Up and Page Down move 10 rows, Control+Home and Control+End go to the first or last cell.';
 
 /** A cell of a map: a query row and a key column. */
 export interface MapCell {
