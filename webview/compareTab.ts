@@ -15,7 +15,7 @@ import { HistogramsView } from './histograms';
 import { renderQuantisationTable } from './quantisation';
 import { SpanList } from './spans';
 import type { Comparison, PanelState } from './state';
-import { element, whenChanged, type HostRequests, type PanelView } from './view';
+import { element, fitHeatmapToPanel, whenChanged, type HostRequests, type PanelView } from './view';
 
 export class CompareTab implements PanelView {
   readonly element = element('div', 'tab-content');
@@ -32,7 +32,8 @@ export class CompareTab implements PanelView {
     this.controls.append(this.layerSelect.element, this.headSelect.element);
     this.columns = { main: new CompareColumn('main', theme, host), compare: new CompareColumn('compare', theme, host) };
     this.layout.append(this.columns.main.element, this.columns.compare.element);
-    this.element.append(this.note, this.controls, this.layout);
+    // The note under the maps, so that they get the panel's height.
+    this.element.append(this.controls, this.layout, this.note);
   }
 
   render(state: PanelState): void {
@@ -77,6 +78,7 @@ class CompareColumn {
     this.title = element('div', 'compare-title', `compare-${pane}-title`);
     this.element.append(this.title);
     this.heatmap = new HeatmapView(this.element, theme, (query) => host.lockQuery(pane, query), `compare-${pane}-`);
+    fitHeatmapToPanel(this.element);
     const reveal = (first: number, end: number) => host.reveal(pane, first, end);
     this.spans = new SpanList(`compare-${pane}-spans`, reveal);
     this.table = element('table', 'data-table', `compare-${pane}-quantisation`);

@@ -1,9 +1,11 @@
 // The panel's header: the source line (which text, model and run the panel shows) and the status
-// line (a run in progress, or the error that stopped it).
+// line (a run in progress). An error that stopped a run is not in the header, which scrolls away,
+// but in the ErrorBanner: sticky at the top of the panel, announced (role="alert"), and saying that
+// the maps still shown are the last inspection's, which the page then greys (body[data-stale]).
 
 import type { InspectionMeta } from '../shared/protocol';
 import type { PanelState } from './state';
-import { element, type PanelView } from './view';
+import { element, textElement, type PanelView } from './view';
 
 export class PanelHeader implements PanelView {
   readonly element = element('div', 'panel-header');
@@ -17,8 +19,47 @@ export class PanelHeader implements PanelView {
 
   render({ meta, status }: PanelState): void {
     this.source.textContent = sourceLine(meta);
-    this.status.textContent = status.text;
-    this.status.dataset.kind = status.kind;
+    this.status.textContent = status.kind === 'busy' ? status.text : '';
+  }
+}
+
+/** The error of the last run (#error-banner), until the next run starts or the user dismisses it. */
+export class ErrorBanner implements PanelView {
+  readonly element = element('div', 'error-banner', 'error-banner');
+  private readonly message = element('div', 'error-message');
+  private readonly staleNote = element('div', 'error-stale');
+  private shownStatus: PanelState['status'] | undefined;
+  private dismissed = false;
+
+  constructor() {
+    this.element.setAttribute('role', 'alert');
+    const dismiss = textElement('button', '×', 'error-dismiss');
+    dismiss.type = 'button';
+    dismiss.title = 'Dismiss the error';
+    dismiss.setAttribute('aria-label', 'Dismiss the error');
+    dismiss.addEventListener('click', () => {
+      this.dismissed = true;
+      this.show(undefined, undefined);
+    });
+    this.element.append(this.message, this.staleNote, dismiss);
+    this.element.hidden = true;
+  }
+
+  render({ meta, status }: PanelState): void {
+    if (status !== this.shownStatus) this.dismissed = false;
+    this.shownStatus = status;
+    this.show(status.kind === 'error' && !this.dismissed ? status.text : undefined, meta);
+  }
+
+  private show(error: string | undefined, meta: InspectionMeta | undefined): void {
+    this.element.hidden = error === undefined;
+    this.message.textContent = error ?? '';
+    const stale = error !== undefined && meta !== undefined;
+    this.staleNote.textContent = stale
+      ? `The maps below (greyed) are still those of the last inspection that succeeded, ${sourceLine(meta)}; run the inspection again once this is fixed.`
+      : '';
+    if (stale) document.body.dataset.stale = 'true';
+    else delete document.body.dataset.stale;
   }
 }
 

@@ -9,7 +9,7 @@ import { parseHostMessage, type HostMessage, type PanelTab, type WebviewMessage 
 import { readTheme, watchTheme } from './colors';
 import { CompareTab } from './compareTab';
 import { createTabs, registerToolkit } from './controls';
-import { PanelHeader } from './header';
+import { ErrorBanner, PanelHeader } from './header';
 import { MapsTab } from './mapsTab';
 import { NeedlesView } from './needles';
 import { OutliersTab } from './outliersTab';
@@ -39,11 +39,12 @@ const host: HostRequests = {
 
 const theme = readTheme();
 const header = new PanelHeader();
+const errorBanner = new ErrorBanner();
 const maps = new MapsTab(theme, host);
 const outliers = new OutliersTab(theme, host, (bits) => store.dispatch({ type: 'chooseQuantBits', bits }));
 const compare = new CompareTab(theme, host);
 const needles = new NeedlesView(theme);
-const views: PanelView[] = [header, maps, outliers, compare, needles];
+const views: PanelView[] = [header, errorBanner, maps, outliers, compare, needles];
 const tabs = createTabs<PanelTab>(
   [
     { id: 'maps', title: 'Maps & spans', content: maps.element },
@@ -54,7 +55,8 @@ const tabs = createTabs<PanelTab>(
   (tab) => store.dispatch({ type: 'chooseTab', tab }),
 );
 const showTab = whenChanged((tab: PanelTab) => tabs.select(tab));
-document.body.append(header.element, tabs.element);
+// The error banner first: it sticks to the top of the panel at any scroll position.
+document.body.append(errorBanner.element, header.element, tabs.element);
 /** Tells the host the tab shown for a run: when the user switches tab, and when a new run or its
  *  comparison arrives (the host computes the outliers only for a tab that shows them). */
 const reportView = whenChanged((runId: number | undefined, tab: PanelTab, _comparing: boolean) => {

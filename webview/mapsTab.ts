@@ -1,6 +1,6 @@
-// The "Maps & spans" tab: the view switch and the layer and head pickers, the overview grid of every
-// layer × head with λ, the key spans of the locked query under it, and the large heatmap of the
-// selected head. It renders the panel state; what the user picks goes to the host, which owns the
+// The "Maps & spans" tab: the large heatmap of the selected head (sized to the panel's height), and
+// beside it (under it when narrow) the view switch and the layer and head pickers, the overview grid
+// of every layer × head with λ and the key spans of the locked query. It renders the panel state; what the user picks goes to the host, which owns the
 // selection and answers with the map and spans that the state then holds.
 
 import { mapViews, type MapView } from '../shared/model';
@@ -12,7 +12,7 @@ import { HeatmapView } from './heatmap';
 import { OverviewGrid } from './overview';
 import { SpanList } from './spans';
 import type { PanelState } from './state';
-import { element, whenChanged, type HostRequests, type PanelView } from './view';
+import { element, fitHeatmapToPanel, whenChanged, type HostRequests, type PanelView } from './view';
 
 export class MapsTab implements PanelView {
   readonly element = element('div', 'tab-content');
@@ -39,12 +39,16 @@ export class MapsTab implements PanelView {
     // The key spans sit under the overview (not in a tab of their own): locking a row shows its spans at once.
     this.spans = new SpanList('spans', (first, end) => host.reveal('main', first, end));
     const overviewArea = element('div', 'overview-area');
-    overviewArea.append(lambdaLine, grid, this.spans.element);
+    // The pickers sit beside the map (above the overview), not above it: the map gets the height.
+    overviewArea.append(controls, lambdaLine, grid, this.spans.element);
     const heatmapArea = element('div', 'heatmap-area');
     this.heatmap = new HeatmapView(heatmapArea, theme, (query) => host.lockQuery('main', query));
+    fitHeatmapToPanel(heatmapArea);
+    // The map first: at the top of the tab (beside the overview, or above it when narrow), it is in
+    // view without scrolling at any panel height.
     const layout = element('div', 'maps-layout');
-    layout.append(overviewArea, heatmapArea);
-    this.element.append(controls, layout);
+    layout.append(heatmapArea, overviewArea);
+    this.element.append(layout);
   }
 
   render(state: PanelState): void {

@@ -4,10 +4,11 @@
 
 import type { KeySpan } from '../shared/inspection';
 import type { InspectionMeta } from '../shared/protocol';
-import { formatValue, visibleText } from './format';
+import { formatValue, visibleTextElement } from './format';
 import { describeElement, element, textElement, whenChanged } from './view';
 
-/** Longer span texts are cut (the editor shows the whole span on click). */
+/** Longer span texts are cut (the editor shows the whole span on click); whitespace and byte
+ *  fragments are shown as signs (format.ts). */
 const MAX_SPAN_TEXT = 300;
 
 export interface ShownSpans {
@@ -40,8 +41,9 @@ export class SpanList {
       this.element.replaceChildren(textElement('p', 'Lock a query row on the map to see the key spans it retrieves.', 'note'));
       return;
     }
-    const queryText = tokens[shown.query] ? ` «${visibleText(tokens[shown.query].text)}»` : '';
-    const heading = textElement('p', `Key spans of query ${shown.query}${queryText} · layer ${shown.layer} · head ${shown.head}`, 'note spans-heading');
+    const heading = textElement('p', `Key spans of query ${shown.query} `, 'note spans-heading');
+    if (tokens[shown.query]) heading.append('«', visibleTextElement(tokens[shown.query].text), '»');
+    heading.append(` · layer ${shown.layer} · head ${shown.head}`);
     if (shown.spans.length === 0) {
       this.element.replaceChildren(heading, textElement('p', 'No key with positive attention (the query attends only to itself or BOS).', 'note'));
       return;
@@ -63,8 +65,8 @@ export class SpanList {
     bar.append(fill);
     const last = span.endToken - 1;
     const range = last > span.firstToken ? `tokens ${span.firstToken}–${last}` : `token ${span.firstToken}`;
-    const text = span.text.length > MAX_SPAN_TEXT ? `${span.text.slice(0, MAX_SPAN_TEXT - 1)}…` : span.text;
-    item.append(bar, textElement('span', formatValue(span.score), 'span-score'), textElement('span', range, 'span-range'), textElement('span', text, 'span-text'));
+    const text = visibleTextElement(span.text, MAX_SPAN_TEXT, 'span-text');
+    item.append(bar, textElement('span', formatValue(span.score), 'span-score'), textElement('span', range, 'span-range'), text);
     item.addEventListener('click', () => this.onReveal(span.firstToken, span.endToken));
     return item;
   }

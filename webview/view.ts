@@ -59,3 +59,30 @@ export function whenChanged<Inputs extends readonly unknown[]>(draw: (...inputs:
     draw(...inputs);
   };
 }
+
+/** Room kept under a map for its colour legend (canvas and gap, CSS px) when the panel has it. */
+const LEGEND_ROOM = 48;
+/** The smallest frame fitted (token labels and a small map), however little room the panel has. */
+const MIN_SIDE = 120;
+/** Below this, the legend is left under the fold so that the map itself keeps some size. */
+const MIN_FIT = 160;
+
+/** Keeps the heatmap inside `area` within the panel's height: its frame (square: token labels plus
+ *  map) may be only as wide as the room from its top (unscrolled) to the panel's bottom, with the
+ *  legend under it when there is room for both. The heatmap sizes its cells to the frame's width,
+ *  so the map is visible without scrolling at any panel height. Sets --fit-side on `area`. */
+export function fitHeatmapToPanel(area: HTMLElement): void {
+  const fit = () => {
+    const frame = area.querySelector('.heatmap-frame');
+    if (!frame || area.offsetParent === null) return; // a hidden tab has no layout
+    const top = frame.getBoundingClientRect().top + window.scrollY;
+    const bottomPadding = parseFloat(getComputedStyle(document.body).paddingBottom) || 0;
+    const room = window.innerHeight - top - bottomPadding;
+    const side = room - LEGEND_ROOM >= MIN_FIT ? room - LEGEND_ROOM : room;
+    const value = `${Math.max(MIN_SIDE, Math.floor(side))}px`;
+    if (area.style.getPropertyValue('--fit-side') !== value) area.style.setProperty('--fit-side', value);
+  };
+  // What is above the map can change height (a wrapping header, a tab shown), as can the panel.
+  new ResizeObserver(fit).observe(document.body);
+  window.addEventListener('resize', fit);
+}

@@ -1,0 +1,241 @@
+// End to end, how the panel fits and labels what it shows: the heatmap in view without scrolling
+// from a 300 px panel to a maximized one, Compare's columns stacked when the panel is narrow, an
+// error visible at any scroll position with the stale map greyed, and token texts whose whitespace
+// and byte fragments are shown as signs. Screenshots of each tab at both heights are kept in
+// test-results/e2e/layout/.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Frame, Page } from 'playwright-core';
+import { Engine } from '../../extension/core/engine';
+import { DEFAULT_MODEL } from '../../extension/core/modelPath';
+import { drawnMap, inspectText, inspectWith, modelsFolder, ofRun, openFile, runCommand, startSession, webviewFrame, type Session } from './harness';
+
+const SELECTED = 'def fibonacci(n: int) -> list[int]:';
+const INSPECT = 'DiffTransformer: Inspect Selection';
+const COMPARE = 'DiffTransformer: Compare with Baseline';
+/** How long a layout may take to follow a resize on a loaded machine. */
+const SETTLE_MS = 30_000;
+
+let session: Session;
+let runId: string;
+before(async () => {
+  session = await startSession('layout');
+  runId = await inspectText(session.page, 'sample.py', SELECTED, COMPARE, DEFAULT_MODEL);
+});
+after(async () => {
+  await session?.close();
+});
+
+/** The webview's document as a playwright Frame (to wait for a condition inside it). */
+async function panelFrame(page: Page): Promise<Frame> {
+  const body = await webviewFrame(page).locator('body').elementHandle();
+  return (await body!.ownerFrame())!;
+}
+
+/** Waits (checking once per frame, in the page: the webview's CSP forbids eval, which
+ *  frame.waitForFunction needs) until the JavaScript expression `condition` holds in the webview. */
+async function waitInPanel(frame: Frame, condition: string, what: string): Promise<void> {
+  await frame.evaluate(`new Promise((resolve, reject) => {
+    const deadline = performance.now() + ${SETTLE_MS};
+    const check = () => {
+      if (${condition}) resolve(true);
+      else if (performance.now() > deadline) reject(new Error(${JSON.stringify(`timed out waiting until ${what}`)}));
+      else requestAnimationFrame(check);
+    };
+    check();
+  })`);
+}
+
+/** Drags the sash above the panel until the panel is `height` px tall. */
+async function setPanelHeight(page: Page, height: number): Promise<void> {
+  const panel = page.locator('.part.panel');
+  let box = (await panel.boundingBox())!;
+  for (let attempt = 0; attempt < 3 && Math.abs(box.height - height) > 2; attempt++) {
+    // The workbench's sash on the panel's top edge.
+    const sashes = await Promise.all((await page.locator('.monaco-sash.horizontal').all()).map((sash) => sash.boundingBox()));
+    const sash = sashes.filter((sashBox) => sashBox && sashBox.width > 0).sort((a, b) => Math.abs(a!.y + a!.height / 2 - box.y) - Math.abs(b!.y + b!.height / 2 - box.y))[0]!;
+    const x = box.x + box.width / 2;
+    await page.mouse.move(x, sash.y + sash.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(x, box.y + box.height - height, { steps: 5 });
+    await page.mouse.up();
+    box = (await panel.boundingBox())!;
+  }
+  assert.ok(Math.abs(box.height - height) <= 2, `the panel is ${height} px tall: ${box.height}`);
+}
+
+/** Waits until every element of `selector` lies inside the panel's visible area with the page
+ *  scrolled to the top, and returns the first one's box. */
+async function waitInView(selector: string): Promise<{ top: number; bottom: number; height: number; viewport: number }> {
+  const frame = await panelFrame(session.page);
+  await frame.evaluate('window.scrollTo(0, 0)');
+  const inView = `(() => {
+    const elements = Array.from(document.querySelectorAll(${JSON.stringify(selector)}));
+    return elements.length > 0 && elements.every((element) => {
+      const box = element.getBoundingClientRect();
+      return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight && box.left >= 0 && box.right <= window.innerWidth;
+    });
+  })()`;
+  await waitInPanel(frame, inView, `${selector} is in view`).catch(async (error) => {
+    await session.screenshot(`not-in-view-${Date.now()}`);
+    const boxes = await frame.evaluate(`Array.from(document.querySelectorAll(${JSON.stringify(selector)})).map((e) => JSON.stringify(e.getBoundingClientRect())).join(' ') + ' in ' + window.innerWidth + 'x' + window.innerHeight`);
+    throw new Error(`${selector} is not inside the visible panel: ${boxes} (${(error as Error).message})`);
+  });
+  return frame.evaluate(`(() => {
+    const box = document.querySelector(${JSON.stringify(selector)}).getBoundingClientRect();
+    return { top: box.top, bottom: box.bottom, height: box.height, viewport: window.innerHeight };
+  })()`);
+}
+
+async function showTab(tab: 'maps' | 'outliers' | 'compare'): Promise<void> {
+  await webviewFrame(session.page).locator(`#tab-${tab}`).click();
+  await webviewFrame(session.page).locator(`#view-${tab}`).waitFor({ state: 'visible' });
+}
+
+test('the heatmap is in view without scrolling at the default height, at 300 px and maximized, sized to the room', async () => {
+  const { page } = session;
+  for (const pane of ['main', 'compare']) await drawnMap(page, `#compare-${pane}-heatmap`, runId);
+  // The Compare tab opened for the comparison: both maps at the top, side by side on a wide panel.
+  const compareMain = await waitInView(ofRun('#compare-main-heatmap', runId));
+  const compareBaseline = await waitInView(ofRun('#compare-compare-heatmap', runId));
+  assert.ok(Math.abs(compareMain.top - compareBaseline.top) < 1, 'the columns are side by side on a wide panel');
+
+  await showTab('maps');
+  const atDefault = await waitInView(ofRun('#heatmap', runId));
+  await session.screenshot('maps-default');
+  const defaultHeight = (await page.locator('.part.panel').boundingBox())!.height;
+
+  await setPanelHeight(page, 300);
+  const at300 = await waitInView(ofRun('#heatmap', runId));
+  await session.screenshot('maps-300px');
+  await showTab('outliers');
+  await webviewFrame(page).locator(`${ofRun('#histograms', runId)} .histogram-canvas`).first().waitFor({ state: 'visible' });
+  await session.screenshot('outliers-300px');
+  // Compare has its pickers and each column's title above its map: at 300 px the map may start at
+  // the fold (its token labels take 96 px), so this is only looked at.
+  await showTab('compare');
+  await session.screenshot('compare-300px');
+
+  await runCommand(page, 'View: Toggle Maximized Panel');
+  const compareTall = await waitInView(ofRun('#compare-main-heatmap', runId));
+  await session.screenshot('compare-tall');
+  await showTab('outliers');
+  await session.screenshot('outliers-tall');
+  await showTab('maps');
+  const tall = await waitInView(ofRun('#heatmap', runId));
+  await session.screenshot('maps-tall');
+  await runCommand(page, 'View: Toggle Maximized Panel');
+  await setPanelHeight(page, defaultHeight);
+
+  assert.ok(at300.height <= atDefault.height, `a lower panel, a map no larger: ${at300.height} px at 300, ${atDefault.height} px by default`);
+  assert.ok(tall.height > 1.5 * at300.height, `a taller panel, a larger map: ${tall.height} px maximized, ${at300.height} px at 300`);
+  assert.ok(compareTall.height > 1.5 * compareMain.height, `Compare's maps grow with the panel too: ${compareTall.height} px maximized, ${compareMain.height} px by default`);
+});
+
+test('Compare stacks its columns when the panel is narrow', async () => {
+  const { page } = session;
+  await showTab('compare');
+  const columnsTop = async () =>
+    (await panelFrame(page)).evaluate(`(() => {
+      const [main, compare] = ['#compare-main', '#compare-compare'].map((id) => document.querySelector(id).getBoundingClientRect());
+      return { mainBottom: main.bottom, compareTop: compare.top, mainTop: main.top };
+    })()`) as Promise<{ mainBottom: number; compareTop: number; mainTop: number }>;
+  const viewport = page.viewportSize()!;
+  const frame = await panelFrame(page);
+  const [main, compare] = ['#compare-main', '#compare-compare'].map((id) => `document.querySelector('${id}').getBoundingClientRect()`);
+  await page.setViewportSize({ width: 600, height: viewport.height });
+  try {
+    await waitInPanel(frame, `${compare}.top >= ${main}.bottom`, 'the columns stack');
+    const stacked = await columnsTop();
+    assert.ok(stacked.compareTop >= stacked.mainBottom, `the baseline's column is under the model's: ${JSON.stringify(stacked)}`);
+    await session.screenshot('compare-narrow');
+  } finally {
+    await page.setViewportSize(viewport);
+  }
+  await waitInPanel(frame, `${compare}.top === ${main}.top`, 'the columns are side by side again');
+});
+
+test('whitespace and byte fragments are labelled as signs, distinct from text, in the span list and readout', async () => {
+  const { page } = session;
+  // CRLF line ends, tabs, a space-only token and a character the tokenizer splits into bytes.
+  const text = 'name\tvalue\r\n\r\nalpha\t\t1 🦀 crab\r\n\tbeta 2\r\n';
+  fs.writeFileSync(path.join(session.runDir, 'workspace', 'crlf.txt'), text);
+  const engine = await Engine.load(path.join(modelsFolder, DEFAULT_MODEL), 'cpu');
+  const { tokens } = await engine.inspect(text);
+  const signs: Record<string, string> = { '\r': '␍', '\n': '⏎', '\t': '→', ' ': '·' };
+  const probes = [
+    tokens.findIndex((token) => token.text === '\r'),
+    tokens.findIndex((token) => token.text === '\t'),
+    tokens.findIndex((token) => token.text === ' '),
+    tokens.findIndex((token) => /^\\x[0-9A-F]{2}$/.test(token.text)),
+  ];
+  assert.ok(probes.every((index) => index > 0), `the text has a \\r, a \\t, a space and a byte-fragment token: ${JSON.stringify(tokens.map((token) => token.text))}`);
+
+  await openFile(page, 'crlf.txt'); // nothing selected: the whole document is inspected
+  const crlfRun = await inspectWith(page, INSPECT, DEFAULT_MODEL);
+  await showTab('maps');
+  await drawnMap(page, '#heatmap', crlfRun);
+  const frame = webviewFrame(page);
+  const canvas = frame.locator(ofRun('#heatmap', crlfRun));
+  for (const query of probes) {
+    const box = (await canvas.boundingBox())!;
+    await canvas.click({ position: { x: box.width / 2, y: ((query + 0.5) * box.height) / tokens.length } });
+    const list = frame.locator(`${ofRun('#spans', crlfRun)}[data-query="${query}"]`);
+    await list.waitFor({ state: 'attached' });
+    const expected = /^\\x/.test(tokens[query].text) ? tokens[query].text : [...tokens[query].text].map((char) => signs[char]).join('');
+    const heading = list.locator('.spans-heading');
+    assert.deepEqual(await heading.locator('.token-escape').allInnerTexts(), [expected], `query ${query} (${JSON.stringify(tokens[query].text)}) is shown as the sign ${expected} in its own style`);
+    assert.ok((await frame.locator('#readout').innerText()).includes(`«${expected}»`), `the readout names query ${query} as «${expected}»`);
+    // No span is blank, and a score never runs into its token range.
+    for (const item of await list.locator('.span-item').all()) {
+      assert.notEqual((await item.locator('.span-text').innerText()).trim(), '', 'a span shows some text');
+      const score = (await item.locator('.span-score').boundingBox())!;
+      const range = (await item.locator('.span-range').boundingBox())!;
+      assert.ok(score.x + score.width + 4 <= range.x, `the score ends before the range: ${score.x + score.width} vs ${range.x}`);
+    }
+  }
+  // The byte fragments of the crab, wherever they are in a span's text, are signs too.
+  const fragments = await frame.locator(`${ofRun('#spans', crlfRun)} .span-text .token-escape`).allInnerTexts();
+  assert.ok(fragments.every((sign) => /^(\\x[0-9A-F]{2}|[␍⏎→·]+)$/.test(sign)), `only whitespace and bytes are signs: ${fragments.join(' ')}`);
+  await session.screenshot('token-signs');
+});
+
+test('a failed model load shows a sticky error at any scroll position and greys the stale map', async () => {
+  const { page } = session;
+  const notAPackage = path.join(session.runDir, 'not-a-package');
+  fs.mkdirSync(notAPackage, { recursive: true });
+  fs.writeFileSync(path.join(notAPackage, 'notes.txt'), 'not a model');
+  const settings = path.join(session.runDir, 'workspace', '.vscode', 'settings.json');
+  fs.mkdirSync(path.dirname(settings), { recursive: true });
+  fs.writeFileSync(settings, JSON.stringify({ 'difftransformer.modelPath': notAPackage }));
+  await setPanelHeight(page, 300);
+  await showTab('maps');
+  const frame = webviewFrame(page);
+  const banner = frame.locator('#error-banner:not([hidden])');
+  // The workbench reads the changed settings file on its own time: until it has, Inspect still runs
+  // the bundled model (a new run), then the next one fails.
+  await openFile(page, 'sample.py');
+  for (let attempt = 0; attempt < 5 && (await banner.count()) === 0; attempt++) {
+    const shownRun = await frame.locator('body').getAttribute('data-run-id');
+    await runCommand(page, INSPECT);
+    const newRun = frame.locator(`body[data-run-id]:not([data-run-id="${shownRun}"])`);
+    await Promise.race([banner.waitFor({ state: 'attached' }), newRun.waitFor({ state: 'attached' })]);
+  }
+  assert.equal(await banner.count(), 1, 'the failed load shows the error banner');
+  assert.equal(await banner.getAttribute('role'), 'alert', 'the error is announced');
+  assert.match(await banner.innerText(), /not-a-package/, 'the error names the folder');
+  assert.match(await banner.locator('.error-stale').innerText(), /last inspection that succeeded/, 'it says the map shown is the last one that worked');
+  const staleRun = await frame.locator('body').getAttribute('data-run-id');
+  assert.ok(staleRun, 'the last inspection that succeeded is still shown');
+  const webview = await panelFrame(page);
+  const filter = await webview.evaluate(`getComputedStyle(document.querySelector('#heatmap[data-run-id="${staleRun}"]')).filter`);
+  assert.match(String(filter), /grayscale/, 'the stale map is greyed');
+
+  await webview.evaluate('window.scrollTo(0, document.body.scrollHeight)');
+  await waitInPanel(webview, 'window.scrollY > 0', 'the panel is scrolled');
+  await waitInPanel(webview, `(() => { const box = document.querySelector('#error-banner').getBoundingClientRect(); return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight; })()`, 'the banner is in view');
+  await session.screenshot('error-scrolled');
+  fs.rmSync(settings);
+});
