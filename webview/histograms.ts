@@ -3,7 +3,8 @@
 // top-10 and median magnitudes, and the largest outliers with their token (click to reveal it).
 // Optionally the levels of an absmax quantisation grid are drawn over the logit histograms
 // (the paper's Figure 8): its scale is the layer's top-1 over the top level, so it needs nothing
-// but the histogram. The container says which run it shows (data-run-id), each logit canvas which
+// but the histogram. A legend (.histogram-legend) above the layers names every mark drawn: bars,
+// median, top-10, the axis end and the grid's levels. The container says which run it shows (data-run-id), each logit canvas which
 // grid it draws (data-quant-bits).
 
 import type { Histogram, LayerOutliers, TokenInfo } from '../shared/inspection';
@@ -11,7 +12,7 @@ import { quantTopLevel, type QuantBits } from '../shared/model';
 import type { InspectionMeta } from '../shared/protocol';
 import { drawText, fillBackground, sizeCanvas } from './canvas';
 import type { Theme } from './colors';
-import { formatValue, visibleText } from './format';
+import { formatValue, visibleTextElement } from './format';
 import { describeElement, element, textElement, whenChanged } from './view';
 
 const CANVAS_HEIGHT = 150;
@@ -42,6 +43,7 @@ export class HistogramsView {
   private axisEnd: AxisEnd | undefined;
   private width = 0;
   private quantBits: QuantBits | null = null;
+  private readonly legend = element('ul', 'histogram-legend');
 
   /** The histograms go into a new .histograms element with the given id. */
   constructor(
@@ -66,7 +68,7 @@ export class HistogramsView {
       this.element.replaceChildren(textElement('p', meta ? 'Computing the outlier statistics…' : 'No outlier statistics yet.', 'note'));
       return;
     }
-    this.element.replaceChildren(...layers.map((layer) => this.layerSection(layer)));
+    this.element.replaceChildren(this.legend, ...layers.map((layer) => this.layerSection(layer)));
     this.draw();
   });
 
@@ -97,6 +99,7 @@ export class HistogramsView {
   private draw(): void {
     this.width = this.currentWidth();
     const bits = this.quantBits;
+    this.fillLegend(bits);
     for (const { canvas, histogram, title, layer, kind } of this.charts) {
       // The layer's absmax scale: its largest |logit| is the top level.
       const grid = kind === 'logits' && bits !== null ? { bits, scale: histogram.top1 / quantTopLevel(bits) } : undefined;
@@ -105,6 +108,42 @@ export class HistogramsView {
       canvas.dataset.quantBits = grid ? String(grid.bits) : 'off';
       drawHistogram(canvas, this.theme, histogram, title, this.width, end, grid);
     }
+  }
+
+  /** One entry per kind of mark, with a swatch drawn as the canvas draws it. */
+  private fillLegend(bits: QuantBits | null): void {
+    const { theme } = this;
+    const entries: { swatch: string; colour: string; text: string }[] = [
+      { swatch: 'bar', colour: theme.bars, text: 'bars: log10(1 + count) of the values in each |value| bin' },
+      { swatch: 'solid', colour: theme.highlight, text: 'median |value|' },
+      { swatch: 'dashed', colour: theme.highlight, text: 'top-10: the 10th largest |value|' },
+      {
+        swatch: 'dotted',
+        colour: theme.mutedForeground,
+        text: this.axisEnd
+          ? 'top-1 (largest |value|); the axis ends at the larger top-1 of the two models, numbered at the right end'
+          : 'the axis ends at top-1, the largest |value|, numbered at the right end',
+      },
+    ];
+    if (bits !== null) {
+      const top = quantTopLevel(bits);
+      entries.push({
+        swatch: 'solid',
+        colour: theme.grid,
+        text: `${bits}-bit grid (logits only): levels k·scale, k = 0…${top}, scale = top-1 / ${top}; a logit is rounded to the nearer level`,
+      });
+    }
+    this.legend.setAttribute('aria-label', 'Legend of the histograms');
+    this.legend.replaceChildren(
+      ...entries.map(({ swatch, colour, text }) => {
+        const item = element('li', 'legend-entry');
+        const sample = element('span', `legend-swatch legend-${swatch}`);
+        sample.style.setProperty('--swatch-colour', colour);
+        sample.setAttribute('aria-hidden', 'true');
+        item.append(sample, text);
+        return item;
+      }),
+    );
   }
 
   private layerSection(layer: LayerOutliers): HTMLElement {
@@ -137,8 +176,9 @@ export class HistogramsView {
         button.className = 'outlier-item';
         button.dataset.token = String(outlier.token);
         const token = this.tokens[outlier.token];
-        const tokenText = token ? ` «${visibleText(token.text)}»` : '';
-        button.textContent = `${key} ${formatValue(outlier.value)} · token ${outlier.token}${tokenText} · ${outlier.detail}`;
+        button.append(`${key} ${formatValue(outlier.value)} · token ${outlier.token}`);
+        if (token) button.append(' «', visibleTextElement(token.text), '»');
+        button.append(` · ${outlier.detail}`);
         button.title = 'Reveal the token in the editor';
         button.addEventListener('click', () => this.onReveal(outlier.token, outlier.token + 1));
         item.append(button);
@@ -155,7 +195,8 @@ function statistics(histogram: Histogram): string {
 }
 
 /** One histogram: title, statistics, bars of log10(1 + count), |value| axis from 0 to axisEnd,
- *  marks at the median and the top-10 value, and the levels of a quantisation grid if given. */
+ *  marks at the median, the top-10 value and (short of the axis end) top-1, and the levels of a
+ *  quantisation grid if given. */
 function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histogram, title: string, width: number, axisEnd: number, grid?: QuantGrid): void {
   const context = sizeCanvas(canvas, width, CANVAS_HEIGHT);
   fillBackground(context, theme, width, CANVAS_HEIGHT);
@@ -178,9 +219,14 @@ function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histo
   });
   // Marks and grid lines stay inside the canvas (a mark at the axis end would fall off it).
   const at = (value: number): number => Math.min(width - 1, Math.round(((value - low) / span) * width));
+  // As the legend shows them: median solid, top-10 dashed, top-1 dotted where the axis goes further.
   context.fillStyle = theme.highlight;
   context.fillRect(at(histogram.median), plotTop, 1, plotHeight);
-  context.fillRect(at(histogram.top10), plotTop, 1, plotHeight);
+  for (let y = plotTop; y < plotBottom; y += 6) context.fillRect(at(histogram.top10), y, 1, Math.min(4, plotBottom - y));
+  if (at(histogram.top1) < width - 1) {
+    context.fillStyle = theme.mutedForeground;
+    for (let y = plotTop; y < plotBottom; y += 4) context.fillRect(at(histogram.top1), y, 1, Math.min(2, plotBottom - y));
+  }
   if (grid && grid.scale > 0) {
     // Over the bars and marks, one line per level k * scale (the top level is top-1); faint when
     // dense (127 levels at 8 bits), so that the bars stay readable.

@@ -19,7 +19,11 @@ const METRICS: { key: 'logitRelRmse' | 'attentionError'; title: string; tooltip:
   {
     key: 'attentionError',
     title: 'attention error',
-    tooltip: 'mean over heads and query rows of ½·Σ|row′ − row| of the effective attention (A1 − λ·A2 divided by 1 − λ, or A)',
+    tooltip:
+      'mean over heads and query rows of ½·Σj|row′j − rowj| / Σj|rowj|: the distance between the effective attention rows ' +
+      '(A1 − λ·A2, or a baseline’s A) from quantised and exact logits, divided by the exact row’s absolute mass. ' +
+      'That is 1 for a softmax row (so the figure is the total-variation distance), and defined for every λ, also λ ≥ 1, ' +
+      'where the row sum 1 − λ is 0 or negative.',
   },
 ];
 
@@ -41,7 +45,9 @@ export function renderQuantisationTable(
   }
   caption.textContent =
     'Error of quantising each layer’s attention logits absmax (one scale per layer, top level = top-1): ' +
-    'relative RMS error of the logits, and total-variation distance of the attention rows (DIFF’s divided by 1 − λ).';
+    'relative RMS error of the logits, and attention error = mean over heads and query rows of ½·Σ|row′ − row| / Σ|row|: ' +
+    'the change of each effective attention row divided by the exact row’s absolute mass, which is 1 for a softmax row ' +
+    '(so a baseline’s is its total-variation distance) and, unlike DIFF’s row sum 1 − λ, never 0 or negative, whatever λ.';
   const head = document.createElement('thead');
   const groups = document.createElement('tr');
   const layerHeader = textElement('th', 'Layer');

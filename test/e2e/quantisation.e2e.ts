@@ -59,10 +59,17 @@ test('the statistics wait for the Outliers tab, where 4 bits draws the grid over
   await frame.locator('#tab-outliers').click();
   await frame.locator(logitsCanvas).waitFor({ state: 'visible' });
   assert.equal(await frame.locator(logitsCanvas).getAttribute('data-quant-bits'), 'off', 'no grid until one is chosen');
+  const legend = frame.locator(`${ofRun('#histograms', runId)} .histogram-legend li`);
+  const marks = ['bars', 'median', 'top-10', 'top-1'];
+  const named = async () => (await legend.allInnerTexts()).join(' | ');
+  for (const mark of marks) assert.ok((await named()).includes(mark), `the legend names the ${mark} mark: ${await named()}`);
+  assert.ok(!(await named()).includes('grid'), 'no grid in the legend while none is drawn');
   const before = await canvasImage(frame, logitsCanvas);
 
   await frame.locator('#quant-switch vscode-radio[data-bits="4"]').click();
   await frame.locator(`${logitsCanvas}[data-quant-bits="4"]`).waitFor({ state: 'attached' });
+  assert.match(await named(), /4-bit grid .*k = 0…7, scale = top-1 \/ 7/, 'the legend says what the grid lines are');
+  assert.equal(await legend.count(), marks.length + 1, 'one legend entry per kind of mark');
   const drawn = await canvasImage(frame, logitsCanvas);
   assert.deepEqual([drawn.width, drawn.height], [before.width, before.height], 'same canvas size');
 
@@ -91,6 +98,10 @@ test('the statistics wait for the Outliers tab, where 4 bits draws the grid over
 
 test('the what-if table fills with finite errors per layer and bit width, the engine’s', async () => {
   const shown = await shownErrors();
+  const frame = webviewFrame(session.page);
+  // The attention error is divided by the exact row's absolute mass, and the table says so.
+  assert.match(await frame.locator(`${filledTable} caption`).innerText(), /½·Σ\|row′ − row\| \/ Σ\|row\|.*absolute mass/);
+  assert.match((await frame.locator(`${filledTable} th[title*="absolute mass"]`).getAttribute('title'))!, /λ ≥ 1/, 'the column title’s tooltip says it holds for λ ≥ 1');
   const engine = await Engine.load(PACKAGE, 'cpu');
   await engine.inspect(SELECTED);
   const expected = await engine.quantisation();
