@@ -12,6 +12,9 @@ export type NeedleForm = (typeof NEEDLE_FORMS)[number];
 
 export interface NeedleTestOptions {
   form?: NeedleForm;
+  /** The document's VS Code language id: code needles then take the style written in that
+   *  language (needleDefinitions.ts, codeStyleFor); other languages, or none, get one at random. */
+  language?: string;
   needles?: number;
   queries?: number;
   /** Documents run, one forward pass each; trial t has seed seed + t and its queried needles at

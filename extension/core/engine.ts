@@ -139,7 +139,7 @@ export class Engine {
     const results: NeedleTrial[] = [];
     for (let trial = 0; trial < trials; trial++) {
       const depth = trialDepth(trial, trials);
-      const document = makeNeedleDocument(filler, { form, needles, queries, seed: seed + trial, depth }, fit);
+      const document = makeNeedleDocument(filler, { form, needles, queries, seed: seed + trial, depth, language: options.language }, fit);
       const encoding = this.tokenizer.encode(document.text);
       const ids = [config.bos_token_id, ...encoding.ids];
       const out = await runModel(this.session, ids, config);

@@ -56,6 +56,18 @@ export function parseNeedleDefinitions(data: unknown): NeedleDefinitions {
 
 export const NEEDLES = parseNeedleDefinitions(definitionsJson);
 
+/** The languages (VS Code language ids) whose code each style's needle line is written in. */
+const STYLE_LANGUAGES: Record<string, readonly string[]> = {
+  '{key} = {value}': ['python', 'ruby', 'julia'],
+  'const {key} = {value};': ['javascript', 'javascriptreact', 'typescript', 'typescriptreact', 'vue', 'svelte'],
+  '#define {key} {value}': ['c', 'cpp', 'cuda-cpp', 'objective-c', 'objective-cpp'],
+};
+
+/** The code style written in `language`, if one is. */
+export function codeStyleFor(language: string | undefined): CodeStyle | undefined {
+  return language === undefined ? undefined : NEEDLES.code.styles.find((style) => STYLE_LANGUAGES[style.needle]?.includes(language));
+}
+
 /** `template` with each {name} replaced by fields[name] (the templates' Python str.format fields). */
 export function fillTemplate(template: string, fields: Record<string, string>): string {
   return template.replace(/\{(\w+)\}/g, (_, name: string) => {

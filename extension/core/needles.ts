@@ -12,7 +12,7 @@ import {
   NEEDLE_FORMS, type NeedleAnswer, type NeedleForm, type NeedleQueryResult, type NeedleSummary, type NeedleTestOptions, type NeedleTestResult, type NeedleTrial,
 } from '../../shared/needleTest';
 import type { RunAnalysis } from './analysis';
-import { fillTemplate, KEY_CASES, NEEDLES, type CodeStyle } from './needleDefinitions';
+import { codeStyleFor, fillTemplate, KEY_CASES, NEEDLES, type CodeStyle } from './needleDefinitions';
 
 /** A character that, right after a generated value, makes the answer not exact. */
 const VALUE_EXTENDER = new RegExp(`^${NEEDLES.scoring.valueExtenderPattern}`);
@@ -76,6 +76,8 @@ export interface NeedleDocumentOptions {
   /** 0..1: where the queried needles go, as a fraction of the filler (distractors go anywhere);
    *  omitted: every needle at a random depth. */
   depth?: number;
+  /** The filler's language id: picks the code style written in it (codeStyleFor). */
+  language?: string;
 }
 
 export interface NeedleDocument {
@@ -148,7 +150,7 @@ function splitLines(text: string): string[] {
 }
 
 function planNeedles(options: NeedleDocumentOptions, forbiddenText: string): NeedlePlan {
-  const { form, needles: count, queries, seed, depth } = options;
+  const { form, needles: count, queries, seed, depth, language } = options;
   if (!NEEDLE_FORMS.includes(form)) throw new Error(`form must be one of ${NEEDLE_FORMS.join(', ')}; got ${form}`);
   if (!Number.isInteger(count) || !Number.isInteger(queries) || queries < 1 || queries > count) {
     throw new Error(`needs whole numbers with 1 <= queries <= needles; got ${queries} queries and ${count} needles`);
@@ -156,7 +158,8 @@ function planNeedles(options: NeedleDocumentOptions, forbiddenText: string): Nee
   if (!Number.isSafeInteger(seed)) throw new Error(`seed must be an integer; got ${seed}`);
   if (depth !== undefined && !(depth >= 0 && depth <= 1)) throw new Error(`depth must be within [0, 1]; got ${depth}`);
   const rng = new SeededRandom(seed);
-  const style = rng.choice(NEEDLES.code.styles); // drawn for prose too: the sequence for a seed stays as it was
+  const drawn = rng.choice(NEEDLES.code.styles); // drawn for prose and known languages too: the sequence for a seed stays as it was
+  const style = codeStyleFor(language) ?? drawn;
   const lines = form === 'code' ? style : NEEDLES.prose;
   const needles: Needle[] = [];
   const keys = new Set<string>();
@@ -350,7 +353,7 @@ export function attentionShares(analysis: RunAnalysis, query: QueryTokens): Atte
 // -------------------------------------------------------------------------- the test's results
 
 /** The options with the code form and shared/needles.json's defaults filled in. */
-export function needleTestSettings(options: NeedleTestOptions): Required<NeedleTestOptions> {
+export function needleTestSettings(options: NeedleTestOptions): Required<Omit<NeedleTestOptions, 'language'>> {
   const { defaults } = NEEDLES;
   const trials = options.trials ?? defaults.trials;
   if (!Number.isInteger(trials) || trials < 1) throw new Error(`trials must be a whole number of at least 1; got ${trials}`);

@@ -73,6 +73,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     engines,
     highlights,
     jobs,
+    needleTest,
     panel,
     panel.onDidReceiveMessage((message) => void session.onWebviewMessage(message)),
     vscode.window.registerWebviewViewProvider(PANEL_VIEW_ID, panel),

@@ -1,7 +1,8 @@
 // The Needle Test command: needles generated into scratch copies of the document (or the
 // selection) and run through the model and its baseline; accuracy and attention shares go to the
-// panel, and the middle trial's scratch copy opens beside the document with the needles' values
-// highlighted. The user's file is never edited.
+// panel, and the middle trial's scratch copy opens, read-only, beside the document with the
+// needles' values highlighted. The user's file is never edited. Code needles take the style of the
+// document's language where shared/needles.json has one (needleDefinitions.ts, codeStyleFor).
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -12,6 +13,7 @@ import type { EditorHighlights } from './editorHighlights';
 import type { ModelEngines } from './engines';
 import type { ModelJobs } from './modelJobs';
 import type { PanelSession } from './panelSession';
+import { ScratchDocuments } from './scratchDocuments';
 
 /** Languages whose documents get prose-form needles ("The secret number of … is …"). */
 const PROSE_LANGUAGES = new Set(['markdown', 'plaintext', 'restructuredtext', 'latex', 'asciidoc']);
@@ -19,12 +21,13 @@ const PROSE_LANGUAGES = new Set(['markdown', 'plaintext', 'restructuredtext', 'l
 export interface NeedleTestRun {
   model: NeedleTestResult;
   baseline: NeedleTestResult;
-  /** The untitled document holding the middle trial's text. */
+  /** The read-only virtual document holding the middle trial's text. */
   scratch: vscode.TextDocument;
 }
 
-export class NeedleTestFlow {
+export class NeedleTestFlow implements vscode.Disposable {
   private lastRun: NeedleTestRun | undefined;
+  private readonly scratchCopies = new ScratchDocuments();
 
   constructor(
     private readonly engines: ModelEngines,
@@ -42,7 +45,7 @@ export class NeedleTestFlow {
     const filler = editor.selection.isEmpty ? document.getText() : document.getText(editor.selection);
     if (this.jobs.refuses(filler)) return;
     const form: NeedleForm = options.form ?? (PROSE_LANGUAGES.has(document.languageId) ? 'prose' : 'code');
-    const settings = { ...options, form };
+    const settings = { ...options, form, language: document.languageId };
     await this.jobs.run('DiffTransformer: Needle Test', `Needle Test on ${path.basename(document.fileName)}…`, async (progress, signal, superseded) => {
       progress.report({ message: 'loading the models' });
       const [model, baseline] = await Promise.all([this.engines.ensureModel(), this.engines.ensureBaseline()]);
@@ -52,7 +55,7 @@ export class NeedleTestFlow {
       const baselineResult = await this.engines.baseline.request({ op: 'needleTest', filler, options: settings }, signal);
       if (superseded()) return;
       const shown = modelResult.trials[Math.floor(modelResult.trials.length / 2)];
-      const scratch = await vscode.workspace.openTextDocument({ language: document.languageId, content: shown.text });
+      const scratch = await this.scratchCopies.open(shown.text, document);
       this.lastRun = { model: modelResult, baseline: baselineResult, scratch };
       const scratchEditor = await vscode.window.showTextDocument(scratch, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
       this.highlights.showNeedles(scratchEditor, shown.queries);
@@ -69,6 +72,10 @@ export class NeedleTestFlow {
         },
       });
     });
+  }
+
+  dispose(): void {
+    this.scratchCopies.dispose();
   }
 }
 

@@ -116,7 +116,7 @@ test('Needle Test hides needles in a scratch copy and reports both models as the
   for (const kind of ['diff', 'baseline']) await frame.locator(`#needle-table tr[data-kind="${kind}"]`).waitFor();
 
   const filler = fs.readFileSync(path.join(workspaceFolder, 'sample.py'), 'utf8');
-  const options = { needles: 1, queries: 1, trials: 10, form: 'code' as const };
+  const options = { needles: 1, queries: 1, trials: 10, form: 'code' as const, language: 'python' };
   for (const [name, kind] of [[DEFAULT_MODEL, 'diff'], [DEFAULT_BASELINE, 'baseline']] as const) {
     const expected = await (await Engine.load(path.join(modelsFolder, name), 'cpu')).needleTest(filler, options);
     const row = frame.locator(`#needle-table tr[data-kind="${kind}"]`);
@@ -128,7 +128,7 @@ test('Needle Test hides needles in a scratch copy and reports both models as the
       // The scratch copy beside the document is the middle trial's text, needles and all.
       const middle = expected.trials[Math.floor(expected.trials.length / 2)];
       const needleLine = middle.text.slice(middle.text.lastIndexOf('\n', middle.queries[0].valueSpan[0]) + 1, middle.text.indexOf('\n', middle.queries[0].valueSpan[0]));
-      await page.locator('.tab', { hasText: 'Untitled' }).first().waitFor();
+      await page.locator('.tab', { hasText: 'sample (Needle Test' }).first().waitFor();
       await page.locator('.monaco-editor .view-lines', { hasText: needleLine.trim() }).first().waitFor();
     }
   }

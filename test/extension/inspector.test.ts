@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_BASELINE, DEFAULT_MODEL } from '../../extension/core/modelPath';
 import type { ActiveInspection } from '../../extension/vscode/activeInspection';
+import { SCRATCH_SCHEME } from '../../extension/vscode/scratchDocuments';
 import { api, EXTENSION_ID, inspectSelection, openSample, select } from './helpers';
 
 /** Opens a sample, selects `from` … `to` and runs Inspect Selection on it. */
@@ -138,16 +139,34 @@ suite('inspection in the editor', () => {
     assert.equal(run.model.form, 'code', 'a Python file gets code-form needles');
     assert.deepEqual(run.model.trials.map((t) => t.depth), [0, 0.5, 1]);
     assert.deepEqual(run.baseline.trials.map((t) => t.text), run.model.trials.map((t) => t.text), 'both models see the same documents');
-    assert.ok(run.scratch.isUntitled, 'the needles live in an untitled scratch document');
+    assert.equal(run.scratch.uri.scheme, SCRATCH_SCHEME, 'the needles live in a read-only virtual scratch document');
+    assert.equal(run.scratch.languageId, 'python');
     assert.equal(run.scratch.getText(), run.model.trials[1].text, 'the scratch copy is the middle trial');
-    const { valueSpan, value } = run.model.trials[1].queries[0];
+    const { valueSpan, value, key } = run.model.trials[1].queries[0];
     assert.equal(run.scratch.getText().slice(...valueSpan), value);
+    assert.match(key, /^[A-Z]+_[A-Z]+_[a-z]+$/, 'a Python file gets upper-snake keys');
+    assert.ok(run.scratch.getText().split('\n').includes(`${key} = ${value}`), `a Python file gets "${key} = ${value}" needles`);
     assert.equal(editor.document.getText(), before, 'the document is untouched');
     assert.equal(editor.document.isDirty, false);
     const highlights = inspector.highlights(run.scratch.uri)!;
     assert.deepEqual(highlights.ranges.map((r) => [run.scratch.offsetAt(r.start), run.scratch.offsetAt(r.end)]), [valueSpan], 'the needle value is highlighted');
-    await vscode.window.showTextDocument(run.scratch);
-    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    // Closing the scratch copy asks nothing (a save dialog would hold the close until the test times out).
+    assert.equal(run.scratch.isDirty, false, 'the scratch copy has nothing to save');
+    const scratchTabs = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputText && t.input.uri.toString() === run.scratch.uri.toString());
+    assert.equal(scratchTabs().length, 1, 'the scratch copy is open beside the document');
+    assert.equal(await vscode.window.tabGroups.close(scratchTabs()), true, 'the scratch copy closed');
+    assert.deepEqual(scratchTabs(), []);
+  });
+
+  test('Needle Test needles are written in the document’s language', async () => {
+    const inspector = await api();
+    const editor = await openSample('sample.ts');
+    editor.selection = new vscode.Selection(0, 0, 0, 0);
+    await vscode.commands.executeCommand('difftransformer.needleTest', { needles: 1, queries: 1, trials: 1 });
+    const run = inspector.lastNeedleTest()!;
+    const { key, value } = run.model.trials[0].queries[0];
+    assert.ok(run.scratch.getText().split('\n').includes(`const ${key} = ${value};`), `a TypeScript file gets "const ${key} = ${value};" needles`);
+    assert.equal(run.scratch.languageId, 'typescript');
   });
 
   test('settings are honoured: model path and number of spans', async () => {
