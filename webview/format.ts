@@ -11,8 +11,9 @@ export const VIEW_LABELS: Record<MapView, string> = {
   diff: 'A1−λ·A2',
 };
 
-/** Signs for whitespace and control characters, so that a token made of them is never blank. */
-const VISIBLE_WHITESPACE: Record<string, string> = { '\n': '⏎', '\r': '␍', '\t': '→' };
+/** Signs for whitespace and control characters, so that a token made of them is never blank. A
+ *  carriage return is its escape \r: common fonts (DejaVu) lack the sign U+240D and draw a box. */
+const VISIBLE_WHITESPACE: Record<string, string> = { '\n': '⏎', '\r': '\\r', '\t': '→' };
 /** Spaces are shown as themselves inside text, as · in a token that is only whitespace. */
 const SPACE_SIGN = '·';
 /** A byte that does not form a whole UTF-8 character: the tokenizer writes it as \xHH. */

@@ -1,8 +1,8 @@
 // The large T x T heatmap of one head's map (row = query, column = key). The map is one ImageData,
 // one pixel per cell, put in a single call into #heatmap (whose drawing buffer stays exactly T x T
 // so its pixels are the data's colours) and scaled up by CSS with image-rendering: pixelated.
-// Token labels are drawn on two thin canvases, thinned out when cells are small; the hover readout
-// gives every cell's exact value. The locked query row, the hover cross and the keyboard's focused
+// Token labels are drawn on two thin canvases (heatmapLabels.ts), thinned out when cells are small
+// and given less room in a short panel; the hover readout gives every cell's exact value. The locked query row, the hover cross and the keyboard's focused
 // cell are positioned <div>s, so highlighting never touches the data pixels. A row the user locks is
 // marked at once (so that ↑/↓ step from it); the panel state's query replaces it when the host
 // answers. The keyboard walks the focused cell (the locked row, a key column of it) and a live
@@ -10,9 +10,10 @@
 
 import type { TokenInfo } from '../shared/inspection';
 import type { MapView } from '../shared/model';
-import { drawLegend, drawText, fillBackground, putScaledValues, sizeCanvas, themeFont } from './canvas';
+import { drawLegend, drawText, fillBackground, putScaledValues, sizeCanvas } from './canvas';
 import { scaleForView, type ColorScale, type Theme } from './colors';
-import { formatValue, VIEW_LABELS, visibleText } from './format';
+import { formatValue, VIEW_LABELS } from './format';
+import { drawTokenLabels, LABEL_SPACE, labelSpaceFor, type DrawnLabels } from './heatmapLabels';
 import { cellAfterKey, KEYBOARD_HELP, MapText, mapName, type MapCell } from './mapTable';
 import { describeElement, element } from './view';
 
@@ -25,13 +26,8 @@ export interface ShownMap {
   data: Float32Array;
 }
 
-/** Room for the token labels left of and above the map (CSS px). */
-const LABEL_SPACE = 96;
 /** Largest cell side (CSS px), so that a short text does not give giant cells. */
 const MAX_CELL = 28;
-/** Below this cell side labels are thinned out to every few tokens. */
-const LABEL_FONT_MAX = 12;
-const LABEL_FONT_MIN = 9;
 const LEGEND_HEIGHT = 40;
 /** Side (px) the exported heatmap aims for. */
 const EXPORT_SIDE = 768;
@@ -56,6 +52,8 @@ export class HeatmapView {
   /** The key column of the keyboard's focused cell (its row is the locked query). */
   private focusKey = 0;
   private cellPx = 1;
+  /** The token labels' room left of and above the map (CSS px), less in a short panel. */
+  private labelSpace = LABEL_SPACE;
   private hoverQuery = -1;
   private hoverKey = -1;
   private hoverFrame = 0;
@@ -243,12 +241,14 @@ export class HeatmapView {
    *  pixels big (crisp, even cells), fractional below that, never under 1 (long texts scroll). */
   private layout(): void {
     const { map } = this;
-    const available = this.frame.clientWidth - LABEL_SPACE - 4;
+    const labelSpace = labelSpaceFor(this.frame.clientWidth);
+    const available = this.frame.clientWidth - labelSpace - 4;
     if (!map || available <= 0) return;
     const fit = available / map.size;
     const cellPx = fit >= 3 ? Math.min(MAX_CELL, Math.floor(fit)) : Math.max(1, fit);
-    if (cellPx === this.cellPx) return;
+    if (cellPx === this.cellPx && labelSpace === this.labelSpace) return;
     this.cellPx = cellPx;
+    this.labelSpace = labelSpace;
     const side = `${map.size * cellPx}px`;
     this.canvas.style.width = side;
     this.canvas.style.height = side;
@@ -276,14 +276,15 @@ export class HeatmapView {
 
   private drawRowLabels(): void {
     const side = (this.map?.size ?? 0) * this.cellPx;
-    const context = sizeCanvas(this.rowLabels, LABEL_SPACE, side);
-    drawTokenLabels(context, this.theme, this.tokens, 'rows', this.cellPx, 0, 0, this.query);
+    const context = sizeCanvas(this.rowLabels, this.labelSpace, side);
+    const drawn = drawTokenLabels(context, this.theme, this.tokens, 'rows', this.cellPx, 0, 0, this.query, this.labelSpace);
+    describeLabels(this.rowLabels, drawn);
   }
 
   private drawColumnLabels(): void {
     const side = (this.map?.size ?? 0) * this.cellPx;
-    const context = sizeCanvas(this.columnLabels, side, LABEL_SPACE);
-    drawTokenLabels(context, this.theme, this.tokens, 'columns', this.cellPx, 0, 0, -1);
+    const context = sizeCanvas(this.columnLabels, side, this.labelSpace);
+    drawTokenLabels(context, this.theme, this.tokens, 'columns', this.cellPx, 0, 0, -1, this.labelSpace);
   }
 
   private drawLegend(): void {
@@ -349,45 +350,9 @@ function legendCaption(map: ShownMap, scale: ColorScale): string {
   return `${VIEW_LABELS[map.view]} · layer ${map.layer} · head ${map.head} · ${range} · colour ∝ √|value|`;
 }
 
-/** Token labels along the rows (right-aligned, left of the map) or columns (vertical, above it),
- *  every token when cells are tall enough for text, otherwise every stride-th with its index.
- *  The locked query's label is always drawn, in the highlight colour. */
-function drawTokenLabels(
-  context: CanvasRenderingContext2D,
-  theme: Theme,
-  tokens: readonly TokenInfo[],
-  axis: 'rows' | 'columns',
-  cellPx: number,
-  x: number,
-  y: number,
-  locked: number,
-): void {
-  const fontPx = Math.max(LABEL_FONT_MIN, Math.min(LABEL_FONT_MAX, cellPx - 2));
-  const stride = Math.max(1, Math.ceil((fontPx + 2) / cellPx));
-  context.font = themeFont(theme, fontPx, 'token');
-  context.textBaseline = 'middle';
-  const label = (index: number, highlighted: boolean): void => {
-    const text = stride === 1 ? visibleText(tokens[index].text, 12) : `${index} ${visibleText(tokens[index].text, 8)}`;
-    const along = Math.max(fontPx / 2, (index + 0.5) * cellPx); // the first label stays whole
-    context.fillStyle = highlighted ? theme.highlight : theme.mutedForeground;
-    context.save();
-    if (axis === 'rows') {
-      context.textAlign = 'right';
-      context.translate(x + LABEL_SPACE - 4, y + along);
-    } else {
-      context.textAlign = 'left';
-      context.translate(x + along, y + LABEL_SPACE - 4);
-      context.rotate(-Math.PI / 2);
-    }
-    if (highlighted) {
-      const width = Math.min(LABEL_SPACE - 4, context.measureText(text).width + 4);
-      context.fillStyle = theme.background;
-      context.fillRect(axis === 'rows' ? -width : -2, -fontPx / 2 - 1, width, fontPx + 2);
-      context.fillStyle = theme.highlight;
-    }
-    context.fillText(text, 0, 0, LABEL_SPACE - 8);
-    context.restore();
-  };
-  for (let index = 0; index < tokens.length; index += stride) label(index, index === locked);
-  if (locked >= 0 && locked < tokens.length) label(locked, true);
+/** Says on a labels canvas which token labels it drew, where (data-labels: "index:centre …", CSS
+ *  px along the axis) and how far apart they must be (data-label-pitch): canvas text is not in the
+ *  page, and a test checks that none overlaps the locked row's. */
+function describeLabels(canvas: HTMLCanvasElement, { labels, pitch }: DrawnLabels): void {
+  describeElement(canvas, { labels: labels.map(({ index, centre }) => `${index}:${centre}`).join(' '), labelPitch: pitch });
 }

@@ -4,7 +4,7 @@
 
 import type { TokenInfo } from '../shared/inspection';
 import { createToggleButton } from './controls';
-import { formatValue, VIEW_LABELS, visibleText } from './format';
+import { formatValue, VIEW_LABELS, visibleTextElement } from './format';
 import type { ShownMap } from './heatmap';
 import { describeElement, element, textElement } from './view';
 
@@ -83,14 +83,16 @@ export class MapText {
   showCell(cell: MapCell | undefined): void {
     const { map, tokens, query } = this;
     if (!map) return;
-    this.readout.textContent = cell
-      ? describeCell(map, tokens, cell)
-      : `Query ${query} ${quoted(tokens, query)} locked · hover a cell for its value, click a row (or focus the map and use the arrow keys) to lock it`;
+    this.readout.replaceChildren(
+      ...(cell
+        ? describeCell(map, tokens, cell)
+        : [`Query ${query} `, ...quoted(tokens, query), ' locked · hover a cell for its value, click a row (or focus the map and use the arrow keys) to lock it']),
+    );
   }
 
   /** Says a cell the keyboard reached to screen readers. */
   announce(cell: MapCell): void {
-    if (this.map) this.announcer.textContent = describeCell(this.map, this.tokens, cell);
+    if (this.map) this.announcer.replaceChildren(...describeCell(this.map, this.tokens, cell));
   }
 
   private fillTable(): void {
@@ -104,16 +106,23 @@ export function mapName(map: ShownMap | undefined): string {
 }
 
 /** "query 5 «x» → key 3 «y» · A1−λ·A2 = 0.1234": what the readout shows and the live region says. */
-function describeCell(map: ShownMap, tokens: readonly TokenInfo[], { query, key }: MapCell): string {
+function describeCell(map: ShownMap, tokens: readonly TokenInfo[], { query, key }: MapCell): (string | Node)[] {
   const value = map.data[query * map.size + key];
   const masked = key > query ? ' (masked: key after query)' : '';
-  return `query ${query} ${quoted(tokens, query)} → key ${key} ${quoted(tokens, key)} · ${VIEW_LABELS[map.view]} = ${formatValue(value)}${masked}`;
+  return [
+    `query ${query} `,
+    ...quoted(tokens, query),
+    ` → key ${key} `,
+    ...quoted(tokens, key),
+    ` · ${VIEW_LABELS[map.view]} = ${formatValue(value)}${masked}`,
+  ];
 }
 
-/** A token's text in «», whitespace made visible ('' past the tokens). */
-function quoted(tokens: readonly TokenInfo[], index: number): string {
+/** A token's text in «», its whitespace and bytes shown as signs in their own style (nothing past
+ *  the tokens). */
+function quoted(tokens: readonly TokenInfo[], index: number): (string | Node)[] {
   const token = tokens[index];
-  return token ? `«${visibleText(token.text)}»` : '';
+  return token ? ['«', visibleTextElement(token.text), '»'] : [];
 }
 
 /** The keys 0..query of a row (the ones a causal query sees), strongest first. */
@@ -132,10 +141,8 @@ function renderKeyTable(table: HTMLTableElement, map: ShownMap | undefined, toke
     table.replaceChildren();
     return;
   }
-  const caption = textElement(
-    'caption',
-    `Strongest keys of query ${query} ${quoted(tokens, query)} in ${VIEW_LABELS[map.view]}, layer ${map.layer} head ${map.head}`,
-  );
+  const caption = document.createElement('caption');
+  caption.append(`Strongest keys of query ${query} `, ...quoted(tokens, query), ` in ${VIEW_LABELS[map.view]}, layer ${map.layer} head ${map.head}`);
   const header = document.createElement('tr');
   for (const title of ['Rank', 'Key', 'Token', VIEW_LABELS[map.view]]) {
     const cell = textElement('th', title, title === 'Token' ? 'map-table-token' : undefined);
@@ -148,7 +155,7 @@ function renderKeyTable(table: HTMLTableElement, map: ShownMap | undefined, toke
     row.append(
       textElement('td', String(rank + 1)),
       textElement('td', String(key)),
-      textElement('td', visibleText(tokens[key]?.text ?? ''), 'map-table-token'),
+      cellOf(visibleTextElement(tokens[key]?.text ?? ''), 'map-table-token'),
       textElement('td', formatValue(map.data[query * map.size + key])),
     );
     return row;
@@ -158,4 +165,11 @@ function renderKeyTable(table: HTMLTableElement, map: ShownMap | undefined, toke
   const body = document.createElement('tbody');
   body.append(...rows);
   table.replaceChildren(caption, head, body);
+}
+
+/** A table cell holding `content`. */
+function cellOf(content: Node, className: string): HTMLTableCellElement {
+  const cell = element('td', className);
+  cell.append(content);
+  return cell;
 }

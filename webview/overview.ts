@@ -42,10 +42,7 @@ export class OverviewGrid {
     const { nLayer, nHead } = meta.model;
     const size = meta.thumbnailSize;
     this.build(meta);
-    this.lambdaLine.textContent =
-      meta.lambda.length > 0
-        ? `λ per layer: ${meta.lambda.map((lambda, layer) => `L${layer} ${formatLambda(lambda)}`).join(' · ')}`
-        : 'Baseline model: one softmax map per head, no λ.';
+    this.showLambdas(meta.lambda);
     const expected = nLayer * nHead * size * size;
     if (!values || values.length !== expected || size === 0) {
       if (values) console.warn(`thumbnails of '${view}': ${values.length} values, expected ${expected}`);
@@ -58,6 +55,17 @@ export class OverviewGrid {
       putScaledValues(canvas.getContext('2d')!, image, values.subarray(index * size * size, (index + 1) * size * size), scale);
       canvas.title = `Layer ${canvas.dataset.layer}, head ${canvas.dataset.head} · ${VIEW_LABELS[view]}`;
     });
+  }
+
+  /** The λ line: one element per layer (.lambda-entry, which CSS keeps on one line), so that a
+   *  narrow panel wraps the line between entries, never inside one. */
+  private showLambdas(lambdas: readonly number[]): void {
+    if (lambdas.length === 0) {
+      this.lambdaLine.textContent = 'Baseline model: one softmax map per head, no λ.';
+      return;
+    }
+    const entries = lambdas.map((lambda, layer) => textElement('span', `L${layer} λ ${formatLambda(lambda)}`, 'lambda-entry'));
+    this.lambdaLine.replaceChildren('λ per layer: ', ...entries.flatMap((entry, index) => (index > 0 ? [' · ', entry] : [entry])));
   }
 
   /** Marks the selected thumbnail; it is the tab stop unless the focus is in the grid. */

@@ -1,7 +1,8 @@
 // End to end, how the panel fits and labels what it shows: the heatmap in view without scrolling
 // from a 300 px panel to a maximized one, Compare's columns stacked when the panel is narrow, an
-// error visible at any scroll position with the stale map greyed, and token texts whose whitespace
-// and byte fragments are shown as signs. Screenshots of each tab at both heights are kept in
+// error visible at any scroll position with the stale map greyed, token texts whose whitespace
+// and byte fragments are shown as signs, a λ line that wraps between entries only, and a locked
+// row's label that no other label overlaps. Screenshots of each tab at both heights are kept in
 // test-results/e2e/layout/.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -17,6 +18,10 @@ const INSPECT = 'DiffTransformer: Inspect Selection';
 const COMPARE = 'DiffTransformer: Compare with Baseline';
 /** How long a layout may take to follow a resize on a loaded machine. */
 const SETTLE_MS = 30_000;
+/** The least side of the Maps tab's heatmap at the default panel height: the token labels took a
+ *  fixed 96 px of the frame and left the map about 70 px for this selection's 17 tokens; with labels
+ *  that shrink in a short panel it is 119 px. */
+const MIN_DEFAULT_SIDE = 100;
 
 let session: Session;
 let runId: string;
@@ -129,6 +134,7 @@ test('the heatmap is in view without scrolling at the default height, at 300 px 
   await runCommand(page, 'View: Toggle Maximized Panel');
   await setPanelHeight(page, defaultHeight);
 
+  assert.ok(atDefault.height >= MIN_DEFAULT_SIDE, `at the default height the map is at least ${MIN_DEFAULT_SIDE} px: ${atDefault.height} px`);
   assert.ok(at300.height <= atDefault.height, `a lower panel, a map no larger: ${at300.height} px at 300, ${atDefault.height} px by default`);
   assert.ok(tall.height > 1.5 * at300.height, `a taller panel, a larger map: ${tall.height} px maximized, ${at300.height} px at 300`);
   assert.ok(compareTall.height > 1.5 * compareMain.height, `Compare's maps grow with the panel too: ${compareTall.height} px maximized, ${compareMain.height} px by default`);
@@ -157,6 +163,50 @@ test('Compare stacks its columns when the panel is narrow', async () => {
   await waitInPanel(frame, `${compare}.top === ${main}.top`, 'the columns are side by side again');
 });
 
+test('the λ line wraps between entries, never inside one, in a narrow panel', async () => {
+  const { page } = session;
+  await showTab('maps');
+  const frame = await panelFrame(page);
+  const viewport = page.viewportSize()!;
+  await page.setViewportSize({ width: 480, height: viewport.height });
+  try {
+    const entries = `Array.from(document.querySelectorAll('#lambda .lambda-entry'))`;
+    // Wrapped: the entries are on more than one line.
+    await waitInPanel(frame, `new Set(${entries}.map((entry) => entry.getBoundingClientRect().top)).size > 1`, 'the λ line wraps');
+    const lines = (await frame.evaluate(`${entries}.map((entry) => entry.textContent + ' ' + entry.getClientRects().length)`)) as string[];
+    assert.equal(lines.length, 6, `one entry per layer: ${lines.join(', ')}`);
+    for (const line of lines) assert.match(line, /^L\d λ -?\d\.\d{3} 1$/, `each entry is on one line (text, line boxes): ${lines.join(', ')}`);
+    await frame.evaluate(`document.querySelector('#lambda').scrollIntoView({ block: 'center' })`);
+    await session.screenshot('lambda-narrow');
+  } finally {
+    await page.setViewportSize(viewport);
+  }
+});
+
+test("the locked row's label is drawn and no other label overlaps it", async () => {
+  const { page } = session;
+  await showTab('maps');
+  const frame = webviewFrame(page);
+  const canvas = frame.locator(ofRun('#heatmap', runId));
+  const { query } = await drawnMap(page, '#heatmap', runId);
+  const size = Number(await canvas.getAttribute('width'));
+  // An odd row, next to labels drawn every other row when cells are small, or both neighbours.
+  const locked = query === 5 ? 7 : 5;
+  const box = (await canvas.boundingBox())!;
+  await canvas.click({ position: { x: box.width / 2, y: ((locked + 0.5) * box.height) / size } });
+  await frame.locator(`${ofRun('#heatmap', runId)}[data-query="${locked}"]`).waitFor({ state: 'attached' });
+  const rowLabels = frame.locator('.heatmap-grid:has(#heatmap) .row-labels');
+  const pitch = Number(await rowLabels.getAttribute('data-label-pitch'));
+  const labels = (await rowLabels.getAttribute('data-labels'))!.split(' ').map((label) => label.split(':').map(Number));
+  const lockedCentre = labels.find(([index]) => index === locked)?.[1];
+  assert.ok(lockedCentre !== undefined, `the locked row ${locked} is labelled: ${labels.join(' ')}`);
+  assert.ok(labels.length > 2, `other rows are labelled too: ${labels.join(' ')}`);
+  for (const [index, centre] of labels) {
+    if (index !== locked) assert.ok(Math.abs(centre - lockedCentre) >= pitch, `row ${index}'s label (at ${centre}) is clear of the locked row's (at ${lockedCentre}, ${pitch} px apart at least)`);
+  }
+  await session.screenshot('locked-row-label');
+});
+
 test('whitespace and byte fragments are labelled as signs, distinct from text, in the span list and readout', async () => {
   const { page } = session;
   // CRLF line ends, tabs, a space-only token and a character the tokenizer splits into bytes.
@@ -164,7 +214,7 @@ test('whitespace and byte fragments are labelled as signs, distinct from text, i
   fs.writeFileSync(path.join(session.runDir, 'workspace', 'crlf.txt'), text);
   const engine = await Engine.load(path.join(modelsFolder, DEFAULT_MODEL), 'cpu');
   const { tokens } = await engine.inspect(text);
-  const signs: Record<string, string> = { '\r': '␍', '\n': '⏎', '\t': '→', ' ': '·' };
+  const signs: Record<string, string> = { '\r': '\\r', '\n': '⏎', '\t': '→', ' ': '·' };
   const probes = [
     tokens.findIndex((token) => token.text === '\r'),
     tokens.findIndex((token) => token.text === '\t'),
@@ -187,7 +237,10 @@ test('whitespace and byte fragments are labelled as signs, distinct from text, i
     const expected = /^\\x/.test(tokens[query].text) ? tokens[query].text : [...tokens[query].text].map((char) => signs[char]).join('');
     const heading = list.locator('.spans-heading');
     assert.deepEqual(await heading.locator('.token-escape').allInnerTexts(), [expected], `query ${query} (${JSON.stringify(tokens[query].text)}) is shown as the sign ${expected} in its own style`);
-    assert.ok((await frame.locator('#readout').innerText()).includes(`«${expected}»`), `the readout names query ${query} as «${expected}»`);
+    const readout = frame.locator('#readout');
+    assert.ok((await readout.innerText()).includes(`«${expected}»`), `the readout names query ${query} as «${expected}»`);
+    // The readout names the query's token first (then the key's under the pointer).
+    assert.deepEqual(await readout.locator('.token-text').first().locator('.token-escape').allInnerTexts(), [expected], `the readout shows ${expected} in the signs' style`);
     // No span is blank, and a score never runs into its token range.
     for (const item of await list.locator('.span-item').all()) {
       assert.notEqual((await item.locator('.span-text').innerText()).trim(), '', 'a span shows some text');
@@ -198,7 +251,7 @@ test('whitespace and byte fragments are labelled as signs, distinct from text, i
   }
   // The byte fragments of the crab, wherever they are in a span's text, are signs too.
   const fragments = await frame.locator(`${ofRun('#spans', crlfRun)} .span-text .token-escape`).allInnerTexts();
-  assert.ok(fragments.every((sign) => /^(\\x[0-9A-F]{2}|[␍⏎→·]+)$/.test(sign)), `only whitespace and bytes are signs: ${fragments.join(' ')}`);
+  assert.ok(fragments.every((sign) => /^(\\x[0-9A-F]{2}|(\\r|[⏎→·])+)$/.test(sign)), `only whitespace and bytes are signs: ${fragments.join(' ')}`);
   await session.screenshot('token-signs');
 });
 

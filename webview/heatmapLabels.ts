@@ -1,0 +1,85 @@
+// The heatmap's token labels, drawn on canvas along its rows (left of the map) or columns (above
+// it), and the room they get: a short panel gives the map most of its width, the labels what is left.
+
+import type { TokenInfo } from '../shared/inspection';
+import { themeFont } from './canvas';
+import type { Theme } from './colors';
+import { visibleText } from './format';
+
+/** Room for the token labels left of and above the map (CSS px) in a frame wide enough for it. */
+export const LABEL_SPACE = 96;
+/** The least room for labels: an index or a few characters. */
+const MIN_LABEL_SPACE = 32;
+/** The share of the frame's width the labels take when that is less than LABEL_SPACE. */
+const LABEL_SHARE = 0.3;
+/** Below this cell side labels are thinned out to every few tokens. */
+const LABEL_FONT_MAX = 12;
+const LABEL_FONT_MIN = 9;
+
+/** The labels' room in a heatmap frame `frameWidth` px wide (also their height above the map):
+ *  LABEL_SPACE, less in a narrow frame (a short panel) so that the map keeps most of the width. */
+export function labelSpaceFor(frameWidth: number): number {
+  return Math.round(Math.max(MIN_LABEL_SPACE, Math.min(LABEL_SPACE, frameWidth * LABEL_SHARE)));
+}
+
+/** What drawTokenLabels drew: each label's token and the centre of its line along the axis (CSS
+ *  px), and the pitch, the least distance between two centres that keeps labels apart. */
+export interface DrawnLabels {
+  labels: { index: number; centre: number }[];
+  pitch: number;
+}
+
+/** Token labels along the rows (right-aligned, left of the map) or columns (vertical, above it)
+ *  in `space` px, every token when cells are tall enough for text, otherwise every stride-th with
+ *  its index. The locked query's label is always drawn, in the highlight colour on the background,
+ *  and the labels that would overlap it are left out. */
+export function drawTokenLabels(
+  context: CanvasRenderingContext2D,
+  theme: Theme,
+  tokens: readonly TokenInfo[],
+  axis: 'rows' | 'columns',
+  cellPx: number,
+  x: number,
+  y: number,
+  locked: number,
+  space = LABEL_SPACE,
+): DrawnLabels {
+  const fontPx = Math.max(LABEL_FONT_MIN, Math.min(LABEL_FONT_MAX, cellPx - 2));
+  const pitch = fontPx + 2;
+  const stride = Math.max(1, Math.ceil(pitch / cellPx));
+  context.font = themeFont(theme, fontPx, 'token');
+  context.textBaseline = 'middle';
+  // Texts are cut to the characters the room holds rather than squeezed by fillText's maxWidth.
+  const fits = Math.max(1, Math.floor((space - 8) / context.measureText('0').width));
+  const centreOf = (index: number) => Math.max(fontPx / 2, (index + 0.5) * cellPx); // the first label stays whole
+  const label = (index: number, highlighted: boolean): void => {
+    const prefix = stride === 1 ? '' : `${index} `;
+    const text = prefix + visibleText(tokens[index].text, Math.max(1, Math.min(stride === 1 ? 12 : 8, fits - prefix.length)));
+    const along = centreOf(index);
+    context.fillStyle = highlighted ? theme.highlight : theme.mutedForeground;
+    context.save();
+    if (axis === 'rows') {
+      context.textAlign = 'right';
+      context.translate(x + space - 4, y + along);
+    } else {
+      context.textAlign = 'left';
+      context.translate(x + along, y + space - 4);
+      context.rotate(-Math.PI / 2);
+    }
+    if (highlighted) {
+      const width = Math.min(space - 4, context.measureText(text).width + 4);
+      context.fillStyle = theme.background;
+      context.fillRect(axis === 'rows' ? -width : -2, -fontPx / 2 - 1, width, pitch);
+      context.fillStyle = theme.highlight;
+    }
+    context.fillText(text, 0, 0, space - 8);
+    context.restore();
+  };
+  const hasLocked = locked >= 0 && locked < tokens.length;
+  const clearOfLocked = (index: number) => !hasLocked || Math.abs(centreOf(index) - centreOf(locked)) >= pitch;
+  const drawn: number[] = [];
+  for (let index = 0; index < tokens.length; index += stride) if (index !== locked && clearOfLocked(index)) drawn.push(index);
+  if (hasLocked) drawn.push(locked);
+  for (const index of drawn) label(index, index === locked);
+  return { labels: drawn.map((index) => ({ index, centre: centreOf(index) })), pitch };
+}
