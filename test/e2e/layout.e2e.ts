@@ -274,7 +274,9 @@ test('a failed model load shows a sticky error at any scroll position and greys 
     const shownRun = await frame.locator('body').getAttribute('data-run-id');
     await runCommand(page, INSPECT);
     const newRun = frame.locator(`body[data-run-id]:not([data-run-id="${shownRun}"])`);
-    await Promise.race([banner.waitFor({ state: 'attached' }), newRun.waitFor({ state: 'attached' })]);
+    // The wait that loses the race must not reject later, unhandled, once the session is closed.
+    const quietly = (wait: Promise<void>) => wait.catch(() => {});
+    await Promise.race([quietly(banner.waitFor({ state: 'attached' })), quietly(newRun.waitFor({ state: 'attached' }))]);
   }
   assert.equal(await banner.count(), 1, 'the failed load shows the error banner');
   assert.equal(await banner.getAttribute('role'), 'alert', 'the error is announced');
