@@ -5,6 +5,7 @@ tensor the extension shows. The output names and shapes are the contract in docs
 
 import inspect as pyinspect
 from pathlib import Path
+from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -36,6 +37,18 @@ def output_spec(kind: str):
     return COMMON_OUTPUTS + (DIFF_OUTPUTS if kind == "diff" else [])
 
 
+def intervention_inputs(model: Transformer) -> dict:
+    """The graph's intervention inputs (name -> the value that changes nothing), (n_layer, heads)
+    each. They are required inputs of the graph: ONNX Runtime's node binding does not let a run
+    override an initializer, so the reader feeds these values for a plain inspection."""
+    cfg = model.cfg
+    heads = cfg.n_head if cfg.kind == "diff" else cfg.n_softmax_heads
+    ones, zeros = torch.ones(cfg.n_layer, heads), torch.zeros(cfg.n_layer, heads)
+    if cfg.kind == "diff":
+        return {"lambda_scale": ones, "lambda_shift": zeros, "head_mask": ones}
+    return {"head_mask": ones}
+
+
 class InspectionGraph(nn.Module):
     """Wraps a Transformer so that forward returns the contract's outputs in order."""
 
@@ -45,8 +58,12 @@ class InspectionGraph(nn.Module):
         self.top_k = top_k
         self.names = [name for name, _ in output_spec(model.cfg.kind)]
 
-    def forward(self, input_ids):
-        logits, _, inspection = self.model(input_ids, inspect=True)
+    def forward(self, input_ids, *interventions):
+        """interventions: intervention_inputs' tensors, in order."""
+        if len(interventions) == 1:  # a standard model: only the head mask
+            ones = torch.ones_like(interventions[0])
+            interventions = (ones, ones - 1, interventions[0])
+        logits, _, inspection = self.model(input_ids, inspect=True, interventions=interventions or None)
         logits = logits.float()
         # log p = logits - logsumexp, taken only where needed: a log-softmax or a slice of the
         # T x V logits would each hold another T x V tensor.
@@ -74,7 +91,7 @@ def export_onnx(model: Transformer, path: Path, top_k: int) -> list:
     if not 1 <= top_k <= model.cfg.vocab_size:
         raise ValueError(f"top_k is {top_k}; expected 1..vocab_size ({model.cfg.vocab_size})")
     graph = InspectionGraph(model.eval(), top_k)
-    write_graph(graph, model.cfg.max_seq_len, path, output_spec(model.cfg.kind))
+    write_graph(graph, model.cfg.max_seq_len, path, output_spec(model.cfg.kind), intervention_inputs(model))
     return graph.names
 
 
@@ -93,8 +110,10 @@ def export_bare(model: Transformer, path: Path) -> None:
     write_graph(BareForward(model.eval()), model.cfg.max_seq_len, path, [("logits", {0: "batch", 1: "seq"})])
 
 
-def write_graph(module: nn.Module, max_seq_len: int, path: Path, spec: list) -> None:
-    """Exports module(input_ids [batch, seq]) with the named outputs and their dynamic axes."""
+def write_graph(module: nn.Module, max_seq_len: int, path: Path, spec: list, extra_inputs: Optional[dict] = None) -> None:
+    """Exports module(input_ids [batch, seq], *extra_inputs) with the named outputs and their
+    dynamic axes; extra_inputs maps each further input's name to an example value."""
+    extra_inputs = extra_inputs or {}
     example = torch.zeros(1, min(8, max_seq_len), dtype=torch.long)
     options = {}
     if "dynamo" in pyinspect.signature(torch.onnx.export).parameters:
@@ -102,9 +121,9 @@ def write_graph(module: nn.Module, max_seq_len: int, path: Path, spec: list) -> 
     with torch.no_grad():
         torch.onnx.export(
             module,
-            (example,),
+            (example, *extra_inputs.values()),
             str(path),
-            input_names=["input_ids"],
+            input_names=["input_ids", *extra_inputs],
             output_names=[name for name, _ in spec],
             dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, **dict(spec)},
             opset_version=OPSET,

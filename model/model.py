@@ -17,7 +17,7 @@ can return the inspection tensors the extension shows.
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Dict, Optional
+from typing import Dict, NamedTuple, Optional
 
 import torch
 import torch.nn as nn
@@ -127,6 +127,17 @@ def pooling_matrix(T: int, size: int, device, dtype):
     return member / member.sum(-1, keepdim=True).clamp(min=1)
 
 
+class Intervention(NamedTuple):
+    """What a run changes in one layer, per head (of the heads a user sees): DIFF's lambda becomes
+    lambda * lambda_scale + lambda_shift (0 and 0 remove A2: the head keeps A1 and cancels nothing;
+    0 and v set it to v), and head_mask 0 removes the head's output. Ones, zeros and ones change
+    nothing."""
+
+    lambda_scale: torch.Tensor
+    lambda_shift: torch.Tensor
+    head_mask: torch.Tensor
+
+
 class Attention(nn.Module):
     """Differential attention (kind "diff") or standard multi-head attention (kind "baseline")."""
 
@@ -157,7 +168,7 @@ class Attention(nn.Module):
         lambda_2 = torch.exp(torch.sum(self.lambda_q2 * self.lambda_k2).float())
         return lambda_1 - lambda_2 + self.lambda_init
 
-    def forward(self, x, cos, sin, inspect: bool = False):
+    def forward(self, x, cos, sin, inspect: bool = False, intervention: Optional["Intervention"] = None):
         B, T, _ = x.shape
         d, S = self.cfg.head_dim, self.cfg.n_softmax_heads
         S_kv = S // self.n_rep
@@ -188,6 +199,8 @@ class Attention(nn.Module):
             pair = probs.view(B, S // 2, 2, T, T)
             a1, a2 = pair[:, :, 0], pair[:, :, 1]
             lam = self.lambda_full()
+            if intervention is not None:  # lambda per head, scaled and shifted (a what-if)
+                lam = (lam * intervention.lambda_scale + intervention.lambda_shift).view(1, -1, 1, 1)
             # (A1 - lambda A2) V as A1 V - lambda A2 V: one broadcast matmul of both maps, then the
             # difference of T x 2d results, instead of three passes over the T x T maps.
             attended = torch.matmul(pair, values[:, :, None])  # (B, H, 2, T, 2d [+ P])
@@ -197,6 +210,8 @@ class Attention(nn.Module):
             a1, a2, lam = probs, None, None
             attended = torch.matmul(probs, values)  # (B, S, T, d [+ P])
             heads = attended[..., :width]
+        if intervention is not None:  # an ablated head contributes nothing
+            heads = heads * intervention.head_mask.view(1, -1, 1, 1)
         out = self.out_proj(heads.transpose(1, 2).reshape(B, T, -1))
         if not inspect:
             return out, None
@@ -205,7 +220,7 @@ class Attention(nn.Module):
                   "attn_logit_absmax": logits.abs().tril().amax(dim=-1)}
         if self.diff:
             extras["attn_a2"] = a2
-            extras["lambda"] = lam.reshape(1, 1, 1).expand(B, T, S // 2)
+            extras["lambda"] = (lam.reshape(-1) * torch.ones(S // 2, device=x.device)).reshape(1, 1, S // 2).expand(B, T, S // 2)
         return out, extras
 
 
@@ -228,8 +243,8 @@ class Block(nn.Module):
         self.ffn_norm = RMSNorm(cfg.n_embd, cfg.norm_eps)
         self.ffn = SwiGLU(cfg)
 
-    def forward(self, x, cos, sin, inspect: bool = False):
-        attn_out, extras = self.attn(self.attn_norm(x), cos, sin, inspect)
+    def forward(self, x, cos, sin, inspect: bool = False, intervention: Optional[Intervention] = None):
+        attn_out, extras = self.attn(self.attn_norm(x), cos, sin, inspect, intervention)
         x = x + attn_out
         x = x + self.ffn(self.ffn_norm(x))
         return x, extras
@@ -261,17 +276,19 @@ class Transformer(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, idx, targets=None, inspect: bool = False):
+    def forward(self, idx, targets=None, inspect: bool = False, interventions: Optional[Intervention] = None):
         """idx: (B, T) token ids. Returns (logits, loss, inspection). The loss is the mean
         next-token cross-entropy when targets are given; inspection is a dict of per-layer
-        stacked tensors (batch first, then layer) when inspect is True, else None."""
+        stacked tensors (batch first, then layer) when inspect is True, else None. interventions
+        holds (n_layer, heads) tensors, row l for layer l."""
         B, T = idx.shape
         cos, sin = rotary_tables(T, self.cfg.head_dim, self.cfg.rope_theta, idx.device)
         x = self.tok_emb(idx)
         per_layer = []
         hidden = []
-        for layer in self.layers:
-            x, extras = layer(x, cos, sin, inspect)
+        for depth, layer in enumerate(self.layers):
+            intervention = None if interventions is None else Intervention(*(t[depth] for t in interventions))
+            x, extras = layer(x, cos, sin, inspect, intervention)
             if inspect:
                 per_layer.append(extras)
                 hidden.append(x)

@@ -18,7 +18,7 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from model.export import OPTIONAL_OUTPUTS, export_onnx
+from model.export import OPTIONAL_OUTPUTS, export_onnx, intervention_inputs
 from model.model import ModelConfig, Transformer, lambda_init_for
 from model.tokenizer import ByteLevelBPE
 
@@ -165,6 +165,8 @@ def package_config(model: Transformer, name: str, outputs: list, top_k: int, bos
         "top_k": top_k,
         "outputs": outputs,
         "optional_outputs": [o for o in outputs if o in OPTIONAL_OUTPUTS],
+        # The graph's intervention inputs, each (n_layer, n_head), and the value that changes nothing.
+        "intervention_inputs": {name: float(value.flatten()[0]) for name, value in intervention_inputs(model).items()},
         "parameters": model.num_params(),
         "model_config": cfg.to_dict(),
         "training": training,

@@ -34,6 +34,14 @@ export function requiredOutputs(kind: ModelKind): OutputName[] {
   return kind === 'diff' ? [...always, 'lambda'] : always;
 }
 
+/** The inspection graph's intervention inputs, each [n_layer, n_head] (docs/model-package.md):
+ *  DIFF's lambda of a head becomes lambda * lambda_scale + lambda_shift, and head_mask 0 removes a
+ *  head's output. */
+export const INTERVENTION_INPUTS = ['lambda_scale', 'lambda_shift', 'head_mask'] as const;
+export type InterventionInput = (typeof INTERVENTION_INPUTS)[number];
+/** Values per intervention input, layer-major [n_layer * n_head]; the ones not given change nothing. */
+export type Interventions = Partial<Record<InterventionInput, Float32Array>>;
+
 export const MAP_VIEWS = ['a1', 'a2', 'lambdaA2', 'diff'] as const;
 /** a1 = A1, a2 = A2, lambdaA2 = lambda * A2, diff = A1 - lambda * A2 (the only signed one). */
 export type MapView = (typeof MAP_VIEWS)[number];

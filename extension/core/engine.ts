@@ -6,7 +6,7 @@
 
 import type * as ort from 'onnxruntime-node';
 import type { InputWindow, KeySpan, LayerOutliers, LayerQuantisation, Thumbnails, TokenInfo } from '../../shared/inspection';
-import { mapViews, type MapView, type ModelInfo } from '../../shared/model';
+import { mapViews, type Interventions, type MapView, type ModelInfo } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../shared/needleTest';
 import { RunAnalysis, type AnalysisInputs } from './analysis';
 import { AnalysisGraphs } from './analysisGraphs';
@@ -80,8 +80,9 @@ export class Engine {
     });
   }
 
-  /** Tokenises text, cuts it to the model's context around the query, runs the model. */
-  async inspect(text: string, queryOffset = text.length): Promise<InspectionResult> {
+  /** Tokenises text, cuts it to the model's context around the query, runs the model (with the
+   *  given interventions: lambda scaled or set per head, heads ablated). */
+  async inspect(text: string, queryOffset = text.length, interventions: Interventions = {}): Promise<InspectionResult> {
     const config = this.pkg.config;
     const encoding = this.tokenizer.encode(text);
     const total = encoding.ids.length;
@@ -104,7 +105,7 @@ export class Engine {
       : null;
 
     const started = performance.now();
-    const out = await runModel(this.session, ids, config);
+    const out = await runModel(this.session, ids, config, interventions);
     const latencyMs = performance.now() - started;
     const analysis = new RunAnalysis(config, out, this.graphs);
     this.last = analysis;

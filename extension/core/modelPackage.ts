@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { modelKindSchema, requiredOutputs } from '../../shared/model';
+import { INTERVENTION_INPUTS, modelKindSchema, requiredOutputs } from '../../shared/model';
 
 export const FORMAT_VERSION = 1;
 const PACKAGE_FILES = ['model.onnx', 'tokenizer.json', 'config.json'] as const;
@@ -40,6 +40,9 @@ const configSchema = z
     top_k: count,
     outputs: z.array(z.string()),
     optional_outputs: z.array(z.string()),
+    /** The graph's intervention inputs, each [n_layer, n_head], and the value that changes nothing
+     *  (packages exported before interventions have none). */
+    intervention_inputs: z.partialRecord(z.enum(INTERVENTION_INPUTS), z.number()).optional(),
     parameters: count,
     training: z.record(z.string(), z.unknown()),
   })

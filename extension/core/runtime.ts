@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { OutputName } from '../../shared/model';
+import type { InterventionInput, Interventions, OutputName } from '../../shared/model';
 import type { PackageConfig } from './modelPackage';
 
 export const PROVIDER_SETTINGS = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
@@ -121,12 +121,12 @@ const OUTPUT_FIELDS: Partial<Record<OutputName, keyof RunOutputs>> = {
   lambda: 'lambda',
 };
 
-export async function runModel(session: ort.InferenceSession, ids: readonly number[], config: PackageConfig): Promise<RunOutputs> {
+export async function runModel(session: ort.InferenceSession, ids: readonly number[], config: PackageConfig, interventions: Interventions = {}): Promise<RunOutputs> {
   if (ids.length === 0 || ids.length > config.max_seq_len) {
     throw new RangeError(`a run takes 1..${config.max_seq_len} tokens (the model's context); got ${ids.length}`);
   }
   const input = new ort.Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(id)), [1, ids.length]);
-  const fetched = await session.run({ input_ids: input });
+  const fetched = await session.run({ input_ids: input, ...interventionFeeds(config, interventions) });
   const result: Partial<RunOutputs> = { length: ids.length };
   const topIds = fetched.top_ids.data as BigInt64Array;
   result.topIds = Int32Array.from(topIds, Number);
@@ -134,4 +134,23 @@ export async function runModel(session: ort.InferenceSession, ids: readonly numb
     if (name in fetched) (result as Record<string, unknown>)[field!] = fetched[name].data as Float32Array;
   }
   return result as RunOutputs;
+}
+
+/** The graph's intervention inputs: the given values, and for the others the value that changes
+ *  nothing (config.json says which). A package without them refuses any intervention. */
+function interventionFeeds(config: PackageConfig, interventions: Interventions): Record<string, ort.Tensor> {
+  const inputs = config.intervention_inputs ?? {};
+  const size = config.n_layer * config.n_head;
+  for (const [name, values] of Object.entries(interventions)) {
+    if (!(name in inputs)) {
+      throw new Error(`${config.name}'s graph has no input '${name}' (config.json: intervention_inputs); export the package again to intervene`);
+    }
+    if (values.length !== size) throw new RangeError(`${name} needs ${config.n_layer} x ${config.n_head} = ${size} values; got ${values.length}`);
+  }
+  return Object.fromEntries(
+    Object.entries(inputs).map(([name, plain]) => [
+      name,
+      new ort.Tensor('float32', interventions[name as InterventionInput] ?? new Float32Array(size).fill(plain!), [config.n_layer, config.n_head]),
+    ]),
+  );
 }

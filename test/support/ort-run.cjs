@@ -3,16 +3,26 @@
 //   REQUEST:  {"sequences": [[id, ...], ...]}   (each run alone, batch 1)
 //   RESPONSE: {"runs": [{name: {"dims": [...], "dtype": "float32"|"int64", "base64": "..."}}]}
 const fs = require('node:fs');
+const path = require('node:path');
 const ort = require('onnxruntime-node');
 
 async function main() {
   const [modelPath, requestPath, responsePath] = process.argv.slice(2);
   const { sequences } = JSON.parse(fs.readFileSync(requestPath, 'utf8'));
   const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'] });
+  // A package's intervention inputs (config.json beside the graph), each fed the value that changes nothing.
+  const configPath = path.join(path.dirname(modelPath), 'config.json');
+  const config = fs.existsSync(configPath) ? JSON.parse(fs.readFileSync(configPath, 'utf8')) : {};
+  const plain = Object.fromEntries(
+    Object.entries(config.intervention_inputs ?? {}).map(([name, value]) => [
+      name,
+      new ort.Tensor('float32', new Float32Array(config.n_layer * config.n_head).fill(value), [config.n_layer, config.n_head]),
+    ]),
+  );
   const runs = [];
   for (const ids of sequences) {
     const input = new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
-    const outputs = await session.run({ input_ids: input });
+    const outputs = await session.run({ input_ids: input, ...plain });
     const run = {};
     for (const [name, tensor] of Object.entries(outputs)) {
       const data = tensor.data;
