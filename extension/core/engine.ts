@@ -50,10 +50,8 @@ export class EmptyTextError extends Error {
 }
 
 export class Engine {
-  private last: RunAnalysis | undefined;
-  /** The last run's outputs (the predictions are read from them when a hover asks). */
-  private lastOut: RunOutputs | undefined;
-  private lastTokens: TokenInfo[] = [];
+  /** The last inspection ('main') and, beside it, a what-if run of the same tokens ('whatIf'). */
+  private runs: Partial<Record<RunName, Run>> = {};
   private readonly graphs = new AnalysisGraphs();
   private readonly statistics = new StatisticsThread();
   /** The last run's outlier statistics and quantisation what-if, once asked for. */
@@ -104,30 +102,35 @@ export class Engine {
       ? { totalTokens: total, firstToken: first, note: `The text has ${total} tokens but the model's context is ${config.max_seq_len}: ran tokens ${first + 1}–${first + kept}, the window that ends at the query.` }
       : null;
 
+    const query = Math.max(0, Math.min(queryToken - first + 1, kept));
+    const run = await this.execute(ids, tokens, window, query, interventions);
+    this.runs = { main: run };
+    this.lastOutliers.clear();
+    this.lastQuantisation.clear();
+    this.statistics.supersede();
+    return run.result;
+  }
+
+  /** The last inspection's tokens run again with interventions, kept beside it as the 'whatIf'
+   *  run (maps, spans, predictions and the lens take `run: 'whatIf'`). */
+  async whatIf(interventions: Interventions): Promise<InspectionResult> {
+    const { ids, result } = this.run('main');
+    const run = await this.execute(ids, result.tokens, result.window, result.query, interventions);
+    this.runs.whatIf = run;
+    return run.result;
+  }
+
+  private async execute(ids: number[], tokens: TokenInfo[], window: InputWindow | null, query: number, interventions: Interventions): Promise<Run> {
+    const config = this.pkg.config;
     const started = performance.now();
     const out = await runModel(this.session, ids, config, interventions);
     const latencyMs = performance.now() - started;
     const analysis = new RunAnalysis(config, out, this.graphs);
-    this.last = analysis;
-    this.lastOut = out;
-    this.lastTokens = tokens;
-    this.lastOutliers.clear();
-    this.lastQuantisation.clear();
-    this.statistics.supersede();
-
     const thumbnails: Thumbnails = {};
     const { pooled, size } = await analysis.pooledMaps();
     for (const view of mapViews(config.kind)) thumbnails[view] = analysis.thumbnails(view, pooled, size);
-    return {
-      tokens,
-      window,
-      query: Math.max(0, Math.min(queryToken - first + 1, kept)),
-      latencyMs,
-      lambda: config.kind === 'diff' ? Array.from({ length: config.n_layer }, (_, layer) => analysis.lambda(layer)) : [],
-      tokenLogprob: out.tokenLogprob,
-      thumbnails,
-      thumbnailSize: size,
-    };
+    const lambda = config.kind === 'diff' ? Array.from({ length: config.n_layer }, (_, layer) => analysis.lambda(layer)) : [];
+    return { ids, out, analysis, result: { tokens, window, query, latencyMs, lambda, tokenLogprob: out.tokenLogprob, thumbnails, thumbnailSize: size } };
   }
 
   /** The Needle Test (needles.ts) on scratch copies of `filler`: `trials` needle documents, each
@@ -170,15 +173,15 @@ export class Engine {
     return { model: config.name, kind: config.kind, form, needles, queries, trials: results, ...summariseNeedleTrials(results) };
   }
 
-  private analysis(): RunAnalysis {
-    if (!this.last) throw new Error('no inspection has run yet');
-    return this.last;
+  private run(name: RunName): Run {
+    const run = this.runs[name];
+    if (!run) throw new Error(name === 'main' ? 'no inspection has run yet' : 'no what-if has run on the last inspection');
+    return run;
   }
 
-  /** The top next-token predictions after a token of the last run. */
-  predictions(token: number, count = HOVER_PREDICTIONS): Prediction[] {
-    const out = this.lastOut;
-    if (!out) throw new Error('no inspection has run yet');
+  /** The top next-token predictions after a token. */
+  predictions(token: number, count = HOVER_PREDICTIONS, run: RunName = 'main'): Prediction[] {
+    const { out } = this.run(run);
     const K = this.pkg.config.top_k;
     return Array.from({ length: Math.min(count, K) }, (_, r) => ({
       text: this.tokenizer.tokenText(out.topIds[token * K + r]),
@@ -186,32 +189,43 @@ export class Engine {
     }));
   }
 
-  map(layer: number, head: number, view: MapView): Promise<Float32Array> {
-    const analysis = this.analysis();
+  map(layer: number, head: number, view: MapView, run: RunName = 'main'): Promise<Float32Array> {
+    const { analysis } = this.run(run);
     return this.statistics.foreground(() => analysis.map(layer, head, view));
   }
 
   /** Top-k key spans for a query; head undefined = mean over the layer's heads. */
-  spans(layer: number, head: number | undefined, query: number, k: number): KeySpan[] {
-    return this.analysis().keySpans(layer, head, query, k, (i) => this.lastTokens[i].text);
+  spans(layer: number, head: number | undefined, query: number, k: number, run: RunName = 'main'): KeySpan[] {
+    const { analysis, result } = this.run(run);
+    return analysis.keySpans(layer, head, query, k, (i) => result.tokens[i].text);
   }
 
   /** The Outliers view's histograms of the last run. Rejects with SupersededError if another
    *  inspection starts before they are done. */
   outliers(): Promise<LayerOutliers[]> {
-    const { config, out } = this.analysis();
+    const { config, out } = this.run('main').analysis;
     return this.lastOutliers.get(() => this.statistics.outliers(config, statisticsInputs(out)));
   }
 
   /** The quantisation what-if of the last run (after its outlier statistics, whose top-1 sets
    *  each layer's scale). */
   quantisation(): Promise<LayerQuantisation[]> {
-    const { config, out } = this.analysis();
+    const { config, out } = this.run('main').analysis;
     return this.lastQuantisation.get(async () => {
       const layers = await this.outliers();
       return this.statistics.quantisation(config, statisticsInputs(out), layers.map((l) => l.logits.top1));
     });
   }
+}
+
+/** The runs the engine keeps: the last inspection, and a what-if run of its tokens. */
+export type RunName = 'main' | 'whatIf';
+
+interface Run {
+  ids: number[];
+  out: RunOutputs;
+  analysis: RunAnalysis;
+  result: InspectionResult;
 }
 
 /** What the statistics worker reads of a run (copied to it). */

@@ -18,12 +18,14 @@ async function handle(request: EngineRequest): Promise<unknown> {
   switch (request.op) {
     case 'inspect':
       return engine.inspect(request.text, request.queryOffset);
+    case 'whatIf':
+      return engine.whatIf(request.interventions);
     case 'map':
-      return engine.map(request.layer, request.head, request.view);
+      return engine.map(request.layer, request.head, request.view, request.run);
     case 'spans':
-      return engine.spans(request.layer, request.head, request.query, request.k);
+      return engine.spans(request.layer, request.head, request.query, request.k, request.run);
     case 'predictions':
-      return engine.predictions(request.token);
+      return engine.predictions(request.token, undefined, request.run);
     case 'outliers':
       return engine.outliers();
     case 'quantisation':
@@ -33,11 +35,11 @@ async function handle(request: EngineRequest): Promise<unknown> {
   }
 }
 
-// Loading, inspecting and the Needle Test change which run the other requests read, so they run one
-// after another; every other request waits only for those sent before it, not for each other, so a
+// Loading, inspecting, a what-if and the Needle Test change which run the other requests read, so
+// they run one after another; every other request waits only for those sent before it, not for each other, so a
 // map or span list is answered while outlier statistics are still being computed.
 let changes: Promise<unknown> = Promise.resolve();
-const CHANGING_OPS: ReadonlySet<EngineRequest['op']> = new Set(['load', 'inspect', 'needleTest']);
+const CHANGING_OPS: ReadonlySet<EngineRequest['op']> = new Set(['load', 'inspect', 'whatIf', 'needleTest']);
 
 process.on('message', (message: { id: number; request: EngineRequest }) => {
   const after = changes.catch(() => {});

@@ -2,17 +2,18 @@
 // project's own code; typed arrays cross with Node's 'advanced' (structured clone) serialization.
 
 import type { KeySpan, LayerOutliers, LayerQuantisation } from '../../shared/inspection';
-import type { MapView } from '../../shared/model';
+import type { Interventions, MapView } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
-import type { EngineInfo, InspectionResult, Prediction } from './engine';
+import type { EngineInfo, InspectionResult, Prediction, RunName } from './engine';
 import type { ProviderSetting } from './runtime';
 
 export type EngineRequest =
   | { op: 'load'; packageDir: string; provider: ProviderSetting }
   | { op: 'inspect'; text: string; queryOffset?: number }
-  | { op: 'map'; layer: number; head: number; view: MapView }
-  | { op: 'spans'; layer: number; head?: number; query: number; k: number }
-  | { op: 'predictions'; token: number }
+  | { op: 'whatIf'; interventions: Interventions }
+  | { op: 'map'; layer: number; head: number; view: MapView; run?: RunName }
+  | { op: 'spans'; layer: number; head?: number; query: number; k: number; run?: RunName }
+  | { op: 'predictions'; token: number; run?: RunName }
   | { op: 'outliers' }
   | { op: 'quantisation' }
   | { op: 'needleTest'; filler: string; options?: NeedleTestOptions };
@@ -20,6 +21,7 @@ export type EngineRequest =
 export interface EngineReplies {
   load: EngineInfo;
   inspect: InspectionResult;
+  whatIf: InspectionResult;
   map: Float32Array;
   spans: KeySpan[];
   predictions: Prediction[];

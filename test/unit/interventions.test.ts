@@ -54,3 +54,19 @@ test('an ablated head changes the run; a package without intervention inputs ref
     await assert.rejects(runModel(session, ids, older, { head_mask: mask }), /has no input 'head_mask' \(config\.json: intervention_inputs\); export the package again/);
   }
 });
+
+test('a what-if run sits beside the inspection: the plain run stays, both answer maps and spans', async () => {
+  const engine = await Engine.load(PACKAGES.diff, 'cpu');
+  const plain = await engine.inspect(TEXT);
+  const plainMap = await engine.map(1, 0, 'diff');
+  const { nLayer, nHead } = engine.info;
+  const noA2 = await engine.whatIf({ lambda_scale: new Float32Array(nLayer * nHead), lambda_shift: new Float32Array(nLayer * nHead) });
+  assert.deepEqual(noA2.tokens, plain.tokens, 'the same tokens');
+  assert.deepEqual(noA2.lambda, [0, 0], 'every head runs with lambda 0');
+  assertClose(await engine.map(1, 0, 'diff'), plainMap, 'the plain run is kept');
+  assertClose(await engine.map(1, 0, 'diff', 'whatIf'), await engine.map(1, 0, 'a1', 'whatIf'), 'with lambda 0, A1 - lambda A2 is A1');
+  assert.ok(noA2.tokenLogprob.some((v, t) => Math.abs(v - plain.tokenLogprob[t]) > 1e-4), 'the predictions change');
+  assert.ok(engine.spans(1, 0, plain.query, 3, 'whatIf').length > 0);
+  await engine.inspect(TEXT);
+  assert.throws(() => engine.spans(1, 0, plain.query, 3, 'whatIf'), /no what-if has run on the last inspection/, 'a new inspection drops the what-if');
+});
