@@ -40,8 +40,27 @@ const pane = { pane: z.enum(PANES) };
 
 /** The panel's tabs. The host computes the outliers and the quantisation what-if only for a tab
  *  that shows them (Outliers: the model's; Compare: both models'). */
-export const PANEL_TABS = ['maps', 'outliers', 'compare', 'needles'] as const;
+export const PANEL_TABS = ['maps', 'whatIf', 'outliers', 'compare', 'needles'] as const;
 export type PanelTab = (typeof PANEL_TABS)[number];
+
+/** An intervention the user asks for: λ of one layer's heads (or every layer's, layer null)
+ *  becomes λ·scale + shift (scale 0, shift v: λ = v; scale 1, shift 0: λ unchanged), or one head
+ *  ablated (its output removed) or only its A2 (λ 0: the head keeps A1 and cancels nothing). */
+export const whatIfSpecSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('lambda'), layer: indexSchema.nullable(), scale: z.number().finite(), shift: z.number().finite() }),
+  z.object({ kind: z.literal('ablateHead'), layer: indexSchema, head: indexSchema }),
+  z.object({ kind: z.literal('ablateA2'), layer: indexSchema, head: indexSchema }),
+]);
+export type WhatIfSpec = z.infer<typeof whatIfSpecSchema>;
+
+const predictionSchema = z.object({ text: z.string(), prob: z.number() });
+/** One run's side of the what-if comparison, at the host's layer, head and locked query. */
+const whatIfSideSchema = z.object({
+  /** T x T values of the map (the diff view, or a baseline's A1). */
+  map: float32ArraySchema,
+  spans: z.array(keySpanSchema),
+  predictions: z.array(predictionSchema),
+});
 
 export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('busy'), message: z.string() }),
@@ -67,6 +86,23 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('outliers'), ...pane, ...run, layers: z.array(layerOutliersSchema) }),
   /** A pane's quantisation what-if, computed after its histograms (it is the slower of the two). */
   z.object({ type: z.literal('quantisation'), ...pane, ...run, layers: z.array(layerQuantisationSchema) }),
+  /** A what-if run of the current run's text beside the unmodified run; whatIfId is the panel's
+   *  request id (or the host's, for the command), so the panel shows only its latest request. */
+  z.object({
+    type: z.literal('whatIf'),
+    ...layerHead,
+    whatIfId: indexSchema,
+    spec: whatIfSpecSchema,
+    /** What the intervention did, in words. */
+    description: z.string(),
+    view: z.enum(MAP_VIEWS),
+    query: indexSchema,
+    main: whatIfSideSchema,
+    whatIf: whatIfSideSchema,
+    /** Per token, the what-if's surprisal minus the unmodified run's (nats; 0 for BOS): positive =
+     *  the token became more surprising. */
+    surprisalDelta: float32ArraySchema,
+  }),
   /** Asks the webview for a PNG of what it shows (answered with 'exportImage'). */
   z.object({ type: z.literal('exportRequest'), requestId: indexSchema }),
   /** The Needle Test's results for the model and its baseline. */
@@ -87,6 +123,8 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('lockQuery'), ...pane, ...run, query: indexSchema }),
   /** Reveal tokens [firstToken, endToken) in the editor. */
   z.object({ type: z.literal('reveal'), ...pane, ...run, firstToken: indexSchema, endToken: indexSchema }),
+  /** Run the current text again with an intervention (whatIfId: the panel's request id). */
+  z.object({ type: z.literal('whatIf'), ...run, whatIfId: indexSchema, spec: whatIfSpecSchema }),
   z.object({ type: z.literal('exportImage'), requestId: indexSchema, pngDataUrl: z.string().startsWith('data:image/png;base64,') }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;

@@ -16,6 +16,7 @@ import { OutliersTab } from './outliersTab';
 import { restoreState, saveState, type PanelState, type SavedState } from './state';
 import { PanelStore } from './store';
 import { whenChanged, type HostRequests, type PanelView } from './view';
+import { WhatIfTab } from './whatIfTab';
 
 const vscode = acquireVsCodeApi<SavedState>();
 registerToolkit();
@@ -31,10 +32,18 @@ function forShownRun(request: (runId: number) => WebviewMessage): void {
   const { meta } = store.state;
   if (meta) post(request(meta.runId));
 }
+/** Numbers the what-if requests: the tab shows the one whose id it carries (data-what-if-id). */
+let lastWhatIfRequest = 0;
 const host: HostRequests = {
   select: (change) => forShownRun((runId) => ({ type: 'select', runId, ...change })),
   lockQuery: (pane, query) => forShownRun((runId) => ({ type: 'lockQuery', pane, runId, query })),
   reveal: (pane, firstToken, endToken) => forShownRun((runId) => ({ type: 'reveal', pane, runId, firstToken, endToken })),
+  whatIf: (spec) =>
+    forShownRun((runId) => {
+      const whatIfId = ++lastWhatIfRequest;
+      document.body.dataset.whatIfRequested = String(whatIfId); // the request a reader (or a test) waits for
+      return { type: 'whatIf', runId, whatIfId, spec };
+    }),
 };
 
 const theme = readTheme();
@@ -43,11 +52,13 @@ const errorBanner = new ErrorBanner();
 const maps = new MapsTab(theme, host);
 const outliers = new OutliersTab(theme, host, (bits) => store.dispatch({ type: 'chooseQuantBits', bits }));
 const compare = new CompareTab(theme, host);
+const whatIf = new WhatIfTab(theme, host);
 const needles = new NeedlesView(theme);
-const views: PanelView[] = [header, errorBanner, maps, outliers, compare, needles];
+const views: PanelView[] = [header, errorBanner, maps, whatIf, outliers, compare, needles];
 const tabs = createTabs<PanelTab>(
   [
     { id: 'maps', title: 'Maps & spans', content: maps.element },
+    { id: 'whatIf', title: 'What-if', content: whatIf.element },
     { id: 'outliers', title: 'Outliers', content: outliers.element },
     { id: 'compare', title: 'Compare', content: compare.element },
     { id: 'needles', title: 'Needle Test', content: needles.element },

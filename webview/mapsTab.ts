@@ -1,6 +1,6 @@
 // The "Maps & spans" tab: the large heatmap of the selected head (sized to the panel's height), and
 // beside it (under it when narrow) the view switch and the layer and head pickers, the overview grid
-// of every layer × head with λ and the key spans of the locked query. It renders the panel state; what the user picks goes to the host, which owns the
+// of every layer × head with λ (right-click a thumbnail to ablate it: headMenu.ts) and the key spans of the locked query. It renders the panel state; what the user picks goes to the host, which owns the
 // selection and answers with the map and spans that the state then holds.
 
 import { mapViews, type MapView } from '../shared/model';
@@ -8,6 +8,7 @@ import type { InspectionMeta } from '../shared/protocol';
 import type { Theme } from './colors';
 import { createIndexSelect, createViewSwitch, type IndexSelect, type ViewSwitch } from './controls';
 import { formatLambda, VIEW_LABELS } from './format';
+import { HeadMenu } from './headMenu';
 import { HeatmapView } from './heatmap';
 import { OverviewGrid } from './overview';
 import { SpanList } from './spans';
@@ -22,6 +23,8 @@ export class MapsTab implements PanelView {
   private readonly overview: OverviewGrid;
   private readonly spans: SpanList;
   private readonly heatmap: HeatmapView;
+  /** The run shown (the head menu offers "Ablate A2 only" only for a model with λ). */
+  private meta: InspectionMeta | undefined;
 
   constructor(
     private theme: Theme,
@@ -35,7 +38,13 @@ export class MapsTab implements PanelView {
 
     const lambdaLine = element('div', 'lambda-line', 'lambda');
     const grid = element('div', 'overview', 'overview');
-    this.overview = new OverviewGrid(grid, lambdaLine, (layer, head) => host.select({ layer, head }));
+    const headMenu = new HeadMenu((spec) => host.whatIf(spec));
+    this.overview = new OverviewGrid(
+      grid,
+      lambdaLine,
+      (layer, head) => host.select({ layer, head }),
+      (layer, head, x, y) => headMenu.open(layer, head, x, y, (this.meta?.lambda.length ?? 0) > 0),
+    );
     // The key spans sit under the overview (not in a tab of their own): locking a row shows its spans at once.
     this.spans = new SpanList('spans', (first, end) => host.reveal('main', first, end));
     const overviewArea = element('div', 'overview-area');
@@ -48,11 +57,12 @@ export class MapsTab implements PanelView {
     // view without scrolling at any panel height.
     const layout = element('div', 'maps-layout');
     layout.append(heatmapArea, overviewArea);
-    this.element.append(layout);
+    this.element.append(layout, headMenu.element);
   }
 
   render(state: PanelState): void {
     const { meta, selection } = state;
+    this.meta = meta;
     if (meta) this.renderControls(meta, selection);
     this.drawOverview(meta, meta && state.thumbnails[selection.view], selection.view, this.theme);
     this.overview.select(selection.layer, selection.head);

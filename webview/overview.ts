@@ -19,6 +19,8 @@ export class OverviewGrid {
     private readonly container: HTMLElement,
     private readonly lambdaLine: HTMLElement,
     onSelect: (layer: number, head: number) => void,
+    /** A right-click (or the context-menu key) on a thumbnail, at page position (x, y). */
+    onContextMenu: (layer: number, head: number, x: number, y: number) => void,
   ) {
     container.setAttribute('role', 'listbox');
     container.setAttribute('aria-label', 'Overview: every layer and head');
@@ -29,6 +31,14 @@ export class OverviewGrid {
       onSelect(Number(thumbnail.dataset.layer), Number(thumbnail.dataset.head));
     };
     container.addEventListener('click', (event) => pick(event.target));
+    container.addEventListener('contextmenu', (event) => {
+      const thumbnail = event.target instanceof HTMLCanvasElement ? event.target : undefined;
+      if (!thumbnail?.dataset.layer || !thumbnail.dataset.head) return;
+      event.preventDefault(); // our menu, not VS Code's
+      const box = thumbnail.getBoundingClientRect();
+      const [x, y] = event.button === 2 ? [event.pageX, event.pageY] : [box.left + window.scrollX, box.bottom + window.scrollY];
+      onContextMenu(Number(thumbnail.dataset.layer), Number(thumbnail.dataset.head), x, y);
+    });
     container.addEventListener('keydown', (event) => {
       if (event.key === 'Enter' || event.key === ' ') {
         event.preventDefault();

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { keySpanSchema, layerOutliersSchema, layerQuantisationSchema, type LayerOutliers, type LayerQuantisation, type Thumbnails } from '../shared/inspection';
 import { MAP_VIEWS, QUANT_BITS, type MapView, type QuantBits } from '../shared/model';
 import { needleReportSchema, type NeedleReport } from '../shared/needleTest';
-import { inspectionMetaSchema, PANEL_TABS, type InspectionMeta, type PanelTab } from '../shared/protocol';
+import { inspectionMetaSchema, PANEL_TABS, type HostMessage, type InspectionMeta, type PanelTab } from '../shared/protocol';
 import { indexSchema } from '../shared/schemas';
 import type { ShownMap } from './heatmap';
 import type { ShownSpans } from './spans';
@@ -34,6 +34,9 @@ export interface Comparison {
   quantisation: LayerQuantisation[] | undefined;
 }
 
+/** A what-if run beside the unmodified one, as the host sent it (not saved: the host re-sends it). */
+export type WhatIfShown = Omit<Extract<HostMessage, { type: 'whatIf' }>, 'type'>;
+
 export interface PanelState {
   meta: InspectionMeta | undefined;
   thumbnails: Thumbnails;
@@ -45,6 +48,7 @@ export interface PanelState {
   outliers: LayerOutliers[] | undefined;
   quantisation: LayerQuantisation[] | undefined;
   comparison: Comparison | undefined;
+  whatIf: WhatIfShown | undefined;
   /** The last Needle Test's results (they outlive inspections). */
   needles: NeedleReport | undefined;
   tab: PanelTab;
@@ -71,6 +75,7 @@ export function emptyState(kept: Partial<KeptState> = {}): PanelState {
     outliers: undefined,
     quantisation: undefined,
     comparison: undefined,
+    whatIf: undefined,
     needles,
     tab,
     quantBits,
@@ -172,7 +177,7 @@ export function restoreState(saved: unknown): PanelState {
     outliers: savedComparison.outliers,
     quantisation: savedComparison.quantisation,
   };
-  return { meta, thumbnails, selection, query, map, spans, outliers, quantisation, comparison, needles, tab, quantBits, status: IDLE };
+  return { meta, thumbnails, selection, query, map, spans, outliers, quantisation, comparison, whatIf: undefined, needles, tab, quantBits, status: IDLE };
 }
 
 /** A saved map, or undefined when none was saved or its size does not match its data. */

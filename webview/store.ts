@@ -58,6 +58,11 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       const part = action.type === 'outliers' ? { outliers: action.layers } : { quantisation: action.layers };
       return action.pane === 'compare' ? withComparison(state, part) : { ...state, ...part };
     }
+    case 'whatIf': {
+      if (!isCurrentRun(state, action.runId)) return state;
+      const { type: _type, ...whatIf } = action;
+      return { ...state, whatIf, tab: 'whatIf', status: IDLE };
+    }
     case 'needles':
       return { ...state, needles: action.report, tab: 'needles', status: IDLE };
   }

@@ -4,7 +4,7 @@
 // whole state on every change yet redraw only the parts whose inputs changed.
 
 import type { MapView } from '../shared/model';
-import type { Pane } from '../shared/protocol';
+import type { Pane, WhatIfSpec } from '../shared/protocol';
 import type { Theme } from './colors';
 import type { PanelState } from './state';
 
@@ -25,6 +25,8 @@ export interface HostRequests {
   lockQuery(pane: Pane, query: number): void;
   /** Reveal tokens [firstToken, endToken) of that pane's run in the editor. */
   reveal(pane: Pane, firstToken: number, endToken: number): void;
+  /** Run the shown text again with an intervention, beside the unmodified run (What-if tab). */
+  whatIf(spec: WhatIfSpec): void;
 }
 
 /** A new element with an optional class and id. */

@@ -14,11 +14,12 @@ import { InspectionRunner } from './inspections';
 import { ModelJobs } from './modelJobs';
 import { selectModel } from './modelPicker';
 import { NeedleTestFlow, pickNeedleSettings, type NeedleTestRun } from './needleFlow';
-import { InspectorPanel, PANEL_VIEW_ID } from './panel';
+import { InspectorPanel, PANEL_VIEW_ID, type PanelRequest } from './panel';
 import { PanelSession } from './panelSession';
 import { InspectorSettings } from './settings';
 import { InspectorStatusBar } from './statusBar';
 import { ViewExporter } from './viewExport';
+import { WhatIfFlow } from './whatIf';
 
 /** What the extension exports: read-only views for tests and other extensions. */
 export interface InspectorApi {
@@ -27,6 +28,8 @@ export interface InspectorApi {
   modelDir(): string;
   baselineDir(): string;
   lastNeedleTest(): NeedleTestRun | undefined;
+  /** The last what-if posted to the panel. */
+  lastWhatIf(): WhatIfFlow['last'];
   /** Map, key-span, outlier and quantisation requests each model's engine has had so far. */
   engineRequests(): ReturnType<ModelEngines['requests']>;
   /** Acts on `message` as if the panel had sent it (validated the same way); settles when the work
@@ -46,6 +49,12 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
   const inspections = new InspectionRunner(engines, jobs, session, status, log);
   const needleTest = new NeedleTestFlow(engines, jobs, session, highlights);
   const exporter = new ViewExporter(panel, session, settings, log);
+  const whatIf = new WhatIfFlow(session, engines, settings, panel, log);
+  /** A what-if of the shown run goes to its flow; everything else to the session. */
+  const onPanelMessage = async (message: PanelRequest): Promise<void> => {
+    if (message.type !== 'whatIf') return session.onWebviewMessage(message);
+    if (message.runId === session.inspection?.runId) await whatIf.run(message.spec, message.whatIfId);
+  };
 
   const command = (name: string, run: (...args: any[]) => unknown) =>
     vscode.commands.registerCommand(`difftransformer.${name}`, async (...args: unknown[]) => {
@@ -75,7 +84,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     jobs,
     needleTest,
     panel,
-    panel.onDidReceiveMessage((message) => void session.onWebviewMessage(message)),
+    panel.onDidReceiveMessage((message) => void onPanelMessage(message)),
     vscode.window.registerWebviewViewProvider(PANEL_VIEW_ID, panel),
     vscode.languages.registerHoverProvider('*', new InspectionHover(session)),
     command('inspectSelection', () => {
@@ -94,6 +103,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
       await panel.reveal();
       await needleTest.run(editor, chosen);
     }),
+    command('whatIf', () => whatIf.pickAndRun()),
     command('selectModel', () => selectModel(settings, engines)),
     command('showPanel', () => panel.reveal(true)),
     command('clearHighlights', () => highlights.clear()),
@@ -117,10 +127,11 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     modelDir: () => settings.modelDir(),
     baselineDir: () => settings.baselineDir(),
     lastNeedleTest: () => needleTest.last,
+    lastWhatIf: () => whatIf.last,
     engineRequests: () => engines.requests(),
     panelMessage: async (data) => {
       const message = parseWebviewMessage(data);
-      if (message.type !== 'exportImage') await session.onWebviewMessage(message);
+      if (message.type !== 'exportImage') await onPanelMessage(message);
     },
   };
 }
