@@ -9,6 +9,7 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from model.model import Transformer
 
@@ -133,6 +134,33 @@ def write_graph(module: nn.Module, max_seq_len: int, path: Path, spec: list, ext
             do_constant_folding=False,
             **options,
         )
+
+
+class LogitLens(nn.Module):
+    """The logit lens: the final norm and the LM head applied to hidden states [N, E] (a layer's
+    output at a token), giving the top_k next-token predictions each would make."""
+
+    def __init__(self, model: Transformer, top_k: int):
+        super().__init__()
+        self.model = model
+        self.top_k = top_k
+
+    def forward(self, hidden):
+        model = self.model
+        head = model.tok_emb.weight if model.lm_head is None else model.lm_head.weight
+        logits = F.linear(model.norm(hidden), head).float()
+        top_logp, top_ids = F.log_softmax(logits, dim=-1).topk(self.top_k, dim=-1)
+        return top_ids, top_logp.exp()
+
+
+def export_lens(model: Transformer, path: Path, top_k: int) -> None:
+    """Writes lens.onnx: hidden [N, E] -> lens_top_ids int64 [N, K], lens_top_probs [N, K]."""
+    options = {"dynamo": False} if "dynamo" in pyinspect.signature(torch.onnx.export).parameters else {}
+    with torch.no_grad():
+        torch.onnx.export(LogitLens(model.eval(), top_k), (torch.zeros(2, model.cfg.n_embd),), str(path),
+                          input_names=["hidden"], output_names=["lens_top_ids", "lens_top_probs"],
+                          dynamic_axes={"hidden": {0: "n"}, "lens_top_ids": {0: "n"}, "lens_top_probs": {0: "n"}},
+                          opset_version=OPSET, do_constant_folding=False, **options)
 
 
 def reference_outputs(model: Transformer, ids: list, top_k: int) -> dict:

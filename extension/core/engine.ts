@@ -4,7 +4,7 @@
 // runs the model once and returns what the first view needs; maps, spans, outlier statistics and
 // the quantisation what-if are computed when asked for, each at most once per run.
 
-import type * as ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-node';
 import type { InputWindow, KeySpan, LayerOutliers, LayerQuantisation, Thumbnails, TokenInfo } from '../../shared/inspection';
 import { mapViews, type Interventions, type MapView, type ModelInfo } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../shared/needleTest';
@@ -31,6 +31,12 @@ export interface Prediction {
   prob: number;
 }
 
+/** The logit lens's predictions after one layer. */
+export interface LensLayer {
+  layer: number;
+  predictions: Prediction[];
+}
+
 /** What a run returns to the caller; offsets are UTF-16 positions in the inspected text. */
 export interface InspectionResult {
   tokens: TokenInfo[];
@@ -50,6 +56,7 @@ export class EmptyTextError extends Error {
 }
 
 export class Engine {
+  private lensSession: Promise<ort.InferenceSession> | undefined;
   /** The last inspection ('main') and, beside it, a what-if run of the same tokens ('whatIf'). */
   private runs: Partial<Record<RunName, Run>> = {};
   private readonly graphs = new AnalysisGraphs();
@@ -187,6 +194,34 @@ export class Engine {
       text: this.tokenizer.tokenText(out.topIds[token * K + r]),
       prob: out.topProbs[token * K + r],
     }));
+  }
+
+  /** The logit lens at a token: per layer, the top next-token predictions its hidden state gives
+   *  through the final norm and the LM head (the last layer's are the model's own). */
+  async lens(token: number, run: RunName = 'main'): Promise<LensLayer[]> {
+    const { out } = this.run(run);
+    const { n_layer: L, n_embd: E, top_k: K } = this.pkg.config;
+    const hidden = new Float32Array(L * E);
+    for (let layer = 0; layer < L; layer++) hidden.set(out.hidden.subarray((layer * out.length + token) * E, (layer * out.length + token + 1) * E), layer * E);
+    const lens = await (this.lensSession ??= this.openLens());
+    const result = await lens.run({ hidden: new ort.Tensor('float32', hidden, [L, E]) });
+    const ids = result.lens_top_ids.data as BigInt64Array;
+    const probs = result.lens_top_probs.data as Float32Array;
+    return Array.from({ length: L }, (_, layer) => ({
+      layer,
+      predictions: Array.from({ length: Math.min(HOVER_PREDICTIONS, K) }, (_, r) => ({
+        text: this.tokenizer.tokenText(Number(ids[layer * K + r])),
+        prob: probs[layer * K + r],
+      })),
+    }));
+  }
+
+  private openLens(): Promise<ort.InferenceSession> {
+    const { lensPath } = this.pkg;
+    if (!lensPath) {
+      return Promise.reject(Object.assign(new Error(`${this.pkg.dir} has no lens.onnx (packages exported before the logit lens); export the package again`), { name: 'LensUnavailableError' }));
+    }
+    return ort.InferenceSession.create(lensPath, { executionProviders: ['cpu'] });
   }
 
   map(layer: number, head: number, view: MapView, run: RunName = 'main'): Promise<Float32Array> {

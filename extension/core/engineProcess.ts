@@ -26,6 +26,8 @@ async function handle(request: EngineRequest): Promise<unknown> {
       return engine.spans(request.layer, request.head, request.query, request.k, request.run);
     case 'predictions':
       return engine.predictions(request.token, undefined, request.run);
+    case 'lens':
+      return engine.lens(request.token, request.run);
     case 'outliers':
       return engine.outliers();
     case 'quantisation':

@@ -4,7 +4,7 @@
 import type { KeySpan, LayerOutliers, LayerQuantisation } from '../../shared/inspection';
 import type { Interventions, MapView } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
-import type { EngineInfo, InspectionResult, Prediction, RunName } from './engine';
+import type { EngineInfo, InspectionResult, LensLayer, Prediction, RunName } from './engine';
 import type { ProviderSetting } from './runtime';
 
 export type EngineRequest =
@@ -14,6 +14,7 @@ export type EngineRequest =
   | { op: 'map'; layer: number; head: number; view: MapView; run?: RunName }
   | { op: 'spans'; layer: number; head?: number; query: number; k: number; run?: RunName }
   | { op: 'predictions'; token: number; run?: RunName }
+  | { op: 'lens'; token: number; run?: RunName }
   | { op: 'outliers' }
   | { op: 'quantisation' }
   | { op: 'needleTest'; filler: string; options?: NeedleTestOptions };
@@ -25,6 +26,7 @@ export interface EngineReplies {
   map: Float32Array;
   spans: KeySpan[];
   predictions: Prediction[];
+  lens: LensLayer[];
   outliers: LayerOutliers[];
   quantisation: LayerQuantisation[];
   needleTest: NeedleTestResult;

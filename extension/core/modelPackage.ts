@@ -9,6 +9,8 @@ import { INTERVENTION_INPUTS, modelKindSchema, requiredOutputs } from '../../sha
 
 export const FORMAT_VERSION = 1;
 const PACKAGE_FILES = ['model.onnx', 'tokenizer.json', 'config.json'] as const;
+/** The logit lens graph, listed in the manifest of packages exported with one. */
+const LENS_FILE = 'lens.onnx';
 
 const count = z.number().int().positive();
 
@@ -55,6 +57,8 @@ export interface ModelPackage {
   config: PackageConfig;
   tokenizerJson: string;
   modelPath: string;
+  /** The logit lens graph (final norm and LM head on hidden states), if the package has one. */
+  lensPath?: string;
   /** sha256 of model.onnx: identifies the weights in exports and results. */
   sha256: string;
 }
@@ -68,7 +72,9 @@ export async function loadModelPackage(dir: string): Promise<ModelPackage> {
   const manifestPath = path.join(dir, 'manifest.json');
   const manifest = parse(manifestSchema, await readJson(manifestPath), manifestPath);
   const hashes: Record<string, string> = {};
-  for (const file of PACKAGE_FILES) {
+  // The lens graph is checked when the manifest lists it (packages exported before it have none).
+  const lens = manifest.files[LENS_FILE] ? [LENS_FILE] : [];
+  for (const file of [...PACKAGE_FILES, ...lens]) {
     const entry = manifest.files[file];
     if (!entry) throw new PackageError(`${manifestPath}: field 'files' has no entry for ${file}`);
     const bytes = await readPackageFile(path.join(dir, file));
@@ -88,6 +94,7 @@ export async function loadModelPackage(dir: string): Promise<ModelPackage> {
     config,
     tokenizerJson: await readFile(path.join(dir, 'tokenizer.json'), 'utf8'),
     modelPath: path.join(dir, 'model.onnx'),
+    ...(lens.length ? { lensPath: path.join(dir, LENS_FILE) } : {}),
     sha256: hashes['model.onnx'],
   };
 }

@@ -83,3 +83,14 @@ def test_an_ablated_head_contributes_nothing():
             model.layers[layer].attn.v_proj.weight[head * width:(head + 1) * width] -= 1.0
         logits_plain, _, _ = run(model, neutral(model))
         assert not torch.allclose(logits_unmasked, logits_plain), f"{kind}: unmasked, they do"
+
+
+def test_the_lens_at_the_last_layer_is_the_model_prediction():
+    from model.export import InspectionGraph, LogitLens
+    for kind in ("diff", "baseline"):
+        model = make(kind)
+        with torch.no_grad():
+            outputs = dict(zip(InspectionGraph(model, 5).names, InspectionGraph(model, 5)(IDS)))
+            lens_ids, lens_probs = LogitLens(model, 5)(outputs["hidden_states"][0, -1])
+        assert torch.equal(lens_ids, outputs["top_ids"][0]), kind
+        assert_close(lens_probs, outputs["top_probs"][0], f"{kind}: lens probabilities")

@@ -70,3 +70,20 @@ test('a what-if run sits beside the inspection: the plain run stays, both answer
   await engine.inspect(TEXT);
   assert.throws(() => engine.spans(1, 0, plain.query, 3, 'whatIf'), /no what-if has run on the last inspection/, 'a new inspection drops the what-if');
 });
+
+test("the logit lens's last layer is the model's own prediction, in both runs", async () => {
+  for (const dir of Object.values(PACKAGES)) {
+    const engine = await Engine.load(dir, 'cpu');
+    const plain = await engine.inspect(TEXT);
+    const lens = await engine.lens(plain.query);
+    assert.equal(lens.length, engine.info.nLayer);
+    const last = lens[lens.length - 1].predictions;
+    const own = engine.predictions(plain.query);
+    assert.deepEqual(last.map((p) => p.text), own.map((p) => p.text), `${engine.info.name}: top tokens`);
+    assertClose(last.map((p) => p.prob), own.map((p) => p.prob), `${engine.info.name}: probabilities`);
+    const size = engine.info.nLayer * engine.info.nHead;
+    await engine.whatIf({ head_mask: new Float32Array(size) });
+    const ablated = await engine.lens(plain.query, 'whatIf');
+    assert.deepEqual(ablated[ablated.length - 1].predictions.map((p) => p.text), engine.predictions(plain.query, undefined, 'whatIf').map((p) => p.text));
+  }
+});
