@@ -270,7 +270,8 @@ test('a failed model load shows a sticky error at any scroll position and greys 
   // The workbench reads the changed settings file on its own time: until it has, Inspect still runs
   // the bundled model (a new run), then the next one fails.
   await openFile(page, 'sample.py');
-  for (let attempt = 0; attempt < 5 && (await banner.count()) === 0; attempt++) {
+  // Until it has (it may take long on a loaded machine), each Inspect is a new run; then one fails.
+  for (const deadline = Date.now() + 90_000; Date.now() < deadline && (await banner.count()) === 0; ) {
     const shownRun = await frame.locator('body').getAttribute('data-run-id');
     await runCommand(page, INSPECT);
     const newRun = frame.locator(`body[data-run-id]:not([data-run-id="${shownRun}"])`);
