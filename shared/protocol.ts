@@ -54,6 +54,19 @@ export const whatIfSpecSchema = z.discriminatedUnion('kind', [
 export type WhatIfSpec = z.infer<typeof whatIfSpecSchema>;
 
 const predictionSchema = z.object({ text: z.string(), prob: z.number() });
+/** The logit lens after one layer: the top next-token predictions its hidden state gives. */
+export const lensLayerSchema = z.object({ layer: indexSchema, predictions: z.array(predictionSchema) });
+export type LensLayer = z.infer<typeof lensLayerSchema>;
+
+/** The first layer from which the lens's top-1 stays the final layer's (undefined: no layers). */
+export function decidedAtLayer(layers: readonly LensLayer[]): number | undefined {
+  const final = layers.at(-1)?.predictions[0]?.text;
+  if (final === undefined) return undefined;
+  let decided = layers.length - 1;
+  while (decided > 0 && layers[decided - 1].predictions[0]?.text === final) decided--;
+  return layers[decided].layer;
+}
+
 /** One run's side of the what-if comparison, at the host's layer, head and locked query. */
 const whatIfSideSchema = z.object({
   /** T x T values of the map (the diff view, or a baseline's A1). */
@@ -66,6 +79,8 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('busy'), message: z.string() }),
   z.object({ type: z.literal('error'), message: z.string() }),
   z.object({ type: z.literal('cleared') }),
+  /** The run's text was edited (live mode): what the panel shows is of the text before the edit. */
+  z.object({ type: z.literal('stale'), ...run, message: z.string() }),
   /** A new run (or the current one again, for a panel shown again) and the host's selection for it. */
   z.object({ type: z.literal('inspection'), meta: inspectionMetaSchema, thumbnails: thumbnailsSchema, selection: panelSelectionSchema }),
   /** The baseline's run on the same text (Compare with Baseline); runId is the main run's. */
@@ -103,6 +118,9 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
      *  the token became more surprising. */
     surprisalDelta: float32ArraySchema,
   }),
+  /** The logit lens at the host's locked query of the main run; `unavailable` says why there is
+   *  none (a package exported before the lens). */
+  z.object({ type: z.literal('lens'), ...run, query: indexSchema, layers: z.array(lensLayerSchema), unavailable: z.string().optional() }),
   /** Asks the webview for a PNG of what it shows (answered with 'exportImage'). */
   z.object({ type: z.literal('exportRequest'), requestId: indexSchema }),
   /** The Needle Test's results for the model and its baseline. */

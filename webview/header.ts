@@ -1,5 +1,5 @@
 // The panel's header: the source line (which text, model and run the panel shows) and the status
-// line (a run in progress). An error that stopped a run is not in the header, which scrolls away,
+// line (a run in progress, or text edited since the run, in live mode). An error that stopped a run is not in the header, which scrolls away,
 // but in the ErrorBanner: sticky at the top of the panel, announced (role="alert"), and saying that
 // the maps still shown are the last inspection's, which the page then greys (body[data-stale]).
 
@@ -19,7 +19,9 @@ export class PanelHeader implements PanelView {
 
   render({ meta, status }: PanelState): void {
     this.source.textContent = sourceLine(meta);
-    this.status.textContent = status.kind === 'busy' ? status.text : '';
+    this.status.textContent = status.kind === 'busy' || status.kind === 'stale' ? status.text : '';
+    this.status.dataset.kind = status.kind; // stale: what the panel shows is of text edited since
+    document.body.classList.toggle('edited', status.kind === 'stale');
   }
 }
 

@@ -1,6 +1,6 @@
 // The "Maps & spans" tab: the large heatmap of the selected head (sized to the panel's height), and
 // beside it (under it when narrow) the view switch and the layer and head pickers, the overview grid
-// of every layer × head with λ (right-click a thumbnail to ablate it: headMenu.ts) and the key spans of the locked query. It renders the panel state; what the user picks goes to the host, which owns the
+// of every layer × head with λ (right-click a thumbnail to ablate it: headMenu.ts) and the key spans and logit lens (lensTable.ts) of the locked query. It renders the panel state; what the user picks goes to the host, which owns the
 // selection and answers with the map and spans that the state then holds.
 
 import { mapViews, type MapView } from '../shared/model';
@@ -10,6 +10,7 @@ import { createIndexSelect, createViewSwitch, type IndexSelect, type ViewSwitch 
 import { formatLambda, VIEW_LABELS } from './format';
 import { HeadMenu } from './headMenu';
 import { HeatmapView } from './heatmap';
+import { LensTable } from './lensTable';
 import { OverviewGrid } from './overview';
 import { SpanList } from './spans';
 import type { PanelState } from './state';
@@ -23,6 +24,7 @@ export class MapsTab implements PanelView {
   private readonly overview: OverviewGrid;
   private readonly spans: SpanList;
   private readonly heatmap: HeatmapView;
+  private readonly lens = new LensTable();
   /** The run shown (the head menu offers "Ablate A2 only" only for a model with λ). */
   private meta: InspectionMeta | undefined;
 
@@ -49,7 +51,7 @@ export class MapsTab implements PanelView {
     this.spans = new SpanList('spans', (first, end) => host.reveal('main', first, end));
     const overviewArea = element('div', 'overview-area');
     // The pickers sit beside the map (above the overview), not above it: the map gets the height.
-    overviewArea.append(controls, lambdaLine, grid, this.spans.element);
+    overviewArea.append(controls, lambdaLine, grid, this.spans.element, this.lens.element);
     const heatmapArea = element('div', 'heatmap-area');
     this.heatmap = new HeatmapView(heatmapArea, theme, (query) => host.lockQuery('main', query));
     fitHeatmapToPanel(heatmapArea);
@@ -68,6 +70,7 @@ export class MapsTab implements PanelView {
     this.overview.select(selection.layer, selection.head);
     this.heatmap.render(meta && state.map, meta?.tokens ?? [], state.query);
     this.spans.render(state.spans, meta);
+    this.lens.render(state.lens, meta);
   }
 
   setTheme(theme: Theme): void {

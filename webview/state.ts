@@ -20,7 +20,8 @@ export interface Selection {
 
 /** The status line: a run in progress, an error, or nothing (not saved). */
 export interface Status {
-  kind: 'busy' | 'error' | 'idle';
+  /** stale: the run's text was edited since (live mode runs it again). */
+  kind: 'busy' | 'error' | 'idle' | 'stale';
   text: string;
 }
 
@@ -37,6 +38,9 @@ export interface Comparison {
 /** A what-if run beside the unmodified one, as the host sent it (not saved: the host re-sends it). */
 export type WhatIfShown = Omit<Extract<HostMessage, { type: 'whatIf' }>, 'type'>;
 
+/** The logit lens at the locked query, as the host sent it (not saved: the host re-sends it). */
+export type ShownLens = Pick<Extract<HostMessage, { type: 'lens' }>, 'query' | 'layers' | 'unavailable'>;
+
 export interface PanelState {
   meta: InspectionMeta | undefined;
   thumbnails: Thumbnails;
@@ -49,6 +53,7 @@ export interface PanelState {
   quantisation: LayerQuantisation[] | undefined;
   comparison: Comparison | undefined;
   whatIf: WhatIfShown | undefined;
+  lens: ShownLens | undefined;
   /** The last Needle Test's results (they outlive inspections). */
   needles: NeedleReport | undefined;
   tab: PanelTab;
@@ -76,6 +81,7 @@ export function emptyState(kept: Partial<KeptState> = {}): PanelState {
     quantisation: undefined,
     comparison: undefined,
     whatIf: undefined,
+    lens: undefined,
     needles,
     tab,
     quantBits,
@@ -177,7 +183,7 @@ export function restoreState(saved: unknown): PanelState {
     outliers: savedComparison.outliers,
     quantisation: savedComparison.quantisation,
   };
-  return { meta, thumbnails, selection, query, map, spans, outliers, quantisation, comparison, whatIf: undefined, needles, tab, quantBits, status: IDLE };
+  return { meta, thumbnails, selection, query, map, spans, outliers, quantisation, comparison, whatIf: undefined, lens: undefined, needles, tab, quantBits, status: IDLE };
 }
 
 /** A saved map, or undefined when none was saved or its size does not match its data. */

@@ -27,6 +27,8 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
     case 'busy':
     case 'error':
       return { ...state, status: { kind: action.type, text: action.message } };
+    case 'stale':
+      return isCurrentRun(state, action.runId) ? { ...state, status: { kind: 'stale', text: action.message } } : state;
     case 'cleared':
       return emptyState(state);
     case 'inspection':
@@ -57,6 +59,11 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       if (!isCurrentRun(state, action.runId)) return state;
       const part = action.type === 'outliers' ? { outliers: action.layers } : { quantisation: action.layers };
       return action.pane === 'compare' ? withComparison(state, part) : { ...state, ...part };
+    }
+    case 'lens': {
+      if (!isCurrentRun(state, action.runId)) return state;
+      const { query, layers, unavailable } = action;
+      return { ...state, lens: { query, layers, unavailable } };
     }
     case 'whatIf': {
       if (!isCurrentRun(state, action.runId)) return state;

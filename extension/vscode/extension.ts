@@ -17,6 +17,7 @@ import { NeedleTestFlow, pickNeedleSettings, type NeedleTestRun } from './needle
 import { InspectorPanel, PANEL_VIEW_ID, type PanelRequest } from './panel';
 import { PanelSession } from './panelSession';
 import { InspectorSettings } from './settings';
+import { LiveMode } from './liveMode';
 import { InspectorStatusBar } from './statusBar';
 import { ViewExporter } from './viewExport';
 import { WhatIfFlow } from './whatIf';
@@ -84,6 +85,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     jobs,
     needleTest,
     panel,
+    new LiveMode(session, inspections, settings),
     panel.onDidReceiveMessage((message) => void onPanelMessage(message)),
     vscode.window.registerWebviewViewProvider(PANEL_VIEW_ID, panel),
     vscode.languages.registerHoverProvider('*', new InspectionHover(session)),

@@ -1,7 +1,9 @@
 // Hover over an inspected token: the token, its surprisal, the model's top next-token predictions
-// and the spans it attends to most, as links that reveal them.
+// and the spans it attends to most, as links that reveal them, and the layer where the logit lens
+// settles on the top prediction.
 
 import * as vscode from 'vscode';
+import { decidedAtLayer } from '../../shared/protocol';
 import { isInspected, tokenRange } from './activeInspection';
 import type { PanelSession } from './panelSession';
 
@@ -18,7 +20,7 @@ export class InspectionHover implements vscode.HoverProvider {
     const t = tokens.findIndex((token, i) => i > 0 && token.start <= offset && offset < token.end);
     if (t < 0) return undefined;
     const { layer, head } = this.session.panelSelection;
-    const [spans, predictions] = await Promise.all([this.session.spansFor(t, HOVER_SPANS), this.session.predictionsFor(t)]);
+    const [spans, predictions, lens] = await Promise.all([this.session.spansFor(t, HOVER_SPANS), this.session.predictionsFor(t), this.lensLine(t)]);
 
     const md = new vscode.MarkdownString();
     md.isTrusted = { enabledCommands: ['difftransformer.revealTokens'] };
@@ -28,6 +30,7 @@ export class InspectionHover implements vscode.HoverProvider {
     md.appendMarkdown(`Surprisal: **${(nats / Math.LN2).toFixed(2)} bits** (p = ${Math.exp(-nats).toPrecision(3)})\n\n`);
     md.appendMarkdown('Next token | probability\n---|---\n');
     for (const p of predictions) md.appendMarkdown(`${escapeMarkdown(visible(p.text))} | ${(100 * p.prob).toFixed(1)}%\n`);
+    if (lens) md.appendMarkdown(`\n${lens}\n`);
     md.appendMarkdown(`\nAttends to (layer ${layer}, head ${head}):\n\n`);
     for (const span of spans) {
       const args = encodeURIComponent(JSON.stringify([current.runId, span.firstToken, span.endToken]));
@@ -35,6 +38,20 @@ export class InspectionHover implements vscode.HoverProvider {
     }
     if (spans.length === 0) md.appendMarkdown('- nothing but the start of the text\n');
     return new vscode.Hover(md, tokenRange(current, document, t, t + 1));
+  }
+
+  /** "Logit lens: decided at layer N", or nothing for a package without a lens. */
+  private async lensLine(token: number): Promise<string | undefined> {
+    try {
+      const layers = await this.session.lensFor(token);
+      const decided = decidedAtLayer(layers);
+      if (decided === undefined) return undefined;
+      const top = escapeMarkdown(visible(layers.at(-1)!.predictions[0].text));
+      return `Logit lens: decided at layer ${decided} (layers 0–${layers.length - 1}); its top prediction from then on: ${top}`;
+    } catch (err) {
+      if ((err as Error).name === 'LensUnavailableError') return undefined;
+      throw err;
+    }
   }
 }
 

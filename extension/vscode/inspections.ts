@@ -26,6 +26,7 @@ export class InspectionRunner {
     const text = document.getText(target);
     if (this.jobs.refuses(text)) return;
     const runId = this.session.nextRunId();
+    const version = document.version;
     await this.jobs.run('DiffTransformer: inspecting', `Running the model on ${path.basename(document.fileName)}…`, async (progress, signal, superseded) => {
       progress.report({ message: 'loading the model' });
       const model = await this.engines.ensureModel();
@@ -39,9 +40,14 @@ export class InspectionRunner {
         comparison = { result: await this.engines.baseline.request({ op: 'inspect', text }, signal), model: baseline };
       }
       if (superseded()) return; // a newer run started: draw nothing stale
+      if (document.version !== version) {
+        // Its offsets no longer hold; live mode runs the edited text again by itself.
+        this.session.post({ type: 'busy', message: 'The text changed while the model ran: inspect it again.' });
+        return;
+      }
       this.status.showRun(model, result);
       if (result.window) this.log.info(result.window.note);
-      const inspection = { runId, uri: document.uri, version: document.version, baseOffset: document.offsetAt(target.start), range: target, result, model, comparison };
+      const inspection = { runId, uri: document.uri, version, baseOffset: document.offsetAt(target.start), range: target, result, model, comparison };
       await this.session.show(inspection, signal);
     });
   }

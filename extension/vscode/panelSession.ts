@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import type { KeySpan } from '../../shared/inspection';
 import { mapViews, modelInfoSchema, type ModelInfo } from '../../shared/model';
-import type { HostMessage, InspectionMeta, Pane, PanelSelection, PanelTab } from '../../shared/protocol';
+import type { HostMessage, InspectionMeta, LensLayer, Pane, PanelSelection, PanelTab } from '../../shared/protocol';
 import { alignToken } from '../core/alignTokens';
 import type { EngineInfo, InspectionResult, Prediction } from '../core/engine';
 import type { EngineClient } from '../core/engineClient';
@@ -78,6 +78,11 @@ export class PanelSession {
   /** The model's top next-token predictions after a token of the current run (the hover's). */
   predictionsFor(token: number): Promise<Prediction[]> {
     return this.engines.model.request({ op: 'predictions', token });
+  }
+
+  /** The logit lens at a token of the current run (the hover's). */
+  lensFor(token: number): Promise<LensLayer[]> {
+    return this.engines.model.request({ op: 'lens', token });
   }
 
   /** Key spans of a query token for the panel's layer and head (the hover's). */
@@ -151,7 +156,23 @@ export class PanelSession {
       if (stale()) return;
       const shown: PaneMessage<'spans'> = { type: 'spans', pane, runId, layer, head, query, spans };
       this.post(shown);
-      if (pane === 'main') this.highlights.showSpans(current, shown);
+      if (pane === 'main') {
+        this.highlights.showSpans(current, shown);
+        await this.showLens(query, stale, signal);
+      }
+    }
+  }
+
+  /** Posts the logit lens at the locked query, or why the package has none. */
+  private async showLens(query: number, stale: () => boolean, signal?: AbortSignal): Promise<void> {
+    const { runId } = this.current!;
+    try {
+      const layers = await this.engines.model.request({ op: 'lens', token: query }, signal);
+      if (!stale()) this.post({ type: 'lens', runId, query, layers });
+    } catch (err) {
+      const error = err as Error;
+      if (error.name !== 'LensUnavailableError') throw error;
+      if (!stale()) this.post({ type: 'lens', runId, query, layers: [], unavailable: error.message });
     }
   }
 

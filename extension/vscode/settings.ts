@@ -50,6 +50,11 @@ export class InspectorSettings {
     return this.values.get<number>('topSpans', 5);
   }
 
+  /** Whether the panel follows the cursor and re-runs an edited range (liveMode.ts). */
+  liveMode(): boolean {
+    return this.values.get<boolean>('liveMode', false);
+  }
+
   /** The largest text (UTF-8 bytes) that is run. */
   maxFileBytes(): number {
     return this.values.get<number>('maxFileBytes', 1_000_000);

@@ -1,7 +1,8 @@
 // End to end: the What-if tab. Setting λ = 0 in one layer runs the text again and draws the
 // per-token surprisal difference that the engine computes for the same intervention; λ at its own
 // value changes nothing; "Ablate A2 only" from a thumbnail's context menu shows that head's maps and
-// predictions in both runs. Each wait is keyed on the request id the panel gave its own click.
+// predictions in both runs; the logit lens at the locked query agrees with the hover. Each wait is
+// keyed on the request id the panel gave its own click, or on the run.
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -10,7 +11,7 @@ import { Engine } from '../../extension/core/engine';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import type { Interventions } from '../../shared/model';
 import { assertClose, FLOAT32 } from '../support/tolerance';
-import { drawnMap, inspectText, modelsFolder, ofRun, packageShape, startSession, webviewFrame, type Session } from './harness';
+import { drawnMap, hoverText, inspectText, modelsFolder, ofRun, packageShape, startSession, webviewFrame, type Session } from './harness';
 
 const PACKAGE = path.join(modelsFolder, DEFAULT_MODEL);
 const SELECTED = 'numbers.append(numbers[-1] + numbers[-2])';
@@ -95,4 +96,27 @@ test('"Ablate A2 only" from a thumbnail’s context menu shows that head in both
   const predictions = frame.locator(`${ofRun('#whatif-changed-predictions', runId)}[data-what-if-id="${whatIfId}"] li`);
   assert.ok((await predictions.count()) > 0, 'the what-if’s next-token predictions are listed');
   await session.screenshot('whatif-ablate-a2');
+});
+
+test('the logit lens: its last layer’s top-1 is the hover’s top prediction, and both say where it was decided', async () => {
+  await frame.locator('#tab-maps').click();
+  const lens = frame.locator(ofRun('#lens', runId));
+  await lens.locator('tr[data-top]').first().waitFor({ state: 'attached' });
+  const query = Number(await lens.getAttribute('data-query'));
+  const decidedAt = await lens.getAttribute('data-decided-at');
+  const lastTop = await lens.locator('tr[data-top]').last().getAttribute('data-top');
+  await engine.inspect(SELECTED);
+  assert.equal(lastTop, engine.predictions(query)[0].text, 'the last layer’s lens top-1 is the model’s own top prediction');
+  const heading = await lens.locator('.lens-heading').innerText();
+  assert.ok(heading.endsWith(`decided at layer ${decidedAt}`), `the panel says where: ${heading}`);
+  await session.screenshot('logit-lens');
+
+  // The hover over the query token (the selection's last, ")" at line 9, column 49).
+  const hover = await hoverText(session.page, 9, 49, 'Logit lens');
+  const topPrediction = /Next token\s+probability\s+(.+?)\t/.exec(hover)?.[1];
+  const lensLine = /decided at layer (\d+) \(layers 0–\d+\); its top prediction from then on: (.+)/.exec(hover);
+  assert.ok(topPrediction && lensLine, `the hover lists predictions and the lens line: ${hover}`);
+  assert.equal(lensLine[1], decidedAt, 'the hover and the panel agree on the layer');
+  assert.equal(lensLine[2], topPrediction, 'the lens’s final top-1 is the hover’s top prediction');
+  await session.screenshot('logit-lens-hover');
 });
