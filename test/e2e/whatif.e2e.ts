@@ -11,7 +11,7 @@ import { Engine } from '../../extension/core/engine';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import type { Interventions } from '../../shared/model';
 import { assertClose, FLOAT32 } from '../support/tolerance';
-import { drawnMap, hoverText, inspectText, modelsFolder, ofRun, packageShape, startSession, webviewFrame, type Session } from './harness';
+import { drawnMap, hoverText, inspectText, modelsFolder, ofRun, packageShape, runCommand, startSession, webviewFrame, type Session } from './harness';
 
 const PACKAGE = path.join(modelsFolder, DEFAULT_MODEL);
 const SELECTED = 'numbers.append(numbers[-1] + numbers[-2])';
@@ -72,7 +72,9 @@ test('λ = 0 in one layer draws the surprisal difference the engine computes', a
   assert.ok(title.includes(`λ = 0 in layer ${LAYER}`), `the title names the intervention: ${title}`);
   // Both runs' maps of that layer, side by side.
   for (const prefix of ['#whatif-main-', '#whatif-changed-']) assert.equal((await drawnMap(session.page, `${prefix}heatmap`, runId)).layer, LAYER);
+  await runCommand(session.page, 'View: Toggle Maximized Panel');
   await session.screenshot('whatif-lambda-zero');
+  await runCommand(session.page, 'View: Toggle Maximized Panel');
 });
 
 test('λ at its own value in every layer gives an all-zero strip', async () => {
