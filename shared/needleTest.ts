@@ -21,6 +21,9 @@ export interface NeedleTestOptions {
    *  depth t / (trials - 1), spread over 0..1 (0.5 for a single trial). */
   trials?: number;
   seed?: number;
+  /** DIFF models run with lambda 0 in every layer and head (each head a plain softmax of A1: no
+   *  noise cancellation), to see whether the needle is still found; a baseline runs as it is. */
+  lambdaZero?: boolean;
 }
 
 /** One query of a needle document and where its answer lives; offsets are UTF-16 [start, end). */

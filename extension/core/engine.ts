@@ -147,13 +147,17 @@ export class Engine {
     const config = this.pkg.config;
     const fit = { countTokens: (text: string) => this.tokenizer.encode(text).ids.length + 1, maxTokens: config.max_seq_len };
     const tokenText = (id: number) => this.tokenizer.tokenText(id);
+    // Without noise cancellation: lambda 0 in every head, each a plain softmax of A1 (DIFF only).
+    const size = config.n_layer * config.n_head;
+    const lambdaZero = options.lambdaZero === true && config.kind === 'diff';
+    const interventions = lambdaZero ? { lambda_scale: new Float32Array(size), lambda_shift: new Float32Array(size) } : {};
     const results: NeedleTrial[] = [];
     for (let trial = 0; trial < trials; trial++) {
       const depth = trialDepth(trial, trials);
       const document = makeNeedleDocument(filler, { form, needles, queries, seed: seed + trial, depth, language: options.language }, fit);
       const encoding = this.tokenizer.encode(document.text);
       const ids = [config.bos_token_id, ...encoding.ids];
-      const out = await runModel(this.session, ids, config);
+      const out = await runModel(this.session, ids, config, interventions);
       const K = config.top_k;
       const run: NeedleRun = { ids, offsets: [[0, 0], ...encoding.offsets], predicted: Array.from({ length: out.length }, (_, t) => out.topIds[t * K]) };
       const analysis = new RunAnalysis(config, out, this.graphs);
@@ -177,7 +181,8 @@ export class Engine {
         }),
       });
     }
-    return { model: config.name, kind: config.kind, form, needles, queries, trials: results, ...summariseNeedleTrials(results) };
+    const model = lambdaZero ? `${config.name} (λ = 0)` : config.name;
+    return { model, kind: config.kind, form, needles, queries, trials: results, ...summariseNeedleTrials(results) };
   }
 
   private run(name: RunName): Run {

@@ -353,7 +353,7 @@ export function attentionShares(analysis: RunAnalysis, query: QueryTokens): Atte
 // -------------------------------------------------------------------------- the test's results
 
 /** The options with the code form and shared/needles.json's defaults filled in. */
-export function needleTestSettings(options: NeedleTestOptions): Required<Omit<NeedleTestOptions, 'language'>> {
+export function needleTestSettings(options: NeedleTestOptions): Required<Omit<NeedleTestOptions, 'language' | 'lambdaZero'>> {
   const { defaults } = NEEDLES;
   const trials = options.trials ?? defaults.trials;
   if (!Number.isInteger(trials) || trials < 1) throw new Error(`trials must be a whole number of at least 1; got ${trials}`);

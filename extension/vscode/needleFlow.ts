@@ -91,5 +91,13 @@ export async function pickNeedleSettings(): Promise<NeedleTestOptions | undefine
     title: 'DiffTransformer: Needle Test',
     placeHolder: 'Needles to hide in a scratch copy of this document, and how many to ask for',
   });
-  return picked && { needles: picked.needles, queries: picked.queries };
+  if (!picked) return undefined;
+  const lambda = await vscode.window.showQuickPick(
+    [
+      { label: 'λ as trained', lambdaZero: false },
+      { label: 'λ = 0 in every head', description: 'no noise cancellation: each differential head a plain softmax of A1', lambdaZero: true },
+    ],
+    { title: 'DiffTransformer: Needle Test', placeHolder: 'Run the DiffTransformer as trained, or without its subtraction' },
+  );
+  return lambda && { needles: picked.needles, queries: picked.queries, lambdaZero: lambda.lambdaZero };
 }

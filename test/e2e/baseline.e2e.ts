@@ -110,6 +110,7 @@ test('Needle Test hides needles in a scratch copy and reports both models as the
   await input.fill('>DiffTransformer: Needle Test');
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'DiffTransformer: Needle Test' }).first().click();
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'N = 1, R = 1' }).first().click();
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'λ as trained' }).first().click();
   const frame = webviewFrame(page);
   // This test's report: sample.py with one needle and one query per document, both models.
   await frame.locator('.needle-heading', { hasText: 'Needle Test on sample.py: 1 needle, 1 query per document' }).waitFor({ timeout: 300_000 });

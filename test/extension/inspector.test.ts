@@ -169,6 +169,18 @@ suite('inspection in the editor', () => {
     assert.equal(run.scratch.languageId, 'typescript');
   });
 
+  test('the Needle Test without noise cancellation runs the DiffTransformer with lambda 0', async () => {
+    const inspector = await api();
+    const editor = await openSample('sample.py');
+    editor.selection = new vscode.Selection(0, 0, 0, 0);
+    await vscode.commands.executeCommand('difftransformer.needleTest', { needles: 1, queries: 1, trials: 1, lambdaZero: true });
+    const run = inspector.lastNeedleTest()!;
+    assert.match(run.model.model, / \(λ = 0\)$/, 'the DiffTransformer is labelled as run with lambda 0');
+    assert.doesNotMatch(run.baseline.model, /λ/, 'the baseline has no lambda to change');
+    const { answerShare, noiseShare, queryShare } = run.model.trials[0].queries[0];
+    assert.ok(Math.abs(answerShare + noiseShare + queryShare - 1) < 1e-4, 'with lambda 0 each head is a softmax: its shares sum to 1');
+  });
+
   test('settings are honoured: model path and number of spans', async () => {
     const inspector = await api();
     const extensionPath = vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath;

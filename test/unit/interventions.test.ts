@@ -87,3 +87,18 @@ test("the logit lens's last layer is the model's own prediction, in both runs", 
     assert.deepEqual(ablated[ablated.length - 1].predictions.map((p) => p.text), engine.predictions(plain.query, undefined, 'whatIf').map((p) => p.text));
   }
 });
+
+test('the Needle Test without noise cancellation: lambda 0 makes every head a softmax, so the shares are proportions', async () => {
+  const filler = Array.from({ length: 30 }, (_, i) => `value_${i} = compute(${i})\n`).join('');
+  const engine = await Engine.load(PACKAGES.diff, 'cpu');
+  const plain = await engine.needleTest(filler, { form: 'code', needles: 1, queries: 1, trials: 3, seed: 4 });
+  const zero = await engine.needleTest(filler, { form: 'code', needles: 1, queries: 1, trials: 3, seed: 4, lambdaZero: true });
+  assert.equal(zero.model, 'tiny-diff (λ = 0)');
+  assert.deepEqual(zero.trials.map((t) => t.text), plain.trials.map((t) => t.text), 'the same documents');
+  for (const query of zero.trials.flatMap((t) => t.queries)) {
+    for (const share of [query.answerShare, query.noiseShare, query.queryShare]) assert.ok(share >= 0, `share ${share}`);
+    assertClose(query.answerShare + query.noiseShare + query.queryShare, 1, 'shares of a softmax sum to 1');
+  }
+  const signed = plain.trials.flatMap((t) => t.queries).some((q) => Math.abs(q.answerShare + q.noiseShare + q.queryShare - 1) > 1e-3);
+  assert.ok(signed, 'as trained, DIFF heads cancel: the signed shares do not sum to 1');
+});
