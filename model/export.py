@@ -14,6 +14,12 @@ import torch.nn.functional as F
 from model.model import Transformer
 
 OPSET = 17
+# What every graph of a package is exported with. No folding: each weight stays one initializer
+# named after its parameter (tied embeddings stored once), so a package can be read back into
+# PyTorch; ONNX Runtime folds constants itself when it loads the graph. PyTorch 2.x: keep the
+# TorchScript exporter, whose names we rely on.
+EXPORT_OPTIONS = {"opset_version": OPSET, "do_constant_folding": False,
+                  **({"dynamo": False} if "dynamo" in pyinspect.signature(torch.onnx.export).parameters else {})}
 # (name, dynamic axes) in graph order. "batch" and "seq" are symbolic dimensions. No T x T output:
 # the extension computes a map when it is shown, from q and k (docs/model-package.md).
 COMMON_OUTPUTS = [
@@ -116,9 +122,6 @@ def write_graph(module: nn.Module, max_seq_len: int, path: Path, spec: list, ext
     dynamic axes; extra_inputs maps each further input's name to an example value."""
     extra_inputs = extra_inputs or {}
     example = torch.zeros(1, min(8, max_seq_len), dtype=torch.long)
-    options = {}
-    if "dynamo" in pyinspect.signature(torch.onnx.export).parameters:
-        options["dynamo"] = False  # PyTorch 2.x: keep the TorchScript exporter, whose names we rely on
     with torch.no_grad():
         torch.onnx.export(
             module,
@@ -127,12 +130,7 @@ def write_graph(module: nn.Module, max_seq_len: int, path: Path, spec: list, ext
             input_names=["input_ids", *extra_inputs],
             output_names=[name for name, _ in spec],
             dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, **dict(spec)},
-            opset_version=OPSET,
-            # No folding: each weight stays one initializer named after its parameter (tied
-            # embeddings stored once), so a package can be read back into PyTorch.
-            # ONNX Runtime folds constants itself when it loads the graph.
-            do_constant_folding=False,
-            **options,
+            **EXPORT_OPTIONS,
         )
 
 
@@ -155,12 +153,11 @@ class LogitLens(nn.Module):
 
 def export_lens(model: Transformer, path: Path, top_k: int) -> None:
     """Writes lens.onnx: hidden [N, E] -> lens_top_ids int64 [N, K], lens_top_probs [N, K]."""
-    options = {"dynamo": False} if "dynamo" in pyinspect.signature(torch.onnx.export).parameters else {}
     with torch.no_grad():
         torch.onnx.export(LogitLens(model.eval(), top_k), (torch.zeros(2, model.cfg.n_embd),), str(path),
                           input_names=["hidden"], output_names=["lens_top_ids", "lens_top_probs"],
                           dynamic_axes={"hidden": {0: "n"}, "lens_top_ids": {0: "n"}, "lens_top_probs": {0: "n"}},
-                          opset_version=OPSET, do_constant_folding=False, **options)
+                          **EXPORT_OPTIONS)
 
 
 def reference_outputs(model: Transformer, ids: list, top_k: int) -> dict:

@@ -62,18 +62,23 @@ export class RunAnalysis {
     const k = new Float32Array(indices.length * rows);
     indices.forEach((s, n) => {
       const qFrom = (layer * S + s) * rows;
-      const kFrom = (layer * (S / this.kvGroup) + Math.floor(s / this.kvGroup)) * rows;
+      const kFrom = this.keySubHead(layer, s) * rows;
       q.set(this.out.q.subarray(qFrom, qFrom + rows), n * rows);
       k.set(this.out.k.subarray(kFrom, kFrom + rows), n * rows);
     });
     return { q, k, count: indices.length, length: T, width: d };
   }
 
+  /** Index into k's [L, S_kv] sub-heads of the key sub-head that query sub-head s of a layer uses. */
+  private keySubHead(layer: number, s: number): number {
+    return layer * (this.S / this.kvGroup) + Math.floor(s / this.kvGroup);
+  }
+
   /** q_i . k_j * scale for softmax sub-head s (its key sub-head under grouped-query attention). */
   private attentionLogit(layer: number, s: number, i: number, j: number): number {
     const { T, S, d } = this;
     const qBase = ((layer * S + s) * T + i) * d;
-    const kBase = ((layer * (S / this.kvGroup) + Math.floor(s / this.kvGroup)) * T + j) * d;
+    const kBase = (this.keySubHead(layer, s) * T + j) * d;
     let dot = 0;
     for (let c = 0; c < d; c++) dot += this.out.q[qBase + c] * this.out.k[kBase + c];
     return dot * this.config.attention_scale;
