@@ -71,26 +71,31 @@ class InspectionGraph(nn.Module):
             ones = torch.ones_like(interventions[0])
             interventions = (ones, ones - 1, interventions[0])
         logits, _, inspection = self.model(input_ids, inspect=True, interventions=interventions or None)
-        logits = logits.float()
-        # log p = logits - logsumexp, taken only where needed: a log-softmax or a slice of the
-        # T x V logits would each hold another T x V tensor.
-        # logsumexp spelled out: ONNX Runtime's ReduceLogSumExp took 17 ms at 1,024 x 8,192, these
-        # four passes 6 ms.
-        peak = logits.amax(dim=-1, keepdim=True)
-        normaliser = (logits - peak).exp().sum(dim=-1).log() + peak.squeeze(-1)  # (B, T)
-        top_logits, top_ids = logits.topk(self.top_k, dim=-1)
-        # token_logprob[t] = log p(x_t | x_<t); position 0 has no prediction and holds 0.
-        following = torch.cat([input_ids[:, 1:], input_ids[:, :1]], dim=1)  # x_{t+1}, wrapped at the end
-        seen = logits.gather(-1, following[..., None]).squeeze(-1) - normaliser
-        token_logprob = torch.cat([torch.zeros_like(seen[:, :1]), seen[:, :-1]], dim=1)
-        values = {
-            "top_ids": top_ids,
-            "top_probs": (top_logits - normaliser[..., None]).exp(),
-            "token_logprob": token_logprob,
-            "last_logits": logits[:, -1],
-            **inspection,
-        }
+        values = {**prediction_outputs(logits, input_ids, self.top_k), **inspection}
         return tuple(values[name] for name in self.names)
+
+
+def prediction_outputs(logits, input_ids, top_k: int) -> dict:
+    """The contract's outputs that follow from the logits (B, T, V) of input_ids (B, T): top_ids,
+    top_probs, token_logprob and last_logits. Every model's reference computes them here."""
+    logits = logits.float()
+    # log p = logits - logsumexp, taken only where needed: a log-softmax or a slice of the
+    # T x V logits would each hold another T x V tensor.
+    # logsumexp spelled out: ONNX Runtime's ReduceLogSumExp took 17 ms at 1,024 x 8,192, these
+    # four passes 6 ms.
+    peak = logits.amax(dim=-1, keepdim=True)
+    normaliser = (logits - peak).exp().sum(dim=-1).log() + peak.squeeze(-1)  # (B, T)
+    top_logits, top_ids = logits.topk(top_k, dim=-1)
+    # token_logprob[t] = log p(x_t | x_<t); position 0 has no prediction and holds 0.
+    following = torch.cat([input_ids[:, 1:], input_ids[:, :1]], dim=1)  # x_{t+1}, wrapped at the end
+    seen = logits.gather(-1, following[..., None]).squeeze(-1) - normaliser
+    token_logprob = torch.cat([torch.zeros_like(seen[:, :1]), seen[:, :-1]], dim=1)
+    return {
+        "top_ids": top_ids,
+        "top_probs": (top_logits - normaliser[..., None]).exp(),
+        "token_logprob": token_logprob,
+        "last_logits": logits[:, -1],
+    }
 
 
 def export_onnx(model: Transformer, path: Path, top_k: int) -> list:

@@ -8,6 +8,13 @@ Differential attention, one head h of H:
 with d = n_embd / n_head / 2, V_h of width 2d, and one lambda per layer:
     lambda = exp(lq1 . lk1) - exp(lq2 . lk2) + lambda_init,  lambda_init = 0.8 - 0.6 exp(-0.3 depth)
 
+DIFF V2 (variant "v2", the official multihead_flashdiffv2 module) keeps the 2H query sub-heads of
+width d but gives K and V n_kv_head heads of width d (query sub-head s reads KV head s // (2H / n_kv_head)),
+runs one softmax per sub-head, and takes lambda per token and head from the attention's input x:
+    O_h = A1 V_{2h} - lambda_h(x) A2 V_{2h+1},  lambda(x) = sigmoid(x W_lambda),  W_lambda: E -> H
+with V_s the value of sub-head s's KV head, no per-head norm and no lambda_init; the output
+projection maps H d -> E.
+
 The baseline has the same projections (so the same parameter count, up to the DIFF model's few
 lambda and norm weights) and runs 2H ordinary heads of width d.
 
@@ -24,6 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 KINDS = ("diff", "baseline")
+VARIANTS = ("v1", "v2")  # differential attention as in the paper, or DIFF V2 (kind "diff" only)
 THUMBNAIL_SIZE = 32  # side of the inspection's average-pooled attention maps (attn_thumbnails)
 
 
@@ -33,24 +41,34 @@ class ModelConfig:
     vocab_size: int = 8192
     n_layer: int = 6
     n_head: int = 4  # differential heads H; the baseline runs 2H heads of the same head_dim
-    n_kv_head: Optional[int] = None  # GQA: differential heads sharing K/V (None = n_head)
+    n_kv_head: Optional[int] = None  # GQA: differential heads sharing K/V, in V2 KV heads of width d (None = n_head)
     n_embd: int = 256
     max_seq_len: int = 1024
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
     tie_embeddings: bool = True
+    variant: str = "v1"  # "v2": DIFF V2 attention (kind "diff" only)
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"config.kind is {self.kind!r}; expected one of {KINDS}")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"config.variant is {self.variant!r}; expected one of {VARIANTS}")
+        if self.variant == "v2" and self.kind != "diff":
+            raise ValueError(f"config.variant 'v2' needs kind 'diff'; kind is {self.kind!r}")
         if self.n_kv_head is None:
             self.n_kv_head = self.n_head
         if self.n_embd % (2 * self.n_head):
             raise ValueError(f"config.n_embd ({self.n_embd}) must be divisible by 2 * n_head ({2 * self.n_head})")
         if self.head_dim % 2:
             raise ValueError(f"head_dim = n_embd / n_head / 2 = {self.head_dim} must be even for rotary embedding")
-        if self.n_head % self.n_kv_head:
-            raise ValueError(f"config.n_head ({self.n_head}) must be a multiple of n_kv_head ({self.n_kv_head})")
+        if self.n_softmax_heads % self.n_kv_softmax_heads:
+            heads, count = ("2 * n_head", 2 * self.n_head) if self.is_v2 else ("n_head", self.n_head)
+            raise ValueError(f"config.{heads} ({count}) must be a multiple of n_kv_head ({self.n_kv_head})")
+
+    @property
+    def is_v2(self) -> bool:
+        return self.variant == "v2"
 
     @property
     def head_dim(self) -> int:
@@ -61,6 +79,11 @@ class ModelConfig:
     def n_softmax_heads(self) -> int:
         """Query sub-heads, each with its own softmax map: 2H in both kinds."""
         return 2 * self.n_head
+
+    @property
+    def n_kv_softmax_heads(self) -> int:
+        """Key sub-heads of width d: V2's KV heads, else two per differential (or paired) KV head."""
+        return self.n_kv_head if self.is_v2 else 2 * self.n_kv_head
 
     @property
     def ffn_hidden(self) -> int:
@@ -139,7 +162,7 @@ class Intervention(NamedTuple):
 
 
 class Attention(nn.Module):
-    """Differential attention (kind "diff") or standard multi-head attention (kind "baseline")."""
+    """Differential attention (kind "diff", V1 or V2) or standard multi-head attention (kind "baseline")."""
 
     logit_transform = None  # optional fn on the scaled logits before masking (model/metrics.py's quantisation what-if)
 
@@ -147,14 +170,17 @@ class Attention(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.diff = cfg.kind == "diff"
+        self.v2 = cfg.is_v2
         d, E = cfg.head_dim, cfg.n_embd
-        self.n_rep = cfg.n_head // cfg.n_kv_head
-        kv_width = E // self.n_rep
+        self.n_rep = cfg.n_softmax_heads // cfg.n_kv_softmax_heads  # query sub-heads per key sub-head
+        kv_width = cfg.n_kv_softmax_heads * d
         self.q_proj = nn.Linear(E, E, bias=False)
         self.k_proj = nn.Linear(E, kv_width, bias=False)
         self.v_proj = nn.Linear(E, kv_width, bias=False)
-        self.out_proj = nn.Linear(E, E, bias=False)
-        if self.diff:
+        self.out_proj = nn.Linear(cfg.n_head * d if self.v2 else E, E, bias=False)
+        if self.v2:
+            self.lambda_proj = nn.Linear(E, cfg.n_head, bias=False)
+        elif self.diff:
             self.lambda_init = lambda_init_for(depth)
             self.lambda_q1 = nn.Parameter(torch.zeros(d).normal_(0, 0.1))
             self.lambda_k1 = nn.Parameter(torch.zeros(d).normal_(0, 0.1))
@@ -163,15 +189,14 @@ class Attention(nn.Module):
             self.subln = RMSNorm(2 * d, eps=cfg.norm_eps)
 
     def lambda_full(self):
-        """The layer's lambda: one scalar shared by all heads (V1)."""
+        """The layer's lambda: one scalar shared by all heads (V1 only)."""
         lambda_1 = torch.exp(torch.sum(self.lambda_q1 * self.lambda_k1).float())
         lambda_2 = torch.exp(torch.sum(self.lambda_q2 * self.lambda_k2).float())
         return lambda_1 - lambda_2 + self.lambda_init
 
     def forward(self, x, cos, sin, inspect: bool = False, intervention: Optional["Intervention"] = None):
         B, T, _ = x.shape
-        d, S = self.cfg.head_dim, self.cfg.n_softmax_heads
-        S_kv = S // self.n_rep
+        d, S, S_kv = self.cfg.head_dim, self.cfg.n_softmax_heads, self.cfg.n_kv_softmax_heads
         q = self.q_proj(x).view(B, T, S, d).transpose(1, 2)  # (B, S, T, d)
         k = self.k_proj(x).view(B, T, S_kv, d).transpose(1, 2)  # (B, S_kv, T, d)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
@@ -183,10 +208,10 @@ class Attention(nn.Module):
         future = torch.full((T, T), float("-inf"), device=x.device).triu(1)
         probs = F.softmax(logits.float() + future, dim=-1).type_as(q)
 
-        if self.diff:
+        if self.diff and not self.v2:
             # V is not split: H heads of width 2d. Sub-heads (2h, 2h+1) form head h.
             values = repeat_kv(self.v_proj(x).view(B, T, S_kv // 2, 2 * d).transpose(1, 2), self.n_rep)
-        else:
+        else:  # every sub-head reads the value of its key's head, of width d
             values = repeat_kv(self.v_proj(x).view(B, T, S_kv, d).transpose(1, 2), self.n_rep)
         width = values.shape[-1]
         if inspect:
@@ -198,14 +223,22 @@ class Attention(nn.Module):
         if self.diff:
             pair = probs.view(B, S // 2, 2, T, T)
             a1, a2 = pair[:, :, 0], pair[:, :, 1]
-            lam = self.lambda_full()
-            if intervention is not None:  # lambda per head, scaled and shifted (a what-if)
-                lam = (lam * intervention.lambda_scale + intervention.lambda_shift).view(1, -1, 1, 1)
-            # (A1 - lambda A2) V as A1 V - lambda A2 V: one broadcast matmul of both maps, then the
-            # difference of T x 2d results, instead of three passes over the T x T maps.
-            attended = torch.matmul(pair, values[:, :, None])  # (B, H, 2, T, 2d [+ P])
-            heads = attended[:, :, 0, :, :width] - lam * attended[:, :, 1, :, :width]
-            heads = self.subln(heads) * (1 - self.lambda_init)
+            if self.v2:
+                lam = torch.sigmoid(self.lambda_proj(x))  # (B, T, H): per token and head
+                if intervention is not None:  # a what-if, per head
+                    lam = lam * intervention.lambda_scale + intervention.lambda_shift
+                # One attention over all sub-heads, then A1 V - lambda A2 V per pair.
+                attended = torch.matmul(probs, values).view(B, S // 2, 2, T, -1)  # (B, H, 2, T, d [+ P])
+                heads = attended[:, :, 0, :, :width] - lam.transpose(1, 2)[..., None] * attended[:, :, 1, :, :width]
+            else:
+                lam = self.lambda_full()
+                if intervention is not None:  # lambda per head, scaled and shifted (a what-if)
+                    lam = (lam * intervention.lambda_scale + intervention.lambda_shift).view(1, -1, 1, 1)
+                # (A1 - lambda A2) V as A1 V - lambda A2 V: one broadcast matmul of both maps, then the
+                # difference of T x 2d results, instead of three passes over the T x T maps.
+                attended = torch.matmul(pair, values[:, :, None])  # (B, H, 2, T, 2d [+ P])
+                heads = attended[:, :, 0, :, :width] - lam * attended[:, :, 1, :, :width]
+                heads = self.subln(heads) * (1 - self.lambda_init)
         else:
             a1, a2, lam = probs, None, None
             attended = torch.matmul(probs, values)  # (B, S, T, d [+ P])
@@ -220,7 +253,9 @@ class Attention(nn.Module):
                   "attn_logit_absmax": logits.abs().tril().amax(dim=-1)}
         if self.diff:
             extras["attn_a2"] = a2
-            extras["lambda"] = (lam.reshape(-1) * torch.ones(S // 2, device=x.device)).reshape(1, 1, S // 2).expand(B, T, S // 2)
+            if not self.v2:  # one value per layer (or per head, intervened), the same at every position
+                lam = (lam.reshape(-1) * torch.ones(S // 2, device=x.device)).reshape(1, 1, S // 2).expand(B, T, S // 2)
+            extras["lambda"] = lam
         return out, extras
 
 
@@ -270,8 +305,10 @@ class Transformer(nn.Module):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
     def lambdas(self):
-        """Per-layer lambda values (DIFF models only)."""
-        return [float(layer.attn.lambda_full()) for layer in self.layers] if self.cfg.kind == "diff" else []
+        """Per-layer lambda values (DIFF V1 only: V2's lambda depends on the token)."""
+        if self.cfg.kind != "diff" or self.cfg.is_v2:
+            return []
+        return [float(layer.attn.lambda_full()) for layer in self.layers]
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -48,11 +48,17 @@ def implied_config(state_dict: dict) -> dict:
     implied["n_embd"] = (emb.shape[1], "tok_emb.weight has %d columns" % emb.shape[1])
     layer_ids = {int(m.group(1)) for key in state_dict for m in [re.match(r"layers\.(\d+)\.", key)] if m}
     implied["n_layer"] = (len(layer_ids), "weights for %d layers" % len(layer_ids))
-    is_diff = "layers.0.attn.lambda_q1" in state_dict
+    is_v2 = "layers.0.attn.lambda_proj.weight" in state_dict
+    is_diff = is_v2 or "layers.0.attn.lambda_q1" in state_dict
     implied["kind"] = ("diff" if is_diff else "baseline", "lambda weights %s" % ("present" if is_diff else "absent"))
-    if is_diff:
+    if is_v2:
+        heads = state_dict["layers.0.attn.lambda_proj.weight"].shape[0]
+        implied["n_head"] = (heads, "layers.0.attn.lambda_proj.weight has %d rows, one per head" % heads)
+    elif is_diff:
         d = state_dict["layers.0.attn.lambda_q1"].shape[0]
         implied["n_head"] = (emb.shape[1] // (2 * d), "layers.0.attn.lambda_q1 has %d = n_embd / n_head / 2 entries" % d)
+    if is_diff:
+        implied["variant"] = ("v2" if is_v2 else "v1", "lambda_proj %s" % ("present" if is_v2 else "absent"))
     return implied
 
 
@@ -140,28 +146,30 @@ def sha256_file(path: Path) -> str:
 def package_config(model: Transformer, name: str, outputs: list, top_k: int, bos_id: int, training: dict) -> dict:
     cfg = model.cfg
     diff = cfg.kind == "diff"
+    if not diff:
+        lambdas = None
+    elif cfg.is_v2:  # lambda per token and head, computed by the graph: nothing to list per layer
+        lambdas = {"granularity": "token", "init": [], "value": []}
+    else:
+        lambdas = {"granularity": "layer", "init": [lambda_init_for(i) for i in range(cfg.n_layer)], "value": model.lambdas()}
     return {
         "format_version": FORMAT_VERSION,
         "name": name,
         "kind": cfg.kind,
-        "variant": "v1" if diff else "standard",
+        "variant": cfg.variant if diff else "standard",
         "n_layer": cfg.n_layer,
         "n_head": cfg.n_head if diff else cfg.n_softmax_heads,
         "n_softmax_heads": cfg.n_softmax_heads,
-        "n_kv_softmax_heads": cfg.n_softmax_heads * cfg.n_kv_head // cfg.n_head,
+        "n_kv_softmax_heads": cfg.n_kv_softmax_heads,
         "head_dim": cfg.head_dim,
-        "value_head_dim": 2 * cfg.head_dim if diff else cfg.head_dim,
+        "value_head_dim": 2 * cfg.head_dim if diff and not cfg.is_v2 else cfg.head_dim,
         "n_embd": cfg.n_embd,
         "vocab_size": cfg.vocab_size,
         "max_seq_len": cfg.max_seq_len,
         "attention_scale": cfg.head_dim ** -0.5,
         "rope": {"theta": cfg.rope_theta, "interleaved": True, "rotary_dim": cfg.head_dim},
         "pairing": "adjacent" if diff else None,
-        "lambda": {
-            "granularity": "layer",
-            "init": [lambda_init_for(i) for i in range(cfg.n_layer)],
-            "value": model.lambdas(),
-        } if diff else None,
+        "lambda": lambdas,
         "bos_token_id": bos_id,
         "top_k": top_k,
         "outputs": outputs,
