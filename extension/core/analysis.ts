@@ -48,9 +48,12 @@ export class RunAnalysis {
     return this.out.lambda[(layer * this.T + query) * this.nHead + head];
   }
 
-  /** Softmax sub-head holding A1 (second = false) or A2 (second = true) of a head. */
+  /** Softmax sub-head holding A1 (second = false) or A2 (second = true) of a head: (2h, 2h+1) in
+   *  the paper's pairing, (h, h+H) in DiffLlama's ("halves"). */
   subHead(head: number, second: boolean): number {
-    return this.diff ? 2 * head + (second ? 1 : 0) : head;
+    if (!this.diff) return head;
+    if (this.config.pairing === 'halves') return second ? head + this.nHead : head;
+    return 2 * head + (second ? 1 : 0);
   }
 
   /** Queries and keys [count, T, d] of the listed sub-heads of a layer, each with its own key

@@ -2,6 +2,7 @@
 // fields and the graph outputs the extension relies on. Every error names the file and the field.
 
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -9,8 +10,9 @@ import { INTERVENTION_INPUTS, modelKindSchema, requiredOutputs } from '../../sha
 
 export const FORMAT_VERSION = 1;
 const PACKAGE_FILES = ['model.onnx', 'tokenizer.json', 'config.json'] as const;
-/** The logit lens graph, listed in the manifest of packages exported with one. */
-const LENS_FILE = 'lens.onnx';
+/** Files a manifest lists when the package has them: the logit lens graph, and the weights file
+ *  that imported packages' graphs refer to as external data. */
+const OPTIONAL_FILES = ['lens.onnx', 'weights.bin'] as const;
 
 const count = z.number().int().positive();
 
@@ -36,7 +38,7 @@ const configSchema = z
     max_seq_len: count,
     attention_scale: z.number().positive(),
     rope: z.object({ theta: z.number(), interleaved: z.boolean(), rotary_dim: count }),
-    pairing: z.literal('adjacent').nullable(),
+    pairing: z.enum(['adjacent', 'halves']).nullable(),
     lambda: z.object({ granularity: z.string(), init: z.array(z.number()), value: z.array(z.number()) }).nullable(),
     bos_token_id: z.number().int().nonnegative(),
     top_k: count,
@@ -72,13 +74,12 @@ export async function loadModelPackage(dir: string): Promise<ModelPackage> {
   const manifestPath = path.join(dir, 'manifest.json');
   const manifest = parse(manifestSchema, await readJson(manifestPath), manifestPath);
   const hashes: Record<string, string> = {};
-  // The lens graph is checked when the manifest lists it (packages exported before it have none).
-  const lens = manifest.files[LENS_FILE] ? [LENS_FILE] : [];
-  for (const file of [...PACKAGE_FILES, ...lens]) {
+  // Optional files are checked when the manifest lists them (older packages have none).
+  const optional = OPTIONAL_FILES.filter((file) => manifest.files[file]);
+  for (const file of [...PACKAGE_FILES, ...optional]) {
     const entry = manifest.files[file];
     if (!entry) throw new PackageError(`${manifestPath}: field 'files' has no entry for ${file}`);
-    const bytes = await readPackageFile(path.join(dir, file));
-    hashes[file] = createHash('sha256').update(bytes).digest('hex');
+    hashes[file] = await sha256Of(path.join(dir, file));
     if (hashes[file] !== entry.sha256) {
       throw new PackageError(
         `${path.join(dir, file)}: sha256 is ${hashes[file]} but manifest.json says ${entry.sha256}; ` +
@@ -94,7 +95,7 @@ export async function loadModelPackage(dir: string): Promise<ModelPackage> {
     config,
     tokenizerJson: await readFile(path.join(dir, 'tokenizer.json'), 'utf8'),
     modelPath: path.join(dir, 'model.onnx'),
-    ...(lens.length ? { lensPath: path.join(dir, LENS_FILE) } : {}),
+    ...(manifest.files['lens.onnx'] ? { lensPath: path.join(dir, 'lens.onnx') } : {}),
     sha256: hashes['model.onnx'],
   };
 }
@@ -105,9 +106,11 @@ function checkConfig(config: PackageConfig, configPath: string): void {
   if (missing.length > 0) {
     throw new PackageError(`${configPath}: field 'outputs' lacks ${missing.join(', ')}; expected at least ${required.join(', ')}`);
   }
+  // V1 differential heads attend to 2d-wide values; V2 and standard heads to d-wide ones.
+  const valueWidth = config.kind === 'diff' && config.variant !== 'v2' ? 2 * config.head_dim : config.head_dim;
   const expectations: Array<[string, number, number]> = [
     ['n_softmax_heads', config.n_softmax_heads, config.kind === 'diff' ? 2 * config.n_head : config.n_head],
-    ['n_embd', config.n_embd, config.n_softmax_heads * config.head_dim],
+    ['value_head_dim', config.value_head_dim, valueWidth],
   ];
   for (const [field, actual, expected] of expectations) {
     if (actual !== expected) throw new PackageError(`${configPath}: field '${field}' is ${actual}; expected ${expected} from the other fields`);
@@ -117,12 +120,27 @@ function checkConfig(config: PackageConfig, configPath: string): void {
   }
 }
 
+/** sha256 of a file, streamed: a weights file can be larger than memory allows reading at once. */
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 22 })) hash.update(chunk as Buffer);
+  } catch (err) {
+    throw unreadable(file, err);
+  }
+  return hash.digest('hex');
+}
+
 async function readPackageFile(file: string): Promise<Buffer> {
   try {
     return await readFile(file);
   } catch (err) {
-    throw new PackageError(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? err}); a model package needs ${PACKAGE_FILES.join(', ')} and manifest.json`);
+    throw unreadable(file, err);
   }
+}
+
+function unreadable(file: string, err: unknown): PackageError {
+  return new PackageError(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? err}); a model package needs ${PACKAGE_FILES.join(', ')} and manifest.json`);
 }
 
 async function readJson(file: string): Promise<unknown> {

@@ -1,0 +1,261 @@
+// Import Model: a Hugging Face-layout folder (config.json, safetensors weights, tokenizer.json) ->
+// a model package (docs/model-package.md) the extension runs, with no Python. The weights are
+// streamed one tensor at a time into the package's weights.bin (float32), which both graphs refer
+// to as ONNX external data. Everything is written into a temporary sibling folder that is renamed
+// into place at the end, so a failed or cancelled import leaves nothing behind.
+
+import { createHash, type Hash } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { loadTokenizer, TokenizerFormatError } from '../tokenizer';
+import { lambdaInit, readArchitecture, requiredTensors, type Architecture, type TensorSpec } from './architecture';
+import type { GraphBuilder, Value } from './graphBuilder';
+import { ImportError } from './importError';
+import { buildInspectionGraph, buildLensGraph, inspectionOutputs, interventionInputs, type WeightFile } from './inspectionGraph';
+import { CheckpointWeights } from './safetensors';
+
+export const WEIGHTS_FILE = 'weights.bin';
+const TOP_K = 10;
+/** Each weight starts on a 64 KiB boundary, so ONNX Runtime can map it from the file instead of copying it. */
+const WEIGHT_ALIGNMENT = 65536;
+const PRODUCER = 'difftransformer-inspector import';
+
+export interface ImportProgress {
+  /** 0..1 over the whole import (copying the weights is almost all of it). */
+  fraction: number;
+  message: string;
+}
+
+export interface ImportOptions {
+  /** The model folder. */
+  source: string;
+  /** The package folder to create; it must not exist yet. */
+  destination: string;
+  /** The package's name (default: the source folder's name). */
+  name?: string;
+  onProgress?: (progress: ImportProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface ImportResult {
+  dir: string;
+  name: string;
+  kind: Architecture['kind'];
+  parameters: number;
+}
+
+/** The import was cancelled through its AbortSignal. */
+export class ImportCancelledError extends Error {
+  override name = 'ImportCancelledError';
+}
+
+export async function importModel(options: ImportOptions): Promise<ImportResult> {
+  const { source, destination, signal } = options;
+  const progress = options.onProgress ?? (() => {});
+  const name = options.name ?? path.basename(path.resolve(source));
+  progress({ fraction: 0, message: 'checking the folder' });
+  const configPath = path.join(source, 'config.json');
+  const arch = readArchitecture(await readJson(configPath), configPath);
+  const tokenizerPath = path.join(source, 'tokenizer.json');
+  const tokenizerText = await readText(tokenizerPath, 'the tokenizer (byte-level BPE) saved with the model');
+  checkTokenizer(tokenizerText, tokenizerPath, arch);
+  const checkpoint = await CheckpointWeights.open(source);
+  const specs = requiredTensors(arch);
+  for (const spec of specs) checkShape(checkpoint, spec, configPath);
+  if (await exists(destination)) {
+    throw new ImportError(`${destination} already exists; choose another name or folder for the imported package`);
+  }
+
+  const partial = `${destination}.partial-${process.pid}-${Date.now()}`;
+  await mkdir(partial, { recursive: true });
+  try {
+    const weights = await copyWeights(checkpoint, specs, path.join(partial, WEIGHTS_FILE), (fraction, tensor) => {
+      if (signal?.aborted) throw new ImportCancelledError('import cancelled');
+      progress({ fraction: 0.02 + 0.93 * fraction, message: `converting ${tensor}` });
+    });
+    progress({ fraction: 0.96, message: 'writing the inspection graph' });
+    const metadata = { source_format: arch.format, weights: WEIGHTS_FILE };
+    const files: Record<string, Uint8Array | string> = {
+      'model.onnx': buildInspectionGraph(arch, weights.file, TOP_K).encode('inspection', metadata, PRODUCER),
+      'lens.onnx': buildLensGraph(arch, weights.file, TOP_K).encode('logit_lens', metadata, PRODUCER),
+      'tokenizer.json': tokenizerText,
+      'config.json': JSON.stringify(packageConfig(arch, name, weights, source), null, 2) + '\n',
+    };
+    const manifest: Record<string, { sha256: string; bytes: number }> = { [WEIGHTS_FILE]: weights.manifestEntry };
+    for (const [file, content] of Object.entries(files)) {
+      await writeFile(path.join(partial, file), content);
+      const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+      manifest[file] = { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
+    }
+    await writeFile(path.join(partial, 'manifest.json'), JSON.stringify({ format_version: 1, files: manifest }, null, 2) + '\n');
+    if (signal?.aborted) throw new ImportCancelledError('import cancelled');
+    await rename(partial, destination);
+  } catch (err) {
+    await rm(partial, { recursive: true, force: true });
+    throw err;
+  }
+  progress({ fraction: 1, message: 'done' });
+  return { dir: destination, name, kind: arch.kind, parameters: parameterCount(specs) };
+}
+
+function checkTokenizer(text: string, file: string, arch: Architecture): void {
+  let vocabSize: number;
+  try {
+    vocabSize = loadTokenizer(text).vocabSize;
+  } catch (err) {
+    if (err instanceof TokenizerFormatError) throw new ImportError(`${file}: ${err.message}`);
+    throw err;
+  }
+  if (vocabSize > arch.vocabSize) {
+    throw new ImportError(
+      `${file}: the tokenizer has ${vocabSize} tokens but config.json's vocab_size is ${arch.vocabSize}; ` +
+        'the tokenizer must be the one the model was trained with',
+    );
+  }
+  if (arch.bosTokenId >= vocabSize) {
+    throw new ImportError(`config.json: field 'bos_token_id' is ${arch.bosTokenId}, but the tokenizer in ${file} has only ${vocabSize} tokens`);
+  }
+}
+
+function checkShape(checkpoint: CheckpointWeights, spec: TensorSpec, configPath: string): void {
+  const entry = checkpoint.entry(spec.name);
+  if (entry.shape.join(',') !== spec.shape.join(',')) {
+    throw new ImportError(
+      `${entry.file}: tensor '${spec.name}' has shape [${entry.shape.join(', ')}], but ${configPath} describes a model ` +
+        `whose ${spec.name} is [${spec.shape.join(', ')}]; the config and the weights do not belong together`,
+    );
+  }
+}
+
+interface CopiedWeights {
+  file: WeightFile;
+  manifestEntry: { sha256: string; bytes: number };
+  /** The V1 lambda vectors, kept to state each layer's lambda in config.json. */
+  lambdaVectors: Map<string, Float32Array>;
+}
+
+/** Streams every tensor, converted to float32, into the weights file at aligned offsets, hashing as it writes. */
+async function copyWeights(
+  checkpoint: CheckpointWeights,
+  specs: TensorSpec[],
+  target: string,
+  onTensor: (fraction: number, tensor: string) => void,
+): Promise<CopiedWeights> {
+  const layout = new Map<string, { dims: number[]; offset: number; length: number }>();
+  const lambdaVectors = new Map<string, Float32Array>();
+  const hash: Hash = createHash('sha256');
+  const total = specs.reduce((sum, spec) => sum + 4 * elementCount(spec.shape), 0);
+  const handle = await open(target, 'w');
+  let offset = 0;
+  let done = 0;
+  try {
+    for (const spec of specs) {
+      onTensor(done / total, spec.name);
+      const values = await checkpoint.read(spec.name, spec.shape);
+      if (/\.lambda_[qk][12]$/.test(spec.name)) lambdaVectors.set(spec.name, values);
+      const padding = (WEIGHT_ALIGNMENT - (offset % WEIGHT_ALIGNMENT)) % WEIGHT_ALIGNMENT;
+      if (padding) {
+        const zeros = new Uint8Array(padding);
+        await handle.write(zeros, 0, padding, offset);
+        hash.update(zeros);
+        offset += padding;
+      }
+      const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+      await handle.write(bytes, 0, bytes.length, offset);
+      hash.update(bytes);
+      layout.set(spec.name, { dims: spec.shape, offset, length: bytes.length });
+      offset += bytes.length;
+      done += bytes.length;
+    }
+  } finally {
+    await handle.close();
+  }
+  const file: WeightFile = {
+    use(graph: GraphBuilder, tensorName: string): Value {
+      const place = layout.get(tensorName);
+      if (!place) throw new Error(`the graph uses tensor ${tensorName}, which requiredTensors does not list`);
+      return graph.weight(tensorName, place.dims, { location: WEIGHTS_FILE, offset: place.offset, length: place.length });
+    },
+  };
+  return { file, manifestEntry: { sha256: hash.digest('hex'), bytes: offset }, lambdaVectors };
+}
+
+/** config.json of the package (docs/model-package.md), with the architecture's conventions stated. */
+function packageConfig(arch: Architecture, name: string, weights: CopiedWeights, source: string): object {
+  const d = arch.headDim;
+  return {
+    format_version: 1,
+    name,
+    kind: arch.kind,
+    variant: arch.variant,
+    n_layer: arch.nLayer,
+    n_head: arch.heads,
+    n_softmax_heads: arch.softmaxHeads,
+    n_kv_softmax_heads: arch.kvSoftmaxHeads,
+    head_dim: d,
+    value_head_dim: arch.valueHeadDim,
+    n_embd: arch.hidden,
+    vocab_size: arch.vocabSize,
+    max_seq_len: arch.maxSeqLen,
+    attention_scale: 1 / Math.sqrt(d),
+    rope: { theta: arch.rope.theta, interleaved: arch.rope.interleaved, rotary_dim: d, scaling: arch.rope.scaling },
+    pairing: arch.pairing,
+    lambda: lambdaSummary(arch, weights.lambdaVectors),
+    conventions: {
+      value_layout: arch.valueLayout,
+      head_norm: arch.headNorm && { weight: arch.headNorm.weight, scale: '1 - lambda_init' },
+    },
+    bos_token_id: arch.bosTokenId,
+    top_k: TOP_K,
+    outputs: inspectionOutputs(arch),
+    optional_outputs: ['last_logits', 'attn_thumbnails'],
+    intervention_inputs: interventionInputs(arch),
+    parameters: parameterCount(requiredTensors(arch)),
+    training: {},
+    source: { format: arch.format, model_type: arch.modelType, folder: path.basename(path.resolve(source)) },
+  };
+}
+
+function lambdaSummary(arch: Architecture, vectors: Map<string, Float32Array>): object | null {
+  if (arch.lambda === null) return null;
+  if (arch.lambda === 'token') return { granularity: 'token', init: [], value: [] };
+  const init = Array.from({ length: arch.nLayer }, (_, layer) => lambdaInit(layer));
+  const value = init.map((lambda0, layer) => {
+    const vector = (v: string) => vectors.get(`model.layers.${layer}.self_attn.lambda_${v}`)!;
+    const dot = (a: Float32Array, b: Float32Array) => a.reduce((sum, x, i) => sum + x * b[i], 0);
+    return Math.exp(dot(vector('q1'), vector('k1'))) - Math.exp(dot(vector('q2'), vector('k2'))) + lambda0;
+  });
+  return { granularity: 'layer', init, value };
+}
+
+function parameterCount(specs: TensorSpec[]): number {
+  return specs.reduce((sum, spec) => sum + elementCount(spec.shape), 0);
+}
+
+function elementCount(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readText(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ImportError(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? err}); the folder must hold ${what}`);
+  }
+}
+
+async function readJson(file: string): Promise<unknown> {
+  const text = await readText(file, "the model's config.json");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ImportError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+}

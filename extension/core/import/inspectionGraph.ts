@@ -1,0 +1,258 @@
+// The inspection graph of docs/model-package.md, built in TypeScript for every supported
+// architecture (architecture.ts), and the logit lens graph. The arithmetic follows
+// model/model.py and model/export.py step by step (additive causal mask, both maps of a
+// differential head in one broadcast matmul, pooling columns appended to V, logsumexp spelled
+// out), so an imported package runs the same fast path as an exported one.
+
+import { lambdaInit, layerTensorNames, type Architecture } from './architecture';
+import { GraphBuilder, type DimPart, type Value } from './graphBuilder';
+import { DataType } from './onnxProto';
+
+/** P: the side of the pooled attention maps (attn_thumbnails). */
+export const THUMBNAIL_SIZE = 32;
+
+/** Where each weight lies in the package's weights file; a graph registers the ones it uses. */
+export interface WeightFile {
+  use(graph: GraphBuilder, tensorName: string): Value;
+}
+
+/** The intervention inputs of an architecture's graph (each [n_layer, heads]) and their neutral values. */
+export function interventionInputs(arch: Architecture): Record<string, number> {
+  return arch.kind === 'diff' ? { lambda_scale: 1, lambda_shift: 0, head_mask: 1 } : { head_mask: 1 };
+}
+
+/** The graph's outputs, in order. */
+export function inspectionOutputs(arch: Architecture): string[] {
+  const common = ['top_ids', 'top_probs', 'token_logprob', 'last_logits', 'hidden_states', 'q', 'k', 'attn_thumbnails'];
+  return arch.kind === 'diff' ? [...common, 'lambda'] : common;
+}
+
+const floatTensor = (value: number) => ({
+  tensor: { name: '', dims: [1], dataType: DataType.FLOAT, rawData: new Uint8Array(Float32Array.of(value).buffer) },
+});
+
+/** Operations shared by the inspection and lens graphs. */
+class Layers {
+  constructor(
+    readonly g: GraphBuilder,
+    private readonly arch: Architecture,
+    private readonly weights: WeightFile,
+  ) {}
+
+  w(name: string): Value {
+    return this.weights.use(this.g, name);
+  }
+
+  /** x [N, in] @ W^T (+ b): W stays [out, in] as the checkpoint stores it (Gemm's transB). */
+  linear(x: Value, prefix: string, bias: boolean): Value {
+    const inputs = [x, this.w(`${prefix}.weight`), ...(bias ? [this.w(`${prefix}.bias`)] : [])];
+    return this.g.op('Gemm', inputs, { transB: 1 });
+  }
+
+  /** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps), times the weight when there is one. */
+  rmsNorm(x: Value, weight: string | null): Value {
+    const { g } = this;
+    const meanSquare = g.op('ReduceMean', [g.op('Pow', [x, g.float([2], [])])], { axes: [-1], keepdims: 1 });
+    const normed = g.div(x, g.op('Sqrt', [g.add(meanSquare, g.float([this.arch.rmsNormEps], []))]));
+    return weight ? g.mul(normed, this.w(weight)) : normed;
+  }
+
+  /** The final norm and the LM head (the embedding when tied): [N, E] -> [N, V]. */
+  logits(hidden: Value): Value {
+    const head = this.arch.tiedEmbeddings ? 'model.embed_tokens' : 'lm_head';
+    return this.linear(this.rmsNorm(hidden, 'model.norm.weight'), head, false);
+  }
+}
+
+export function buildInspectionGraph(arch: Architecture, weights: WeightFile, topK: number): GraphBuilder {
+  const g = new GraphBuilder();
+  const nn = new Layers(g, arch, weights);
+  const { nLayer: L, hidden: E, softmaxHeads: S, kvSoftmaxHeads: Skv, headDim: d, heads: H } = arch;
+  const groups = S / Skv; // query sub-heads per key sub-head
+  const P = THUMBNAIL_SIZE;
+
+  const ids = g.input('input_ids', DataType.INT64, ['batch', 'seq']);
+  const intervention: Record<string, Value> = {};
+  for (const name of Object.keys(interventionInputs(arch))) intervention[name] = g.input(name, DataType.FLOAT, [L, H]);
+  const idsShape = g.op('Shape', [ids]);
+  const B = g.slice(idsShape, 0, 0, 1);
+  const T = g.slice(idsShape, 0, 1, 2);
+  const range = (end: Value) => g.op('Range', [g.int64([0], []), g.squeeze(end, [0]), g.int64([1], [])]);
+
+  // RoPE tables [T, d/2], the causal mask as an additive bias [T, T], the pooling matrix [P, T].
+  const positions = g.op('Cast', [range(T)], { to: DataType.FLOAT });
+  const angles = g.mul(g.unsqueeze(positions, [1]), g.float(arch.rope.invFreq, [1, d / 2]));
+  const rope = rotary(g, arch.rope.interleaved, d, g.op('Cos', [angles]), g.op('Sin', [angles]));
+  const minusInf = g.op('ConstantOfShape', [g.shape([T, T])], { value: floatTensor(-Infinity) });
+  const causalBias = g.op('Trilu', [minusInf, g.int64([1], [])], { upper: 1 });
+  const bins = g.div(g.mul(range(T), g.int64([P], [])), g.squeeze(T, [0]));
+  const member = g.op('Cast', [g.op('Equal', [g.unsqueeze(bins, [0]), g.unsqueeze(g.int64(Array.from({ length: P }, (_, i) => i)), [1])])], { to: DataType.FLOAT });
+  const memberCount = g.op('Max', [g.op('ReduceSum', [member, g.int64([1])], { keepdims: 1 }), g.float([1], [])]);
+  const pool = g.div(member, memberCount);
+  const poolT = g.transpose(pool, [1, 0]);
+
+  /** [N, heads * width] -> [B, heads, T, width] */
+  const splitHeads = (x: Value, heads: number, width: number) => g.transpose(g.reshape(x, [B, T, heads, width]), [0, 2, 1, 3]);
+  /** values [..., T, w] with the pooling matrix's columns appended: [..., T, w + P] */
+  const withPool = (values: Value) => {
+    const leading = g.slice(g.op('Shape', [values]), 0, 0, -1);
+    return g.concat([values, g.op('Expand', [poolT, g.concat([leading, g.int64([P])], 0)])], -1);
+  };
+
+  let x = g.reshape(g.op('Gather', [nn.w('model.embed_tokens.weight'), ids], { axis: 0 }), [-1, E]);
+  const collected: Record<'hidden' | 'q' | 'k' | 'thumbnails' | 'lambda', Value[]> = { hidden: [], q: [], k: [], thumbnails: [], lambda: [] };
+  for (let layer = 0; layer < L; layer++) {
+    const names = layerTensorNames(arch, layer);
+    const perHead = (input: string) => g.reshape(g.take(intervention[input], 0, layer), [1, H, 1, 1]);
+    const h = nn.rmsNorm(x, names.inputNorm);
+    const q = rope(splitHeads(nn.linear(h, names.q, arch.attentionBias), S, d));
+    const k = rope(splitHeads(nn.linear(h, names.k, arch.attentionBias), Skv, d));
+    const v = nn.linear(h, names.v, arch.attentionBias);
+
+    // Softmax maps of every sub-head, grouped by key sub-head: [B, S_kv, groups, T, T].
+    const grouped = g.reshape(q, [B, Skv, groups, T, d]);
+    const scores = g.matmul(grouped, g.unsqueeze(g.transpose(k, [0, 1, 3, 2]), [2]));
+    const scaled = g.add(g.mul(scores, g.float([1 / Math.sqrt(d)], [])), causalBias);
+    const probs = g.op('Softmax', [scaled], { axis: -1 });
+
+    // probs @ values (pooling columns appended), in native sub-head order: [B, S, T, w + P].
+    const w = arch.valueHeadDim;
+    let attended: Value;
+    if (arch.valueLayout === 'wide') {
+      // H_kv value heads of width 2d; differential head h = kv * r + j holds sub-heads 2h, 2h + 1.
+      const values = withPool(splitHeads(v, Skv / 2, 2 * d));
+      const pairs = g.reshape(probs, [B, Skv / 2, H / (Skv / 2), 2, T, T]);
+      attended = g.matmul(pairs, g.unsqueeze(values, [2, 3]));
+    } else if (arch.valueLayout === 'halves') {
+      // DiffLlama: value heads repeated per query head, then head h = [v_h ; v_{h+H}].
+      const repeated = g.op('Expand', [g.unsqueeze(splitHeads(v, Skv, d), [2]), g.shape([B, Skv, groups, T, d])]);
+      const [first, second] = g.split(g.reshape(repeated, [B, 2, H, T, d]), 1, [1, 1]);
+      attended = g.matmul(g.reshape(probs, [B, 2, H, T, T]), withPool(g.concat([first, second], -1)));
+    } else {
+      attended = g.matmul(probs, g.unsqueeze(withPool(splitHeads(v, Skv, d)), [2]));
+    }
+    const [main, pooled] = g.split(g.reshape(attended, [B, S, T, w + P]), -1, [w, P]);
+    collected.thumbnails.push(g.unsqueeze(g.matmul(pool, pooled), [1]));
+
+    let heads: Value;
+    if (arch.kind === 'diff') {
+      const pairAxis = arch.pairing === 'halves' ? 1 : 2;
+      const pairShape: DimPart[] = arch.pairing === 'halves' ? [B, 2, H, T, w] : [B, H, 2, T, w];
+      const [a1, a2] = g.split(g.reshape(main, pairShape), pairAxis, [1, 1]).map((part) => g.squeeze(part, [pairAxis]));
+      const lambda = arch.lambda === 'token' ? tokenLambda(g, nn, h, names.lambdaProj, intervention, layer, B, T, H) : layerLambda(g, nn, names.lambdaVectors, layer, intervention, B, T, H);
+      collected.lambda.push(g.unsqueeze(lambda.output, [1]));
+      heads = g.sub(a1, g.mul(lambda.broadcast, a2));
+      if (arch.headNorm) {
+        const normed = nn.rmsNorm(heads, arch.headNorm.weight ? names.headNorm : null);
+        heads = g.mul(normed, g.float([1 - lambdaInit(layer)], []));
+      }
+    } else {
+      heads = main;
+    }
+    heads = g.mul(heads, perHead('head_mask'));
+    const merged = g.reshape(g.transpose(heads, [0, 2, 1, 3]), [-1, H * w]);
+    x = g.add(x, nn.linear(merged, names.o, arch.attentionBias));
+    const normed = nn.rmsNorm(x, names.postNorm);
+    const gate = nn.linear(normed, names.gate, arch.mlpBias);
+    const up = nn.linear(normed, names.up, arch.mlpBias);
+    const activated = g.mul(g.mul(gate, g.op('Sigmoid', [gate])), up);
+    x = g.add(x, nn.linear(activated, names.down, arch.mlpBias));
+    collected.hidden.push(g.reshape(x, [B, 1, T, E]));
+    collected.q.push(g.unsqueeze(q, [1]));
+    collected.k.push(g.unsqueeze(k, [1]));
+  }
+
+  const V = arch.vocabSize;
+  const logits = g.reshape(nn.logits(x), [B, T, V]);
+  const peak = g.op('ReduceMax', [logits], { axes: [-1], keepdims: 1 });
+  const sumExp = g.op('ReduceSum', [g.op('Exp', [g.sub(logits, peak)]), g.int64([-1])], { keepdims: 0 });
+  const normaliser = g.add(g.op('Log', [sumExp]), g.squeeze(peak, [-1])); // logsumexp [B, T]
+  const [topLogits] = g.ops('TopK', [logits, g.int64([topK])], 2, { axis: -1, largest: 1, sorted: 1 }, ['top_logits', 'top_ids']);
+  g.op('Exp', [g.sub(topLogits, g.unsqueeze(normaliser, [-1]))], {}, 'top_probs');
+  // token_logprob[t] = log p(x_t | x_<t); position 0 has no prediction and holds 0.
+  const following = g.concat([g.op('Slice', [ids, g.int64([1]), T, g.int64([1])]), g.slice(ids, 1, 0, 1)], 1);
+  const seen = g.sub(g.squeeze(g.op('GatherElements', [logits, g.unsqueeze(following, [-1])], { axis: -1 }), [-1]), normaliser);
+  const zeros = g.op('ConstantOfShape', [g.shape([B, 1])], { value: floatTensor(0) });
+  g.concat([zeros, g.slice(seen, 1, 0, -1)], 1, 'token_logprob');
+  g.take(logits, 1, -1, 'last_logits');
+  g.concat(collected.hidden, 1, 'hidden_states');
+  g.concat(collected.q, 1, 'q');
+  g.concat(collected.k, 1, 'k');
+  g.concat(collected.thumbnails, 1, 'attn_thumbnails');
+  if (arch.kind === 'diff') g.concat(collected.lambda, 1, 'lambda');
+
+  const outputShapes: Record<string, [number, (number | string)[]]> = {
+    top_ids: [DataType.INT64, ['batch', 'seq', topK]],
+    top_probs: [DataType.FLOAT, ['batch', 'seq', topK]],
+    token_logprob: [DataType.FLOAT, ['batch', 'seq']],
+    last_logits: [DataType.FLOAT, ['batch', V]],
+    hidden_states: [DataType.FLOAT, ['batch', L, 'seq', E]],
+    q: [DataType.FLOAT, ['batch', L, S, 'seq', d]],
+    k: [DataType.FLOAT, ['batch', L, Skv, 'seq', d]],
+    attn_thumbnails: [DataType.FLOAT, ['batch', L, S, P, P]],
+    lambda: [DataType.FLOAT, ['batch', L, 'seq', H]],
+  };
+  for (const name of inspectionOutputs(arch)) {
+    const [type, dims] = outputShapes[name];
+    g.output(name, type as typeof DataType.FLOAT, dims);
+  }
+  return g;
+}
+
+/** RoPE on [B, heads, T, d]: interleaved pairs (2i, 2i+1), or rotate_half pairs (i, i + d/2). */
+function rotary(g: GraphBuilder, interleaved: boolean, d: number, cos: Value, sin: Value): (x: Value) => Value {
+  if (interleaved) {
+    const cosPairs = g.unsqueeze(cos, [-1]);
+    const sinPairs = g.unsqueeze(sin, [-1]);
+    return (x) => {
+      const pairs = g.reshape(x, [0, 0, 0, -1, 2]);
+      const [even, odd] = g.split(pairs, -1, [1, 1]);
+      const rotatedEven = g.sub(g.mul(even, cosPairs), g.mul(odd, sinPairs));
+      const rotatedOdd = g.add(g.mul(even, sinPairs), g.mul(odd, cosPairs));
+      return g.reshape(g.concat([rotatedEven, rotatedOdd], -1), [0, 0, 0, -1]);
+    };
+  }
+  return (x) => {
+    const [first, second] = g.split(x, -1, [d / 2, d / 2]);
+    return g.concat([g.sub(g.mul(first, cos), g.mul(second, sin)), g.add(g.mul(second, cos), g.mul(first, sin))], -1);
+  };
+}
+
+interface Lambda {
+  /** [B, T, H]: the lambda each head ran with, per position. */
+  output: Value;
+  /** lambda shaped to multiply A2's head outputs [B, H, T, w]. */
+  broadcast: Value;
+}
+
+/** V1: lambda = exp(lq1 . lk1) - exp(lq2 . lk2) + lambda_init per layer, scaled and shifted per head. */
+function layerLambda(g: GraphBuilder, nn: Layers, vectors: string[], layer: number, intervention: Record<string, Value>, B: Value, T: Value, H: number): Lambda {
+  const [q1, k1, q2, k2] = vectors.map((name) => nn.w(name));
+  const term = (a: Value, b: Value) => g.op('Exp', [g.op('ReduceSum', [g.mul(a, b)], { keepdims: 0 })]);
+  const lambda = g.add(g.sub(term(q1, k1), term(q2, k2)), g.float([lambdaInit(layer)], []));
+  const perHead = g.add(g.mul(lambda, g.take(intervention.lambda_scale, 0, layer)), g.take(intervention.lambda_shift, 0, layer));
+  return {
+    output: g.op('Expand', [g.reshape(perHead, [1, 1, H]), g.shape([B, T, H])]),
+    broadcast: g.reshape(perHead, [1, H, 1, 1]),
+  };
+}
+
+/** V2: lambda = sigmoid(x W_lambda) per token and head, scaled and shifted per head. */
+function tokenLambda(g: GraphBuilder, nn: Layers, x: Value, projection: string, intervention: Record<string, Value>, layer: number, B: Value, T: Value, H: number): Lambda {
+  const lambda = g.reshape(g.op('Sigmoid', [g.op('Gemm', [x, nn.w(projection)], { transB: 1 })]), [B, T, H]);
+  const output = g.add(g.mul(lambda, g.take(intervention.lambda_scale, 0, layer)), g.take(intervention.lambda_shift, 0, layer));
+  return { output, broadcast: g.unsqueeze(g.transpose(output, [0, 2, 1]), [3]) };
+}
+
+/** The logit lens: hidden [N, E] -> lens_top_ids int64 [N, K], lens_top_probs [N, K]. */
+export function buildLensGraph(arch: Architecture, weights: WeightFile, topK: number): GraphBuilder {
+  const g = new GraphBuilder();
+  const nn = new Layers(g, arch, weights);
+  const hidden = g.input('hidden', DataType.FLOAT, ['n', arch.hidden]);
+  const logProbs = g.op('LogSoftmax', [nn.logits(hidden)], { axis: -1 });
+  const [topLogProbs] = g.ops('TopK', [logProbs, g.int64([topK])], 2, { axis: -1, largest: 1, sorted: 1 }, ['lens_top_logprobs', 'lens_top_ids']);
+  g.op('Exp', [topLogProbs], {}, 'lens_top_probs');
+  g.output('lens_top_ids', DataType.INT64, ['n', topK]);
+  g.output('lens_top_probs', DataType.FLOAT, ['n', topK]);
+  return g;
+}
