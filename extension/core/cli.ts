@@ -3,12 +3,15 @@
 //   node dist/cli.js needle-test FILE [--package DIR]... [--form code|prose] [--needles N] [--queries R]
 //                                [--trials T] [--seed S]     (prints JSON, one result per package;
 //                                defaults from shared/needles.json)
+//   node dist/cli.js import FOLDER --out DIR [--name NAME]   (a Hugging Face-layout folder -> a model
+//                                package; docs/import.md)
 
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { NeedleForm } from '../../shared/needleTest';
 import { Engine } from './engine';
+import { importModel } from './import/importModel';
 import { NEEDLES } from './needleDefinitions';
 import { PROVIDER_SETTINGS, type ProviderSetting } from './runtime';
 
@@ -16,6 +19,7 @@ const { needles, queries, trials, seed } = NEEDLES.defaults;
 const USAGE = [
   'usage: inspect FILE [--json] [--package DIR] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--top N]',
   '       needle-test FILE [--package DIR]... [--provider ...] [--form code|prose] [--needles N] [--queries R] [--trials T] [--seed S]',
+  '       import FOLDER --out DIR [--name NAME]',
   `       (needle-test defaults: code form, N = ${needles}, R = ${queries}, ${trials} trials, seed ${seed}; the paper's settings: ${NEEDLES.configs.map((c) => c.name).join(', ')})`,
 ].join('\n');
 
@@ -33,9 +37,26 @@ export async function main(argv: string[]): Promise<number> {
       queries: { type: 'string' },
       trials: { type: 'string' },
       seed: { type: 'string' },
+      out: { type: 'string' },
+      name: { type: 'string' },
     },
   });
   const [command, file] = positionals;
+  if (command === 'import' && file && values.out) {
+    let reported = -1;
+    const result = await importModel({
+      source: file,
+      destination: values.out,
+      name: values.name,
+      onProgress: ({ fraction, message }) => {
+        const percent = Math.floor(fraction * 100);
+        if (percent !== reported) console.error(`${percent}% ${message}`);
+        reported = percent;
+      },
+    });
+    console.log(JSON.stringify({ ...result, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+    return 0;
+  }
   if ((command !== 'inspect' && command !== 'needle-test') || !file) {
     console.error(USAGE);
     return 2;
