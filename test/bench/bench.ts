@@ -16,6 +16,7 @@ import { EngineClient } from '../../extension/core/engineClient';
 import { createSession, type ProviderSetting } from '../../extension/core/runtime';
 import { loadTokenizer } from '../../extension/core/tokenizer';
 import { measureBrowser } from './browser';
+import { memory } from './processMemory';
 import { renderReport, summarise, type BenchResult, type ModelTimes } from './report';
 import { TorchProcess, type TorchInfo } from './torchProcess';
 
@@ -105,11 +106,6 @@ async function whileBusy(subject: Subject, text: string): Promise<void> {
   subject.times.mapWhileBusy.push(await timed(() => subject.client.request({ op: 'map', layer: subject.nLayer - 1, head: 1, view: subject.view })));
   subject.times.spansWhileBusy.push(await timed(() => subject.client.request({ op: 'spans', layer: subject.nLayer - 1, head: 1, query, k: 5 })));
   await busy;
-}
-
-/** Peak (VmHWM) or current (VmRSS) resident memory of a process, MiB. */
-function memory(pid: number, field: 'VmHWM' | 'VmRSS'): number {
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
 /** A fresh engine process's memory once the model is loaded, and its peak after everything at
