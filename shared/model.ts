@@ -63,7 +63,8 @@ export const modelInfoSchema = z.object({
   nLayer: indexSchema,
   /** Heads with maps: differential heads for diff, standard heads for baseline. */
   nHead: indexSchema,
-  /** The context in tokens, BOS included. */
+  /** The most tokens a run takes, BOS included: the model's context, or less for a model whose attention
+   *  scores at full context would not fit in memory (engine.ts inspectionContext). */
   maxSeqLen: indexSchema,
   /** The ONNX Runtime execution provider the model runs on. */
   provider: z.string(),

@@ -10,7 +10,7 @@ import { mapViews, type Interventions, type MapView, type ModelInfo } from '../.
 import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../shared/needleTest';
 import { RunAnalysis, type AnalysisInputs } from './analysis';
 import { AnalysisGraphs } from './analysisGraphs';
-import { loadModelPackage, type ModelPackage } from './modelPackage';
+import { loadModelPackage, type ModelPackage, type PackageConfig } from './modelPackage';
 import {
   attentionShares, continuationOf, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, summariseNeedleTrials, trialDepth, type NeedleRun,
 } from './needles';
@@ -81,7 +81,7 @@ export class Engine {
     const { session, info } = await createSession(pkg.modelPath, provider, log);
     const c = pkg.config;
     return new Engine(pkg, session, tokenizer, {
-      name: c.name, kind: c.kind, sha256: pkg.sha256, nLayer: c.n_layer, nHead: c.n_head, maxSeqLen: c.max_seq_len, ...info, dir: packageDir,
+      name: c.name, kind: c.kind, sha256: pkg.sha256, nLayer: c.n_layer, nHead: c.n_head, maxSeqLen: inspectionContext(c), ...info, dir: packageDir,
     });
   }
 
@@ -95,7 +95,8 @@ export class Engine {
     // The query is the token covering the character before queryOffset (the selection's last token).
     let queryToken = encoding.offsets.findIndex(([, end]) => end >= queryOffset && end > 0);
     if (queryToken < 0) queryToken = total - 1;
-    const room = config.max_seq_len - 1; // one place for BOS
+    const context = inspectionContext(config);
+    const room = context - 1; // one place for BOS
     const first = total > room ? Math.max(0, Math.min(queryToken + 1, total) - room) : 0;
     const kept = Math.min(total - first, room);
     const ids = [config.bos_token_id, ...encoding.ids.slice(first, first + kept)];
@@ -106,7 +107,14 @@ export class Engine {
     }
     if (tokens.length > 1) tokens[0] = { ...tokens[0], start: tokens[1].start, end: tokens[1].start };
     const window = total > room
-      ? { totalTokens: total, firstToken: first, note: `The text has ${total} tokens but the model's context is ${config.max_seq_len}: ran tokens ${first + 1}–${first + kept}, the window that ends at the query.` }
+      ? {
+          totalTokens: total,
+          firstToken: first,
+          note:
+            context < config.max_seq_len
+              ? `The text has ${total} tokens; the inspector runs at most ${context} tokens of this model at once (its attention scores grow with the square of the length): ran tokens ${first + 1}–${first + kept}, the window that ends at the query.`
+              : `The text has ${total} tokens but the model's context is ${config.max_seq_len}: ran tokens ${first + 1}–${first + kept}, the window that ends at the query.`,
+        }
       : null;
 
     const query = Math.max(0, Math.min(queryToken - first + 1, kept));
@@ -145,7 +153,7 @@ export class Engine {
   async needleTest(filler: string, options: NeedleTestOptions = {}): Promise<NeedleTestResult> {
     const { form, needles, queries, trials, seed } = needleTestSettings(options);
     const config = this.pkg.config;
-    const fit = { countTokens: (text: string) => this.tokenizer.encode(text).ids.length + 1, maxTokens: config.max_seq_len };
+    const fit = { countTokens: (text: string) => this.tokenizer.encode(text).ids.length + 1, maxTokens: inspectionContext(config) };
     const tokenText = (id: number) => this.tokenizer.tokenText(id);
     // Without noise cancellation: lambda 0 in every head, each a plain softmax of A1 (DIFF only).
     const size = config.n_layer * config.n_head;
@@ -291,4 +299,16 @@ class Memo<T> {
   clear(): void {
     this.job = undefined;
   }
+}
+
+/** A run holds one layer's attention scores, S x T x T float32, a few times over: the window is cut so
+ *  that one copy stays under this size (a 1B model's 32 heads at its 131,072-token context would need
+ *  2 TiB). The bundled models (8 sub-heads, 1,024 tokens: 32 MiB) are far below it. */
+const ATTENTION_SCORES_LIMIT_BYTES = 512 * 2 ** 20;
+
+/** The most tokens (BOS included) the engine runs at once: the model's context, or less where the
+ *  attention scores would not fit ATTENTION_SCORES_LIMIT_BYTES. */
+export function inspectionContext(config: PackageConfig): number {
+  const fits = Math.floor(Math.sqrt(ATTENTION_SCORES_LIMIT_BYTES / (4 * config.n_softmax_heads)));
+  return Math.min(config.max_seq_len, fits);
 }
