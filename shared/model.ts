@@ -68,6 +68,15 @@ export const modelInfoSchema = z.object({
   maxSeqLen: indexSchema,
   /** The ONNX Runtime execution provider the model runs on. */
   provider: z.string(),
+  /** Which softmax sub-heads make a differential head h (of H): 'adjacent' = 2h and 2h+1 (the
+   *  paper), 'halves' = h and h+H (Hugging Face DiffLlama); null for a baseline. Absent in states
+   *  saved before it: the paper's. */
+  pairing: z.enum(['adjacent', 'halves']).nullable().optional(),
+  /** 'layer': one λ per layer (V1); 'token': λ per query token and head (DIFF V2); null for a baseline. */
+  lambdaGranularity: z.enum(['layer', 'token']).nullable().optional(),
+  /** The format an imported package was converted from (docs/import.md: 'diffllama', 'llama',
+   *  'diff-v1', 'diff-v2'); null for the project's own exports. */
+  sourceFormat: z.string().nullable().optional(),
 });
 export type ModelInfo = z.infer<typeof modelInfoSchema>;
 

@@ -44,7 +44,11 @@ export interface InspectionResult {
   /** Token index (BOS = 0) of the query: the token at the query offset, by default the last. */
   query: number;
   latencyMs: number;
+  /** One λ per layer; empty for a baseline and for a model whose λ varies per token (lambdaByToken). */
   lambda: number[];
+  /** λ [L, T, H] of each layer, query token and head, for a model whose λ varies per token (DIFF
+   *  V2); null otherwise. */
+  lambdaByToken: Float32Array | null;
   /** log p(token | tokens before); 0 for BOS. */
   tokenLogprob: Float32Array;
   thumbnails: Thumbnails;
@@ -80,8 +84,11 @@ export class Engine {
     }
     const { session, info } = await createSession(pkg.modelPath, provider, log);
     const c = pkg.config;
+    const lambdaGranularity = c.lambda === null ? null : c.lambda.granularity === 'token' ? 'token' : 'layer';
+    const sourceFormat = (c as { source?: { format?: string } }).source?.format ?? null;
     return new Engine(pkg, session, tokenizer, {
-      name: c.name, kind: c.kind, sha256: pkg.sha256, nLayer: c.n_layer, nHead: c.n_head, maxSeqLen: inspectionContext(c), ...info, dir: packageDir,
+      name: c.name, kind: c.kind, sha256: pkg.sha256, nLayer: c.n_layer, nHead: c.n_head, maxSeqLen: inspectionContext(c),
+      pairing: c.pairing, lambdaGranularity, sourceFormat, ...info, dir: packageDir,
     });
   }
 
@@ -144,8 +151,10 @@ export class Engine {
     const thumbnails: Thumbnails = {};
     const { pooled, size } = await analysis.pooledMaps();
     for (const view of mapViews(config.kind)) thumbnails[view] = analysis.thumbnails(view, pooled, size);
-    const lambda = config.kind === 'diff' ? Array.from({ length: config.n_layer }, (_, layer) => analysis.lambda(layer)) : [];
-    return { ids, out, analysis, result: { tokens, window, query, latencyMs, lambda, tokenLogprob: out.tokenLogprob, thumbnails, thumbnailSize: size } };
+    const perToken = config.lambda?.granularity === 'token';
+    const lambda = config.kind === 'diff' && !perToken ? Array.from({ length: config.n_layer }, (_, layer) => analysis.lambda(layer)) : [];
+    const lambdaByToken = perToken && out.lambda ? out.lambda : null;
+    return { ids, out, analysis, result: { tokens, window, query, latencyMs, lambda, lambdaByToken, tokenLogprob: out.tokenLogprob, thumbnails, thumbnailSize: size } };
   }
 
   /** The Needle Test (needles.ts) on scratch copies of `filler`: `trials` needle documents, each
