@@ -1,10 +1,12 @@
 """
-Command line: python -m model {export,inspect,fixtures,analysis-graphs} ...
+Command line: python -m model {export,inspect,fixtures,analysis-graphs,hf-checkpoint} ...
 
   export           checkpoint + tokenizer.json -> model package folder
   inspect          run a package on a text with PyTorch (the reference the extension is checked against)
   fixtures         rebuild the tiny random-weight test packages and their golden outputs
   analysis-graphs  rebuild the extension's weight-free analysis graphs (extension/graphs/)
+  hf-checkpoint    write a random-weight (or a package's) checkpoint in the Hugging Face layout with
+                   the outputs its import must reproduce (expected.json), for the import tests
 """
 
 import argparse
@@ -80,6 +82,16 @@ def main(argv=None) -> int:
     p.add_argument("--golden", type=Path, default=Path("test/fixtures/golden"))
     p = sub.add_parser("analysis-graphs", help="rebuild the extension's analysis graphs")
     p.add_argument("--out", type=Path, default=Path("extension/graphs"))
+    p = sub.add_parser("hf-checkpoint", help="write a Hugging Face-layout checkpoint and its expected outputs")
+    p.add_argument("--format", required=True, choices=["diffllama", "llama", "diff-v1", "diff-v2"])
+    p.add_argument("--out", required=True, type=Path, help="folder to create (new or empty)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    p.add_argument("--shards", type=int, default=1, help="number of safetensors files (more than 1: with an index)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", default="tiny", choices=["tiny", "100m"])
+    p.add_argument("--from-package", type=Path, help="a DIFF V1 package to write as diff-v1 instead of random weights")
+    p.add_argument("--vocab-size", type=int, help="embedding rows (default: the tokenizer's, plus 16 for tiny)")
+    p.add_argument("--text", help="the text of expected.json (default: the golden text; a shorter one for 100m)")
     args = parser.parse_args(argv)
 
     try:
@@ -101,6 +113,12 @@ def main(argv=None) -> int:
             from model.analysis_graphs import write_all
             from model.metrics import QUANT_BITS
             for path in write_all(args.out, len(QUANT_BITS)):
+                print(f"wrote {path}")
+        elif args.command == "hf-checkpoint":
+            from model.checkpoints import write_checkpoint
+            for path in write_checkpoint(args.format, args.out, dtype=args.dtype, shards=args.shards, seed=args.seed,
+                                         size=args.size, vocab_size=args.vocab_size, text=args.text,
+                                         from_package=args.from_package):
                 print(f"wrote {path}")
     except PackageError as err:
         print(f"error: {err}", file=sys.stderr)
