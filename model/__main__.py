@@ -89,7 +89,8 @@ def main(argv=None) -> int:
     p.add_argument("--shards", type=int, default=1, help="number of safetensors files (more than 1: with an index)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", default="tiny", choices=["tiny", "100m"])
-    p.add_argument("--from-package", type=Path, help="a DIFF V1 package to write as diff-v1 instead of random weights")
+    p.add_argument("--from-package", type=Path,
+                   help="a DIFF package of this project to write instead of random weights (V1 as diff-v1, V2 as diff-v2)")
     p.add_argument("--vocab-size", type=int, help="embedding rows (default: the tokenizer's, plus 16 for tiny)")
     p.add_argument("--text", help="the text of expected.json (default: the golden text; a shorter one for 100m)")
     args = parser.parse_args(argv)

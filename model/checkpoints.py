@@ -218,7 +218,8 @@ def package_plan(fmt: str, package: Path, dtype: str) -> Plan:
     variant = model.cfg.variant if model.cfg.kind == "diff" else None
     if fmt != f"diff-{variant}":
         raise PackageError(f"{package / 'config.json'}: a {model.cfg.kind} package (variant {pkg_config['variant']!r}) "
-                           f"cannot be written as format {fmt}; --from-package writes a DIFF V1 package as diff-v1")
+                           f"cannot be written as format {fmt}; --from-package writes a DIFF V1 package as diff-v1, "
+                           "a V2 one as diff-v2")
     state = {hf_name(name, variant): tensor for name, tensor in model.state_dict().items()}
     config = diff_transformer_config(model.cfg, pkg_config["bos_token_id"], dtype)
     return Plan(config, [(name, tuple(t.shape)) for name, t in state.items()], lambda name, shape: state[name],
