@@ -142,6 +142,12 @@ export class Engine {
     return run.result;
   }
 
+  /** A predicted token's text. Imported models often pad their vocabulary past the tokenizer's
+   *  (to a multiple of 64 or 128); those rows have no text, and a model can still predict them. */
+  private predictedText(id: number): string {
+    return id < this.tokenizer.vocabSize ? this.tokenizer.tokenText(id) : `⟨id ${id}: no token⟩`;
+  }
+
   private async execute(ids: number[], tokens: TokenInfo[], window: InputWindow | null, query: number, interventions: Interventions): Promise<Run> {
     const config = this.pkg.config;
     const started = performance.now();
@@ -163,7 +169,7 @@ export class Engine {
     const { form, needles, queries, trials, seed } = needleTestSettings(options);
     const config = this.pkg.config;
     const fit = { countTokens: (text: string) => this.tokenizer.encode(text).ids.length + 1, maxTokens: inspectionContext(config) };
-    const tokenText = (id: number) => this.tokenizer.tokenText(id);
+    const tokenText = (id: number) => this.predictedText(id);
     // Without noise cancellation: lambda 0 in every head, each a plain softmax of A1 (DIFF only).
     const size = config.n_layer * config.n_head;
     const lambdaZero = options.lambdaZero === true && config.kind === 'diff';
@@ -213,7 +219,7 @@ export class Engine {
     const { out } = this.run(run);
     const K = this.pkg.config.top_k;
     return Array.from({ length: Math.min(count, K) }, (_, r) => ({
-      text: this.tokenizer.tokenText(out.topIds[token * K + r]),
+      text: this.predictedText(out.topIds[token * K + r]),
       prob: out.topProbs[token * K + r],
     }));
   }
@@ -232,7 +238,7 @@ export class Engine {
     return Array.from({ length: L }, (_, layer) => ({
       layer,
       predictions: Array.from({ length: Math.min(HOVER_PREDICTIONS, K) }, (_, r) => ({
-        text: this.tokenizer.tokenText(Number(ids[layer * K + r])),
+        text: this.predictedText(Number(ids[layer * K + r])),
         prob: probs[layer * K + r],
       })),
     }));

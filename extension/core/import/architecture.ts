@@ -87,10 +87,7 @@ export function readArchitecture(config: unknown, file: string): Architecture {
   }
   if (headDim % 2) fields.fail('head_dim', 'an even width (rotary embedding rotates pairs of dimensions)', headDim);
   if (format === 'diffllama' && softmaxHeads % 2) fields.fail('num_attention_heads', 'an even number (DiffLlama pairs the first half of the heads with the second)', softmaxHeads);
-  if (format === 'diffllama' && (softmaxHeads / kvSoftmaxHeads) % 1) fields.fail('num_key_value_heads', 'a divisor of num_attention_heads', kvHeads);
-  if (format === 'diff-v2' && (softmaxHeads / kvSoftmaxHeads) % 2) {
-    fields.fail('num_key_value_heads', `a divisor of num_attention_heads (${attentionHeads}): paired heads must share their keys`, kvHeads);
-  }
+  if (format === 'diff-v2' && softmaxHeads % kvSoftmaxHeads) fields.fail('num_key_value_heads', `a divisor of 2 * num_attention_heads (${softmaxHeads})`, kvHeads);
 
   const kind = format === 'llama' ? 'baseline' : 'diff';
   const interleaved = diffVersion ? fields.boolean('rope_interleaved', true) : false;
@@ -114,10 +111,12 @@ export function readArchitecture(config: unknown, file: string): Architecture {
     valueHeadDim: format === 'diff-v1' || format === 'diffllama' ? 2 * headDim : headDim,
     headNorm: format === 'diff-v1' ? { weight: true } : format === 'diffllama' ? { weight: false } : null,
     lambda: format === 'llama' ? null : format === 'diff-v2' ? 'token' : 'layer',
-    rmsNormEps: fields.number('rms_norm_eps', 1e-6),
+    // Defaults as in transformers' LlamaConfig (1e-6) and DiffLlamaConfig (1e-5); the official code uses 1e-5.
+    rmsNormEps: fields.number('rms_norm_eps', format === 'llama' ? 1e-6 : 1e-5),
     rope: { theta, interleaved, invFreq: inverseFrequencies(headDim, theta, diffVersion, scaling, fields), scaling },
     attentionBias: fields.boolean('attention_bias', false),
-    mlpBias: fields.boolean('mlp_bias', false),
+    // DiffLlama's MLP (Mistral's) has no biases whatever mlp_bias says; Llama's follows mlp_bias.
+    mlpBias: format === 'llama' && fields.boolean('mlp_bias', false),
     tiedEmbeddings: fields.boolean('tie_word_embeddings', false),
     maxSeqLen: fields.count('max_position_embeddings', 2048),
     bosTokenId: fields.index('bos_token_id'),

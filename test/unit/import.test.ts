@@ -1,0 +1,193 @@
+// Import Model against independent PyTorch references: small random-weight checkpoints in every
+// supported format are written by `python -m model hf-checkpoint` (with the reference's outputs in
+// expected.json), imported by the TypeScript importer, and run with ONNX Runtime. The project's own
+// code-diff weights, imported, must reproduce models/code-diff. Every kind of broken folder must
+// give an ImportError that names the file and the field or tensor, and leave nothing behind.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { CheckpointWeights } from '../../extension/core/import/safetensors';
+import { ImportCancelledError, importModel } from '../../extension/core/import/importModel';
+import { ImportError } from '../../extension/core/import/importError';
+import { loadModelPackage } from '../../extension/core/modelPackage';
+import { createSession, runModel, type RunOutputs } from '../../extension/core/runtime';
+import { assertClose } from '../support/tolerance';
+import { writeRawSafetensors, writeSafetensors, type TensorData } from '../support/safetensors';
+
+const REPO = path.resolve(__dirname, '..', '..', '..');
+const run = promisify(execFile);
+
+interface Expected {
+  ids: number[];
+  outputs: Record<string, { dims: number[]; data: number[] }>;
+}
+
+/** Contract output name -> RunOutputs field. */
+const FIELDS: Record<string, keyof RunOutputs> = {
+  top_probs: 'topProbs',
+  token_logprob: 'tokenLogprob',
+  hidden_states: 'hidden',
+  q: 'q',
+  k: 'k',
+  attn_thumbnails: 'thumbnails',
+  lambda: 'lambda',
+};
+
+let work: string;
+before(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'import-test-'));
+});
+after(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+async function writeCheckpoint(format: string, folder: string, ...options: string[]): Promise<string> {
+  const out = path.join(work, folder);
+  await run(path.join(REPO, 'scripts', 'python.sh'), ['-m', 'model', 'hf-checkpoint', '--format', format, '--out', out, ...options], { cwd: REPO });
+  return out;
+}
+
+async function runPackage(dir: string, ids: number[]): Promise<RunOutputs> {
+  const pkg = await loadModelPackage(dir);
+  const { session } = await createSession(pkg.modelPath, 'cpu');
+  try {
+    return await runModel(session, ids, pkg.config);
+  } finally {
+    await session.release();
+  }
+}
+
+function assertOutputsClose(actual: RunOutputs, expected: (name: string) => ArrayLike<number> | undefined, what: string): void {
+  for (const [name, field] of Object.entries(FIELDS)) {
+    const want = expected(name);
+    if (want === undefined) continue;
+    assertClose(actual[field] as Float32Array, want, `${what}: ${name}`);
+  }
+}
+
+const FORMATS: Array<[string, string[], string]> = [
+  ['diffllama', ['--shards', '3'], 'sharded float32, halves pairing'],
+  ['llama', ['--dtype', 'bfloat16'], 'bfloat16, llama3 rope scaling'],
+  ['diff-v1', ['--dtype', 'float16'], 'float16, the official V1 module'],
+  ['diff-v2', [], 'V2: lambda per token and head'],
+];
+
+for (const [format, options, about] of FORMATS) {
+  test(`a ${format} checkpoint (${about}) imports and runs as its PyTorch reference does`, async () => {
+    const source = await writeCheckpoint(format, `${format}-src`, ...options);
+    const expected: Expected = JSON.parse(await readFile(path.join(source, 'expected.json'), 'utf8'));
+    const destination = path.join(work, `${format}-pkg`);
+    const result = await importModel({ source, destination });
+    const pkg = await loadModelPackage(destination);
+    assert.equal(result.kind, format === 'llama' ? 'baseline' : 'diff');
+    assert.equal(pkg.config.pairing, format === 'llama' ? null : format === 'diffllama' ? 'halves' : 'adjacent');
+    const outputs = await runPackage(destination, expected.ids);
+    assertOutputsClose(outputs, (name) => expected.outputs[name]?.data, format);
+    assert.deepEqual(Array.from(outputs.topIds), expected.outputs.top_ids.data, `${format}: top_ids`);
+  });
+}
+
+test("the import of the project's own code-diff weights reproduces models/code-diff", async () => {
+  const source = await writeCheckpoint('diff-v1', 'code-diff-src', '--from-package', path.join(REPO, 'models', 'code-diff'));
+  const destination = path.join(work, 'code-diff-pkg');
+  await importModel({ source, destination });
+  const ids = JSON.parse(await readFile(path.join(source, 'expected.json'), 'utf8')).ids as number[];
+  const exported = await runPackage(path.join(REPO, 'models', 'code-diff'), ids);
+  const imported = await runPackage(destination, ids);
+  assertOutputsClose(imported, (name) => exported[FIELDS[name]] as Float32Array | undefined, 'code-diff');
+  assert.deepEqual(imported.topIds, exported.topIds);
+});
+
+/** A copy of a good tiny checkpoint that a test then breaks. */
+async function brokenCopy(name: string, breakIt: (folder: string) => Promise<void>): Promise<string> {
+  const good = path.join(work, 'good-src');
+  if (!(await readdir(work)).includes('good-src')) await writeCheckpoint('diffllama', 'good-src');
+  const folder = path.join(work, name);
+  await cp(good, folder, { recursive: true });
+  await breakIt(folder);
+  return folder;
+}
+
+async function editConfig(folder: string, edit: (config: Record<string, unknown>) => void): Promise<void> {
+  const file = path.join(folder, 'config.json');
+  const config = JSON.parse(await readFile(file, 'utf8'));
+  edit(config);
+  await writeFile(file, JSON.stringify(config));
+}
+
+/** Every tensor of a single-file checkpoint, as float32. */
+async function readAll(folder: string): Promise<Record<string, TensorData>> {
+  const weights = await CheckpointWeights.open(folder);
+  const tensors: Record<string, TensorData> = {};
+  for (const name of weights.names()) tensors[name] = { dtype: 'F32', shape: weights.entry(name).shape, data: await weights.read(name) };
+  return tensors;
+}
+
+const SAFETENSORS = 'model.safetensors';
+const BROKEN: Array<[string, (folder: string) => Promise<void>, RegExp[]]> = [
+  ['no model_type', (f) => editConfig(f, (c) => delete c.model_type), [/config\.json/, /model_type/]],
+  ['an unsupported model_type', (f) => editConfig(f, (c) => (c.model_type = 'mistral')), [/config\.json/, /model_type/, /"mistral"/]],
+  [
+    'a missing tensor',
+    async (f) => {
+      const tensors = await readAll(f);
+      delete tensors['model.layers.1.self_attn.lambda_k2'];
+      writeSafetensors(path.join(f, SAFETENSORS), tensors);
+    },
+    [/model\.safetensors/, /model\.layers\.1\.self_attn\.lambda_k2/],
+  ],
+  ['a wrong shape', (f) => editConfig(f, (c) => (c.intermediate_size = 80)), [/model\.safetensors/, /mlp\.\w+_proj\.weight/, /\[96, 64\]|\[64, 96\]/, /80/]],
+  ['a tokenizer that does not match the vocabulary', (f) => editConfig(f, (c) => (c.vocab_size = 300)), [/tokenizer\.json/, /vocab_size/, /300/]],
+  [
+    'a truncated safetensors file',
+    async (f) => {
+      const file = path.join(f, SAFETENSORS);
+      await truncate(file, (await stat(file)).size - 1000);
+    },
+    [/model\.safetensors/, /truncated/],
+  ],
+  [
+    'a header that lies about offsets',
+    async (f) => {
+      const header = { 'model.norm.weight': { dtype: 'F32', shape: [64], data_offsets: [0, 256] }, 'model.embed_tokens.weight': { dtype: 'F32', shape: [416, 64], data_offsets: [128, 128 + 416 * 64 * 4] } };
+      writeRawSafetensors(path.join(f, SAFETENSORS), header, [new Uint8Array(128 + 416 * 64 * 4)]);
+    },
+    [/model\.safetensors/, /model\.(norm|embed_tokens)\.weight/],
+  ],
+];
+
+for (const [what, breakIt, mentions] of BROKEN) {
+  test(`a folder with ${what} gives an ImportError naming the file and field, and leaves nothing`, async () => {
+    const source = await brokenCopy(what.replace(/\W+/g, '-'), breakIt);
+    const destination = path.join(work, `out-${path.basename(source)}`);
+    await assert.rejects(importModel({ source, destination }), (err: Error) => {
+      assert.ok(err instanceof ImportError, `${what}: ${err.name}: ${err.message}`);
+      for (const mention of mentions) assert.match(err.message, mention, `${what}: the message names ${mention}`);
+      return true;
+    });
+    assert.deepEqual((await readdir(work)).filter((f) => f.startsWith(path.basename(destination))), [], `${what}: nothing written`);
+  });
+}
+
+test('a cancelled import stops and leaves nothing behind', async () => {
+  const source = await brokenCopy('cancel', async () => {});
+  const destination = path.join(work, 'cancelled-pkg');
+  const abort = new AbortController();
+  const seen: string[] = [];
+  const importing = importModel({
+    source,
+    destination,
+    signal: abort.signal,
+    onProgress: ({ message }) => {
+      seen.push(message);
+      if (message.startsWith('converting') && seen.length > 3) abort.abort();
+    },
+  });
+  await assert.rejects(importing, ImportCancelledError);
+  assert.deepEqual((await readdir(work)).filter((f) => f.startsWith('cancelled-pkg')), []);
+});
