@@ -79,8 +79,9 @@ export class Engine {
   static async load(packageDir: string, provider: ProviderSetting, log?: (message: string) => void): Promise<Engine> {
     const pkg = await loadModelPackage(packageDir);
     const tokenizer = loadTokenizer(pkg.tokenizerJson);
-    if (tokenizer.vocabSize !== pkg.config.vocab_size) {
-      throw new Error(`${packageDir}/tokenizer.json has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${pkg.config.vocab_size}; export the package again with its own tokenizer`);
+    // The embedding may have more rows than the tokenizer has tokens (imported models pad it), never fewer.
+    if (tokenizer.vocabSize > pkg.config.vocab_size) {
+      throw new Error(`${packageDir}/tokenizer.json has ${tokenizer.vocabSize} tokens but config.json's vocab_size is only ${pkg.config.vocab_size}; export the package again with its own tokenizer`);
     }
     const { session, info } = await createSession(pkg.modelPath, provider, log);
     const c = pkg.config;
