@@ -10,6 +10,7 @@ import { cpus, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { EngineClient } from '../../extension/core/engineClient';
+import { loadTokenizer } from '../../extension/core/tokenizer';
 import { memory } from './processMemory';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -40,14 +41,17 @@ async function main(): Promise<void> {
       const [, loadMs] = await timed(() => client.load(packageDir, 'cpu'));
       const loadedMiB = memory(client.pid!, 'VmRSS');
       const sample = readFileSync(path.join(REPO, 'test', 'fixtures', 'tokenizer-sample.txt'), 'utf8');
+      const longText = sample.repeat(Math.ceil(40_000 / sample.length));
+      const { offsets } = loadTokenizer(readFileSync(path.join(packageDir, 'tokenizer.json'), 'utf8')).encode(longText);
+      /** A text of exactly `tokens` tokens with BOS, starting at token `from` of the long text. */
+      const textOf = (tokens: number, from: number) => longText.slice(offsets[from][0], offsets[from + tokens - 2][1]);
       const inspections = [];
       for (const tokens of LENGTHS) {
         const times: number[] = [];
         let mapMs = 0;
         let ran = 0;
         for (let round = 0; round < REPEATS; round++) {
-          // Each round a different text of about `tokens` tokens (4 characters a token here).
-          const text = sample.repeat(Math.ceil((tokens * 8) / sample.length)).slice(round * 7, round * 7 + tokens * 4);
+          const text = textOf(tokens, round * 101); // each round a different text
           const [inspection, ms] = await timed(() => client.request({ op: 'inspect', text }));
           times.push(ms);
           ran = inspection.tokens.length;
