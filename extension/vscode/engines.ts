@@ -90,6 +90,14 @@ export class ModelEngines implements vscode.Disposable {
     return info;
   }
 
+  /** Validates a package by loading it as the baseline; on success makes it the baseline (a user setting). */
+  async useBaseline(dir: string): Promise<EngineInfo> {
+    this.baselineSlot.forget();
+    const info = await this.baselineSlot.load(dir, this.settings.provider());
+    await this.settings.setBaselineDir(dir);
+    return info;
+  }
+
   /** The panel's requests each engine has had (the tests count them per inspection). */
   requests(): Record<'model' | 'baseline', EngineRequests> {
     return { model: this.modelSlot.requests(), baseline: this.baselineSlot.requests() };

@@ -12,7 +12,8 @@ import { ModelEngines } from './engines';
 import { InspectionHover } from './hover';
 import { InspectionRunner } from './inspections';
 import { ModelJobs } from './modelJobs';
-import { selectModel } from './modelPicker';
+import { ModelImporter, type ImportCommandOptions } from './importModel';
+import { modelChoices, selectModel, type ModelChoice } from './modelPicker';
 import { NeedleTestFlow, pickNeedleSettings, type NeedleTestRun } from './needleFlow';
 import { InspectorPanel, PANEL_VIEW_ID, type PanelRequest } from './panel';
 import { PanelSession } from './panelSession';
@@ -33,6 +34,8 @@ export interface InspectorApi {
   lastWhatIf(): WhatIfFlow['last'];
   /** Map, key-span, outlier and quantisation requests each model's engine has had so far. */
   engineRequests(): ReturnType<ModelEngines['requests']>;
+  /** The entries Select Model… offers now (bundled and imported packages, then its actions). */
+  modelChoices(): Promise<ModelChoice[]>;
   /** Acts on `message` as if the panel had sent it (validated the same way); settles when the work
    *  it started is done. For the tests, which cannot click in the panel. */
   panelMessage(message: unknown): Promise<void>;
@@ -40,7 +43,7 @@ export interface InspectorApi {
 
 export function activate(context: vscode.ExtensionContext): InspectorApi {
   const log = vscode.window.createOutputChannel('DiffTransformer', { log: true });
-  const settings = new InspectorSettings(context.extensionPath, log);
+  const settings = new InspectorSettings(context.extensionPath, path.join(context.globalStorageUri.fsPath, 'models'), log);
   const status = new InspectorStatusBar();
   const engines = new ModelEngines(path.join(context.extensionPath, 'dist', 'engine.js'), settings, status, log);
   const highlights = new EditorHighlights();
@@ -51,6 +54,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
   const needleTest = new NeedleTestFlow(engines, jobs, session, highlights);
   const exporter = new ViewExporter(panel, session, settings, log);
   const whatIf = new WhatIfFlow(session, engines, settings, panel, log);
+  const importer = new ModelImporter(settings, engines, log);
   /** A what-if of the shown run goes to its flow; everything else to the session. */
   const onPanelMessage = async (message: PanelRequest): Promise<void> => {
     if (message.type !== 'whatIf') return session.onWebviewMessage(message);
@@ -107,6 +111,10 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     }),
     command('whatIf', () => whatIf.pickAndRun()),
     command('selectModel', () => selectModel(settings, engines)),
+    // From the explorer's context menu the second argument is the selected resources, not options.
+    command('importModel', (folder?: vscode.Uri, options?: ImportCommandOptions | vscode.Uri[]) =>
+      importer.run(folder instanceof vscode.Uri ? folder : undefined, Array.isArray(options) ? {} : options),
+    ),
     command('showPanel', () => panel.reveal(true)),
     command('clearHighlights', () => highlights.clear()),
     command('exportView', (target?: vscode.Uri) => exporter.export(target)),
@@ -131,6 +139,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     lastNeedleTest: () => needleTest.last,
     lastWhatIf: () => whatIf.last,
     engineRequests: () => engines.requests(),
+    modelChoices: () => modelChoices(settings),
     panelMessage: async (data) => {
       const message = parseWebviewMessage(data);
       if (message.type !== 'exportImage') await onPanelMessage(message);

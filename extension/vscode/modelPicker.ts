@@ -1,25 +1,53 @@
-// Select Model…: a bundled package or any package folder, validated by loading it before it
+// Select Model…: a bundled package, one Import Model… wrote into the extension's storage, any
+// package folder, or a model folder to import; a package is validated by loading it before it
 // becomes the model.
 
 import * as vscode from 'vscode';
 import type { ModelEngines } from './engines';
+import { listPackages } from './packageList';
 import type { InspectorSettings } from './settings';
 
-export async function selectModel(settings: InspectorSettings, engines: ModelEngines): Promise<void> {
-  const browse = '$(folder-opened) Choose a package folder…';
+/** An entry of the list: a package (dir) or an action. */
+export interface ModelChoice extends vscode.QuickPickItem {
+  dir?: string;
+  action?: 'browse' | 'import';
+}
+
+/** The list Select Model… shows: bundled packages, imported packages, then the two actions. */
+export async function modelChoices(settings: InspectorSettings): Promise<ModelChoice[]> {
   const current = settings.modelDir();
-  const items = [
-    ...settings.bundledModels().map((dir) => ({ label: dir.split(/[\\/]/).pop()!, description: dir === current ? 'current' : 'bundled', detail: dir })),
-    { label: browse, description: '', detail: 'a folder with model.onnx, tokenizer.json, config.json and manifest.json' },
+  const group = async (label: string, parent: string): Promise<ModelChoice[]> => {
+    const packages = await listPackages(parent);
+    if (packages.length === 0) return [];
+    const items = packages.map((p) => ({ label: p.name, description: p.dir === current ? `current · ${p.description}` : p.description, detail: p.dir, dir: p.dir }));
+    return [{ label, kind: vscode.QuickPickItemKind.Separator }, ...items];
+  };
+  return [
+    ...(await group('bundled', settings.bundledModelsDir())),
+    ...(await group('imported', settings.importedModelsDir)),
+    { label: '', kind: vscode.QuickPickItemKind.Separator },
+    { label: '$(cloud-download) Import Model…', detail: 'convert a Hugging Face-layout folder (config.json, *.safetensors, tokenizer.json) into a package', action: 'import' },
+    { label: '$(folder-opened) Choose a package folder…', detail: 'a folder with model.onnx, tokenizer.json, config.json and manifest.json', action: 'browse' },
   ];
-  const picked = await vscode.window.showQuickPick(items, { title: 'DiffTransformer: Select Model', placeHolder: 'Model package to run' });
+}
+
+export async function selectModel(settings: InspectorSettings, engines: ModelEngines): Promise<void> {
+  const picked = await vscode.window.showQuickPick(await modelChoices(settings), { title: 'DiffTransformer: Select Model', placeHolder: 'Model package to run', matchOnDescription: true });
   if (!picked) return;
-  let dir = picked.detail;
-  if (picked.label === browse) {
-    const folders = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use this model package' });
-    if (!folders?.[0]) return;
-    dir = folders[0].fsPath;
+  if (picked.action === 'import') {
+    await vscode.commands.executeCommand('difftransformer.importModel');
+    return;
   }
+  let dir = picked.dir;
+  if (picked.action === 'browse') {
+    const folders = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use this model package' });
+    dir = folders?.[0]?.fsPath;
+  }
+  if (dir) await useModel(engines, dir);
+}
+
+/** Loads a package (validating it) and makes it the model. */
+export async function useModel(engines: ModelEngines, dir: string): Promise<void> {
   const info = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `DiffTransformer: loading ${dir}` }, () => engines.useModel(dir));
   void vscode.window.showInformationMessage(`DiffTransformer: now running ${info.name} (${info.kind}) on ${info.provider}.`);
 }

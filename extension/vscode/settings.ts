@@ -1,7 +1,7 @@
 // The extension's settings (difftransformer.*), read in one place: which model packages to run (a
 // workspace's paths are ignored in Restricted Mode), the execution provider and the limits.
 
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { chooseModelPath, DEFAULT_BASELINE, DEFAULT_MODEL, matchedBaseline } from '../core/modelPath';
@@ -10,6 +10,8 @@ import type { ProviderSetting } from '../core/runtime';
 export class InspectorSettings {
   constructor(
     private readonly extensionPath: string,
+    /** Where Import Model… writes packages by default (the extension's global storage). */
+    readonly importedModelsDir: string,
     private readonly log: vscode.LogOutputChannel,
   ) {}
 
@@ -33,12 +35,14 @@ export class InspectorSettings {
     await this.values.update('modelPath', dir, vscode.ConfigurationTarget.Global);
   }
 
-  /** The package folders shipped in the extension's models/ folder. */
-  bundledModels(): string[] {
-    const models = this.bundled('');
-    return readdirSync(models, { withFileTypes: true })
-      .filter((entry) => entry.isDirectory())
-      .map((entry) => path.join(models, entry.name));
+  /** Makes `dir` the baseline that Compare with Baseline runs (a user setting). */
+  async setBaselineDir(dir: string): Promise<void> {
+    await this.values.update('baselineModelPath', dir, vscode.ConfigurationTarget.Global);
+  }
+
+  /** The extension's models/ folder, which holds the bundled packages. */
+  bundledModelsDir(): string {
+    return this.bundled('');
   }
 
   provider(): ProviderSetting {

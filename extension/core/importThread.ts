@@ -1,0 +1,59 @@
+// Import Model off the caller's thread: converting a 1B-parameter checkpoint reads, converts and
+// hashes gigabytes, which in the extension host's thread would freeze every other extension. The
+// import runs in a worker thread (importWorker.ts) that reports progress; aborting the signal asks
+// it to stop at the next tensor, and importModel removes its temporary folder before it answers.
+
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { ImportError } from './import/importError';
+import { ImportCancelledError, type ImportOptions, type ImportProgress, type ImportResult } from './import/importModel';
+
+/** What the worker gets: the import's options without the callbacks, which cannot cross threads. */
+export type ImportJob = Omit<ImportOptions, 'onProgress' | 'signal'>;
+
+export type ImportWorkerMessage =
+  | { type: 'progress'; progress: ImportProgress }
+  | { type: 'done'; result: ImportResult }
+  | { type: 'failed'; name: string; message: string };
+
+/** The message that asks the worker to stop. */
+export const CANCEL_IMPORT = 'cancel';
+
+/** Errors keep their class across the thread boundary, so that callers can tell them apart. */
+const ERROR_CLASSES: Record<string, new (message: string) => Error> = {
+  ImportError,
+  ImportCancelledError,
+};
+
+/** Runs importModel(options) in a worker thread; same result, progress and cancellation. */
+export function importInWorker(options: ImportOptions): Promise<ImportResult> {
+  const { onProgress, signal, ...job } = options;
+  if (signal?.aborted) return Promise.reject(new ImportCancelledError('import cancelled'));
+  // Beside this file: dist/ when bundled, out/extension/core/ when compiled.
+  const worker = new Worker(path.join(__dirname, 'importWorker.js'), { workerData: job satisfies ImportJob });
+  const cancel = () => worker.postMessage(CANCEL_IMPORT);
+  signal?.addEventListener('abort', cancel, { once: true });
+  return new Promise<ImportResult>((resolve, reject) => {
+    let settled = false;
+    const settle = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', cancel);
+      outcome();
+      void worker.terminate();
+    };
+    worker.on('message', (message: ImportWorkerMessage) => {
+      if (message.type === 'progress') onProgress?.(message.progress);
+      else if (message.type === 'done') settle(() => resolve(message.result));
+      else settle(() => reject(rebuilt(message.name, message.message)));
+    });
+    worker.on('error', (error) => settle(() => reject(error)));
+    worker.on('exit', (code) => settle(() => reject(new Error(`the import's worker thread stopped (exit code ${code}) before it finished`))));
+  });
+}
+
+/** An error from the worker as the caller would have got it in its own thread. */
+function rebuilt(name: string, message: string): Error {
+  const ErrorClass = ERROR_CLASSES[name];
+  return ErrorClass ? new ErrorClass(message) : Object.assign(new Error(message), { name });
+}
