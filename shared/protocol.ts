@@ -14,8 +14,12 @@ export const inspectionMetaSchema = z.object({
   source: z.object({ fileName: z.string(), startLine: indexSchema, endLine: indexSchema }),
   tokens: z.array(tokenSchema),
   window: inputWindowSchema.nullable(),
-  /** lambda per layer (empty for a baseline). */
+  /** One λ per layer; empty for a baseline and for a model whose λ varies per token and head
+   *  (DIFF V2: lambdaRanges gives its spread, each map its row of λ per query token). */
   lambda: z.array(z.number()),
+  /** Per layer and head, the smallest and largest λ over the run's tokens, [min, max] (the two are
+   *  equal for a model with one λ per layer); empty for a baseline. */
+  lambdaRanges: z.array(z.array(z.tuple([z.number(), z.number()]))).default([]),
   /** The run's query token, the selection's last (token index, BOS = 0): a new run's panel selection starts on it. */
   query: indexSchema,
   /** Side of each thumbnail (thumbnails are size x size, average-pooled). */
@@ -67,6 +71,14 @@ export function decidedAtLayer(layers: readonly LensLayer[]): number | undefined
   return layers[decided].layer;
 }
 
+/** λ over [min, max] ranges (a layer's heads, or one head) in words, with 3 decimals: "λ 0.356",
+ *  or "λ 0.120–0.870" where it varies with the token or the head. */
+export function lambdaText(ranges: readonly (readonly [number, number])[]): string {
+  const low = Math.min(...ranges.map(([min]) => min));
+  const high = Math.max(...ranges.map(([, max]) => max));
+  return low === high ? `λ ${low.toFixed(3)}` : `λ ${low.toFixed(3)}–${high.toFixed(3)}`;
+}
+
 /** One run's side of the what-if comparison, at the host's layer, head and locked query. */
 const whatIfSideSchema = z.object({
   /** T x T values of the map (the diff view, or a baseline's A1). */
@@ -94,6 +106,13 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     /** T x T values, row = query, column = key. */
     size: indexSchema,
     data: float32ArraySchema,
+    /** λ of each query row (T values) for this layer and head, for a model whose λ varies per
+     *  token (DIFF V2); absent when one λ holds for the whole layer. */
+    lambda: float32ArraySchema.optional(),
+    /** The compare pane only, beside a DiffLlama model ('halves' pairing) when the baseline numbers
+     *  its heads as Llama does: the map of standard head `head` + H, the counterpart of A2 (`head`
+     *  itself is the counterpart of A1). */
+    paired: z.object({ head: indexSchema, data: float32ArraySchema }).optional(),
   }),
   /** The key spans of the host's locked query token (a token of that pane's run). */
   z.object({ type: z.literal('spans'), ...pane, ...layerHead, query: indexSchema, spans: z.array(keySpanSchema) }),

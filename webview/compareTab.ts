@@ -2,14 +2,16 @@
 // column with its map, the key spans of the locked query, its quantisation what-if and its outlier
 // histograms. Layer, head and query are the host's one selection for both; a layer's histograms
 // share one |value| axis in both columns, so the model with the larger outliers is the one whose
-// bars reach further.
+// bars reach further. Beside a DiffLlama model (A1 = softmax head h, A2 = h + H), a baseline that
+// numbers its heads as Llama does shows both counterparts of head h: its heads h and h + H.
 
 import type { LayerOutliers, LayerQuantisation } from '../shared/inspection';
 import type { QuantBits } from '../shared/model';
 import type { InspectionMeta, Pane } from '../shared/protocol';
 import type { Theme } from './colors';
 import { createIndexSelect, type IndexSelect } from './controls';
-import { formatLambda, VIEW_LABELS } from './format';
+import { VIEW_LABELS } from './format';
+import { headLambda, mapCaption } from './heads';
 import { HeatmapView } from './heatmap';
 import { HistogramsView } from './histograms';
 import { renderQuantisationTable } from './quantisation';
@@ -44,10 +46,13 @@ export class CompareTab implements PanelView {
       return;
     }
     const { nLayer, nHead } = comparison.meta.model;
-    this.note.textContent = `Same layer, head and locked query token in both models (the baseline has ${nLayer} layers × ${nHead} heads; larger indices are clamped). Click a row of either map to lock a query. A layer's histograms share one |value| axis in both columns.`;
+    const heads = comparison.pairedMap
+      ? `DiffLlama pairing: the DIFF model's head h sits beside the baseline's heads h and h + ${meta.model.nHead}, the softmax heads of its A1 and A2 (the baseline has ${nLayer} layers × ${nHead} heads, numbered as in Llama)`
+      : `Same layer, head and locked query token in both models (the baseline has ${nLayer} layers × ${nHead} heads; larger indices are clamped)`;
+    this.note.textContent = `${heads}. Click a row of either map to lock a query. A layer's histograms share one |value| axis in both columns.`;
     this.layerSelect.show(Array.from({ length: meta.model.nLayer }, (_, i) => String(i)), selection.layer);
     this.headSelect.show(Array.from({ length: meta.model.nHead }, (_, i) => String(i)), selection.head);
-    const main = { meta, map: state.map, spans: state.spans, outliers: state.outliers, quantisation: state.quantisation };
+    const main = { meta, map: state.map, pairedMap: undefined, spans: state.spans, outliers: state.outliers, quantisation: state.quantisation };
     this.columns.main.render(main, state.query, state.quantBits);
     this.columns.compare.render(comparison, comparison.spans?.query ?? 0, state.quantBits);
     this.shareAxes(state.outliers, comparison.outliers);
@@ -64,11 +69,15 @@ export class CompareTab implements PanelView {
   });
 }
 
-/** One side of the Compare tab: a model's title, map, key spans, what-if and histograms (ids compare-PANE-…). */
+/** One side of the Compare tab: a model's title, map (two beside a DiffLlama model: see above), key
+ *  spans, what-if and histograms (ids compare-PANE-…, the second map's compare-PANE-paired-…). */
 class CompareColumn {
   readonly element: HTMLElement;
   private readonly title: HTMLElement;
+  private readonly maps = element('div', 'compare-maps');
+  private readonly pairedArea = element('div', 'compare-map');
   private readonly heatmap: HeatmapView;
+  private readonly pairedHeatmap: HeatmapView;
   private readonly spans: SpanList;
   private readonly table: HTMLTableElement;
   private readonly histograms: HistogramsView;
@@ -76,8 +85,11 @@ class CompareColumn {
   constructor(pane: Pane, theme: Theme, host: HostRequests) {
     this.element = element('div', 'compare-column', `compare-${pane}`);
     this.title = element('div', 'compare-title', `compare-${pane}-title`);
-    this.element.append(this.title);
-    this.heatmap = new HeatmapView(this.element, theme, (query) => host.lockQuery(pane, query), `compare-${pane}-`);
+    const mapArea = element('div', 'compare-map');
+    this.maps.append(mapArea, this.pairedArea);
+    this.element.append(this.title, this.maps);
+    this.heatmap = new HeatmapView(mapArea, theme, (query) => host.lockQuery(pane, query), `compare-${pane}-`);
+    this.pairedHeatmap = new HeatmapView(this.pairedArea, theme, (query) => host.lockQuery(pane, query), `compare-${pane}-paired-`);
     fitHeatmapToPanel(this.element);
     const reveal = (first: number, end: number) => host.reveal(pane, first, end);
     this.spans = new SpanList(`compare-${pane}-spans`, reveal);
@@ -87,9 +99,13 @@ class CompareColumn {
   }
 
   /** Shows a run (the model's or the baseline's) and its map, spans, what-if and outliers. */
-  render({ meta, map, spans, outliers, quantisation }: Comparison, query: number, quantBits: QuantBits | null): void {
+  render({ meta, map, pairedMap, spans, outliers, quantisation }: Comparison, query: number, quantBits: QuantBits | null): void {
     this.title.textContent = title(meta, map);
-    this.heatmap.render(map, meta.tokens, query);
+    const counterpart = (shown: NonNullable<Comparison['map']>, of: 'A1' | 'A2') => `standard head ${shown.head}: the counterpart of ${of} of DIFF head ${map!.head} (softmax head ${shown.head})`;
+    this.heatmap.render(map, meta.tokens, query, map && (pairedMap ? counterpart(map, 'A1') : mapCaption(meta, map)));
+    this.maps.classList.toggle('paired', Boolean(pairedMap));
+    this.pairedArea.hidden = !pairedMap;
+    this.pairedHeatmap.render(pairedMap, meta.tokens, query, pairedMap && counterpart(pairedMap, 'A2'));
     this.spans.render(spans, meta);
     this.fillTable(meta, quantisation, quantBits);
     this.histograms.setQuantBits(quantBits);
@@ -106,13 +122,14 @@ class CompareColumn {
 
   setTheme(theme: Theme): void {
     this.heatmap.setTheme(theme);
+    this.pairedHeatmap.setTheme(theme);
     this.histograms.setTheme(theme);
   }
 }
 
-/** The model, its run and the map shown, with λ of the map's layer. */
+/** The model, its run and the map shown, with λ of the map's head (its range for λ per token). */
 function title(meta: InspectionMeta, map: Comparison['map']): string {
-  const lambda = map && meta.lambda.length > map.layer ? ` · λ ${formatLambda(meta.lambda[map.layer])}` : '';
+  const lambda = map && headLambda(meta, map.layer, map.head) ? ` · ${headLambda(meta, map.layer, map.head)}` : '';
   const shown = map ? ` · ${VIEW_LABELS[map.view]} · layer ${map.layer} head ${map.head}${lambda}` : '';
   return `${meta.model.name} (${meta.model.kind}) · ${meta.tokens.length} tokens · ${Math.round(meta.latencyMs)} ms${shown}`;
 }

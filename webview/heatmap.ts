@@ -7,6 +7,8 @@
 // marked at once (so that ↑/↓ step from it); the panel state's query replaces it when the host
 // answers. The keyboard walks the focused cell (the locked row, a key column of it) and a live
 // region says each cell it reaches; "View as table" lists the row's strongest keys (mapTable.ts).
+// A caption under the readout says which softmax heads the map's A1 and A2 are; a model whose λ
+// varies per token gets the λ strip beside the map (lambdaStrip.ts).
 
 import type { TokenInfo } from '../shared/inspection';
 import type { MapView } from '../shared/model';
@@ -14,6 +16,7 @@ import { drawLegend, drawText, fillBackground, putScaledValues, sizeCanvas } fro
 import { scaleForView, type ColorScale, type Theme } from './colors';
 import { formatValue, VIEW_LABELS } from './format';
 import { drawTokenLabels, LABEL_SPACE, labelSpaceFor, type DrawnLabels } from './heatmapLabels';
+import { LambdaStrip, STRIP_ROOM } from './lambdaStrip';
 import { cellAfterKey, KEYBOARD_HELP, MapText, mapName, type MapCell } from './mapTable';
 import { describeElement, element } from './view';
 
@@ -24,6 +27,8 @@ export interface ShownMap {
   view: MapView;
   size: number;
   data: Float32Array;
+  /** λ of each query row for this head, for a model whose λ varies per token (DIFF V2). */
+  lambda?: Float32Array;
 }
 
 /** Largest cell side (CSS px), so that a short text does not give giant cells. */
@@ -43,6 +48,8 @@ export class HeatmapView {
   private readonly hoverColumn: HTMLElement;
   private readonly focusCell: HTMLElement;
   private readonly legend: HTMLCanvasElement;
+  private readonly caption: HTMLElement;
+  private readonly strip: LambdaStrip;
   private readonly text: MapText;
   private image: ImageData | undefined;
   private map: ShownMap | undefined;
@@ -88,11 +95,13 @@ export class HeatmapView {
     this.focusCell = element('div', 'focus-cell');
     this.lockedRow.hidden = this.hoverRow.hidden = this.hoverColumn.hidden = this.focusCell.hidden = true;
     stack.append(this.canvas, this.lockedRow, this.hoverRow, this.hoverColumn, this.focusCell);
-    grid.append(element('div', 'heatmap-corner'), this.columnLabels, this.rowLabels, stack);
+    this.strip = new LambdaStrip(idPrefix, (query) => (query === undefined ? this.showReadout() : this.text.showLambda(query)));
+    grid.append(element('div', 'heatmap-corner'), this.columnLabels, this.strip.label, this.rowLabels, stack, this.strip.canvas);
     this.frame.append(grid);
     this.legend = element('canvas', 'legend', `${idPrefix}legend`);
+    this.caption = element('div', 'heatmap-caption', `${idPrefix}heatmap-caption`);
     this.text = new MapText(idPrefix);
-    parent.append(this.text.toolbar, this.text.announcer, this.frame, this.legend, this.text.table);
+    parent.append(this.text.toolbar, this.caption, this.text.announcer, this.frame, this.legend, this.text.table);
 
     // Pointer positions are kept as client coordinates and turned into cells once per frame
     // (event.offsetX is rounded to whole pixels, which picks the wrong cell on subpixel layouts).
@@ -113,8 +122,11 @@ export class HeatmapView {
   }
 
   /** Shows the panel state's map and locked query: draws only a new map (or tokens), and moves the
-   *  locked row only when the state's query changed, so a row the user just locked stays marked. */
-  render(map: ShownMap | undefined, tokens: readonly TokenInfo[], query: number): void {
+   *  locked row only when the state's query changed, so a row the user just locked stays marked.
+   *  `caption` says what the map's head is made of (its softmax heads). */
+  render(map: ShownMap | undefined, tokens: readonly TokenInfo[], query: number, caption = ''): void {
+    if (this.caption.textContent !== caption) this.caption.textContent = caption;
+    this.caption.hidden = !caption;
     const { rendered } = this;
     if (map !== rendered.map || (map && tokens !== rendered.tokens)) {
       if (map) this.show(map, tokens, query);
@@ -136,6 +148,7 @@ export class HeatmapView {
     }
     if (!this.image || this.image.width !== size) this.image = this.context.createImageData(size, size);
     this.paint();
+    this.strip.show(map.lambda, this.theme);
     this.cellPx = 0; // forces the layout (labels, overlays) for the new map
     this.layout();
     this.showText();
@@ -176,6 +189,7 @@ export class HeatmapView {
     this.theme = theme;
     if (!this.map) return;
     this.paint();
+    this.strip.show(this.map.lambda, theme);
     this.drawRowLabels();
     this.drawColumnLabels();
     this.drawLegend();
@@ -184,6 +198,7 @@ export class HeatmapView {
   /** Forgets the map (e.g. the inspection was cleared). */
   private clear(): void {
     this.map = undefined;
+    this.strip.show(undefined, undefined);
     this.canvas.width = 0;
     this.canvas.height = 0;
     for (const canvas of [this.rowLabels, this.columnLabels, this.legend]) canvas.width = canvas.height = 0;
@@ -242,7 +257,7 @@ export class HeatmapView {
   private layout(): void {
     const { map } = this;
     const labelSpace = labelSpaceFor(this.frame.clientWidth);
-    const available = this.frame.clientWidth - labelSpace - 4;
+    const available = this.frame.clientWidth - labelSpace - 4 - (this.strip.shown ? STRIP_ROOM : 0);
     if (!map || available <= 0) return;
     const fit = available / map.size;
     const cellPx = fit >= 3 ? Math.min(MAX_CELL, Math.floor(fit)) : Math.max(1, fit);
@@ -256,6 +271,7 @@ export class HeatmapView {
     this.hoverColumn.style.width = `${cellPx}px`;
     this.lockedRow.style.height = `${cellPx}px`;
     this.focusCell.style.width = this.focusCell.style.height = `${cellPx}px`;
+    this.strip.layout(cellPx);
     this.placeLockedRow();
     this.placeFocusCell();
     this.drawRowLabels();

@@ -90,6 +90,12 @@ export class MapText {
     );
   }
 
+  /** The readout names a query row's λ (the λ strip is hovered). */
+  showLambda(query: number): void {
+    const { map, tokens } = this;
+    if (map?.lambda) this.readout.replaceChildren(`query ${query} `, ...quoted(tokens, query), ` · λ = ${formatValue(map.lambda[query])} (layer ${map.layer}, head ${map.head})`);
+  }
+
   /** Says a cell the keyboard reached to screen readers. */
   announce(cell: MapCell): void {
     if (this.map) this.announcer.replaceChildren(...describeCell(this.map, this.tokens, cell));
@@ -115,6 +121,7 @@ function describeCell(map: ShownMap, tokens: readonly TokenInfo[], { query, key 
     ` → key ${key} `,
     ...quoted(tokens, key),
     ` · ${VIEW_LABELS[map.view]} = ${formatValue(value)}${masked}`,
+    ...(map.lambda ? [` · λ = ${formatValue(map.lambda[query])}`] : []),
   ];
 }
 

@@ -7,7 +7,8 @@ import { mapViews, type MapView } from '../shared/model';
 import type { InspectionMeta } from '../shared/protocol';
 import type { Theme } from './colors';
 import { createIndexSelect, createViewSwitch, type IndexSelect, type ViewSwitch } from './controls';
-import { formatLambda, VIEW_LABELS } from './format';
+import { VIEW_LABELS } from './format';
+import { hasLambda, mapCaption, layerLambda } from './heads';
 import { HeadMenu } from './headMenu';
 import { HeatmapView } from './heatmap';
 import { LensTable } from './lensTable';
@@ -45,7 +46,7 @@ export class MapsTab implements PanelView {
       grid,
       lambdaLine,
       (layer, head) => host.select({ layer, head }),
-      (layer, head, x, y) => headMenu.open(layer, head, x, y, (this.meta?.lambda.length ?? 0) > 0),
+      (layer, head, x, y) => headMenu.open(layer, head, x, y, this.meta !== undefined && hasLambda(this.meta)),
     );
     // The key spans sit under the overview (not in a tab of their own): locking a row shows its spans at once.
     this.spans = new SpanList('spans', (first, end) => host.reveal('main', first, end));
@@ -68,7 +69,7 @@ export class MapsTab implements PanelView {
     if (meta) this.renderControls(meta, selection);
     this.drawOverview(meta, meta && state.thumbnails[selection.view], selection.view, this.theme);
     this.overview.select(selection.layer, selection.head);
-    this.heatmap.render(meta && state.map, meta?.tokens ?? [], state.query);
+    this.heatmap.render(meta && state.map, meta?.tokens ?? [], state.query, meta && state.map ? mapCaption(meta, state.map) : '');
     this.spans.render(state.spans, meta);
     this.lens.render(state.lens, meta);
   }
@@ -88,7 +89,7 @@ export class MapsTab implements PanelView {
     const { nLayer, nHead } = meta.model;
     this.viewSwitch.show(mapViews(meta.model.kind), selection.view);
     this.layerSelect.show(
-      Array.from({ length: nLayer }, (_, layer) => (meta.lambda.length > layer ? `${layer} (λ ${formatLambda(meta.lambda[layer])})` : String(layer))),
+      Array.from({ length: nLayer }, (_, layer) => (layerLambda(meta, layer) ? `${layer} (${layerLambda(meta, layer)})` : String(layer))),
       selection.layer,
     );
     this.headSelect.show(Array.from({ length: nHead }, (_, head) => String(head)), selection.head);

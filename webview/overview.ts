@@ -1,5 +1,6 @@
 // The overview grid: one small canvas per layer (rows) and head (columns) showing the current
-// view's average-pooled thumbnail, with lambda in the row labels; clicking one selects it. All
+// view's average-pooled thumbnail, with lambda in the row labels (and, for a model whose λ varies
+// per token, each head's λ range under its thumbnail); clicking one selects it. All
 // thumbnails of a view share one colour scale so heads can be compared. For the keyboard it is one
 // tab stop, a listbox with roving focus: the arrows move between thumbnails, Enter or Space opens one.
 
@@ -7,7 +8,8 @@ import type { MapView } from '../shared/model';
 import type { InspectionMeta } from '../shared/protocol';
 import { putScaledValues } from './canvas';
 import { scaleForView, type Theme } from './colors';
-import { formatLambda, VIEW_LABELS } from './format';
+import { VIEW_LABELS } from './format';
+import { headLambda, lambdaPerToken, layerLambda, subHeadNote } from './heads';
 import { textElement } from './view';
 
 export class OverviewGrid {
@@ -52,7 +54,7 @@ export class OverviewGrid {
     const { nLayer, nHead } = meta.model;
     const size = meta.thumbnailSize;
     this.build(meta);
-    this.showLambdas(meta.lambda);
+    this.showLambdas(meta);
     const expected = nLayer * nHead * size * size;
     if (!values || values.length !== expected || size === 0) {
       if (values) console.warn(`thumbnails of '${view}': ${values.length} values, expected ${expected}`);
@@ -63,19 +65,23 @@ export class OverviewGrid {
     const image = new ImageData(size, size);
     this.thumbnails.forEach((canvas, index) => {
       putScaledValues(canvas.getContext('2d')!, image, values.subarray(index * size * size, (index + 1) * size * size), scale);
-      canvas.title = `Layer ${canvas.dataset.layer}, head ${canvas.dataset.head} · ${VIEW_LABELS[view]}`;
+      const [layer, head] = [Number(canvas.dataset.layer), Number(canvas.dataset.head)];
+      const details = [headLambda(meta, layer, head), subHeadNote(meta.model, head)].filter(Boolean);
+      canvas.title = [`Layer ${layer}, head ${head} · ${VIEW_LABELS[view]}`, ...details].join(' · ');
     });
   }
 
   /** The λ line: one element per layer (.lambda-entry, which CSS keeps on one line), so that a
    *  narrow panel wraps the line between entries, never inside one. */
-  private showLambdas(lambdas: readonly number[]): void {
-    if (lambdas.length === 0) {
+  private showLambdas(meta: InspectionMeta): void {
+    const layers = Array.from({ length: meta.model.nLayer }, (_, layer) => layerLambda(meta, layer));
+    if (!layers.some(Boolean)) {
       this.lambdaLine.textContent = 'Baseline model: one softmax map per head, no λ.';
       return;
     }
-    const entries = lambdas.map((lambda, layer) => textElement('span', `L${layer} λ ${formatLambda(lambda)}`, 'lambda-entry'));
-    this.lambdaLine.replaceChildren('λ per layer: ', ...entries.flatMap((entry, index) => (index > 0 ? [' · ', entry] : [entry])));
+    const entries = layers.map((lambda, layer) => textElement('span', `L${layer} ${lambda}`, 'lambda-entry'));
+    const title = lambdaPerToken(meta) ? 'λ per token and head, range in each layer: ' : 'λ per layer: ';
+    this.lambdaLine.replaceChildren(title, ...entries.flatMap((entry, index) => (index > 0 ? [' · ', entry] : [entry])));
   }
 
   /** Marks the selected thumbnail; it is the tab stop unless the focus is in the grid. */
@@ -124,11 +130,11 @@ export class OverviewGrid {
     this.shape = '';
   }
 
-  /** Creates the grid's cells when the model's shape changes: a header row of heads, then per
-   *  layer a label (with lambda) and nHead canvases. */
+  /** Creates the grid's cells when the model's shape or λ changes: a header row of heads, then per
+   *  layer a label (with lambda) and nHead canvases, and for λ per token a row of each head's range. */
   private build(meta: InspectionMeta): void {
     const { nLayer, nHead } = meta.model;
-    const shape = `${nLayer}x${nHead}x${meta.thumbnailSize}:${meta.lambda.join()}`;
+    const shape = `${nLayer}x${nHead}x${meta.thumbnailSize}:${meta.lambda.join()}:${meta.lambdaRanges.flat(2).join()}`;
     if (shape === this.shape) return;
     this.shape = shape;
     this.nHead = nHead;
@@ -144,10 +150,11 @@ export class OverviewGrid {
     this.thumbnails = [];
     for (let layer = 0; layer < nLayer; layer++) {
       const label = hiddenLabel(`L${layer}`, 'overview-layer');
-      const lambda = meta.lambda.length > layer ? `λ ${formatLambda(meta.lambda[layer])}` : '';
+      const lambda = layerLambda(meta, layer);
       if (lambda) label.append(textElement('span', lambda, 'overview-lambda'));
       cells.push(label);
       for (let head = 0; head < nHead; head++) {
+        const headText = headLambda(meta, layer, head);
         const canvas = document.createElement('canvas');
         canvas.className = 'thumbnail';
         canvas.width = canvas.height = meta.thumbnailSize;
@@ -155,11 +162,22 @@ export class OverviewGrid {
         canvas.dataset.head = String(head);
         canvas.tabIndex = -1;
         canvas.setAttribute('role', 'option');
-        canvas.setAttribute('aria-label', `layer ${layer} head ${head}${lambda && `, ${lambda}`}`);
+        canvas.setAttribute('aria-label', `layer ${layer} head ${head}${headText && `, ${headText}`}`);
         this.thumbnails.push(canvas);
         cells.push(canvas);
+      }
+      if (lambdaPerToken(meta)) {
+        // Each head's own range, under its thumbnail (its name above says the same).
+        cells.push(hiddenLabel('', 'overview-corner'));
+        for (let head = 0; head < nHead; head++) cells.push(hiddenLabel(shortRange(meta.lambdaRanges[layer][head]), 'overview-head-lambda'));
       }
     }
     this.container.replaceChildren(...cells);
   }
+}
+
+/** A λ range short enough for a thumbnail's width: ".12–.87". */
+function shortRange([min, max]: readonly [number, number]): string {
+  const short = (value: number) => value.toFixed(2).replace(/^(-?)0\./, '$1.').replace('-', '−');
+  return `${short(min)}–${short(max)}`;
 }

@@ -29,6 +29,8 @@ export interface Status {
 export interface Comparison {
   meta: InspectionMeta;
   map: ShownMap | undefined;
+  /** Beside a DiffLlama model, the baseline's head h + H (the counterpart of A2; `map` is head h's). */
+  pairedMap: ShownMap | undefined;
   spans: ShownSpans | undefined;
   outliers: LayerOutliers[] | undefined;
   /** The quantisation what-if, which the host computes after the outliers. */
@@ -94,7 +96,7 @@ const SAVED_ARRAYS_LIMIT = 4_000_000;
 
 const viewSchema = z.enum(MAP_VIEWS);
 const selectionSchema = z.object({ layer: indexSchema, head: indexSchema, view: viewSchema });
-const savedMapSchema = selectionSchema.extend({ runId: indexSchema, size: indexSchema, data: z.string() });
+const savedMapSchema = selectionSchema.extend({ runId: indexSchema, size: indexSchema, data: z.string(), lambda: z.string().optional() });
 const savedSpansSchema = z.object({ layer: indexSchema, head: indexSchema, query: indexSchema, spans: z.array(keySpanSchema) });
 /** What the panes have in common: a map, key spans and the statistics. */
 const savedPaneSchema = z.object({
@@ -109,7 +111,7 @@ const savedStateSchema = savedPaneSchema.extend({
   thumbnails: z.partialRecord(viewSchema, z.string()),
   selection: selectionSchema,
   query: indexSchema,
-  comparison: savedPaneSchema.extend({ meta: inspectionMetaSchema }).optional(),
+  comparison: savedPaneSchema.extend({ meta: inspectionMetaSchema, pairedMap: savedMapSchema.optional() }).optional(),
   needles: needleReportSchema.optional(),
   tab: z.enum(PANEL_TABS),
   quantBits: z.literal(QUANT_BITS).nullable(),
@@ -133,22 +135,27 @@ export function saveState(state: PanelState): SavedState {
     const text = values && fits(values);
     if (text) thumbnails[view] = text;
   }
-  const mapData = state.map && fits(state.map.data);
   const { comparison } = state;
-  const comparisonMapData = comparison?.map && fits(comparison.map.data);
+  /** A map in its saved form, while the budget lasts (its λ row with it). */
+  const saved = (map: ShownMap | undefined) => {
+    const data = map && fits(map.data);
+    const lambda = map?.lambda && fits(map.lambda);
+    return map && data ? { ...map, data, lambda } : undefined;
+  };
   return {
     version: 1,
     meta: state.meta,
     thumbnails,
     selection: state.selection,
     query: state.query,
-    map: state.map && mapData ? { ...state.map, data: mapData } : undefined,
+    map: saved(state.map),
     spans: state.spans,
     outliers: state.outliers,
     quantisation: state.quantisation,
     comparison: comparison && {
       ...comparison,
-      map: comparison.map && comparisonMapData ? { ...comparison.map, data: comparisonMapData } : undefined,
+      map: saved(comparison.map),
+      pairedMap: saved(comparison.pairedMap),
     },
     needles: state.needles,
     tab: state.tab,
@@ -168,10 +175,12 @@ export function restoreState(saved: unknown): PanelState {
   const thumbnails: Thumbnails = {};
   let map: ShownMap | undefined;
   let comparisonMap: ShownMap | undefined;
+  let pairedMap: ShownMap | undefined;
   try {
     for (const [view, text] of Object.entries(parsed.data.thumbnails) as [MapView, string][]) thumbnails[view] = decodeFloats(text);
     map = decodeMap(parsed.data.map);
     comparisonMap = decodeMap(parsed.data.comparison?.map);
+    pairedMap = decodeMap(parsed.data.comparison?.pairedMap);
   } catch (error) {
     console.warn('discarding saved arrays (bad base64):', error); // the host sends them again on request
   }
@@ -179,6 +188,7 @@ export function restoreState(saved: unknown): PanelState {
   const comparison = savedComparison && {
     meta: savedComparison.meta,
     map: comparisonMap,
+    pairedMap,
     spans: savedComparison.spans,
     outliers: savedComparison.outliers,
     quantisation: savedComparison.quantisation,
@@ -189,8 +199,8 @@ export function restoreState(saved: unknown): PanelState {
 /** A saved map, or undefined when none was saved or its size does not match its data. */
 function decodeMap(saved: z.infer<typeof savedMapSchema> | undefined): ShownMap | undefined {
   if (!saved) return undefined;
-  const map = { ...saved, data: decodeFloats(saved.data) };
-  return map.data.length === map.size * map.size ? map : undefined;
+  const map = { ...saved, data: decodeFloats(saved.data), lambda: saved.lambda === undefined ? undefined : decodeFloats(saved.lambda) };
+  return map.data.length === map.size * map.size && (!map.lambda || map.lambda.length === map.size) ? map : undefined;
 }
 
 function encodeFloats(values: Float32Array): string {

@@ -35,16 +35,16 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       return inspected(state, action.meta, action.thumbnails, action.selection);
     case 'comparison':
       if (!isCurrentRun(state, action.meta.runId)) return state;
-      return { ...state, comparison: { meta: action.meta, map: undefined, spans: undefined, outliers: undefined, quantisation: undefined }, tab: 'compare' };
+      return { ...state, comparison: { meta: action.meta, map: undefined, pairedMap: undefined, spans: undefined, outliers: undefined, quantisation: undefined }, tab: 'compare' };
     case 'map': {
-      const { pane, runId, layer, head, view, size, data } = action;
-      if (data.length !== size * size) {
-        console.warn(`ignoring map: ${data.length} values for size ${size}`);
+      const { pane, runId, layer, head, view, size, data, lambda, paired } = action;
+      if (data.length !== size * size || (lambda && lambda.length !== size) || (paired && paired.data.length !== size * size)) {
+        console.warn(`ignoring map: ${data.length} values (λ ${lambda?.length}, paired ${paired?.data.length}) for size ${size}`);
         return state;
       }
       if (!isCurrentRun(state, runId)) return state;
-      const map = { runId, layer, head, view, size, data };
-      if (pane === 'compare') return withComparison(state, { map });
+      const map = { runId, layer, head, view, size, data, ...(lambda && { lambda }) };
+      if (pane === 'compare') return withComparison(state, { map, pairedMap: paired && { ...map, head: paired.head, data: paired.data } });
       // The host computed it for its selection: show that selection.
       return { ...state, map, selection: { layer, head, view }, query: Math.min(state.query, size - 1) };
     }

@@ -7,7 +7,8 @@
 
 import type { InspectionMeta } from '../shared/protocol';
 import type { Theme } from './colors';
-import { formatLambda, formatValue, visibleTextElement } from './format';
+import { formatValue, visibleTextElement } from './format';
+import { hasLambda, layerLambda, subHeadNote } from './heads';
 import { HeatmapView } from './heatmap';
 import { SpanList } from './spans';
 import type { PanelState, WhatIfShown } from './state';
@@ -88,13 +89,13 @@ export class WhatIfTab implements PanelView {
   });
 
   private offerLayers(meta: InspectionMeta): void {
-    const labels = meta.lambda.map((lambda, layer) => `Layer ${layer} (λ ${formatLambda(lambda)})`);
+    const labels = hasLambda(meta) ? Array.from({ length: meta.model.nLayer }, (_, layer) => `Layer ${layer} (${layerLambda(meta, layer)})`) : [];
     if (labels.join('\n') === this.offeredLayers) return;
     this.offeredLayers = labels.join('\n');
     const option = (value: string, text: string) => Object.assign(textElement('option', text), { value });
     this.layerSelect.replaceChildren(option('all', 'All layers'), ...labels.map((text, layer) => option(String(layer), text)));
     // A baseline has no λ: only the overview's "Ablate head" applies.
-    for (const control of this.controls.querySelectorAll('button, select, input')) (control as HTMLButtonElement).disabled = meta.lambda.length === 0;
+    for (const control of this.controls.querySelectorAll('button, select, input')) (control as HTMLButtonElement).disabled = !hasLambda(meta);
   }
 
   private button(id: string, label: string, title: string, onClick: () => void): HTMLButtonElement {
@@ -127,7 +128,7 @@ class WhatIfSide {
   show(shown: WhatIfShown, side: WhatIfShown['main'], meta: InspectionMeta): void {
     const { runId } = meta;
     const size = meta.tokens.length;
-    this.heatmap.render({ runId, layer: shown.layer, head: shown.head, view: shown.view, size, data: side.map }, meta.tokens, shown.query);
+    this.heatmap.render({ runId, layer: shown.layer, head: shown.head, view: shown.view, size, data: side.map }, meta.tokens, shown.query, subHeadNote(meta.model, shown.head));
     this.spans.render({ layer: shown.layer, head: shown.head, query: shown.query, spans: side.spans }, meta);
     this.predictions.replaceChildren(...side.predictions.map((prediction) => {
       const item = element('li');

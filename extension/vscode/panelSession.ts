@@ -15,6 +15,7 @@ import type { EngineInfo, InspectionResult, Prediction } from '../core/engine';
 import type { EngineClient } from '../core/engineClient';
 import { tokensOf, type ActiveInspection } from './activeInspection';
 import type { EditorHighlights } from './editorHighlights';
+import { lambdaRanges, lambdaRow } from './lambdaValues';
 import type { ModelEngines } from './engines';
 import type { InspectorPanel, PanelRequest } from './panel';
 import type { InspectorSettings } from './settings';
@@ -149,8 +150,12 @@ export class PanelSession {
       const { layer, head, view, query } = this.selectionFor(pane);
       if (parts.map) {
         const data = await client.request({ op: 'map', layer, head, view }, signal);
+        const pairedHead = pane === 'compare' ? this.pairedBaselineHead(head) : undefined;
+        const paired = pairedHead === undefined ? undefined : { head: pairedHead, data: await client.request({ op: 'map', layer, head: pairedHead, view }, signal) };
         if (stale()) return;
-        this.post({ type: 'map', pane, runId, layer, head, view, size: tokensOf(current, pane).length, data });
+        const { result, model } = pane === 'main' ? current : current.comparison!;
+        const lambda = lambdaRow(result, model.nHead, layer, head);
+        this.post({ type: 'map', pane, runId, layer, head, view, size: tokensOf(current, pane).length, data, ...(lambda && { lambda }), ...(paired && { paired }) });
       }
       const spans = await client.request({ op: 'spans', layer, head, query, k }, signal);
       if (stale()) return;
@@ -218,6 +223,17 @@ export class PanelSession {
     return fitSelection(this.selection, model, alignToken(current.result.tokens, this.selection.query, result.tokens));
   }
 
+  /** The baseline head shown beside `head`'s own when the model pairs its softmax heads as
+   *  DiffLlama does (A1 = head h, A2 = head h + H) and the baseline numbers its heads as Llama
+   *  does (2H heads): h + H, the counterpart of A2; undefined otherwise. */
+  private pairedBaselineHead(head: number): number | undefined {
+    const current = this.current!;
+    const baseline = current.comparison?.model;
+    const { pairing, nHead } = current.model;
+    if (pairing !== 'halves' || baseline?.sourceFormat !== 'llama' || baseline.nHead !== 2 * nHead || head >= nHead) return undefined;
+    return head + nHead;
+  }
+
   /** The panes the current inspection has: the model, and the baseline when comparing. */
   private panes(): Pane[] {
     return this.current?.comparison ? ['main', 'compare'] : ['main'];
@@ -238,6 +254,7 @@ export class PanelSession {
       tokens: result.tokens.map((t) => ({ ...t, start: t.start + baseOffset, end: t.end + baseOffset })),
       window: result.window,
       lambda: result.lambda,
+      lambdaRanges: lambdaRanges(result, model.nHead),
       query: result.query,
       thumbnailSize: result.thumbnailSize,
       latencyMs: result.latencyMs,

@@ -40,6 +40,8 @@ export class ViewExporter {
       settings: { executionProvider: this.settings.provider(), topSpans: this.settings.topSpans() },
       selection: { layer: map.layer, head: map.head, view: map.view, query: spans.query },
       lambda: result.lambda,
+      // A model whose λ varies per token (DIFF V2): the shown head's λ of each query token.
+      ...(map.lambda && { lambdaPerQuery: Array.from(map.lambda) }),
       window: result.window,
       tokens: result.tokens.map((t) => t.text),
       spans: spans.spans,

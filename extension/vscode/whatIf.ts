@@ -5,9 +5,10 @@
 
 import * as vscode from 'vscode';
 import type { Interventions } from '../../shared/model';
-import type { HostMessage, WhatIfSpec } from '../../shared/protocol';
+import { lambdaText, type HostMessage, type WhatIfSpec } from '../../shared/protocol';
 import type { EngineInfo, InspectionResult, RunName } from '../core/engine';
 import type { ModelEngines } from './engines';
+import { lambdaRanges } from './lambdaValues';
 import type { InspectorPanel } from './panel';
 import type { PanelSession } from './panelSession';
 import type { InspectorSettings } from './settings';
@@ -84,8 +85,10 @@ export class WhatIfFlow {
   async pickAndRun(): Promise<void> {
     const current = this.session.inspection;
     if (!current) throw new Error('nothing is inspected yet: run DiffTransformer: Inspect Selection first, then the what-if');
-    if (current.model.kind !== 'diff') throw new Error(`${current.model.name} is a baseline model and has no λ: select a Differential Transformer (DiffTransformer: Select Model…)`);
-    const layers = [{ label: 'All layers', layer: null }, ...current.result.lambda.map((lambda, layer) => ({ label: `Layer ${layer}`, description: `λ ${lambda.toFixed(3)}`, layer }))];
+    const { model } = current;
+    if (model.kind !== 'diff') throw new Error(`${model.name} is a baseline model and has no λ: select a Differential Transformer (DiffTransformer: Select Model…)`);
+    const perLayer = lambdaRanges(current.result, model.nHead).map((ranges, layer) => ({ label: `Layer ${layer}`, description: lambdaText(ranges), layer }));
+    const layers = [{ label: 'All layers', layer: null }, ...perLayer];
     const pickedLayer = await vscode.window.showQuickPick(layers, { title: 'λ What-If: which layers?' });
     if (!pickedLayer) return;
     const presets = [

@@ -1,0 +1,61 @@
+// The λ strip beside a heatmap, for a model whose λ varies per token and head (DIFF V2): one cell
+// per query row, level with the map's rows, coloured by that query's λ for the map's head (the
+// hue of A2, which λ multiplies). Hovering it names the row's λ in the map's readout; the canvas
+// is hidden from screen readers, whose cell descriptions carry the same λ.
+
+import { putScaledValues } from './canvas';
+import { scaleForView, type Theme } from './colors';
+import { element, textElement } from './view';
+
+/** Width of the strip (CSS px). */
+export const STRIP_WIDTH = 10;
+/** Room the strip takes beside the map: its width and the gap before it. */
+export const STRIP_ROOM = STRIP_WIDTH + 4;
+
+export class LambdaStrip {
+  /** The strip's heading, above it (over the column labels' row). */
+  readonly label = textElement('div', 'λ', 'lambda-strip-label');
+  readonly canvas: HTMLCanvasElement;
+  private values: Float32Array | undefined;
+
+  constructor(idPrefix: string, onHover: (query: number | undefined) => void) {
+    this.canvas = element('canvas', 'lambda-strip', `${idPrefix}lambda-strip`);
+    this.canvas.setAttribute('aria-hidden', 'true');
+    this.canvas.title = 'λ of each query token for this head';
+    this.label.setAttribute('aria-hidden', 'true');
+    this.show(undefined, undefined);
+    this.canvas.addEventListener('pointermove', (event) => onHover(this.rowAt(event.clientY)));
+    this.canvas.addEventListener('pointerleave', () => onHover(undefined));
+  }
+
+  /** Whether the strip is shown (the map has a λ per query row). */
+  get shown(): boolean {
+    return this.values !== undefined;
+  }
+
+  /** Paints λ per query row, or hides the strip (undefined: one λ for the whole layer). */
+  show(values: Float32Array | undefined, theme: Theme | undefined): void {
+    this.values = values;
+    this.canvas.hidden = this.label.hidden = !values;
+    if (!values || !theme) return;
+    this.canvas.width = 1;
+    this.canvas.height = values.length;
+    const context = this.canvas.getContext('2d')!;
+    putScaledValues(context, context.createImageData(1, values.length), values, scaleForView(theme, 'lambdaA2', values));
+    this.canvas.dataset.values = String(values.length);
+  }
+
+  /** Sizes the strip to the map's rows. */
+  layout(cellPx: number): void {
+    if (!this.values) return;
+    this.canvas.style.width = `${STRIP_WIDTH}px`;
+    this.canvas.style.height = `${this.values.length * cellPx}px`;
+  }
+
+  private rowAt(clientY: number): number | undefined {
+    if (!this.values) return undefined;
+    const bounds = this.canvas.getBoundingClientRect();
+    const row = Math.floor(((clientY - bounds.top) / bounds.height) * this.values.length);
+    return row >= 0 && row < this.values.length ? row : undefined;
+  }
+}
