@@ -11,11 +11,13 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { Engine } from '../../extension/core/engine';
 import { CheckpointWeights } from '../../extension/core/import/safetensors';
 import { ImportCancelledError, importModel } from '../../extension/core/import/importModel';
 import { ImportError } from '../../extension/core/import/importError';
 import { loadModelPackage } from '../../extension/core/modelPackage';
 import { createSession, runModel, type RunOutputs } from '../../extension/core/runtime';
+import { MAP_VIEWS } from '../../shared/model';
 import { assertClose } from '../support/tolerance';
 import { writeRawSafetensors, writeSafetensors, type TensorData } from '../support/safetensors';
 
@@ -216,3 +218,63 @@ test('a 100M-parameter bfloat16 checkpoint imports without a second copy in memo
   await rm(source, { recursive: true });
   await rm(destination, { recursive: true });
 });
+
+for (const format of ['diffllama', 'diff-v2']) {
+  test(`an imported ${format} package works in every view of the engine`, async () => {
+    const source = await writeCheckpoint(format, `${format}-engine-src`);
+    const destination = path.join(work, `${format}-engine-pkg`);
+    await importModel({ source, destination });
+    const expected: Expected & { text: string } = JSON.parse(await readFile(path.join(source, 'expected.json'), 'utf8'));
+    const engine = await Engine.load(destination, 'cpu');
+    const { nLayer: L, nHead: H } = engine.info;
+    const result = await engine.inspect(expected.text);
+    const T = result.tokens.length;
+    assert.equal(T, expected.ids.length);
+    // The maps the engine computes for a head, pooled, are the reference's maps of the softmax heads
+    // the checkpoint's convention pairs: (h, h + H) for DiffLlama, (2h, 2h + 1) for the official modules.
+    const [S, P] = expected.outputs.attn_thumbnails.dims.slice(2, 4);
+    const pairOf = (head: number): [number, number] => (format === 'diffllama' ? [head, head + H] : [2 * head, 2 * head + 1]);
+    for (let head = 0; head < H; head++) {
+      const maps = await Promise.all([engine.map(L - 1, head, 'a1'), engine.map(L - 1, head, 'a2')]);
+      pairOf(head).forEach((subHead, second) => {
+        const from = ((L - 1) * S + subHead) * P * P;
+        assertClose(averagePool(maps[second], T, P), expected.outputs.attn_thumbnails.data.slice(from, from + P * P), `head ${head}: ${second ? 'A2' : 'A1'} is softmax head ${subHead}`);
+      });
+    }
+    const lambdaOf = (query: number, head: number) =>
+      result.lambdaByToken ? result.lambdaByToken[((L - 1) * T + query) * H + head] : result.lambda[L - 1];
+    for (let head = 0; head < H; head++) {
+      const [a1, a2, lambdaA2, diff] = await Promise.all(MAP_VIEWS.map((view) => engine.map(L - 1, head, view)));
+      for (const query of [0, T >> 1, T - 1]) {
+        const row = (map: Float32Array) => map.subarray(query * T, (query + 1) * T);
+        const sum = (map: Float32Array) => row(map).reduce((a, b) => a + b, 0);
+        assertClose(sum(a1), 1, `head ${head} query ${query}: A1 row sum`);
+        assertClose(sum(a2), 1, `head ${head} query ${query}: A2 row sum`);
+        assertClose(sum(lambdaA2), lambdaOf(query, head), `head ${head} query ${query}: lambda A2 row sum is the run's lambda`);
+        assertClose(sum(diff), 1 - lambdaOf(query, head), `head ${head} query ${query}: differential row sum`);
+      }
+    }
+    assert.equal((await engine.outliers()).length, L);
+    assert.equal((await engine.quantisation()).length, L);
+    const lens = await engine.lens(T - 1);
+    assert.deepEqual(lens[L - 1].predictions.map((p) => p.text), engine.predictions(T - 1).map((p) => p.text), 'the last layer of the lens is the prediction');
+    // lambda 0 in every head: the differential map is A1.
+    await engine.whatIf({ lambda_scale: new Float32Array(L * H), lambda_shift: new Float32Array(L * H) });
+    assertClose(await engine.map(L - 1, 0, 'diff', 'whatIf'), await engine.map(L - 1, 0, 'a1', 'whatIf'), 'lambda 0: A1 - 0 A2 = A1');
+  });
+}
+
+/** A T x T map average-pooled to P x P: cell (y, x) is the mean of the cells (i, j) with
+ *  i * P div T = y and j * P div T = x, 0 where none falls (docs/model-package.md). */
+function averagePool(map: Float32Array, T: number, P: number): Float32Array {
+  const sums = new Float32Array(P * P);
+  const counts = new Float32Array(P * P);
+  for (let i = 0; i < T; i++) {
+    for (let j = 0; j < T; j++) {
+      const cell = Math.floor((i * P) / T) * P + Math.floor((j * P) / T);
+      sums[cell] += map[i * T + j];
+      counts[cell] += 1;
+    }
+  }
+  return sums.map((sum, cell) => (counts[cell] ? sum / counts[cell] : 0));
+}
