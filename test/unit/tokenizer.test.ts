@@ -102,6 +102,15 @@ test('loads a parsed object as well as JSON text', () => {
   assert.deepEqual(fromObject.encode(sample).ids, tokenizer.encode(sample).ids);
 });
 
+test('<|endoftext|> is optional: without it the tokenizer loads and eotId throws', () => {
+  const json = JSON.parse(smallTokenizerJson);
+  json.added_tokens = [];
+  const withoutEot = loadTokenizer(json);
+  assert.throws(() => withoutEot.eotId, /has no <\|endoftext\|> token/);
+  const text = cases.crlf + cases.emoji + cases.cjk;
+  assert.deepEqual(withoutEot.encode(text).ids, tokenizer.encode(text).ids);
+});
+
 function brokenTokenizer(edit: (json: any) => void): string {
   const json = JSON.parse(smallTokenizerJson);
   edit(json);
@@ -132,11 +141,6 @@ const badTokenizers: Array<[string, string, RegExp]> = [
     'wrong pre-tokenizer',
     brokenTokenizer((json) => (json.pre_tokenizer = { type: 'Whitespace' })),
     /^pre_tokenizer: expected \{"type": "ByteLevel"/,
-  ],
-  [
-    'no end-of-text token',
-    brokenTokenizer((json) => (json.added_tokens = [])),
-    /^added_tokens: expected an entry for the end-of-text token/,
   ],
 ];
 
