@@ -265,7 +265,7 @@ function validateTokenizerJson(data: unknown): ValidTokenizer {
   const vocab = new Map<string, number>();
   const vocabTokenOf = new Map<number, string>();
   for (const [token, id] of Object.entries(model.vocab as Record<string, unknown>)) {
-    check(isId(id), `model.vocab[${show(token)}]`, `an integer id from 0 to ${MAX_ID - 1}`, id);
+    if (!isId(id)) fail(`model.vocab[${show(token)}]`, `an integer id from 0 to ${MAX_ID - 1}`, show(id)); // no message built per token
     if (vocabTokenOf.has(id)) fail('model.vocab', 'each id used once', `id ${id} for ${show(vocabTokenOf.get(id))} and ${show(token)}`);
     vocab.set(token, id);
     vocabTokenOf.set(id, token);
@@ -354,13 +354,14 @@ function validatePreTokenizer(preTokenizer: Record<string, unknown>): void {
 function validateMerges(value: unknown, vocab: Map<string, number>): Array<[string, string]> {
   check(Array.isArray(value), 'model.merges', 'a list of "left right" strings or [left, right] pairs', value);
   return value.map((merge: unknown, index) => {
-    const field = `model.merges[${index}]`;
     const parts = typeof merge === 'string' ? merge.split(' ') : merge;
     const isPair = Array.isArray(parts) && parts.length === 2 && parts.every((p) => typeof p === 'string');
-    check(isPair, field, 'a "left right" string or a [left, right] pair', merge);
+    if (!isPair) fail(`model.merges[${index}]`, 'a "left right" string or a [left, right] pair', show(merge));
     const [left, right] = parts as [string, string];
     const missing = [left, right, left + right].find((token) => !vocab.has(token));
-    if (missing !== undefined) fail(field, 'a merge of two vocab tokens into a vocab token', `${show(merge)}, and ${show(missing)} is not in model.vocab`);
+    if (missing !== undefined) {
+      fail(`model.merges[${index}]`, 'a merge of two vocab tokens into a vocab token', `${show(merge)}, and ${show(missing)} is not in model.vocab`);
+    }
     return [left, right];
   });
 }
