@@ -25,8 +25,8 @@ export interface Encoding {
 export interface TextTokenizer {
   /** Max id + 1 over the vocab and the added tokens; an id no token has decodes to nothing. */
   readonly vocabSize: number;
-  /** The id of <|endoftext|>. Throws for a tokenizer without one (imported models may have none). */
-  readonly eotId: number;
+  /** The id of <|endoftext|>; undefined for a tokenizer without one (imported models may have none). */
+  readonly eotId: number | undefined;
   encode(text: string): Encoding;
   decode(ids: readonly number[]): string;
   /** The token's text; bytes that do not form whole UTF-8 characters are shown as \xHH. */
@@ -78,18 +78,13 @@ type Unit = [number, number];
 class ByteLevelBpeTokenizer implements TextTokenizer {
   readonly vocabSize: number;
   private readonly hf: Tokenizer;
-  private readonly endOfTextId: number | undefined;
+  readonly eotId: number | undefined;
 
   constructor(private readonly valid: ValidTokenizer) {
     // clean_up_tokenization_spaces defaults to true in tokenizers.js and would rewrite " ." to "."
     this.hf = new Tokenizer(valid.hfJson, { clean_up_tokenization_spaces: false });
     this.vocabSize = valid.tokenBytes.length;
-    this.endOfTextId = [...valid.added].find(([, token]) => token.content === EOT_TOKEN)?.[0];
-  }
-
-  get eotId(): number {
-    if (this.endOfTextId === undefined) throw new Error(`tokenizer: this tokenizer has no ${EOT_TOKEN} token`);
-    return this.endOfTextId;
+    this.eotId = [...valid.added].find(([, token]) => token.content === EOT_TOKEN)?.[0];
   }
 
   encode(text: string): Encoding {

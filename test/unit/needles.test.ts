@@ -187,7 +187,7 @@ test('greedy match: teacher-forced predictions decide like evaluate.py greedy_ma
   const decide = (text: string, prefix: string, value: string, predict: Record<number, string> = {}) => {
     const encoding = tokenizer.encode(text);
     const ids = [bos, ...encoding.ids];
-    const predicted = ids.map((_, p) => (p in predict ? token(predict[p]) : (ids[p + 1] ?? tokenizer.eotId)));
+    const predicted = ids.map((_, p) => (p in predict ? token(predict[p]) : (ids[p + 1] ?? bos)));
     const run: NeedleRun = { ids, offsets: [[0, 0], ...encoding.offsets], predicted };
     const queryStart = text.lastIndexOf(prefix);
     const valueStart = text.indexOf(value);
