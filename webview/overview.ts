@@ -176,8 +176,8 @@ export class OverviewGrid {
   }
 }
 
-/** A λ range short enough for a thumbnail's width: ".12–.87". */
+/** A λ range narrow enough for a thumbnail's width, on two lines: ".12–" over ".87". */
 function shortRange([min, max]: readonly [number, number]): string {
   const short = (value: number) => value.toFixed(2).replace(/^(-?)0\./, '$1.').replace('-', '−');
-  return `${short(min)}–${short(max)}`;
+  return `${short(min)}–\n${short(max)}`;
 }

@@ -44,9 +44,10 @@ export interface Session {
   close(): Promise<void>;
 }
 
-/** Starts code-server with the extension, opens the workspace in chromium and waits until the
- * extension's status bar item shows (its readiness signal). */
-export async function startSession(name: string): Promise<Session> {
+/** Starts code-server with the extension (and `settings` over the default user settings), opens
+ * the workspace in chromium and waits until the extension's status bar item shows (its readiness
+ * signal). */
+export async function startSession(name: string, settings?: Record<string, unknown>): Promise<Session> {
   const runDir = path.join(repoRoot, 'test-results', 'e2e', name);
   fs.rmSync(runDir, { recursive: true, force: true });
   let server: RunningServer | undefined;
@@ -61,7 +62,7 @@ export async function startSession(name: string): Promise<Session> {
     // A copy, so what the tests write (exports, settings) never lands in the fixtures.
     const folder = path.join(runDir, 'workspace');
     fs.cpSync(workspaceFolder, folder, { recursive: true });
-    server = await startServer({ runDir, folder, extensionDevelopmentPath: repoRoot });
+    server = await startServer({ runDir, folder, extensionDevelopmentPath: repoRoot, settings });
     browser = await launchBrowser(runDir);
     const { page } = browser;
     page.setDefaultTimeout(WAIT_MS);

@@ -1,0 +1,129 @@
+// End to end, models the user brings (docs/import.md): a DiffLlama package as the model and a
+// Llama package as the comparison model, with the panel naming each head's softmax heads as
+// DiffLlama pairs them (A1 = h, A2 = h + H) and the Compare tab putting the Llama heads h and h + H
+// beside DIFF head h; then a DIFF V2 folder imported through the command's dialogs and used as the
+// model, whose λ per token is drawn as a strip beside the map and as ranges in the overview.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { Engine } from '../../extension/core/engine';
+import { importModel } from '../../extension/core/import/importModel';
+import { repoRoot } from '../vscode/server';
+import { drawnMap, inspectText, inspectWith, ofRun, runCommand, startSession, webviewFrame, type Session } from './harness';
+
+const SELECTED = 'def fibonacci(n: int) -> list[int]:';
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imported-model-e2e-'));
+const run = promisify(execFile);
+
+/** Writes a random-weight checkpoint in `format` with `python -m model hf-checkpoint`. */
+async function checkpoint(format: string): Promise<string> {
+  const out = path.join(work, 'checkpoints', format);
+  await run(path.join(repoRoot, 'scripts', 'python.sh'), ['-m', 'model', 'hf-checkpoint', '--format', format, '--out', out], { cwd: repoRoot });
+  return out;
+}
+
+let session: Session;
+const packages: Record<string, string> = {};
+before(async () => {
+  for (const format of ['diffllama', 'llama']) {
+    packages[format] = (await importModel({ source: await checkpoint(format), destination: path.join(work, 'packages', format) })).dir;
+  }
+  session = await startSession('imported-model', { 'difftransformer.modelPath': packages.diffllama, 'difftransformer.baselineModelPath': packages.llama });
+});
+after(async () => {
+  await session?.close();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+/** The text of an element of the panel. */
+function panelText(selector: string): Promise<string> {
+  return webviewFrame(session.page).locator(selector).innerText();
+}
+
+test('a DiffLlama model: the map and the overview name its softmax heads h and h + H', async () => {
+  const runId = await inspectText(session.page, 'sample.py', SELECTED, 'DiffTransformer: Inspect Selection', 'diffllama');
+  const { head } = await drawnMap(session.page, '#heatmap', runId);
+  const model = await Engine.load(packages.diffllama, 'cpu');
+  const H = model.info.nHead;
+  assert.equal(await panelText('#heatmap-caption'), `A1 = softmax head ${head}, A2 = softmax head ${head + H} (DiffLlama pairing)`);
+  const thumbnail = webviewFrame(session.page).locator('#overview canvas[data-layer="1"][data-head="1"]');
+  assert.match(String(await thumbnail.getAttribute('title')), new RegExp(`A1 = softmax head 1, A2 = softmax head ${1 + H} \\(DiffLlama pairing\\)`));
+  assert.equal(await webviewFrame(session.page).locator('#lambda-strip').isHidden(), true, 'one λ per layer: no strip');
+  const result = await model.inspect(SELECTED);
+  assert.ok((await panelText('#lambda')).includes(`L0 λ ${result.lambda[0].toFixed(3)}`), 'λ per layer as before');
+});
+
+test('Compare with Baseline puts the Llama heads h and h + H beside DiffLlama head h', async () => {
+  const runId = await inspectWith(session.page, 'DiffTransformer: Compare with Baseline', 'diffllama');
+  const H = (await Engine.load(packages.diffllama, 'cpu')).info.nHead;
+  const main = await drawnMap(session.page, '#compare-main-heatmap', runId);
+  const first = await drawnMap(session.page, '#compare-compare-heatmap', runId);
+  const paired = await drawnMap(session.page, '#compare-compare-paired-heatmap', runId);
+  assert.deepEqual([first.layer, first.head], [main.layer, main.head], 'standard head h beside DIFF head h');
+  assert.deepEqual([paired.layer, paired.head], [main.layer, main.head + H], 'and standard head h + H');
+  assert.equal(await panelText('#compare-main-heatmap-caption'), `A1 = softmax head ${main.head}, A2 = softmax head ${main.head + H} (DiffLlama pairing)`);
+  assert.match(await panelText('#compare-compare-heatmap-caption'), new RegExp(`^standard head ${main.head}: the counterpart of A1`));
+  assert.match(await panelText('#compare-compare-paired-heatmap-caption'), new RegExp(`^standard head ${main.head + H}: the counterpart of A2`));
+  assert.match(await panelText('#compare-note'), /DiffLlama pairing/);
+
+  // Another head: both baseline maps follow it.
+  const frame = webviewFrame(session.page);
+  await frame.locator('#compare-head-select').click();
+  await frame.locator('#compare-head-select vscode-option').nth(1).click();
+  const moved = frame.locator(`${ofRun('#compare-compare-paired-heatmap', runId)}[data-head="${1 + H}"]`);
+  await moved.waitFor({ state: 'attached' });
+  await session.screenshot('imported-compare');
+});
+
+test('a DIFF V2 folder imported with the command shows λ per token beside the map and its ranges in the overview', async () => {
+  const { page } = session;
+  const source = await checkpoint('diff-v2');
+  // The command opens VS Code's own open dialog (a quick input in the browser): the folder's path, then OK.
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.fill('>DiffTransformer: Import Model…');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'DiffTransformer: Import Model…' }).first().click();
+  const folderInput = page.locator('.quick-input-widget input[placeholder="Folder path"]');
+  await folderInput.waitFor({ state: 'visible' });
+  /** Waits (at most 30 s) until `done()`. */
+  const until = async (done: () => Promise<boolean>, what: string) => {
+    for (const deadline = Date.now() + 30_000; !(await done()); await page.waitForTimeout(100)) assert.ok(Date.now() < deadline, what);
+  };
+  // The dialog fills in the folder it starts from by itself, in steps: type the path again until
+  // it stays, and the dialog has moved into that folder (it lists folders: only '..' there).
+  const rows = page.locator('.quick-input-list .monaco-list-row');
+  const typed = `${source}/`;
+  await until(async () => {
+    if ((await folderInput.inputValue()) !== typed) await folderInput.fill(typed);
+    return (await folderInput.inputValue()) === typed && (await rows.count()) === 1 && (await rows.first().innerText()).trim() === '..';
+  }, 'the dialog shows the model folder');
+  await page.locator('.quick-input-widget .monaco-button', { hasText: 'Import this model' }).click();
+  const storage = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Extension storage' });
+  await storage.waitFor({ state: 'visible' });
+  await storage.click();
+  // The import's message offers to use the package (from the notification centre: toasts may be hidden).
+  await runCommand(page, 'Notifications: Show Notifications');
+  await page.locator('.notifications-center .monaco-button', { hasText: 'Use as Model' }).click();
+  await runCommand(page, 'Notifications: Hide Notifications');
+  await page.locator('.statusbar-item', { hasText: 'DiffTransformer: diff-v2' }).waitFor({ state: 'visible' });
+
+  const runId = await inspectText(page, 'sample.py', SELECTED, 'DiffTransformer: Inspect Selection', 'diff-v2');
+  const frame = webviewFrame(page);
+  const { head } = await drawnMap(page, '#heatmap', runId);
+  const strip = frame.locator('#lambda-strip:not([hidden])');
+  await strip.waitFor({ state: 'attached' });
+  const tokens = (await frame.locator(ofRun('#heatmap', runId)).evaluate((c) => (c as unknown as { height: number }).height));
+  assert.equal(Number(await strip.getAttribute('data-values')), tokens, 'one λ per query row');
+  assert.match(await panelText('#heatmap-caption'), new RegExp(`A1 = softmax head ${2 * head}, A2 = softmax head ${2 * head + 1} · λ \\d\\.\\d{3}–\\d\\.\\d{3} over the query tokens`));
+  assert.match(await panelText('#lambda'), /^λ per token and head, range in each layer: L0 λ \d\.\d{3}–\d\.\d{3}/);
+  const ranges = frame.locator('#overview .overview-head-lambda');
+  const nLayer = await frame.locator('#overview .overview-layer').count();
+  const nHead = await frame.locator('#overview .overview-head').count();
+  assert.equal(await ranges.count(), nLayer * nHead, 'a λ range under every thumbnail');
+  assert.match(await ranges.first().innerText(), /^\.\d\d–\n\.\d\d$/);
+  await session.screenshot('imported-v2');
+});
