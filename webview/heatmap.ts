@@ -125,8 +125,7 @@ export class HeatmapView {
    *  locked row only when the state's query changed, so a row the user just locked stays marked.
    *  `caption` says what the map's head is made of (its softmax heads). */
   render(map: ShownMap | undefined, tokens: readonly TokenInfo[], query: number, caption = ''): void {
-    if (this.caption.textContent !== caption) this.caption.textContent = caption;
-    this.caption.hidden = !caption;
+    if (this.caption.textContent !== caption) this.caption.textContent = this.caption.title = caption;
     const { rendered } = this;
     if (map !== rendered.map || (map && tokens !== rendered.tokens)) {
       if (map) this.show(map, tokens, query);

@@ -2,11 +2,12 @@
 // hashes gigabytes, which in the extension host's thread would freeze every other extension. The
 // import runs in a worker thread (importWorker.ts) that reports progress; aborting the signal asks
 // it to stop at the next tensor, and importModel removes its temporary folder before it answers.
+// Only types come from importModel.ts here: the host's bundle must not carry the importer (the
+// worker's bundle does), so errors are rebuilt by name (ImportError, ImportCancelledError).
 
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ImportError } from './import/importError';
-import { ImportCancelledError, type ImportOptions, type ImportProgress, type ImportResult } from './import/importModel';
+import type { ImportOptions, ImportProgress, ImportResult } from './import/importModel';
 
 /** What the worker gets: the import's options without the callbacks, which cannot cross threads. */
 export type ImportJob = Omit<ImportOptions, 'onProgress' | 'signal'>;
@@ -19,16 +20,11 @@ export type ImportWorkerMessage =
 /** The message that asks the worker to stop. */
 export const CANCEL_IMPORT = 'cancel';
 
-/** Errors keep their class across the thread boundary, so that callers can tell them apart. */
-const ERROR_CLASSES: Record<string, new (message: string) => Error> = {
-  ImportError,
-  ImportCancelledError,
-};
-
-/** Runs importModel(options) in a worker thread; same result, progress and cancellation. */
+/** Runs importModel(options) in a worker thread; same result, progress and cancellation, and its
+ *  errors with their name and message. */
 export function importInWorker(options: ImportOptions): Promise<ImportResult> {
   const { onProgress, signal, ...job } = options;
-  if (signal?.aborted) return Promise.reject(new ImportCancelledError('import cancelled'));
+  if (signal?.aborted) return Promise.reject(namedError('ImportCancelledError', 'import cancelled'));
   // Beside this file: dist/ when bundled, out/extension/core/ when compiled.
   const worker = new Worker(path.join(__dirname, 'importWorker.js'), { workerData: job satisfies ImportJob });
   const cancel = () => worker.postMessage(CANCEL_IMPORT);
@@ -45,15 +41,14 @@ export function importInWorker(options: ImportOptions): Promise<ImportResult> {
     worker.on('message', (message: ImportWorkerMessage) => {
       if (message.type === 'progress') onProgress?.(message.progress);
       else if (message.type === 'done') settle(() => resolve(message.result));
-      else settle(() => reject(rebuilt(message.name, message.message)));
+      else settle(() => reject(namedError(message.name, message.message)));
     });
     worker.on('error', (error) => settle(() => reject(error)));
     worker.on('exit', (code) => settle(() => reject(new Error(`the import's worker thread stopped (exit code ${code}) before it finished`))));
   });
 }
 
-/** An error from the worker as the caller would have got it in its own thread. */
-function rebuilt(name: string, message: string): Error {
-  const ErrorClass = ERROR_CLASSES[name];
-  return ErrorClass ? new ErrorClass(message) : Object.assign(new Error(message), { name });
+/** An error from the worker, with the name it had there. */
+function namedError(name: string, message: string): Error {
+  return Object.assign(new Error(message), { name });
 }

@@ -7,7 +7,7 @@
 import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { ImportCancelledError, type ImportResult } from '../core/import/importModel';
+import type { ImportResult } from '../core/import/importModel';
 import { importInWorker } from '../core/importThread';
 import type { ModelEngines } from './engines';
 import { useModel } from './modelPicker';
@@ -69,7 +69,7 @@ export class ModelImporter {
         },
       );
     } catch (err) {
-      if (!(err instanceof ImportCancelledError)) throw err;
+      if ((err as Error).name !== 'ImportCancelledError') throw err;
       this.log.info(`import of ${source} cancelled; nothing was written`);
       void vscode.window.showInformationMessage(`DiffTransformer: the import of ${path.basename(source)} was cancelled; nothing was written.`);
       return undefined;

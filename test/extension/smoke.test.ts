@@ -8,6 +8,7 @@ const commandIds = [
   'difftransformer.inspectSelection',
   'difftransformer.inspectFile',
   'difftransformer.selectModel',
+  'difftransformer.importModel',
   'difftransformer.showPanel',
   'difftransformer.clearHighlights',
   'difftransformer.exportView',
