@@ -132,7 +132,9 @@ export class RunAnalysis {
 
   /** size x size average-pooled thumbnails of every layer and head for one view, layer-major, from
    *  the graph's pooled softmax maps [L, S, size, size]. Pooling is linear, so lambda*A2 and
-   *  A1 - lambda*A2 follow from the pooled A1 and A2 (with V1's one lambda per layer). */
+   *  A1 - lambda*A2 follow from the pooled A1 and A2: exactly with V1's one lambda per layer; with a
+   *  lambda per token (V2), each row of cells takes the mean lambda of the query rows pooled into it,
+   *  which is exact while every row has a cell of its own (T <= size). */
   thumbnails(view: MapView, pooled: Float32Array, size: number): Float32Array {
     this.checkView(view);
     const cells = size * size;
@@ -142,14 +144,28 @@ export class RunAnalysis {
         const at = (second: boolean) => (layer * this.S + this.subHead(head, second)) * cells;
         const a1 = pooled.subarray(at(false), at(false) + cells);
         const a2 = this.diff ? pooled.subarray(at(true), at(true) + cells) : a1;
-        const lam = this.lambda(layer, 0, head);
+        const lambdaOfRow = this.pooledLambda(layer, head, size);
         const cell = out.subarray((layer * this.nHead + head) * cells, (layer * this.nHead + head + 1) * cells);
         for (let p = 0; p < cells; p++) {
+          const lam = lambdaOfRow[Math.floor(p / size)];
           cell[p] = view === 'a1' ? a1[p] : view === 'a2' ? a2[p] : view === 'lambdaA2' ? lam * a2[p] : a1[p] - lam * a2[p];
         }
       }
     }
     return out;
+  }
+
+  /** lambda of a head per row of pooled cells: the mean over the query rows that fall into it
+   *  (row i in cell row i * size div T, as the graph pools). */
+  private pooledLambda(layer: number, head: number, size: number): Float64Array {
+    const sums = new Float64Array(size);
+    const counts = new Float64Array(size);
+    for (let i = 0; i < this.T; i++) {
+      const row = Math.floor((i * size) / this.T);
+      sums[row] += this.lambda(layer, i, head);
+      counts[row]++;
+    }
+    return sums.map((sum, row) => (counts[row] ? sum / counts[row] : 0));
   }
 
   /** The softmax maps of every layer and sub-head average-pooled to size x size, [L, S, size,

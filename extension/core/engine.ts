@@ -86,7 +86,7 @@ export class Engine {
     const { session, info } = await createSession(pkg.modelPath, provider, log);
     const c = pkg.config;
     const lambdaGranularity = c.lambda === null ? null : c.lambda.granularity === 'token' ? 'token' : 'layer';
-    const sourceFormat = (c as { source?: { format?: string } }).source?.format ?? null;
+    const sourceFormat = c.source?.format ?? null;
     return new Engine(pkg, session, tokenizer, {
       name: c.name, kind: c.kind, sha256: pkg.sha256, nLayer: c.n_layer, nHead: c.n_head, maxSeqLen: inspectionContext(c),
       pairing: c.pairing, lambdaGranularity, sourceFormat, ...info, dir: packageDir,

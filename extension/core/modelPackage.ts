@@ -49,6 +49,9 @@ const configSchema = z
     intervention_inputs: z.partialRecord(z.enum(INTERVENTION_INPUTS), z.number()).optional(),
     parameters: count,
     training: z.record(z.string(), z.unknown()),
+    /** Imported packages: how the architecture departs from the paper, and the checkpoint's format. */
+    conventions: z.object({ value_layout: z.enum(['wide', 'halves', 'plain']), head_norm: z.object({ weight: z.boolean(), scale: z.string() }).nullable() }).optional(),
+    source: z.object({ format: z.string(), model_type: z.string(), folder: z.string() }).optional(),
   })
   .passthrough();
 
