@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ImportOptions, ImportProgress, ImportResult } from './import/importModel';
+import { removePartialImport } from './import/partialFolder';
 
 /** What the worker gets: the import's options without the callbacks, which cannot cross threads. */
 export type ImportJob = Omit<ImportOptions, 'onProgress' | 'signal'>;
@@ -43,8 +44,10 @@ export function importInWorker(options: ImportOptions): Promise<ImportResult> {
       else if (message.type === 'done') settle(() => resolve(message.result));
       else settle(() => reject(namedError(message.name, message.message)));
     });
-    worker.on('error', (error) => settle(() => reject(error)));
-    worker.on('exit', (code) => settle(() => reject(new Error(`the import's worker thread stopped (exit code ${code}) before it finished`))));
+    // A worker that dies (an uncaught error, out of memory) cannot remove its temporary folder.
+    const died = (error: Error) => settle(() => void removePartialImport(options.destination).finally(() => reject(error)));
+    worker.on('error', died);
+    worker.on('exit', (code) => died(new Error(`the import's worker thread stopped (exit code ${code}) before it finished`)));
   });
 }
 

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -15,6 +15,7 @@ import { Engine } from '../../extension/core/engine';
 import { CheckpointWeights } from '../../extension/core/import/safetensors';
 import { ImportCancelledError, importModel } from '../../extension/core/import/importModel';
 import { ImportError } from '../../extension/core/import/importError';
+import { partialFolderFor, removePartialImport } from '../../extension/core/import/partialFolder';
 import { loadModelPackage } from '../../extension/core/modelPackage';
 import { createSession, runModel, type RunOutputs } from '../../extension/core/runtime';
 import { MAP_VIEWS } from '../../shared/model';
@@ -179,6 +180,16 @@ for (const [what, breakIt, mentions] of BROKEN) {
     assert.deepEqual((await readdir(work)).filter((f) => f.startsWith(path.basename(destination))), [], `${what}: nothing written`);
   });
 }
+
+test("what a dead import thread left is removed, and nothing else", async () => {
+  const parent = path.join(work, 'leftovers');
+  const destination = path.join(parent, 'model');
+  const partial = partialFolderFor(destination);
+  for (const folder of [partial, `${destination}.partial-1-2`, `${destination}-2`, destination]) await mkdir(folder, { recursive: true });
+  await writeFile(path.join(partial, 'weights.bin'), 'half-written');
+  await removePartialImport(destination);
+  assert.deepEqual((await readdir(parent)).sort(), ['model', 'model-2']);
+});
 
 test('a cancelled import stops and leaves nothing behind', async () => {
   const source = await brokenCopy('cancel', async () => {});

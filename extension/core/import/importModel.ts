@@ -12,6 +12,7 @@ import { lambdaInit, readArchitecture, requiredTensors, type Architecture, type 
 import type { GraphBuilder, Value } from './graphBuilder';
 import { ImportError } from './importError';
 import { buildInspectionGraph, buildLensGraph, inspectionOutputs, interventionInputs, type WeightFile } from './inspectionGraph';
+import { partialFolderFor } from './partialFolder';
 import { CheckpointWeights } from './safetensors';
 
 export const WEIGHTS_FILE = 'weights.bin';
@@ -66,7 +67,7 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
     throw new ImportError(`${destination} already exists; choose another name or folder for the imported package`);
   }
 
-  const partial = `${destination}.partial-${process.pid}-${Date.now()}`;
+  const partial = partialFolderFor(destination);
   await mkdir(partial, { recursive: true });
   try {
     const weights = await copyWeights(checkpoint, specs, path.join(partial, WEIGHTS_FILE), (fraction, tensor) => {
