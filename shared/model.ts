@@ -42,6 +42,9 @@ export type InterventionInput = (typeof INTERVENTION_INPUTS)[number];
 /** Values per intervention input, layer-major [n_layer * n_head]; the ones not given change nothing. */
 export type Interventions = Partial<Record<InterventionInput, Float32Array>>;
 
+/** P: the side of the average-pooled attention maps (the graph's attn_thumbnails [B, L, S, P, P]). */
+export const THUMBNAIL_SIZE = 32;
+
 export const MAP_VIEWS = ['a1', 'a2', 'lambdaA2', 'diff'] as const;
 /** a1 = A1, a2 = A2, lambdaA2 = lambda * A2, diff = A1 - lambda * A2 (the only signed one). */
 export type MapView = (typeof MAP_VIEWS)[number];

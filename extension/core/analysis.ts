@@ -4,7 +4,7 @@
 // by the attention-maps graph, and the thumbnails come pooled from the inspection graph.
 
 import type { KeySpan } from '../../shared/inspection';
-import type { MapView } from '../../shared/model';
+import { THUMBNAIL_SIZE, type MapView } from '../../shared/model';
 import type { AnalysisGraphs, SubHeads } from './analysisGraphs';
 import type { PackageConfig } from './modelPackage';
 import type { RunOutputs } from './runtime';
@@ -12,8 +12,6 @@ import type { RunOutputs } from './runtime';
 /** The run outputs the analyses read (the statistics worker gets only these). */
 export type AnalysisInputs = Pick<RunOutputs, 'length' | 'q' | 'k' | 'hidden' | 'lambda' | 'thumbnails'>;
 
-/** Thumbnail side for packages whose graph does not pool the maps itself. */
-const LEGACY_THUMBNAIL_SIZE = 32;
 
 export class RunAnalysis {
   readonly T: number;
@@ -174,7 +172,7 @@ export class RunAnalysis {
   async pooledMaps(): Promise<{ pooled: Float32Array; size: number }> {
     const { T, S, nLayer } = this;
     if (this.out.thumbnails) return { pooled: this.out.thumbnails, size: Math.round(Math.sqrt(this.out.thumbnails.length / (nLayer * S))) };
-    const size = LEGACY_THUMBNAIL_SIZE;
+    const size = THUMBNAIL_SIZE;
     const pooled = new Float32Array(nLayer * S * size * size);
     const bin = Int32Array.from({ length: T }, (_, i) => Math.floor((i * size) / T));
     const members = new Float64Array(size);

@@ -4,12 +4,11 @@
 // differential head in one broadcast matmul, pooling columns appended to V, logsumexp spelled
 // out), so an imported package runs the same fast path as an exported one.
 
+import { THUMBNAIL_SIZE } from '../../../shared/model';
 import { lambdaInit, layerTensorNames, type Architecture } from './architecture';
 import { GraphBuilder, type DimPart, type Value } from './graphBuilder';
 import { DataType } from './onnxProto';
 
-/** P: the side of the pooled attention maps (attn_thumbnails). */
-export const THUMBNAIL_SIZE = 32;
 
 /** Where each weight lies in the package's weights file; a graph registers the ones it uses. */
 export interface WeightFile {
