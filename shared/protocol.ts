@@ -79,10 +79,23 @@ export function lambdaText(ranges: readonly (readonly [number, number])[]): stri
   return low === high ? `λ ${low.toFixed(3)}` : `λ ${low.toFixed(3)}–${high.toFixed(3)}`;
 }
 
+/** [min, max] of a row of λ (a head's λ over the query tokens). */
+export function lambdaRange(row: ArrayLike<number>): [number, number] {
+  let [low, high] = [Infinity, -Infinity];
+  for (let i = 0; i < row.length; i++) [low, high] = [Math.min(low, row[i]), Math.max(high, row[i])];
+  return [low, high];
+}
+
+/** λ of each query row (T values) of a map's layer and head, for a model whose λ varies per token
+ *  (DIFF V2); absent when one λ holds for the whole layer. */
+const lambdaRowSchema = float32ArraySchema.optional();
+
 /** One run's side of the what-if comparison, at the host's layer, head and locked query. */
 const whatIfSideSchema = z.object({
   /** T x T values of the map (the diff view, or a baseline's A1). */
   map: float32ArraySchema,
+  /** λ of the map's query rows as that run ran them (the what-if's λ after its intervention). */
+  lambda: lambdaRowSchema,
   spans: z.array(keySpanSchema),
   predictions: z.array(predictionSchema),
 });
@@ -106,9 +119,7 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     /** T x T values, row = query, column = key. */
     size: indexSchema,
     data: float32ArraySchema,
-    /** λ of each query row (T values) for this layer and head, for a model whose λ varies per
-     *  token (DIFF V2); absent when one λ holds for the whole layer. */
-    lambda: float32ArraySchema.optional(),
+    lambda: lambdaRowSchema,
     /** The compare pane only, beside a DiffLlama model ('halves' pairing) when the baseline numbers
      *  its heads as Llama does: the map of standard head `head` + H, the counterpart of A2 (`head`
      *  itself is the counterpart of A1). */

@@ -3,7 +3,7 @@
 // for a model whose λ varies per token and head (DIFF V2), its range.
 
 import type { ModelInfo } from '../shared/model';
-import { lambdaText, type InspectionMeta } from '../shared/protocol';
+import { lambdaRange, lambdaText, type InspectionMeta } from '../shared/protocol';
 import { formatLambda } from './format';
 
 /** "A1 = softmax head 3, A2 = softmax head 7 (DiffLlama pairing)" for a differential head;
@@ -38,9 +38,13 @@ export function headLambda(meta: InspectionMeta, layer: number, head: number): s
 }
 
 /** What a map of a head is made of, for the caption under its readout: its softmax heads and,
- *  when λ varies per token, where its λ is shown. */
-export function mapCaption(meta: InspectionMeta, map: { layer: number; head: number }): string {
+ *  when λ varies per token, its range and where it is shown. The range is the map's own λ row
+ *  when it has one (a what-if run's λ differs from the inspection's). */
+export function mapCaption(meta: InspectionMeta, map: { layer: number; head: number; lambda?: Float32Array }): string {
   const parts = [subHeadNote(meta.model, map.head)];
-  if (lambdaPerToken(meta)) parts.push(`${headLambda(meta, map.layer, map.head)} over the query tokens (the strip beside the map)`);
+  if (lambdaPerToken(meta)) {
+    const range = map.lambda ? lambdaText([lambdaRange(map.lambda)]) : headLambda(meta, map.layer, map.head);
+    parts.push(`${range} over the query tokens (the strip beside the map)`);
+  }
   return parts.filter(Boolean).join(' · ');
 }

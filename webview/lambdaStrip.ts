@@ -1,10 +1,12 @@
 // The λ strip beside a heatmap, for a model whose λ varies per token and head (DIFF V2): one cell
 // per query row, level with the map's rows, coloured by that query's λ for the map's head (the
 // hue of A2, which λ multiplies). Hovering it names the row's λ in the map's readout; the canvas
-// is hidden from screen readers, whose cell descriptions carry the same λ.
+// is hidden from screen readers, whose cell descriptions carry the same λ. It lists its values
+// (data-values). Every heatmap has one (heatmap.ts), shown when its map carries λ per row.
 
 import { putScaledValues } from './canvas';
-import { scaleForView, type Theme } from './colors';
+import { lambdaRange } from '../shared/protocol';
+import { ColorScale, type Theme } from './colors';
 import { element, textElement } from './view';
 
 /** Width of the strip (CSS px). */
@@ -37,12 +39,14 @@ export class LambdaStrip {
   show(values: Float32Array | undefined, theme: Theme | undefined): void {
     this.values = values;
     this.canvas.hidden = this.label.hidden = !values;
+    // The values it shows, for a reader (and a test) that cannot read colours.
+    if (values) this.canvas.dataset.values = Array.from(values).join(',');
+    else delete this.canvas.dataset.values;
     if (!values || !theme) return;
     this.canvas.width = 1;
     this.canvas.height = values.length;
     const context = this.canvas.getContext('2d')!;
-    putScaledValues(context, context.createImageData(1, values.length), values, scaleForView(theme, 'lambdaA2', values));
-    this.canvas.dataset.values = String(values.length);
+    putScaledValues(context, context.createImageData(1, values.length), values, stripScale(theme, values));
   }
 
   /** Sizes the strip to the map's rows. */
@@ -58,4 +62,12 @@ export class LambdaStrip {
     const row = Math.floor(((clientY - bounds.top) / bounds.height) * this.values.length);
     return row >= 0 && row < this.values.length ? row : undefined;
   }
+}
+
+/** One scale for every strip, so a colour means the same λ beside any head and in either What-if
+ *  run (λ × 0.5 looks paler): up to 1 (a pure difference; DIFF V2's λ = sigmoid(x W_λ) stays
+ *  below it), further only for a larger λ a what-if set, diverging once a what-if makes it negative. */
+function stripScale(theme: Theme, values: Float32Array): ColorScale {
+  const [low, high] = lambdaRange(values);
+  return new ColorScale(theme, theme.negative, low < 0, Math.max(1, Math.abs(low), Math.abs(high)));
 }

@@ -1,14 +1,15 @@
 // The "What-if" tab: the user picks a layer (or all) and a λ (presets or a value of their own), or
 // ablates a head or its A2 from the overview's context menu; the host runs the same text again with
 // that intervention and this tab shows both runs side by side (the map of the chosen layer and head,
-// the locked query's key spans and next-token predictions), then the per-token surprisal
-// difference along the text. The shown parts carry the request they show (data-what-if-id; the
-// page's body says which one was asked for last, data-what-if-requested).
+// with its λ strip for DIFF V2 as on Maps & spans, the locked query's key spans and next-token
+// predictions), then the per-token surprisal difference along the text. The shown parts carry the
+// request they show (data-what-if-id; the page's body says which one was asked for last,
+// data-what-if-requested).
 
 import type { InspectionMeta } from '../shared/protocol';
 import type { Theme } from './colors';
 import { formatValue, visibleTextElement } from './format';
-import { hasLambda, layerLambda, subHeadNote } from './heads';
+import { hasLambda, layerLambda, mapCaption } from './heads';
 import { HeatmapView } from './heatmap';
 import { SpanList } from './spans';
 import type { PanelState, WhatIfShown } from './state';
@@ -128,7 +129,8 @@ class WhatIfSide {
   show(shown: WhatIfShown, side: WhatIfShown['main'], meta: InspectionMeta): void {
     const { runId } = meta;
     const size = meta.tokens.length;
-    this.heatmap.render({ runId, layer: shown.layer, head: shown.head, view: shown.view, size, data: side.map }, meta.tokens, shown.query, subHeadNote(meta.model, shown.head));
+    const map = { runId, layer: shown.layer, head: shown.head, view: shown.view, size, data: side.map, lambda: side.lambda };
+    this.heatmap.render(map, meta.tokens, shown.query, mapCaption(meta, map));
     this.spans.render({ layer: shown.layer, head: shown.head, query: shown.query, spans: side.spans }, meta);
     this.predictions.replaceChildren(...side.predictions.map((prediction) => {
       const item = element('li');

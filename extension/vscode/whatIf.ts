@@ -1,14 +1,15 @@
 // The λ what-if and head ablation: the current inspection's text run again with an intervention
 // (engine op 'whatIf', kept beside the unmodified run), then, for the chosen layer and head and the
-// locked query, each run's map, key spans and next-token predictions, and the per-token surprisal
-// difference, posted to the panel in one message. The λ What-If… command asks for the same.
+// locked query, each run's map (with its λ per query row, for DIFF V2), key spans and next-token
+// predictions, and the per-token surprisal difference, posted to the panel in one message. The λ
+// What-If… command asks for the same.
 
 import * as vscode from 'vscode';
 import type { Interventions } from '../../shared/model';
 import { lambdaText, type HostMessage, type WhatIfSpec } from '../../shared/protocol';
 import type { EngineInfo, InspectionResult, RunName } from '../core/engine';
 import type { ModelEngines } from './engines';
-import { lambdaRanges } from './lambdaValues';
+import { lambdaRanges, lambdaRow } from './lambdaValues';
 import type { InspectorPanel } from './panel';
 import type { PanelSession } from './panelSession';
 import type { InspectorSettings } from './settings';
@@ -49,13 +50,17 @@ export class WhatIfFlow {
       const whatIfResult = await client.request({ op: 'whatIf', interventions });
       if (stale()) return;
       const k = this.settings.topSpans();
-      const side = async (run: RunName) => ({
-        map: await client.request({ op: 'map', layer, head, view, run }),
-        spans: await client.request({ op: 'spans', layer, head, query, k, run }),
-        predictions: await client.request({ op: 'predictions', token: query, run }),
-      });
-      const main = await side('main');
-      const whatIf = await side('whatIf');
+      const side = async (run: RunName, result: InspectionResult) => {
+        const lambda = lambdaRow(result, model.nHead, layer, head);
+        return {
+          map: await client.request({ op: 'map', layer, head, view, run }),
+          ...(lambda && { lambda }),
+          spans: await client.request({ op: 'spans', layer, head, query, k, run }),
+          predictions: await client.request({ op: 'predictions', token: query, run }),
+        };
+      };
+      const main = await side('main', current.result);
+      const whatIf = await side('whatIf', whatIfResult);
       if (stale()) return;
       const message: WhatIfMessage = {
         type: 'whatIf',
