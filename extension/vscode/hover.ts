@@ -1,10 +1,11 @@
 // Hover over an inspected token: the token, its surprisal, the model's top next-token predictions
-// and the spans it attends to most, as links that reveal them, and the layer where the logit lens
-// settles on the top prediction.
+// and the spans it attends to most, as links that reveal them, the layer where the logit lens
+// settles on the top prediction, and (DIFF models) the λ its query row ran with.
 
 import * as vscode from 'vscode';
-import { decidedAtLayer } from '../../shared/protocol';
-import { isInspected, tokenRange } from './activeInspection';
+import { decidedAtLayer, lambdaText } from '../../shared/protocol';
+import { isInspected, tokenRange, type ActiveInspection } from './activeInspection';
+import { lambdaAt } from './lambdaValues';
 import type { PanelSession } from './panelSession';
 
 const HOVER_SPANS = 3;
@@ -31,6 +32,8 @@ export class InspectionHover implements vscode.HoverProvider {
     md.appendMarkdown('Next token | probability\n---|---\n');
     for (const p of predictions) md.appendMarkdown(`${escapeMarkdown(visible(p.text))} | ${(100 * p.prob).toFixed(1)}%\n`);
     if (lens) md.appendMarkdown(`\n${lens}\n`);
+    const lambda = lambdaLine(current, layer, head, t);
+    if (lambda) md.appendMarkdown(`\n${lambda}\n`);
     md.appendMarkdown(`\nAttends to (layer ${layer}, head ${head}):\n\n`);
     for (const span of spans) {
       const args = encodeURIComponent(JSON.stringify([current.runId, span.firstToken, span.endToken]));
@@ -53,6 +56,15 @@ export class InspectionHover implements vscode.HoverProvider {
       throw err;
     }
   }
+}
+
+/** The λ a token's query row ran with in the panel's layer and head, worded as the panel words λ
+ *  (lambdaText): the layer's one λ (V1), or this token's own (V2); nothing for a baseline. */
+function lambdaLine({ result, model }: ActiveInspection, layer: number, head: number, token: number): string | undefined {
+  const lambda = lambdaAt(result, model.nHead, layer, head, token);
+  if (lambda === undefined) return undefined;
+  const where = result.lambdaByToken ? `for this query token (layer ${layer}, head ${head})` : `(layer ${layer}: one λ for all its heads and tokens)`;
+  return `**${lambdaText([[lambda, lambda]])}** ${where}`;
 }
 
 /** Shows whitespace so a token like "\n    " is readable in a table cell. */
