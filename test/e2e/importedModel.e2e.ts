@@ -2,7 +2,8 @@
 // Llama package as the comparison model, with the panel naming each head's softmax heads as
 // DiffLlama pairs them (A1 = h, A2 = h + H) and the Compare tab putting the Llama heads h and h + H
 // beside DIFF head h; then a DIFF V2 folder imported through the command's dialogs and used as the
-// model, whose λ per token is drawn as a strip beside the map and as ranges in the overview.
+// model, whose λ per token is drawn as a strip beside the map and as ranges in the overview, beside
+// both What-if maps (λ × 0.5 halves the strip), and named by the hover.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -13,7 +14,8 @@ import { promisify } from 'node:util';
 import { Engine } from '../../extension/core/engine';
 import { importModel } from '../../extension/core/import/importModel';
 import { repoRoot } from '../vscode/server';
-import { drawnMap, inspectText, inspectWith, ofRun, runCommand, startSession, webviewFrame, type Session } from './harness';
+import { assertClose } from '../support/tolerance';
+import { canvasPixel, drawnMap, hoverText, inspectText, inspectWith, ofRun, runCommand, startSession, webviewFrame, type Session } from './harness';
 
 const SELECTED = 'def fibonacci(n: int) -> list[int]:';
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imported-model-e2e-'));
@@ -43,6 +45,14 @@ after(async () => {
 function panelText(selector: string): Promise<string> {
   return webviewFrame(session.page).locator(selector).innerText();
 }
+
+/** The λ values a strip beside a map lists. */
+async function stripValues(selector: string): Promise<number[]> {
+  return (await webviewFrame(session.page).locator(`${selector}:not([hidden])`).getAttribute('data-values'))!.split(',').map(Number);
+}
+
+/** The DIFF V2 run that the test importing it inspected, and the folder it imported. */
+let v2: { runId: string; source: string } | undefined;
 
 test('a DiffLlama model: the map and the overview name its softmax heads h and h + H', async () => {
   const runId = await inspectText(session.page, 'sample.py', SELECTED, 'DiffTransformer: Inspect Selection', 'diffllama');
@@ -117,7 +127,7 @@ test('a DIFF V2 folder imported with the command shows λ per token beside the m
   const strip = frame.locator('#lambda-strip:not([hidden])');
   await strip.waitFor({ state: 'attached' });
   const tokens = (await frame.locator(ofRun('#heatmap', runId)).evaluate((c) => (c as unknown as { height: number }).height));
-  assert.equal(Number(await strip.getAttribute('data-values')), tokens, 'one λ per query row');
+  assert.equal((await stripValues('#lambda-strip')).length, tokens, 'one λ per query row');
   assert.match(await panelText('#heatmap-caption'), new RegExp(`A1 = softmax head ${2 * head}, A2 = softmax head ${2 * head + 1} · λ \\d\\.\\d{3}–\\d\\.\\d{3} over the query tokens`));
   assert.match(await panelText('#lambda'), /^λ per token and head, range in each layer: L0 λ \d\.\d{3}–\d\.\d{3}/);
   const ranges = frame.locator('#overview .overview-head-lambda');
@@ -126,4 +136,48 @@ test('a DIFF V2 folder imported with the command shows λ per token beside the m
   assert.equal(await ranges.count(), nLayer * nHead, 'a λ range under every thumbnail');
   assert.match(await ranges.first().innerText(), /^\.\d\d–\n\.\d\d$/);
   await session.screenshot('imported-v2');
+  v2 = { runId, source };
+});
+
+test('a DIFF V2 model: each What-if map shows its run’s λ per query row, and the hover names the query token’s λ', async () => {
+  assert.ok(v2, 'the DIFF V2 model was imported and inspected by the test before');
+  const { page } = session;
+  const frame = webviewFrame(page);
+  const { runId } = v2;
+  const { layer, head, query } = await drawnMap(page, '#heatmap', runId);
+  // The engine's λ of the same text, from the same folder imported here.
+  const engine = await Engine.load((await importModel({ source: v2.source, destination: path.join(work, 'packages', 'diff-v2') })).dir, 'cpu');
+  const { tokens, lambdaByToken } = await engine.inspect(SELECTED);
+  assert.ok(lambdaByToken, 'λ per token and head');
+  const engineLambda = (token: number) => lambdaByToken[(layer * tokens.length + token) * engine.info.nHead + head];
+  const plain = tokens.map((_, token) => engineLambda(token));
+  assertClose(await stripValues('#lambda-strip'), plain, 'the Maps tab’s strip: the engine’s λ of each query row');
+
+  // λ × 0.5 in the map's layer: the layers before it run as they did, so its λ is half the plain run's.
+  await frame.locator('#tab-whatIf').click();
+  await frame.locator('#whatif-layer').selectOption(String(layer));
+  const before = await frame.locator('body').getAttribute('data-what-if-requested');
+  await frame.locator('#whatif-preset-half').click();
+  const asked = frame.locator(before === null ? 'body[data-what-if-requested]' : `body[data-what-if-requested]:not([data-what-if-requested="${before}"])`);
+  const whatIfId = await asked.getAttribute('data-what-if-requested');
+  await frame.locator(`${ofRun('#whatif-title', runId)}[data-what-if-id="${whatIfId}"]`).waitFor({ state: 'attached' });
+  for (const prefix of ['#whatif-main-', '#whatif-changed-']) assert.deepEqual(await drawnMap(page, `${prefix}heatmap`, runId), { view: 'diff', layer, head, query });
+  assertClose(await stripValues('#whatif-main-lambda-strip'), plain, 'the unmodified map’s strip: the run’s λ');
+  assertClose(await stripValues('#whatif-changed-lambda-strip'), plain.map((value) => 0.5 * value), 'the what-if map’s strip: half of it');
+  // One colour scale for both strips: the halved λ looks different, not the same strip again.
+  const row = plain.indexOf(Math.max(...plain));
+  const colours = await Promise.all(['#whatif-main-lambda-strip', '#whatif-changed-lambda-strip'].map((selector) => canvasPixel(frame, selector, 0, row)));
+  assert.notDeepEqual(colours[1], colours[0], `row ${row}: λ ${plain[row]} and half of it are coloured apart`);
+  for (const [prefix, scale] of [['#whatif-main-', 1], ['#whatif-changed-', 0.5]] as const) {
+    const range = `λ ${(scale * Math.min(...plain)).toFixed(3)}–${(scale * Math.max(...plain)).toFixed(3)} over the query tokens`;
+    assert.ok((await panelText(`${prefix}heatmap-caption`)).includes(range), `${prefix}heatmap-caption says ${range}`);
+  }
+  await runCommand(page, 'View: Toggle Maximized Panel');
+  await session.screenshot('imported-v2-whatif');
+  await runCommand(page, 'View: Toggle Maximized Panel');
+
+  // The hover over the query token (the selection's last, ":" at line 5, column 35).
+  const hover = await hoverText(page, 5, 35, 'for this query token');
+  assert.ok(hover.includes(`λ ${engineLambda(query).toFixed(3)} for this query token (layer ${layer}, head ${head})`), `the hover names the query token’s λ: ${hover}`);
+  await session.screenshot('imported-v2-hover');
 });

@@ -1,8 +1,8 @@
 // Import Model inside the extension host: random-weight checkpoints written by `python -m model
 // hf-checkpoint` are imported through the command (its folder and options passed as arguments, as
-// the explorer's context menu passes the folder), listed by Select Model, and inspected; the
-// conversion runs in a worker thread, and cancelling it or a folder that is not a model leaves
-// nothing behind.
+// the explorer's context menu passes the folder), listed by Select Model, and inspected (a DIFF V2
+// model's λ per token in the What-if maps and the hover); the conversion runs in a worker thread,
+// and cancelling it or a folder that is not a model leaves nothing behind.
 /// <reference types="mocha" />
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import * as vscode from 'vscode';
 import type { ImportResult } from '../../extension/core/import/importModel';
 import type { ImportCommandOptions } from '../../extension/vscode/importModel';
+import { assertClose } from '../support/tolerance';
 import { api, EXTENSION_ID, inspectSelection, openSample, select } from './helpers';
 
 const run = promisify(execFile);
@@ -134,6 +135,40 @@ suite('Import Model', () => {
     const headZero = Array.from({ length: T }, (_, t) => lambda[t * model.nHead]);
     assert.ok(new Set(headZero).size > 1, 'λ of layer 0, head 0 varies over the tokens');
     assert.ok(headZero.every((value) => value > 0 && value < 1), 'λ = sigmoid(x W_λ) lies in (0, 1)');
+  });
+
+  test('a DIFF V2 model: each What-if map carries its run’s λ per query row, and the hover names a token’s λ', async () => {
+    const inspector = await api();
+    const inspection = inspector.lastInspection();
+    const lambda = inspection?.result.lambdaByToken;
+    assert.ok(inspection && lambda, 'the DIFF V2 run of the test before');
+    const { model, result, runId } = inspection;
+    const T = result.tokens.length;
+    /** The engine's λ of query `token` in `layer` and `head` (lambdaByToken is [L, T, H]). */
+    const engineLambda = (layer: number, head: number, token: number) => lambda[(layer * T + token) * model.nHead + head];
+    const layer = model.nLayer - 1;
+    const head = model.nHead - 1;
+    await inspector.panelMessage({ type: 'select', runId, layer, head });
+
+    // λ × 0.5 in the last layer: the layers before it run as they did, so its λ is half the plain run's.
+    await inspector.panelMessage({ type: 'whatIf', runId, whatIfId: 1, spec: { kind: 'lambda', layer, scale: 0.5, shift: 0 } });
+    const whatIf = inspector.lastWhatIf();
+    assert.ok(whatIf && whatIf.whatIfId === 1, 'the what-if was posted');
+    assert.deepEqual([whatIf.layer, whatIf.head], [layer, head]);
+    const plain = Float32Array.from({ length: T }, (_, token) => engineLambda(layer, head, token));
+    assert.ok(whatIf.main.lambda && whatIf.whatIf.lambda, 'both maps carry λ per query row');
+    assert.deepEqual(Array.from(whatIf.main.lambda), Array.from(plain), 'the plain map: the run’s λ');
+    assertClose(whatIf.whatIf.lambda, plain.map((value) => 0.5 * value), 'the what-if map: half of it');
+
+    // The hover names the λ of the hovered token's query row for the panel's layer and head.
+    const editor = vscode.window.activeTextEditor!;
+    const token = Math.floor(T / 2);
+    const position = editor.document.positionAt(inspection.baseOffset + result.tokens[token].start);
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', editor.document.uri, position);
+    const text = hovers.flatMap((hover) => hover.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+    assert.match(text, new RegExp(`token ${token} `), `the hover is token ${token}'s`);
+    const expected = `λ ${engineLambda(layer, head, token).toFixed(3)}** for this query token (layer ${layer}, head ${head})`;
+    assert.ok(text.includes(expected), `the hover says ${expected}: ${text}`);
   });
 
   test('cancelling an import leaves nothing behind', async function () {
