@@ -35,13 +35,17 @@ COMMON_OUTPUTS = [
 DIFF_OUTPUTS = [
     ("lambda", {0: "batch", 2: "seq"}),  # (B, L, T, H)
 ]
+# V2's lambda varies per query row, so lambda * A2 cannot be pooled from A2's thumbnail afterwards.
+V2_OUTPUTS = [
+    ("lambda_a2_thumbnails", {0: "batch"}),  # (B, L, H, P, P)
+]
 # Outputs a reader uses when present and a package may omit; older packages also have the T x T
 # maps attn_a1 / attn_a2 and attn_logit_absmax, which readers ignore.
-OPTIONAL_OUTPUTS = ("last_logits", "attn_thumbnails")
+OPTIONAL_OUTPUTS = ("last_logits", "attn_thumbnails", "lambda_a2_thumbnails")
 
 
-def output_spec(kind: str):
-    return COMMON_OUTPUTS + (DIFF_OUTPUTS if kind == "diff" else [])
+def output_spec(kind: str, variant: str = "v1"):
+    return COMMON_OUTPUTS + (DIFF_OUTPUTS if kind == "diff" else []) + (V2_OUTPUTS if variant == "v2" else [])
 
 
 def intervention_inputs(model: Transformer) -> dict:
@@ -63,7 +67,7 @@ class InspectionGraph(nn.Module):
         super().__init__()
         self.model = model
         self.top_k = top_k
-        self.names = [name for name, _ in output_spec(model.cfg.kind)]
+        self.names = [name for name, _ in output_spec(model.cfg.kind, model.cfg.variant)]
 
     def forward(self, input_ids, *interventions):
         """interventions: intervention_inputs' tensors, in order."""
@@ -103,7 +107,7 @@ def export_onnx(model: Transformer, path: Path, top_k: int) -> list:
     if not 1 <= top_k <= model.cfg.vocab_size:
         raise ValueError(f"top_k is {top_k}; expected 1..vocab_size ({model.cfg.vocab_size})")
     graph = InspectionGraph(model.eval(), top_k)
-    write_graph(graph, model.cfg.max_seq_len, path, output_spec(model.cfg.kind), intervention_inputs(model))
+    write_graph(graph, model.cfg.max_seq_len, path, output_spec(model.cfg.kind, model.cfg.variant), intervention_inputs(model))
     return graph.names
 
 

@@ -253,7 +253,12 @@ class Attention(nn.Module):
                   "attn_logit_absmax": logits.abs().tril().amax(dim=-1)}
         if self.diff:
             extras["attn_a2"] = a2
-            if not self.v2:  # one value per layer (or per head, intervened), the same at every position
+            if self.v2:
+                # lambda * A2 pooled exactly: each query row weighted by its own lambda before the rows
+                # are pooled (pooling A2 first would need one lambda per pooled row).
+                weighted_pool = pool * lam.transpose(1, 2)[:, :, None, :]  # (B, H, P, T)
+                extras["lambda_a2_thumbnails"] = torch.matmul(weighted_pool, attended[:, :, 1, :, width:])  # (B, H, P, P)
+            else:  # one value per layer (or per head, intervened), the same at every position
                 lam = (lam.reshape(-1) * torch.ones(S // 2, device=x.device)).reshape(1, 1, S // 2).expand(B, T, S // 2)
             extras["lambda"] = lam
         return out, extras

@@ -25,7 +25,8 @@ export type OutputName =
   | 'attn_logit_absmax'
   | 'attn_a1'
   | 'attn_a2'
-  | 'lambda';
+  | 'lambda'
+  | 'lambda_a2_thumbnails';
 
 /** The outputs a package of this kind must have for the extension to read it. The others are used
  *  when present: last_logits, and attn_thumbnails (else the engine pools the maps itself). */

@@ -10,7 +10,7 @@ import type { PackageConfig } from './modelPackage';
 import type { RunOutputs } from './runtime';
 
 /** The run outputs the analyses read (the statistics worker gets only these). */
-export type AnalysisInputs = Pick<RunOutputs, 'length' | 'q' | 'k' | 'hidden' | 'lambda' | 'thumbnails'>;
+export type AnalysisInputs = Pick<RunOutputs, 'length' | 'q' | 'k' | 'hidden' | 'lambda' | 'thumbnails' | 'lambdaThumbnails'>;
 
 
 export class RunAnalysis {
@@ -130,9 +130,9 @@ export class RunAnalysis {
 
   /** size x size average-pooled thumbnails of every layer and head for one view, layer-major, from
    *  the graph's pooled softmax maps [L, S, size, size]. Pooling is linear, so lambda*A2 and
-   *  A1 - lambda*A2 follow from the pooled A1 and A2: exactly with V1's one lambda per layer; with a
-   *  lambda per token (V2), each row of cells takes the mean lambda of the query rows pooled into it,
-   *  which is exact while every row has a cell of its own (T <= size). */
+   *  A1 - lambda*A2 follow from the pooled A1 and A2 with V1's one lambda per layer. With a lambda per
+   *  token (V2) the graph pools lambda*A2 itself (lambda_a2_thumbnails); without that output, each
+   *  row of cells takes the mean lambda of the query rows pooled into it (exact while T <= size). */
   thumbnails(view: MapView, pooled: Float32Array, size: number): Float32Array {
     this.checkView(view);
     const cells = size * size;
@@ -143,10 +143,11 @@ export class RunAnalysis {
         const a1 = pooled.subarray(at(false), at(false) + cells);
         const a2 = this.diff ? pooled.subarray(at(true), at(true) + cells) : a1;
         const lambdaOfRow = this.pooledLambda(layer, head, size);
+        const pooledLambdaA2 = this.out.lambdaThumbnails?.subarray((layer * this.nHead + head) * cells, (layer * this.nHead + head + 1) * cells);
         const cell = out.subarray((layer * this.nHead + head) * cells, (layer * this.nHead + head + 1) * cells);
         for (let p = 0; p < cells; p++) {
-          const lam = lambdaOfRow[Math.floor(p / size)];
-          cell[p] = view === 'a1' ? a1[p] : view === 'a2' ? a2[p] : view === 'lambdaA2' ? lam * a2[p] : a1[p] - lam * a2[p];
+          const lambdaA2 = pooledLambdaA2 ? pooledLambdaA2[p] : lambdaOfRow[Math.floor(p / size)] * a2[p];
+          cell[p] = view === 'a1' ? a1[p] : view === 'a2' ? a2[p] : view === 'lambdaA2' ? lambdaA2 : a1[p] - lambdaA2;
         }
       }
     }

@@ -107,6 +107,8 @@ export interface RunOutputs {
   k: Float32Array;
   thumbnails?: Float32Array;
   lambda?: Float32Array;
+  /** DIFF V2: each head's lambda * A2 average-pooled [L, H, P, P] (lambda varies per query row). */
+  lambdaThumbnails?: Float32Array;
 }
 
 /** Where each float output goes (top_ids, int64, is converted on its own). Outputs of older
@@ -119,6 +121,7 @@ const OUTPUT_FIELDS: Partial<Record<OutputName, keyof RunOutputs>> = {
   k: 'k',
   attn_thumbnails: 'thumbnails',
   lambda: 'lambda',
+  lambda_a2_thumbnails: 'lambdaThumbnails',
 };
 
 export async function runModel(session: ort.InferenceSession, ids: readonly number[], config: PackageConfig, interventions: Interventions = {}): Promise<RunOutputs> {

@@ -96,6 +96,18 @@ def test_inspection_shapes_and_thumbnails():
     assert_close(ins["attn_thumbnails"], pool @ maps @ pool.T, "thumbnails")
 
 
+def test_lambda_a2_thumbnails_weight_each_query_row_by_its_own_lambda():
+    # Longer than THUMBNAIL_SIZE, so that rows with different lambdas share a pooled row.
+    ids = torch.arange(3, 3 + 2 * THUMBNAIL_SIZE + 7)[None]
+    with torch.no_grad():
+        _, _, ins = make_v2()(ids, inspect=True)
+    pool = pooling_matrix(ids.shape[1], THUMBNAIL_SIZE, "cpu", torch.float32)
+    weighted_a2 = ins["lambda"].transpose(2, 3)[..., None] * ins["attn_a2"]  # (B, L, H, T, T)
+    assert_close(ins["lambda_a2_thumbnails"], pool @ weighted_a2 @ pool.T, "lambda * A2 thumbnails")
+    pooled_then_weighted = (pool @ ins["lambda"].transpose(2, 3)[..., None]) * (pool @ ins["attn_a2"] @ pool.T)
+    assert not torch.allclose(ins["lambda_a2_thumbnails"], pooled_then_weighted, atol=1e-4), "the order matters here"
+
+
 def test_lambda_varies_per_token_and_head():
     lam = run(make_v2())[2]["lambda"][0]  # (L, T, H)
     assert ((lam > 0) & (lam < 1)).all(), "sigmoid"
@@ -153,7 +165,8 @@ def test_package_config_onnxruntime_and_read_back(tmp_path):
     assert (config["n_softmax_heads"], config["n_kv_softmax_heads"]) == (4, 1)
     assert config["lambda"] == {"granularity": "token", "init": [], "value": []}
     assert config["intervention_inputs"] == {"lambda_scale": 1.0, "lambda_shift": 0.0, "head_mask": 1.0}
-    assert config["outputs"][-1] == "lambda"
+    assert config["outputs"][-2:] == ["lambda", "lambda_a2_thumbnails"]
+    assert "lambda_a2_thumbnails" in config["optional_outputs"]
     sequences = [[0, 5, 9, 200, 31, 7, 7, 64], list(range(1, 40))]
     for ids, ort in zip(sequences, run_onnxruntime(pkg / "model.onnx", sequences, tmp_path)):
         assert_outputs_match(ort, reference_outputs(model, ids, top_k=10))

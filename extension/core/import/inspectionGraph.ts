@@ -23,7 +23,9 @@ export function interventionInputs(arch: Architecture): Record<string, number> {
 /** The graph's outputs, in order. */
 export function inspectionOutputs(arch: Architecture): string[] {
   const common = ['top_ids', 'top_probs', 'token_logprob', 'last_logits', 'hidden_states', 'q', 'k', 'attn_thumbnails'];
-  return arch.kind === 'diff' ? [...common, 'lambda'] : common;
+  if (arch.kind !== 'diff') return common;
+  // V2's lambda varies per query row, so lambda * A2 cannot be pooled from A2's thumbnail afterwards.
+  return arch.lambda === 'token' ? [...common, 'lambda', 'lambda_a2_thumbnails'] : [...common, 'lambda'];
 }
 
 const floatTensor = (value: number) => ({
@@ -99,7 +101,7 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
   };
 
   let x = g.reshape(g.op('Gather', [nn.w('model.embed_tokens.weight'), ids], { axis: 0 }), [-1, E]);
-  const collected: Record<'hidden' | 'q' | 'k' | 'thumbnails' | 'lambda', Value[]> = { hidden: [], q: [], k: [], thumbnails: [], lambda: [] };
+  const collected: Record<'hidden' | 'q' | 'k' | 'thumbnails' | 'lambda' | 'lambdaThumbnails', Value[]> = { hidden: [], q: [], k: [], thumbnails: [], lambda: [], lambdaThumbnails: [] };
   for (let layer = 0; layer < L; layer++) {
     const names = layerTensorNames(arch, layer);
     const perHead = (input: string) => g.reshape(g.take(intervention[input], 0, layer), [1, H, 1, 1]);
@@ -140,6 +142,12 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
       const [a1, a2] = g.split(g.reshape(main, pairShape), pairAxis, [1, 1]).map((part) => g.squeeze(part, [pairAxis]));
       const lambda = arch.lambda === 'token' ? tokenLambda(g, nn, h, names.lambdaProj, intervention, layer, B, T, H) : layerLambda(g, nn, names.lambdaVectors, layer, intervention, B, T, H);
       collected.lambda.push(g.unsqueeze(lambda.output, [1]));
+      if (arch.lambda === 'token') {
+        // lambda * A2 pooled exactly: each query row weighted by its own lambda before rows are pooled.
+        const [, a2Columns] = g.split(g.reshape(pooled, [B, H, 2, T, P]), 2, [1, 1]);
+        const weightedPool = g.mul(pool, g.unsqueeze(g.transpose(lambda.output, [0, 2, 1]), [2])); // [B, H, P, T]
+        collected.lambdaThumbnails.push(g.unsqueeze(g.matmul(weightedPool, g.squeeze(a2Columns, [2])), [1]));
+      }
       heads = g.sub(a1, g.mul(lambda.broadcast, a2));
       if (arch.headNorm) {
         const normed = nn.rmsNorm(heads, arch.headNorm.weight ? names.headNorm : null);
@@ -179,6 +187,7 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
   g.concat(collected.k, 1, 'k');
   g.concat(collected.thumbnails, 1, 'attn_thumbnails');
   if (arch.kind === 'diff') g.concat(collected.lambda, 1, 'lambda');
+  if (arch.lambda === 'token') g.concat(collected.lambdaThumbnails, 1, 'lambda_a2_thumbnails');
 
   const outputShapes: Record<string, [number, (number | string)[]]> = {
     top_ids: [DataType.INT64, ['batch', 'seq', topK]],
@@ -190,6 +199,7 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
     k: [DataType.FLOAT, ['batch', L, Skv, 'seq', d]],
     attn_thumbnails: [DataType.FLOAT, ['batch', L, S, P, P]],
     lambda: [DataType.FLOAT, ['batch', L, 'seq', H]],
+    lambda_a2_thumbnails: [DataType.FLOAT, ['batch', L, H, P, P]],
   };
   for (const name of inspectionOutputs(arch)) {
     const [type, dims] = outputShapes[name];
