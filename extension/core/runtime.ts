@@ -113,7 +113,7 @@ export interface RunOutputs {
 
 /** Where each float output goes (top_ids, int64, is converted on its own). Outputs of older
  *  packages that nothing reads any more (the T x T maps, attn_logit_absmax) are left alone. */
-const OUTPUT_FIELDS: Partial<Record<OutputName, keyof RunOutputs>> = {
+export const OUTPUT_FIELDS: Partial<Record<OutputName, keyof RunOutputs>> = {
   top_probs: 'topProbs',
   token_logprob: 'tokenLogprob',
   hidden_states: 'hidden',

@@ -17,7 +17,7 @@ import { ImportCancelledError, importModel } from '../../extension/core/import/i
 import { ImportError } from '../../extension/core/import/importError';
 import { partialFolderFor, removePartialImport } from '../../extension/core/import/partialFolder';
 import { loadModelPackage } from '../../extension/core/modelPackage';
-import { createSession, runModel, type RunOutputs } from '../../extension/core/runtime';
+import { createSession, OUTPUT_FIELDS, runModel, type RunOutputs } from '../../extension/core/runtime';
 import { MAP_VIEWS } from '../../shared/model';
 import { assertClose } from '../support/tolerance';
 import { writeRawSafetensors, writeSafetensors, type TensorData } from '../support/safetensors';
@@ -30,17 +30,6 @@ interface Expected {
   outputs: Record<string, { dims: number[]; data: number[] }>;
 }
 
-/** Contract output name -> RunOutputs field. */
-const FIELDS: Record<string, keyof RunOutputs> = {
-  top_probs: 'topProbs',
-  token_logprob: 'tokenLogprob',
-  hidden_states: 'hidden',
-  q: 'q',
-  k: 'k',
-  attn_thumbnails: 'thumbnails',
-  lambda: 'lambda',
-  lambda_a2_thumbnails: 'lambdaThumbnails',
-};
 
 let work: string;
 before(async () => {
@@ -68,9 +57,9 @@ async function runPackage(dir: string, ids: number[]): Promise<RunOutputs> {
 
 /** scaleTolerance: an allowance of this fraction of each tensor's largest value on top of the shared
  *  float32 tolerance, for deep models where differently ordered float32 sums drift layer by layer. */
-function assertOutputsClose(actual: RunOutputs, expected: (name: string) => ArrayLike<number> | undefined, what: string, scaleTolerance = 0): void {
-  for (const [name, field] of Object.entries(FIELDS)) {
-    const want = expected(name);
+function assertOutputsClose(actual: RunOutputs, expected: (name: string, field: keyof RunOutputs) => ArrayLike<number> | undefined, what: string, scaleTolerance = 0): void {
+  for (const [name, field] of Object.entries(OUTPUT_FIELDS) as Array<[string, keyof RunOutputs]>) {
+    const want = expected(name, field);
     if (want === undefined) continue;
     let largest = 0;
     for (let i = 0; i < want.length; i++) largest = Math.max(largest, Math.abs(want[i]));
@@ -107,7 +96,7 @@ test("the import of the project's own code-diff weights reproduces models/code-d
   const ids = JSON.parse(await readFile(path.join(source, 'expected.json'), 'utf8')).ids as number[];
   const exported = await runPackage(path.join(REPO, 'models', 'code-diff'), ids);
   const imported = await runPackage(destination, ids);
-  assertOutputsClose(imported, (name) => exported[FIELDS[name]] as Float32Array | undefined, 'code-diff');
+  assertOutputsClose(imported, (_, field) => exported[field] as Float32Array | undefined, 'code-diff');
   assert.deepEqual(imported.topIds, exported.topIds);
 });
 

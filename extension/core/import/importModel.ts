@@ -80,7 +80,7 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
       'model.onnx': buildInspectionGraph(arch, weights.file, TOP_K).encode('inspection', metadata, PRODUCER),
       'lens.onnx': buildLensGraph(arch, weights.file, TOP_K).encode('logit_lens', metadata, PRODUCER),
       'tokenizer.json': tokenizerText,
-      'config.json': JSON.stringify(packageConfig(arch, name, weights, source), null, 2) + '\n',
+      'config.json': JSON.stringify(packageConfig(arch, specs, name, weights, source), null, 2) + '\n',
     };
     const manifest: Record<string, { sha256: string; bytes: number }> = { [WEIGHTS_FILE]: weights.manifestEntry };
     for (const [file, content] of Object.entries(files)) {
@@ -182,7 +182,7 @@ async function copyWeights(
 }
 
 /** config.json of the package (docs/model-package.md), with the architecture's conventions stated. */
-function packageConfig(arch: Architecture, name: string, weights: CopiedWeights, source: string): object {
+function packageConfig(arch: Architecture, specs: TensorSpec[], name: string, weights: CopiedWeights, source: string): object {
   const d = arch.headDim;
   return {
     format_version: 1,
@@ -211,7 +211,7 @@ function packageConfig(arch: Architecture, name: string, weights: CopiedWeights,
     outputs: inspectionOutputs(arch),
     optional_outputs: ['last_logits', 'attn_thumbnails', ...(arch.lambda === 'token' ? ['lambda_a2_thumbnails'] : [])],
     intervention_inputs: interventionInputs(arch),
-    parameters: parameterCount(requiredTensors(arch)),
+    parameters: parameterCount(specs),
     training: {},
     source: { format: arch.format, model_type: arch.modelType, folder: path.basename(path.resolve(source)) },
   };
