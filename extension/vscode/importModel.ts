@@ -91,7 +91,9 @@ export class ModelImporter {
         { label: '$(database) Extension storage', description: 'listed by Select Model…', detail: storage, parent: storage },
         { label: '$(folder) Choose a folder…', detail: 'the package is written into a new folder inside it', parent: undefined },
       ],
-      { title: 'DiffTransformer: Import Model — where to write the package' },
+      // It opens as the folder dialog closes and focus returns to where it was (often the panel's
+      // webview): without ignoreFocusOut that late focus would close the question unanswered.
+      { title: 'DiffTransformer: Import Model — where to write the package', ignoreFocusOut: true },
     );
     if (!picked) return undefined;
     if (picked.parent) return picked.parent;

@@ -99,27 +99,31 @@ test('a DIFF V2 folder imported with the command shows λ per token beside the m
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'DiffTransformer: Import Model…' }).first().click();
   const folderInput = page.locator('.quick-input-widget input[placeholder="Folder path"]');
   await folderInput.waitFor({ state: 'visible' });
-  /** Waits (at most 30 s) until `done()`. */
-  const until = async (done: () => Promise<boolean>, what: string) => {
-    for (const deadline = Date.now() + 30_000; !(await done()); await page.waitForTimeout(100)) assert.ok(Date.now() < deadline, what);
-  };
   // The dialog fills in the folder it starts from by itself, in steps: type the path again until
-  // it stays, and the dialog has moved into that folder (it lists folders: only '..' there).
+  // it stays, and the dialog has moved into that folder (it lists folders: only '..' there). Its OK
+  // accepts that folder only when the dialog is idle and no row is focused (a focused '..' goes up
+  // instead), so press it until the dialog has closed and the command asks its next question.
   const rows = page.locator('.quick-input-list .monaco-list-row');
-  const typed = `${source}/`;
-  await until(async () => {
-    if ((await folderInput.inputValue()) !== typed) await folderInput.fill(typed);
-    return (await folderInput.inputValue()) === typed && (await rows.count()) === 1 && (await rows.first().innerText()).trim() === '..';
-  }, 'the dialog shows the model folder');
-  await page.locator('.quick-input-widget .monaco-button', { hasText: 'Import this model' }).click();
+  const ok = page.locator('.quick-input-widget .monaco-button', { hasText: 'Import this model' });
   const storage = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Extension storage' });
-  await storage.waitFor({ state: 'visible' });
+  const message = page.locator('.quick-input-widget .quick-input-message');
+  const typed = `${source}/`;
+  let dialog = '';
+  for (const deadline = Date.now() + 60_000; !(await storage.isVisible()); await page.waitForTimeout(250)) {
+    assert.ok(Date.now() < deadline, `the dialog accepts ${typed} and the command asks where to write the package; last, ${dialog}`);
+    if (!(await folderInput.isVisible())) continue;
+    const value = await folderInput.inputValue();
+    dialog = `the dialog shows ${value}, rows ${await rows.allInnerTexts()}, message "${await message.innerText({ timeout: 500 }).catch(() => '')}"`;
+    if (value !== typed) await folderInput.fill(typed);
+    else if ((await rows.count()) === 1 && (await rows.first().innerText()).trim() === '..') await ok.click({ timeout: 1_000 }).catch(() => undefined);
+  }
   await storage.click();
   // The import's message offers to use the package (from the notification centre: toasts may be hidden).
   await runCommand(page, 'Notifications: Show Notifications');
   await page.locator('.notifications-center .monaco-button', { hasText: 'Use as Model' }).click();
-  await runCommand(page, 'Notifications: Hide Notifications');
   await page.locator('.statusbar-item', { hasText: 'DiffTransformer: diff-v2' }).waitFor({ state: 'visible' });
+  // The centre closes by itself when the answered message was its last one.
+  if (await page.locator('.notifications-center').isVisible()) await runCommand(page, 'Notifications: Hide Notifications');
 
   const runId = await inspectText(page, 'sample.py', SELECTED, 'DiffTransformer: Inspect Selection', 'diff-v2');
   const frame = webviewFrame(page);
