@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Engine } from '../../extension/core/engine';
+import { loadTokenizer } from '../../extension/core/tokenizer';
 import { CheckpointWeights } from '../../extension/core/import/safetensors';
 import { ImportCancelledError, importModel } from '../../extension/core/import/importModel';
 import { ImportError } from '../../extension/core/import/importError';
@@ -21,6 +22,7 @@ import { createSession, OUTPUT_FIELDS, runModel, type RunOutputs } from '../../e
 import { MAP_VIEWS } from '../../shared/model';
 import { assertClose } from '../support/tolerance';
 import { writeRawSafetensors, writeSafetensors, type TensorData } from '../support/safetensors';
+import { llama2Json } from '../support/sentencePiece';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const run = promisify(execFile);
@@ -98,6 +100,29 @@ test("the import of the project's own code-diff weights reproduces models/code-d
   const imported = await runPackage(destination, ids);
   assertOutputsClose(imported, (_, field) => exported[field] as Float32Array | undefined, 'code-diff');
   assert.deepEqual(imported.topIds, exported.topIds);
+});
+
+test('a Llama folder with a SentencePiece tokenizer (Llama 2 layout) imports, and each token holds the text it spells', async () => {
+  const sample = await readFile(path.join(REPO, 'test', 'fixtures', 'tokenizer-sample.txt'), 'utf8');
+  const tokenizerJson = llama2Json(sample);
+  const tokenizer = loadTokenizer(tokenizerJson);
+  const source = await writeCheckpoint('llama', 'llama-sentencepiece-src', '--vocab-size', String(tokenizer.vocabSize));
+  await writeFile(path.join(source, 'tokenizer.json'), JSON.stringify(tokenizerJson));
+  await editConfig(source, (config) => (config.bos_token_id = 1));
+  const { dir } = await importModel({ source, destination: path.join(work, 'llama-sentencepiece-pkg') });
+
+  const engine = await Engine.load(dir, 'cpu');
+  const text = 'def f(x):\n    return λ  # two spaces';
+  const { tokens } = await engine.inspect(text);
+  assert.equal(tokens[0].text, '<s>', 'the model\'s bos_token_id first');
+  const { ids, offsets } = tokenizer.encode(text);
+  assert.equal(tokens.length, 1 + ids.length);
+  assert.deepEqual(tokens.slice(1).map(({ start, end }) => [start, end]), offsets);
+  assert.equal(tokens.slice(1).map(({ start, end }) => text.slice(start, end)).join(''), text);
+  assert.ok(tokenizer.tokenText(ids[0]).startsWith(' '), 'the first token spells the ▁ put first');
+  const lambda = tokens.findIndex((token) => token.text === 'λ');
+  const after = text.indexOf('λ') + 1;
+  assert.deepEqual(tokens[lambda + 1], { text: '\\xBB', start: after, end: after }, 'λ in two byte tokens: the first holds it');
 });
 
 /** A copy of a good tiny checkpoint that a test then breaks. */

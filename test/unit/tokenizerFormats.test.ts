@@ -292,21 +292,21 @@ test('Punctuation with Contiguous behaviour', () => {
 
 const refused: Array<[string, any, RegExp]> = [
   [
-    'Llama 2 (SentencePiece) normalizer',
+    "Llama 2's normalizer without byte fallback",
     withEdit(llama3Json(), (json) => {
       json.normalizer = { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] };
     }),
-    /^normalizer: expected a byte-level BPE tokenizer \(GPT-2, Llama 3, Qwen\); SentencePiece \(Llama 2-style\) tokenizers are not supported, got/,
+    /^normalizer: expected a byte-level BPE tokenizer \(GPT-2, Llama 3, Qwen\) or a SentencePiece-style one with "byte_fallback": true in model \(Llama 2, Mistral\), got/,
   ],
   [
-    'Metaspace pre-tokenizer',
+    'a Metaspace pre-tokenizer without byte fallback',
     withEdit(llama3Json(), (json) => (json.pre_tokenizer = { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: false })),
-    /^pre_tokenizer: expected .*SentencePiece \(Llama 2-style\) tokenizers are not supported, got \{"type":"Metaspace"/,
+    /^pre_tokenizer: expected .*SentencePiece-style one with "byte_fallback": true.*, got \{"type":"Metaspace"/,
   ],
   [
-    'byte fallback',
+    'byte fallback with a byte-level vocabulary',
     withEdit(llama3Json(), (json) => (json.model.byte_fallback = true)),
-    /^model\.byte_fallback: expected false \(.*SentencePiece/,
+    /^decoder: expected a Metaspace decoder, or a Sequence of Replace, ByteFallback, Fuse and Strip steps, got \{"type":"ByteLevel"/,
   ],
   ['a lowercasing normalizer', withEdit(llama3Json(), (json) => (json.normalizer = { type: 'Lowercase' })), /^normalizer: expected null, \{"type": "NFC"\}/],
   [
