@@ -69,6 +69,8 @@ test('the VSIX holds the runtime for its own platform and no development files',
   const binaries = entries.filter((entry) => entry.includes('onnxruntime-node/bin/'));
   assert.ok(binaries.includes('extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node'), 'its platform binding');
   assert.deepEqual(binaries.filter((entry) => !entry.includes('/napi-v6/linux/x64/')), [], 'no other platform');
+  const modules = [...new Set(entries.filter((entry) => entry.startsWith('extension/node_modules/')).map((entry) => entry.split('/')[2]))];
+  assert.deepEqual(modules.sort(), ['onnxruntime-common', 'onnxruntime-node'], 'of node_modules, only what the bundles load at run time');
   for (const needed of ['extension/dist/extension.js', 'extension/dist/engine.js', 'extension/models/code-diff/model.onnx', 'extension/models/code-baseline/model.onnx', 'extension/extension/graphs/attention_maps.onnx', 'extension/media/walkthrough/sample.py', 'extension/media/icon.png', 'extension/changelog.md']) {
     assert.ok(entries.includes(needed), `${needed} is packaged`);
   }
