@@ -151,7 +151,12 @@ function validateByteLevel(data: Record<string, unknown>): ValidTokenizer['norma
  */
 function validateSentencePiece(data: Record<string, unknown>): [ValidTokenizer['normalization'], preTokenizerForTokenizersJs: unknown] {
   const legacyNormalizer = [{ type: 'Prepend', prepend: MARKER }, { type: 'Replace', pattern: { String: ' ' }, content: MARKER }];
-  const isLegacy = (v: unknown) => isObject(v) && v.type === 'Sequence' && JSON.stringify(v.normalizers) === JSON.stringify(legacyNormalizer);
+  const isLegacy = (v: unknown) => {
+    const steps = isObject(v) && v.type === 'Sequence' && Array.isArray(v.normalizers) ? v.normalizers : [];
+    const [prepend, replace] = steps.filter(isObject);
+    return steps.length === 2 && prepend?.type === 'Prepend' && prepend.prepend === MARKER
+      && replace?.type === 'Replace' && isObject(replace.pattern) && replace.pattern.String === ' ' && replace.content === MARKER;
+  };
   const normalizerExpected = `null (with a Metaspace pre-tokenizer) or Llama 2's ${JSON.stringify({ type: 'Sequence', normalizers: legacyNormalizer })}`;
   checkField(data, '', 'normalizer', (v) => v === null || isLegacy(v), normalizerExpected);
   checkField(data, '', 'decoder', isSentencePieceDecoder, 'a Metaspace decoder, or a Sequence of Replace, ByteFallback, Fuse and Strip steps');

@@ -104,6 +104,13 @@ test('Llama 2 layout: special tokens in the text are cut out, and each piece aft
   assert.equal(offsets.at(-1)![1], text.length);
 });
 
+test("Llama 2 layout: the normalizer is read by its fields, whatever their order in the file", () => {
+  const json = withEdit(llama2Json(sample), (json) => {
+    json.normalizer = { normalizers: [{ prepend: MARKER, type: 'Prepend' }, { content: MARKER, pattern: { String: ' ' }, type: 'Replace' }], type: 'Sequence' };
+  });
+  assert.deepEqual(loadTokenizer(json).encode(sample).ids, llama2Tokenizer.encode(sample).ids);
+});
+
 for (const scheme of ['always', 'first', 'never']) {
   const json = metaspaceJson(sample, scheme);
   const tok = loadTokenizer(json);
