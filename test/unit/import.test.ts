@@ -164,6 +164,14 @@ const BROKEN: Array<[string, (folder: string) => Promise<void>, RegExp[]]> = [
     [/model\.safetensors/, /model\.layers\.1\.self_attn\.lambda_k2/],
   ],
   ['a wrong shape', (f) => editConfig(f, (c) => (c.intermediate_size = 80)), [/model\.safetensors/, /mlp\.\w+_proj\.weight/, /\[96, 64\]|\[64, 96\]/, /80/]],
+  [
+    'tokenizer.model instead of tokenizer.json',
+    async (f) => {
+      await rm(path.join(f, 'tokenizer.json'));
+      await writeFile(path.join(f, 'tokenizer.model'), 'a SentencePiece model');
+    },
+    [/tokenizer\.json: missing/, /tokenizer\.model/, /save_pretrained/],
+  ],
   ['a tokenizer that does not match the vocabulary', (f) => editConfig(f, (c) => (c.vocab_size = 300)), [/tokenizer\.json/, /vocab_size/, /300/]],
   [
     'a truncated safetensors file',

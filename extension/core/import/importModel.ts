@@ -58,7 +58,13 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
   const configPath = path.join(source, 'config.json');
   const arch = readArchitecture(await readJson(configPath), configPath);
   const tokenizerPath = path.join(source, 'tokenizer.json');
-  const tokenizerText = await readText(tokenizerPath, 'the tokenizer (byte-level BPE) saved with the model');
+  if (!(await exists(tokenizerPath)) && (await exists(path.join(source, 'tokenizer.model')))) {
+    throw new ImportError(
+      `${tokenizerPath}: missing; the folder has only tokenizer.model, SentencePiece's own format. Write tokenizer.json beside it ` +
+        'with transformers: AutoTokenizer.from_pretrained(FOLDER).save_pretrained(FOLDER)',
+    );
+  }
+  const tokenizerText = await readText(tokenizerPath, 'the tokenizer saved with the model (a BPE tokenizer.json)');
   checkTokenizer(tokenizerText, tokenizerPath, arch);
   const checkpoint = await CheckpointWeights.open(source);
   const specs = requiredTensors(arch);
