@@ -137,6 +137,27 @@ test('Metaspace: "first" puts a ▁ before the first section only; "always" befo
   for (const tok of [first, always]) assert.equal(tok.encode(text).offsets.map(([s, e]) => text.slice(s, e)).join(''), text);
 });
 
+test('every layout: exact offsets on random text, special tokens cut out where they are typed', () => {
+  const pieces = [' ', '  ', 'a', 'return', 'def', '▁', 'λ', '😀', '\n', '\t', 'x(', '</s>', '<s>'];
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const layouts: Array<[string, any]> = [['Llama 2', llama2], ...['always', 'first', 'never'].map((scheme) => [`Metaspace ${scheme}`, metaspaceJson(sample, scheme)] as [string, any])];
+  for (const [name, json] of layouts) {
+    const tok = loadTokenizer(json);
+    for (let round = 0; round < 150; round++) {
+      const text = Array.from({ length: 1 + Math.floor(random() * 8) }, () => pieces[Math.floor(random() * pieces.length)]).join('');
+      const { ids, offsets } = tok.encode(text);
+      const what = `${name}: ${JSON.stringify(text)}`;
+      assert.equal(offsets.map(([s, e]) => text.slice(s, e)).join(''), text, `${what}: the offsets tile the text`);
+      const specials = ids.flatMap((id, t) => (id === 1 || id === 2 ? [text.slice(...offsets[t])] : []));
+      assert.deepEqual(specials, text.match(/<\/?s>/g) ?? [], `${what}: each special token holds its own text`);
+      // Without special tokens the text is one section: exact to the byte.
+      const prefix = name === 'Llama 2' || (!name.endsWith('never') && !/^[ ▁]/.test(text));
+      if (specials.length === 0) assertExactOffsets(json, tok, text, prefix);
+    }
+  }
+});
+
 test('Metaspace written before prepend_scheme: add_prefix_space false means no ▁ first', () => {
   const json = withEdit(metaspaceJson(sample, 'always'), (json) => {
     delete json.pre_tokenizer.prepend_scheme;
