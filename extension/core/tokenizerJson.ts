@@ -98,11 +98,13 @@ export function validateTokenizerJson(data: unknown): ValidTokenizer {
     check((token.single_word ?? false) === false, `${field}.single_word`, 'false (tokenizers.js ignores it)', token.single_word);
     const stripped = 'false (the stripped spaces would be in no token)';
     for (const option of ['lstrip', 'rstrip']) check((token[option] ?? false) === false, `${field}.${option}`, stripped, token[option]);
-    // tokenizers.js's default; such tokens are matched in the normalized text.
-    const normalized = Boolean(token.normalized ?? token.special !== true);
-    if (normalized && nfc) check(content.normalize('NFC') === content, `${field}.content`, 'text in NFC, as it is normalized', content);
-    // Matched in the normalized text, such a token would be spelled with the ▁ put first.
-    if (sentencePiece) check(!normalized, `${field}.normalized`, 'false in a SentencePiece tokenizer (the token is matched in the text as typed)', token.normalized);
+    // tokenizers.js matches a normalized token (its default for all but special ones) in the
+    // normalized text when there is a normalizer, else in the text as typed.
+    const afterNormalizer = Boolean(token.normalized ?? token.special !== true) && data.normalizer != null;
+    if (afterNormalizer && nfc) check(content.normalize('NFC') === content, `${field}.content`, 'text in NFC, as it is normalized', content);
+    if (afterNormalizer && sentencePiece) {
+      fail(`${field}.normalized`, "false with Llama 2's normalizer (tokenizers.js would match the token with the ▁ it puts first)", show(token.normalized));
+    }
     const vocabId = vocab.get(content);
     check(vocabId === undefined || vocabId === id, `${field}.id`, `${vocabId}, the id model.vocab gives ${show(content)}`, id);
     const contentBytes = utf8.encode(content);
@@ -113,7 +115,7 @@ export function validateTokenizerJson(data: unknown): ValidTokenizer {
     // tokenizers.js would also give this id to the text these byte symbols spell.
     const asSymbols = sentencePiece ? undefined : symbolBytes(content);
     if (asSymbols && !sameBytes(asSymbols, contentBytes)) fail(`${field}.content`, 'text that is not byte-level symbols spelling other text', show(content));
-    added.set(id, { content, raw: !normalized || !nfc });
+    added.set(id, { content, raw: !afterNormalizer });
   });
 
   const tokenBytes: Uint8Array[] = [];

@@ -158,6 +158,14 @@ test('every layout: exact offsets on random text, special tokens cut out where t
   }
 });
 
+test('Metaspace: with no normalizer, a normalized added token is matched in the text as typed', () => {
+  const json = withEdit(metaspaceJson(sample, 'first'), (json) => (json.added_tokens[2].normalized = true));
+  const text = 'x</s> y';
+  const { ids, offsets } = loadTokenizer(json).encode(text);
+  assert.deepEqual(offsets[ids.indexOf(2)], [1, 5]);
+  assert.equal(offsets.map(([s, e]) => text.slice(s, e)).join(''), text);
+});
+
 test('Metaspace written before prepend_scheme: add_prefix_space false means no ▁ first', () => {
   const json = withEdit(metaspaceJson(sample, 'always'), (json) => {
     delete json.pre_tokenizer.prepend_scheme;
@@ -180,9 +188,9 @@ const refused: Array<[string, any, RegExp]> = [
   ['a missing byte token', withEdit(llama2Json(sample), (json) => delete json.model.vocab['<0x0A>']), /^model\.vocab: expected a token for every byte \(byte 0x0A is "<0x0A>"\), got no "<0x0A>"/],
   ['a byte-level decoder', withEdit(llama2Json(sample), (json) => (json.decoder = { type: 'ByteLevel' })), /^decoder: expected a Metaspace decoder, or a Sequence of Replace, ByteFallback, Fuse and Strip steps/],
   [
-    'a normalized added token',
+    "a normalized added token with Llama 2's normalizer",
     withEdit(llama2Json(sample), (json) => (json.added_tokens[2].normalized = true)),
-    /^added_tokens\[2\]\.normalized: expected false in a SentencePiece tokenizer \(the token is matched in the text as typed\), got true/,
+    /^added_tokens\[2\]\.normalized: expected false with Llama 2's normalizer \(tokenizers\.js would match the token with the ▁ it puts first\), got true/,
   ],
   ['byte_fallback that is not a boolean', withEdit(llama2Json(sample), (json) => (json.model.byte_fallback = 'yes')), /^model\.byte_fallback: expected true or false, got "yes"/],
 ];
