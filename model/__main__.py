@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     p = sub.add_parser("analysis-graphs", help="rebuild the extension's analysis graphs")
     p.add_argument("--out", type=Path, default=Path("extension/graphs"))
     p = sub.add_parser("hf-checkpoint", help="write a Hugging Face-layout checkpoint and its expected outputs")
-    p.add_argument("--format", required=True, choices=["diffllama", "llama", "diff-v1", "diff-v2"])
+    p.add_argument("--format", required=True, choices=["diffllama", "llama", "mistral", "diff-v1", "diff-v2"])
     p.add_argument("--out", required=True, type=Path, help="folder to create (new or empty)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     p.add_argument("--shards", type=int, default=1, help="number of safetensors files (more than 1: with an index)")

@@ -33,7 +33,7 @@ from model.hf_reference import REFERENCES, contract_outputs
 from model.model import ModelConfig, Transformer
 from model.package import PackageError, load_package, load_tokenizer
 
-FORMATS = ("diffllama", "llama", "diff-v1", "diff-v2")
+FORMATS = ("diffllama", "llama", "mistral", "diff-v1", "diff-v2")
 SIZES = ("tiny", "100m")
 DTYPES = {"float32": ("F32", torch.float32), "float16": ("F16", torch.float16), "bfloat16": ("BF16", torch.bfloat16)}
 STORAGE = {"F32": "<f4", "F16": "<f2", "BF16": "<i2"}  # a dtype's bytes in numpy; bfloat16 as raw 16-bit words
@@ -64,6 +64,10 @@ FORMAT_FIELDS = {
                   rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                                 "original_max_position_embeddings": 32},
                   rms_norm_eps=1e-6, tie_word_embeddings=True, attention_bias=False, mlp_bias=True, hidden_act="silu"),
+    # Within its sliding window a Mistral attends as Llama does; 64 holds the golden text (58 tokens
+    # with the BOS) and is under max_position_embeddings, so the importer's cap at the window shows.
+    "mistral": dict(model_type="mistral", architectures=["MistralForCausalLM"], rope_theta=10000.0,
+                    rms_norm_eps=1e-6, tie_word_embeddings=False, hidden_act="silu", sliding_window=64),
 }
 # diff_transformer formats: ModelConfig fields of each size (the FFN width is model.py's 8/3 E).
 DIFF_SIZES = {
@@ -165,11 +169,11 @@ def llama_specs(config: dict) -> list:
         layer = f"model.layers.{i}."
         specs.append((layer + "input_layernorm.weight", (E,)))
         for proj, out_dim, in_dim in (("q", S * d, E), ("k", S_kv * d, E), ("v", S_kv * d, E), ("o", E, S * d)):
-            linear(f"{layer}self_attn.{proj}_proj", out_dim, in_dim, config["attention_bias"])
+            linear(f"{layer}self_attn.{proj}_proj", out_dim, in_dim, config.get("attention_bias", False))
         if config["model_type"] == "diffllama":
             specs += [(f"{layer}self_attn.lambda_{part}", (d,)) for part in ("q1", "k1", "q2", "k2")]
         specs.append((layer + "post_attention_layernorm.weight", (E,)))
-        mlp_bias = config["mlp_bias"] and config["model_type"] == "llama"  # DiffLlama's MLP has no biases
+        mlp_bias = config.get("mlp_bias", False) and config["model_type"] == "llama"  # DiffLlama's MLP has no biases
         for proj, out_dim, in_dim in (("gate", I, E), ("up", I, E), ("down", E, I)):
             linear(f"{layer}mlp.{proj}_proj", out_dim, in_dim, mlp_bias)
     specs.append(("model.norm.weight", (E,)))
@@ -328,6 +332,9 @@ def write_checkpoint(fmt: str, out: Path, *, dtype: str = "float32", shards: int
     ids = [plan.config["bos_token_id"]] + load_tokenizer(plan.tokenizer).encode(text)
     if len(ids) > plan.config["max_position_embeddings"]:
         raise PackageError(f"--text is {len(ids)} tokens with the BOS; the model takes {plan.config['max_position_embeddings']}")
+    if len(ids) > (plan.config.get("sliding_window") or len(ids)):
+        raise PackageError(f"--text is {len(ids)} tokens with the BOS; the reference has no sliding window, "
+                           f"so it must fit in {plan.config['sliding_window']}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(plan.config, indent=2) + "\n")
     written = [out / "config.json", *write_weights(out, plan, dtype, shards)]

@@ -1,6 +1,7 @@
 """
 Independent float32 PyTorch references for the Hugging Face formats that Import Model… reads
-(docs/import.md): `LlamaReference` (model_type "llama") and `DiffLlamaReference` ("diffllama"),
+(docs/import.md): `LlamaReference` (model_type "llama", and "mistral" within its sliding window) and
+`DiffLlamaReference` ("diffllama"),
 written from the behaviour of transformers' LlamaForCausalLM and DiffLlamaForCausalLM with eager
 attention, not from model/model.py. They take the folder's config.json as a dict and its tensors
 under their Hugging Face names (linear weights [out, in]), and return the logits with each layer's
@@ -201,7 +202,8 @@ class DiffLlamaReference(LlamaReference):
         return output, {"q": q, "k": k, "probs": probs, "lambda": lam.expand(T, H)}
 
 
-REFERENCES = {"llama": LlamaReference, "diffllama": DiffLlamaReference}
+# By checkpoint format; a Mistral attends as Llama does over texts within its sliding window.
+REFERENCES = {"llama": LlamaReference, "mistral": LlamaReference, "diffllama": DiffLlamaReference}
 
 
 def contract_outputs(reference: LlamaReference, ids: list, top_k: int) -> dict:

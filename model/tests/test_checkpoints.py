@@ -19,7 +19,7 @@ from model.checkpoints import FORMAT_FIELDS, LLAMA_SIZES, Plan, llama_specs, ran
 from model.fixtures import FIXTURE_TOKENIZER
 from model.hf_reference import DiffLlamaReference, LlamaReference, contract_outputs, rope_inv_freq
 from model.model import lambda_init_for
-from model.package import load_package
+from model.package import PackageError, load_package
 from tolerance import assert_close
 
 ITEMSIZE = {"F32": 4, "F16": 2, "BF16": 2}
@@ -246,6 +246,15 @@ def test_cli(tmp_path):
     baseline = run_module("hf-checkpoint", "--format", "diff-v1", "--from-package", "models/tiny-baseline",
                           "--out", tmp_path / "b")
     assert baseline.returncode == 2 and "a baseline package" in baseline.stderr and not (tmp_path / "b").exists()
+
+
+def test_mistral_text_must_fit_its_sliding_window(tmp_path):
+    # The reference attends to every earlier token, which a Mistral does only within its window.
+    write_checkpoint("mistral", tmp_path / "fits")
+    window = FORMAT_FIELDS["mistral"]["sliding_window"]
+    with pytest.raises(PackageError, match=f"must fit in {window}"):
+        write_checkpoint("mistral", tmp_path / "long", text="x " * (window // 2 + 8))  # 2 tokens each
+    assert not (tmp_path / "long").exists()
 
 
 def test_100m_checkpoint(tmp_path):

@@ -72,6 +72,7 @@ function assertOutputsClose(actual: RunOutputs, expected: (name: string, field: 
 const FORMATS: Array<[string, string[], string]> = [
   ['diffllama', ['--shards', '3'], 'sharded float32, halves pairing'],
   ['llama', ['--dtype', 'bfloat16'], 'bfloat16, llama3 rope scaling'],
+  ['mistral', [], 'a Llama with a sliding window, which caps the context'],
   ['diff-v1', ['--dtype', 'float16'], 'float16, the official V1 module'],
   ['diff-v2', [], 'V2: lambda per token and head'],
 ];
@@ -83,8 +84,12 @@ for (const [format, options, about] of FORMATS) {
     const destination = path.join(work, `${format}-pkg`);
     const result = await importModel({ source, destination });
     const pkg = await loadModelPackage(destination);
-    assert.equal(result.kind, format === 'llama' ? 'baseline' : 'diff');
-    assert.equal(pkg.config.pairing, format === 'llama' ? null : format === 'diffllama' ? 'halves' : 'adjacent');
+    const standard = format === 'llama' || format === 'mistral';
+    assert.equal(result.kind, standard ? 'baseline' : 'diff');
+    assert.equal(pkg.config.pairing, standard ? null : format === 'diffllama' ? 'halves' : 'adjacent');
+    const config = JSON.parse(await readFile(path.join(source, 'config.json'), 'utf8'));
+    const window = format === 'mistral' ? config.sliding_window : Infinity;
+    assert.equal(pkg.config.max_seq_len, Math.min(config.max_position_embeddings, window), 'the context: Mistral\'s sliding window where smaller');
     const outputs = await runPackage(destination, expected.ids);
     assertOutputsClose(outputs, (name) => expected.outputs[name]?.data, format);
     assert.deepEqual(Array.from(outputs.topIds), expected.outputs.top_ids.data, `${format}: top_ids`);
@@ -153,7 +158,7 @@ async function readAll(folder: string): Promise<Record<string, TensorData>> {
 const SAFETENSORS = 'model.safetensors';
 const BROKEN: Array<[string, (folder: string) => Promise<void>, RegExp[]]> = [
   ['no model_type', (f) => editConfig(f, (c) => delete c.model_type), [/config\.json/, /model_type/]],
-  ['an unsupported model_type', (f) => editConfig(f, (c) => (c.model_type = 'mistral')), [/config\.json/, /model_type/, /"mistral"/]],
+  ['an unsupported model_type', (f) => editConfig(f, (c) => (c.model_type = 'qwen2')), [/config\.json/, /model_type/, /"qwen2"/]],
   [
     'a missing tensor',
     async (f) => {

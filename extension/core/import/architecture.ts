@@ -90,6 +90,9 @@ export function readArchitecture(config: unknown, file: string): Architecture {
   if (format === 'diff-v2' && softmaxHeads % kvSoftmaxHeads) fields.fail('num_key_value_heads', `a divisor of 2 * num_attention_heads (${softmaxHeads})`, kvHeads);
 
   const kind = format === 'llama' ? 'baseline' : 'diff';
+  const contextLength = fields.count('max_position_embeddings', 2048);
+  // Runs no longer than Mistral's sliding window (null: none) attend to every earlier token, as Llama's do.
+  const maxSeqLen = modelType === 'mistral' ? Math.min(contextLength, fields.count('sliding_window', contextLength)) : contextLength;
   const interleaved = diffVersion ? fields.boolean('rope_interleaved', true) : false;
   const theta = fields.number('rope_theta', 10000);
   const scaling = fields.raw('rope_scaling') ?? null;
@@ -118,19 +121,21 @@ export function readArchitecture(config: unknown, file: string): Architecture {
     // DiffLlama's MLP (Mistral's) has no biases whatever mlp_bias says; Llama's follows mlp_bias.
     mlpBias: format === 'llama' && fields.boolean('mlp_bias', false),
     tiedEmbeddings: fields.boolean('tie_word_embeddings', false),
-    maxSeqLen: fields.count('max_position_embeddings', 2048),
+    maxSeqLen,
     bosTokenId: fields.index('bos_token_id'),
   };
 }
 
 function formatOf(modelType: string, fields: ConfigFields): CheckpointFormat {
   if (modelType === 'diffllama' || modelType === 'llama') return modelType;
+  // A Mistral is a Llama whose attention is limited to a sliding window; maxSeqLen keeps every run inside it.
+  if (modelType === 'mistral') return 'llama';
   if (modelType === 'diff_transformer') {
     const version = fields.count('diff_version');
     if (version === 1 || version === 2) return version === 1 ? 'diff-v1' : 'diff-v2';
     fields.fail('diff_version', '1 (the official V1 attention module) or 2 (V2)', version);
   }
-  return fields.fail('model_type', '"diffllama", "llama" or "diff_transformer" (see the supported formats in docs/import.md)', modelType);
+  return fields.fail('model_type', '"diffllama", "llama", "mistral" or "diff_transformer" (see the supported formats in docs/import.md)', modelType);
 }
 
 function exactDivision(value: number, by: number, fields: ConfigFields, field: string, what: string): number {
