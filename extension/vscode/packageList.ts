@@ -20,7 +20,7 @@ const summarySchema = z.object({
 export interface PackageSummary {
   dir: string;
   name: string;
-  /** One line: kind and variant, head pairing, source format, parameter count. */
+  /** One line: kind and variant, head pairing, the model type (or format) imported from, parameter count. */
   description: string;
 }
 
@@ -42,7 +42,12 @@ async function summarise(dir: string): Promise<PackageSummary> {
     const kind = config.kind === 'diff' ? `DIFF ${config.variant.toUpperCase()}` : 'standard attention';
     const parts = [kind];
     if (config.pairing === 'halves') parts.push('DiffLlama pairing');
-    if (config.source) parts.push(`from ${config.source.format}`);
+    if (config.source) {
+      // The model type says more than the format it was read as (a Mistral is read as llama), except
+      // for the official modules' diff_transformer, whose format names the version.
+      const { format, model_type: modelType } = config.source;
+      parts.push(`from ${modelType && modelType !== 'diff_transformer' ? modelType : format}`);
+    }
     parts.push(`${formatCount(config.parameters)} parameters`);
     return { dir, name: config.name, description: parts.join(' · ') };
   } catch (err) {
