@@ -250,7 +250,10 @@ export class Engine {
     if (!lensPath) {
       return Promise.reject(Object.assign(new Error(`${this.pkg.dir} has no lens.onnx (packages exported before the logit lens); export the package again`), { name: 'LensUnavailableError' }));
     }
-    return ort.InferenceSession.create(lensPath, { executionProviders: ['cpu'] });
+    // Without pre-packing, the lens reads the LM head where the weights file is mapped (an imported
+    // package's weights.bin) instead of packing a private copy of it, which for a large vocabulary
+    // is a second LM head in memory (250 MiB at 64k × 1,024); a lens run multiplies only one row per layer.
+    return ort.InferenceSession.create(lensPath, { executionProviders: ['cpu'], extra: { session: { disable_prepacking: '1' } } });
   }
 
   map(layer: number, head: number, view: MapView, run: RunName = 'main'): Promise<Float32Array> {

@@ -59,6 +59,10 @@ async function main(): Promise<void> {
         }
         inspections.push({ tokens: ran, inspectMs: times, mapMs });
       }
+      // The logit lens at the last inspection's last token: its session opens on first use.
+      const anonBeforeLens = memory(client.pid!, 'RssAnon');
+      const [, lensMs] = await timed(() => client.request({ op: 'lens', token: 1 }));
+      const lensAnonMiB = memory(client.pid!, 'RssAnon') - anonBeforeLens;
       const result = {
         date: new Date().toISOString(),
         cpus: cpus().length,
@@ -72,6 +76,8 @@ async function main(): Promise<void> {
         engineLoadMs: loadMs,
         engineLoadedMiB: loadedMiB,
         inspections,
+        lensMs,
+        lensAnonMiB,
         enginePeakMiB: memory(client.pid!, 'VmHWM'),
       };
       writeFileSync(path.join(REPO, 'docs', 'import-performance.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -92,6 +98,7 @@ function fileMiB(file: string): number {
 function render(r: {
   date: string; cpus: number; cpuModel: string; model: string; parameters: number; sourceMiB: number; packageWeightsMiB: number;
   importMs: number; importPeakMiB: number; engineLoadMs: number; engineLoadedMiB: number; enginePeakMiB: number;
+  lensMs: number; lensAnonMiB: number;
   inspections: Array<{ tokens: number; inspectMs: number[]; mapMs: number }>;
 }): string {
   const f = (n: number, digits = 0) => n.toFixed(digits);
@@ -106,7 +113,8 @@ function render(r: {
     '| --- | --- | --- |',
     `| import (CLI process: read, convert to float32, write the package) | ${f(r.importMs / 1000, 1)} s | peak ${f(r.importPeakMiB)} MiB |`,
     `| load in the engine process (hash check, ONNX Runtime session) | ${f(r.engineLoadMs / 1000, 1)} s | ${f(r.engineLoadedMiB)} MiB resident |`,
-    `| peak of the engine process over all inspections below | | ${f(r.enginePeakMiB)} MiB |`,
+    `| the logit lens at a token (first use opens its session) | ${f(r.lensMs)} ms | ${f(r.lensAnonMiB)} MiB more of the engine's own memory |`,
+    `| peak of the engine process over all inspections below and the lens | | ${f(r.enginePeakMiB)} MiB |`,
     '',
     '| tokens | first inspection, ms | later inspections (min), ms | a whole map (layer 0, head 0), ms |',
     '| --- | --- | --- | --- |',

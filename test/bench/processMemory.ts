@@ -2,7 +2,8 @@
 
 import { readFileSync } from 'node:fs';
 
-/** Peak (VmHWM) or current (VmRSS) resident memory of a process, MiB. */
-export function memory(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+/** Peak (VmHWM) or current (VmRSS) resident memory of a process, or the part of it that is the
+ *  process's own rather than mapped files (RssAnon), MiB. */
+export function memory(pid: number, field: 'VmHWM' | 'VmRSS' | 'RssAnon'): number {
   return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
