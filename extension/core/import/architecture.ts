@@ -118,8 +118,8 @@ export function readArchitecture(config: unknown, file: string): Architecture {
     rmsNormEps: fields.number('rms_norm_eps', format === 'llama' ? 1e-6 : 1e-5),
     rope: { theta, interleaved, invFreq: inverseFrequencies(headDim, theta, diffVersion, scaling, fields), scaling },
     attentionBias: fields.boolean('attention_bias', false),
-    // DiffLlama's MLP (Mistral's) has no biases whatever mlp_bias says; Llama's follows mlp_bias.
-    mlpBias: format === 'llama' && fields.boolean('mlp_bias', false),
+    // DiffLlama's MLP and Mistral's have no biases whatever mlp_bias says; Llama's follows mlp_bias.
+    mlpBias: modelType === 'llama' && fields.boolean('mlp_bias', false),
     tiedEmbeddings: fields.boolean('tie_word_embeddings', false),
     maxSeqLen,
     bosTokenId: fields.index('bos_token_id'),
