@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the corpus and tokenizer, trains the DiffTransformer and its matched baseline on the same
-# data, token count, schedule and optimizer, and exports both as model packages under models/.
+# data, token count, schedule and optimizer, and exports both as model packages under models/
+# (or EXPORT).
 # Resumable: run it again after an interruption and each step continues where it stopped
 # (runs/*/train.out says how far each model is; runs/*/log.jsonl has every step and probe).
 # The recipe (model/data.py): three in four rows of every batch are rewritten so that copying and
@@ -20,6 +21,12 @@ N_LAYER="${N_LAYER:-6}" N_HEAD="${N_HEAD:-4}" N_EMBD="${N_EMBD:-256}" CONTEXT="$
 BATCH="${BATCH:-16}" STEPS="${STEPS:-1400}" WINDOWS="${WINDOWS:-256,512@0.7,1024@0.85}" LR="${LR:-2e-3}"
 MAX_MINUTES="${MAX_MINUTES:-300}"  # a safety stop per model; the step count ends a normal run
 PREFIX="${PREFIX:-code}"
+EXPORT="${EXPORT:-models}"  # where the packages are written (another folder: to evaluate them before shipping)
+# A longer run from the peak learning rate: FROM=runs starts each model of a new RUNS folder from
+# FROM/KIND/before-decay.pt (with FROM's log up to that step); STEPS, WINDOWS and BATCH then give the
+# longer schedule. For example: FROM=runs RUNS=runs/long STEPS=2800 WINDOWS=512,1024@0.6 BATCH=8
+# EXPORT=runs/long/packages (still 4,096 tokens a step, most of the added ones at 1,024-token windows).
+FROM="${FROM:-}"
 
 [ -f "$DATA/corpus/train.txt" ] || scripts/python.sh -m model.corpus build --out "$DATA/corpus"
 [ -f "$DATA/tokenizer.json" ] ||
@@ -47,11 +54,23 @@ both() {  # runs train for both kinds at once; fails if either fails
   [ "$status" -eq 0 ] || { echo "training failed or stopped: see $RUNS/*/train.out; run again to resume" >&2; exit 1; }
 }
 
+if [ -n "$FROM" ]; then
+  for kind in diff baseline; do
+    [ ! -f "$RUNS/$kind/checkpoint.pt" ] || continue  # already started: resume it
+    mkdir -p "$RUNS/$kind"
+    cp "$FROM/$kind/before-decay.pt" "$RUNS/$kind/checkpoint.pt"
+    scripts/python.sh -c 'import json, sys, torch
+step = torch.load(sys.argv[1], map_location="cpu")["training"]["step"]
+sys.stdout.writelines(line for line in open(sys.argv[2]) if json.loads(line)["step"] <= step)' \
+      "$RUNS/$kind/checkpoint.pt" "$FROM/$kind/log.jsonl" > "$RUNS/$kind/log.jsonl"
+  done
+fi
+
 # Tokenise once before the two runs would both try to.
 scripts/python.sh -m model.train --kind diff --data "$DATA/corpus" --tokenizer "$DATA/tokenizer.json" --out "$RUNS/diff" --tokenize-only
 both "$DATA/corpus" "$STEPS" --windows "$WINDOWS" --batch-size "$BATCH" --lr "$LR" --eval-every 100
 
 for kind in diff baseline; do
   scripts/python.sh -m model export --checkpoint "$RUNS/$kind/checkpoint.pt" --tokenizer "$DATA/tokenizer.json" \
-    --out "models/$PREFIX-$kind" --name "$PREFIX-$kind"
+    --out "$EXPORT/$PREFIX-$kind" --name "$PREFIX-$kind"
 done
