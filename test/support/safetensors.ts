@@ -5,7 +5,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { WeightDtype } from '../../extension/core/import/safetensors';
+import { elementCount, type WeightDtype } from '../../extension/core/import/safetensors';
 
 export interface TensorData {
   dtype: WeightDtype;
@@ -23,7 +23,7 @@ export function writeSafetensors(file: string, tensors: Record<string, TensorDat
   const data: Uint8Array[] = [];
   let offset = 0;
   for (const [name, { dtype, shape, data: values }] of Object.entries(tensors)) {
-    const count = shape.reduce((product, size) => product * size, 1);
+    const count = elementCount(shape);
     if (values.length !== count) throw new Error(`writeSafetensors: tensor '${name}' has ${values.length} values for shape [${shape}] (${count})`);
     const bytes = encode(dtype, values);
     header[name] = { dtype, shape, data_offsets: [offset, offset + bytes.length] };

@@ -13,7 +13,7 @@ import type { GraphBuilder, Value } from './graphBuilder';
 import { ImportError } from './importError';
 import { buildInspectionGraph, buildLensGraph, inspectionOutputs, interventionInputs, type WeightFile } from './inspectionGraph';
 import { partialFolderFor } from './partialFolder';
-import { CheckpointWeights } from './safetensors';
+import { CheckpointWeights, elementCount } from './safetensors';
 
 export const WEIGHTS_FILE = 'weights.bin';
 const TOP_K = 10;
@@ -151,7 +151,7 @@ async function copyWeights(
   const layout = new Map<string, { dims: number[]; offset: number; length: number }>();
   const lambdaVectors = new Map<string, Float32Array>();
   const hash: Hash = createHash('sha256');
-  const total = specs.reduce((sum, spec) => sum + 4 * elementCount(spec.shape), 0);
+  const total = 4 * parameterCount(specs); // float32 bytes
   const handle = await open(target, 'w');
   let offset = 0;
   let done = 0;
@@ -237,10 +237,6 @@ function lambdaSummary(arch: Architecture, vectors: Map<string, Float32Array>): 
 
 function parameterCount(specs: TensorSpec[]): number {
   return specs.reduce((sum, spec) => sum + elementCount(spec.shape), 0);
-}
-
-function elementCount(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -305,7 +305,8 @@ function float16ToFloat32Bits(half: number): number {
   return sign | ((113 - shift) << 23) | (((mantissa << shift) & 0x3ff) << 13);
 }
 
-function elementCount(shape: readonly number[]): number {
+/** The number of values a tensor of this shape holds. */
+export function elementCount(shape: readonly number[]): number {
   return shape.reduce((product, size) => product * size, 1);
 }
 
