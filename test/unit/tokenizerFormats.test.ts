@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { EOT_TOKEN, loadTokenizer, TokenizerFormatError, type TextTokenizer } from '../../extension/core/tokenizer';
+import { assertTokensEndAtTheirLastByte, codePointEnds } from '../support/tokenOffsets';
 
 // Compiled to out/test/unit/, so the repository root is three levels up.
 const fixtures = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
@@ -93,34 +94,13 @@ function tokenByteLengths(json: any): Map<number, number> {
  * its last byte (for the NFC tokenizers, of the normalized piece holding it; `pieceEnds` lists them).
  */
 function assertExactOffsets(json: any, tok: TextTokenizer, text: string, pieceEnds = codePointEnds(text)): void {
-  const { ids, offsets } = tok.encode(text);
   const lengths = tokenByteLengths(json);
-  assert.equal(offsets.length, ids.length);
-  const bytesBefore = (end: number) => Buffer.byteLength((json.normalizer ? normalizeNfc : same)(text.slice(0, end)));
-  let position = 0;
-  let bytes = 0;
-  ids.forEach((id, t) => {
-    const [start, end] = offsets[t];
-    assert.equal(start, position, 'offsets must be contiguous');
-    bytes += lengths.get(id)!;
-    const expectedEnd = pieceEnds.find((pieceEnd) => bytesBefore(pieceEnd) >= bytes);
-    assert.equal(end, expectedEnd, `token ${t} (${JSON.stringify(tok.tokenText(id))}) ends at the piece holding its last byte`);
-    position = end;
-  });
-  assert.equal(position, text.length, 'offsets must cover the text');
+  const bytesTo = pieceEnds.map((end) => Buffer.byteLength((json.normalizer ? normalizeNfc : same)(text.slice(0, end))));
+  assertTokensEndAtTheirLastByte(tok, text, (id) => lengths.get(id)!, pieceEnds, bytesTo);
 }
 
 const same = (text: string) => text;
 const normalizeNfc = (text: string) => text.normalize('NFC');
-
-function codePointEnds(text: string): number[] {
-  const ends: number[] = [];
-  for (let i = 0; i < text.length; ) {
-    i += text.codePointAt(i)! > 0xffff ? 2 : 1;
-    ends.push(i);
-  }
-  return ends;
-}
 
 const texts: Record<string, string> = {
   crlf: 'line one\r\nline two  \r\n\r\nlast\n',

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 
 import { loadTokenizer, TokenizerFormatError, type TextTokenizer } from '../../extension/core/tokenizer';
 import { BYTE_TOKENS, llama2Json, MARKER, metaspaceJson } from '../support/sentencePiece';
+import { assertTokensEndAtTheirLastByte, codePointEnds } from '../support/tokenOffsets';
 
 const fixtures = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
 const sample = fs.readFileSync(path.join(fixtures, 'tokenizer-sample.txt'), 'utf8');
@@ -31,26 +32,11 @@ function tokenByteLengths(json: any): Map<number, number> {
  * byte, or at 0 when it holds only the ▁ put first.
  */
 function assertExactOffsets(json: any, tok: TextTokenizer, text: string, markerFirst: boolean): void {
-  const { ids, offsets } = tok.encode(text);
   const lengths = tokenByteLengths(json);
-  // Each character's end, and the bytes of the normalized text up to it.
-  const ends = [0];
-  const bytesTo = [Buffer.byteLength(markerFirst ? MARKER : '')];
-  for (let i = 0; i < text.length; ) {
-    const character = String.fromCodePoint(text.codePointAt(i)!);
-    ends.push((i += character.length));
-    bytesTo.push(bytesTo.at(-1)! + Buffer.byteLength(character.replace(' ', MARKER)));
-  }
-  let [position, bytes] = [0, 0];
-  ids.forEach((id, t) => {
-    const [start, end] = offsets[t];
-    assert.equal(start, position, 'offsets must be contiguous');
-    bytes += lengths.get(id)!;
-    assert.equal(end, ends[bytesTo.findIndex((before) => before >= bytes)], `token ${t} (${JSON.stringify(tok.tokenText(id))}) ends at the character holding its last byte`);
-    position = end;
-  });
-  assert.equal(position, text.length, 'offsets must cover the text');
-  assert.equal(bytes, bytesTo.at(-1), 'the tokens spell the normalized text');
+  // Each character's end, and the bytes of the normalized text up to it; the ▁ put first ends at 0.
+  const ends = [0, ...codePointEnds(text)];
+  const bytesTo = ends.map((end) => Buffer.byteLength((markerFirst ? MARKER : '') + text.slice(0, end).replaceAll(' ', MARKER)));
+  assertTokensEndAtTheirLastByte(tok, text, (id) => lengths.get(id)!, ends, bytesTo);
 }
 
 const texts: Record<string, string> = {
