@@ -57,6 +57,17 @@ export function mapViews(kind: ModelKind): readonly MapView[] {
   return kind === 'diff' ? MAP_VIEWS : BASELINE_VIEWS;
 }
 
+/** Which softmax sub-heads make a differential head h (of H): 'adjacent' = 2h and 2h+1 (the paper),
+ *  'halves' = h and h+H (Hugging Face DiffLlama). */
+export const pairingSchema = z.enum(['adjacent', 'halves']);
+export type Pairing = z.infer<typeof pairingSchema>;
+
+/** The softmax sub-heads [A1, A2] of differential head `head` of `nHead` under `pairing` (the
+ *  paper's when none is given). */
+export function softmaxSubHeads(pairing: Pairing | null | undefined, nHead: number, head: number): [number, number] {
+  return pairing === 'halves' ? [head, head + nHead] : [2 * head, 2 * head + 1];
+}
+
 /** A loaded model, as the engine reports it and the panel shows it. */
 export const modelInfoSchema = z.object({
   /** config.json's name. */
@@ -72,10 +83,9 @@ export const modelInfoSchema = z.object({
   maxSeqLen: indexSchema,
   /** The ONNX Runtime execution provider the model runs on. */
   provider: z.string(),
-  /** Which softmax sub-heads make a differential head h (of H): 'adjacent' = 2h and 2h+1 (the
-   *  paper), 'halves' = h and h+H (Hugging Face DiffLlama); null for a baseline. Absent in states
-   *  saved before it: the paper's. */
-  pairing: z.enum(['adjacent', 'halves']).nullable().optional(),
+  /** The pairing of a differential head's softmax sub-heads (pairingSchema); null for a baseline.
+   *  Absent in states saved before it: the paper's. */
+  pairing: pairingSchema.nullable().optional(),
   /** 'layer': one λ per layer (V1); 'token': λ per query token and head (DIFF V2); null for a baseline. */
   lambdaGranularity: z.enum(['layer', 'token']).nullable().optional(),
   /** The format an imported package was converted from (docs/import.md: 'diffllama', 'llama',

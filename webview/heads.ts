@@ -2,7 +2,7 @@
 // (the paper pairs 2h and 2h+1, Hugging Face DiffLlama pairs h and h+H), and λ per layer (V1) or,
 // for a model whose λ varies per token and head (DIFF V2), its range.
 
-import type { ModelInfo } from '../shared/model';
+import { softmaxSubHeads, type ModelInfo } from '../shared/model';
 import { lambdaRange, lambdaText, type InspectionMeta } from '../shared/protocol';
 import { formatLambda } from './format';
 
@@ -10,8 +10,8 @@ import { formatLambda } from './format';
  *  undefined for a baseline's head, which is one softmax head. */
 export function subHeadNote(model: ModelInfo, head: number): string | undefined {
   if (model.kind !== 'diff') return undefined;
-  if (model.pairing === 'halves') return `A1 = softmax head ${head}, A2 = softmax head ${head + model.nHead} (DiffLlama pairing)`;
-  return `A1 = softmax head ${2 * head}, A2 = softmax head ${2 * head + 1}`;
+  const [a1, a2] = softmaxSubHeads(model.pairing, model.nHead, head);
+  return `A1 = softmax head ${a1}, A2 = softmax head ${a2}${model.pairing === 'halves' ? ' (DiffLlama pairing)' : ''}`;
 }
 
 /** Whether the model has λ (a DIFF model; a baseline has none). */

@@ -4,7 +4,7 @@
 // by the attention-maps graph, and the thumbnails come pooled from the inspection graph.
 
 import type { KeySpan } from '../../shared/inspection';
-import { THUMBNAIL_SIZE, type MapView } from '../../shared/model';
+import { softmaxSubHeads, THUMBNAIL_SIZE, type MapView } from '../../shared/model';
 import type { AnalysisGraphs, SubHeads } from './analysisGraphs';
 import type { PackageConfig } from './modelPackage';
 import type { RunOutputs } from './runtime';
@@ -49,9 +49,7 @@ export class RunAnalysis {
   /** Softmax sub-head holding A1 (second = false) or A2 (second = true) of a head: (2h, 2h+1) in
    *  the paper's pairing, (h, h+H) in DiffLlama's ("halves"). */
   subHead(head: number, second: boolean): number {
-    if (!this.diff) return head;
-    if (this.config.pairing === 'halves') return second ? head + this.nHead : head;
-    return 2 * head + (second ? 1 : 0);
+    return this.diff ? softmaxSubHeads(this.config.pairing, this.nHead, head)[second ? 1 : 0] : head;
   }
 
   /** Queries and keys [count, T, d] of the listed sub-heads of a layer, each with its own key

@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { INTERVENTION_INPUTS, modelKindSchema, requiredOutputs } from '../../shared/model';
+import { INTERVENTION_INPUTS, modelKindSchema, pairingSchema, requiredOutputs } from '../../shared/model';
 
 export const FORMAT_VERSION = 1;
 const PACKAGE_FILES = ['model.onnx', 'tokenizer.json', 'config.json'] as const;
@@ -38,7 +38,7 @@ const configSchema = z
     max_seq_len: count,
     attention_scale: z.number().positive(),
     rope: z.object({ theta: z.number(), interleaved: z.boolean(), rotary_dim: count }),
-    pairing: z.enum(['adjacent', 'halves']).nullable(),
+    pairing: pairingSchema.nullable(),
     lambda: z.object({ granularity: z.string(), init: z.array(z.number()), value: z.array(z.number()) }).nullable(),
     bos_token_id: z.number().int().nonnegative(),
     top_k: count,

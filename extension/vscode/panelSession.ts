@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import type { KeySpan } from '../../shared/inspection';
-import { mapViews, modelInfoSchema, type ModelInfo } from '../../shared/model';
+import { mapViews, modelInfoSchema, softmaxSubHeads, type ModelInfo } from '../../shared/model';
 import type { HostMessage, InspectionMeta, LensLayer, Pane, PanelSelection, PanelTab } from '../../shared/protocol';
 import { alignToken } from '../core/alignTokens';
 import type { EngineInfo, InspectionResult, Prediction } from '../core/engine';
@@ -231,7 +231,7 @@ export class PanelSession {
     const baseline = current.comparison?.model;
     const { pairing, nHead } = current.model;
     if (pairing !== 'halves' || baseline?.sourceFormat !== 'llama' || baseline.nHead !== 2 * nHead || head >= nHead) return undefined;
-    return head + nHead;
+    return softmaxSubHeads(pairing, nHead, head)[1];
   }
 
   /** The panes the current inspection has: the model, and the baseline when comparing. */

@@ -2,6 +2,7 @@
 // and lists every tensor the checkpoint must hold with its shape. The formats and their conventions
 // are in docs/import.md.
 
+import type { Pairing } from '../../../shared/model';
 import { ImportError } from './importError';
 
 export const CHECKPOINT_FORMATS = ['diffllama', 'llama', 'diff-v1', 'diff-v2'] as const;
@@ -19,7 +20,7 @@ export interface Architecture {
   kind: 'diff' | 'baseline';
   variant: 'v1' | 'v2' | 'standard';
   /** Differential head h: A1, A2 from sub-heads (2h, 2h+1) (adjacent) or (h, h+H) (halves). */
-  pairing: 'adjacent' | 'halves' | null;
+  pairing: Pairing | null;
   nLayer: number;
   /** E, the residual stream's width. */
   hidden: number;
