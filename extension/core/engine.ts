@@ -158,7 +158,7 @@ export class Engine {
     const thumbnails: Thumbnails = {};
     const { pooled, size } = await analysis.pooledMaps();
     for (const view of mapViews(config.kind)) thumbnails[view] = analysis.thumbnails(view, pooled, size);
-    const perToken = config.lambda?.granularity === 'token';
+    const perToken = this.info.lambdaGranularity === 'token';
     const lambda = config.kind === 'diff' && !perToken ? Array.from({ length: config.n_layer }, (_, layer) => analysis.lambda(layer)) : [];
     const lambdaByToken = perToken && out.lambda ? out.lambda : null;
     return { ids, out, analysis, result: { tokens, window, query, latencyMs, lambda, lambdaByToken, tokenLogprob: out.tokenLogprob, thumbnails, thumbnailSize: size } };
