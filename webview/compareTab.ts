@@ -129,7 +129,8 @@ class CompareColumn {
 
 /** The model, its run and the map shown, with λ of the map's head (its range for λ per token). */
 function title(meta: InspectionMeta, map: Comparison['map']): string {
-  const lambda = map && headLambda(meta, map.layer, map.head) ? ` · ${headLambda(meta, map.layer, map.head)}` : '';
+  const headLambdaText = map ? headLambda(meta, map.layer, map.head) : '';
+  const lambda = headLambdaText ? ` · ${headLambdaText}` : '';
   const shown = map ? ` · ${VIEW_LABELS[map.view]} · layer ${map.layer} head ${map.head}${lambda}` : '';
   return `${meta.model.name} (${meta.model.kind}) · ${meta.tokens.length} tokens · ${Math.round(meta.latencyMs)} ms${shown}`;
 }

@@ -12,7 +12,6 @@ import type { RunOutputs } from './runtime';
 /** The run outputs the analyses read (the statistics worker gets only these). */
 export type AnalysisInputs = Pick<RunOutputs, 'length' | 'q' | 'k' | 'hidden' | 'lambda' | 'thumbnails' | 'lambdaThumbnails'>;
 
-
 export class RunAnalysis {
   readonly T: number;
   readonly nLayer: number;

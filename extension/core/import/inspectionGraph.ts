@@ -9,7 +9,6 @@ import { lambdaInit, layerTensorNames, type Architecture } from './architecture'
 import { GraphBuilder, type DimPart, type Value } from './graphBuilder';
 import { DataType } from './onnxProto';
 
-
 /** Where each weight lies in the package's weights file; a graph registers the ones it uses. */
 export interface WeightFile {
   use(graph: GraphBuilder, tensorName: string): Value;
