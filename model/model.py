@@ -29,6 +29,7 @@ from typing import Dict, NamedTuple, Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 KINDS = ("diff", "baseline")
 VARIANTS = ("v1", "v2")  # differential attention as in the paper, or DIFF V2 (kind "diff" only)
@@ -150,6 +151,36 @@ def pooling_matrix(T: int, size: int, device, dtype):
     return member / member.sum(-1, keepdim=True).clamp(min=1)
 
 
+def causal_bias(rows: int, keys: int, first_row: int, device):
+    """(rows, keys) additive mask: -inf where key j lies after query row first_row + i."""
+    return torch.full((rows, keys), float("-inf"), device=device).triu(first_row + 1)
+
+
+def attend(probs, values, pairs: bool):
+    """probs (B, S, Tq, Tk) @ values: (B, S, Tk, w) gives (B, S, Tq, w); with pairs, DIFF V1's sub-heads
+    (2h, 2h+1) both read head h's values (B, H, Tk, w), giving (B, H, 2, Tq, w) in one broadcast matmul."""
+    if pairs:
+        return torch.matmul(probs.view(probs.shape[0], -1, 2, *probs.shape[2:]), values[:, :, None])
+    return torch.matmul(probs, values)
+
+
+ATTENTION_BLOCK = 256  # query rows per block of causal_attention
+
+
+def causal_attention(q, k, values, scale: float, pairs: bool, block: int = ATTENTION_BLOCK):
+    """attend(softmax(q k^T * scale + causal mask), values) computed over blocks of query rows, each
+    reading only the keys up to its last row: no (T, T) tensor is held, and the masked-out upper
+    triangle is never computed. q, k: (B, S, T, d)."""
+    T = q.shape[2]
+    blocks = []
+    for start in range(0, T, block):
+        end = min(start + block, T)
+        logits = torch.matmul(q[:, :, start:end], k[:, :, :end].transpose(-1, -2)) * scale
+        probs = F.softmax(logits.float() + causal_bias(end - start, end, start, q.device), dim=-1).type_as(q)
+        blocks.append(attend(probs, values[:, :, :end], pairs))
+    return torch.cat(blocks, dim=-2)
+
+
 class Intervention(NamedTuple):
     """What a run changes in one layer, per head (of the heads a user sees): DIFF's lambda becomes
     lambda * lambda_scale + lambda_shift (0 and 0 remove A2: the head keeps A1 and cancels nothing;
@@ -201,47 +232,48 @@ class Attention(nn.Module):
         k = self.k_proj(x).view(B, T, S_kv, d).transpose(1, 2)  # (B, S_kv, T, d)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
 
-        logits = torch.matmul(q, repeat_kv(k, self.n_rep).transpose(-1, -2)) * d ** -0.5
-        if Attention.logit_transform is not None:
-            logits = Attention.logit_transform(logits)
-        # An additive -inf bias above the diagonal: one broadcast Add in ONNX, cheaper than a Where.
-        future = torch.full((T, T), float("-inf"), device=x.device).triu(1)
-        probs = F.softmax(logits.float() + future, dim=-1).type_as(q)
-
         if self.diff and not self.v2:
             # V is not split: H heads of width 2d. Sub-heads (2h, 2h+1) form head h.
             values = repeat_kv(self.v_proj(x).view(B, T, S_kv // 2, 2 * d).transpose(1, 2), self.n_rep)
         else:  # every sub-head reads the value of its key's head, of width d
             values = repeat_kv(self.v_proj(x).view(B, T, S_kv, d).transpose(1, 2), self.n_rep)
         width = values.shape[-1]
-        if inspect:
-            # The thumbnails ride on the values' matmul: with the pooling matrix's columns appended
-            # to V, the same pass over the T x T maps also pools their key axis (a pass of its own
-            # cost 3.5 ms per layer at 1,024 tokens).
-            pool = pooling_matrix(T, THUMBNAIL_SIZE, x.device, values.dtype)
-            values = torch.cat([values, pool.t().expand(values.shape[:-1] + (THUMBNAIL_SIZE,))], dim=-1)
+        pairs = self.diff and not self.v2
+        if not inspect and Attention.logit_transform is None and not torch.onnx.is_in_onnx_export():
+            attended = causal_attention(q, repeat_kv(k, self.n_rep), values, d ** -0.5, pairs)
+            probs = logits = None
+        else:
+            logits = torch.matmul(q, repeat_kv(k, self.n_rep).transpose(-1, -2)) * d ** -0.5
+            if Attention.logit_transform is not None:
+                logits = Attention.logit_transform(logits)
+            probs = F.softmax(logits.float() + causal_bias(T, T, 0, x.device), dim=-1).type_as(q)
+            if inspect:
+                # The thumbnails ride on the values' matmul: with the pooling matrix's columns appended
+                # to V, the same pass over the T x T maps also pools their key axis (a pass of its own
+                # cost 3.5 ms per layer at 1,024 tokens).
+                pool = pooling_matrix(T, THUMBNAIL_SIZE, x.device, values.dtype)
+                values = torch.cat([values, pool.t().expand(values.shape[:-1] + (THUMBNAIL_SIZE,))], dim=-1)
+            attended = attend(probs, values, pairs)
         if self.diff:
-            pair = probs.view(B, S // 2, 2, T, T)
-            a1, a2 = pair[:, :, 0], pair[:, :, 1]
+            if probs is not None:
+                a1, a2 = probs.view(B, S // 2, 2, T, T).unbind(2)
             if self.v2:
                 lam = torch.sigmoid(self.lambda_proj(x))  # (B, T, H): per token and head
                 if intervention is not None:  # a what-if, per head
                     lam = lam * intervention.lambda_scale + intervention.lambda_shift
                 # One attention over all sub-heads, then A1 V - lambda A2 V per pair.
-                attended = torch.matmul(probs, values).view(B, S // 2, 2, T, -1)  # (B, H, 2, T, d [+ P])
+                attended = attended.view(B, S // 2, 2, T, -1)  # (B, H, 2, T, d [+ P])
                 heads = attended[:, :, 0, :, :width] - lam.transpose(1, 2)[..., None] * attended[:, :, 1, :, :width]
             else:
                 lam = self.lambda_full()
                 if intervention is not None:  # lambda per head, scaled and shifted (a what-if)
                     lam = (lam * intervention.lambda_scale + intervention.lambda_shift).view(1, -1, 1, 1)
-                # (A1 - lambda A2) V as A1 V - lambda A2 V: one broadcast matmul of both maps, then the
-                # difference of T x 2d results, instead of three passes over the T x T maps.
-                attended = torch.matmul(pair, values[:, :, None])  # (B, H, 2, T, 2d [+ P])
+                # (A1 - lambda A2) V as A1 V - lambda A2 V: both maps in one broadcast matmul (attend),
+                # then the difference of T x 2d results, instead of three passes over the T x T maps.
                 heads = attended[:, :, 0, :, :width] - lam * attended[:, :, 1, :, :width]
                 heads = self.subln(heads) * (1 - self.lambda_init)
         else:
             a1, a2, lam = probs, None, None
-            attended = torch.matmul(probs, values)  # (B, S, T, d [+ P])
             heads = attended[..., :width]
         if intervention is not None:  # an ablated head contributes nothing
             heads = heads * intervention.head_mask.view(1, -1, 1, 1)
@@ -298,6 +330,7 @@ class Transformer(nn.Module):
         self.layers = nn.ModuleList(Block(cfg, depth) for depth in range(cfg.n_layer))
         self.norm = RMSNorm(cfg.n_embd, cfg.norm_eps)
         self.lm_head = None if cfg.tie_embeddings else nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self.recompute_layers = False  # training: keep only each layer's input, recompute it for the backward pass
         self.apply(self._init_weights)
         # GPT-2 style: scale the residual output projections by depth.
         for name, p in self.named_parameters():
@@ -330,7 +363,10 @@ class Transformer(nn.Module):
         hidden = []
         for depth, layer in enumerate(self.layers):
             intervention = None if interventions is None else Intervention(*(t[depth] for t in interventions))
-            x, extras = layer(x, cos, sin, inspect, intervention)
+            if self.recompute_layers and self.training and not inspect:
+                x, extras = checkpoint(layer, x, cos, sin, use_reentrant=False)
+            else:
+                x, extras = layer(x, cos, sin, inspect, intervention)
             if inspect:
                 per_layer.append(extras)
                 hidden.append(x)

@@ -24,7 +24,7 @@ import torch
 from model.allocator import keep_freed_memory_mapped
 from model.data import Batches, Mix, batch_at, corpus_tokens, natural_documents
 from model.model import ModelConfig, Transformer
-from model.package import load_checkpoint, save_checkpoint
+from model.package import load_checkpoint, load_package, save_checkpoint
 from model.probes import NeedleProbe, eval_mode, induction_score
 from model.tokenizer import ByteLevelBPE
 
@@ -51,6 +51,11 @@ def window(step: int, args) -> tuple:
     length = [length for length, start in args.windows if step >= start * args.steps][-1]
     first = args.windows[0][0]
     return length, max(1, args.batch_size * first // length)
+
+
+def probe_lengths(context: int) -> tuple[int, ...]:
+    """The needle probe's document lengths: 256 and doublings up to the model's context."""
+    return tuple(256 * 2 ** i for i in range(16) if 256 * 2 ** i <= context)
 
 
 def progress(training: dict, total_steps: int) -> str:
@@ -98,6 +103,8 @@ def main(argv=None):
     p.add_argument("--tokenizer", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="run folder: checkpoint.pt and log.jsonl")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="a model package whose weights start a new run (at this run's --context; a fresh optimizer)")
     p.add_argument("--n-layer", type=int, default=6)
     p.add_argument("--n-head", type=int, default=4, help="differential heads (the baseline gets twice as many)")
     p.add_argument("--n-embd", type=int, default=256)
@@ -144,9 +151,17 @@ def main(argv=None):
         step = training["step"]
     else:
         torch.manual_seed(args.seed)
-        cfg = ModelConfig(kind=args.kind, vocab_size=tokenizer.vocab_size, n_layer=args.n_layer, n_head=args.n_head,
-                          n_embd=args.n_embd, max_seq_len=args.context)
-        model, ckpt, step = Transformer(cfg), None, 0
+        if args.init_from:
+            # RoPE has no table of positions: the same weights run at a longer context as they are.
+            package_model = load_package(args.init_from)[0]
+            cfg = ModelConfig.from_dict({**package_model.cfg.to_dict(), "max_seq_len": args.context})
+            model = Transformer(cfg)
+            model.load_state_dict(package_model.state_dict())
+        else:
+            cfg = ModelConfig(kind=args.kind, vocab_size=tokenizer.vocab_size, n_layer=args.n_layer, n_head=args.n_head,
+                              n_embd=args.n_embd, max_seq_len=args.context)
+            model = Transformer(cfg)
+        ckpt, step = None, 0
         training = {"step": 0, "tokens": 0, "seconds": 0.0, "args": {k: str(v) for k, v in vars(args).items()},
                     "train_tokens_available": int(len(train)), "parameters": model.num_params()}
     model.to(args.device).train()
@@ -168,7 +183,7 @@ def main(argv=None):
     decay_start = first_decay_step(args.steps, args.decay_fraction)
 
     batches = Batches(train, tokenizer, natural_documents(args.data), args.mix, args.seed)
-    needle_probe = NeedleProbe(tokenizer, args.data, args.context) if args.probes else None
+    needle_probe = NeedleProbe(tokenizer, args.data, args.context, probe_lengths(args.context)) if args.probes else None
     started = time.time() - training["seconds"]
     print(f"{args.kind}: {model.num_params():,} parameters, {len(train):,} training tokens, from step {step} of {args.steps}")
     log = open(args.out / "log.jsonl", "a")
@@ -179,6 +194,9 @@ def main(argv=None):
         for group in optimizer.param_groups:
             group["lr"] = lr
         seq_len, batch_size = window(step, args)
+        # Past 1,024 tokens the T x T maps of six layers outgrow the memory: keep each layer's input
+        # only and recompute the layer in the backward pass.
+        model.recompute_layers = seq_len > 1024
         x, y = batches(step, batch_size, seq_len)
         with autocast():
             loss = model(x.to(args.device), y.to(args.device))[1]

@@ -27,6 +27,12 @@ EXPORT="${EXPORT:-models}"  # where the packages are written (another folder: to
 # longer schedule. For example: FROM=runs RUNS=runs/long STEPS=2800 WINDOWS=512,1024@0.6 BATCH=8
 # EXPORT=runs/long/packages (still 4,096 tokens a step, most of the added ones at 1,024-token windows).
 FROM="${FROM:-}"
+# A longer context from the shipped packages: INIT=models starts each model of a new RUNS folder
+# from INIT/PREFIX-KIND's weights at CONTEXT (a fresh optimizer; RoPE needs no rescaling to run
+# longer, the training teaches the longer distances). For example: INIT=models RUNS=runs/long4k
+# CONTEXT=4096 STEPS=2400 WINDOWS=1024,2048@0.1,4096@0.3 BATCH=4 LR=1e-3 EXPORT=runs/long4k/packages.
+# Windows past 1,024 tokens recompute each layer in the backward pass to bound the memory.
+INIT="${INIT:-}"
 
 [ -f "$DATA/corpus/train.txt" ] || scripts/python.sh -m model.corpus build --out "$DATA/corpus"
 [ -f "$DATA/tokenizer.json" ] ||
@@ -39,7 +45,7 @@ train() {  # kind, data folder, last step, extra arguments; exec, so that its pi
   exec scripts/python.sh -m model.train --kind "$1" --data "$2" --tokenizer "$DATA/tokenizer.json" \
     --out "$RUNS/$1" --resume --bf16 --threads "$threads" \
     --n-layer "$N_LAYER" --n-head "$N_HEAD" --n-embd "$N_EMBD" --context "$CONTEXT" \
-    --steps "$3" --max-minutes "$MAX_MINUTES" "${@:4}"
+    --steps "$3" --max-minutes "$MAX_MINUTES" ${INIT:+--init-from "$INIT/$PREFIX-$1"} "${@:4}"
 }
 both() {  # runs train for both kinds at once; fails if either fails
   local pids=() status=0
