@@ -64,9 +64,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("export", help="export a checkpoint to a model package")
-    p.add_argument("--checkpoint", required=True, type=Path)
-    p.add_argument("--tokenizer", required=True, type=Path)
+    p = sub.add_parser("export", help="export a checkpoint (or a package, again) to a model package")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", type=Path)
+    src.add_argument("--package", type=Path, help="a package to export again with this exporter (same weights)")
+    p.add_argument("--tokenizer", type=Path, help="tokenizer.json (default with --package: the package's)")
     p.add_argument("--out", required=True, type=Path, help="package folder to create or replace")
     p.add_argument("--name", help="package name (default: the folder name)")
     p.add_argument("--top-k", type=int, default=10)
@@ -97,9 +99,16 @@ def main(argv=None) -> int:
 
     try:
         if args.command == "export":
-            model, ckpt = load_checkpoint(args.checkpoint)
-            out = write_package(model, args.tokenizer, args.out, name=args.name or args.out.name,
-                                training=ckpt.get("training", {}), top_k=args.top_k)
+            if args.package:
+                model, config, _ = load_package(args.package)
+                training, tokenizer = config["training"], args.tokenizer or args.package / "tokenizer.json"
+            elif args.tokenizer:
+                model, ckpt = load_checkpoint(args.checkpoint)
+                training, tokenizer = ckpt.get("training", {}), args.tokenizer
+            else:
+                parser.error("export --checkpoint needs --tokenizer")
+            out = write_package(model, tokenizer, args.out, name=args.name or args.out.name,
+                                training=training, top_k=args.top_k)
             print(f"wrote {out}")
         elif args.command == "inspect":
             model, config, tokenizer = load_package(args.package)

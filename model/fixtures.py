@@ -22,7 +22,7 @@ QK_SCALE = 15.0  # random q/k of init scale give near-uniform maps; larger ones 
 
 def tiny_model(kind: str, vocab_size: int, seed: int = SEED, **overrides) -> Transformer:
     torch.manual_seed(seed)
-    cfg = ModelConfig(kind=kind, vocab_size=vocab_size, n_layer=2, n_head=2, n_embd=32, max_seq_len=128, **overrides)
+    cfg = ModelConfig(kind=kind, vocab_size=vocab_size, **{"n_layer": 2, "n_head": 2, "n_embd": 32, "max_seq_len": 128, **overrides})
     model = Transformer(cfg)
     with torch.no_grad():
         for layer in model.layers:

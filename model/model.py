@@ -22,9 +22,11 @@ Everything here runs on PyTorch 1.13 and 2.x, and exports to ONNX (see model/exp
 can return the inspection tensors the extension shows.
 """
 
+import json
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Dict, NamedTuple, Optional
+from pathlib import Path
+from typing import Dict, List, NamedTuple, Optional
 
 import torch
 import torch.nn as nn
@@ -151,7 +153,7 @@ def pooling_matrix(T: int, size: int, device, dtype):
     return member / member.sum(-1, keepdim=True).clamp(min=1)
 
 
-def causal_bias(rows: int, keys: int, first_row: int, device):
+def causal_bias(rows: int, keys: int, first_row: int, device: torch.device):
     """(rows, keys) additive mask: -inf where key j lies after query row first_row + i."""
     return torch.full((rows, keys), float("-inf"), device=device).triu(first_row + 1)
 
@@ -160,23 +162,34 @@ def attend(probs, values, pairs: bool):
     """probs (B, S, Tq, Tk) @ values: (B, S, Tk, w) gives (B, S, Tq, w); with pairs, DIFF V1's sub-heads
     (2h, 2h+1) both read head h's values (B, H, Tk, w), giving (B, H, 2, Tq, w) in one broadcast matmul."""
     if pairs:
-        return torch.matmul(probs.view(probs.shape[0], -1, 2, *probs.shape[2:]), values[:, :, None])
+        return torch.matmul(probs.view(probs.shape[0], -1, 2, probs.shape[2], probs.shape[3]), values[:, :, None])
     return torch.matmul(probs, values)
 
 
-ATTENTION_BLOCK = 256  # query rows per block of causal_attention
+# Query rows per block: the tile budget shared with the TypeScript importer (shared/attention.json).
+_BLOCKS = json.loads((Path(__file__).resolve().parents[1] / "shared" / "attention.json").read_text())
+TILE_ELEMENTS, MIN_ROWS, MAX_ROWS = _BLOCKS["tile_elements"], _BLOCKS["min_rows"], _BLOCKS["max_rows"]
 
 
-def causal_attention(q, k, values, scale: float, pairs: bool, block: int = ATTENTION_BLOCK):
-    """attend(softmax(q k^T * scale + causal mask), values) computed over blocks of query rows, each
-    reading only the keys up to its last row: no (T, T) tensor is held, and the masked-out upper
-    triangle is never computed. q, k: (B, S, T, d)."""
-    T = q.shape[2]
-    blocks = []
-    for start in range(0, T, block):
-        end = min(start + block, T)
+def block_rows(sub_heads: int, length: int, tile: int = TILE_ELEMENTS, least: int = MIN_ROWS, most: int = MAX_ROWS) -> int:
+    """Query rows per block of causal_attention, so that one block's scores stay near TILE_ELEMENTS.
+    (The limits are default arguments because TorchScript takes no global variables.)"""
+    return max(least, min(most, tile // (sub_heads * length)))
+
+
+@torch.jit.script  # scripted, so that the export writes the loop over blocks as an ONNX Loop
+def causal_attention(q: torch.Tensor, k: torch.Tensor, values: torch.Tensor, scale: float, pairs: bool) -> torch.Tensor:
+    """attend(softmax(q k^T * scale + causal mask), values) computed over blocks of query rows (as many
+    as block_rows gives, chosen from T at run time, also in the exported graph), each reading only the
+    keys up to its last row: no (T, T) tensor is held, and the upper triangle the mask empties is never
+    computed. q, k: (B, S, T, d)."""
+    T = q.size(2)
+    rows = block_rows(q.size(1), T)
+    blocks: List[torch.Tensor] = []
+    for start in range(0, T, rows):
+        end = min(start + rows, T)
         logits = torch.matmul(q[:, :, start:end], k[:, :, :end].transpose(-1, -2)) * scale
-        probs = F.softmax(logits.float() + causal_bias(end - start, end, start, q.device), dim=-1).type_as(q)
+        probs = torch.softmax(logits.float() + causal_bias(end - start, end, start, q.device), dim=-1).type_as(q)
         blocks.append(attend(probs, values[:, :, :end], pairs))
     return torch.cat(blocks, dim=-2)
 
@@ -239,7 +252,15 @@ class Attention(nn.Module):
             values = repeat_kv(self.v_proj(x).view(B, T, S_kv, d).transpose(1, 2), self.n_rep)
         width = values.shape[-1]
         pairs = self.diff and not self.v2
-        if not inspect and Attention.logit_transform is None and not torch.onnx.is_in_onnx_export():
+        if inspect:
+            # The thumbnails ride on the values' matmul: with the pooling matrix's columns appended to
+            # V, the same pass over the maps also pools their key axis (a pass of its own cost 3.5 ms
+            # per layer at 1,024 tokens).
+            pool = pooling_matrix(T, THUMBNAIL_SIZE, x.device, values.dtype)
+            values = torch.cat([values, pool.t().expand(values.shape[:-1] + (THUMBNAIL_SIZE,))], dim=-1)
+        # The whole maps are formed only for PyTorch's own measurements (an inspection in eager mode,
+        # or a logit transform); runs and exported graphs go over blocks of query rows.
+        if Attention.logit_transform is None and (not inspect or torch.onnx.is_in_onnx_export()):
             attended = causal_attention(q, repeat_kv(k, self.n_rep), values, d ** -0.5, pairs)
             probs = logits = None
         else:
@@ -247,12 +268,6 @@ class Attention(nn.Module):
             if Attention.logit_transform is not None:
                 logits = Attention.logit_transform(logits)
             probs = F.softmax(logits.float() + causal_bias(T, T, 0, x.device), dim=-1).type_as(q)
-            if inspect:
-                # The thumbnails ride on the values' matmul: with the pooling matrix's columns appended
-                # to V, the same pass over the T x T maps also pools their key axis (a pass of its own
-                # cost 3.5 ms per layer at 1,024 tokens).
-                pool = pooling_matrix(T, THUMBNAIL_SIZE, x.device, values.dtype)
-                values = torch.cat([values, pool.t().expand(values.shape[:-1] + (THUMBNAIL_SIZE,))], dim=-1)
             attended = attend(probs, values, pairs)
         if self.diff:
             if probs is not None:
@@ -281,10 +296,12 @@ class Attention(nn.Module):
         if not inspect:
             return out, None
         thumbnails = torch.matmul(pool, attended[..., width:]).reshape(B, S, THUMBNAIL_SIZE, THUMBNAIL_SIZE)
-        extras = {"q": q, "k": k, "attn_a1": a1, "attn_thumbnails": thumbnails,
-                  "attn_logit_absmax": logits.abs().tril().amax(dim=-1)}
+        extras = {"q": q, "k": k, "attn_thumbnails": thumbnails}
+        if probs is not None:
+            extras.update(attn_a1=a1, attn_logit_absmax=logits.abs().tril().amax(dim=-1))
+            if self.diff:
+                extras["attn_a2"] = a2
         if self.diff:
-            extras["attn_a2"] = a2
             if self.v2:
                 # lambda * A2 pooled exactly: each query row weighted by its own lambda before the rows
                 # are pooled (pooling A2 first would need one lambda per pooled row).

@@ -120,7 +120,7 @@ export class Engine {
           firstToken: first,
           note:
             context < config.max_seq_len
-              ? `The text has ${total} tokens; the inspector runs at most ${context} tokens of this model at once (its attention scores grow with the square of the length): ran tokens ${first + 1}–${first + kept}, the window that ends at the query.`
+              ? `The text has ${total} tokens; the inspector runs at most ${context} tokens of this model at once (this package's graph holds whole attention maps, which grow with the square of the length; export or import it again for blocked attention and the whole context): ran tokens ${first + 1}–${first + kept}, the window that ends at the query.`
               : `The text has ${total} tokens but the model's context is ${config.max_seq_len}: ran tokens ${first + 1}–${first + kept}, the window that ends at the query.`,
         }
       : null;
@@ -320,14 +320,15 @@ class Memo<T> {
   }
 }
 
-/** A run holds one layer's attention scores, S x T x T float32, a few times over: the window is cut so
- *  that one copy stays under this size (a 1B model's 32 heads at its 131,072-token context would need
- *  2 TiB). The bundled models (8 sub-heads, 1,024 tokens: 32 MiB) are far below it. */
+/** A package whose graph holds one layer's whole attention scores, S x T x T float32, a few times
+ *  over (exported before attention ran over blocks of query rows: config.json has no `attention`),
+ *  is run in a window cut so that one copy stays under this size. */
 const ATTENTION_SCORES_LIMIT_BYTES = 512 * 2 ** 20;
 
-/** The most tokens (BOS included) the engine runs at once: the model's context, or less where the
- *  attention scores would not fit ATTENTION_SCORES_LIMIT_BYTES. */
+/** The most tokens (BOS included) the engine runs at once: the model's context, or for a package
+ *  without blocked attention less, where its attention scores would not fit ATTENTION_SCORES_LIMIT_BYTES. */
 export function inspectionContext(config: PackageConfig): number {
+  if (config.attention === 'blocked') return config.max_seq_len;
   const fits = Math.floor(Math.sqrt(ATTENTION_SCORES_LIMIT_BYTES / (4 * config.n_softmax_heads)));
   return Math.min(config.max_seq_len, fits);
 }

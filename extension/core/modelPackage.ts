@@ -52,6 +52,10 @@ const configSchema = z
     /** Imported packages: how the architecture departs from the paper, and the checkpoint's format. */
     conventions: z.object({ value_layout: z.enum(['wide', 'halves', 'plain']), head_norm: z.object({ weight: z.boolean(), scale: z.string() }).nullable() }).optional(),
     source: z.object({ format: z.string(), model_type: z.string(), folder: z.string() }).optional(),
+    /** 'blocked': the graph computes attention over blocks of query rows (shared/attention.json), so
+     *  its memory grows linearly with T and any text up to max_seq_len runs whole. Packages without
+     *  it hold whole [S, T, T] score tensors and are run in a window (engine.ts, inspectionContext). */
+    attention: z.enum(['blocked']).optional(),
   })
   .passthrough();
 

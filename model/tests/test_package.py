@@ -4,11 +4,13 @@ import json
 import os
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
 from conftest import run_module, run_onnxruntime
 from model.export import reference_outputs
+from model.model import block_rows
 from model.fixtures import FIXTURE_TOKENIZER, FIXTURES, golden_record, tiny_model
 from model.package import (PackageError, load_checkpoint, load_package, save_checkpoint, sha256_file,
                            write_package)
@@ -38,10 +40,16 @@ def assert_outputs_match(ort: dict, torch_out: dict):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_onnxruntime_matches_pytorch(variant, tmp_path):
-    model = tiny_model(vocab_size=VOCAB, seed=7, **VARIANTS[variant])
+    """The graph's attention over blocks of query rows (an ONNX Loop) against PyTorch's whole maps,
+    at lengths of one block, exactly two, and several with a partial last block."""
+    model = tiny_model(vocab_size=VOCAB, seed=7, max_seq_len=640, **VARIANTS[variant])
     pkg = write_package(model, FIXTURE_TOKENIZER, tmp_path / variant, name=variant, training={})
+    rows = block_rows(model.cfg.n_softmax_heads, model.cfg.max_seq_len)
+    assert model.cfg.max_seq_len > 2 * rows, "the longest run must span more than two blocks"
+    assert "Loop" in {node.op_type for node in onnx.load(str(pkg / "model.onnx")).graph.node}
+    assert json.loads((pkg / "config.json").read_text())["attention"] == "blocked"
     rng = np.random.default_rng(0)
-    lengths = [1, 2, 17, model.cfg.max_seq_len]
+    lengths = [1, 2, 17, 2 * rows, model.cfg.max_seq_len]
     sequences = [rng.integers(0, VOCAB, n).tolist() for n in lengths]
     for ids, ort in zip(sequences, run_onnxruntime(pkg / "model.onnx", sequences, tmp_path)):
         assert_outputs_match(ort, reference_outputs(model, ids, top_k=10))
