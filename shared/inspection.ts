@@ -30,6 +30,46 @@ export type InputWindow = z.infer<typeof inputWindowSchema>;
 export const thumbnailsSchema = z.partialRecord(z.enum(MAP_VIEWS), float32ArraySchema);
 export type Thumbnails = z.infer<typeof thumbnailsSchema>;
 
+/** A rectangle of a T x T map (query rows [firstRow, endRow), keys [firstKey, endKey)) pooled to at
+ *  most rows x cols cells: query i falls in cell row floor((i - firstRow) * cellRows / (endRow -
+ *  firstRow)) with cellRows = min(rows, endRow - firstRow), keys alike. 'mean' averages every entry
+ *  of a cell, the masked ones above the diagonal as 0 (as the thumbnails do); 'max' keeps the entry
+ *  of largest magnitude among the visible ones, with its sign (a sharp retrieval stays visible when
+ *  a cell covers thousands of entries), 0 where none is visible. A rectangle no larger than
+ *  rows x cols is exact: one cell per entry. */
+export const POOLINGS = ['mean', 'max'] as const;
+export const mapViewportSchema = z
+  .object({
+    firstRow: indexSchema,
+    endRow: indexSchema,
+    firstKey: indexSchema,
+    endKey: indexSchema,
+    rows: z.number().int().positive(),
+    cols: z.number().int().positive(),
+    pooling: z.enum(POOLINGS),
+  })
+  .refine((v) => v.firstRow < v.endRow && v.firstKey < v.endKey, 'a viewport needs firstRow < endRow and firstKey < endKey');
+export type MapViewport = z.infer<typeof mapViewportSchema>;
+
+/** The cells of a viewport: its size in cells and, per query row and per key, its cell index. */
+export function viewportCells(viewport: MapViewport): { rows: number; cols: number; cellOfRow: (i: number) => number; cellOfKey: (j: number) => number } {
+  const height = viewport.endRow - viewport.firstRow;
+  const width = viewport.endKey - viewport.firstKey;
+  const rows = Math.min(viewport.rows, height);
+  const cols = Math.min(viewport.cols, width);
+  return {
+    rows,
+    cols,
+    cellOfRow: (i) => Math.floor(((i - viewport.firstRow) * rows) / height),
+    cellOfKey: (j) => Math.floor(((j - viewport.firstKey) * cols) / width),
+  };
+}
+
+/** The whole T x T map, one cell per entry while T <= size. */
+export function wholeMap(T: number, size: number, pooling: MapViewport['pooling']): MapViewport {
+  return { firstRow: 0, endRow: T, firstKey: 0, endKey: T, rows: size, cols: size, pooling };
+}
+
 export const keySpanSchema = z.object({
   /** Token range [firstToken, endToken). */
   firstToken: indexSchema,

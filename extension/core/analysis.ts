@@ -3,7 +3,7 @@
 // view asks for it: a row is recomputed from q and k in O(T d) (docs/model-package.md), a whole map
 // by the attention-maps graph, and the thumbnails come pooled from the inspection graph.
 
-import type { KeySpan } from '../../shared/inspection';
+import { viewportCells, type KeySpan, type MapViewport } from '../../shared/inspection';
 import { softmaxSubHeads, THUMBNAIL_SIZE, type MapView } from '../../shared/model';
 import type { AnalysisGraphs, SubHeads } from './analysisGraphs';
 import type { PackageConfig } from './modelPackage';
@@ -22,8 +22,6 @@ export class RunAnalysis {
   readonly S: number;
   private readonly kvGroup: number;
   readonly d: number;
-  /** The softmax maps of the head last asked for, so that switching views costs no run. */
-  private lastMaps: { layer: number; head: number; maps: Promise<Float32Array> } | undefined;
 
   constructor(
     readonly config: PackageConfig,
@@ -103,24 +101,30 @@ export class RunAnalysis {
     return a2;
   }
 
-  /** The whole T x T map of a view, row = query, column = key. */
-  async map(layer: number, head: number, view: MapView): Promise<Float32Array> {
+  /** A viewport of a view's map pooled to cells (shared/inspection.ts's MapViewport), computed row
+   *  by row from q and k: memory O(T + cells) at any length. */
+  async pooledMap(layer: number, head: number, view: MapView, viewport: MapViewport): Promise<Float32Array> {
     this.checkView(view);
-    if (this.lastMaps?.layer !== layer || this.lastMaps.head !== head) {
-      const indices = this.diff ? [this.subHead(head, false), this.subHead(head, true)] : [head];
-      const maps = this.graphs.attentionMaps(this.subHeads(layer, indices), this.config.attention_scale);
-      this.lastMaps = { layer, head, maps };
+    const { firstRow, endRow, firstKey, endKey, pooling } = viewport;
+    if (endRow > this.T || endKey > this.T) throw new RangeError(`a viewport of rows ${firstRow}..${endRow} and keys ${firstKey}..${endKey} lies outside this run's ${this.T} tokens`);
+    const { rows, cols, cellOfRow, cellOfKey } = viewportCells(viewport);
+    const keyCell = Int32Array.from({ length: endKey - firstKey }, (_, n) => cellOfKey(firstKey + n));
+    const out = new Float32Array(rows * cols);
+    for (let i = firstRow; i < endRow; i++) {
+      const row = this.row(layer, head, view, i);
+      const cell = out.subarray(cellOfRow(i) * cols, (cellOfRow(i) + 1) * cols);
+      for (let j = firstKey, end = Math.min(i + 1, endKey); j < end; j++) {
+        const c = keyCell[j - firstKey];
+        if (pooling === 'mean') cell[c] += row[j];
+        else if (Math.abs(row[j]) > Math.abs(cell[c])) cell[c] = row[j];
+      }
     }
-    const maps = await this.lastMaps.maps;
-    const { T } = this;
-    const a1 = maps.subarray(0, T * T);
-    if (view === 'a1') return a1.slice();
-    const a2 = maps.subarray(T * T, 2 * T * T);
-    if (view === 'a2') return a2.slice();
-    const out = new Float32Array(T * T);
-    for (let i = 0; i < T; i++) {
-      const lam = this.lambda(layer, i, head);
-      for (let p = i * T, end = p + i + 1; p < end; p++) out[p] = view === 'diff' ? a1[p] - lam * a2[p] : lam * a2[p];
+    if (pooling === 'mean') {
+      const rowsIn = new Float64Array(rows);
+      const keysIn = new Float64Array(cols);
+      for (let i = firstRow; i < endRow; i++) rowsIn[cellOfRow(i)]++;
+      keyCell.forEach((c) => keysIn[c]++);
+      for (let p = 0; p < out.length; p++) out[p] /= rowsIn[Math.floor(p / cols)] * keysIn[p % cols];
     }
     return out;
   }

@@ -5,7 +5,7 @@
 // the quantisation what-if are computed when asked for, each at most once per run.
 
 import * as ort from 'onnxruntime-node';
-import type { InputWindow, KeySpan, LayerOutliers, LayerQuantisation, Thumbnails, TokenInfo } from '../../shared/inspection';
+import { wholeMap, type InputWindow, type KeySpan, type LayerOutliers, type LayerQuantisation, type MapViewport, type Thumbnails, type TokenInfo } from '../../shared/inspection';
 import { mapViews, type Interventions, type MapView, type ModelInfo } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../shared/needleTest';
 import { RunAnalysis, type AnalysisInputs } from './analysis';
@@ -256,9 +256,12 @@ export class Engine {
     return ort.InferenceSession.create(lensPath, { executionProviders: ['cpu'], extra: { session: { disable_prepacking: '1' } } });
   }
 
-  map(layer: number, head: number, view: MapView, run: RunName = 'main'): Promise<Float32Array> {
+  /** A viewport of a view's map pooled to at most viewport.rows x viewport.cols cells; without
+   *  one, the whole T x T map (row = query, column = key). */
+  map(layer: number, head: number, view: MapView, viewport?: MapViewport, run: RunName = 'main'): Promise<Float32Array> {
     const { analysis } = this.run(run);
-    return this.statistics.foreground(() => analysis.map(layer, head, view));
+    const whole = wholeMap(analysis.T, analysis.T, 'mean');
+    return this.statistics.foreground(() => analysis.pooledMap(layer, head, view, viewport ?? whole));
   }
 
   /** Top-k key spans for a query; head undefined = mean over the layer's heads. */

@@ -21,7 +21,7 @@ async function handle(request: EngineRequest): Promise<unknown> {
     case 'whatIf':
       return engine.whatIf(request.interventions);
     case 'map':
-      return engine.map(request.layer, request.head, request.view, request.run);
+      return engine.map(request.layer, request.head, request.view, request.viewport, request.run);
     case 'spans':
       return engine.spans(request.layer, request.head, request.query, request.k, request.run);
     case 'predictions':

@@ -1,7 +1,7 @@
 // Requests and replies between the extension host and the engine child process. Both ends are this
 // project's own code; typed arrays cross with Node's 'advanced' (structured clone) serialization.
 
-import type { KeySpan, LayerOutliers, LayerQuantisation } from '../../shared/inspection';
+import type { KeySpan, LayerOutliers, LayerQuantisation, MapViewport } from '../../shared/inspection';
 import type { Interventions, MapView } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
 import type { EngineInfo, InspectionResult, LensLayer, Prediction, RunName } from './engine';
@@ -11,7 +11,7 @@ export type EngineRequest =
   | { op: 'load'; packageDir: string; provider: ProviderSetting }
   | { op: 'inspect'; text: string; queryOffset?: number }
   | { op: 'whatIf'; interventions: Interventions }
-  | { op: 'map'; layer: number; head: number; view: MapView; run?: RunName }
+  | { op: 'map'; layer: number; head: number; view: MapView; viewport?: MapViewport; run?: RunName }
   | { op: 'spans'; layer: number; head?: number; query: number; k: number; run?: RunName }
   | { op: 'predictions'; token: number; run?: RunName }
   | { op: 'lens'; token: number; run?: RunName }

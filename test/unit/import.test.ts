@@ -307,7 +307,7 @@ for (const format of ['diffllama', 'diff-v2']) {
     assert.deepEqual(lens[L - 1].predictions.map((p) => p.text), engine.predictions(T - 1).map((p) => p.text), 'the last layer of the lens is the prediction');
     // lambda 0 in every head: the differential map is A1.
     await engine.whatIf({ lambda_scale: new Float32Array(L * H), lambda_shift: new Float32Array(L * H) });
-    assertClose(await engine.map(L - 1, 0, 'diff', 'whatIf'), await engine.map(L - 1, 0, 'a1', 'whatIf'), 'lambda 0: A1 - 0 A2 = A1');
+    assertClose(await engine.map(L - 1, 0, 'diff', undefined, 'whatIf'), await engine.map(L - 1, 0, 'a1', undefined, 'whatIf'), 'lambda 0: A1 - 0 A2 = A1');
   });
 }
 

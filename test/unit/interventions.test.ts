@@ -64,7 +64,7 @@ test('a what-if run sits beside the inspection: the plain run stays, both answer
   assert.deepEqual(noA2.tokens, plain.tokens, 'the same tokens');
   assert.deepEqual(noA2.lambda, [0, 0], 'every head runs with lambda 0');
   assertClose(await engine.map(1, 0, 'diff'), plainMap, 'the plain run is kept');
-  assertClose(await engine.map(1, 0, 'diff', 'whatIf'), await engine.map(1, 0, 'a1', 'whatIf'), 'with lambda 0, A1 - lambda A2 is A1');
+  assertClose(await engine.map(1, 0, 'diff', undefined, 'whatIf'), await engine.map(1, 0, 'a1', undefined, 'whatIf'), 'with lambda 0, A1 - lambda A2 is A1');
   assert.ok(noA2.tokenLogprob.some((v, t) => Math.abs(v - plain.tokenLogprob[t]) > 1e-4), 'the predictions change');
   assert.ok(engine.spans(1, 0, plain.query, 3, 'whatIf').length > 0);
   await engine.inspect(TEXT);
