@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from model.checkpoints import SIZES
 from model.package import PackageError, load_checkpoint, load_package, write_package
 
 
@@ -90,7 +91,7 @@ def main(argv=None) -> int:
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     p.add_argument("--shards", type=int, default=1, help="number of safetensors files (more than 1: with an index)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", default="tiny", choices=["tiny", "100m"])
+    p.add_argument("--size", default="tiny", choices=SIZES)
     p.add_argument("--from-package", type=Path,
                    help="a DIFF package of this project to write instead of random weights (V1 as diff-v1, V2 as diff-v2)")
     p.add_argument("--vocab-size", type=int, help="embedding rows (default: the tokenizer's, plus 16 for tiny)")

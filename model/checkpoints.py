@@ -34,7 +34,7 @@ from model.model import ModelConfig, Transformer
 from model.package import PackageError, load_package, load_tokenizer
 
 FORMATS = ("diffllama", "llama", "mistral", "diff-v1", "diff-v2")
-SIZES = ("tiny", "100m")
+SIZES = ("tiny", "100m", "long32k")
 DTYPES = {"float32": ("F32", torch.float32), "float16": ("F16", torch.float16), "bfloat16": ("BF16", torch.bfloat16)}
 STORAGE = {"F32": "<f4", "F16": "<f2", "BF16": "<i2"}  # a dtype's bytes in numpy; bfloat16 as raw 16-bit words
 TOP_K = 10
@@ -54,6 +54,9 @@ LLAMA_SIZES = {
                  num_key_value_heads=4, head_dim=8, max_position_embeddings=128),
     "100m": dict(hidden_size=1024, intermediate_size=2816, num_hidden_layers=8, num_attention_heads=16,
                  num_key_value_heads=8, head_dim=64, max_position_embeddings=1024),
+    # The long-context test model: small layers at a 32,768-token context (7.4M parameters as a DiffLlama).
+    "long32k": dict(hidden_size=256, intermediate_size=688, num_hidden_layers=4, num_attention_heads=8,
+                    num_key_value_heads=8, head_dim=32, max_position_embeddings=32768),
 }
 FORMAT_FIELDS = {
     "diffllama": dict(model_type="diffllama", architectures=["DiffLlamaForCausalLM"], rope_theta=10000.0,
@@ -73,6 +76,7 @@ FORMAT_FIELDS = {
 DIFF_SIZES = {
     "tiny": dict(n_layer=2, n_embd=64, n_head=4, n_kv_head=2, max_seq_len=128),
     "100m": dict(n_layer=8, n_embd=1024, n_head=8, n_kv_head=8, max_seq_len=1024),
+    "long32k": dict(n_layer=4, n_embd=256, n_head=4, n_kv_head=4, max_seq_len=32768),
 }
 # model.py parameter -> Llama-style name (docs/import.md); V2's output projection is o_proj there.
 NAME_MAP = [

@@ -16,7 +16,7 @@ import { EngineClient } from '../../extension/core/engineClient';
 import { createSession, type ProviderSetting } from '../../extension/core/runtime';
 import { loadTokenizer } from '../../extension/core/tokenizer';
 import { measureBrowser } from './browser';
-import { memory } from './processMemory';
+import { machine, memory } from './measure';
 import { renderReport, summarise, type BenchResult, type ModelTimes } from './report';
 import { TorchProcess, type TorchInfo } from './torchProcess';
 
@@ -193,9 +193,7 @@ async function main(): Promise<void> {
   const browser = await measureBrowser(REPEATS);
 
   const result: BenchResult = summarise({
-    date: new Date().toISOString(),
-    cpus: (await import('node:os')).cpus().length,
-    cpuModel: (await import('node:os')).cpus()[0]?.model ?? 'unknown',
+    ...machine(),
     // Paths relative to the repository: the report is committed.
     auto: { provider: auto.info.provider, fallbackReason: auto.info.fallbackReason?.replaceAll(REPO, '.') },
     repeats: REPEATS,

@@ -6,12 +6,12 @@
 
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { EngineClient } from '../../extension/core/engineClient';
 import { loadTokenizer } from '../../extension/core/tokenizer';
-import { memory } from './processMemory';
+import { machine, memory, timed } from './measure';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineProcess.js');
@@ -19,12 +19,6 @@ const LENGTHS = [128, 512, 1024];
 const REPEATS = 3;
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
-
-async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
-  const start = performance.now();
-  const result = await work();
-  return [result, performance.now() - start];
-}
 
 async function main(): Promise<void> {
   const work = mkdtempSync(path.join(tmpdir(), 'difft-import-bench-'));
@@ -64,9 +58,7 @@ async function main(): Promise<void> {
       const [, lensMs] = await timed(() => client.request({ op: 'lens', token: 1 }));
       const lensAnonMiB = memory(client.pid!, 'RssAnon') - anonBeforeLens;
       const result = {
-        date: new Date().toISOString(),
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model ?? 'unknown',
+        ...machine(),
         model: 'diffllama, 8 layers, hidden 1024, 16 softmax heads, random bfloat16 weights',
         parameters,
         sourceMiB: fileMiB(path.join(source, 'model.safetensors')),
