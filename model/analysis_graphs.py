@@ -5,8 +5,12 @@ attention-logit statistics of the Outliers view and the quantisation what-if. Th
 model's weights, so one set serves every package; `python -m model analysis-graphs` writes them to
 extension/graphs/ (committed, and checked to be up to date by model/tests/test_analysis_graphs.py).
 
-Every graph takes q (S, T, d) and k (S, T, d) (the engine repeats grouped keys to one per query
-sub-head) and the attention scale, and forms the logits q k^T * scale as the model does.
+Every graph works on one block of query rows, so that none holds an (S, T, T) tensor: it takes the
+queries q (S, R, d) of rows [first_row, first_row + R), the keys k (S, K, d) of [0, K) with
+K = first_row + R (a block reads only the keys up to its last row; attention_tile reads a range of
+them), the block's first_row and the attention scale, and forms the logits q k^T * scale as the model
+does. The engine repeats grouped keys to one per query sub-head and picks the block size from
+shared/attention.json, as the model's blocked attention does.
 """
 
 from pathlib import Path
@@ -54,39 +58,72 @@ class GraphBuilder:
         return model
 
 
-def logits_and_bias(g: GraphBuilder, suffix: str = ""):
-    """q k^T * scale (S, T, T) from inputs q{suffix} and k{suffix}, and the causal mask as an
-    additive bias (T, T): 0 where key j <= query i, -inf above the diagonal. Adding it (one pass)
-    is cheaper than a Where, and it also takes hidden pairs out of maxima and histograms."""
-    q = g.input("q" + suffix, FLOAT, ["S", "T", "d"])
-    k = g.input("k" + suffix, FLOAT, ["S", "T", "d"])
-    logits = g.op("Mul", g.op("MatMul", q, g.op("Transpose", k, perm=[0, 2, 1])), "scale")
-    length = g.op("Slice", g.op("Shape", q), g.const([1], INT64), g.const([2], INT64))
-    minus_inf = g.op("ConstantOfShape", g.op("Concat", length, length, axis=0),
-                     value=helper.make_tensor("minus_inf", FLOAT, [1], [float("-inf")]))
-    return logits, g.op("Trilu", minus_inf, g.const(1, INT64), upper=1)
+def block_logits(g: GraphBuilder, suffix: str = "", keys: str = "K"):
+    """q k^T * scale (S, R, keys) from inputs q{suffix} (S, R, d) and k{suffix} (S, keys, d)."""
+    q = g.input("q" + suffix, FLOAT, ["S", "R", "d"])
+    k = g.input("k" + suffix, FLOAT, ["S", keys, "d"])
+    return g.op("Mul", g.op("MatMul", q, g.op("Transpose", k, perm=[0, 2, 1])), "scale")
+
+
+def causal_bias(g: GraphBuilder, logits: str, rows_ahead: str):
+    """The causal mask of a block of logits (S, R, C) as an additive bias (R, C): 0 where key column c
+    is visible to block row r, i.e. c <= r + rows_ahead (rows_ahead = first_row - first_key), -inf
+    after it. Adding it (one pass) is cheaper than a Where, and it also takes hidden pairs out of
+    maxima and histograms."""
+    shape = g.op("Slice", g.op("Shape", logits), g.const([1], INT64), g.const([3], INT64))
+    minus_inf = g.op("ConstantOfShape", shape, value=helper.make_tensor("minus_inf", FLOAT, [1], [float("-inf")]))
+    return g.op("Trilu", minus_inf, g.op("Add", rows_ahead, g.const(1, INT64)), upper=1)
+
+
+def block_inputs(g: GraphBuilder):
+    """The inputs every graph takes: the attention scale and the block's first query row."""
+    g.input("scale", FLOAT, [])
+    return g.input("first_row", INT64, [])
 
 
 def attention_maps() -> onnx.ModelProto:
-    """probs (S, T, T): the causal softmax maps, one per sub-head."""
+    """probs (S, R, K): the causal softmax rows of a block, and lse (S, R): each row's log-sum-exp
+    of its visible scaled logits, with which attention_tile recomputes any part of the rows."""
     g = GraphBuilder()
-    g.input("scale", FLOAT, [])
-    logits, bias = logits_and_bias(g)
-    g.output(g.op("Softmax", g.op("Add", logits, bias), axis=-1), "probs", FLOAT, ["S", "T", "T"])
+    first_row = block_inputs(g)
+    logits = block_logits(g)
+    masked = g.op("Add", logits, causal_bias(g, logits, first_row))
+    last_axis = g.const([-1], INT64)
+    # Key 0 is visible to every row, so the maximum is finite.
+    top = g.op("ReduceMax", masked, axes=[-1], keepdims=1)
+    exps = g.op("Exp", g.op("Sub", masked, top))
+    sums = g.op("ReduceSum", exps, last_axis, keepdims=1)
+    g.output(g.op("Div", exps, sums), "probs", FLOAT, ["S", "R", "K"])
+    lse = g.op("Add", top, g.op("Log", sums))
+    g.output(g.op("Squeeze", lse, last_axis), "lse", FLOAT, ["S", "R"])
     return g.model("attention_maps")
 
 
+def attention_tile() -> onnx.ModelProto:
+    """probs (S, R, C): the attention of block rows [first_row, first_row + R) to keys [first_key,
+    first_key + C), exp(q k^T * scale - lse) with the rows' lse from attention_maps, 0 where the key
+    lies after the row: a zoomed viewport costs only its rows x keys."""
+    g = GraphBuilder()
+    first_row = block_inputs(g)
+    first_key = g.input("first_key", INT64, [])
+    logits = block_logits(g, keys="C")
+    lse = g.op("Unsqueeze", g.input("lse", FLOAT, ["S", "R"]), g.const([2], INT64))
+    masked = g.op("Add", logits, causal_bias(g, logits, g.op("Sub", first_row, first_key)))
+    g.output(g.op("Exp", g.op("Sub", masked, lse)), "probs", FLOAT, ["S", "R", "C"])
+    return g.model("attention_tile")
+
+
 def visible_magnitudes(g: GraphBuilder):
-    """|logits| of the sub-heads, -inf for the hidden pairs above the diagonal."""
-    g.input("scale", FLOAT, [])
-    logits, bias = logits_and_bias(g)
-    return g.op("Add", g.op("Abs", logits), bias)
+    """|logits| of a block of the sub-heads, -inf for the hidden pairs after each row."""
+    first_row = block_inputs(g)
+    logits = block_logits(g)
+    return g.op("Add", g.op("Abs", logits), causal_bias(g, logits, first_row))
 
 
 def logit_top() -> onnx.ModelProto:
-    """The `top` largest visible |logits| of the sub-heads, descending, with their flat (S, T, T)
-    indices. The engine runs it on a few sub-heads at a time (each run holds a few S x T x T
-    tensors) and merges: the layer's largest value sets the scale of logit_bins."""
+    """The `top` largest |logits| of a block of the sub-heads, descending, with their flat (S, R, K)
+    indices (-inf for hidden pairs where the block has fewer visible ones). The engine merges the
+    blocks: the layer's largest value sets the scale of logit_bins."""
     g = GraphBuilder()
     magnitude = visible_magnitudes(g)
     top = g.input("top", INT64, [1])
@@ -97,8 +134,8 @@ def logit_top() -> onnx.ModelProto:
 
 
 def logit_bins() -> onnx.ModelProto:
-    """For every pair of the sub-heads its bin among `bins` (at most 65,534) equal bins over
-    [0, absmax], as uint16 bin + 1, with 0 for the hidden pairs. The engine counts them: a fine
+    """For every pair of a block of the sub-heads its bin among `bins` (at most 65,534) equal bins
+    over [0, absmax], as uint16 bin + 1, with 0 for the hidden pairs. The engine counts them: a fine
     histogram, whose sums are the view's coarse bins and which places the median to within
     absmax / bins. (ONNX Runtime's only counting operator, ScatterElements, runs 8x slower.)"""
     g = GraphBuilder()
@@ -108,46 +145,47 @@ def logit_bins() -> onnx.ModelProto:
     per_unit = g.op("Div", bins, g.op("Max", absmax, g.const(1e-30)))
     # Clip sends the hidden pairs to -1 and the maximum into the last bin; the cast truncates.
     shifted = g.op("Add", g.op("Clip", g.op("Mul", magnitude, per_unit), g.const(-1.0), g.op("Sub", bins, g.const(1.0))), g.const(1.0))
-    g.output(g.op("Cast", shifted, to=TensorProto.UINT16), "bin_plus_one", TensorProto.UINT16, ["S", "T", "T"])
+    g.output(g.op("Cast", shifted, to=TensorProto.UINT16), "bin_plus_one", TensorProto.UINT16, ["S", "R", "K"])
     return g.model("logit_bins")
 
 
 def quantisation_errors(diff: bool, widths: int) -> onnx.ModelProto:
-    """The quantisation what-if for `widths` bit widths at once (the table's columns): the logits
-    quantised absmax to top_levels[b] levels each side, step = absmax / top_levels[b]. Outputs the
-    sums over visible pairs of squared logits and of squared quantisation errors, and the sum over
-    (head, query) of 0.5 * sum_j |row'_j - row_j| / sum_j |row_j| between the effective attention
-    rows from quantised and exact logits: A1 - lambda A2 for DIFF (inputs q1/k1 hold the A1
-    sub-heads, q2/k2 the A2 ones, lambda is per head and query), A for a standard model (q/k).
-    Dividing by the exact row's absolute mass (1 for a softmax row) keeps DIFF's comparable with a
-    softmax and defined for every lambda, where its rows sum to 1 - lambda, which may be 0."""
+    """The quantisation what-if of a block of query rows for `widths` bit widths at once (the table's
+    columns): the logits quantised absmax to top_levels[b] levels each side, step = absmax /
+    top_levels[b]. Outputs the block's sums over visible pairs of squared logits and of squared
+    quantisation errors, and its sum over (head, query row) of 0.5 * sum_j |row'_j - row_j| /
+    sum_j |row_j| between the effective attention rows from quantised and exact logits: A1 - lambda A2
+    for DIFF (inputs q1/k1 hold the A1 sub-heads, q2/k2 the A2 ones, lambda (H, R) is per head and
+    block row), A for a standard model (q/k). Every sum is over pairs or rows, so the engine adds the
+    blocks'. Dividing by the exact row's absolute mass (1 for a softmax row) keeps DIFF's comparable
+    with a softmax and defined for every lambda, where its rows sum to 1 - lambda, which may be 0."""
     g = GraphBuilder()
-    g.input("scale", FLOAT, [])
+    first_row = block_inputs(g)
     absmax = g.input("absmax", FLOAT, [])
     top_levels = g.input("top_levels", FLOAT, [widths])
-    maps = [logits_and_bias(g, "1"), logits_and_bias(g, "2")] if diff else [logits_and_bias(g)]
-    bias = maps[0][1]
+    exact_logits = [block_logits(g, "1"), block_logits(g, "2")] if diff else [block_logits(g)]
+    bias = causal_bias(g, exact_logits[0], first_row)
     if diff:
-        lam_rows = g.op("Unsqueeze", g.input("lambda", FLOAT, ["H", "T"]), g.const([2], INT64))  # (H, T, 1)
+        lam_rows = g.op("Unsqueeze", g.input("lambda", FLOAT, ["H", "R"]), g.const([2], INT64))  # (H, R, 1)
 
     def effective(logit_maps):
         probs = [g.op("Softmax", g.op("Add", logits, bias), axis=-1) for logits in logit_maps]
         return g.op("Sub", probs[0], g.op("Mul", lam_rows, probs[1])) if diff else probs[0]
 
     def visible_sum_of_squares(values):
-        return g.op("ReduceSumSquare", g.op("Trilu", values, upper=0), keepdims=0)
+        return g.op("ReduceSumSquare", g.op("Trilu", values, first_row, upper=0), keepdims=0)
 
-    exact = effective([logits for logits, _ in maps])
+    exact = effective(exact_logits)
     last_axis = g.const([-1], INT64)
-    per_mass = g.op("Reciprocal", g.op("Max", g.op("ReduceSum", g.op("Abs", exact), last_axis, keepdims=0), g.const(1e-30)))  # (H, T)
-    squared = g.op("Sum", *[visible_sum_of_squares(logits) for logits, _ in maps])
+    per_mass = g.op("Reciprocal", g.op("Max", g.op("ReduceSum", g.op("Abs", exact), last_axis, keepdims=0), g.const(1e-30)))  # (H, R)
+    squared = g.op("Sum", *[visible_sum_of_squares(logits) for logits in exact_logits])
     errors, distances = [], []
     for b in range(widths):
         top = g.op("Gather", top_levels, g.const(b, INT64))
         step = g.op("Div", absmax, top)
         per_step = g.op("Reciprocal", step)
-        quantised = [g.op("Mul", g.op("Clip", g.op("Round", g.op("Mul", logits, per_step)), g.op("Neg", top), top), step) for logits, _ in maps]
-        errors.append(g.op("Sum", *[visible_sum_of_squares(g.op("Sub", x, logits)) for x, (logits, _) in zip(quantised, maps)]))
+        quantised = [g.op("Mul", g.op("Clip", g.op("Round", g.op("Mul", logits, per_step)), g.op("Neg", top), top), step) for logits in exact_logits]
+        errors.append(g.op("Sum", *[visible_sum_of_squares(g.op("Sub", x, logits)) for x, logits in zip(quantised, exact_logits)]))
         rows = g.op("Mul", g.op("ReduceSum", g.op("Abs", g.op("Sub", effective(quantised), exact)), last_axis, keepdims=0), per_mass)
         distances.append(g.op("Mul", g.op("ReduceSum", rows, keepdims=0), g.const(0.5)))
 
@@ -164,6 +202,7 @@ def build_all(widths: int) -> dict:
     """File name -> graph, as extension/graphs/ holds them."""
     return {
         "attention_maps.onnx": attention_maps(),
+        "attention_tile.onnx": attention_tile(),
         "logit_top.onnx": logit_top(),
         "logit_bins.onnx": logit_bins(),
         "quantisation_diff.onnx": quantisation_errors(True, widths),
