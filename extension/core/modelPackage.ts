@@ -1,12 +1,11 @@
 // Loads and validates a model package folder (docs/model-package.md): manifest hashes, config
 // fields and the graph outputs the extension relies on. Every error names the file and the field.
 
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { INTERVENTION_INPUTS, modelKindSchema, pairingSchema, requiredOutputs } from '../../shared/model';
+import { sha256Of } from './hashCache';
 
 export const FORMAT_VERSION = 1;
 const PACKAGE_FILES = ['model.onnx', 'tokenizer.json', 'config.json'] as const;
@@ -86,7 +85,7 @@ export async function loadModelPackage(dir: string): Promise<ModelPackage> {
   for (const file of [...PACKAGE_FILES, ...optional]) {
     const entry = manifest.files[file];
     if (!entry) throw new PackageError(`${manifestPath}: field 'files' has no entry for ${file}`);
-    hashes[file] = await sha256Of(path.join(dir, file));
+    hashes[file] = await packageFileSha256(path.join(dir, file));
     if (hashes[file] !== entry.sha256) {
       throw new PackageError(
         `${path.join(dir, file)}: sha256 is ${hashes[file]} but manifest.json says ${entry.sha256}; ` +
@@ -127,15 +126,13 @@ function checkConfig(config: PackageConfig, configPath: string): void {
   }
 }
 
-/** sha256 of a file, streamed: a weights file can be larger than memory allows reading at once. */
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
+/** sha256 of a package file (large ones remembered while unchanged: hashCache.ts). */
+async function packageFileSha256(file: string): Promise<string> {
   try {
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 22 })) hash.update(chunk as Buffer);
+    return await sha256Of(file);
   } catch (err) {
     throw unreadable(file, err);
   }
-  return hash.digest('hex');
 }
 
 async function readPackageFile(file: string): Promise<Buffer> {
