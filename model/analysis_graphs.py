@@ -93,8 +93,9 @@ def attention_maps() -> onnx.ModelProto:
     top = g.op("ReduceMax", masked, axes=[-1], keepdims=1)
     exps = g.op("Exp", g.op("Sub", masked, top))
     sums = g.op("ReduceSum", exps, last_axis, keepdims=1)
-    g.output(g.op("Div", exps, sums), "probs", FLOAT, ["S", "R", "K"])
     lse = g.op("Add", top, g.op("Log", sums))
+    # exp(logit - lse) as attention_tile computes it, so both give a map the same bits.
+    g.output(g.op("Exp", g.op("Sub", masked, lse)), "probs", FLOAT, ["S", "R", "K"])
     g.output(g.op("Squeeze", lse, last_axis), "lse", FLOAT, ["S", "R"])
     return g.model("attention_maps")
 

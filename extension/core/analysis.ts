@@ -1,11 +1,12 @@
 // What the views show, computed from one run's outputs: attention rows and maps (A1, A2, lambda*A2
 // and the signed A1 - lambda*A2), thumbnails and retrieved key spans. Nothing is computed before a
-// view asks for it: a row is recomputed from q and k in O(T d) (docs/model-package.md), a whole map
-// by the attention-maps graph, and the thumbnails come pooled from the inspection graph.
+// view asks for it: a row is recomputed from q and k in O(T d) (docs/model-package.md), a map's
+// viewport by the analysis graphs over blocks of query rows (memory linear in T), and the
+// thumbnails come pooled from the inspection graph.
 
 import { viewportCells, type KeySpan, type MapViewport } from '../../shared/inspection';
 import { softmaxSubHeads, THUMBNAIL_SIZE, type MapView } from '../../shared/model';
-import type { AnalysisGraphs, SubHeads } from './analysisGraphs';
+import { rowBlocks, type AnalysisGraphs, type RowBlock, type SubHeadRows } from './analysisGraphs';
 import type { PackageConfig } from './modelPackage';
 import type { RunOutputs } from './runtime';
 
@@ -22,11 +23,17 @@ export class RunAnalysis {
   readonly S: number;
   private readonly kvGroup: number;
   readonly d: number;
+  /** Per layer and sub-head (key layer * S + s), each query row's log-sum-exp of its visible scaled
+   *  logits, NaN until a block of the row has been computed whole: then attention_tile computes
+   *  any keys of the row alone. */
+  private readonly lse = new Map<number, Float32Array>();
 
+  /** tileElements: the logits one graph run may hold, shared/attention.json's unless given. */
   constructor(
     readonly config: PackageConfig,
     readonly out: AnalysisInputs,
     private readonly graphs: AnalysisGraphs,
+    readonly tileElements?: number,
   ) {
     this.T = out.length;
     this.nLayer = config.n_layer;
@@ -49,20 +56,21 @@ export class RunAnalysis {
     return this.diff ? softmaxSubHeads(this.config.pairing, this.nHead, head)[second ? 1 : 0] : head;
   }
 
-  /** Queries and keys [count, T, d] of the listed sub-heads of a layer, each with its own key
-   *  sub-head (grouped-query keys repeated). */
-  subHeads(layer: number, indices: readonly number[]): SubHeads {
+  /** The listed sub-heads of a layer for a block of query rows: their queries of the block's rows
+   *  and each one's keys [firstKey, endKey) (its key sub-head's: grouped-query keys repeated),
+   *  by default the keys up to the block's last row. */
+  subHeadRows(layer: number, indices: readonly number[], { firstRow, rows }: RowBlock, firstKey = 0, endKey = firstRow + rows): SubHeadRows {
     const { T, S, d } = this;
-    const rows = T * d;
-    const q = new Float32Array(indices.length * rows);
-    const k = new Float32Array(indices.length * rows);
+    const keys = endKey - firstKey;
+    const q = new Float32Array(indices.length * rows * d);
+    const k = new Float32Array(indices.length * keys * d);
     indices.forEach((s, n) => {
-      const qFrom = (layer * S + s) * rows;
-      const kFrom = this.keySubHead(layer, s) * rows;
-      q.set(this.out.q.subarray(qFrom, qFrom + rows), n * rows);
-      k.set(this.out.k.subarray(kFrom, kFrom + rows), n * rows);
+      const qFrom = ((layer * S + s) * T + firstRow) * d;
+      const kFrom = (this.keySubHead(layer, s) * T + firstKey) * d;
+      q.set(this.out.q.subarray(qFrom, qFrom + rows * d), n * rows * d);
+      k.set(this.out.k.subarray(kFrom, kFrom + keys * d), n * keys * d);
     });
-    return { q, k, count: indices.length, length: T, width: d };
+    return { q, k, count: indices.length, firstRow, rows, firstKey, keys, width: d };
   }
 
   /** Index into k's [L, S_kv] sub-heads of the key sub-head that query sub-head s of a layer uses. */
@@ -101,8 +109,9 @@ export class RunAnalysis {
     return a2;
   }
 
-  /** A viewport of a view's map pooled to cells (shared/inspection.ts's MapViewport), computed row
-   *  by row from q and k: memory O(T + cells) at any length. */
+  /** A viewport of a view's map pooled to cells (shared/inspection.ts's MapViewport), computed by
+   *  the graphs over blocks of its query rows, each reading only the viewport's keys up to its last
+   *  row: memory O(block + cells) at any length. Between blocks it lets other requests in. */
   async pooledMap(layer: number, head: number, view: MapView, viewport: MapViewport): Promise<Float32Array> {
     this.checkView(view);
     const { firstRow, endRow, firstKey, endKey, pooling } = viewport;
@@ -110,16 +119,33 @@ export class RunAnalysis {
     const { rows, cols, cellOfRow, cellOfKey } = viewportCells(viewport);
     const keyCell = Int32Array.from({ length: endKey - firstKey }, (_, n) => cellOfKey(firstKey + n));
     const out = new Float32Array(rows * cols);
-    for (let i = firstRow; i < endRow; i++) {
-      const row = this.row(layer, head, view, i);
-      const cell = out.subarray(cellOfRow(i) * cols, (cellOfRow(i) + 1) * cols);
-      for (let j = firstKey, end = Math.min(i + 1, endKey); j < end; j++) {
-        const c = keyCell[j - firstKey];
-        if (pooling === 'mean') cell[c] += row[j];
-        else if (Math.abs(row[j]) > Math.abs(cell[c])) cell[c] = row[j];
+    // The view as w1 * P1 + w2 * P2 per entry, over the sub-heads it reads (one or two).
+    const [a1, a2] = [this.subHead(head, false), this.subHead(head, true)];
+    const subHeads = view === 'a1' ? [a1] : view === 'diff' ? [a1, a2] : [a2];
+    const two = subHeads.length === 2;
+    const mean = pooling === 'mean';
+    for (const block of rowBlocks(this.T, subHeads.length, this.tileElements, firstRow, endRow)) {
+      const blockEnd = block.firstRow + block.rows;
+      if (firstKey >= blockEnd) continue; // the causal mask empties the block's part of the viewport
+      const tile = await this.blockAttention(layer, subHeads, block, firstKey, Math.min(endKey, blockEnd));
+      const second = block.rows * tile.keys; // where the second sub-head's rows start
+      for (let r = 0; r < block.rows; r++) {
+        const i = block.firstRow + r;
+        const lam = view === 'a1' || view === 'a2' ? 0 : this.lambda(layer, i, head);
+        const w1 = view === 'lambdaA2' ? lam : 1;
+        const w2 = -lam;
+        const cell = out.subarray(cellOfRow(i) * cols, (cellOfRow(i) + 1) * cols);
+        const at = r * tile.keys - tile.firstKey; // key j of the first sub-head lies at probs[at + j]
+        for (let j = firstKey, end = Math.min(i + 1, endKey); j < end; j++) {
+          const value = two ? w1 * tile.probs[at + j] + w2 * tile.probs[second + at + j] : w1 * tile.probs[at + j];
+          const c = keyCell[j - firstKey];
+          if (mean) cell[c] += value;
+          else if (Math.abs(value) > Math.abs(cell[c])) cell[c] = value;
+        }
       }
+      await new Promise(setImmediate);
     }
-    if (pooling === 'mean') {
+    if (mean) {
       const rowsIn = new Float64Array(rows);
       const keysIn = new Float64Array(cols);
       for (let i = firstRow; i < endRow; i++) rowsIn[cellOfRow(i)]++;
@@ -127,6 +153,40 @@ export class RunAnalysis {
       for (let p = 0; p < out.length; p++) out[p] /= rowsIn[Math.floor(p / cols)] * keysIn[p % cols];
     }
     return out;
+  }
+
+  /** The attention [count, rows, keys] of a block's rows to keys [firstKey, endKey) of the
+   *  sub-heads: from the rows' cached log-sum-exp by attention_tile, or else the block's whole rows
+   *  (keys from 0, their lse kept for the next viewport). */
+  private async blockAttention(
+    layer: number,
+    subHeads: readonly number[],
+    block: RowBlock,
+    firstKey: number,
+    endKey: number,
+  ): Promise<{ probs: Float32Array; firstKey: number; keys: number }> {
+    const lse = new Float32Array(subHeads.length * block.rows);
+    subHeads.forEach((s, n) => lse.set(this.lseOf(layer, s).subarray(block.firstRow, block.firstRow + block.rows), n * block.rows));
+    if (!lse.some(Number.isNaN)) {
+      const probs = await this.graphs.attentionTile(this.subHeadRows(layer, subHeads, block, firstKey, endKey), this.config.attention_scale, lse);
+      return { probs, firstKey, keys: endKey - firstKey };
+    }
+    return { probs: await this.blockMaps(layer, subHeads, block), firstKey: 0, keys: block.firstRow + block.rows };
+  }
+
+  /** The causal softmax rows [count, rows, firstRow + rows] of a block of the sub-heads (attention_maps),
+   *  keeping each row's log-sum-exp. */
+  private async blockMaps(layer: number, subHeads: readonly number[], block: RowBlock): Promise<Float32Array> {
+    const { probs, lse } = await this.graphs.attentionMaps(this.subHeadRows(layer, subHeads, block), this.config.attention_scale);
+    subHeads.forEach((s, n) => this.lseOf(layer, s).set(lse.subarray(n * block.rows, (n + 1) * block.rows), block.firstRow));
+    return probs;
+  }
+
+  private lseOf(layer: number, s: number): Float32Array {
+    const key = layer * this.S + s;
+    let lse = this.lse.get(key);
+    if (!lse) this.lse.set(key, (lse = new Float32Array(this.T).fill(NaN)));
+    return lse;
   }
 
   /** size x size average-pooled thumbnails of every layer and head for one view, layer-major, from
@@ -170,26 +230,33 @@ export class RunAnalysis {
 
   /** The softmax maps of every layer and sub-head average-pooled to size x size, [L, S, size,
    *  size]: the graph's attn_thumbnails, or for packages exported before it, pooled here from
-   *  each layer's maps. */
+   *  each layer's blocks of rows (whose lse then serves zoomed viewports). */
   async pooledMaps(): Promise<{ pooled: Float32Array; size: number }> {
     const { T, S, nLayer } = this;
     if (this.out.thumbnails) return { pooled: this.out.thumbnails, size: Math.round(Math.sqrt(this.out.thumbnails.length / (nLayer * S))) };
     const size = THUMBNAIL_SIZE;
-    const pooled = new Float32Array(nLayer * S * size * size);
+    const cells = size * size;
+    const pooled = new Float32Array(nLayer * S * cells);
     const bin = Int32Array.from({ length: T }, (_, i) => Math.floor((i * size) / T));
     const members = new Float64Array(size);
     for (let i = 0; i < T; i++) members[bin[i]]++;
+    const all = Array.from({ length: S }, (_, s) => s);
     for (let layer = 0; layer < nLayer; layer++) {
-      const maps = await this.graphs.attentionMaps(this.subHeads(layer, Array.from({ length: S }, (_, s) => s)), this.config.attention_scale);
-      for (let s = 0; s < S; s++) {
-        const cell = pooled.subarray((layer * S + s) * size * size, (layer * S + s + 1) * size * size);
-        for (let i = 0; i < T; i++) {
-          const row = (s * T + i) * T;
-          for (let j = 0; j <= i; j++) cell[bin[i] * size + bin[j]] += maps[row + j];
+      for (const block of rowBlocks(T, S, this.tileElements)) {
+        const probs = await this.blockMaps(layer, all, block);
+        const keys = block.firstRow + block.rows;
+        for (let s = 0; s < S; s++) {
+          const cell = pooled.subarray((layer * S + s) * cells, (layer * S + s + 1) * cells);
+          for (let r = 0; r < block.rows; r++) {
+            const i = block.firstRow + r;
+            const row = (s * block.rows + r) * keys;
+            const cellRow = bin[i] * size;
+            for (let j = 0; j <= i; j++) cell[cellRow + bin[j]] += probs[row + j];
+          }
         }
-        for (let p = 0; p < cell.length; p++) cell[p] /= Math.max(1, members[Math.floor(p / size)] * members[p % size]);
       }
     }
+    for (let p = 0; p < pooled.length; p++) pooled[p] /= Math.max(1, members[Math.floor((p % cells) / size)] * members[p % size]);
     return { pooled, size };
   }
 

@@ -1,15 +1,18 @@
 // The small ONNX graphs (extension/graphs/, built by model/analysis_graphs.py) that compute what a
 // view shows from one layer's queries and keys, when it is shown: a head's attention maps, the
 // attention-logit statistics of the Outliers view, and the quantisation what-if. They hold no
-// weights, so one set serves every package. ONNX Runtime runs a graph synchronously on the calling
+// weights, so one set serves every package. Each run takes one block of query rows (rowBlocks) and
+// the keys up to its last row, so no [S, T, T] tensor is ever held: memory is linear in T. ONNX Runtime runs a graph synchronously on the calling
 // thread: the long ones (statistics, quantisation) run in a worker (statisticsThread.ts).
 
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import blockSizing from '../../shared/attention.json';
 
 const GRAPH_FILES = {
   attentionMaps: 'attention_maps.onnx',
+  attentionTile: 'attention_tile.onnx',
   logitTop: 'logit_top.onnx',
   logitBins: 'logit_bins.onnx',
   quantisationDiff: 'quantisation_diff.onnx',
@@ -17,18 +20,35 @@ const GRAPH_FILES = {
 } as const;
 type GraphName = keyof typeof GRAPH_FILES;
 
-/** Queries and keys of some softmax sub-heads of one layer: [S, T, d] each, keys already one per
- *  query sub-head (grouped keys repeated). */
-export interface SubHeads {
+/** A block of query rows [firstRow, firstRow + rows). */
+export interface RowBlock {
+  firstRow: number;
+  rows: number;
+}
+
+/** The blocks of rows [from, end) of a T-token run whose graph runs take `count` sub-heads: R rows
+ *  each (the last one fewer), R = clamp(floor(tileElements / (count * T)), min_rows, max_rows) as
+ *  shared/attention.json sets it, so that a block's logits stay near tileElements floats at any T. */
+export function* rowBlocks(T: number, count: number, tileElements: number = blockSizing.tile_elements, from = 0, end = T): Generator<RowBlock> {
+  const rows = Math.min(blockSizing.max_rows, Math.max(blockSizing.min_rows, Math.floor(tileElements / (count * T))));
+  for (let firstRow = from; firstRow < end; firstRow += rows) yield { firstRow, rows: Math.min(rows, end - firstRow) };
+}
+
+/** Queries of a block of rows and a range of keys of some softmax sub-heads of one layer: q
+ *  [count, rows, d], k [count, keys, d] (keys [firstKey, firstKey + keys), already one per query
+ *  sub-head: grouped keys repeated). */
+export interface SubHeadRows extends RowBlock {
   q: Float32Array;
   k: Float32Array;
   count: number;
-  length: number;
+  firstKey: number;
+  keys: number;
   width: number;
 }
 
 export interface TopLogits {
-  /** The largest visible |logits|, descending, and their flat [S, T, T] indices. */
+  /** The largest |logits| of the block, descending, and their flat [count, rows, keys] indices
+   *  (-inf for hidden pairs when the block has fewer visible ones). */
   values: Float32Array;
   indices: number[];
 }
@@ -37,7 +57,7 @@ export interface QuantisationSums {
   /** Sum of squared visible logits. */
   squared: number;
   /** Per bit width: sum of squared quantisation errors, and sum over (head, query) of the
-   *  total-variation distance of the effective rows (DIFF's divided by |1 - lambda|). */
+   *  total-variation distance of the effective rows relative to their absolute mass. */
   squaredError: Float32Array;
   distance: Float32Array;
 }
@@ -54,6 +74,7 @@ function graphsDir(): string {
 
 const float = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
 const scalar = (value: number) => new ort.Tensor('float32', Float32Array.of(value), []);
+const int64 = (value: number) => new ort.Tensor('int64', BigInt64Array.of(BigInt(value)), []);
 
 export class AnalysisGraphs {
   private readonly sessions = new Map<GraphName, Promise<ort.InferenceSession>>();
@@ -74,43 +95,55 @@ export class AnalysisGraphs {
     return session;
   }
 
-  /** The causal softmax maps [S, T, T] of the sub-heads. */
-  async attentionMaps(heads: SubHeads, scale: number): Promise<Float32Array> {
-    const out = await (await this.session('attentionMaps')).run({ ...qk(heads), scale: scalar(scale) });
+  /** The causal softmax rows [count, rows, keys] of a block (keys [0, firstRow + rows)) and
+   *  each row's log-sum-exp [count, rows] of its visible scaled logits. */
+  async attentionMaps(heads: SubHeadRows, scale: number): Promise<{ probs: Float32Array; lse: Float32Array }> {
+    const out = await (await this.session('attentionMaps')).run(blockFeeds(heads, scale));
+    return { probs: out.probs.data as Float32Array, lse: out.lse.data as Float32Array };
+  }
+
+  /** The attention [count, rows, keys] of a block's rows to its keys [firstKey, firstKey + keys)
+   *  from the rows' log-sum-exp [count, rows] (attentionMaps'); 0 where a key lies after the row. */
+  async attentionTile(heads: SubHeadRows, scale: number, lse: Float32Array): Promise<Float32Array> {
+    const out = await (await this.session('attentionTile')).run({
+      ...blockFeeds(heads, scale),
+      first_key: int64(heads.firstKey),
+      lse: float(lse, [heads.count, heads.rows]),
+    });
     return out.probs.data as Float32Array;
   }
 
-  /** The `top` largest visible |logits| of the sub-heads. */
-  async logitTop(heads: SubHeads, scale: number, top: number): Promise<TopLogits> {
-    const k = Math.min(top, heads.count * heads.length * heads.length);
-    const out = await (await this.session('logitTop')).run({ ...qk(heads), scale: scalar(scale), top: new ort.Tensor('int64', BigInt64Array.of(BigInt(k)), [1]) });
+  /** The `top` largest visible |logits| of a block. */
+  async logitTop(heads: SubHeadRows, scale: number, top: number): Promise<TopLogits> {
+    const k = Math.min(top, heads.count * heads.rows * heads.keys);
+    const out = await (await this.session('logitTop')).run({ ...blockFeeds(heads, scale), top: new ort.Tensor('int64', BigInt64Array.of(BigInt(k)), [1]) });
     return { values: out.top_values.data as Float32Array, indices: Array.from(out.top_indices.data as BigInt64Array, Number) };
   }
 
-  /** Per pair of the sub-heads (sub-head-major, row-major) its bin + 1 among `bins` equal bins
-   *  over [0, absMax]; 0 for pairs above the diagonal. */
-  async logitBins(heads: SubHeads, scale: number, absMax: number, bins: number): Promise<Uint16Array> {
-    const out = await (await this.session('logitBins')).run({ ...qk(heads), scale: scalar(scale), absmax: scalar(absMax), bins: scalar(bins) });
+  /** Per pair of a block (sub-head-major, row-major) its bin + 1 among `bins` equal bins over
+   *  [0, absMax]; 0 for pairs after the row. */
+  async logitBins(heads: SubHeadRows, scale: number, absMax: number, bins: number): Promise<Uint16Array> {
+    const out = await (await this.session('logitBins')).run({ ...blockFeeds(heads, scale), absmax: scalar(absMax), bins: scalar(bins) });
     return out.bin_plus_one.data as Uint16Array;
   }
 
-  /** The quantisation sums of a layer for each of `topLevels` (2^(bits-1) - 1 per bit width):
-   *  DIFF takes the A1 and A2 sub-heads apart and lambda [H, T]; a standard model its heads. */
+  /** The quantisation sums of a block of a layer for each of `topLevels` (2^(bits-1) - 1 per bit
+   *  width): DIFF takes the A1 and A2 sub-heads apart and lambda [H, rows]; a standard model its heads. */
   async quantisation(
-    maps: { a1: SubHeads; a2: SubHeads; lambda: Float32Array } | { heads: SubHeads },
+    maps: { a1: SubHeadRows; a2: SubHeadRows; lambda: Float32Array } | { heads: SubHeadRows },
     scale: number,
     absMax: number,
     topLevels: readonly number[],
   ): Promise<QuantisationSums> {
-    const common = { scale: scalar(scale), absmax: scalar(absMax), top_levels: float(Float32Array.from(topLevels), [topLevels.length]) };
+    const common = { absmax: scalar(absMax), top_levels: float(Float32Array.from(topLevels), [topLevels.length]) };
     const out =
       'heads' in maps
-        ? await (await this.session('quantisationStandard')).run({ ...common, ...qk(maps.heads) })
+        ? await (await this.session('quantisationStandard')).run({ ...common, ...blockFeeds(maps.heads, scale) })
         : await (await this.session('quantisationDiff')).run({
             ...common,
-            ...qk(maps.a1, '1'),
+            ...blockFeeds(maps.a1, scale, '1'),
             ...qk(maps.a2, '2'),
-            lambda: float(maps.lambda, [maps.a1.count, maps.a1.length]),
+            lambda: float(maps.lambda, [maps.a1.count, maps.a1.rows]),
           });
     return {
       squared: (out.squared_sum.data as Float32Array)[0],
@@ -120,7 +153,11 @@ export class AnalysisGraphs {
   }
 }
 
-function qk(heads: SubHeads, suffix = ''): Record<string, ort.Tensor> {
-  const dims = [heads.count, heads.length, heads.width];
-  return { [`q${suffix}`]: float(heads.q, dims), [`k${suffix}`]: float(heads.k, dims) };
+function qk(heads: SubHeadRows, suffix = ''): Record<string, ort.Tensor> {
+  return { [`q${suffix}`]: float(heads.q, [heads.count, heads.rows, heads.width]), [`k${suffix}`]: float(heads.k, [heads.count, heads.keys, heads.width]) };
+}
+
+/** The inputs of every graph: a block's queries and keys, its first row and the attention scale. */
+function blockFeeds(heads: SubHeadRows, scale: number, suffix = ''): Record<string, ort.Tensor> {
+  return { ...qk(heads, suffix), first_row: int64(heads.firstRow), scale: scalar(scale) };
 }

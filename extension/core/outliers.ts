@@ -2,7 +2,8 @@
 // log-count histograms of |hidden state| and of |attention logit| = |q k^T| * scale over every
 // visible pair and softmax sub-head, with the paper's Table 5 statistics (top-1, top-10, median),
 // and the quantisation what-if of Figure 8. The attention logits never reach JavaScript: the
-// analysis graphs reduce them (analysisGraphs.ts). `beforeRun` is called before each graph run: it
+// analysis graphs reduce them block of query rows by block (analysisGraphs.ts), all sub-heads of a
+// layer in each run, and the blocks' results are merged here: memory stays linear in T. `beforeRun` is called before each graph run: it
 // throws SupersededError when a newer run replaced this one, and may wait while something the user
 // is waiting for runs first.
 
@@ -10,14 +11,13 @@ import { quickselect } from 'd3-array';
 import type { Histogram, LayerOutliers, LayerQuantisation } from '../../shared/inspection';
 import { QUANT_BITS, quantTopLevel } from '../../shared/model';
 import type { RunAnalysis } from './analysis';
-import type { AnalysisGraphs } from './analysisGraphs';
+import { rowBlocks, type AnalysisGraphs, type SubHeadRows } from './analysisGraphs';
 
 export const HISTOGRAM_BINS = 40;
 /** Fine bins per histogram bin of the logits: the median is placed to within top-1 / (40 * 1,600). */
 const FINE_PER_BIN = 1600;
 const OUTLIERS_LISTED = 5;
 const COUNT_SLICE = 1 << 20;
-const SUB_HEADS_PER_RUN = 2;
 const TOP_KEPT = Math.max(10, OUTLIERS_LISTED);
 
 export class SupersededError extends Error {
@@ -27,14 +27,20 @@ export class SupersededError extends Error {
   }
 }
 
+/** One of a layer's largest |attention logits|: the sub-head, query row and key it came from. */
+interface TopLogit {
+  value: number;
+  subHead: number;
+  token: number;
+  key: number;
+}
+
 export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGraphs, beforeRun: () => void): Promise<LayerOutliers[]> {
   const { T, S, nLayer } = analysis;
   const E = analysis.config.n_embd;
   const scale = analysis.config.attention_scale;
-  // A few sub-heads per graph run: each run holds a few of their T x T tensors at once.
-  const chunks = Array.from({ length: Math.ceil(S / SUB_HEADS_PER_RUN) }, (_, c) =>
-    Array.from({ length: Math.min(SUB_HEADS_PER_RUN, S - c * SUB_HEADS_PER_RUN) }, (_, n) => c * SUB_HEADS_PER_RUN + n),
-  );
+  const subHeads = Array.from({ length: S }, (_, s) => s);
+  const blocks = [...rowBlocks(T, S, analysis.tileElements)];
   const layers: LayerOutliers[] = [];
   for (let layer = 0; layer < nLayer; layer++) {
     const hidden = histogram(analysis.out.hidden.subarray(layer * T * E, (layer + 1) * T * E), (flat) => ({
@@ -42,23 +48,28 @@ export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGra
       detail: `channel ${flat % E}`,
     }));
     // The largest |logits| first: the largest of all sets the scale of the bins.
-    const top: { value: number; flat: number }[] = [];
-    for (const chunk of chunks) {
+    let top: TopLogit[] = [];
+    for (const block of blocks) {
       beforeRun();
-      const { values, indices } = await graphs.logitTop(analysis.subHeads(layer, chunk), scale, TOP_KEPT);
-      // Chunk-flat [n, T, T] index -> layer-flat [S, T, T] index.
-      values.forEach((value, n) => top.push({ value, flat: chunk[0] * T * T + indices[n] }));
+      const heads = analysis.subHeadRows(layer, subHeads, block);
+      const { values, indices } = await graphs.logitTop(heads, scale, TOP_KEPT);
+      values.forEach((value, n) => value > -Infinity && top.push({ value, ...locate(indices[n], heads) }));
+      top = top.sort((a, b) => b.value - a.value).slice(0, TOP_KEPT);
     }
-    top.sort((a, b) => b.value - a.value).splice(TOP_KEPT);
     const absMax = top[0]?.value ?? 0;
     const fine = new Float64Array(HISTOGRAM_BINS * FINE_PER_BIN + 1);
-    for (const chunk of chunks) {
+    for (const block of blocks) {
       beforeRun();
-      await countInto(fine, await graphs.logitBins(analysis.subHeads(layer, chunk), scale, absMax, HISTOGRAM_BINS * FINE_PER_BIN));
+      await countInto(fine, await graphs.logitBins(analysis.subHeadRows(layer, subHeads, block), scale, absMax, HISTOGRAM_BINS * FINE_PER_BIN));
     }
-    layers.push({ layer, hidden, logits: logitHistogram(absMax, fine, top, T) });
+    layers.push({ layer, hidden, logits: logitHistogram(absMax, fine, top) });
   }
   return layers;
+}
+
+/** The sub-head, query row and key of a block's flat [count, rows, keys] index. */
+function locate(flat: number, { rows, keys, firstRow, firstKey }: SubHeadRows): Omit<TopLogit, 'value'> {
+  return { subHead: Math.floor(flat / (rows * keys)), token: firstRow + (Math.floor(flat / keys) % rows), key: firstKey + (flat % keys) };
 }
 
 /** Adds each entry's bin to the counts, in slices of about a millisecond, letting other requests
@@ -72,7 +83,7 @@ async function countInto(counts: Float64Array, binPlusOne: Uint16Array): Promise
 
 /** The histogram of a layer's |attention logits| from its fine bins (bin + 1; 0 = hidden pairs)
  *  and its largest entries. */
-function logitHistogram(absMax: number, fine: Float64Array, top: { value: number; flat: number }[], T: number): Histogram {
+function logitHistogram(absMax: number, fine: Float64Array, top: TopLogit[]): Histogram {
   const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
   let total = 0;
   for (let b = 1; b < fine.length; b++) {
@@ -85,11 +96,7 @@ function logitHistogram(absMax: number, fine: Float64Array, top: { value: number
     top1: absMax,
     top10: top[Math.min(9, top.length - 1)]?.value ?? 0,
     median: fineMedian(fine, total, absMax),
-    outliers: top.slice(0, OUTLIERS_LISTED).map(({ value, flat }) => ({
-      value,
-      token: Math.floor(flat / T) % T,
-      detail: `sub-head ${Math.floor(flat / (T * T))}, key ${flat % T}`,
-    })),
+    outliers: top.slice(0, OUTLIERS_LISTED).map(({ value, subHead, token, key }) => ({ value, token, detail: `sub-head ${subHead}, key ${key}` })),
   };
 }
 
@@ -116,23 +123,25 @@ export async function computeQuantisation(
   absMax: readonly number[],
   beforeRun: () => void,
 ): Promise<LayerQuantisation[]> {
-  const { T, nHead, nLayer, diff } = analysis;
+  const { T, S, nHead, nLayer, diff } = analysis;
   const topLevels = QUANT_BITS.map(quantTopLevel);
+  const heads = Array.from({ length: nHead }, (_, h) => h);
+  const [a1, a2] = [false, true].map((second) => heads.map((h) => analysis.subHead(h, second)));
   const layers: LayerQuantisation[] = [];
   for (let layer = 0; layer < nLayer; layer++) {
     let squared = 0;
     const squaredError = new Float64Array(topLevels.length);
     const distance = new Float64Array(topLevels.length);
-    // One head per run: the graph holds a dozen T x T tensors at once, so this bounds its memory.
-    for (let head = 0; head < nHead && absMax[layer] > 0; head++) {
+    // Every head in each run, block of rows by block: the sums are over pairs and rows, so they add.
+    for (const block of absMax[layer] > 0 ? rowBlocks(T, S, analysis.tileElements) : []) {
       beforeRun();
       const maps = diff
         ? {
-            a1: analysis.subHeads(layer, [analysis.subHead(head, false)]),
-            a2: analysis.subHeads(layer, [analysis.subHead(head, true)]),
-            lambda: Float32Array.from({ length: T }, (_, i) => analysis.lambda(layer, i, head)),
+            a1: analysis.subHeadRows(layer, a1, block),
+            a2: analysis.subHeadRows(layer, a2, block),
+            lambda: Float32Array.from({ length: nHead * block.rows }, (_, n) => analysis.lambda(layer, block.firstRow + (n % block.rows), Math.floor(n / block.rows))),
           }
-        : { heads: analysis.subHeads(layer, [head]) };
+        : { heads: analysis.subHeadRows(layer, heads, block) };
       const sums = await graphs.quantisation(maps, analysis.config.attention_scale, absMax[layer], topLevels);
       squared += sums.squared;
       sums.squaredError.forEach((v, b) => (squaredError[b] += v));
