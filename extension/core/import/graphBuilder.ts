@@ -7,6 +7,7 @@ import {
   type AttributeValue,
   type DataTypeValue,
   type Dim,
+  type GraphProto,
   type NodeProto,
   type TensorProto,
   type ValueInfo,
@@ -17,14 +18,25 @@ export type Value = string;
 /** A shape piece: a fixed size, or a 1-element int64 value holding a size known only at run time. */
 export type DimPart = number | Value;
 
+/** What every graph of a model shares with its subgraphs: initializers (an outer scope's are visible
+ *  in a Loop's body) and the counters that keep names unique across the whole model. */
+interface ModelScope {
+  initializers: TensorProto[];
+  constants: Map<string, Value>;
+  weights: Set<string>;
+  counts: Map<string, number>;
+}
+
 export class GraphBuilder {
   private readonly nodes: NodeProto[] = [];
-  private readonly initializers: TensorProto[] = [];
   private readonly inputs: ValueInfo[] = [];
   private readonly outputs: ValueInfo[] = [];
-  private readonly constants = new Map<string, Value>();
-  private readonly weights = new Set<string>();
-  private readonly counts = new Map<string, number>();
+  private readonly scope: ModelScope;
+
+  /** A model's graph, or with `outer` a subgraph whose constants and weights go to the outer graph's scope. */
+  constructor(outer?: GraphBuilder) {
+    this.scope = outer?.scope ?? { initializers: [], constants: new Map(), weights: new Set(), counts: new Map() };
+  }
 
   input(name: string, elemType: DataTypeValue, dims: Dim[]): Value {
     this.inputs.push({ name, elemType, dims });
@@ -38,8 +50,9 @@ export class GraphBuilder {
 
   /** A float32 weight stored in the weights file beside the graph (declared once however often used). */
   weight(name: string, dims: number[], external: NonNullable<TensorProto['external']>): Value {
-    if (!this.weights.has(name)) this.initializers.push({ name, dims, dataType: DataType.FLOAT, external });
-    this.weights.add(name);
+    const { weights, initializers } = this.scope;
+    if (!weights.has(name)) initializers.push({ name, dims, dataType: DataType.FLOAT, external });
+    weights.add(name);
     return name;
   }
 
@@ -57,11 +70,12 @@ export class GraphBuilder {
 
   private constant(kind: string, dataType: DataTypeValue, dims: number[], rawData: Uint8Array, values: readonly number[]): Value {
     const key = `${kind}:${dims.join('x')}:${values.join(',')}`;
-    let name = this.constants.get(key);
+    const { constants, initializers } = this.scope;
+    let name = constants.get(key);
     if (!name) {
       name = this.fresh(`const_${kind}`);
-      this.initializers.push({ name, dims, dataType, rawData });
-      this.constants.set(key, name);
+      initializers.push({ name, dims, dataType, rawData });
+      constants.set(key, name);
     }
     return name;
   }
@@ -117,15 +131,33 @@ export class GraphBuilder {
   /** Gathers index (a scalar: the axis is dropped) from an axis. */
   take = (x: Value, axis: number, index: number, name?: string) => this.op('Gather', [x, this.int64([index], [])], { axis }, name);
 
+  /** An ONNX Loop of `trips` (an int64 scalar) iterations, run for its scan outputs: `body` builds one
+   *  iteration from its number (an int64 scalar) and returns the float32 values it yields, each with
+   *  its dims; every yield comes back stacked along a new first axis. The body may use this graph's values. */
+  loop(trips: Value, body: (iteration: GraphBuilder, index: Value) => Array<[Value, Dim[]]>): Value[] {
+    const iteration = new GraphBuilder(this);
+    const index = iteration.input(this.fresh('loop_index'), DataType.INT64, []);
+    const condition = iteration.input(this.fresh('loop_condition'), DataType.BOOL, []);
+    const yields = body(iteration, index);
+    iteration.output(iteration.op('Identity', [condition]), DataType.BOOL, []);
+    for (const [value, dims] of yields) iteration.output(value, DataType.FLOAT, dims);
+    // No condition input: the loop runs exactly `trips` times.
+    return this.ops('Loop', [trips, ''], yields.length, { body: { graph: iteration.graph(this.fresh('loop_body')) } });
+  }
+
   /** Encodes the graph as an ONNX model. */
   encode(graphName: string, metadata: Record<string, string>, producer: string): Uint8Array {
-    const graph = { name: graphName, nodes: this.nodes, initializers: this.initializers, inputs: this.inputs, outputs: this.outputs };
-    return encodeModel(graph, metadata, producer);
+    return encodeModel({ ...this.graph(graphName), initializers: this.scope.initializers }, metadata, producer);
+  }
+
+  /** The graph's own nodes, inputs and outputs (initializers belong to the model's scope). */
+  private graph(name: string): GraphProto {
+    return { name, nodes: this.nodes, initializers: [], inputs: this.inputs, outputs: this.outputs };
   }
 
   private fresh(prefix: string): string {
-    const n = this.counts.get(prefix) ?? 0;
-    this.counts.set(prefix, n + 1);
+    const n = this.scope.counts.get(prefix) ?? 0;
+    this.scope.counts.set(prefix, n + 1);
     return `${prefix}_${n}`;
   }
 }

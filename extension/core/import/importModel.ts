@@ -205,6 +205,8 @@ function packageConfig(arch: Architecture, specs: TensorSpec[], name: string, we
     vocab_size: arch.vocabSize,
     max_seq_len: arch.maxSeqLen,
     attention_scale: 1 / Math.sqrt(d),
+    // The graph attends over blocks of query rows (inspectionGraph.ts), so it runs whole texts up to max_seq_len.
+    attention: 'blocked',
     rope: { theta: arch.rope.theta, interleaved: arch.rope.interleaved, rotary_dim: d, scaling: arch.rope.scaling },
     pairing: arch.pairing,
     lambda: lambdaSummary(arch, weights.lambdaVectors),

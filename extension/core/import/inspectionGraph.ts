@@ -1,9 +1,11 @@
 // The inspection graph of docs/model-package.md, built in TypeScript for every supported
 // architecture (architecture.ts), and the logit lens graph. The arithmetic follows
-// model/model.py and model/export.py step by step (additive causal mask, both maps of a
-// differential head in one broadcast matmul, pooling columns appended to V, logsumexp spelled
-// out), so an imported package runs the same fast path as an exported one.
+// model/model.py and model/export.py step by step (attention over blocks of query rows with an
+// additive causal mask, both maps of a differential head in one broadcast matmul, pooling columns
+// appended to V, logsumexp spelled out), so an imported package runs the same fast path as an
+// exported one.
 
+import blockSizing from '../../../shared/attention.json';
 import { THUMBNAIL_SIZE } from '../../../shared/model';
 import { lambdaInit, layerTensorNames, type Architecture } from './architecture';
 import { GraphBuilder, type DimPart, type Value } from './graphBuilder';
@@ -25,6 +27,71 @@ export function inspectionOutputs(arch: Architecture): string[] {
   if (arch.kind !== 'diff') return common;
   // V2's lambda varies per query row, so lambda * A2 cannot be pooled from A2's thumbnail afterwards.
   return arch.lambda === 'token' ? [...common, 'lambda', 'lambda_a2_thumbnails'] : [...common, 'lambda'];
+}
+
+/** Query rows per block, from shared/attention.json, computed in the graph from T. */
+interface QueryBlocks {
+  /** R, a 1-element int64. */
+  rows: Value;
+  /** ceil(T / R), an int64 scalar. */
+  count: Value;
+}
+
+/** R = clamp(floor(tile_elements / (S * T)), min_rows, max_rows): one block's scores stay near
+ *  tile_elements floats at any length, while short texts take few, wide blocks. */
+function queryBlocks(g: GraphBuilder, S: number, T: Value): QueryBlocks {
+  const perRow = g.mul(g.int64([S]), T);
+  const fitting = g.div(g.int64([blockSizing.tile_elements]), perRow);
+  const clamped = g.op('Min', [g.op('Max', [fitting, g.int64([blockSizing.min_rows])]), g.int64([blockSizing.max_rows])]);
+  // A text shorter than a block is one block either way; without padding it to R rows.
+  const rows = g.op('Min', [clamped, T]);
+  const count = g.div(g.sub(g.add(T, rows), g.int64([1])), rows);
+  return { rows, count: g.squeeze(count, [0]) };
+}
+
+/** A layer's values with the pooling columns appended, keys on axis -2, and how the softmax maps
+ *  [B, S_kv, groups, rows, keys] are regrouped (the sizes between B and rows) to multiply them. */
+interface LayerValues {
+  values: Value;
+  mapsShape: number[];
+}
+
+/** Softmax(q k^T / sqrt(d) + causal bias) @ values, one block of R query rows of every sub-head at a
+ *  time in an ONNX Loop, so that no [S, T, T] tensor is held: block b holds rows [bR, bR + R) and
+ *  reads keys [0, min(bR + R, T)), skipping the upper triangle the causal mask empties.
+ *  q [B, S, T, d], k [B, S_kv, T, d] -> [B, S, T, w + P], in native sub-head order. */
+function blockedAttention(g: GraphBuilder, arch: Architecture, blocks: QueryBlocks, q: Value, k: Value, { values, mapsShape }: LayerValues, B: Value, T: Value): Value {
+  const { softmaxHeads: S, kvSoftmaxHeads: Skv, headDim: d } = arch;
+  const width = arch.valueHeadDim + THUMBNAIL_SIZE;
+  const { rows, count } = blocks;
+  // q padded with zero rows to count * R, so that every block has R rows; the extra rows are dropped.
+  // Pad's pads: the 5 axes' begins, then their ends; only the end of the time axis (3) grows.
+  const padded = g.mul(g.unsqueeze(count, [0]), rows);
+  const pads = g.concat([g.int64([0, 0, 0, 0, 0, 0, 0, 0]), g.sub(padded, T), g.int64([0])], 0);
+  const grouped = g.op('Pad', [g.reshape(q, [B, Skv, S / Skv, T, d]), pads]);
+  const keysT = g.unsqueeze(g.transpose(k, [0, 1, 3, 2]), [2]); // [B, S_kv, 1, d, T]
+  const T0 = g.squeeze(T, [0]);
+  const rows0 = g.squeeze(rows, [0]);
+
+  const [stacked] = g.loop(count, (body, block) => {
+    const start = body.mul(block, rows0);
+    const end = body.add(start, rows0);
+    const keys = body.unsqueeze(body.op('Min', [end, T0]), [0]);
+    const zero = body.int64([0]);
+    const rowsOf = (x: Value) => body.op('Slice', [x, body.unsqueeze(start, [0]), body.unsqueeze(end, [0]), body.int64([3])]);
+    const keysOf = (x: Value, axis: number) => body.op('Slice', [x, zero, keys, body.int64([axis])]);
+    const scores = body.matmul(rowsOf(grouped), keysOf(keysT, -1)); // [B, S_kv, groups, R, keys]
+    // -inf where key j > bR + r (row r of the block), else 0.
+    const minusInf = body.op('ConstantOfShape', [body.shape([rows, keys])], { value: floatTensor(-Infinity) });
+    const causalBias = body.op('Trilu', [minusInf, body.add(start, body.int64([1], []))], { upper: 1 });
+    const scaled = body.add(body.mul(scores, body.float([1 / Math.sqrt(d)], [])), causalBias);
+    const probs = body.op('Softmax', [scaled], { axis: -1 });
+    const attended = body.matmul(body.reshape(probs, [B, ...mapsShape, rows, keys]), keysOf(values, -2));
+    return [[body.reshape(attended, [B, S, rows, width]), ['batch', S, 'rows', width]]];
+  });
+  // [blocks, B, S, R, w + P] -> [B, S, blocks * R, w + P], then the padding rows dropped.
+  const joined = g.reshape(g.transpose(stacked, [1, 2, 0, 3, 4]), [0, 0, -1, width]);
+  return g.op('Slice', [joined, g.int64([0]), T, g.int64([2])]);
 }
 
 const floatTensor = (value: number) => ({
@@ -69,6 +136,7 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
   const nn = new Layers(g, arch, weights);
   const { nLayer: L, hidden: E, softmaxHeads: S, kvSoftmaxHeads: Skv, headDim: d, heads: H } = arch;
   const groups = S / Skv; // query sub-heads per key sub-head
+  const w = arch.valueHeadDim;
   const P = THUMBNAIL_SIZE;
 
   const ids = g.input('input_ids', DataType.INT64, ['batch', 'seq']);
@@ -79,17 +147,16 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
   const T = g.slice(idsShape, 0, 1, 2);
   const range = (end: Value) => g.op('Range', [g.int64([0], []), g.squeeze(end, [0]), g.int64([1], [])]);
 
-  // RoPE tables [T, d/2], the causal mask as an additive bias [T, T], the pooling matrix [P, T].
+  // RoPE tables [T, d/2], the pooling matrix [P, T], the blocks of query rows attention runs over.
   const positions = g.op('Cast', [range(T)], { to: DataType.FLOAT });
   const angles = g.mul(g.unsqueeze(positions, [1]), g.float(arch.rope.invFreq, [1, d / 2]));
   const rope = rotary(g, arch.rope.interleaved, d, g.op('Cos', [angles]), g.op('Sin', [angles]));
-  const minusInf = g.op('ConstantOfShape', [g.shape([T, T])], { value: floatTensor(-Infinity) });
-  const causalBias = g.op('Trilu', [minusInf, g.int64([1], [])], { upper: 1 });
   const bins = g.div(g.mul(range(T), g.int64([P], [])), g.squeeze(T, [0]));
   const member = g.op('Cast', [g.op('Equal', [g.unsqueeze(bins, [0]), g.unsqueeze(g.int64(Array.from({ length: P }, (_, i) => i)), [1])])], { to: DataType.FLOAT });
   const memberCount = g.op('Max', [g.op('ReduceSum', [member, g.int64([1])], { keepdims: 1 }), g.float([1], [])]);
   const pool = g.div(member, memberCount);
   const poolT = g.transpose(pool, [1, 0]);
+  const blocks = queryBlocks(g, S, T);
 
   /** [N, heads * width] -> [B, heads, T, width] */
   const splitHeads = (x: Value, heads: number, width: number) => g.transpose(g.reshape(x, [B, T, heads, width]), [0, 2, 1, 3]);
@@ -97,6 +164,21 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
   const withPool = (values: Value) => {
     const leading = g.slice(g.op('Shape', [values]), 0, 0, -1);
     return g.concat([values, g.op('Expand', [poolT, g.concat([leading, g.int64([P])], 0)])], -1);
+  };
+  /** The values of a layer [N, ...] (pooling columns appended), shaped to multiply the softmax maps
+   *  [B, S_kv, groups, rows, keys] once these are regrouped to `mapsShape`, keys on axis -2. */
+  const valuesFor = (v: Value): LayerValues => {
+    if (arch.valueLayout === 'wide') {
+      // H_kv value heads of width 2d; differential head h = kv * r + j holds sub-heads 2h, 2h + 1.
+      return { values: g.unsqueeze(withPool(splitHeads(v, Skv / 2, 2 * d)), [2, 3]), mapsShape: [Skv / 2, H / (Skv / 2), 2] };
+    }
+    if (arch.valueLayout === 'halves') {
+      // DiffLlama: value heads repeated per query head, then head h = [v_h ; v_{h+H}].
+      const repeated = g.op('Expand', [g.unsqueeze(splitHeads(v, Skv, d), [2]), g.shape([B, Skv, groups, T, d])]);
+      const [first, second] = g.split(g.reshape(repeated, [B, 2, H, T, d]), 1, [1, 1]);
+      return { values: withPool(g.concat([first, second], -1)), mapsShape: [2, H] };
+    }
+    return { values: g.unsqueeze(withPool(splitHeads(v, Skv, d)), [2]), mapsShape: [Skv, groups] };
   };
 
   let x = g.reshape(g.op('Gather', [nn.w('model.embed_tokens.weight'), ids], { axis: 0 }), [-1, E]);
@@ -109,29 +191,8 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
     const k = rope(splitHeads(nn.linear(h, names.k, arch.attentionBias), Skv, d));
     const v = nn.linear(h, names.v, arch.attentionBias);
 
-    // Softmax maps of every sub-head, grouped by key sub-head: [B, S_kv, groups, T, T].
-    const grouped = g.reshape(q, [B, Skv, groups, T, d]);
-    const scores = g.matmul(grouped, g.unsqueeze(g.transpose(k, [0, 1, 3, 2]), [2]));
-    const scaled = g.add(g.mul(scores, g.float([1 / Math.sqrt(d)], [])), causalBias);
-    const probs = g.op('Softmax', [scaled], { axis: -1 });
-
-    // probs @ values (pooling columns appended), in native sub-head order: [B, S, T, w + P].
-    const w = arch.valueHeadDim;
-    let attended: Value;
-    if (arch.valueLayout === 'wide') {
-      // H_kv value heads of width 2d; differential head h = kv * r + j holds sub-heads 2h, 2h + 1.
-      const values = withPool(splitHeads(v, Skv / 2, 2 * d));
-      const pairs = g.reshape(probs, [B, Skv / 2, H / (Skv / 2), 2, T, T]);
-      attended = g.matmul(pairs, g.unsqueeze(values, [2, 3]));
-    } else if (arch.valueLayout === 'halves') {
-      // DiffLlama: value heads repeated per query head, then head h = [v_h ; v_{h+H}].
-      const repeated = g.op('Expand', [g.unsqueeze(splitHeads(v, Skv, d), [2]), g.shape([B, Skv, groups, T, d])]);
-      const [first, second] = g.split(g.reshape(repeated, [B, 2, H, T, d]), 1, [1, 1]);
-      attended = g.matmul(g.reshape(probs, [B, 2, H, T, T]), withPool(g.concat([first, second], -1)));
-    } else {
-      attended = g.matmul(probs, g.unsqueeze(withPool(splitHeads(v, Skv, d)), [2]));
-    }
-    const [main, pooled] = g.split(g.reshape(attended, [B, S, T, w + P]), -1, [w, P]);
+    const attended = blockedAttention(g, arch, blocks, q, k, valuesFor(v), B, T);
+    const [main, pooled] = g.split(attended, -1, [w, P]);
     collected.thumbnails.push(g.unsqueeze(g.matmul(pool, pooled), [1]));
 
     let heads: Value;

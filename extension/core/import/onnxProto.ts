@@ -4,11 +4,11 @@
 import { Root, type Type } from 'protobufjs/light';
 
 /** ONNX TensorProto.DataType values used by the importer. */
-export const DataType = { FLOAT: 1, INT64: 7 } as const;
+export const DataType = { FLOAT: 1, INT64: 7, BOOL: 9 } as const;
 export type DataTypeValue = (typeof DataType)[keyof typeof DataType];
 
 /** ONNX AttributeProto.AttributeType values. */
-export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
+export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7 } as const;
 
 /** IR version 8 is the one that goes with opset 17 (the project's exporter uses opset 17 too). */
 export const IR_VERSION = 8;
@@ -41,6 +41,7 @@ const schema = Root.fromJSON({
             i: { type: 'int64', id: 3 },
             s: { type: 'bytes', id: 4 },
             t: { type: 'TensorProto', id: 5 },
+            g: { type: 'GraphProto', id: 6 },
             floats: { rule: 'repeated', type: 'float', id: 7 },
             ints: { rule: 'repeated', type: 'int64', id: 8 },
             type: { type: 'int32', id: 20 },
@@ -100,7 +101,8 @@ export interface TensorProto {
   external?: { location: string; offset: number; length: number };
 }
 
-export type AttributeValue = number | number[] | string | { tensor: TensorProto } | { float: number };
+/** A subgraph (a Loop's body) travels as a { graph } attribute. */
+export type AttributeValue = number | number[] | string | { tensor: TensorProto } | { float: number } | { graph: GraphProto };
 
 export interface NodeProto {
   opType: string;
@@ -131,21 +133,25 @@ export function encodeModel(graph: GraphProto, metadata: Record<string, string>,
     producerName: producer,
     opsetImport: [{ domain: '', version: OPSET }],
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
-    graph: {
-      name: graph.name,
-      node: graph.nodes.map((node) => ({
-        input: node.inputs,
-        output: node.outputs,
-        name: node.name,
-        opType: node.opType,
-        attribute: Object.entries(node.attributes).map(([name, value]) => attribute(name, value)),
-      })),
-      initializer: graph.initializers.map(tensor),
-      input: graph.inputs.map(valueInfo),
-      output: graph.outputs.map(valueInfo),
-    },
+    graph: graphMessage(graph),
   });
   return ModelProto.encode(message).finish();
+}
+
+function graphMessage(graph: GraphProto): object {
+  return {
+    name: graph.name,
+    node: graph.nodes.map((node) => ({
+      input: node.inputs,
+      output: node.outputs,
+      name: node.name,
+      opType: node.opType,
+      attribute: Object.entries(node.attributes).map(([name, value]) => attribute(name, value)),
+    })),
+    initializer: graph.initializers.map(tensor),
+    input: graph.inputs.map(valueInfo),
+    output: graph.outputs.map(valueInfo),
+  };
 }
 
 function tensor(t: TensorProto): object {
@@ -166,6 +172,7 @@ function attribute(name: string, value: AttributeValue): object {
   if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
   if (Array.isArray(value)) return { name, type: AttributeType.INTS, ints: value };
   if ('tensor' in value) return { name, type: AttributeType.TENSOR, t: tensor(value.tensor) };
+  if ('graph' in value) return { name, type: AttributeType.GRAPH, g: graphMessage(value.graph) };
   return { name, type: AttributeType.FLOAT, f: value.float };
 }
 
