@@ -2,10 +2,10 @@
 // log-count histograms of |hidden state| and of |attention logit| = |q k^T| * scale over every
 // visible pair and softmax sub-head, with the paper's Table 5 statistics (top-1, top-10, median),
 // and the quantisation what-if of Figure 8. The attention logits never reach JavaScript: the
-// analysis graphs reduce them block of query rows by block (analysisGraphs.ts), all sub-heads of a
-// layer in each run, and the blocks' results are merged here: memory stays linear in T. `beforeRun` is called before each graph run: it
-// throws SupersededError when a newer run replaced this one, and may wait while something the user
-// is waiting for runs first.
+// analysis graphs reduce them a block of query rows at a time (analysisGraphs.ts), all sub-heads of
+// a layer in each run, and the blocks' results are merged here: memory stays linear in T.
+// `beforeRun` is called before each graph run: it throws SupersededError when a newer run replaced
+// this one, and may wait while something the user is waiting for runs first.
 
 import { quickselect } from 'd3-array';
 import type { Histogram, LayerOutliers, LayerQuantisation } from '../../shared/inspection';
@@ -53,6 +53,7 @@ export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGra
       beforeRun();
       const heads = analysis.subHeadRows(layer, subHeads, block);
       const { values, indices } = await graphs.logitTop(heads, scale, TOP_KEPT);
+      // -inf: a hidden pair, where a block has fewer visible ones than asked for.
       values.forEach((value, n) => value > -Infinity && top.push({ value, ...locate(indices[n], heads) }));
       top = top.sort((a, b) => b.value - a.value).slice(0, TOP_KEPT);
     }
