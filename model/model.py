@@ -177,7 +177,6 @@ def block_rows(sub_heads: int, length: int, tile: int = TILE_ELEMENTS, least: in
     return max(least, min(most, tile // (sub_heads * length)))
 
 
-@torch.jit.script  # scripted, so that the export writes the loop over blocks as an ONNX Loop
 def causal_attention(q: torch.Tensor, k: torch.Tensor, values: torch.Tensor, scale: float, pairs: bool) -> torch.Tensor:
     """attend(softmax(q k^T * scale + causal mask), values) computed over blocks of query rows (as many
     as block_rows gives, chosen from T at run time, also in the exported graph), each reading only the
@@ -192,6 +191,13 @@ def causal_attention(q: torch.Tensor, k: torch.Tensor, values: torch.Tensor, sca
         probs = torch.softmax(logits.float() + causal_bias(end - start, end, start, q.device), dim=-1).type_as(q)
         blocks.append(attend(probs, values[:, :, :end], pairs))
     return torch.cat(blocks, dim=-2)
+
+
+# The export traces the model; scripting keeps the loop over blocks a loop (an ONNX Loop, its length
+# chosen from T at run time) instead of unrolling it for the example's length. Eager runs and
+# training use the plain function: TorchScript's executor changes what autograd saves after the first
+# calls, which breaks recomputing a layer in the backward pass (Transformer.recompute_layers).
+exportable_causal_attention = torch.jit.script(causal_attention)
 
 
 class Intervention(NamedTuple):
@@ -261,7 +267,8 @@ class Attention(nn.Module):
         # The whole maps are formed only for PyTorch's own measurements (an inspection in eager mode,
         # or a logit transform); runs and exported graphs go over blocks of query rows.
         if Attention.logit_transform is None and (not inspect or torch.onnx.is_in_onnx_export()):
-            attended = causal_attention(q, repeat_kv(k, self.n_rep), values, d ** -0.5, pairs)
+            attention = exportable_causal_attention if torch.onnx.is_in_onnx_export() else causal_attention
+            attended = attention(q, repeat_kv(k, self.n_rep), values, d ** -0.5, pairs)
             probs = logits = None
         else:
             logits = torch.matmul(q, repeat_kv(k, self.n_rep).transpose(-1, -2)) * d ** -0.5

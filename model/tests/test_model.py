@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from model.model import ModelConfig, Transformer, apply_rotary, lambda_init_for, rotary_tables
+from model.model import ModelConfig, Transformer, apply_rotary, block_rows, lambda_init_for, rotary_tables
 from tolerance import assert_close, is_close
 
 
@@ -167,3 +167,37 @@ def test_config_rejects_inconsistent_shapes():
         ModelConfig(kind="mamba")
     with pytest.raises(ValueError, match="unknown fields"):
         ModelConfig.from_dict({"kind": "diff", "n_heads": 3})
+
+
+@pytest.mark.parametrize("kind", ["diff", "baseline"])
+def test_blocked_attention_matches_whole_maps(kind):
+    """Attention over blocks of query rows (several blocks and a partial last one) gives the logits
+    that the whole T x T maps of an inspection give."""
+    model = Transformer(ModelConfig(kind=kind, vocab_size=97, n_layer=2, n_head=2, n_embd=32, max_seq_len=640)).eval()
+    assert block_rows(model.cfg.n_softmax_heads, 600) < 300, "600 tokens span three blocks"
+    ids = torch.randint(0, 97, (1, 600), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        blocked = model(ids)[0]
+        whole = model(ids, inspect=True)[0]
+    assert_close(blocked, whole, "logits")
+
+
+def test_recomputed_layers_train_like_stored_ones():
+    """Recomputing each layer in the backward pass (long training windows) gives the gradients of
+    the plain backward pass, call after call and under bfloat16 autocast as training runs (a
+    scripted attention once broke there on the second call)."""
+    def gradients(recompute: bool) -> list:
+        torch.manual_seed(0)
+        model = Transformer(ModelConfig(kind="diff", vocab_size=97, n_layer=2, n_head=2, n_embd=32, max_seq_len=512)).train()
+        model.recompute_layers = recompute
+        for step in range(3):
+            ids = torch.randint(0, 97, (1, 300), generator=torch.Generator().manual_seed(step))
+            model.zero_grad()
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = model(ids, ids)[1]
+            loss.backward()
+        return [p.grad.clone() for p in model.parameters()]
+
+    recomputed_first = gradients(True)  # first: the first calls of the attention are the ones that broke
+    for plain, recomputed in zip(gradients(False), recomputed_first):
+        assert_close(recomputed, plain, "gradient")
