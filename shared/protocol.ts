@@ -3,7 +3,7 @@
 // trust a compromised webview either). Large arrays cross as typed arrays, not JSON numbers.
 
 import { z } from 'zod';
-import { inputWindowSchema, keySpanSchema, layerOutliersSchema, layerQuantisationSchema, thumbnailsSchema, tokenSchema } from './inspection';
+import { inputWindowSchema, keySpanSchema, layerOutliersSchema, layerQuantisationSchema, mapViewportSchema, thumbnailsSchema, tokenSchema } from './inspection';
 import { MAP_VIEWS, modelInfoSchema } from './model';
 import { needleReportSchema } from './needleTest';
 import { float32ArraySchema, indexSchema } from './schemas';
@@ -86,19 +86,35 @@ export function lambdaRange(row: ArrayLike<number>): [number, number] {
   return [low, high];
 }
 
-/** λ of each query row (T values) of a map's layer and head, for a model whose λ varies per token
- *  (DIFF V2); absent when one λ holds for the whole layer. */
+/** Most cells a side of a map the panel asks for (its canvas in device pixels, capped): a map
+ *  crosses as at most MAP_CELLS_MAX² floats (4 MiB), whatever the text's length. */
+export const MAP_CELLS_MAX = 1024;
+
+/** A viewport the panel may ask for: at most MAP_CELLS_MAX cells a side. */
+export const panelViewportSchema = mapViewportSchema.refine((v) => v.rows <= MAP_CELLS_MAX && v.cols <= MAP_CELLS_MAX, `a viewport has at most ${MAP_CELLS_MAX} cells a side`);
+
+/** λ of each cell row of a map's viewport (the mean over the query tokens the row pools), for a
+ *  model whose λ varies per token (DIFF V2); absent when one λ holds for the whole layer. */
 const lambdaRowSchema = float32ArraySchema.optional();
 
-/** One run's side of the what-if comparison, at the host's layer, head and locked query. */
+/** One run's side of the what-if comparison, at the host's layer, head and locked query, over the
+ *  message's viewport. */
 const whatIfSideSchema = z.object({
-  /** T x T values of the map (the diff view, or a baseline's A1). */
+  /** The map's cells over the viewport (the diff view, or a baseline's A1): rows x cols values per
+   *  viewportCells, row = query, column = key. */
   map: float32ArraySchema,
-  /** λ of the map's query rows as that run ran them (the what-if's λ after its intervention). */
+  /** The locked query's row over the viewport's keys (cols cells), when the map's cell rows pool
+   *  several queries (or the query is outside them); otherwise the map's own row is it. */
+  queryRow: float32ArraySchema.optional(),
+  /** λ of the map's cell rows as that run ran them (the what-if's λ after its intervention). */
   lambda: lambdaRowSchema,
   spans: z.array(keySpanSchema),
   predictions: z.array(predictionSchema),
 });
+
+/** Which viewport request of the panel a map answers (its 'mapViewport' requestId; 0: the host's
+ *  own viewport, the whole map of a new run): the panel ignores answers to requests it replaced. */
+const viewportAnswer = { requestId: indexSchema, viewport: mapViewportSchema };
 
 export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('busy'), message: z.string() }),
@@ -110,20 +126,35 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('inspection'), meta: inspectionMetaSchema, thumbnails: thumbnailsSchema, selection: panelSelectionSchema }),
   /** The baseline's run on the same text (Compare with Baseline); runId is the main run's. */
   z.object({ type: z.literal('comparison'), meta: inspectionMetaSchema }),
-  /** A pane's map for the host's selection (layer, head and view are the ones it was computed for). */
+  /** A pane's map for the host's selection (layer, head and view are the ones it was computed for)
+   *  over the host's viewport. */
   z.object({
     type: z.literal('map'),
     ...pane,
     ...layerHead,
     view: z.enum(MAP_VIEWS),
-    /** T x T values, row = query, column = key. */
-    size: indexSchema,
+    ...viewportAnswer,
+    /** rows x cols cells (viewportCells(viewport)), row = query, column = key. */
     data: float32ArraySchema,
     lambda: lambdaRowSchema,
     /** The compare pane only, beside a DiffLlama model ('halves' pairing) when the baseline numbers
      *  its heads as Llama does: the map of standard head `head` + H, the counterpart of A2 (`head`
-     *  itself is the counterpart of A1). */
+     *  itself is the counterpart of A1), over the same viewport. */
     paired: z.object({ head: indexSchema, data: float32ArraySchema }).optional(),
+  }),
+  /** The locked query's row of a pane's map, at full resolution over the map's keys: `viewport` is
+   *  the one-row viewport it was computed for (the map's keys and cols). Sent when the map's cell
+   *  rows pool several queries (or the query is outside them); otherwise the map's row is it. */
+  z.object({
+    type: z.literal('queryRow'),
+    ...pane,
+    ...layerHead,
+    view: z.enum(MAP_VIEWS),
+    ...viewportAnswer,
+    query: indexSchema,
+    data: float32ArraySchema,
+    /** The paired map's row (see 'map'). */
+    paired: float32ArraySchema.optional(),
   }),
   /** The key spans of the host's locked query token (a token of that pane's run). */
   z.object({ type: z.literal('spans'), ...pane, ...layerHead, query: indexSchema, spans: z.array(keySpanSchema) }),
@@ -142,6 +173,8 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     description: z.string(),
     view: z.enum(MAP_VIEWS),
     query: indexSchema,
+    /** The main pane's viewport when the maps were computed (the What-if shows what Maps shows). */
+    ...viewportAnswer,
     main: whatIfSideSchema,
     whatIf: whatIfSideSchema,
     /** Per token, the what-if's surprisal minus the unmodified run's (nats; 0 for BOS): positive =
@@ -169,6 +202,13 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   /** The user locked a query row (a token of that pane's run); the host carries it to the other
    *  pane, answers with 'spans' for every pane and highlights the main model's spans. */
   z.object({ type: z.literal('lockQuery'), ...pane, ...run, query: indexSchema }),
+  /** The heatmap's side in device pixels (capped): the host pools a new run's whole map to it. */
+  z.object({ type: z.literal('mapCells'), cells: z.number().int().min(1).max(MAP_CELLS_MAX) }),
+  /** The user zoomed, panned or chose the pooling: the viewport the panel's maps show, in the
+   *  tokens of `pane`'s run. The host keeps it for every pane, for the What-if's maps and for the
+   *  layers, heads and views picked later, until the next run, and answers with 'map' (and
+   *  'queryRow') carrying requestId, which grows with each request (an older one is stale). */
+  z.object({ type: z.literal('mapViewport'), ...pane, ...run, requestId: indexSchema, viewport: panelViewportSchema }),
   /** Reveal tokens [firstToken, endToken) in the editor. */
   z.object({ type: z.literal('reveal'), ...pane, ...run, firstToken: indexSchema, endToken: indexSchema }),
   /** Run the current text again with an intervention (whatIfId: the panel's request id). */

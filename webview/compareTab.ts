@@ -5,7 +5,7 @@
 // bars reach further. Beside a DiffLlama model (A1 = softmax head h, A2 = h + H), a baseline that
 // numbers its heads as Llama does shows both counterparts of head h: its heads h and h + H.
 
-import type { LayerOutliers, LayerQuantisation } from '../shared/inspection';
+import type { LayerOutliers, LayerQuantisation, MapViewport } from '../shared/inspection';
 import type { QuantBits } from '../shared/model';
 import type { InspectionMeta, Pane } from '../shared/protocol';
 import type { Theme } from './colors';
@@ -16,8 +16,9 @@ import { HeatmapView } from './heatmap';
 import { HistogramsView } from './histograms';
 import { renderQuantisationTable } from './quantisation';
 import { SpanList } from './spans';
-import type { Comparison, PanelState } from './state';
+import type { Comparison, PanelState, ViewportRequest } from './state';
 import { element, fitHeatmapToPanel, whenChanged, type HostRequests, type PanelView } from './view';
+import { targetViewport } from './viewport';
 
 export class CompareTab implements PanelView {
   readonly element = element('div', 'tab-content');
@@ -53,8 +54,8 @@ export class CompareTab implements PanelView {
     this.layerSelect.show(Array.from({ length: meta.model.nLayer }, (_, i) => String(i)), selection.layer);
     this.headSelect.show(Array.from({ length: meta.model.nHead }, (_, i) => String(i)), selection.head);
     const main = { meta, map: state.map, pairedMap: undefined, spans: state.spans, outliers: state.outliers, quantisation: state.quantisation };
-    this.columns.main.render(main, state.query, state.quantBits);
-    this.columns.compare.render(comparison, comparison.spans?.query ?? 0, state.quantBits);
+    this.columns.main.render(main, state.query, state.quantBits, state.viewportRequest);
+    this.columns.compare.render(comparison, comparison.spans?.query ?? 0, state.quantBits, state.viewportRequest);
     this.shareAxes(state.outliers, comparison.outliers);
   }
 
@@ -88,8 +89,9 @@ class CompareColumn {
     const mapArea = element('div', 'compare-map');
     this.maps.append(mapArea, this.pairedArea);
     this.element.append(this.title, this.maps);
-    this.heatmap = new HeatmapView(mapArea, theme, (query) => host.lockQuery(pane, query), `compare-${pane}-`);
-    this.pairedHeatmap = new HeatmapView(this.pairedArea, theme, (query) => host.lockQuery(pane, query), `compare-${pane}-paired-`);
+    const requests = { lockQuery: (query: number) => host.lockQuery(pane, query), viewport: (viewport: MapViewport) => host.viewport(pane, viewport) };
+    this.heatmap = new HeatmapView(mapArea, theme, requests, `compare-${pane}-`);
+    this.pairedHeatmap = new HeatmapView(this.pairedArea, theme, requests, `compare-${pane}-paired-`);
     fitHeatmapToPanel(this.element);
     const reveal = (first: number, end: number) => host.reveal(pane, first, end);
     this.spans = new SpanList(`compare-${pane}-spans`, reveal);
@@ -98,14 +100,15 @@ class CompareColumn {
     this.element.append(this.spans.element, this.table, this.histograms.element);
   }
 
-  /** Shows a run (the model's or the baseline's) and its map, spans, what-if and outliers. */
-  render({ meta, map, pairedMap, spans, outliers, quantisation }: Comparison, query: number, quantBits: QuantBits | null): void {
+  /** Shows a run (the model's or the baseline's) and its map over the viewport the panel shows,
+   *  spans, what-if and outliers. */
+  render({ meta, map, pairedMap, spans, outliers, quantisation }: Comparison, query: number, quantBits: QuantBits | null, request: ViewportRequest | undefined): void {
     this.title.textContent = title(meta, map);
     const counterpart = (shown: NonNullable<Comparison['map']>, of: 'A1' | 'A2') => `standard head ${shown.head}: the counterpart of ${of} of DIFF head ${map!.head} (softmax head ${shown.head})`;
-    this.heatmap.render(map, meta.tokens, query, map && (pairedMap ? counterpart(map, 'A1') : mapCaption(meta, map)));
+    this.heatmap.render(map, meta.tokens, query, map && (pairedMap ? counterpart(map, 'A1') : mapCaption(meta, map)), targetViewport(map, request));
     this.maps.classList.toggle('paired', Boolean(pairedMap));
     this.pairedArea.hidden = !pairedMap;
-    this.pairedHeatmap.render(pairedMap, meta.tokens, query, pairedMap && counterpart(pairedMap, 'A2'));
+    this.pairedHeatmap.render(pairedMap, meta.tokens, query, pairedMap && counterpart(pairedMap, 'A2'), targetViewport(pairedMap, request));
     this.spans.render(spans, meta);
     this.fillTable(meta, quantisation, quantBits);
     this.histograms.setQuantBits(quantBits);

@@ -14,6 +14,7 @@ import {
   vsCodeRadio,
   vsCodeRadioGroup,
 } from '@vscode/webview-ui-toolkit';
+import { POOLINGS, type MapViewport } from '../shared/inspection';
 import { QUANT_BITS, type MapView, type QuantBits } from '../shared/model';
 import { VIEW_LABELS } from './format';
 
@@ -95,6 +96,21 @@ export function createViewSwitch(onChange: (view: MapView) => void): ViewSwitch 
   return radios;
 }
 
+export type Pooling = MapViewport['pooling'];
+export type PoolingSwitch = RadioSwitch<Pooling>;
+
+const POOLING_LABELS: Record<Pooling, string> = { mean: 'Mean', max: 'Max' };
+
+/** How a map's cells pool the tokens they cover: Mean / Max (the entry of largest magnitude, with
+ *  its sign). `id` is the radio group's; each radio has data-pooling. */
+export function createPoolingSwitch(id: string, onChange: (pooling: Pooling) => void): PoolingSwitch {
+  const radios = createRadioSwitch(id, POOLING_LABELS, 'pooling', onChange);
+  radios.element.setAttribute('aria-label', 'Cells pool their tokens by');
+  radios.element.title = 'Mean: the average of the entries a cell covers. Max: the entry of largest magnitude, with its sign (a sharp retrieval stays visible).';
+  radios.show(POOLINGS, 'mean');
+  return radios;
+}
+
 export interface QuantSwitch {
   /** The labelled wrapper to place in the page. */
   readonly element: HTMLElement;
@@ -168,6 +184,18 @@ export function createIndexSelect(id: string, label: string, onChange: (index: n
       dropdown.toggleAttribute('disabled', labels.length <= 1);
     },
   };
+}
+
+/** A button with an accessible name (`title`, also its tooltip) that calls onClick. */
+export function createButton(id: string, label: string, title: string, onClick: () => void): HTMLElement {
+  const button = document.createElement('vscode-button');
+  button.id = id;
+  button.setAttribute('appearance', 'secondary');
+  button.setAttribute('aria-label', title);
+  button.title = title;
+  button.textContent = label;
+  button.addEventListener('click', onClick);
+  return button;
 }
 
 /** A button that stays pressed until clicked again (aria-pressed), e.g. "View as table". */

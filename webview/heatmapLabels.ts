@@ -1,10 +1,12 @@
 // The heatmap's token labels, drawn on canvas along its rows (left of the map) or columns (above
-// it), and the room they get: a short panel gives the map most of its width, the labels what is left.
+// it) for the tokens its viewport shows, and the room they get: a short panel gives the map most
+// of its width, the labels what is left.
 
 import type { TokenInfo } from '../shared/inspection';
 import { themeFont } from './canvas';
 import type { Theme } from './colors';
 import { visibleText } from './format';
+import type { TokenRange } from './viewport';
 
 /** Room for the token labels left of and above the map (CSS px) in a frame wide enough for it. */
 export const LABEL_SPACE = 96;
@@ -29,29 +31,32 @@ export interface DrawnLabels {
   pitch: number;
 }
 
-/** Token labels along the rows (right-aligned, left of the map) or columns (vertical, above it)
- *  in `space` px, every token when cells are tall enough for text, otherwise every stride-th with
- *  its index. The locked query's label is always drawn, in the highlight colour on the background,
- *  and the labels that would overlap it are left out. */
+/** Token labels of the tokens `shown` (token `shown.first` at the start of the axis, `tokenPx` px
+ *  apart) along the rows (right-aligned, left of the map) or columns (vertical, above it) in
+ *  `space` px: every token when they are tall enough for text, otherwise every stride-th with its
+ *  index (the multiples of the stride, so that they stay put while the map pans). The locked
+ *  query's label is drawn when it is shown, in the highlight colour on the background, and the
+ *  labels that would overlap it are left out. */
 export function drawTokenLabels(
   context: CanvasRenderingContext2D,
   theme: Theme,
   tokens: readonly TokenInfo[],
   axis: 'rows' | 'columns',
-  cellPx: number,
+  tokenPx: number,
   x: number,
   y: number,
   locked: number,
   space = LABEL_SPACE,
+  shown: TokenRange = { first: 0, end: tokens.length },
 ): DrawnLabels {
-  const fontPx = Math.max(LABEL_FONT_MIN, Math.min(LABEL_FONT_MAX, cellPx - 2));
+  const fontPx = Math.max(LABEL_FONT_MIN, Math.min(LABEL_FONT_MAX, tokenPx - 2));
   const pitch = fontPx + 2;
-  const stride = Math.max(1, Math.ceil(pitch / cellPx));
+  const stride = Math.max(1, Math.ceil(pitch / tokenPx));
   context.font = themeFont(theme, fontPx, 'token');
   context.textBaseline = 'middle';
   // Texts are cut to the characters the room holds rather than squeezed by fillText's maxWidth.
   const fits = Math.max(1, Math.floor((space - 8) / context.measureText('0').width));
-  const centreOf = (index: number) => Math.max(fontPx / 2, (index + 0.5) * cellPx); // the first label stays whole
+  const centreOf = (index: number) => Math.max(fontPx / 2, (index - shown.first + 0.5) * tokenPx); // the first label stays whole
   const label = (index: number, highlighted: boolean): void => {
     const prefix = stride === 1 ? '' : `${index} `;
     const text = prefix + visibleText(tokens[index].text, Math.max(1, Math.min(stride === 1 ? 12 : 8, fits - prefix.length)));
@@ -75,10 +80,11 @@ export function drawTokenLabels(
     context.fillText(text, 0, 0, space - 8);
     context.restore();
   };
-  const hasLocked = locked >= 0 && locked < tokens.length;
+  const end = Math.min(shown.end, tokens.length);
+  const hasLocked = locked >= shown.first && locked < end;
   const clearOfLocked = (index: number) => !hasLocked || Math.abs(centreOf(index) - centreOf(locked)) >= pitch;
   const drawn: number[] = [];
-  for (let index = 0; index < tokens.length; index += stride) if (index !== locked && clearOfLocked(index)) drawn.push(index);
+  for (let index = Math.ceil(shown.first / stride) * stride; index < end; index += stride) if (index !== locked && clearOfLocked(index)) drawn.push(index);
   if (hasLocked) drawn.push(locked);
   for (const index of drawn) label(index, index === locked);
   return { labels: drawn.map((index) => ({ index, centre: centreOf(index) })), pitch };

@@ -1,6 +1,7 @@
 // The λ strip beside a heatmap, for a model whose λ varies per token and head (DIFF V2): one cell
-// per query row, level with the map's rows, coloured by that query's λ for the map's head (the
-// hue of A2, which λ multiplies). Hovering it names the row's λ in the map's readout; the canvas
+// per cell row of the map (a query, or the mean of the queries a pooled row covers), level with
+// the map's rows, coloured by that λ for the map's head (the hue of A2, which λ multiplies).
+// Hovering it names the row's λ in the map's readout; the canvas
 // is hidden from screen readers, whose cell descriptions carry the same λ. It lists its values
 // (data-values). Every heatmap has one (heatmap.ts), shown when its map carries λ per row.
 
@@ -20,7 +21,7 @@ export class LambdaStrip {
   readonly canvas: HTMLCanvasElement;
   private values: Float32Array | undefined;
 
-  constructor(idPrefix: string, onHover: (query: number | undefined) => void) {
+  constructor(idPrefix: string, onHover: (row: number | undefined) => void) {
     this.canvas = element('canvas', 'lambda-strip', `${idPrefix}lambda-strip`);
     this.canvas.setAttribute('aria-hidden', 'true');
     this.canvas.title = 'λ of each query token for this head';
@@ -35,7 +36,7 @@ export class LambdaStrip {
     return this.values !== undefined;
   }
 
-  /** Paints λ per query row, or hides the strip (undefined: one λ for the whole layer). */
+  /** Paints λ per cell row, or hides the strip (undefined: one λ for the whole layer). */
   show(values: Float32Array | undefined, theme: Theme | undefined): void {
     this.values = values;
     this.canvas.hidden = this.label.hidden = !values;
@@ -49,11 +50,11 @@ export class LambdaStrip {
     putScaledValues(context, context.createImageData(1, values.length), values, stripScale(theme, values));
   }
 
-  /** Sizes the strip to the map's rows. */
-  layout(cellPx: number): void {
+  /** Sizes the strip to the map's rows, `height` CSS px. */
+  layout(height: number): void {
     if (!this.values) return;
     this.canvas.style.width = `${STRIP_WIDTH}px`;
-    this.canvas.style.height = `${this.values.length * cellPx}px`;
+    this.canvas.style.height = `${height}px`;
   }
 
   private rowAt(clientY: number): number | undefined {

@@ -2,10 +2,12 @@
 // the state changes, restored from and saved to setState so the panel survives being hidden and
 // reloaded), the views that render from the state, and the extension host (every incoming message
 // is validated; what the user picks on the maps goes to the host, which owns the selection, and the
-// tab shown, so that the host computes what that tab needs).
+// tab shown, so that the host computes what that tab needs). A zoom or pan shows its viewport at
+// once (the store's viewportRequest) and asks the host for its maps once the user pauses.
 
 import './zodConfig'; // before any module creates schemas
-import { parseHostMessage, type HostMessage, type PanelTab, type WebviewMessage } from '../shared/protocol';
+import type { MapViewport } from '../shared/inspection';
+import { parseHostMessage, type HostMessage, type Pane, type PanelTab, type WebviewMessage } from '../shared/protocol';
 import { readTheme, watchTheme } from './colors';
 import { CompareTab } from './compareTab';
 import { createTabs, registerToolkit } from './controls';
@@ -34,6 +36,22 @@ function forShownRun(request: (runId: number) => WebviewMessage): void {
 }
 /** Numbers the what-if requests: the tab shows the one whose id it carries (data-what-if-id). */
 let lastWhatIfRequest = 0;
+/** How long zooming and panning must pause before the host is asked for the viewport's maps. */
+const VIEWPORT_DEBOUNCE_MS = 120;
+let viewportTimer: ReturnType<typeof setTimeout> | undefined;
+/** Shows a viewport at once and asks the host for its maps when the user pauses. Request ids grow
+ *  past every id the panel has seen (a reloaded panel's host has answered some already). */
+function requestViewport(pane: Pane, viewport: MapViewport): void {
+  const { meta, map, comparison, whatIf, viewportRequest } = store.state;
+  if (!meta || !(pane === 'main' ? map : comparison?.map)) return;
+  const requestId = 1 + Math.max(viewportRequest?.requestId ?? 0, map?.requestId ?? 0, comparison?.map?.requestId ?? 0, whatIf?.requestId ?? 0);
+  store.dispatch({ type: 'requestViewport', pane, requestId, viewport });
+  document.body.dataset.viewportRequested = String(requestId); // the request a reader (or a test) waits for
+  clearTimeout(viewportTimer);
+  viewportTimer = setTimeout(() => post({ type: 'mapViewport', runId: meta.runId, pane, requestId, viewport }), VIEWPORT_DEBOUNCE_MS);
+}
+/** Tells the host the Maps tab heatmap's size (it pools a new run's whole map to it). */
+const reportMapCells = whenChanged((cells: number) => post({ type: 'mapCells', cells }));
 const host: HostRequests = {
   select: (change) => forShownRun((runId) => ({ type: 'select', runId, ...change })),
   lockQuery: (pane, query) => forShownRun((runId) => ({ type: 'lockQuery', pane, runId, query })),
@@ -44,6 +62,8 @@ const host: HostRequests = {
       document.body.dataset.whatIfRequested = String(whatIfId); // the request a reader (or a test) waits for
       return { type: 'whatIf', runId, whatIfId, spec };
     }),
+  viewport: requestViewport,
+  mapCells: (cells) => reportMapCells(cells),
 };
 
 const theme = readTheme();

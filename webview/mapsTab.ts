@@ -16,6 +16,7 @@ import { OverviewGrid } from './overview';
 import { SpanList } from './spans';
 import type { PanelState } from './state';
 import { element, fitHeatmapToPanel, whenChanged, type HostRequests, type PanelView } from './view';
+import { targetViewport } from './viewport';
 
 export class MapsTab implements PanelView {
   readonly element = element('div', 'tab-content');
@@ -54,7 +55,11 @@ export class MapsTab implements PanelView {
     // The pickers sit beside the map (above the overview), not above it: the map gets the height.
     overviewArea.append(controls, lambdaLine, grid, this.spans.element, this.lens.element);
     const heatmapArea = element('div', 'heatmap-area');
-    this.heatmap = new HeatmapView(heatmapArea, theme, (query) => host.lockQuery('main', query));
+    this.heatmap = new HeatmapView(heatmapArea, theme, {
+      lockQuery: (query) => host.lockQuery('main', query),
+      viewport: (viewport) => host.viewport('main', viewport),
+      cells: (cells) => host.mapCells(cells),
+    });
     fitHeatmapToPanel(heatmapArea);
     // The map first: at the top of the tab (beside the overview, or above it when narrow), it is in
     // view without scrolling at any panel height.
@@ -69,7 +74,8 @@ export class MapsTab implements PanelView {
     if (meta) this.renderControls(meta, selection);
     this.drawOverview(meta, meta && state.thumbnails[selection.view], selection.view, this.theme);
     this.overview.select(selection.layer, selection.head);
-    this.heatmap.render(meta && state.map, meta?.tokens ?? [], state.query, meta && state.map ? mapCaption(meta, state.map) : '');
+    const map = meta && state.map;
+    this.heatmap.render(map, meta?.tokens ?? [], state.query, meta && map ? mapCaption(meta, map) : '', targetViewport(map, state.viewportRequest));
     this.spans.render(state.spans, meta);
     this.lens.render(state.lens, meta);
   }

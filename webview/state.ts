@@ -1,16 +1,52 @@
 // What the panel shows, and its JSON form for vscode.setState so that the panel survives being
 // hidden and reloaded. VS Code stores the state as JSON, so Float32Arrays are saved as base64, and
-// only while they are small enough (the host can always send them again). The state is changed only
+// only while they are small enough (the host can always send them again). A map is a viewport's
+// cells (at most MAP_CELLS_MAX a side), whatever the text's length. The state is changed only
 // by the store (store.ts), which replaces the parts that change instead of mutating them.
 
 import { z } from 'zod';
-import { keySpanSchema, layerOutliersSchema, layerQuantisationSchema, type LayerOutliers, type LayerQuantisation, type Thumbnails } from '../shared/inspection';
+import {
+  keySpanSchema,
+  layerOutliersSchema,
+  layerQuantisationSchema,
+  mapViewportSchema,
+  viewportCells,
+  type LayerOutliers,
+  type LayerQuantisation,
+  type MapViewport,
+  type Thumbnails,
+} from '../shared/inspection';
 import { MAP_VIEWS, QUANT_BITS, type MapView, type QuantBits } from '../shared/model';
 import { needleReportSchema, type NeedleReport } from '../shared/needleTest';
-import { inspectionMetaSchema, PANEL_TABS, type HostMessage, type InspectionMeta, type PanelTab } from '../shared/protocol';
+import { inspectionMetaSchema, PANEL_TABS, type HostMessage, type InspectionMeta, type Pane, type PanelTab } from '../shared/protocol';
 import { indexSchema } from '../shared/schemas';
-import type { ShownMap } from './heatmap';
 import type { ShownSpans } from './spans';
+
+/** A head's map as a heatmap shows it: the cells of a viewport. */
+export interface ShownMap {
+  runId: number;
+  layer: number;
+  head: number;
+  view: MapView;
+  /** The panel's viewport request the cells answer (0: the host's whole map of a new run). */
+  requestId: number;
+  viewport: MapViewport;
+  /** rows x cols cells (viewportCells(viewport)), row = query, column = key. */
+  data: Float32Array;
+  /** λ of each cell row for this head, for a model whose λ varies per token (DIFF V2). */
+  lambda?: Float32Array;
+  /** The locked query's row over the viewport's key cells, from the host when the map's cell rows
+   *  pool several queries (else the map's own row is it: viewport.ts lockedRow). */
+  queryRow?: { query: number; data: Float32Array };
+}
+
+/** The viewport the panel asked the host for last (in `pane`'s tokens): the heatmaps show it (the
+ *  last map scaled) until maps answering it arrive; maps answering older requests are stale. */
+export interface ViewportRequest {
+  pane: Pane;
+  requestId: number;
+  viewport: MapViewport;
+}
 
 export interface Selection {
   layer: number;
@@ -54,6 +90,7 @@ export interface PanelState {
   outliers: LayerOutliers[] | undefined;
   quantisation: LayerQuantisation[] | undefined;
   comparison: Comparison | undefined;
+  viewportRequest: ViewportRequest | undefined;
   whatIf: WhatIfShown | undefined;
   lens: ShownLens | undefined;
   /** The last Needle Test's results (they outlive inspections). */
@@ -82,6 +119,7 @@ export function emptyState(kept: Partial<KeptState> = {}): PanelState {
     outliers: undefined,
     quantisation: undefined,
     comparison: undefined,
+    viewportRequest: undefined,
     whatIf: undefined,
     lens: undefined,
     needles,
@@ -96,7 +134,7 @@ const SAVED_ARRAYS_LIMIT = 4_000_000;
 
 const viewSchema = z.enum(MAP_VIEWS);
 const selectionSchema = z.object({ layer: indexSchema, head: indexSchema, view: viewSchema });
-const savedMapSchema = selectionSchema.extend({ runId: indexSchema, size: indexSchema, data: z.string(), lambda: z.string().optional() });
+const savedMapSchema = selectionSchema.extend({ runId: indexSchema, requestId: indexSchema, viewport: mapViewportSchema, data: z.string(), lambda: z.string().optional() });
 const savedSpansSchema = z.object({ layer: indexSchema, head: indexSchema, query: indexSchema, spans: z.array(keySpanSchema) });
 /** What the panes have in common: a map, key spans and the statistics. */
 const savedPaneSchema = z.object({
@@ -106,7 +144,7 @@ const savedPaneSchema = z.object({
   quantisation: z.array(layerQuantisationSchema).optional(),
 });
 const savedStateSchema = savedPaneSchema.extend({
-  version: z.literal(1),
+  version: z.literal(2),
   meta: inspectionMetaSchema.optional(),
   thumbnails: z.partialRecord(viewSchema, z.string()),
   selection: selectionSchema,
@@ -136,14 +174,16 @@ export function saveState(state: PanelState): SavedState {
     if (text) thumbnails[view] = text;
   }
   const { comparison } = state;
-  /** A map in its saved form, while the budget lasts (its λ row with it). */
+  /** A map in its saved form, while the budget lasts (its λ row with it; the query row is asked again). */
   const saved = (map: ShownMap | undefined) => {
     const data = map && fits(map.data);
     const lambda = map?.lambda && fits(map.lambda);
-    return map && data ? { ...map, data, lambda } : undefined;
+    if (!map || !data) return undefined;
+    const { runId, layer, head, view, requestId, viewport } = map;
+    return { runId, layer, head, view, requestId, viewport, data, lambda };
   };
   return {
-    version: 1,
+    version: 2,
     meta: state.meta,
     thumbnails,
     selection: state.selection,
@@ -193,14 +233,20 @@ export function restoreState(saved: unknown): PanelState {
     outliers: savedComparison.outliers,
     quantisation: savedComparison.quantisation,
   };
-  return { meta, thumbnails, selection, query, map, spans, outliers, quantisation, comparison, whatIf: undefined, lens: undefined, needles, tab, quantBits, status: IDLE };
+  return { meta, thumbnails, selection, query, map, spans, outliers, quantisation, comparison, viewportRequest: undefined, whatIf: undefined, lens: undefined, needles, tab, quantBits, status: IDLE };
 }
 
-/** A saved map, or undefined when none was saved or its size does not match its data. */
+/** A saved map, or undefined when none was saved or its viewport does not match its data. */
 function decodeMap(saved: z.infer<typeof savedMapSchema> | undefined): ShownMap | undefined {
   if (!saved) return undefined;
   const map = { ...saved, data: decodeFloats(saved.data), lambda: saved.lambda === undefined ? undefined : decodeFloats(saved.lambda) };
-  return map.data.length === map.size * map.size && (!map.lambda || map.lambda.length === map.size) ? map : undefined;
+  return fitsViewport(map.viewport, map.data, map.lambda) ? map : undefined;
+}
+
+/** Whether a map's cells (and its λ per cell row) are as many as its viewport has. */
+export function fitsViewport(viewport: MapViewport, data: Float32Array, lambda?: Float32Array): boolean {
+  const { rows, cols } = viewportCells(viewport);
+  return data.length === rows * cols && (!lambda || lambda.length === rows);
 }
 
 function encodeFloats(values: Float32Array): string {

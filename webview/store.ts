@@ -3,18 +3,24 @@
 // views can tell what changed by identity); PanelStore holds the state, saves it after every change
 // (vscode.setState) and tells the renderer. Messages of another run are stale and ignored. What
 // the user picks on the maps (layer, head, view, query) is not a change here: the host owns the
-// selection and the state follows the maps and spans it sends back.
+// selection and the state follows the maps and spans it sends back. The viewport the user zooms or
+// pans to is: the heatmaps show it at once (the last map scaled), and maps answering an older
+// viewport request are stale.
 
-import type { Thumbnails } from '../shared/inspection';
+import { viewportCells, type MapViewport, type Thumbnails } from '../shared/inspection';
 import type { QuantBits } from '../shared/model';
-import type { HostMessage, InspectionMeta, PanelSelection, PanelTab } from '../shared/protocol';
-import { emptyState, IDLE, type Comparison, type PanelState } from './state';
+import type { HostMessage, InspectionMeta, Pane, PanelSelection, PanelTab } from '../shared/protocol';
+import { emptyState, fitsViewport, IDLE, type Comparison, type PanelState, type ShownMap } from './state';
 
 /** A host message that changes the state (an export request only asks for a picture). */
 export type HostUpdate = Exclude<HostMessage, { type: 'exportRequest' }>;
 
 /** A choice the panel keeps on its own. */
-export type UserChoice = { type: 'chooseTab'; tab: PanelTab } | { type: 'chooseQuantBits'; bits: QuantBits | null };
+export type UserChoice =
+  | { type: 'chooseTab'; tab: PanelTab }
+  | { type: 'chooseQuantBits'; bits: QuantBits | null }
+  /** The user zoomed, panned or picked the pooling: the panel asks the host for this viewport. */
+  | { type: 'requestViewport'; pane: Pane; requestId: number; viewport: MapViewport };
 
 export type PanelAction = HostUpdate | UserChoice;
 
@@ -24,6 +30,10 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       return action.tab === state.tab ? state : { ...state, tab: action.tab };
     case 'chooseQuantBits':
       return action.bits === state.quantBits ? state : { ...state, quantBits: action.bits };
+    case 'requestViewport': {
+      const { type: _type, ...viewportRequest } = action;
+      return state.meta ? { ...state, viewportRequest } : state;
+    }
     case 'busy':
     case 'error':
       return { ...state, status: { kind: action.type, text: action.message } };
@@ -37,16 +47,25 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       if (!isCurrentRun(state, action.meta.runId)) return state;
       return { ...state, comparison: { meta: action.meta, map: undefined, pairedMap: undefined, spans: undefined, outliers: undefined, quantisation: undefined }, tab: 'compare' };
     case 'map': {
-      const { pane, runId, layer, head, view, size, data, lambda, paired } = action;
-      if (data.length !== size * size || (lambda && lambda.length !== size) || (paired && paired.data.length !== size * size)) {
-        console.warn(`ignoring map: ${data.length} values (λ ${lambda?.length}, paired ${paired?.data.length}) for size ${size}`);
+      const { pane, runId, layer, head, view, requestId, viewport, data, lambda, paired } = action;
+      if (!fitsViewport(viewport, data, lambda) || (paired && !fitsViewport(viewport, paired.data))) {
+        console.warn(`ignoring map: ${data.length} values (λ ${lambda?.length}, paired ${paired?.data.length}) for its viewport`);
         return state;
       }
-      if (!isCurrentRun(state, runId)) return state;
-      const map = { runId, layer, head, view, size, data, ...(lambda && { lambda }) };
+      if (!isCurrentRun(state, runId) || isStaleViewport(state, requestId)) return state;
+      const map = { runId, layer, head, view, requestId, viewport, data, ...(lambda && { lambda }) };
       if (pane === 'compare') return withComparison(state, { map, pairedMap: paired && { ...map, head: paired.head, data: paired.data } });
       // The host computed it for its selection: show that selection.
-      return { ...state, map, selection: { layer, head, view }, query: Math.min(state.query, size - 1) };
+      return { ...state, map, selection: { layer, head, view } };
+    }
+    case 'queryRow': {
+      const { pane, runId, query, data, paired } = action;
+      if (!isCurrentRun(state, runId)) return state;
+      const paneMap = pane === 'main' ? state.map : state.comparison?.map;
+      if (!paneMap || !isRowOf(action, paneMap)) return state;
+      const withRow = (map: ShownMap | undefined, row: Float32Array | undefined) => (map && row ? { ...map, queryRow: { query, data: row } } : map);
+      if (pane === 'main') return { ...state, map: withRow(state.map, data) };
+      return withComparison(state, { map: withRow(state.comparison?.map, data), pairedMap: withRow(state.comparison?.pairedMap, paired) });
     }
     case 'spans': {
       const { pane, runId, layer, head, query, spans } = action;
@@ -67,6 +86,7 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
     }
     case 'whatIf': {
       if (!isCurrentRun(state, action.runId)) return state;
+      // A what-if for an older viewport still shows its runs: the host sends its maps again for the new one.
       const { type: _type, ...whatIf } = action;
       return { ...state, whatIf, tab: 'whatIf', status: IDLE };
     }
@@ -77,6 +97,26 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
 
 function isCurrentRun(state: PanelState, runId: number): boolean {
   return state.meta !== undefined && state.meta.runId === runId;
+}
+
+/** Whether a map answers a viewport request older than the panel's last. */
+function isStaleViewport(state: PanelState, requestId: number): boolean {
+  return state.viewportRequest !== undefined && requestId < state.viewportRequest.requestId;
+}
+
+/** Whether a locked query's row was computed for a map: its head and view, its keys and cells. */
+function isRowOf(row: Extract<HostMessage, { type: 'queryRow' }>, map: ShownMap): boolean {
+  const { viewport } = map;
+  return (
+    row.layer === map.layer &&
+    row.head === map.head &&
+    row.view === map.view &&
+    row.viewport.firstKey === viewport.firstKey &&
+    row.viewport.endKey === viewport.endKey &&
+    row.viewport.cols === viewport.cols &&
+    row.viewport.pooling === viewport.pooling &&
+    row.data.length === viewportCells(viewport).cols
+  );
 }
 
 /** A new run starts empty on Maps & spans (a comparison then opens Compare) but keeps the user's

@@ -3,6 +3,7 @@
 // set as textContent, never parsed as HTML) and whenChanged, which lets a view render from the
 // whole state on every change yet redraw only the parts whose inputs changed.
 
+import type { MapViewport } from '../shared/inspection';
 import type { MapView } from '../shared/model';
 import type { Pane, WhatIfSpec } from '../shared/protocol';
 import type { Theme } from './colors';
@@ -27,6 +28,11 @@ export interface HostRequests {
   reveal(pane: Pane, firstToken: number, endToken: number): void;
   /** Run the shown text again with an intervention, beside the unmodified run (What-if tab). */
   whatIf(spec: WhatIfSpec): void;
+  /** The user zoomed, panned or picked the pooling of a map of that pane's run: every map shows
+   *  this viewport from now on (the host answers with maps for it). */
+  viewport(pane: Pane, viewport: MapViewport): void;
+  /** The Maps tab's heatmap is this many device pixels a side (the host pools new maps to it). */
+  mapCells(cells: number): void;
 }
 
 /** A new element with an optional class and id. */

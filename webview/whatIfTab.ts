@@ -1,7 +1,8 @@
 // The "What-if" tab: the user picks a layer (or all) and a λ (presets or a value of their own), or
 // ablates a head or its A2 from the overview's context menu; the host runs the same text again with
-// that intervention and this tab shows both runs side by side (the map of the chosen layer and head,
-// with its λ strip for DIFF V2 as on Maps & spans, the locked query's key spans and next-token
+// that intervention and this tab shows both runs side by side (the map of the chosen layer and head
+// over the viewport Maps & spans shows, zoomed and panned together, with its λ strip for DIFF V2 as
+// on Maps & spans, the locked query's key spans and next-token
 // predictions), then the per-token surprisal difference along the text. The shown parts carry the
 // request they show (data-what-if-id; the page's body says which one was asked for last,
 // data-what-if-requested).
@@ -12,9 +13,10 @@ import { formatValue, visibleTextElement } from './format';
 import { hasLambda, layerLambda, mapCaption } from './heads';
 import { HeatmapView } from './heatmap';
 import { SpanList } from './spans';
-import type { PanelState, WhatIfShown } from './state';
+import type { PanelState, ShownMap, ViewportRequest, WhatIfShown } from './state';
 import { SurprisalStrip } from './surprisalStrip';
 import { describeElement, element, textElement, whenChanged, type HostRequests, type PanelView } from './view';
+import { targetViewport } from './viewport';
 
 /** The λ presets: λ becomes λ·scale + shift. */
 const PRESETS: { id: string; label: string; title: string; scale: number; shift: number }[] = [
@@ -61,6 +63,7 @@ export class WhatIfTab implements PanelView {
     this.controls.hidden = !meta;
     if (meta) this.offerLayers(meta);
     this.show(state.whatIf, meta, this.theme);
+    if (state.whatIf) for (const side of Object.values(this.sides)) side.renderMap(state.viewportRequest);
   }
 
   setTheme(theme: Theme): void {
@@ -115,12 +118,14 @@ class WhatIfSide {
   private readonly heatmap: HeatmapView;
   private readonly spans: SpanList;
   private readonly predictions: HTMLOListElement;
+  /** The map shown and what the heatmap needs with it. */
+  private shown: { map: ShownMap; tokens: InspectionMeta['tokens']; query: number; caption: string } | undefined;
 
   constructor(title: string, idPrefix: string, theme: Theme, host: HostRequests) {
     this.element.append(textElement('p', title, 'compare-title'));
     const area = element('div', 'heatmap-area');
     this.element.append(area);
-    this.heatmap = new HeatmapView(area, theme, (query) => host.lockQuery('main', query), idPrefix);
+    this.heatmap = new HeatmapView(area, theme, { lockQuery: (query) => host.lockQuery('main', query), viewport: (viewport) => host.viewport('main', viewport) }, idPrefix);
     this.spans = new SpanList(`${idPrefix}spans`, (first, end) => host.reveal('main', first, end));
     this.predictions = element('ol', 'what-if-predictions', `${idPrefix}predictions`);
     this.element.append(this.spans.element, textElement('p', 'Next-token predictions at the locked query', 'note'), this.predictions);
@@ -128,9 +133,10 @@ class WhatIfSide {
 
   show(shown: WhatIfShown, side: WhatIfShown['main'], meta: InspectionMeta): void {
     const { runId } = meta;
-    const size = meta.tokens.length;
-    const map = { runId, layer: shown.layer, head: shown.head, view: shown.view, size, data: side.map, lambda: side.lambda };
-    this.heatmap.render(map, meta.tokens, shown.query, mapCaption(meta, map));
+    const { layer, head, view, query, requestId, viewport } = shown;
+    const queryRow = side.queryRow && { query, data: side.queryRow };
+    const map: ShownMap = { runId, layer, head, view, requestId, viewport, data: side.map, lambda: side.lambda, queryRow };
+    this.shown = { map, tokens: meta.tokens, query, caption: mapCaption(meta, map) };
     this.spans.render({ layer: shown.layer, head: shown.head, query: shown.query, spans: side.spans }, meta);
     this.predictions.replaceChildren(...side.predictions.map((prediction) => {
       const item = element('li');
@@ -138,6 +144,12 @@ class WhatIfSide {
       return item;
     }));
     describeElement(this.predictions, { runId, whatIfId: shown.whatIfId, query: shown.query });
+  }
+
+  /** Draws the map over the viewport the panel shows (the last map scaled while its own is on its way). */
+  renderMap(request: ViewportRequest | undefined): void {
+    const { shown } = this;
+    if (shown) this.heatmap.render(shown.map, shown.tokens, shown.query, shown.caption, targetViewport(shown.map, request));
   }
 
   setTheme(theme: Theme): void {

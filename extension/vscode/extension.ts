@@ -55,10 +55,15 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
   const exporter = new ViewExporter(panel, session, settings, log);
   const whatIf = new WhatIfFlow(session, engines, settings, panel, log);
   const importer = new ModelImporter(settings, engines, log);
-  /** A what-if of the shown run goes to its flow; everything else to the session. */
+  /** A what-if of the shown run goes to its flow; everything else to the session (and a new
+   *  viewport to the what-if's maps too). */
   const onPanelMessage = async (message: PanelRequest): Promise<void> => {
-    if (message.type !== 'whatIf') return session.onWebviewMessage(message);
-    if (message.runId === session.inspection?.runId) await whatIf.run(message.spec, message.whatIfId);
+    if (message.type === 'whatIf') {
+      if (message.runId === session.inspection?.runId) await whatIf.run(message.spec, message.whatIfId);
+      return;
+    }
+    await session.onWebviewMessage(message);
+    if (message.type === 'mapViewport') await whatIf.followViewport();
   };
 
   const command = (name: string, run: (...args: any[]) => unknown) =>

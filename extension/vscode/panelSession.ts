@@ -1,15 +1,20 @@
 // What the panel shows: the current inspection (and the baseline's run beside it when comparing),
 // and the selection — layer, head, map view, locked query token — which the host alone owns. The
 // webview sends what the user picked; the session computes each pane's map and key spans once and
-// posts them with the selection they were computed for. The outliers and the quantisation what-if
+// posts them with the selection they were computed for. Maps are viewports (shared/inspection.ts
+// MapViewport): a new run's is the whole map pooled to the panel's canvas; the panel asks for
+// another when the user zooms, pans or picks the pooling, and the host keeps it for every pane and
+// every later map of the run (a newer request makes an older one's answer stale: it is computed
+// but not posted). When the map's cells pool several query rows, the locked query's own row comes
+// with it ('queryRow'). The outliers and the quantisation what-if
 // are computed only when the panel says a tab that shows them is open, once per run and pane. It
 // also keeps the last messages, so that a panel shown again redraws without computing anything.
 
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
-import type { KeySpan } from '../../shared/inspection';
+import { wholeMap, type KeySpan, type MapViewport } from '../../shared/inspection';
 import { mapViews, modelInfoSchema, softmaxSubHeads, type ModelInfo } from '../../shared/model';
-import type { HostMessage, InspectionMeta, LensLayer, Pane, PanelSelection, PanelTab } from '../../shared/protocol';
+import type { HostMessage, InspectionMeta, LensLayer, Pane, PanelSelection, PanelTab, WebviewMessage } from '../../shared/protocol';
 import { alignToken } from '../core/alignTokens';
 import type { EngineInfo, InspectionResult, Prediction } from '../core/engine';
 import type { EngineClient } from '../core/engineClient';
@@ -19,8 +24,19 @@ import { lambdaRanges, lambdaRow } from './lambdaValues';
 import type { ModelEngines } from './engines';
 import type { InspectorPanel, PanelRequest } from './panel';
 import type { InspectorSettings } from './settings';
+import { alignViewport, fitsMap, poolRows, queryRowViewport } from './viewports';
 
-type PaneMessage<T extends 'map' | 'spans'> = Extract<HostMessage, { type: T }>;
+type PaneMessage<T extends 'map' | 'spans' | 'queryRow'> = Extract<HostMessage, { type: T }>;
+
+/** Cells a side of a new run's map until the panel says its canvas's size. */
+const DEFAULT_MAP_CELLS = 512;
+
+/** The viewport the panel's maps show, in the main run's tokens, and the panel's request that set
+ *  it (0: the host's own, a new run's whole map). */
+export interface ShownViewport {
+  viewport: MapViewport;
+  requestId: number;
+}
 
 export class PanelSession {
   /** Starts from the clock, not 0: a panel restored after a window reload must not take a new run
@@ -28,8 +44,16 @@ export class PanelSession {
   private latestRunId = Date.now() % 1_000_000_000;
   private current: ActiveInspection | undefined;
   private selection: PanelSelection = { layer: 0, head: 0, view: 'diff', query: 0 };
-  /** Counts changes of the selection: maps and spans computed for an older one are not posted. */
+  /** Counts changes of the selection: spans computed for an older one are not posted. */
   private selectionVersion = 0;
+  /** Counts changes of what a map depends on (layer, head, view, viewport): older maps are not posted. */
+  private mapVersion = 0;
+  /** The heatmap's side in device pixels, as the panel last said. */
+  private mapCells = DEFAULT_MAP_CELLS;
+  private viewport: ShownViewport = { viewport: wholeMap(1, DEFAULT_MAP_CELLS, 'mean'), requestId: 0 };
+  /** Settles when the last map and spans work asked for is done: each waits for the one before, so
+   *  the engine never queues more than one superseded viewport (a stale one is skipped unstarted). */
+  private work: Promise<void> = Promise.resolve();
   /** The last messages sent to the panel, re-sent when it is shown again. */
   private replay: HostMessage[] = [];
   /** The current run's panes whose outliers and quantisation what-if were asked for: settles when
@@ -68,10 +92,11 @@ export class PanelSession {
     this.statistics = new Map();
     const { result, model, comparison } = inspection;
     this.setSelection(fitSelection(this.selection, model, result.query));
+    this.setViewport({ viewport: wholeMap(result.tokens.length, this.mapCells, this.viewport.viewport.pooling), requestId: 0 });
     this.post({ type: 'inspection', meta: this.meta(result, model), thumbnails: result.thumbnails, selection: this.selection });
     if (comparison) this.post({ type: 'comparison', meta: this.meta(comparison.result, comparison.model) });
     // Set before the panel can answer the posts above with 'viewShown'.
-    const shown = this.showSelection({ map: true }, signal);
+    const shown = this.showSelection({ map: true, spans: true }, signal);
     this.firstShown = shown.catch(() => undefined);
     await shown;
   }
@@ -91,8 +116,13 @@ export class PanelSession {
     return this.engines.model.request({ op: 'spans', layer: this.selection.layer, head: this.selection.head, query, k });
   }
 
-  /** The main pane's map or key spans as last posted: what the panel shows. */
-  shown<T extends 'map' | 'spans'>(type: T): PaneMessage<T> | undefined {
+  /** The viewport the panel's maps show (the main run's tokens). */
+  get mapViewport(): Readonly<ShownViewport> {
+    return this.viewport;
+  }
+
+  /** The main pane's map, its locked query's row or key spans as last posted: what the panel shows. */
+  shown<T extends 'map' | 'spans' | 'queryRow'>(type: T): PaneMessage<T> | undefined {
     return this.replay.find((m): m is PaneMessage<T> => m.type === type && m.pane === 'main');
   }
 
@@ -101,6 +131,10 @@ export class PanelSession {
     if (message.type === 'ready') {
       // The panel renders the host's selection as it is now, which may have moved since the run.
       for (const m of this.replay) this.panel.post(m.type === 'inspection' ? { ...m, selection: this.selection } : m);
+      return;
+    }
+    if (message.type === 'mapCells') {
+      this.mapCells = message.cells;
       return;
     }
     const current = this.current;
@@ -114,12 +148,23 @@ export class PanelSession {
       const { nLayer, nHead, kind } = current.model;
       if (layer >= nLayer || head >= nHead || !mapViews(kind).includes(view)) return;
       this.setSelection({ ...this.selection, layer, head, view });
-      await this.showSelection({ map: true }).catch((err) => this.log.warn(String(err)));
+      this.mapVersion++;
+      await this.showSelection({ map: true, spans: true }).catch((err) => this.log.warn(String(err)));
     } else if (message.type === 'lockQuery' && message.query < tokensOf(current, message.pane).length) {
       const query = message.pane === 'main' ? message.query : alignToken(tokensOf(current, 'compare'), message.query, current.result.tokens);
       this.setSelection({ ...this.selection, query });
-      await this.showSelection({ map: false }).catch((err) => this.log.warn(String(err)));
+      await this.showSelection({ map: false, spans: true }).catch((err) => this.log.warn(String(err)));
+    } else if (message.type === 'mapViewport') {
+      await this.onViewportRequest(current, message);
     }
+  }
+
+  /** Shows the viewport the panel asked for, if it is newer than the one it shows. */
+  private async onViewportRequest(current: ActiveInspection, message: Extract<WebviewMessage, { type: 'mapViewport' }>): Promise<void> {
+    const tokens = tokensOf(current, message.pane);
+    if (message.requestId <= this.viewport.requestId || !fitsMap(message.viewport, tokens.length)) return;
+    this.setViewport({ viewport: alignViewport(message.viewport, tokens, current.result.tokens), requestId: message.requestId });
+    await this.showSelection({ map: true, spans: false }).catch((err) => this.log.warn(String(err)));
   }
 
   /** Posts to the panel and remembers what a re-shown panel needs to redraw. */
@@ -137,33 +182,68 @@ export class PanelSession {
     this.selectionVersion++;
   }
 
-  /** Computes each pane's map (unless only the query moved) and key spans for the selection, once,
-   *  and posts them with the selection they were computed for. A newer run or selection drops them. */
-  private async showSelection(parts: { map: boolean }, signal?: AbortSignal): Promise<void> {
+  private setViewport(viewport: ShownViewport): void {
+    this.viewport = viewport;
+    this.mapVersion++;
+  }
+
+  /** The viewport as it applies to a pane: the same stretch of text in the baseline's tokens. */
+  viewportFor(pane: Pane): MapViewport {
     const current = this.current!;
-    const version = this.selectionVersion;
+    return pane === 'main' ? this.viewport.viewport : alignViewport(this.viewport.viewport, current.result.tokens, tokensOf(current, pane));
+  }
+
+  /** Computes each pane's map (unless only the query moved) over the viewport, the locked query's
+   *  row when the map pools it, and the key spans (unless only the viewport moved), once, and posts
+   *  them with the selection and viewport they were computed for. A newer run, selection or
+   *  viewport drops what it makes stale; work still waiting for an earlier one's is skipped. */
+  private showSelection(parts: { map: boolean; spans: boolean }, signal?: AbortSignal): Promise<void> {
+    const { runId } = this.current!;
+    const [selectionVersion, mapVersion] = [this.selectionVersion, this.mapVersion];
+    const runStale = () => runId !== this.latestRunId;
+    const stale = {
+      map: () => runStale() || mapVersion !== this.mapVersion,
+      spans: () => runStale() || selectionVersion !== this.selectionVersion,
+    };
+    const shown = this.work.then(() => this.computeSelection(parts, stale, signal));
+    this.work = shown.catch(() => undefined);
+    return shown;
+  }
+
+  private async computeSelection(parts: { map: boolean; spans: boolean }, stale: { map: () => boolean; spans: () => boolean }, signal?: AbortSignal): Promise<void> {
+    const current = this.current!;
     const { runId } = current;
-    const stale = () => runId !== this.latestRunId || version !== this.selectionVersion;
     const k = this.settings.topSpans();
     for (const pane of this.panes()) {
+      if ((!parts.map || stale.map()) && (!parts.spans || stale.spans())) return;
       const client = this.clientOf(pane);
       const { layer, head, view, query } = this.selectionFor(pane);
-      if (parts.map) {
-        const data = await client.request({ op: 'map', layer, head, view }, signal);
-        const pairedHead = pane === 'compare' ? this.pairedBaselineHead(head) : undefined;
-        const paired = pairedHead === undefined ? undefined : { head: pairedHead, data: await client.request({ op: 'map', layer, head: pairedHead, view }, signal) };
-        if (stale()) return;
+      const { requestId } = this.viewport;
+      const viewport = this.viewportFor(pane);
+      const pairedHead = pane === 'compare' ? this.pairedBaselineHead(head) : undefined;
+      if (parts.map && !stale.map()) {
+        const data = await client.request({ op: 'map', layer, head, view, viewport }, signal);
+        const paired = pairedHead === undefined ? undefined : { head: pairedHead, data: await client.request({ op: 'map', layer, head: pairedHead, view, viewport }, signal) };
+        if (stale.map()) return;
         const { result, model } = pane === 'main' ? current : current.comparison!;
-        const lambda = lambdaRow(result, model.nHead, layer, head);
-        this.post({ type: 'map', pane, runId, layer, head, view, size: tokensOf(current, pane).length, data, ...(lambda && { lambda }), ...(paired && { paired }) });
+        const perQuery = lambdaRow(result, model.nHead, layer, head);
+        const lambda = perQuery && poolRows(perQuery, viewport);
+        this.post({ type: 'map', pane, runId, layer, head, view, requestId, viewport, data, ...(lambda && { lambda }), ...(paired && { paired }) });
       }
+      const rowViewport = queryRowViewport(viewport, query);
+      if (rowViewport && !stale.map() && !stale.spans()) {
+        const data = await client.request({ op: 'map', layer, head, view, viewport: rowViewport }, signal);
+        const paired = pairedHead === undefined ? undefined : await client.request({ op: 'map', layer, head: pairedHead, view, viewport: rowViewport }, signal);
+        if (!stale.map() && !stale.spans()) this.post({ type: 'queryRow', pane, runId, layer, head, view, requestId, viewport: rowViewport, query, data, ...(paired && { paired }) });
+      }
+      if (!parts.spans || stale.spans()) continue;
       const spans = await client.request({ op: 'spans', layer, head, query, k }, signal);
-      if (stale()) return;
-      const shown: PaneMessage<'spans'> = { type: 'spans', pane, runId, layer, head, query, spans };
-      this.post(shown);
+      if (stale.spans()) return;
+      const shownSpans: PaneMessage<'spans'> = { type: 'spans', pane, runId, layer, head, query, spans };
+      this.post(shownSpans);
       if (pane === 'main') {
-        this.highlights.showSpans(current, shown);
-        await this.showLens(query, stale, signal);
+        this.highlights.showSpans(current, shownSpans);
+        await this.showLens(query, stale.spans, signal);
       }
     }
   }

@@ -1,8 +1,10 @@
 // Export View: a PNG of the panel's map and, beside it, a JSON of what the panel shows (the model's
-// sha256, the text's range, the settings, the selection, the key spans and the map's values).
+// sha256, the text's range, the settings, the selection, the key spans and the map as shown: its
+// viewport and cells, and the locked query's row when the map's cells pool it).
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { viewportCells } from '../../shared/inspection';
 import type { InspectorPanel } from './panel';
 import type { PanelSession } from './panelSession';
 import type { InspectorSettings } from './settings';
@@ -23,6 +25,7 @@ export class ViewExporter {
     const inspection = this.session.inspection;
     const map = this.session.shown('map');
     const spans = this.session.shown('spans');
+    const queryRow = this.session.shown('queryRow');
     if (!inspection || !map || !spans) {
       void vscode.window.showWarningMessage('DiffTransformer: nothing to export yet; run Inspect Selection and wait for its map.');
       return undefined;
@@ -40,12 +43,13 @@ export class ViewExporter {
       settings: { executionProvider: this.settings.provider(), topSpans: this.settings.topSpans() },
       selection: { layer: map.layer, head: map.head, view: map.view, query: spans.query },
       lambda: result.lambda,
-      // A model whose λ varies per token (DIFF V2): the shown head's λ of each query token.
-      ...(map.lambda && { lambdaPerQuery: Array.from(map.lambda) }),
+      // A model whose λ varies per token (DIFF V2): the shown head's λ of each cell row (the mean of its queries').
+      ...(map.lambda && { lambdaPerRow: Array.from(map.lambda) }),
       window: result.window,
       tokens: result.tokens.map((t) => t.text),
       spans: spans.spans,
-      map: { rows: map.size, values: Array.from(map.data) },
+      map: { viewport: map.viewport, ...cellCounts(map.viewport), values: Array.from(map.data) },
+      ...(queryRow && rowOfMap(queryRow, map) && queryRow.query === spans.query && { queryRow: { viewport: queryRow.viewport, values: Array.from(queryRow.data) } }),
     };
     const pngUri = target.path.endsWith('.png') ? target : target.with({ path: `${target.path}.png` });
     const jsonUri = pngUri.with({ path: pngUri.path.replace(/\.png$/, '.json') });
@@ -54,4 +58,15 @@ export class ViewExporter {
     this.log.info(`exported ${pngUri.fsPath} and ${jsonUri.fsPath}`);
     return pngUri;
   }
+}
+
+/** Whether a locked query's row was computed for the map (its head and viewport). */
+function rowOfMap(row: { layer: number; head: number; view: string; requestId: number }, map: typeof row): boolean {
+  return row.layer === map.layer && row.head === map.head && row.view === map.view && row.requestId === map.requestId;
+}
+
+/** A viewport's size in cells (rows x cols values, row-major). */
+function cellCounts(viewport: Parameters<typeof viewportCells>[0]): { rows: number; cols: number } {
+  const { rows, cols } = viewportCells(viewport);
+  return { rows, cols };
 }

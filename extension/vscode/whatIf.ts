@@ -1,8 +1,10 @@
 // The λ what-if and head ablation: the current inspection's text run again with an intervention
 // (engine op 'whatIf', kept beside the unmodified run), then, for the chosen layer and head and the
-// locked query, each run's map (with its λ per query row, for DIFF V2), key spans and next-token
-// predictions, and the per-token surprisal difference, posted to the panel in one message. The λ
-// What-If… command asks for the same.
+// locked query, each run's map over the panel's viewport (with its λ per cell row, for DIFF V2, and
+// the locked query's row when the map's cells pool it), key spans and next-token predictions, and
+// the per-token surprisal difference, posted to the panel in one message. When the panel's viewport
+// moves, the maps of the what-if shown are computed again for it. The λ What-If… command asks for
+// the same.
 
 import * as vscode from 'vscode';
 import type { Interventions } from '../../shared/model';
@@ -11,10 +13,12 @@ import type { EngineInfo, InspectionResult, RunName } from '../core/engine';
 import type { ModelEngines } from './engines';
 import { lambdaRanges, lambdaRow } from './lambdaValues';
 import type { InspectorPanel } from './panel';
-import type { PanelSession } from './panelSession';
+import type { PanelSession, ShownViewport } from './panelSession';
 import type { InspectorSettings } from './settings';
+import { poolRows, queryRowViewport } from './viewports';
 
 type WhatIfMessage = Extract<HostMessage, { type: 'whatIf' }>;
+type WhatIfMaps = Pick<WhatIfMessage['main'], 'map' | 'queryRow' | 'lambda'>;
 
 export class WhatIfFlow {
   /** The latest request: an older one still in flight posts nothing. */
@@ -23,6 +27,8 @@ export class WhatIfFlow {
   private nextCommandId = 1_000_000_000;
   /** The last what-if posted (for the tests). */
   last: WhatIfMessage | undefined;
+  /** The what-if run's result, beside `last`: its maps are computed again for a new viewport. */
+  private lastResult: InspectionResult | undefined;
 
   constructor(
     private readonly session: PanelSession,
@@ -50,15 +56,12 @@ export class WhatIfFlow {
       const whatIfResult = await client.request({ op: 'whatIf', interventions });
       if (stale()) return;
       const k = this.settings.topSpans();
-      const side = async (run: RunName, result: InspectionResult) => {
-        const lambda = lambdaRow(result, model.nHead, layer, head);
-        return {
-          map: await client.request({ op: 'map', layer, head, view, run }),
-          ...(lambda && { lambda }),
-          spans: await client.request({ op: 'spans', layer, head, query, k, run }),
-          predictions: await client.request({ op: 'predictions', token: query, run }),
-        };
-      };
+      const shownViewport = this.session.mapViewport;
+      const side = async (run: RunName, result: InspectionResult) => ({
+        ...(await this.maps(run, result, { layer, head, view, query }, shownViewport)),
+        spans: await client.request({ op: 'spans', layer, head, query, k, run }),
+        predictions: await client.request({ op: 'predictions', token: query, run }),
+      });
       const main = await side('main', current.result);
       const whatIf = await side('whatIf', whatIfResult);
       if (stale()) return;
@@ -72,18 +75,57 @@ export class WhatIfFlow {
         head,
         view,
         query,
+        ...shownViewport,
         main,
         whatIf,
         surprisalDelta: surprisalDelta(current.result, whatIfResult),
       };
       this.last = message;
+      this.lastResult = whatIfResult;
       this.session.post(message);
+      await this.followViewport(); // the panel may have moved it meanwhile
     } catch (err) {
       if (stale()) return;
       const error = err as Error;
       this.log.error(`what-if (${describe(spec)}): ${error.message}`);
       this.session.post({ type: 'error', message: `the what-if failed: ${error.message}` });
     }
+  }
+
+  /** Computes the shown what-if's maps again when the panel's viewport moved since, and posts it. */
+  async followViewport(): Promise<void> {
+    const { last, lastResult } = this;
+    const current = this.session.inspection;
+    const shownViewport = this.session.mapViewport;
+    if (!last || !lastResult || !current || last.runId !== current.runId || last.requestId === shownViewport.requestId) return;
+    const request = this.latest;
+    try {
+      const main = await this.maps('main', current.result, last, shownViewport);
+      const whatIf = await this.maps('whatIf', lastResult, last, shownViewport);
+      if (request !== this.latest || this.last !== last || this.session.mapViewport !== shownViewport) return;
+      const side = ({ spans, predictions }: WhatIfMessage['main'], maps: WhatIfMaps) => ({ spans, predictions, ...maps });
+      this.last = { ...last, ...shownViewport, main: side(last.main, main), whatIf: side(last.whatIf, whatIf) };
+      this.session.post(this.last);
+    } catch (err) {
+      this.log.warn(`what-if maps for the new viewport: ${(err as Error).message}`);
+    }
+  }
+
+  /** One run's map over the viewport, its locked query's row when the map pools it, and its λ per cell row. */
+  private async maps(
+    run: RunName,
+    result: InspectionResult,
+    { layer, head, view, query }: Pick<WhatIfMessage, 'layer' | 'head' | 'view' | 'query'>,
+    { viewport }: ShownViewport,
+  ): Promise<WhatIfMaps> {
+    const client = this.engines.model;
+    const perQuery = lambdaRow(result, this.session.inspection!.model.nHead, layer, head);
+    const rowViewport = queryRowViewport(viewport, query);
+    return {
+      map: await client.request({ op: 'map', layer, head, view, viewport, run }),
+      ...(rowViewport && { queryRow: await client.request({ op: 'map', layer, head, view, viewport: rowViewport, run }) }),
+      ...(perQuery && { lambda: poolRows(perQuery, viewport) }),
+    };
   }
 
   /** The command: asks for a layer (or all) and a λ, then runs it and shows the What-if tab. */

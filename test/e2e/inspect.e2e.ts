@@ -152,7 +152,13 @@ test('Export View writes a PNG and a JSON', async () => {
   assert.equal(png.subarray(1, 4).toString('ascii'), 'PNG');
   const record = JSON.parse(fs.readFileSync(json, 'utf8'));
   assert.match(record.model.sha256, /^[0-9a-f]{64}$/);
-  assert.equal(record.map.values.length, record.map.rows ** 2);
+  const T = record.tokens.length;
+  assert.deepEqual(
+    [record.map.viewport.firstRow, record.map.viewport.endRow, record.map.viewport.firstKey, record.map.viewport.endKey],
+    [0, T, 0, T],
+    'the whole map, as the panel shows it',
+  );
+  assert.equal(record.map.values.length, record.map.rows * record.map.cols);
   assert.ok(record.tokens.join('').includes('<script>alert(1)</script>'), 'the export is of the last inspection, the markup');
   await session.screenshot('exported');
 });

@@ -329,7 +329,10 @@ suite('inspection in the editor', () => {
     const record = JSON.parse(fs.readFileSync(target.fsPath.replace(/\.png$/, '.json'), 'utf8'));
     assert.equal(record.model.sha256, inspection.model.sha256);
     assert.equal(record.source.range.start.line, inspection.range.start.line);
-    assert.equal(record.map.values.length, inspection.result.tokens.length ** 2);
+    const T = inspection.result.tokens.length;
+    const { viewport, rows, cols, values } = record.map;
+    assert.deepEqual([viewport.firstRow, viewport.endRow, viewport.firstKey, viewport.endKey], [0, T, 0, T], 'the whole map, as the panel shows it');
+    assert.deepEqual([rows, cols, values.length], [T, T, T * T], 'a short text: one cell per token pair');
     assert.equal(record.selection.query, inspection.result.query, "the run's query token");
     assert.equal(record.settings.executionProvider, 'auto');
   });
