@@ -5,13 +5,13 @@ tensor the extension shows. The output names and shapes are the contract in docs
 
 import inspect as pyinspect
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from model.model import Transformer
+from model.model import Transformer, block_rows
 
 OPSET = 17
 # What every graph of a package is exported with. No folding: each weight stays one initializer
@@ -74,32 +74,67 @@ class InspectionGraph(nn.Module):
         if len(interventions) == 1:  # a standard model: only the head mask
             ones = torch.ones_like(interventions[0])
             interventions = (ones, ones - 1, interventions[0])
-        logits, _, inspection = self.model(input_ids, inspect=True, interventions=interventions or None)
-        values = {**prediction_outputs(logits, input_ids, self.top_k), **inspection}
+        hidden, _, inspection = self.model(input_ids, inspect=True, interventions=interventions or None, head=False)
+        weight = self.model.head_weight()
+        # Blocks of rows: a whole (T, V) logits tensor would be 1 GiB at 32K tokens and 8K words.
+        predict = exportable_blocked_predictions if torch.onnx.is_in_onnx_export() else blocked_predictions
+        top_ids, top_probs, seen = predict(hidden, weight, following_tokens(input_ids), self.top_k)
+        values = {**assemble_predictions(top_ids, top_probs, seen, F.linear(hidden[:, -1], weight).float()), **inspection}
         return tuple(values[name] for name in self.names)
+
+
+def following_tokens(input_ids):
+    """x_{t+1} for every position t of input_ids (B, T), wrapped at the end."""
+    return torch.cat([input_ids[:, 1:], input_ids[:, :1]], dim=1)
+
+
+def row_predictions(logits, following, top_k: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For rows of logits (B, R, V): the top_k ids and probabilities (B, R, K), and the log-probability
+    of each row's following token (B, R)."""
+    logits = logits.float()
+    # log p = logits - logsumexp, taken only where needed: a log-softmax would hold another R x V
+    # tensor. logsumexp spelled out: ONNX Runtime's ReduceLogSumExp took 17 ms at 1,024 x 8,192,
+    # these four passes 6 ms.
+    peak = logits.amax(dim=-1, keepdim=True)
+    normaliser = (logits - peak).exp().sum(dim=-1).log() + peak.squeeze(-1)  # (B, R)
+    top_logits, top_ids = logits.topk(top_k, dim=-1)
+    seen = logits.gather(-1, following.unsqueeze(-1)).squeeze(-1) - normaliser
+    return top_ids, (top_logits - normaliser.unsqueeze(-1)).exp(), seen
+
+
+def blocked_predictions(hidden, weight, following, top_k: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """row_predictions of the logits hidden (B, T, E) @ weight (V, E)^T, over blocks of rows (as many as
+    block_rows gives for V), so that no (T, V) tensor is held."""
+    T = hidden.size(1)
+    rows = block_rows(1, weight.size(0))
+    ids: List[torch.Tensor] = []
+    probs: List[torch.Tensor] = []
+    seen: List[torch.Tensor] = []
+    for start in range(0, T, rows):
+        end = min(start + rows, T)
+        block = row_predictions(F.linear(hidden[:, start:end], weight), following[:, start:end], top_k)
+        ids.append(block[0])
+        probs.append(block[1])
+        seen.append(block[2])
+    return torch.cat(ids, dim=1), torch.cat(probs, dim=1), torch.cat(seen, dim=1)
+
+
+# Scripted for the export, so that the loop over blocks becomes an ONNX Loop (as model.causal_attention).
+exportable_blocked_predictions = torch.jit.script(blocked_predictions)
+
+
+def assemble_predictions(top_ids, top_probs, seen, last_logits) -> dict:
+    """The contract's prediction outputs: token_logprob[t] = log p(x_t | x_<t) (position 0 has no
+    prediction and holds 0) from each position's log-probability of its following token."""
+    token_logprob = torch.cat([torch.zeros_like(seen[:, :1]), seen[:, :-1]], dim=1)
+    return {"top_ids": top_ids, "top_probs": top_probs, "token_logprob": token_logprob, "last_logits": last_logits}
 
 
 def prediction_outputs(logits, input_ids, top_k: int) -> dict:
     """The contract's outputs that follow from the logits (B, T, V) of input_ids (B, T): top_ids,
-    top_probs, token_logprob and last_logits. Every model's reference computes them here."""
-    logits = logits.float()
-    # log p = logits - logsumexp, taken only where needed: a log-softmax or a slice of the
-    # T x V logits would each hold another T x V tensor.
-    # logsumexp spelled out: ONNX Runtime's ReduceLogSumExp took 17 ms at 1,024 x 8,192, these
-    # four passes 6 ms.
-    peak = logits.amax(dim=-1, keepdim=True)
-    normaliser = (logits - peak).exp().sum(dim=-1).log() + peak.squeeze(-1)  # (B, T)
-    top_logits, top_ids = logits.topk(top_k, dim=-1)
-    # token_logprob[t] = log p(x_t | x_<t); position 0 has no prediction and holds 0.
-    following = torch.cat([input_ids[:, 1:], input_ids[:, :1]], dim=1)  # x_{t+1}, wrapped at the end
-    seen = logits.gather(-1, following[..., None]).squeeze(-1) - normaliser
-    token_logprob = torch.cat([torch.zeros_like(seen[:, :1]), seen[:, :-1]], dim=1)
-    return {
-        "top_ids": top_ids,
-        "top_probs": (top_logits - normaliser[..., None]).exp(),
-        "token_logprob": token_logprob,
-        "last_logits": logits[:, -1],
-    }
+    top_probs, token_logprob and last_logits. The references of imported formats compute them here."""
+    top_ids, top_probs, seen = row_predictions(logits, following_tokens(input_ids), top_k)
+    return assemble_predictions(top_ids, top_probs, seen, logits[:, -1].float())
 
 
 def export_onnx(model: Transformer, path: Path, top_k: int) -> list:
@@ -153,9 +188,7 @@ class LogitLens(nn.Module):
         self.top_k = top_k
 
     def forward(self, hidden):
-        model = self.model
-        head = model.tok_emb.weight if model.lm_head is None else model.lm_head.weight
-        logits = F.linear(model.norm(hidden), head).float()
+        logits = F.linear(self.model.norm(hidden), self.model.head_weight()).float()
         top_logp, top_ids = F.log_softmax(logits, dim=-1).topk(self.top_k, dim=-1)
         return top_ids, top_logp.exp()
 

@@ -375,11 +375,17 @@ class Transformer(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, idx, targets=None, inspect: bool = False, interventions: Optional[Intervention] = None):
+    def head_weight(self):
+        """The LM head's weight (V, E): the embedding when tied."""
+        return self.tok_emb.weight if self.lm_head is None else self.lm_head.weight
+
+    def forward(self, idx, targets=None, inspect: bool = False, interventions: Optional[Intervention] = None,
+                head: bool = True):
         """idx: (B, T) token ids. Returns (logits, loss, inspection). The loss is the mean
         next-token cross-entropy when targets are given; inspection is a dict of per-layer
         stacked tensors (batch first, then layer) when inspect is True, else None. interventions
-        holds (n_layer, heads) tensors, row l for layer l."""
+        holds (n_layer, heads) tensors, row l for layer l. head=False returns the final normed hidden
+        states (B, T, E) in place of the logits (the inspection graph applies the head in blocks)."""
         B, T = idx.shape
         cos, sin = rotary_tables(T, self.cfg.head_dim, self.cfg.rope_theta, idx.device)
         x = self.tok_emb(idx)
@@ -395,7 +401,7 @@ class Transformer(nn.Module):
                 per_layer.append(extras)
                 hidden.append(x)
         h = self.norm(x)
-        logits = F.linear(h, self.tok_emb.weight if self.lm_head is None else self.lm_head.weight)
+        logits = F.linear(h, self.head_weight()) if head else h
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)

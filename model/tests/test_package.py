@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import run_module, run_onnxruntime
-from model.export import reference_outputs
+from model.export import InspectionGraph, intervention_inputs, prediction_outputs, reference_outputs
 from model.model import block_rows
 from model.fixtures import FIXTURE_TOKENIZER, FIXTURES, golden_record, tiny_model
 from model.package import (PackageError, load_checkpoint, load_package, save_checkpoint, sha256_file,
@@ -181,3 +181,18 @@ def test_foreign_checkpoint(tmp_path):
     torch.save({"state_dict": {}}, tmp_path / "other.pt")
     with pytest.raises(PackageError, match="field 'format'"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def test_predictions_over_blocks_match_whole_logits():
+    """The inspection graph's prediction head, applied to blocks of rows, gives what the whole
+    (T, V) logits give."""
+    model = tiny_model("diff", VOCAB, max_seq_len=640)
+    rows = block_rows(1, VOCAB)
+    assert 600 > 2 * rows, "600 tokens span three blocks of the head"
+    ids = torch.randint(0, VOCAB, (1, 600), generator=torch.Generator().manual_seed(4))
+    graph = InspectionGraph(model, top_k=10)
+    with torch.no_grad():
+        blocked = dict(zip(graph.names, graph(ids, *intervention_inputs(model).values())))
+        whole = prediction_outputs(model(ids)[0], ids, top_k=10)
+    for name, expected in whole.items():
+        assert_close(blocked[name], expected, name)
