@@ -95,6 +95,8 @@ def main(argv=None) -> int:
     p.add_argument("--from-package", type=Path,
                    help="a DIFF package of this project to write instead of random weights (V1 as diff-v1, V2 as diff-v2)")
     p.add_argument("--vocab-size", type=int, help="embedding rows (default: the tokenizer's, plus 16 for tiny)")
+    p.add_argument("--retrieval", nargs=2, metavar=("QUERY", "KEY"),
+                   help="plant a retrieval head (layer 0, head 0): the one-token text QUERY attends to the one-token text KEY")
     p.add_argument("--text", help="the text of expected.json (default: the golden text; a shorter one for 100m)")
     args = parser.parse_args(argv)
 
@@ -129,7 +131,7 @@ def main(argv=None) -> int:
             from model.checkpoints import write_checkpoint
             for path in write_checkpoint(args.format, args.out, dtype=args.dtype, shards=args.shards, seed=args.seed,
                                          size=args.size, vocab_size=args.vocab_size, text=args.text,
-                                         from_package=args.from_package):
+                                         from_package=args.from_package, retrieval=args.retrieval):
                 print(f"wrote {path}")
     except PackageError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -54,9 +54,10 @@ LLAMA_SIZES = {
                  num_key_value_heads=4, head_dim=8, max_position_embeddings=128),
     "100m": dict(hidden_size=1024, intermediate_size=2816, num_hidden_layers=8, num_attention_heads=16,
                  num_key_value_heads=8, head_dim=64, max_position_embeddings=1024),
-    # The long-context test model: small layers at a 32,768-token context (7.4M parameters as a DiffLlama).
+    # The long-context test model: small layers at a 32,768-token context (7.4M parameters as a
+    # DiffLlama), with the RoPE base long-context models use (its slowest pair turns 0.08 rad in 32K tokens).
     "long32k": dict(hidden_size=256, intermediate_size=688, num_hidden_layers=4, num_attention_heads=8,
-                    num_key_value_heads=8, head_dim=32, max_position_embeddings=32768),
+                    num_key_value_heads=8, head_dim=32, max_position_embeddings=32768, rope_theta=1e6),
 }
 FORMAT_FIELDS = {
     "diffllama": dict(model_type="diffllama", architectures=["DiffLlamaForCausalLM"], rope_theta=10000.0,
@@ -76,7 +77,7 @@ FORMAT_FIELDS = {
 DIFF_SIZES = {
     "tiny": dict(n_layer=2, n_embd=64, n_head=4, n_kv_head=2, max_seq_len=128),
     "100m": dict(n_layer=8, n_embd=1024, n_head=8, n_kv_head=8, max_seq_len=1024),
-    "long32k": dict(n_layer=4, n_embd=256, n_head=4, n_kv_head=4, max_seq_len=32768),
+    "long32k": dict(n_layer=4, n_embd=256, n_head=4, n_kv_head=4, max_seq_len=32768, rope_theta=1e6),
 }
 # model.py parameter -> Llama-style name (docs/import.md); V2's output projection is o_proj there.
 NAME_MAP = [
@@ -206,7 +207,7 @@ def random_plan(fmt: str, size: str, vocab_size: Optional[int], seed: int, dtype
     if vocab_size < tokenizer.vocab_size:
         raise PackageError(f"--vocab-size is {vocab_size}; the tokenizer {tokenizer_path} needs at least {tokenizer.vocab_size}")
     if fmt in REFERENCES:
-        config = {**LLAMA_SIZES[size], **FORMAT_FIELDS[fmt], "vocab_size": vocab_size,
+        config = {**FORMAT_FIELDS[fmt], **LLAMA_SIZES[size], "vocab_size": vocab_size,
                   "bos_token_id": tokenizer.eot_id, "torch_dtype": dtype}
         if fmt == "llama":  # head_dim left to its default, hidden_size / num_attention_heads
             del config["head_dim"]
@@ -218,6 +219,50 @@ def random_plan(fmt: str, size: str, vocab_size: Optional[int], seed: int, dtype
         specs = [(hf_name(name, cfg.variant), tuple(t.shape)) for name, t in Transformer(cfg).state_dict().items()]
     generator = torch.Generator().manual_seed(seed)
     return Plan(config, specs, lambda name, shape: random_weight(name, shape, generator), tokenizer_path)
+
+
+RETRIEVAL_GAIN = 1.5  # the planted head's logit from the query token to the key token: (16 * gain)^2 / sqrt(d)
+
+
+def plant_retrieval(plan: Plan, query_text: str, key_text: str) -> Plan:
+    """The plan with a retrieval head planted in layer 0, head 0's first softmax sub-head (A1 of a
+    DiffLlama's differential head 0): the query token attends to the key token wherever it lies and
+    to nothing else, and every other token attends evenly. Hidden channels 0 and 1 carry only the
+    two tokens (embedding rows set to one-hot, the channels zeroed in every other row), the
+    sub-head's queries and keys read only them, on its lowest-frequency RoPE pair (dims d/2 - 1 and
+    d - 1: at the long32k size's theta it turns 0.08 rad over 32K tokens, at theta 10,000 already
+    1.4 rad over 8,000, past which the logit changes sign). The long-context tests look for this key
+    across a whole file."""
+    if plan.config.get("model_type") not in ("diffllama", "llama", "mistral"):
+        raise PackageError("--retrieval plants its head in Llama-style checkpoints (diffllama, llama, mistral)")
+    tokenizer = load_tokenizer(plan.tokenizer)
+    ids = []
+    for text in (query_text, key_text):
+        encoded = tokenizer.encode(text)
+        if len(encoded) != 1:
+            raise PackageError(f"--retrieval {text!r}: the tokenizer {plan.tokenizer} encodes it as {len(encoded)} tokens; give a text of one token")
+        ids.append(encoded[0])
+    query_id, key_id = ids
+    d = plan.config.get("head_dim") or plan.config["hidden_size"] // plan.config["num_attention_heads"]
+    lowest = d // 2 - 1  # rotate_half pairs dim i with i + d/2; pair d/2 - 1 turns slowest
+
+    def tensor_for(name: str, shape: tuple) -> torch.Tensor:
+        tensor = plan.tensor_for(name, shape).clone()
+        if name == "model.embed_tokens.weight":
+            tensor[:, :2] = 0
+            tensor[query_id], tensor[key_id] = 0, 0
+            tensor[query_id, 0], tensor[key_id, 1] = 1, 1
+        elif name == "model.layers.0.input_layernorm.weight":
+            tensor[:2] = 1
+        elif name in ("model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight"):
+            channel = 0 if ".q_proj." in name else 1
+            tensor[:d] = 0
+            tensor[lowest, channel] = RETRIEVAL_GAIN
+        elif name in ("model.layers.0.self_attn.q_proj.bias", "model.layers.0.self_attn.k_proj.bias"):
+            tensor[:d] = 0
+        return tensor
+
+    return plan._replace(tensor_for=tensor_for)
 
 
 def package_plan(fmt: str, package: Path, dtype: str) -> Plan:
@@ -323,7 +368,7 @@ def expected_outputs(fmt: str, config: dict, tensors: dict, ids: list) -> dict:
 
 def write_checkpoint(fmt: str, out: Path, *, dtype: str = "float32", shards: int = 1, seed: int = 0,
                      size: str = "tiny", vocab_size: Optional[int] = None, text: Optional[str] = None,
-                     from_package: Optional[Path] = None) -> list:
+                     from_package: Optional[Path] = None, retrieval: Optional[tuple] = None) -> list:
     """Writes the checkpoint folder (which must be new or empty); returns the files written."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -331,6 +376,8 @@ def write_checkpoint(fmt: str, out: Path, *, dtype: str = "float32", shards: int
     if fmt not in FORMATS or dtype not in DTYPES or size not in SIZES:
         raise PackageError(f"format {fmt!r}, dtype {dtype!r}, size {size!r}: expected one of {FORMATS}, {tuple(DTYPES)}, {SIZES}")
     plan = package_plan(fmt, Path(from_package), dtype) if from_package else random_plan(fmt, size, vocab_size, seed, dtype)
+    if retrieval:
+        plan = plant_retrieval(plan, *retrieval)
     if text is None:
         text = SHORT_TEXT if size == "100m" else GOLDEN_TEXT
     ids = [plan.config["bos_token_id"]] + load_tokenizer(plan.tokenizer).encode(text)
