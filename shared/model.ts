@@ -83,6 +83,9 @@ export const modelInfoSchema = z.object({
   maxSeqLen: indexSchema,
   /** The ONNX Runtime execution provider the model runs on. */
   provider: z.string(),
+  /** Parameters, and the bytes of its graph and weights files (absent in states saved before them). */
+  parameters: z.number().optional(),
+  weightBytes: z.number().optional(),
   /** The pairing of a differential head's softmax sub-heads (pairingSchema); null for a baseline.
    *  Absent in states saved before it: the paper's. */
   pairing: pairingSchema.nullable().optional(),

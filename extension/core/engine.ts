@@ -63,6 +63,8 @@ export class Engine {
   private lensSession: Promise<ort.InferenceSession> | undefined;
   /** The last inspection ('main') and, beside it, a what-if run of the same tokens ('whatIf'). */
   private runs: Partial<Record<RunName, Run>> = {};
+  /** The speed of the last timed run (runFlops per millisecond), for estimates. */
+  private flopsPerMs: number | undefined;
   private readonly graphs = new AnalysisGraphs();
   private readonly statistics = new StatisticsThread();
   /** The last run's outlier statistics and quantisation what-if, once asked for. */
@@ -89,7 +91,7 @@ export class Engine {
     const sourceFormat = c.source?.format ?? null;
     return new Engine(pkg, session, tokenizer, {
       name: c.name, kind: c.kind, sha256: pkg.sha256, nLayer: c.n_layer, nHead: c.n_head, maxSeqLen: inspectionContext(c),
-      pairing: c.pairing, lambdaGranularity, sourceFormat, ...info, dir: packageDir,
+      pairing: c.pairing, lambdaGranularity, sourceFormat, parameters: c.parameters, weightBytes: pkg.weightBytes, ...info, dir: packageDir,
     });
   }
 
@@ -149,11 +151,19 @@ export class Engine {
     return id < this.tokenizer.vocabSize ? this.tokenizer.tokenText(id) : `⟨id ${id}: no token⟩`;
   }
 
+  /** How many tokens an inspection of `text` runs, and about how long it will take at the speed of
+   *  the last run (none before a first run of at least ESTIMATE_FROM_TOKENS tokens). */
+  estimate(text: string): RunEstimate {
+    const tokens = Math.min(this.tokenizer.encode(text).ids.length + 1, inspectionContext(this.pkg.config));
+    return { tokens, ...(this.flopsPerMs && { seconds: runFlops(this.pkg.config, tokens) / this.flopsPerMs / 1000 }) };
+  }
+
   private async execute(ids: number[], tokens: TokenInfo[], window: InputWindow | null, query: number, interventions: Interventions): Promise<Run> {
     const config = this.pkg.config;
     const started = performance.now();
     const out = await runModel(this.session, ids, config, interventions);
     const latencyMs = performance.now() - started;
+    if (ids.length >= ESTIMATE_FROM_TOKENS) this.flopsPerMs = runFlops(config, ids.length) / latencyMs;
     const analysis = new RunAnalysis(config, out, this.graphs);
     const thumbnails: Thumbnails = {};
     const { pooled, size } = await analysis.pooledMaps();
@@ -286,6 +296,21 @@ export class Engine {
       return this.statistics.quantisation(config, statisticsInputs(out), layers.map((l) => l.logits.top1));
     });
   }
+}
+
+/** What an inspection will cost: the tokens it runs and, once a run has been timed, about how long. */
+export interface RunEstimate {
+  tokens: number;
+  seconds?: number;
+}
+
+/** Runs shorter than this are dominated by fixed costs: their speed does not predict a long run's. */
+const ESTIMATE_FROM_TOKENS = 256;
+
+/** Multiply-adds x 2 of a run of T tokens: the weights once per token, and the causal half of the
+ *  attention scores (q k^T, d wide) and of their product with the values (w wide) per softmax sub-head. */
+export function runFlops(config: PackageConfig, T: number): number {
+  return 2 * config.parameters * T + config.n_layer * config.n_softmax_heads * T * T * (config.head_dim + config.value_head_dim);
 }
 
 /** The runs the engine keeps: the last inspection, and a what-if run of its tokens. */

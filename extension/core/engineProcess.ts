@@ -18,6 +18,8 @@ async function handle(request: EngineRequest): Promise<unknown> {
   switch (request.op) {
     case 'inspect':
       return engine.inspect(request.text, request.queryOffset);
+    case 'estimate':
+      return engine.estimate(request.text);
     case 'whatIf':
       return engine.whatIf(request.interventions);
     case 'map':

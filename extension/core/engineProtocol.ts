@@ -4,12 +4,13 @@
 import type { KeySpan, LayerOutliers, LayerQuantisation, MapViewport } from '../../shared/inspection';
 import type { Interventions, MapView } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
-import type { EngineInfo, InspectionResult, LensLayer, Prediction, RunName } from './engine';
+import type { EngineInfo, InspectionResult, LensLayer, Prediction, RunEstimate, RunName } from './engine';
 import type { ProviderSetting } from './runtime';
 
 export type EngineRequest =
   | { op: 'load'; packageDir: string; provider: ProviderSetting }
   | { op: 'inspect'; text: string; queryOffset?: number }
+  | { op: 'estimate'; text: string }
   | { op: 'whatIf'; interventions: Interventions }
   | { op: 'map'; layer: number; head: number; view: MapView; viewport?: MapViewport; run?: RunName }
   | { op: 'spans'; layer: number; head?: number; query: number; k: number; run?: RunName }
@@ -22,6 +23,7 @@ export type EngineRequest =
 export interface EngineReplies {
   load: EngineInfo;
   inspect: InspectionResult;
+  estimate: RunEstimate;
   whatIf: InspectionResult;
   map: Float32Array;
   spans: KeySpan[];

@@ -69,6 +69,8 @@ export interface ModelPackage {
   lensPath?: string;
   /** sha256 of model.onnx: identifies the weights in exports and results. */
   sha256: string;
+  /** Bytes of model.onnx and, for imported packages, weights.bin. */
+  weightBytes: number;
 }
 
 /** A package the extension cannot use. The message names the file, the field and what was expected. */
@@ -103,6 +105,7 @@ export async function loadModelPackage(dir: string): Promise<ModelPackage> {
     modelPath: path.join(dir, 'model.onnx'),
     ...(manifest.files['lens.onnx'] ? { lensPath: path.join(dir, 'lens.onnx') } : {}),
     sha256: hashes['model.onnx'],
+    weightBytes: manifest.files['model.onnx'].bytes + (manifest.files['weights.bin']?.bytes ?? 0),
   };
 }
 

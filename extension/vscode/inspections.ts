@@ -7,7 +7,7 @@ import type { ActiveInspection } from './activeInspection';
 import type { ModelEngines } from './engines';
 import type { ModelJobs } from './modelJobs';
 import type { PanelSession } from './panelSession';
-import type { InspectorStatusBar } from './statusBar';
+import { formatDuration, type InspectorStatusBar } from './statusBar';
 
 export class InspectionRunner {
   constructor(
@@ -30,7 +30,8 @@ export class InspectionRunner {
     await this.jobs.run('DiffTransformer: inspecting', `Running the model on ${path.basename(document.fileName)}…`, async (progress, signal, superseded) => {
       progress.report({ message: 'loading the model' });
       const model = await this.engines.ensureModel();
-      progress.report({ message: `running ${model.name}` });
+      const estimate = await this.engines.model.request({ op: 'estimate', text }, signal);
+      progress.report({ message: `running ${model.name} on ${estimate.tokens.toLocaleString('en-US')} tokens${estimate.seconds === undefined ? '' : `, about ${formatDuration(estimate.seconds)}`}` });
       const result = await this.engines.model.request({ op: 'inspect', text }, signal);
       let comparison: ActiveInspection['comparison'];
       if (compare) {

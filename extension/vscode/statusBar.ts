@@ -15,13 +15,13 @@ export class InspectorStatusBar implements vscode.Disposable {
   }
 
   showModel(model: EngineInfo): void {
-    this.show(`$(pulse) DiffTransformer: ${model.name} · ${model.provider}`, `Model ${model.dir}`);
+    this.show(`$(pulse) DiffTransformer: ${model.name}${sizeOf(model, ' · ')} · ${model.provider}`, describeModel(model));
   }
 
   showRun(model: EngineInfo, result: InspectionResult): void {
     this.show(
-      `$(pulse) DiffTransformer: ${model.name} · ${model.provider} · ${result.latencyMs.toFixed(0)} ms`,
-      `Last run: ${result.tokens.length} tokens in ${result.latencyMs.toFixed(1)} ms on ${model.provider}${result.window ? `\n${result.window.note}` : ''}`,
+      `$(pulse) DiffTransformer: ${model.name}${sizeOf(model, ' · ')} · ${model.provider} · ${formatDuration(result.latencyMs / 1000)}`,
+      `${describeModel(model)}\nLast run: ${result.tokens.length.toLocaleString('en-US')} tokens in ${formatDuration(result.latencyMs / 1000)} on ${model.provider}${result.window ? `\n${result.window.note}` : ''}`,
     );
   }
 
@@ -37,4 +37,25 @@ export class InspectorStatusBar implements vscode.Disposable {
   dispose(): void {
     this.item.dispose();
   }
+}
+
+/** "6.8M params" (with the separator before it), or nothing for a model that does not say. */
+function sizeOf(model: EngineInfo, separator: string): string {
+  return model.parameters ? `${separator}${formatCount(model.parameters)} params` : '';
+}
+
+function describeModel(model: EngineInfo): string {
+  const weights = model.weightBytes ? `, ${(model.weightBytes / 2 ** 20).toFixed(0)} MiB of weights` : '';
+  return `Model ${model.dir}${model.parameters ? `\n${formatCount(model.parameters)} parameters${weights}` : ''}; runs up to ${model.maxSeqLen.toLocaleString('en-US')} tokens at once`;
+}
+
+function formatCount(n: number): string {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : `${(n / 1e6).toFixed(1)}M`;
+}
+
+/** "93 ms", "4.2 s", "2 min 5 s". */
+export function formatDuration(seconds: number): string {
+  if (seconds < 1) return `${(seconds * 1000).toFixed(0)} ms`;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
 }
