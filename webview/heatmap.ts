@@ -14,8 +14,9 @@
 // marked at once (so that ↑/↓ step from it); the panel state's query replaces it when the host
 // answers. The keyboard walks the focused cell (the locked row, a key column of it; a step is one
 // cell) and a live region says each cell it reaches; "View as table" lists the row's strongest
-// keys (mapTable.ts). A caption under the readout says which softmax heads the map's A1 and A2
-// are; a model whose λ varies per token gets the λ strip beside the map (lambdaStrip.ts).
+// keys (mapTable.ts). The zoom buttons and the pooling switch sit beside the readout; a caption
+// under it says which softmax heads the map's A1 and A2 are and which tokens the view shows; a
+// model whose λ varies per token gets the λ strip beside the map (lambdaStrip.ts).
 
 import { POOLINGS, viewportCells, wholeMap, type MapViewport, type TokenInfo } from '../shared/inspection';
 import { MAP_CELLS_MAX } from '../shared/protocol';
@@ -29,7 +30,7 @@ import { cellAfterKey, KEYBOARD_HELP, MapText, mapName, type MapCell } from './m
 import { QueryStrip } from './queryStrip';
 import type { ShownMap } from './state';
 import { describeElement, element } from './view';
-import { cellAt, isPooled, lockedRow, panned, sameViewport, showing, tokensPerCell, zoomed, type ViewportCell } from './viewport';
+import { cellAt, isPooled, lacksQueryRow, lockedRow, panned, sameViewport, showing, tokensPerCell, zoomed, type ViewportCell } from './viewport';
 
 /** Largest token side (CSS px), so that a short text or a deep zoom does not give giant cells. */
 const MAX_CELL = 28;
@@ -67,6 +68,8 @@ export class HeatmapView {
   private readonly focusCell: HTMLElement;
   private readonly legend: HTMLCanvasElement;
   private readonly caption: HTMLElement;
+  /** The caption's part that says what the map's head is made of. */
+  private readonly headCaption: HTMLElement;
   private readonly strip: LambdaStrip;
   private readonly queryStrip: QueryStrip;
   private readonly text: MapText;
@@ -145,21 +148,26 @@ export class HeatmapView {
     );
     this.frame.append(grid);
     this.legend = element('canvas', 'legend', `${idPrefix}legend`);
-    this.caption = element('div', 'heatmap-caption', `${idPrefix}heatmap-caption`);
+    this.caption = element('div', 'heatmap-caption');
+    // One line (the whole text is its tooltip), so that the map keeps the panel's height.
+    Object.assign(this.caption.style, { whiteSpace: 'nowrap', overflow: 'hidden', textOverflow: 'ellipsis' });
+    this.headCaption = element('span', '', `${idPrefix}heatmap-caption`);
     this.text = new MapText(idPrefix);
     const zoom = (factor: number) => () => this.zoomBy(factor);
     this.pooling = createPoolingSwitch(`${idPrefix}pooling-switch`, (pooling) => this.target && this.ask({ ...this.target, pooling }));
     this.viewportLabel = element('span', 'heatmap-viewport', `${idPrefix}viewport`);
+    this.caption.append(this.headCaption, this.viewportLabel);
+    // Beside the readout, not in a row of their own: the map keeps the panel's height.
     this.zoomBar = element('div', 'heatmap-zoom');
-    Object.assign(this.zoomBar.style, { display: 'flex', flexWrap: 'wrap', alignItems: 'center', gap: '4px 8px', margin: '2px 0' });
+    Object.assign(this.zoomBar.style, { display: 'flex', alignItems: 'center', gap: '4px', flex: 'none' });
     this.zoomBar.append(
       createButton(`${idPrefix}zoom-out`, '−', 'Zoom out (−)', zoom(ZOOM_STEP)),
       createButton(`${idPrefix}zoom-in`, '+', 'Zoom in (+)', zoom(1 / ZOOM_STEP)),
-      createButton(`${idPrefix}zoom-whole`, 'Whole map', 'Show the whole map (0)', () => this.showWhole()),
+      createButton(`${idPrefix}zoom-whole`, '⤢', 'Show the whole map (0)', () => this.showWhole()),
       this.pooling.element,
-      this.viewportLabel,
     );
-    parent.append(this.text.toolbar, this.zoomBar, this.caption, this.text.announcer, this.frame, this.legend, this.text.table);
+    this.text.toolbar.append(this.zoomBar);
+    parent.append(this.text.toolbar, this.caption, this.text.announcer, this.frame, this.legend, this.text.table);
 
     // Pointer positions are kept as client coordinates and turned into cells once per frame
     // (event.offsetX is rounded to whole pixels, which picks the wrong cell on subpixel layouts).
@@ -199,7 +207,7 @@ export class HeatmapView {
    *  row only when the state's query changed, so a row the user just locked stays marked, and
    *  moves the image only for a new target. `caption` says what the map's head is made of. */
   render(map: ShownMap | undefined, tokens: readonly TokenInfo[], query: number, caption = '', target = map?.viewport): void {
-    if (this.caption.textContent !== caption) this.caption.textContent = this.caption.title = caption;
+    if (this.headCaption.textContent !== caption) this.headCaption.textContent = caption;
     const { rendered } = this;
     if (map !== rendered.map || (map && tokens !== rendered.tokens)) {
       if (map) this.show(map, tokens, query, target ?? map.viewport);
@@ -399,7 +407,9 @@ export class HeatmapView {
     const cells = perCell.rows * perCell.keys > 1 ? `${perCell.rows}×${perCell.keys} tokens a cell (${target.pooling})` : 'one cell per token';
     const rows = `queries ${target.firstRow}–${target.endRow - 1}`;
     const keys = `keys ${target.firstKey}–${target.endKey - 1}`;
-    this.viewportLabel.textContent = `${rows}, ${keys} · ${cells}${this.pending ? ' · computing…' : ''}`;
+    const separator = this.headCaption.textContent ? ' · ' : '';
+    this.viewportLabel.textContent = `${separator}${rows}, ${keys} · ${cells}${this.pending ? ' · computing…' : ''}`;
+    this.caption.title = this.caption.textContent ?? '';
   }
 
   private paint(): void {
@@ -410,11 +420,11 @@ export class HeatmapView {
     this.paintQueryRow();
   }
 
-  /** The locked query's row in the strip under the map, on the map's scale (hidden until the
-   *  host's row arrives where the map's rows pool queries). */
+  /** The locked query's row in the strip under the map, on the map's scale, where the map lacks
+   *  it (its rows pool queries, or the query is out of view; shown once the host's row arrives). */
   private paintQueryRow(): void {
     const { map, query } = this;
-    const values = map && lockedRow(map, query);
+    const values = map && lacksQueryRow(map.viewport, query) ? lockedRow(map, query) : undefined;
     this.queryStrip.show(values, this.scale, map && { runId: map.runId, layer: map.layer, head: map.head, view: map.view, query });
   }
 

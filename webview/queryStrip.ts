@@ -6,10 +6,7 @@
 // -head, -view) for a reader and the tests. Styled here (the panel's style sheet has no rule for it).
 
 import type { ColorScale } from './colors';
-import { describeElement, element } from './view';
-
-/** Height of the strip (CSS px). */
-const STRIP_HEIGHT = 10;
+import { describeElement, element, QUERY_STRIP_GAP, QUERY_STRIP_HEIGHT } from './view';
 
 export class QueryStrip {
   /** "query N", left of the strip (under the row labels). */
@@ -23,14 +20,14 @@ export class QueryStrip {
     this.canvas = element('canvas', 'query-strip', `${idPrefix}query-strip`);
     this.canvas.setAttribute('aria-hidden', 'true'); // the readout and View as table say the same
     this.canvas.title = 'The locked query’s row at full resolution';
-    Object.assign(this.frame.style, { gridArea: '3 / 2', position: 'relative', overflow: 'hidden', height: `${STRIP_HEIGHT}px`, marginTop: '3px' });
+    Object.assign(this.frame.style, { gridArea: '3 / 2', position: 'relative', overflow: 'hidden', height: `${QUERY_STRIP_HEIGHT}px`, marginTop: `${QUERY_STRIP_GAP}px` });
     Object.assign(this.canvas.style, { position: 'absolute', top: '0', height: '100%', imageRendering: 'pixelated' });
     Object.assign(this.label.style, {
       gridArea: '3 / 1',
-      marginTop: '3px',
+      marginTop: `${QUERY_STRIP_GAP}px`,
       paddingRight: '4px',
       fontSize: '0.85em',
-      lineHeight: `${STRIP_HEIGHT}px`,
+      lineHeight: `${QUERY_STRIP_HEIGHT}px`,
       textAlign: 'right',
       whiteSpace: 'nowrap',
       overflow: 'hidden',

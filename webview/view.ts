@@ -70,14 +70,17 @@ export function whenChanged<Inputs extends readonly unknown[]>(draw: (...inputs:
 
 /** Room kept under a map for its colour legend (canvas and gap, CSS px) when the panel has it. */
 const LEGEND_ROOM = 48;
+/** The strip of the locked query's row under a map (queryStrip.ts): its height and the gap above it. */
+export const QUERY_STRIP_HEIGHT = 10;
+export const QUERY_STRIP_GAP = 3;
 /** The smallest frame fitted (token labels and a small map), however little room the panel has. */
 const MIN_SIDE = 120;
 /** Below this, the legend is left under the fold so that the map itself keeps some size. */
 const MIN_FIT = 160;
 
 /** Keeps the heatmap inside `area` within the panel's height: its frame (square: token labels plus
- *  map) may be only as wide as the room from its top (unscrolled) to the panel's bottom, with the
- *  legend under it when there is room for both. The heatmap sizes its cells to the frame's width,
+ *  map, and the query strip under it when shown) may be only as wide as the room from its top
+ *  (unscrolled) to the panel's bottom, with the legend under it when there is room for both. The heatmap sizes its cells to the frame's width,
  *  so the map is visible without scrolling at any panel height. Sets --fit-side on `area`. */
 export function fitHeatmapToPanel(area: HTMLElement): void {
   const fit = () => {
@@ -85,7 +88,9 @@ export function fitHeatmapToPanel(area: HTMLElement): void {
     if (!frame || area.offsetParent === null) return; // a hidden tab has no layout
     const top = frame.getBoundingClientRect().top + window.scrollY;
     const bottomPadding = parseFloat(getComputedStyle(document.body).paddingBottom) || 0;
-    const room = window.innerHeight - top - bottomPadding;
+    const strip = frame.querySelector<HTMLElement>('.query-strip-frame');
+    const stripRoom = strip && !strip.hidden ? QUERY_STRIP_HEIGHT + QUERY_STRIP_GAP : 0;
+    const room = window.innerHeight - top - bottomPadding - stripRoom;
     const side = room - LEGEND_ROOM >= MIN_FIT ? room - LEGEND_ROOM : room;
     const value = `${Math.max(MIN_SIDE, Math.floor(side))}px`;
     if (area.style.getPropertyValue('--fit-side') !== value) area.style.setProperty('--fit-side', value);
