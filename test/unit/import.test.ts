@@ -111,13 +111,15 @@ outputs = expected_outputs(fmt, config, read_weights(folder), ids)
 out.write_text(json.dumps({"ids": ids, "outputs": {name: {"dims": list(a.shape), "data": a.reshape(-1).tolist()} for name, a in outputs.items()}}))
 `;
 
-/** Query rows per attention block for S sub-heads and T tokens (shared/attention.json's rule). */
-function blockRows(S: number, T: number): number {
-  return Math.min(Math.max(Math.floor(blockSizing.tile_elements / (S * T)), blockSizing.min_rows), blockSizing.max_rows, T);
+/** Rows per block of T tokens when `perRow` floats each (shared/attention.json's rule): S * T for
+ *  attention's query rows over S sub-heads, V for the prediction head's rows of logits. */
+function blockRows(perRow: number, T: number): number {
+  return Math.min(Math.max(Math.floor(blockSizing.tile_elements / perRow), blockSizing.min_rows), blockSizing.max_rows, T);
 }
 
-// Texts longer than a block of query rows: the graph's attention loop runs several blocks, the last
-// one full (512) or cut short, and must agree with a reference that holds the whole T x T maps.
+// Texts longer than a block of query rows and a block of the prediction head's rows: the graph's
+// attention and head loops run several blocks, the last one full (512) or cut short, and must agree
+// with a reference that holds the whole T x T maps and T x V logits.
 const LONG_INPUTS: Array<[string, number, string]> = [
   ['diffllama', 600, "'halves' values"],
   ['llama', 512, "'plain' values, grouped-query"],
@@ -140,8 +142,10 @@ for (const [format, T, about] of LONG_INPUTS) {
     await importModel({ source, destination });
     const pkg = await loadModelPackage(destination);
     assert.equal(pkg.config.attention, 'blocked');
-    const rows = blockRows(pkg.config.n_softmax_heads, T);
-    assert.ok(Math.ceil(T / rows) >= 2, `${T} tokens in blocks of ${rows} rows: more than one block`);
+    const rows = blockRows(pkg.config.n_softmax_heads * T, T);
+    assert.ok(Math.ceil(T / rows) >= 2, `${T} tokens in blocks of ${rows} query rows: more than one block`);
+    const headRows = blockRows(config.vocab_size, T);
+    assert.ok(Math.ceil(T / headRows) >= 2, `${T} tokens in blocks of ${headRows} rows of logits: more than one block`);
     const outputs = await runPackage(destination, ids);
     // Hundreds of positions (llama3's RoPE among them) and float32 sums this long drift from the
     // reference by up to 2e-5 of each tensor's largest value (measured: llama's hidden_states 1.3e-4

@@ -132,15 +132,16 @@ export class GraphBuilder {
   take = (x: Value, axis: number, index: number, name?: string) => this.op('Gather', [x, this.int64([index], [])], { axis }, name);
 
   /** An ONNX Loop of `trips` (an int64 scalar) iterations, run for its scan outputs: `body` builds one
-   *  iteration from its number (an int64 scalar) and returns the float32 values it yields, each with
-   *  its dims; every yield comes back stacked along a new first axis. The body may use this graph's values. */
-  loop(trips: Value, body: (iteration: GraphBuilder, index: Value) => Array<[Value, Dim[]]>): Value[] {
+   *  iteration from its number (an int64 scalar) and returns the values it yields, each with its dims
+   *  and element type (float32 when left out); every yield comes back stacked along a new first axis.
+   *  The body may use this graph's values. */
+  loop(trips: Value, body: (iteration: GraphBuilder, index: Value) => Array<[Value, Dim[], DataTypeValue?]>): Value[] {
     const iteration = new GraphBuilder(this);
     const index = iteration.input(this.fresh('loop_index'), DataType.INT64, []);
     const condition = iteration.input(this.fresh('loop_condition'), DataType.BOOL, []);
     const yields = body(iteration, index);
     iteration.output(iteration.op('Identity', [condition]), DataType.BOOL, []);
-    for (const [value, dims] of yields) iteration.output(value, DataType.FLOAT, dims);
+    for (const [value, dims, elemType = DataType.FLOAT] of yields) iteration.output(value, elemType, dims);
     // No condition input: the loop runs exactly `trips` times.
     return this.ops('Loop', [trips, ''], yields.length, { body: { graph: iteration.graph(this.fresh('loop_body')) } });
   }

@@ -2,8 +2,8 @@
 // architecture (architecture.ts), and the logit lens graph. The arithmetic follows
 // model/model.py and model/export.py step by step (attention over blocks of query rows with an
 // additive causal mask, both maps of a differential head in one broadcast matmul, pooling columns
-// appended to V, logsumexp spelled out), so an imported package runs the same fast path as an
-// exported one.
+// appended to V, the prediction head over blocks of rows with logsumexp spelled out), so an
+// imported package runs the same fast path as an exported one.
 
 import blockSizing from '../../../shared/attention.json';
 import { THUMBNAIL_SIZE } from '../../../shared/model';
@@ -29,24 +29,62 @@ export function inspectionOutputs(arch: Architecture): string[] {
   return arch.lambda === 'token' ? [...common, 'lambda', 'lambda_a2_thumbnails'] : [...common, 'lambda'];
 }
 
-/** Query rows per block, from shared/attention.json, computed in the graph from T. */
-interface QueryBlocks {
+/** Rows per block, from shared/attention.json, computed in the graph from T. */
+interface RowBlocks {
   /** R, a 1-element int64. */
   rows: Value;
   /** ceil(T / R), an int64 scalar. */
   count: Value;
 }
 
-/** R = clamp(floor(tile_elements / (S * T)), min_rows, max_rows): one block's scores stay near
- *  tile_elements floats at any length, while short texts take few, wide blocks. */
-function queryBlocks(g: GraphBuilder, S: number, T: Value): QueryBlocks {
-  const perRow = g.mul(g.int64([S]), T);
-  const fitting = g.div(g.int64([blockSizing.tile_elements]), perRow);
+/** R = min(clamp(fitting, min_rows, max_rows), T), where `fitting` (a 1-element int64) is how many
+ *  rows keep a block near tile_elements floats. */
+function rowBlocks(g: GraphBuilder, fitting: Value, T: Value): RowBlocks {
   const clamped = g.op('Min', [g.op('Max', [fitting, g.int64([blockSizing.min_rows])]), g.int64([blockSizing.max_rows])]);
   // A text shorter than a block is one block either way; without padding it to R rows.
   const rows = g.op('Min', [clamped, T]);
   const count = g.div(g.sub(g.add(T, rows), g.int64([1])), rows);
   return { rows, count: g.squeeze(count, [0]) };
+}
+
+/** Attention's blocks of query rows: R = clamp(floor(tile_elements / (S * T)), ...): one block's
+ *  scores stay near tile_elements floats at any length, while short texts take few, wide blocks. */
+function queryBlocks(g: GraphBuilder, S: number, T: Value): RowBlocks {
+  return rowBlocks(g, g.div(g.int64([blockSizing.tile_elements]), g.mul(g.int64([S]), T)), T);
+}
+
+/** The prediction head's blocks of rows: R = clamp(floor(tile_elements / V), ...), so that one
+ *  block's logits [R, V] stay near tile_elements floats. */
+function headBlocks(g: GraphBuilder, V: number, T: Value): RowBlocks {
+  return rowBlocks(g, g.int64([Math.floor(blockSizing.tile_elements / V)]), T);
+}
+
+/** x with zero rows appended on `axis` (of `rank` axes) up to count * R, so that every block has R
+ *  rows; the extra rows are dropped by joinBlocks. */
+function padToBlocks(g: GraphBuilder, x: Value, rank: number, axis: number, { rows, count }: RowBlocks, T: Value): Value {
+  // Pad's pads: every axis's begin, then every end; only the end of `axis` grows.
+  const extra = g.sub(g.mul(g.unsqueeze(count, [0]), rows), T);
+  const after = rank - axis - 1;
+  const pads = [g.int64(new Array(rank + axis).fill(0)), extra, ...(after ? [g.int64(new Array(after).fill(0))] : [])];
+  return g.op('Pad', [x, g.concat(pads, 0)]);
+}
+
+/** In a Loop body: block `index`'s rows [bR, bR + R) as 1-element int64s, and a slicer of those rows
+ *  from a value padded by padToBlocks. */
+function blockOf(body: GraphBuilder, index: Value, rows: Value) {
+  const start = body.mul(body.unsqueeze(index, [0]), rows);
+  const end = body.add(start, rows);
+  const rowsOf = (x: Value, axis: number) => body.op('Slice', [x, start, end, body.int64([axis])]);
+  return { start, end, rowsOf };
+}
+
+/** A Loop's stacked blocks [blocks, ...leading, R, ...trailing] joined to [...leading, T, ...trailing]:
+ *  the blocks' rows in order, the padding rows dropped. `rowsAxis` is the rows' axis in the result. */
+function joinBlocks(g: GraphBuilder, stacked: Value, rowsAxis: number, trailing: number[], T: Value, name?: string): Value {
+  const leading = Array.from({ length: rowsAxis }, (_, i) => i + 1);
+  const rest = Array.from({ length: trailing.length }, (_, i) => rowsAxis + 2 + i);
+  const joined = g.reshape(g.transpose(stacked, [...leading, 0, rowsAxis + 1, ...rest]), [...leading.map(() => 0), -1, ...trailing]);
+  return g.op('Slice', [joined, g.int64([0]), T, g.int64([rowsAxis])], {}, name);
 }
 
 /** A layer's values with the pooling columns appended, keys on axis -2, and how the softmax maps
@@ -60,38 +98,64 @@ interface LayerValues {
  *  time in an ONNX Loop, so that no [S, T, T] tensor is held: block b holds rows [bR, bR + R) and
  *  reads keys [0, min(bR + R, T)), skipping the upper triangle the causal mask empties.
  *  q [B, S, T, d], k [B, S_kv, T, d] -> [B, S, T, w + P], in native sub-head order. */
-function blockedAttention(g: GraphBuilder, arch: Architecture, blocks: QueryBlocks, q: Value, k: Value, { values, mapsShape }: LayerValues, B: Value, T: Value): Value {
+function blockedAttention(g: GraphBuilder, arch: Architecture, blocks: RowBlocks, q: Value, k: Value, { values, mapsShape }: LayerValues, B: Value, T: Value): Value {
   const { softmaxHeads: S, kvSoftmaxHeads: Skv, headDim: d } = arch;
   const width = arch.valueHeadDim + THUMBNAIL_SIZE;
   const { rows, count } = blocks;
-  // q padded with zero rows to count * R, so that every block has R rows; the extra rows are dropped.
-  // Pad's pads: the 5 axes' begins, then their ends; only the end of the time axis (3) grows.
-  const padded = g.mul(g.unsqueeze(count, [0]), rows);
-  const pads = g.concat([g.int64([0, 0, 0, 0, 0, 0, 0, 0]), g.sub(padded, T), g.int64([0])], 0);
-  const grouped = g.op('Pad', [g.reshape(q, [B, Skv, S / Skv, T, d]), pads]);
+  const grouped = padToBlocks(g, g.reshape(q, [B, Skv, S / Skv, T, d]), 5, 3, blocks, T);
   const keysT = g.unsqueeze(g.transpose(k, [0, 1, 3, 2]), [2]); // [B, S_kv, 1, d, T]
-  const T0 = g.squeeze(T, [0]);
-  const rows0 = g.squeeze(rows, [0]);
 
   const [stacked] = g.loop(count, (body, block) => {
-    const start = body.mul(block, rows0);
-    const end = body.add(start, rows0);
-    const keys = body.unsqueeze(body.op('Min', [end, T0]), [0]);
+    const { start, end, rowsOf } = blockOf(body, block, rows);
+    const keys = body.op('Min', [end, T]);
     const zero = body.int64([0]);
-    const rowsOf = (x: Value) => body.op('Slice', [x, body.unsqueeze(start, [0]), body.unsqueeze(end, [0]), body.int64([3])]);
     const keysOf = (x: Value, axis: number) => body.op('Slice', [x, zero, keys, body.int64([axis])]);
-    const scores = body.matmul(rowsOf(grouped), keysOf(keysT, -1)); // [B, S_kv, groups, R, keys]
+    const scores = body.matmul(rowsOf(grouped, 3), keysOf(keysT, -1)); // [B, S_kv, groups, R, keys]
     // -inf where key j > bR + r (row r of the block), else 0.
     const minusInf = body.op('ConstantOfShape', [body.shape([rows, keys])], { value: floatTensor(-Infinity) });
-    const causalBias = body.op('Trilu', [minusInf, body.add(start, body.int64([1], []))], { upper: 1 });
+    const causalBias = body.op('Trilu', [minusInf, body.add(body.squeeze(start, [0]), body.int64([1], []))], { upper: 1 });
     const scaled = body.add(body.mul(scores, body.float([1 / Math.sqrt(d)], [])), causalBias);
     const probs = body.op('Softmax', [scaled], { axis: -1 });
     const attended = body.matmul(body.reshape(probs, [B, ...mapsShape, rows, keys]), keysOf(values, -2));
     return [[body.reshape(attended, [B, S, rows, width]), ['batch', S, 'rows', width]]];
   });
-  // [blocks, B, S, R, w + P] -> [B, S, blocks * R, w + P], then the padding rows dropped.
-  const joined = g.reshape(g.transpose(stacked, [1, 2, 0, 3, 4]), [0, 0, -1, width]);
-  return g.op('Slice', [joined, g.int64([0]), T, g.int64([2])]);
+  return joinBlocks(g, stacked, 2, [width], T);
+}
+
+/** The prediction outputs top_ids, top_probs and token_logprob from the final hidden states
+ *  [B * T, E], one block of R rows at a time in an ONNX Loop, so that no [B, T, V] logits are held
+ *  (ONNX Runtime runs every node, whichever outputs are asked for); last_logits from the last row alone. */
+function blockedPrediction(g: GraphBuilder, nn: Layers, arch: Architecture, hidden: Value, ids: Value, B: Value, T: Value, topK: number): void {
+  const { hidden: E, vocabSize: V } = arch;
+  const blocks = headBlocks(g, V, T);
+  const rowsFirst = g.reshape(hidden, [B, T, E]);
+  const paddedHidden = padToBlocks(g, rowsFirst, 3, 1, blocks, T);
+  // following[t] = ids[t + 1], the token row t predicts; the last row's (wrapped to ids[0]) is dropped.
+  const following = g.concat([g.op('Slice', [ids, g.int64([1]), T, g.int64([1])]), g.slice(ids, 1, 0, 1)], 1);
+  const paddedFollowing = padToBlocks(g, following, 2, 1, blocks, T);
+
+  const [topIds, topProbs, seen] = g.loop(blocks.count, (body, block) => {
+    const { rowsOf } = blockOf(body, block, blocks.rows);
+    const logits = body.reshape(nn.within(body).logits(body.reshape(rowsOf(paddedHidden, 1), [-1, E])), [B, blocks.rows, V]);
+    const peak = body.op('ReduceMax', [logits], { axes: [-1], keepdims: 1 });
+    const sumExp = body.op('ReduceSum', [body.op('Exp', [body.sub(logits, peak)]), body.int64([-1])], { keepdims: 0 });
+    const normaliser = body.add(body.op('Log', [sumExp]), body.squeeze(peak, [-1])); // logsumexp [B, R]
+    const [topLogits, blockTopIds] = body.ops('TopK', [logits, body.int64([topK])], 2, { axis: -1, largest: 1, sorted: 1 });
+    const blockTopProbs = body.op('Exp', [body.sub(topLogits, body.unsqueeze(normaliser, [-1]))]);
+    const followingLogits = body.op('GatherElements', [logits, body.unsqueeze(rowsOf(paddedFollowing, 1), [-1])], { axis: -1 });
+    const blockSeen = body.sub(body.squeeze(followingLogits, [-1]), normaliser);
+    return [
+      [blockTopIds, ['batch', 'rows', topK], DataType.INT64],
+      [blockTopProbs, ['batch', 'rows', topK]],
+      [blockSeen, ['batch', 'rows']],
+    ];
+  });
+  joinBlocks(g, topIds, 1, [topK], T, 'top_ids');
+  joinBlocks(g, topProbs, 1, [topK], T, 'top_probs');
+  // token_logprob[t] = log p(x_t | x_<t); position 0 has no prediction and holds 0.
+  const zeros = g.op('ConstantOfShape', [g.shape([B, 1])], { value: floatTensor(0) });
+  g.concat([zeros, g.slice(joinBlocks(g, seen, 1, [], T), 1, 0, -1)], 1, 'token_logprob');
+  g.op('Identity', [nn.logits(g.take(rowsFirst, 1, -1))], {}, 'last_logits');
 }
 
 const floatTensor = (value: number) => ({
@@ -108,6 +172,11 @@ class Layers {
 
   w(name: string): Value {
     return this.weights.use(this.g, name);
+  }
+
+  /** The same operations written into another graph (a Loop's body). */
+  within(graph: GraphBuilder): Layers {
+    return new Layers(graph, this.arch, this.weights);
   }
 
   /** x [N, in] @ W^T (+ b): W stays [out, in] as the checkpoint stores it (Gemm's transB). */
@@ -229,19 +298,7 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
     collected.k.push(g.unsqueeze(k, [1]));
   }
 
-  const V = arch.vocabSize;
-  const logits = g.reshape(nn.logits(x), [B, T, V]);
-  const peak = g.op('ReduceMax', [logits], { axes: [-1], keepdims: 1 });
-  const sumExp = g.op('ReduceSum', [g.op('Exp', [g.sub(logits, peak)]), g.int64([-1])], { keepdims: 0 });
-  const normaliser = g.add(g.op('Log', [sumExp]), g.squeeze(peak, [-1])); // logsumexp [B, T]
-  const [topLogits] = g.ops('TopK', [logits, g.int64([topK])], 2, { axis: -1, largest: 1, sorted: 1 }, ['top_logits', 'top_ids']);
-  g.op('Exp', [g.sub(topLogits, g.unsqueeze(normaliser, [-1]))], {}, 'top_probs');
-  // token_logprob[t] = log p(x_t | x_<t); position 0 has no prediction and holds 0.
-  const following = g.concat([g.op('Slice', [ids, g.int64([1]), T, g.int64([1])]), g.slice(ids, 1, 0, 1)], 1);
-  const seen = g.sub(g.squeeze(g.op('GatherElements', [logits, g.unsqueeze(following, [-1])], { axis: -1 }), [-1]), normaliser);
-  const zeros = g.op('ConstantOfShape', [g.shape([B, 1])], { value: floatTensor(0) });
-  g.concat([zeros, g.slice(seen, 1, 0, -1)], 1, 'token_logprob');
-  g.take(logits, 1, -1, 'last_logits');
+  blockedPrediction(g, nn, arch, x, ids, B, T, topK);
   g.concat(collected.hidden, 1, 'hidden_states');
   g.concat(collected.q, 1, 'q');
   g.concat(collected.k, 1, 'k');
@@ -253,7 +310,7 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
     top_ids: [DataType.INT64, ['batch', 'seq', topK]],
     top_probs: [DataType.FLOAT, ['batch', 'seq', topK]],
     token_logprob: [DataType.FLOAT, ['batch', 'seq']],
-    last_logits: [DataType.FLOAT, ['batch', V]],
+    last_logits: [DataType.FLOAT, ['batch', arch.vocabSize]],
     hidden_states: [DataType.FLOAT, ['batch', L, 'seq', E]],
     q: [DataType.FLOAT, ['batch', L, S, 'seq', d]],
     k: [DataType.FLOAT, ['batch', L, Skv, 'seq', d]],
