@@ -10,6 +10,7 @@ import { Engine } from '../../extension/core/engine';
 import { DEFAULT_BASELINE, DEFAULT_MODEL } from '../../extension/core/modelPath';
 import type { ActiveInspection } from '../../extension/vscode/activeInspection';
 import { SCRATCH_SCHEME } from '../../extension/vscode/scratchDocuments';
+import { assertClose, FLOAT32 } from '../support/tolerance';
 import { api, EXTENSION_ID, inspectSelection, openSample, select } from './helpers';
 
 /** Opens a sample, selects `from` … `to` and runs Inspect Selection on it. */
@@ -317,6 +318,45 @@ suite('inspection in the editor', () => {
     await panelCaughtUp('compare');
     for (const tab of ['compare', 'outliers', 'compare'] as const) await inspector.panelMessage({ type: 'viewShown', runId: compared.runId, tab });
     assert.deepEqual([made('model'), made('baseline')], [once, once], 'the Compare tab: each model’s statistics, once');
+  });
+
+  test('the panel’s viewport: the maps, the locked query’s own row, the What-if and Export View follow it; an older request is ignored', async () => {
+    const inspector = await api();
+    const { editor, range, inspection } = await inspectSample('sample.py', 'def fibonacci', 'return numbers[:n]');
+    // Closed, the panel cannot ask for viewports of its own (it asks again for a pooled map that
+    // has fewer cells than its canvas has pixels) while this test plays its part.
+    await vscode.commands.executeCommand('workbench.action.closePanel');
+    const { runId } = inspection;
+    const T = inspection.result.tokens.length;
+    // Cells that pool several queries and keys, and signed maxima.
+    const viewport = { firstRow: 8, endRow: T, firstKey: 0, endKey: T - 8, rows: 4, cols: 5, pooling: 'max' as const };
+    const mapsBefore = inspector.engineRequests().model.map;
+    await inspector.panelMessage({ type: 'mapViewport', pane: 'main', runId, requestId: 7, viewport });
+    assert.equal(inspector.engineRequests().model.map - mapsBefore, 2, 'the map and, its rows pooling queries, the locked query’s own row');
+    await inspector.panelMessage({ type: 'mapViewport', pane: 'main', runId, requestId: 6, viewport: { ...viewport, pooling: 'mean' } });
+    assert.equal(inspector.engineRequests().model.map - mapsBefore, 2, 'an older request computes nothing');
+
+    await inspector.panelMessage({ type: 'whatIf', runId, whatIfId: 1, spec: { kind: 'ablateHead', layer: 0, head: 0 } });
+    const whatIf = inspector.lastWhatIf()!;
+    assert.deepEqual([whatIf.requestId, whatIf.viewport, whatIf.main.map.length, whatIf.whatIf.map.length], [7, viewport, 20, 20], 'the What-if’s maps are of the viewport');
+    assert.equal(whatIf.main.queryRow?.length, 5, 'with the locked query’s own row');
+    const whole = { firstRow: 0, endRow: T, firstKey: 0, endKey: T, rows: T, cols: T, pooling: 'mean' as const };
+    await inspector.panelMessage({ type: 'mapViewport', pane: 'main', runId, requestId: 8, viewport: whole });
+    const followed = inspector.lastWhatIf()!;
+    assert.deepEqual([followed.whatIfId, followed.requestId, followed.main.map.length, followed.main.queryRow], [1, 8, T * T, undefined], 'the What-if follows the new viewport');
+
+    await inspector.panelMessage({ type: 'mapViewport', pane: 'main', runId, requestId: 9, viewport });
+    const target = vscode.Uri.file(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'export-')), 'zoomed.png'));
+    await vscode.commands.executeCommand('difftransformer.exportView', target);
+    const record = JSON.parse(fs.readFileSync(target.fsPath.replace(/\.png$/, '.json'), 'utf8'));
+    assert.deepEqual(record.map.viewport, viewport, 'the export is of the viewport shown');
+    const { layer, head, view, query } = record.selection;
+    const reference = await Engine.load(inspection.model.dir, 'cpu');
+    await reference.inspect(editor.document.getText(range));
+    assertClose(record.map.values, await reference.map(layer, head, view, viewport), 'the viewport’s cells', FLOAT32);
+    const rowViewport = { ...viewport, firstRow: query, endRow: query + 1, rows: 1 };
+    assert.deepEqual(record.queryRow.viewport, rowViewport, 'the locked query’s row over the viewport’s keys');
+    assertClose(record.queryRow.values, await reference.map(layer, head, view, rowViewport), 'the locked query’s row', FLOAT32);
   });
 
   test('Export View writes a PNG and a JSON with the model hash and the range', async () => {
