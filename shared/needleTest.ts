@@ -1,6 +1,7 @@
 // The Needle Test's vocabulary and result shapes: the needle forms, the options of a run, what the
 // engine returns per trial and query (extension/core/needles.ts makes the documents and scores
-// them), and the summary the panel's Needle Test tab shows for each model.
+// them), and the summary the panel's Needle Test tab shows for each model: accuracy overall, by
+// needle depth, by document length and on the length x depth grid (the paper's Figure 5).
 
 import { z } from 'zod';
 import { modelKindSchema, type ModelKind } from './model';
@@ -17,9 +18,12 @@ export interface NeedleTestOptions {
   language?: string;
   needles?: number;
   queries?: number;
-  /** Documents run, one forward pass each; trial t has seed seed + t and its queried needles at
-   *  depth t / (trials - 1), spread over 0..1 (0.5 for a single trial). */
+  /** Depths run at each length, one document and forward pass each; trial t has seed seed + t and
+   *  its queried needles at depth t / (trials - 1), spread over 0..1 (0.5 for a single trial). */
   trials?: number;
+  /** Document lengths in tokens, BOS included, each at most the model's context: every depth runs
+   *  at every length, the filler cut to fit it. Default: one length, the whole context. */
+  lengths?: readonly number[];
   seed?: number;
   /** DIFF models run with lambda 0 in every layer and head (each head a plain softmax of A1: no
    *  noise cancellation), to see whether the needle is still found; a baseline runs as it is. */
@@ -55,6 +59,9 @@ export interface NeedleTrial {
   seed: number;
   /** The queried needles' depth asked for (each answer's `depth` is where its line landed). */
   depth: number;
+  /** The document length asked for (tokens, BOS included); `tokens` is what whole filler lines
+   *  came to, at most this. */
+  length: number;
   /** The scratch document run; the answers' offsets point into it. */
   text: string;
   /** Tokens run, BOS included. */
@@ -71,6 +78,9 @@ export interface NeedleTestResult {
   form: NeedleForm;
   needles: number;
   queries: number;
+  /** The document lengths run, ascending. */
+  lengths: number[];
+  /** By length, then depth. */
   trials: NeedleTrial[];
   /** Means over every query of every trial. */
   accuracy: number;
@@ -91,8 +101,13 @@ export const needleSummarySchema = z.object({
   queries: indexSchema,
   correct: indexSchema,
   overall: needleScoreSchema,
-  /** One entry per trial, in depth order. */
+  /** One entry per depth (over every length), in depth order. */
   byDepth: z.array(needleScoreSchema.extend({ depth: z.number() })),
+  /** One entry per document length (over every depth), ascending; none in a report saved before
+   *  lengths were run. */
+  byLength: z.array(needleScoreSchema.extend({ length: indexSchema })).default([]),
+  /** One cell per (length, depth) pair, by length then depth. */
+  grid: z.array(needleScoreSchema.extend({ length: indexSchema, depth: z.number() })).default([]),
 });
 export type NeedleSummary = z.infer<typeof needleSummarySchema>;
 
@@ -102,8 +117,10 @@ export const needleReportSchema = z.object({
   needles: indexSchema,
   queries: indexSchema,
   trials: indexSchema,
-  /** Tokens of each trial's document (the filler is cut to fit the model's context). */
+  /** Tokens of the longest document run (the filler is cut to fit each length). */
   tokens: indexSchema,
+  /** The document lengths asked for, ascending. */
+  lengths: z.array(indexSchema).default([]),
   source: z.string(),
   models: z.array(needleSummarySchema),
 });

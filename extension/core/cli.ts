@@ -1,8 +1,9 @@
 // Command line: the extension's own engine on a file, without VS Code.
 //   node dist/cli.js inspect FILE [--json] [--package DIR] [--provider auto|cpu|...] [--top N]
 //   node dist/cli.js needle-test FILE [--package DIR]... [--form code|prose] [--needles N] [--queries R]
-//                                [--trials T] [--seed S]     (prints JSON, one result per package;
-//                                defaults from shared/needles.json)
+//                                [--trials T] [--lengths 1024,2048,...] [--seed S]   (prints JSON, one
+//                                result per package; defaults from shared/needles.json, lengths the
+//                                whole context)
 //   node dist/cli.js import FOLDER --out DIR [--name NAME]   (a Hugging Face-layout folder -> a model
 //                                package; docs/import.md)
 
@@ -18,9 +19,9 @@ import { PROVIDER_SETTINGS, type ProviderSetting } from './runtime';
 const { needles, queries, trials, seed } = NEEDLES.defaults;
 const USAGE = [
   'usage: inspect FILE [--json] [--package DIR] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--top N]',
-  '       needle-test FILE [--package DIR]... [--provider ...] [--form code|prose] [--needles N] [--queries R] [--trials T] [--seed S]',
+  '       needle-test FILE [--package DIR]... [--provider ...] [--form code|prose] [--needles N] [--queries R] [--trials T] [--lengths L1,L2,...] [--seed S]',
   '       import FOLDER --out DIR [--name NAME]',
-  `       (needle-test defaults: code form, N = ${needles}, R = ${queries}, ${trials} trials, seed ${seed}; the paper's settings: ${NEEDLES.configs.map((c) => c.name).join(', ')})`,
+  `       (needle-test defaults: code form, N = ${needles}, R = ${queries}, ${trials} trials at each length, lengths the whole context, seed ${seed}; the paper's settings: ${NEEDLES.configs.map((c) => c.name).join(', ')})`,
 ].join('\n');
 
 export async function main(argv: string[]): Promise<number> {
@@ -36,6 +37,7 @@ export async function main(argv: string[]): Promise<number> {
       needles: { type: 'string' },
       queries: { type: 'string' },
       trials: { type: 'string' },
+      lengths: { type: 'string' },
       seed: { type: 'string' },
       out: { type: 'string' },
       name: { type: 'string' },
@@ -68,7 +70,14 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'needle-test') {
     // Each package in turn, the same seeds: both models get the same needles and depths.
     const number = (value: string | undefined) => (value === undefined ? undefined : Number(value));
-    const options = { form: values.form as NeedleForm | undefined, needles: number(values.needles), queries: number(values.queries), trials: number(values.trials), seed: number(values.seed) };
+    const lengths = values.lengths?.split(',').map(Number);
+    if (lengths?.some((length) => !Number.isInteger(length))) {
+      console.error(`--lengths takes document lengths in tokens separated by commas, e.g. 1024,2048; got ${values.lengths}`);
+      return 2;
+    }
+    const options = {
+      form: values.form as NeedleForm | undefined, needles: number(values.needles), queries: number(values.queries), trials: number(values.trials), lengths, seed: number(values.seed),
+    };
     const filler = await readFile(file, 'utf8');
     const results = [];
     for (const packageDir of values.package) {

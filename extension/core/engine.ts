@@ -12,7 +12,7 @@ import { RunAnalysis, type AnalysisInputs } from './analysis';
 import { AnalysisGraphs } from './analysisGraphs';
 import { loadModelPackage, type ModelPackage, type PackageConfig } from './modelPackage';
 import {
-  attentionShares, continuationOf, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, summariseNeedleTrials, trialDepth, type NeedleRun,
+  attentionShares, continuationOf, documentLengths, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, planTrials, summariseNeedleTrials, type NeedleRun,
 } from './needles';
 import { StatisticsThread } from './statisticsThread';
 import { createSession, runModel, type ProviderSetting, type RunOutputs, type SessionInfo } from './runtime';
@@ -174,21 +174,22 @@ export class Engine {
     return { ids, out, analysis, result: { tokens, window, query, latencyMs, lambda, lambdaByToken, tokenLogprob: out.tokenLogprob, thumbnails, thumbnailSize: size } };
   }
 
-  /** The Needle Test (needles.ts) on scratch copies of `filler`: `trials` needle documents, each
-   *  fitted to the context and run once. The last inspection (maps, spans, outliers) stays as it was. */
+  /** The Needle Test (needles.ts) on scratch copies of `filler`: `trials` needle documents at each
+   *  of options.lengths (default the context), each fitted to its length and run once. The last
+   *  inspection (maps, spans, outliers) stays as it was. */
   async needleTest(filler: string, options: NeedleTestOptions = {}): Promise<NeedleTestResult> {
     const { form, needles, queries, trials, seed } = needleTestSettings(options);
     const config = this.pkg.config;
-    const fit = { countTokens: (text: string) => this.tokenizer.encode(text).ids.length + 1, maxTokens: inspectionContext(config) };
+    const lengths = documentLengths(options.lengths, inspectionContext(config));
+    const countTokens = (text: string) => this.tokenizer.encode(text).ids.length + 1;
     const tokenText = (id: number) => this.predictedText(id);
     // Without noise cancellation: lambda 0 in every head, each a plain softmax of A1 (DIFF only).
     const size = config.n_layer * config.n_head;
     const lambdaZero = options.lambdaZero === true && config.kind === 'diff';
     const interventions = lambdaZero ? { lambda_scale: new Float32Array(size), lambda_shift: new Float32Array(size) } : {};
     const results: NeedleTrial[] = [];
-    for (let trial = 0; trial < trials; trial++) {
-      const depth = trialDepth(trial, trials);
-      const document = makeNeedleDocument(filler, { form, needles, queries, seed: seed + trial, depth, language: options.language }, fit);
+    for (const { length, depth, seed: trialSeed } of planTrials(lengths, trials, seed)) {
+      const document = makeNeedleDocument(filler, { form, needles, queries, seed: trialSeed, depth, language: options.language }, { countTokens, maxTokens: length });
       const encoding = this.tokenizer.encode(document.text);
       const ids = [config.bos_token_id, ...encoding.ids];
       const out = await runModel(this.session, ids, config, interventions);
@@ -196,8 +197,9 @@ export class Engine {
       const run: NeedleRun = { ids, offsets: [[0, 0], ...encoding.offsets], predicted: Array.from({ length: out.length }, (_, t) => out.topIds[t * K]) };
       const analysis = new RunAnalysis(config, out, this.graphs);
       results.push({
-        seed: seed + trial,
+        seed: trialSeed,
         depth,
+        length,
         text: document.text,
         tokens: ids.length,
         fillerLines: document.fillerLines,
@@ -216,7 +218,7 @@ export class Engine {
       });
     }
     const model = lambdaZero ? `${config.name} (λ = 0)` : config.name;
-    return { model, kind: config.kind, form, needles, queries, trials: results, ...summariseNeedleTrials(results) };
+    return { model, kind: config.kind, form, needles, queries, lengths, trials: results, ...summariseNeedleTrials(results) };
   }
 
   private run(name: RunName): Run {

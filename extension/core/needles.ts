@@ -6,7 +6,8 @@
 // lines at line boundaries, queries at the end each completed by its value), all read from
 // shared/needles.json (needleDefinitions.ts), but not its documents: the random generator is a
 // small seeded one, not Python's, and the filler is the user's text from its top, cut by whole
-// lines to fit the model's context, rather than random cuts of a corpus.
+// lines to fit each document length (at most the model's context), rather than random cuts of a
+// corpus.
 
 import {
   NEEDLE_FORMS, type NeedleAnswer, type NeedleForm, type NeedleQueryResult, type NeedleSummary, type NeedleTestOptions, type NeedleTestResult, type NeedleTrial,
@@ -88,7 +89,8 @@ export interface NeedleDocument {
   totalFillerLines: number;
 }
 
-/** How the document must fit the model: its token count, BOS included, at most maxTokens. */
+/** How the document must fit: its token count, BOS included, at most maxTokens (the length asked
+ *  for, at most the model's context). */
 export interface ContextFit {
   countTokens: (text: string) => number;
   maxTokens: number;
@@ -116,7 +118,7 @@ interface NeedlePlan {
  * A retrieval document in retrieval.py's format: `options.needles` definition lines inserted into
  * the filler at line boundaries and `options.queries` queries appended, each completed by its value.
  * Keys never occur in the filler. With `fit`, the filler is cut to its first lines so the whole
- * document fits the context (the queries are never cut); without it, the whole filler is used.
+ * document fits fit.maxTokens (the queries are never cut); without it, the whole filler is used.
  */
 export function makeNeedleDocument(filler: string, options: NeedleDocumentOptions, fit?: ContextFit): NeedleDocument {
   const lines = splitLines(filler);
@@ -126,7 +128,7 @@ export function makeNeedleDocument(filler: string, options: NeedleDocumentOption
   const tokensWith = (count: number) => fit.countTokens(assemble(plan, lines.slice(0, count).join('\n')).text);
   const bare = tokensWith(0);
   if (bare > fit.maxTokens) {
-    throw new Error(`${options.needles} needles and ${options.queries} queries alone take ${bare} tokens but the model's context is ${fit.maxTokens}; use fewer needles or queries`);
+    throw new Error(`${options.needles} needles and ${options.queries} queries alone take ${bare} tokens, more than a document of ${fit.maxTokens} tokens holds; use fewer needles or queries, or longer documents`);
   }
   // The most whole lines that fit (more lines, more tokens): double the count until it does not
   // fit, then bisect, so a long file costs about as much as the part of it that fits.
@@ -352,17 +354,47 @@ export function attentionShares(analysis: RunAnalysis, query: QueryTokens): Atte
 
 // -------------------------------------------------------------------------- the test's results
 
-/** The options with the code form and shared/needles.json's defaults filled in. */
-export function needleTestSettings(options: NeedleTestOptions): Required<Omit<NeedleTestOptions, 'language' | 'lambdaZero'>> {
+/** The options with the code form and shared/needles.json's defaults filled in (lengths: documentLengths). */
+export function needleTestSettings(options: NeedleTestOptions): Required<Omit<NeedleTestOptions, 'language' | 'lambdaZero' | 'lengths'>> {
   const { defaults } = NEEDLES;
   const trials = options.trials ?? defaults.trials;
   if (!Number.isInteger(trials) || trials < 1) throw new Error(`trials must be a whole number of at least 1; got ${trials}`);
   return { form: options.form ?? 'code', needles: options.needles ?? defaults.needles, queries: options.queries ?? defaults.queries, trials, seed: options.seed ?? defaults.seed };
 }
 
+/** The document lengths to run, ascending and each once: `lengths`, or the whole context. */
+export function documentLengths(lengths: readonly number[] | undefined, context: number): number[] {
+  if (lengths === undefined) return [context];
+  if (lengths.length === 0) throw new Error('lengths must name at least one document length in tokens');
+  for (const length of lengths) {
+    if (!Number.isInteger(length) || length < 1) throw new Error(`lengths must be whole numbers of tokens; got ${length}`);
+    if (length > context) throw new Error(`lengths: ${length} tokens is more than the model's context of ${context} tokens; use lengths up to ${context}`);
+  }
+  return [...new Set(lengths)].sort((a, b) => a - b);
+}
+
 /** The depth of trial `trial` of `trials`: evenly spread over 0..1 (Figure 5's depths for 5). */
 export function trialDepth(trial: number, trials: number): number {
   return trials === 1 ? 0.5 : trial / (trials - 1);
+}
+
+/** One document of a Needle Test: its length, the queried needles' depth and its seed. */
+export interface PlannedTrial {
+  length: number;
+  depth: number;
+  seed: number;
+}
+
+/** Every depth at every length, by length then depth. A depth has the same seed at every length,
+ *  so each length cuts the same needles at the same depth: only the length differs along a row. */
+export function planTrials(lengths: readonly number[], trials: number, seed: number): PlannedTrial[] {
+  return lengths.flatMap((length) => Array.from({ length: trials }, (_, trial) => ({ length, depth: trialDepth(trial, trials), seed: seed + trial })));
+}
+
+/** One model's Needle Test run in parts (e.g. a length each, for progress), as one run of them all. */
+export function mergeNeedleTestResults(parts: readonly NeedleTestResult[]): NeedleTestResult {
+  const trials = parts.flatMap((part) => part.trials);
+  return { ...parts[0], lengths: parts.flatMap((part) => part.lengths), trials, ...summariseNeedleTrials(trials) };
 }
 
 /** The means over every query of every trial. */
@@ -377,12 +409,15 @@ export function summariseNeedleTrials(trials: readonly NeedleTrial[]): Pick<Need
   };
 }
 
-/** What the panel shows of a Needle Test: overall and per-depth accuracy and attention shares. */
+/** What the panel shows of a Needle Test: accuracy and attention shares overall, per depth, per
+ *  length and per (length, depth) cell of the grid. */
 export function summariseNeedleTest(result: NeedleTestResult): NeedleSummary {
   const score = (trials: readonly NeedleTrial[]) => {
     const { accuracy, meanAnswerShare, meanNoiseShare, meanQueryShare } = summariseNeedleTrials(trials);
     return { accuracy, answerShare: meanAnswerShare, noiseShare: meanNoiseShare, queryShare: meanQueryShare };
   };
+  const depthOf = (trial: NeedleTrial) => trial.depth;
+  const lengthOf = (trial: NeedleTrial) => trial.length;
   const queries = result.trials.flatMap((trial) => trial.queries);
   return {
     model: result.model,
@@ -390,6 +425,20 @@ export function summariseNeedleTest(result: NeedleTestResult): NeedleSummary {
     queries: queries.length,
     correct: queries.filter((q) => q.correct).length,
     overall: score(result.trials),
-    byDepth: [...result.trials].sort((a, b) => a.depth - b.depth).map((trial) => ({ depth: trial.depth, ...score([trial]) })),
+    byDepth: groupTrials(result.trials, [depthOf]).map((trials) => ({ depth: trials[0].depth, ...score(trials) })),
+    byLength: groupTrials(result.trials, [lengthOf]).map((trials) => ({ length: trials[0].length, ...score(trials) })),
+    grid: groupTrials(result.trials, [lengthOf, depthOf]).map((trials) => ({ length: trials[0].length, depth: trials[0].depth, ...score(trials) })),
   };
+}
+
+/** The trials grouped where every key is equal, the groups in ascending order of the keys (the first key first). */
+function groupTrials(trials: readonly NeedleTrial[], keys: readonly ((trial: NeedleTrial) => number)[]): NeedleTrial[][] {
+  const compare = (a: NeedleTrial, b: NeedleTrial) => keys.reduce((order, key) => order || key(a) - key(b), 0);
+  const groups: NeedleTrial[][] = [];
+  for (const trial of [...trials].sort(compare)) {
+    const last = groups.at(-1);
+    if (last && compare(last[0], trial) === 0) last.push(trial);
+    else groups.push([trial]);
+  }
+  return groups;
 }

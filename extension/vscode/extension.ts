@@ -14,7 +14,7 @@ import { InspectionRunner } from './inspections';
 import { ModelJobs } from './modelJobs';
 import { ModelImporter, type ImportCommandOptions } from './importModel';
 import { modelChoices, selectModel, type ModelChoice } from './modelPicker';
-import { NeedleTestFlow, pickNeedleSettings, type NeedleTestRun } from './needleFlow';
+import { NeedleTestFlow, type NeedleTestRun } from './needleFlow';
 import { InspectorPanel, PANEL_VIEW_ID, type PanelRequest } from './panel';
 import { PanelSession } from './panelSession';
 import { InspectorSettings } from './settings';
@@ -109,7 +109,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     }),
     command('needleTest', async (options?: NeedleTestOptions) => {
       const editor = activeEditor();
-      const chosen = options ?? (await pickNeedleSettings());
+      const chosen = options ?? (await needleTest.pickSettings());
       if (!chosen) return;
       await panel.reveal();
       await needleTest.run(editor, chosen);

@@ -1,14 +1,17 @@
 // The Needle Test command: needles generated into scratch copies of the document (or the
-// selection) and run through the model and its baseline; accuracy and attention shares go to the
-// panel, and the middle trial's scratch copy opens, read-only, beside the document with the
-// needles' values highlighted. The user's file is never edited. Code needles take the style of the
-// document's language where shared/needles.json has one (needleDefinitions.ts, codeStyleFor).
+// selection), at each depth and document length asked for, and run through the model and its
+// baseline, a length at a time so that the notification says how far the run is; accuracy and
+// attention shares go to the panel, and the middle depth's scratch copy at the longest length
+// opens, read-only, beside the document with the needles' values highlighted. The user's file is
+// never edited. Code needles take the style of the document's language where shared/needles.json
+// has one (needleDefinitions.ts, codeStyleFor).
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { NeedleForm, NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
 import { NEEDLES } from '../core/needleDefinitions';
-import { summariseNeedleTest } from '../core/needles';
+import type { EngineClient } from '../core/engineClient';
+import { documentLengths, mergeNeedleTestResults, summariseNeedleTest } from '../core/needles';
 import type { EditorHighlights } from './editorHighlights';
 import type { ModelEngines } from './engines';
 import type { ModelJobs } from './modelJobs';
@@ -17,6 +20,9 @@ import { ScratchDocuments } from './scratchDocuments';
 
 /** Languages whose documents get prose-form needles ("The secret number of … is …"). */
 const PROSE_LANGUAGES = new Set(['markdown', 'plaintext', 'restructuredtext', 'latex', 'asciidoc']);
+
+/** The shortest preset document length offered; the presets double from it up to the context. */
+const SHORTEST_PRESET_LENGTH = 256;
 
 export interface NeedleTestRun {
   model: NeedleTestResult;
@@ -45,16 +51,26 @@ export class NeedleTestFlow implements vscode.Disposable {
     const filler = editor.selection.isEmpty ? document.getText() : document.getText(editor.selection);
     if (this.jobs.refuses(filler)) return;
     const form: NeedleForm = options.form ?? (PROSE_LANGUAGES.has(document.languageId) ? 'prose' : 'code');
-    const settings = { ...options, form, language: document.languageId };
     await this.jobs.run('DiffTransformer: Needle Test', `Needle Test on ${path.basename(document.fileName)}…`, async (progress, signal, superseded) => {
       progress.report({ message: 'loading the models' });
       const [model, baseline] = await Promise.all([this.engines.ensureModel(), this.engines.ensureBaseline()]);
-      progress.report({ message: `running ${model.name}` });
-      const modelResult = await this.engines.model.request({ op: 'needleTest', filler, options: settings }, signal);
-      progress.report({ message: `running ${baseline.name}` });
-      const baselineResult = await this.engines.baseline.request({ op: 'needleTest', filler, options: settings }, signal);
+      // Checked against the model's context before anything runs; without lengths each model runs its own whole context.
+      const settings = { ...options, form, language: document.languageId, lengths: options.lengths && documentLengths(options.lengths, model.maxSeqLen) };
+      const run = async (engine: EngineClient, name: string) => {
+        const parts: NeedleTestResult[] = [];
+        const lengthRuns = settings.lengths?.map((length) => [length]) ?? [undefined];
+        for (const [index, lengths] of lengthRuns.entries()) {
+          const at = lengths ? ` on ${lengths[0]}-token documents (${index + 1} of ${lengthRuns.length})` : '';
+          progress.report({ message: `running ${name}${at}` });
+          parts.push(await engine.request({ op: 'needleTest', filler, options: { ...settings, lengths } }, signal));
+        }
+        return mergeNeedleTestResults(parts);
+      };
+      const modelResult = await run(this.engines.model, model.name);
+      const baselineResult = await run(this.engines.baseline, baseline.name);
       if (superseded()) return;
-      const shown = modelResult.trials[Math.floor(modelResult.trials.length / 2)];
+      const longest = modelResult.trials.filter((trial) => trial.length === Math.max(...modelResult.lengths));
+      const shown = longest[Math.floor(longest.length / 2)];
       const scratch = await this.scratchCopies.open(shown.text, document);
       this.lastRun = { model: modelResult, baseline: baselineResult, scratch };
       const scratchEditor = await vscode.window.showTextDocument(scratch, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
@@ -67,10 +83,40 @@ export class NeedleTestFlow implements vscode.Disposable {
           queries: modelResult.queries,
           trials: modelResult.trials.length,
           tokens: Math.max(...modelResult.trials.map((t) => t.tokens)),
+          lengths: modelResult.lengths,
           source: path.basename(document.fileName),
           models: [summariseNeedleTest(modelResult), summariseNeedleTest(baselineResult)],
         },
       });
+    });
+  }
+
+  /** Asks for one of the paper's multi-needle settings (Table 2, from shared/needles.json): N needles
+   *  in the text, R of them queried; then λ as trained or 0; then the document lengths (presets up
+   *  to the model's context, the whole context picked). Trials and seed are the file's defaults. */
+  async pickSettings(): Promise<NeedleTestOptions | undefined> {
+    const counts = await pickNeedleCounts();
+    const picked = counts && (await this.pickLengths());
+    if (!counts || !picked) return undefined;
+    // The whole context alone (or nothing picked) is the default: each model then runs its own.
+    const wholeContextOnly = picked.every((choice) => choice.wholeContext);
+    return { ...counts, lengths: wholeContextOnly ? undefined : picked.map((choice) => choice.length) };
+  }
+
+  /** Preset document lengths up to the model's context; undefined if the pick was dismissed. */
+  private async pickLengths(): Promise<readonly { length: number; wholeContext: boolean }[] | undefined> {
+    const choices = this.engines.ensureModel().then(({ maxSeqLen: context }) => {
+      const presets: number[] = [];
+      for (let length = SHORTEST_PRESET_LENGTH; length < context; length *= 2) presets.push(length);
+      return [
+        ...presets.map((length) => ({ label: `${length.toLocaleString('en-US')} tokens`, length, wholeContext: false })),
+        { label: `${context.toLocaleString('en-US')} tokens`, description: 'the whole context', length: context, wholeContext: true, picked: true },
+      ];
+    });
+    return vscode.window.showQuickPick(choices, {
+      title: 'DiffTransformer: Needle Test',
+      placeHolder: 'Document lengths to run every depth at (a length × depth grid)',
+      canPickMany: true,
     });
   }
 
@@ -79,9 +125,8 @@ export class NeedleTestFlow implements vscode.Disposable {
   }
 }
 
-/** Asks for one of the paper's multi-needle settings (Table 2, from shared/needles.json): N needles
- *  in the text, R of them queried. Trials and seed are the file's defaults. */
-export async function pickNeedleSettings(): Promise<NeedleTestOptions | undefined> {
+/** N needles and R queries, and whether λ is as trained or 0. */
+async function pickNeedleCounts(): Promise<NeedleTestOptions | undefined> {
   const choices = NEEDLES.configs.map((c) => ({
     ...c,
     label: `N = ${c.needles}, R = ${c.queries}`,

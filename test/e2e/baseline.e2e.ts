@@ -111,6 +111,9 @@ test('Needle Test hides needles in a scratch copy and reports both models as the
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'DiffTransformer: Needle Test' }).first().click();
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'N = 1, R = 1' }).first().click();
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'λ as trained' }).first().click();
+  // Document lengths: the whole context, picked already.
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'the whole context' }).first().waitFor();
+  await page.keyboard.press('Enter');
   const frame = webviewFrame(page);
   // This test's report: sample.py with one needle and one query per document, both models.
   await frame.locator('.needle-heading', { hasText: 'Needle Test on sample.py: 1 needle, 1 query per document' }).waitFor({ timeout: 300_000 });
@@ -135,6 +138,9 @@ test('Needle Test hides needles in a scratch copy and reports both models as the
   }
   const chart = await bufferSize('#needle-chart');
   assert.ok(chart[0] > 0 && chart[1] > 0, 'the depth chart is drawn');
+  const grid = await bufferSize('#needle-grid');
+  assert.ok(grid[0] > 0 && grid[1] > 0, 'the length x depth grid is drawn');
+  assert.match(await frame.locator('#needle-grid-text').textContent() ?? '', /code-diff \(diff\) accuracy: 1,024 tokens: \d+% at depth 0, /, 'the grid as text');
   assert.equal(fs.readFileSync(path.join(session.runDir, 'workspace', 'sample.py'), 'utf8'), filler, 'the user’s file is untouched');
   await session.screenshot('needle-test');
 });

@@ -15,11 +15,13 @@ import { Engine } from '../../extension/core/engine';
 import { EngineClient } from '../../extension/core/engineClient';
 import { loadModelPackage } from '../../extension/core/modelPackage';
 import { fillTemplate, NEEDLES, parseNeedleDefinitions } from '../../extension/core/needleDefinitions';
-import { continuationOf, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, type NeedleDocumentOptions, type NeedleRun } from '../../extension/core/needles';
+import {
+  continuationOf, documentLengths, greedyMatch, locateQuery, makeNeedleDocument, mergeNeedleTestResults, needleTestSettings, summariseNeedleTest, type NeedleDocumentOptions, type NeedleRun,
+} from '../../extension/core/needles';
 import { createSession, runModel } from '../../extension/core/runtime';
 import { loadTokenizer, type TextTokenizer } from '../../extension/core/tokenizer';
 import { MODEL_KINDS, type ModelKind } from '../../shared/model';
-import { NEEDLE_FORMS, type NeedleAnswer } from '../../shared/needleTest';
+import { NEEDLE_FORMS, type NeedleAnswer, type NeedleTestResult, type NeedleTrial } from '../../shared/needleTest';
 import { assertClose } from '../support/tolerance';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -168,7 +170,7 @@ test('a fitted document fills the context with whole filler lines and keeps ever
   assert.deepEqual([whole.fillerLines, whole.totalFillerLines], [3, 3], 'a filler that fits is kept whole');
   assert.throws(
     () => makeNeedleDocument(FILLER, { form: 'prose', needles: 6, queries: 4, seed: 1 }, { countTokens, maxTokens: maxSeqLen }),
-    /6 needles and 4 queries alone take \d+ tokens but the model's context is 128; use fewer needles or queries/,
+    /6 needles and 4 queries alone take \d+ tokens, more than a document of 128 tokens holds; use fewer needles or queries, or longer documents/,
   );
   assert.throws(() => makeNeedleDocument('', { form: 'code', needles: 1, queries: 1, seed: 1 }), /needs filler text/);
   assert.throws(() => makeNeedleDocument(FILLER, { form: 'code', needles: 1, queries: 2, seed: 1 }), /1 <= queries <= needles/);
@@ -264,6 +266,7 @@ for (const kind of MODEL_KINDS) {
     assert.deepEqual([result.model, result.kind, result.form, result.needles, result.queries], [`tiny-${kind}`, kind, 'code', 2, 1]);
     assert.deepEqual(result.trials.map((t) => t.depth), [0, 0.25, 0.5, 0.75, 1]);
     assert.deepEqual(result.trials.map((t) => t.seed), [10, 11, 12, 13, 14]);
+    assert.deepEqual([result.lengths, result.trials.map((t) => t.length)], [[maxSeqLen], Array(5).fill(maxSeqLen)], 'one length by default: the whole context');
     for (const trial of result.trials) {
       assert.equal(trial.tokens, tokenizer.encode(trial.text).ids.length + 1);
       assert.ok(trial.tokens <= maxSeqLen, `${trial.tokens} tokens`);
@@ -290,8 +293,65 @@ for (const kind of MODEL_KINDS) {
   });
 }
 
+test('needleTest runs every depth at every length, each document fitted to its length', async () => {
+  const { tokenizer, maxSeqLen } = await tiny('diff');
+  const countTokens = (text: string) => tokenizer.encode(text).ids.length + 1;
+  const engine = await Engine.load(PACKAGES.diff, 'cpu');
+  const options = { form: 'code', needles: 1, queries: 1, trials: 3, seed: 7 } as const;
+  const lengths = [maxSeqLen, 64, 96, 64]; // sorted, each once
+  const result = await engine.needleTest(FILLER, { ...options, lengths });
+  assert.deepEqual(result.lengths, [64, 96, maxSeqLen]);
+  assert.deepEqual(result.trials.map((t) => [t.length, t.depth, t.seed]), [64, 96, maxSeqLen].flatMap((length) => [[length, 0, 7], [length, 0.5, 8], [length, 1, 9]]));
+  for (const trial of result.trials) {
+    const what = `${trial.length} tokens, depth ${trial.depth}`;
+    // The fit rules at the trial's length: whole filler lines from the top, as many as fit.
+    const documentOptions: NeedleDocumentOptions = { ...options, seed: trial.seed, depth: trial.depth };
+    assert.equal(trial.text, makeNeedleDocument(FILLER, documentOptions, { countTokens, maxTokens: trial.length }).text, what);
+    assert.ok(trial.tokens <= trial.length, `${what}: ${trial.tokens} tokens`);
+    const oneLineMore = makeNeedleDocument(FILLER_LINES.slice(0, trial.fillerLines + 1).join('\n'), documentOptions);
+    assert.ok(countTokens(oneLineMore.text) > trial.length, `${what}: one more filler line would still fit`);
+  }
+  // The same seed at every length: the same needles, only the cut differs.
+  const keysAt = (length: number) => result.trials.filter((t) => t.length === length).map((t) => t.queries[0].key);
+  assert.deepEqual(keysAt(64), keysAt(maxSeqLen));
+  // Run a length at a time (as the panel does, for progress) and merged, the same as one run.
+  const parts = [await engine.needleTest(FILLER, { ...options, lengths: [64, 96] }), await engine.needleTest(FILLER, { ...options, lengths: [maxSeqLen] })];
+  assert.deepEqual(mergeNeedleTestResults(parts), result);
+
+  await assert.rejects(engine.needleTest(FILLER, { ...options, lengths: [64, maxSeqLen + 1] }), /lengths: 129 tokens is more than the model's context of 128 tokens; use lengths up to 128/);
+  await assert.rejects(engine.needleTest(FILLER, { ...options, lengths: [16] }), /alone take \d+ tokens, more than a document of 16 tokens holds/);
+  assert.throws(() => documentLengths([], maxSeqLen), /at least one document length/);
+  assert.throws(() => documentLengths([64.5], maxSeqLen), /whole numbers of tokens; got 64.5/);
+  assert.deepEqual(documentLengths(undefined, maxSeqLen), [maxSeqLen]);
+});
+
+test('the summary aggregates by depth, by length and on the length x depth grid', () => {
+  const query = (correct: boolean, answerShare: number) => ({
+    key: 'K', value: '1', valueSpan: [0, 1] as [number, number], querySpan: [2, 3] as [number, number], depth: 0, correct, generated: '', answerShare, noiseShare: 0, queryShare: 0,
+  });
+  const trial = (length: number, depth: number, ...queries: ReturnType<typeof query>[]): NeedleTrial => ({ seed: 0, depth, length, text: '', tokens: length, fillerLines: 1, totalFillerLines: 1, queries });
+  // Two queries per document; accuracy per cell: 1 and 0.5 at 64 tokens, 0.5 and 0 at 128.
+  const trials = [
+    trial(128, 1, query(false, 0), query(false, 0.2)),
+    trial(64, 0, query(true, 0.4), query(true, 0.6)),
+    trial(128, 0, query(true, 0.8), query(false, 0)),
+    trial(64, 1, query(true, 1), query(false, 0)),
+  ];
+  const result: NeedleTestResult = { model: 'm', kind: 'diff', form: 'code', needles: 2, queries: 2, lengths: [64, 128], trials, accuracy: 0, meanAnswerShare: 0, meanNoiseShare: 0, meanQueryShare: 0 };
+  const summary = summariseNeedleTest(result);
+  const accuracies = (scores: { accuracy: number }[]) => scores.map((s) => s.accuracy);
+  assert.deepEqual([summary.queries, summary.correct, summary.overall.accuracy], [8, 4, 0.5]);
+  assert.deepEqual(summary.byDepth.map((d) => d.depth), [0, 1]);
+  assert.deepEqual(accuracies(summary.byDepth), [0.75, 0.25]);
+  assert.deepEqual(summary.byLength.map((l) => l.length), [64, 128]);
+  assert.deepEqual(accuracies(summary.byLength), [0.75, 0.25]);
+  assert.deepEqual(summary.byLength.map((l) => l.answerShare), [0.5, 0.25]);
+  assert.deepEqual(summary.grid.map((c) => [c.length, c.depth, c.accuracy]), [[64, 0, 1], [64, 1, 0.5], [128, 0, 0.5], [128, 1, 0]]);
+  assertClose(summary.grid[3].answerShare, 0.1, 'a cell\'s mean answer share');
+});
+
 test('needleTest crosses the engine process and the CLI unchanged', async () => {
-  const options = { form: 'prose', needles: 1, queries: 1, trials: 2, seed: 3 } as const;
+  const options = { form: 'prose', needles: 1, queries: 1, trials: 2, lengths: [96, 128], seed: 3 } as const;
   const expected = {
     diff: await (await Engine.load(PACKAGES.diff, 'cpu')).needleTest(FILLER, options),
     baseline: await (await Engine.load(PACKAGES.baseline, 'cpu')).needleTest(FILLER, options),
@@ -307,7 +367,7 @@ test('needleTest crosses the engine process and the CLI unchanged', async () => 
   await writeFile(file, FILLER);
   const { stdout } = await promisify(execFile)('node', [
     path.join(REPO, 'out', 'extension', 'core', 'cli.js'), 'needle-test', file, '--package', PACKAGES.diff, '--package', PACKAGES.baseline,
-    '--form', 'prose', '--needles', '1', '--queries', '1', '--trials', '2', '--seed', '3',
+    '--form', 'prose', '--needles', '1', '--queries', '1', '--trials', '2', '--lengths', '128,96', '--seed', '3',
   ]);
   assert.deepEqual(JSON.parse(stdout), [expected.diff, expected.baseline]);
 });
