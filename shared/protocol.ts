@@ -91,7 +91,7 @@ export function lambdaRange(row: ArrayLike<number>): [number, number] {
 export const MAP_CELLS_MAX = 1024;
 
 /** A viewport the panel may ask for: at most MAP_CELLS_MAX cells a side. */
-export const panelViewportSchema = mapViewportSchema.refine((v) => v.rows <= MAP_CELLS_MAX && v.cols <= MAP_CELLS_MAX, `a viewport has at most ${MAP_CELLS_MAX} cells a side`);
+const panelViewportSchema = mapViewportSchema.refine((v) => v.rows <= MAP_CELLS_MAX && v.cols <= MAP_CELLS_MAX, `a viewport has at most ${MAP_CELLS_MAX} cells a side`);
 
 /** λ of each cell row of a map's viewport (the mean over the query tokens the row pools), for a
  *  model whose λ varies per token (DIFF V2); absent when one λ holds for the whole layer. */

@@ -188,7 +188,7 @@ export class PanelSession {
   }
 
   /** The viewport as it applies to a pane: the same stretch of text in the baseline's tokens. */
-  viewportFor(pane: Pane): MapViewport {
+  private viewportFor(pane: Pane): MapViewport {
     const current = this.current!;
     return pane === 'main' ? this.viewport.viewport : alignViewport(this.viewport.viewport, current.result.tokens, tokensOf(current, pane));
   }

@@ -4,7 +4,7 @@
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { viewportCells } from '../../shared/inspection';
+import { viewportCells, type MapViewport } from '../../shared/inspection';
 import type { InspectorPanel } from './panel';
 import type { PanelSession } from './panelSession';
 import type { InspectorSettings } from './settings';
@@ -66,7 +66,7 @@ function rowOfMap(row: { layer: number; head: number; view: string; requestId: n
 }
 
 /** A viewport's size in cells (rows x cols values, row-major). */
-function cellCounts(viewport: Parameters<typeof viewportCells>[0]): { rows: number; cols: number } {
+function cellCounts(viewport: MapViewport): { rows: number; cols: number } {
   const { rows, cols } = viewportCells(viewport);
   return { rows, cols };
 }
