@@ -97,6 +97,11 @@ export const modelInfoSchema = z.object({
 });
 export type ModelInfo = z.infer<typeof modelInfoSchema>;
 
+/** "6.8M" / "1.0B": a parameter count as the status bar and the panel show it. */
+export function formatParameterCount(n: number): string {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : `${(n / 1e6).toFixed(1)}M`;
+}
+
 /** Bit widths of the quantisation what-if (the paper's Figure 8). */
 export const QUANT_BITS = [8, 6, 4] as const;
 export type QuantBits = (typeof QUANT_BITS)[number];

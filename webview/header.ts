@@ -3,6 +3,7 @@
 // but in the ErrorBanner: sticky at the top of the panel, announced (role="alert"), and saying that
 // the maps still shown are the last inspection's, which the page then greys (body[data-stale]).
 
+import { formatParameterCount } from '../shared/model';
 import type { InspectionMeta } from '../shared/protocol';
 import type { PanelState } from './state';
 import { element, textElement, type PanelView } from './view';
@@ -70,7 +71,7 @@ function sourceLine(meta: InspectionMeta | undefined): string {
   const { source, model, tokens, window: textWindow } = meta;
   const parts = [
     `${source.fileName}:${source.startLine + 1}–${source.endLine + 1}`,
-    `${model.name} (${model.kind}, ${model.provider})`,
+    `${model.name} (${model.kind}, ${model.parameters ? `${formatParameterCount(model.parameters)} parameters, ` : ''}${model.provider})`,
     `${tokens.length} tokens`,
     `${Math.round(meta.latencyMs)} ms`,
   ];

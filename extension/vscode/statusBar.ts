@@ -2,6 +2,7 @@
 // error. Clicking it shows the panel.
 
 import * as vscode from 'vscode';
+import { formatParameterCount } from '../../shared/model';
 import type { EngineInfo, InspectionResult } from '../core/engine';
 
 export class InspectorStatusBar implements vscode.Disposable {
@@ -41,16 +42,12 @@ export class InspectorStatusBar implements vscode.Disposable {
 
 /** "6.8M params" (with the separator before it), or nothing for a model that does not say. */
 function sizeOf(model: EngineInfo, separator: string): string {
-  return model.parameters ? `${separator}${formatCount(model.parameters)} params` : '';
+  return model.parameters ? `${separator}${formatParameterCount(model.parameters)} params` : '';
 }
 
 function describeModel(model: EngineInfo): string {
   const weights = model.weightBytes ? `, ${(model.weightBytes / 2 ** 20).toFixed(0)} MiB of weights` : '';
-  return `Model ${model.dir}${model.parameters ? `\n${formatCount(model.parameters)} parameters${weights}` : ''}; runs up to ${model.maxSeqLen.toLocaleString('en-US')} tokens at once`;
-}
-
-function formatCount(n: number): string {
-  return n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : `${(n / 1e6).toFixed(1)}M`;
+  return `Model ${model.dir}${model.parameters ? `\n${formatParameterCount(model.parameters)} parameters${weights}` : ''}; runs up to ${model.maxSeqLen.toLocaleString('en-US')} tokens at once`;
 }
 
 /** "93 ms", "4.2 s", "2 min 5 s". */
