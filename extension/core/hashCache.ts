@@ -20,14 +20,34 @@ export function hashCacheFile(): string {
 
 /** sha256 (hex) of a file; reading errors propagate (the caller names the file). */
 export async function sha256Of(file: string): Promise<string> {
-  const info = await stat(file);
-  if (info.size < REMEMBER_FROM_BYTES) return hashFile(file);
-  const key = [await realpath(file), info.size, info.mtimeMs, info.ino].join('|');
+  const key = await cacheKey(file);
+  if (key === null) return hashFile(file);
   const entries = await readEntries();
   if (entries[key]) return entries[key];
   const digest = await hashFile(file);
-  await writeEntries({ ...Object.fromEntries(Object.entries(entries).slice(-(MAX_ENTRIES - 1))), [key]: digest });
+  await remember(entries, key, digest);
   return digest;
+}
+
+/** Records the sha256 of a file its writer hashed while writing it (the importer's weights.bin),
+ *  so that the first load does not read it again. It holds while the file's size, modification
+ *  time and inode are the ones it has now. */
+export async function rememberSha256(file: string, digest: string): Promise<void> {
+  const key = await cacheKey(file);
+  if (key !== null) await remember(await readEntries(), key, digest);
+}
+
+/** The file's key in the cache, or null for a file too small to remember. */
+async function cacheKey(file: string): Promise<string | null> {
+  const info = await stat(file);
+  if (info.size < REMEMBER_FROM_BYTES) return null;
+  return [await realpath(file), info.size, info.mtimeMs, info.ino].join('|');
+}
+
+/** The newest MAX_ENTRIES entries, this one last. */
+async function remember(entries: Record<string, string>, key: string, digest: string): Promise<void> {
+  const others = Object.entries(entries).filter(([other]) => other !== key);
+  await writeEntries({ ...Object.fromEntries(others.slice(-(MAX_ENTRIES - 1))), [key]: digest });
 }
 
 async function hashFile(file: string): Promise<string> {
