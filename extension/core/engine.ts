@@ -15,7 +15,7 @@ import {
   attentionShares, continuationOf, documentLengths, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, planTrials, summariseNeedleTrials, type NeedleRun,
 } from './needles';
 import { StatisticsThread } from './statisticsThread';
-import { createSession, runModel, type ProviderSetting, type RunOutputs, type SessionInfo } from './runtime';
+import { createSession, runModel, weightsSessionConfig, type ProviderSetting, type RunOutputs, type SessionInfo } from './runtime';
 import { loadTokenizer, type TextTokenizer } from './tokenizer';
 
 export const HOVER_PREDICTIONS = 5;
@@ -85,7 +85,7 @@ export class Engine {
     if (tokenizer.vocabSize > pkg.config.vocab_size) {
       throw new Error(`${packageDir}/tokenizer.json has ${tokenizer.vocabSize} tokens but config.json's vocab_size is only ${pkg.config.vocab_size}; export the package again with its own tokenizer`);
     }
-    const { session, info } = await createSession(pkg.modelPath, provider, log);
+    const { session, info } = await createSession(pkg, provider, log);
     const c = pkg.config;
     const lambdaGranularity = c.lambda === null ? null : c.lambda.granularity === 'token' ? 'token' : 'layer';
     const sourceFormat = c.source?.format ?? null;
@@ -265,7 +265,8 @@ export class Engine {
     // Without pre-packing, the lens reads the LM head where the weights file is mapped (an imported
     // package's weights.bin) instead of packing a private copy of it, which for a large vocabulary
     // is a second LM head in memory (250 MiB at 64k × 1,024); a lens run multiplies only one row per layer.
-    return ort.InferenceSession.create(lensPath, { executionProviders: ['cpu'], extra: { session: { disable_prepacking: '1' } } });
+    // A 16-bit head is widened per run, not folded into a float32 copy (weightsSessionConfig).
+    return ort.InferenceSession.create(lensPath, { executionProviders: ['cpu'], extra: { session: { disable_prepacking: '1' }, ...weightsSessionConfig(this.pkg.config) } });
   }
 
   /** A viewport of a view's map pooled to at most viewport.rows x viewport.cols cells; without

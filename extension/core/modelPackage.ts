@@ -35,6 +35,9 @@ const configSchema = z
     n_embd: count,
     vocab_size: count,
     max_seq_len: count,
+    /** Imported packages: how weights.bin stores the weight matrices. 16-bit ones are widened to
+     *  float32 in the graph where each is used, and the session must not fold them (runtime.ts). */
+    weights_dtype: z.enum(['float32', 'bfloat16', 'float16']).optional(),
     attention_scale: z.number().positive(),
     rope: z.object({ theta: z.number(), interleaved: z.boolean(), rotary_dim: count }),
     pairing: pairingSchema.nullable(),

@@ -48,10 +48,10 @@ export class GraphBuilder {
     this.outputs.push({ name, elemType, dims });
   }
 
-  /** A float32 weight stored in the weights file beside the graph (declared once however often used). */
-  weight(name: string, dims: number[], external: NonNullable<TensorProto['external']>): Value {
+  /** A weight stored in the weights file beside the graph, as `dataType` (declared once however often used). */
+  weight(name: string, dims: number[], dataType: DataTypeValue, external: NonNullable<TensorProto['external']>): Value {
     const { weights, initializers } = this.scope;
-    if (!weights.has(name)) initializers.push({ name, dims, dataType: DataType.FLOAT, external });
+    if (!weights.has(name)) initializers.push({ name, dims, dataType, external });
     weights.add(name);
     return name;
   }

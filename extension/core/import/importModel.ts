@@ -1,25 +1,35 @@
 // Import Model: a Hugging Face-layout folder (config.json, safetensors weights, tokenizer.json) ->
 // a model package (docs/model-package.md) the extension runs, with no Python. The weights are
-// streamed one tensor at a time into the package's weights.bin (float32), which both graphs refer
-// to as ONNX external data. Everything is written into a temporary sibling folder that is renamed
+// streamed one tensor at a time into the package's weights.bin, which both graphs refer to as ONNX
+// external data: a bfloat16 or float16 checkpoint's matrices as they are (the graphs widen each
+// where it is used), everything else as float32. Everything is written into a temporary sibling folder that is renamed
 // into place at the end, so a failed or cancelled import leaves nothing behind.
 
 import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { rememberSha256 } from '../hashCache';
 import { loadTokenizer, TokenizerFormatError } from '../tokenizer';
 import { lambdaInit, readArchitecture, requiredTensors, type Architecture, type TensorSpec } from './architecture';
 import type { GraphBuilder, Value } from './graphBuilder';
 import { ImportError } from './importError';
 import { buildInspectionGraph, buildLensGraph, inspectionOutputs, interventionInputs, type WeightFile } from './inspectionGraph';
+import { DataType, type DataTypeValue } from './onnxProto';
 import { partialFolderFor } from './partialFolder';
-import { CheckpointWeights, elementCount } from './safetensors';
+import { CheckpointWeights, elementCount, type WeightDtype } from './safetensors';
 
 export const WEIGHTS_FILE = 'weights.bin';
 const TOP_K = 10;
 /** Each weight starts on a 64 KiB boundary, so ONNX Runtime can map it from the file instead of copying it. */
 const WEIGHT_ALIGNMENT = 65536;
 const PRODUCER = 'difftransformer-inspector import';
+
+/** How the package stores its weight matrices (config.json's weights_dtype). */
+export type WeightsDtype = 'float32' | 'bfloat16' | 'float16';
+const SIXTEEN_BIT: Partial<Record<WeightDtype, { dtype: WeightsDtype; dataType: DataTypeValue }>> = {
+  BF16: { dtype: 'bfloat16', dataType: DataType.BFLOAT16 },
+  F16: { dtype: 'float16', dataType: DataType.FLOAT16 },
+};
 
 export interface ImportProgress {
   /** 0..1 over the whole import (copying the weights is almost all of it). */
@@ -75,6 +85,7 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
 
   const partial = partialFolderFor(destination);
   await mkdir(partial, { recursive: true });
+  let weightsSha256: string;
   try {
     const weights = await copyWeights(checkpoint, specs, path.join(partial, WEIGHTS_FILE), (fraction, tensor) => {
       if (signal?.aborted) throw new ImportCancelledError('import cancelled');
@@ -89,6 +100,7 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
       'config.json': JSON.stringify(packageConfig(arch, specs, name, weights, source), null, 2) + '\n',
     };
     const manifest: Record<string, { sha256: string; bytes: number }> = { [WEIGHTS_FILE]: weights.manifestEntry };
+    weightsSha256 = weights.manifestEntry.sha256;
     for (const [file, content] of Object.entries(files)) {
       await writeFile(path.join(partial, file), content);
       const bytes = typeof content === 'string' ? Buffer.from(content) : content;
@@ -101,6 +113,8 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
     await rm(partial, { recursive: true, force: true });
     throw err;
   }
+  // The digest computed while writing, so that the first load does not read gigabytes again.
+  await rememberSha256(path.join(destination, WEIGHTS_FILE), weightsSha256);
   progress({ fraction: 1, message: 'done' });
   return { dir: destination, name, kind: arch.kind, parameters: parameterCount(specs) };
 }
@@ -136,30 +150,51 @@ function checkShape(checkpoint: CheckpointWeights, spec: TensorSpec, configPath:
 
 interface CopiedWeights {
   file: WeightFile;
+  dtype: WeightsDtype;
   manifestEntry: { sha256: string; bytes: number };
   /** The V1 lambda vectors, kept to state each layer's lambda in config.json. */
   lambdaVectors: Map<string, Float32Array>;
 }
 
-/** Streams every tensor, converted to float32, into the weights file at aligned offsets, hashing as it writes. */
+/** How the weight matrices are stored: as the checkpoint's 16-bit type when every matrix has it (a
+ *  bfloat16 or float16 value is exactly a float32 value, so widening in the graph changes nothing),
+ *  else as float32. Vectors (norms, biases, lambda) are always float32: small, and read at import. */
+function matrixStorage(checkpoint: CheckpointWeights, specs: TensorSpec[]): { dtype: WeightsDtype; dataType: DataTypeValue } {
+  const dtypes = new Set(specs.filter(isMatrix).map((spec) => checkpoint.entry(spec.name).dtype));
+  const [only] = dtypes;
+  return (dtypes.size === 1 && SIXTEEN_BIT[only]) || { dtype: 'float32', dataType: DataType.FLOAT };
+}
+
+const isMatrix = (spec: TensorSpec) => spec.shape.length >= 2;
+
+/** Streams every tensor into the weights file at aligned offsets, hashing as it writes. */
 async function copyWeights(
   checkpoint: CheckpointWeights,
   specs: TensorSpec[],
   target: string,
   onTensor: (fraction: number, tensor: string) => void,
 ): Promise<CopiedWeights> {
-  const layout = new Map<string, { dims: number[]; offset: number; length: number }>();
+  const matrices = matrixStorage(checkpoint, specs);
+  const storedAs = (spec: TensorSpec) => (isMatrix(spec) ? matrices.dataType : DataType.FLOAT);
+  const layout = new Map<string, { dims: number[]; dataType: DataTypeValue; offset: number; length: number }>();
   const lambdaVectors = new Map<string, Float32Array>();
   const hash: Hash = createHash('sha256');
-  const total = 4 * parameterCount(specs); // float32 bytes
+  const total = specs.reduce((sum, spec) => sum + elementCount(spec.shape) * (storedAs(spec) === DataType.FLOAT ? 4 : 2), 0);
   const handle = await open(target, 'w');
   let offset = 0;
   let done = 0;
   try {
     for (const spec of specs) {
       onTensor(done / total, spec.name);
-      const values = await checkpoint.read(spec.name, spec.shape);
-      if (/\.lambda_[qk][12]$/.test(spec.name)) lambdaVectors.set(spec.name, values);
+      const dataType = storedAs(spec);
+      let bytes: Uint8Array;
+      if (dataType === DataType.FLOAT) {
+        const values = await checkpoint.read(spec.name, spec.shape);
+        if (/\.lambda_[qk][12]$/.test(spec.name)) lambdaVectors.set(spec.name, values);
+        bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+      } else {
+        bytes = await checkpoint.readStored(spec.name, spec.shape);
+      }
       const padding = (WEIGHT_ALIGNMENT - (offset % WEIGHT_ALIGNMENT)) % WEIGHT_ALIGNMENT;
       if (padding) {
         const zeros = new Uint8Array(padding);
@@ -167,24 +202,31 @@ async function copyWeights(
         hash.update(zeros);
         offset += padding;
       }
-      const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
       await handle.write(bytes, 0, bytes.length, offset);
       hash.update(bytes);
-      layout.set(spec.name, { dims: spec.shape, offset, length: bytes.length });
+      layout.set(spec.name, { dims: spec.shape, dataType, offset, length: bytes.length });
       offset += bytes.length;
       done += bytes.length;
     }
   } finally {
     await handle.close();
   }
+  const stored = (graph: GraphBuilder, tensorName: string) => {
+    const place = layout.get(tensorName);
+    if (!place) throw new Error(`the graph uses tensor ${tensorName}, which requiredTensors does not list`);
+    const value = graph.weight(tensorName, place.dims, place.dataType, { location: WEIGHTS_FILE, offset: place.offset, length: place.length });
+    return { value, dataType: place.dataType };
+  };
+  const widened = (graph: GraphBuilder, { value, dataType }: { value: Value; dataType: DataTypeValue }) =>
+    dataType === DataType.FLOAT ? value : graph.op('Cast', [value], { to: DataType.FLOAT });
   const file: WeightFile = {
-    use(graph: GraphBuilder, tensorName: string): Value {
-      const place = layout.get(tensorName);
-      if (!place) throw new Error(`the graph uses tensor ${tensorName}, which requiredTensors does not list`);
-      return graph.weight(tensorName, place.dims, { location: WEIGHTS_FILE, offset: place.offset, length: place.length });
+    use: (graph, tensorName) => widened(graph, stored(graph, tensorName)),
+    rows(graph, tensorName, indices) {
+      const { value, dataType } = stored(graph, tensorName);
+      return widened(graph, { value: graph.op('Gather', [value, indices], { axis: 0 }), dataType });
     },
   };
-  return { file, manifestEntry: { sha256: hash.digest('hex'), bytes: offset }, lambdaVectors };
+  return { file, dtype: matrices.dtype, manifestEntry: { sha256: hash.digest('hex'), bytes: offset }, lambdaVectors };
 }
 
 /** config.json of the package (docs/model-package.md), with the architecture's conventions stated. */
@@ -204,6 +246,7 @@ function packageConfig(arch: Architecture, specs: TensorSpec[], name: string, we
     n_embd: arch.hidden,
     vocab_size: arch.vocabSize,
     max_seq_len: arch.maxSeqLen,
+    weights_dtype: weights.dtype,
     attention_scale: 1 / Math.sqrt(d),
     // The graph attends over blocks of query rows (inspectionGraph.ts), so it runs whole texts up to max_seq_len.
     attention: 'blocked',

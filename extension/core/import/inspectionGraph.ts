@@ -11,9 +11,14 @@ import { lambdaInit, layerTensorNames, type Architecture } from './architecture'
 import { GraphBuilder, type DimPart, type Value } from './graphBuilder';
 import { DataType } from './onnxProto';
 
-/** Where each weight lies in the package's weights file; a graph registers the ones it uses. */
+/** Where each weight lies in the package's weights file; a graph registers the ones it uses. A
+ *  weight stored as 16-bit is widened by a Cast where it is used, so that ONNX Runtime holds one
+ *  layer's float32 copy at a time rather than the whole model's. */
 export interface WeightFile {
+  /** The weight as float32. */
   use(graph: GraphBuilder, tensorName: string): Value;
+  /** Rows `indices` of the weight as float32, gathered before they are widened (the embedding: only the text's rows). */
+  rows(graph: GraphBuilder, tensorName: string, indices: Value): Value;
 }
 
 /** The intervention inputs of an architecture's graph (each [n_layer, heads]) and their neutral values. */
@@ -128,6 +133,7 @@ function blockedAttention(g: GraphBuilder, arch: Architecture, blocks: RowBlocks
 function blockedPrediction(g: GraphBuilder, nn: Layers, arch: Architecture, hidden: Value, ids: Value, B: Value, T: Value, topK: number): void {
   const { hidden: E, vocabSize: V } = arch;
   const blocks = headBlocks(g, V, T);
+  const head = nn.withHeadWidened();
   const rowsFirst = g.reshape(hidden, [B, T, E]);
   const paddedHidden = padToBlocks(g, rowsFirst, 3, 1, blocks, T);
   // following[t] = ids[t + 1], the token row t predicts; the last row's (wrapped to ids[0]) is dropped.
@@ -136,7 +142,7 @@ function blockedPrediction(g: GraphBuilder, nn: Layers, arch: Architecture, hidd
 
   const [topIds, topProbs, seen] = g.loop(blocks.count, (body, block) => {
     const { rowsOf } = blockOf(body, block, blocks.rows);
-    const logits = body.reshape(nn.within(body).logits(body.reshape(rowsOf(paddedHidden, 1), [-1, E])), [B, blocks.rows, V]);
+    const logits = body.reshape(head.within(body).logits(body.reshape(rowsOf(paddedHidden, 1), [-1, E])), [B, blocks.rows, V]);
     const peak = body.op('ReduceMax', [logits], { axes: [-1], keepdims: 1 });
     const sumExp = body.op('ReduceSum', [body.op('Exp', [body.sub(logits, peak)]), body.int64([-1])], { keepdims: 0 });
     const normaliser = body.add(body.op('Log', [sumExp]), body.squeeze(peak, [-1])); // logsumexp [B, R]
@@ -155,7 +161,7 @@ function blockedPrediction(g: GraphBuilder, nn: Layers, arch: Architecture, hidd
   // token_logprob[t] = log p(x_t | x_<t); position 0 has no prediction and holds 0.
   const zeros = g.op('ConstantOfShape', [g.shape([B, 1])], { value: floatTensor(0) });
   g.concat([zeros, g.slice(joinBlocks(g, seen, 1, [], T), 1, 0, -1)], 1, 'token_logprob');
-  g.op('Identity', [nn.logits(g.take(rowsFirst, 1, -1))], {}, 'last_logits');
+  g.op('Identity', [head.logits(g.take(rowsFirst, 1, -1))], {}, 'last_logits');
 }
 
 const floatTensor = (value: number) => ({
@@ -168,15 +174,28 @@ class Layers {
     readonly g: GraphBuilder,
     private readonly arch: Architecture,
     private readonly weights: WeightFile,
+    /** Weights already widened in an outer graph, by name. */
+    private readonly widened: ReadonlyMap<string, Value> = new Map(),
   ) {}
 
   w(name: string): Value {
-    return this.weights.use(this.g, name);
+    return this.widened.get(name) ?? this.weights.use(this.g, name);
   }
 
   /** The same operations written into another graph (a Loop's body). */
   within(graph: GraphBuilder): Layers {
-    return new Layers(graph, this.arch, this.weights);
+    return new Layers(graph, this.arch, this.weights, this.widened);
+  }
+
+  /** These operations with the final norm and the LM head widened once here, for a Loop's body
+   *  that runs the head on every block (widening a large vocabulary's head per block costs seconds). */
+  withHeadWidened(): Layers {
+    const names = ['model.norm.weight', `${this.headName()}.weight`];
+    return new Layers(this.g, this.arch, this.weights, new Map(names.map((name) => [name, this.w(name)])));
+  }
+
+  private headName(): string {
+    return this.arch.tiedEmbeddings ? 'model.embed_tokens' : 'lm_head';
   }
 
   /** x [N, in] @ W^T (+ b): W stays [out, in] as the checkpoint stores it (Gemm's transB). */
@@ -195,8 +214,7 @@ class Layers {
 
   /** The final norm and the LM head (the embedding when tied): [N, E] -> [N, V]. */
   logits(hidden: Value): Value {
-    const head = this.arch.tiedEmbeddings ? 'model.embed_tokens' : 'lm_head';
-    return this.linear(this.rmsNorm(hidden, 'model.norm.weight'), head, false);
+    return this.linear(this.rmsNorm(hidden, 'model.norm.weight'), this.headName(), false);
   }
 }
 
@@ -250,7 +268,7 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
     return { values: g.unsqueeze(withPool(splitHeads(v, Skv, d)), [2]), mapsShape: [Skv, groups] };
   };
 
-  let x = g.reshape(g.op('Gather', [nn.w('model.embed_tokens.weight'), ids], { axis: 0 }), [-1, E]);
+  let x = g.reshape(weights.rows(g, 'model.embed_tokens.weight', ids), [-1, E]);
   const collected: Record<'hidden' | 'q' | 'k' | 'thumbnails' | 'lambda' | 'lambdaThumbnails', Value[]> = { hidden: [], q: [], k: [], thumbnails: [], lambda: [], lambdaThumbnails: [] };
   for (let layer = 0; layer < L; layer++) {
     const names = layerTensorNames(arch, layer);

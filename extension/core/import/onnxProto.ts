@@ -4,7 +4,7 @@
 import { Root, type Type } from 'protobufjs/light';
 
 /** ONNX TensorProto.DataType values used by the importer. */
-export const DataType = { FLOAT: 1, INT64: 7, BOOL: 9 } as const;
+export const DataType = { FLOAT: 1, INT64: 7, BOOL: 9, FLOAT16: 10, BFLOAT16: 16 } as const;
 export type DataTypeValue = (typeof DataType)[keyof typeof DataType];
 
 /** ONNX AttributeProto.AttributeType values. */

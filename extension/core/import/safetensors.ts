@@ -1,7 +1,7 @@
 // The importer's view of a Hugging Face checkpoint's weights: model.safetensors, or the shards that
 // model.safetensors.index.json lists. Every header is validated when the folder is opened, so a damaged
 // or unsupported folder fails before anything is written; tensor data is read later, one tensor at a
-// time, from its own byte range, and converted to float32 in chunks.
+// time, from its own byte range, either as stored or converted to float32 in chunks.
 //
 // Format: an 8-byte little-endian header length N, N bytes of JSON header
 // ({name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}), then the data section,
@@ -111,6 +111,28 @@ export class CheckpointWeights {
   /** The tensor's values as float32 (F16/BF16 converted exactly), read from disk now; checks that the
    *  shape's element count matches expectedShape when given. */
   async read(name: string, expectedShape?: readonly number[]): Promise<Float32Array> {
+    const entry = this.sizedEntry(name, expectedShape);
+    const values = new Float32Array(elementCount(entry.shape));
+    await readAsFloat32Bits(entry, new Uint32Array(values.buffer));
+    return values;
+  }
+
+  /** The tensor's bytes as the checkpoint stores them (little-endian values of its dtype), read from
+   *  disk now; the same check as `read`. */
+  async readStored(name: string, expectedShape?: readonly number[]): Promise<Uint8Array> {
+    const entry = this.sizedEntry(name, expectedShape);
+    const bytes = new Uint8Array(entry.end - entry.start);
+    const handle = await openFile(entry.file);
+    try {
+      await readFully(handle, entry.file, bytes, entry.start);
+    } finally {
+      await handle.close();
+    }
+    return bytes;
+  }
+
+  /** The entry, after checking that its element count matches expectedShape's when given. */
+  private sizedEntry(name: string, expectedShape?: readonly number[]): TensorEntry {
     const entry = this.entry(name);
     const count = elementCount(entry.shape);
     if (expectedShape && elementCount(expectedShape) !== count) {
@@ -119,9 +141,7 @@ export class CheckpointWeights {
           `[${expectedShape.join(', ')}] (${elementCount(expectedShape)} values) from config.json; the weights and config.json are from different models`,
       );
     }
-    const values = new Float32Array(count);
-    await readAsFloat32Bits(entry, new Uint32Array(values.buffer));
-    return values;
+    return entry;
   }
 
   /** Bytes of float32 data all tensors take (for progress). */
