@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     p.add_argument("--vocab-size", type=int, help="embedding rows (default: the tokenizer's, plus 16 for tiny)")
     p.add_argument("--retrieval", nargs=2, metavar=("QUERY", "KEY"),
                    help="plant a retrieval head (layer 0, head 0): the one-token text QUERY attends to the one-token text KEY")
-    p.add_argument("--text", help="the text of expected.json (default: the golden text; a shorter one for 100m)")
+    p.add_argument("--text", help="the text of expected.json (default: the golden text; a shorter one for 100m and 1b)")
     args = parser.parse_args(argv)
 
     try:

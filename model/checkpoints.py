@@ -34,12 +34,12 @@ from model.model import ModelConfig, Transformer
 from model.package import PackageError, load_package, load_tokenizer
 
 FORMATS = ("diffllama", "llama", "mistral", "diff-v1", "diff-v2")
-SIZES = ("tiny", "100m", "long32k")
+SIZES = ("tiny", "100m", "long32k", "1b")
 DTYPES = {"float32": ("F32", torch.float32), "float16": ("F16", torch.float16), "bfloat16": ("BF16", torch.bfloat16)}
 STORAGE = {"F32": "<f4", "F16": "<f2", "BF16": "<i2"}  # a dtype's bytes in numpy; bfloat16 as raw 16-bit words
 TOP_K = 10
 LARGE_TOKENIZER = REPO / "models" / "code-diff" / "tokenizer.json"
-SHORT_TEXT = "def area(r):\r\n\treturn 3.14159 * r * r  # π r²\n"  # the 100m default: fewer than 32 tokens
+SHORT_TEXT = "def area(r):\r\n\treturn 3.14159 * r * r  # π r²\n"  # the 100m and 1b default: fewer than 32 tokens
 VOCAB_PADDING = 16  # tiny checkpoints have more embedding rows than the tokenizer has tokens, as many models do
 # Random weights with visible structure: q and k scaled up (as fixtures.QK_SCALE does) so the maps are
 # peaky, and lambda_proj strong enough that V2's lambda varies from token to token.
@@ -58,6 +58,10 @@ LLAMA_SIZES = {
     # DiffLlama), with the RoPE base long-context models use (its slowest pair turns 0.08 rad in 32K tokens).
     "long32k": dict(hidden_size=256, intermediate_size=688, num_hidden_layers=4, num_attention_heads=8,
                     num_key_value_heads=8, head_dim=32, max_position_embeddings=32768, rope_theta=1e6),
+    # Laid out as the public DiffLlama-1B (Llama 3.2 1B's layers, 1.0B parameters as a DiffLlama with
+    # this project's 8K vocabulary): a real-size model for the import and load benches.
+    "1b": dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
+               num_key_value_heads=8, head_dim=64, max_position_embeddings=131072, rope_theta=5e5),
 }
 FORMAT_FIELDS = {
     "diffllama": dict(model_type="diffllama", architectures=["DiffLlamaForCausalLM"], rope_theta=10000.0,
@@ -212,6 +216,8 @@ def random_plan(fmt: str, size: str, vocab_size: Optional[int], seed: int, dtype
         if fmt == "llama":  # head_dim left to its default, hidden_size / num_attention_heads
             del config["head_dim"]
         specs = llama_specs(config)
+    elif size not in DIFF_SIZES:
+        raise PackageError(f"size {size!r} is for the Hugging Face formats {tuple(REFERENCES)}; {fmt} has sizes {tuple(DIFF_SIZES)}")
     else:
         cfg = ModelConfig(kind="diff", variant=fmt[-2:], vocab_size=vocab_size, tie_embeddings=fmt == "diff-v1",
                           **DIFF_SIZES[size])
@@ -379,7 +385,7 @@ def write_checkpoint(fmt: str, out: Path, *, dtype: str = "float32", shards: int
     if retrieval:
         plan = plant_retrieval(plan, *retrieval)
     if text is None:
-        text = SHORT_TEXT if size == "100m" else GOLDEN_TEXT
+        text = SHORT_TEXT if size in ("100m", "1b") else GOLDEN_TEXT
     ids = [plan.config["bos_token_id"]] + load_tokenizer(plan.tokenizer).encode(text)
     if len(ids) > plan.config["max_position_embeddings"]:
         raise PackageError(f"--text is {len(ids)} tokens with the BOS; the model takes {plan.config['max_position_embeddings']}")
