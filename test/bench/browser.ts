@@ -122,7 +122,7 @@ async function timeFirstMap(page: Page, command: string): Promise<{ ms: number; 
   return { ms: paintedAt - pressedAt, tokens };
 }
 
-/** The heatmap's size in tokens, its rows whose centres are on screen (a 1,024-row map is taller than
+/** The heatmap's size in tokens (query rows), the rows whose centres are on screen (a 1,024-row map is taller than
  *  its scrolling frame, the webview and the window), the page y of a row's centre, and a page x
  *  inside the map. */
 async function rowsOnScreen(page: Page): Promise<{ size: number; first: number; last: number; x: number; rowY: (row: number) => number }> {
@@ -133,7 +133,8 @@ async function rowsOnScreen(page: Page): Promise<{ size: number; first: number; 
     canvas.boundingBox(),
     frame.locator('.heatmap-frame:has(#heatmap)').boundingBox(),
     page.locator('iframe.webview.ready').boundingBox(),
-    canvas.evaluate((element) => (element as unknown as PageElement).width),
+    // The map shows the whole text (a new run's first map): its viewport's rows are the tokens.
+    canvas.evaluate((element) => Number((element as unknown as PageElement).dataset.endRow)),
   ]);
   if (!map || !scroller || !webview) throw new Error('the heatmap is not on screen');
   const boxes = [map, scroller, webview];
@@ -152,27 +153,29 @@ async function rowsOnScreen(page: Page): Promise<{ size: number; first: number; 
 }
 
 /** Arms one hover measurement in the webview: the timestamp of the next pointermove on the heatmap,
- *  and the time the readout first starts with `prefix` (both on the webview's own clock). */
-async function watchReadout(page: Page, prefix: string): Promise<void> {
+ *  and the time the readout first names the cell of query `row` ("query ROW …", or "queries A–B …"
+ *  with A <= ROW <= B where a cell pools several tokens), both on the webview's own clock. */
+async function watchReadout(page: Page, row: number): Promise<void> {
   await webviewFrame(page)
     .locator('#heatmap')
-    .evaluate((canvas, expected) => {
+    .evaluate((canvas, query) => {
       const scope = globalThis as unknown as PageWindow;
       const record: NonNullable<PageWindow['benchHover']> = (scope.benchHover = {});
       const element = canvas as unknown as PageElement;
       const readout = element.ownerDocument.getElementById('readout')!;
       element.addEventListener('pointermove', (event) => (record.movedAt = event.timeStamp), { capture: true, once: true });
       new scope.MutationObserver((_records, observer) => {
-        if (!readout.textContent?.startsWith(expected)) return;
+        const named = /^quer(?:y|ies) (\d+)(?:–(\d+))? /.exec(readout.textContent ?? '');
+        if (!named || Number(named[1]) > query || Number(named[2] ?? named[1]) < query) return;
         record.shownAt = performance.now();
         observer.disconnect();
       }).observe(readout, { childList: true, characterData: true, subtree: true });
-    }, prefix);
+    }, row);
 }
 
 /** Moves the mouse onto `count` different rows of the shown heatmap in turn (the same column) and
- *  times each: the move's pointermove to the readout naming that row's query ("query ROW …", set in
- *  the animation frame that draws the hover cross). Returns the times and the map's token count. */
+ *  times each: the move's pointermove to the readout naming that row's query (set in the animation
+ *  frame that draws the hover cross). Returns the times and the map's token count. */
 async function timeHoverRows(page: Page, count: number): Promise<{ tokens: number; ms: number[] }> {
   const { size, first, last, x, rowY } = await rowsOnScreen(page);
   if (last - first < count) throw new Error(`only rows ${first}-${last} of the heatmap are on screen; ${count} different rows are needed`);
@@ -180,11 +183,14 @@ async function timeHoverRows(page: Page, count: number): Promise<{ tokens: numbe
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
     const row = first + Math.round(((i + 0.5) * (last - first)) / count);
-    const prefix = `query ${row} `;
-    await watchReadout(page, prefix);
+    await watchReadout(page, row);
     await page.mouse.move(x, rowY(row));
-    await readout.filter({ hasText: new RegExp(`^${prefix}`) }).waitFor();
-    const { movedAt, shownAt } = await readout.evaluate(() => (globalThis as unknown as PageWindow).benchHover!);
+    const hover = () => readout.evaluate(() => (globalThis as unknown as PageWindow).benchHover!);
+    for (const started = Date.now(); (await hover()).shownAt === undefined; ) {
+      if (Date.now() - started > 30_000) throw new Error(`row ${row}: the readout never named it`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const { movedAt, shownAt } = await hover();
     if (movedAt === undefined || shownAt === undefined) throw new Error(`row ${row}: no pointermove or readout change was recorded`);
     times.push(shownAt - movedAt);
   }
