@@ -7,7 +7,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import { loadTokenizer } from '../../extension/core/tokenizer';
 import { drawnMap, inspectWith, modelsFolder, ofRun, openFile, selectLines, startSession, webviewFrame } from '../e2e/harness';
@@ -96,16 +96,21 @@ async function recordPaints(page: Page): Promise<void> {
     });
 }
 
+/** The tokens (query rows) of a heatmap showing a new run's first map: the whole text, pooled to
+ *  the canvas, so its viewport's rows end at the token count. */
+function mapTokens(canvas: Locator): Promise<number> {
+  return canvas.evaluate((element) => Number((element as unknown as PageElement).dataset.endRow));
+}
+
 /** Runs an inspection command and waits until its heatmap is drawn and its key spans are listed
  *  (the host's last step of a run, so the next run does not share the engine with it). Returns the
- *  run id and its token count (the heatmap's drawing buffer is one pixel per token). */
+ *  run id and its token count. */
 async function inspect(page: Page, command: string): Promise<{ runId: string; tokens: number }> {
   const runId = await inspectWith(page, command, DEFAULT_MODEL);
   await drawnMap(page, '#heatmap', runId);
   const frame = webviewFrame(page);
   await frame.locator(`${ofRun('#spans', runId)} .span-item`).first().waitFor();
-  const tokens = await frame.locator(ofRun('#heatmap', runId)).evaluate((canvas) => (canvas as unknown as PageElement).width);
-  return { runId, tokens };
+  return { runId, tokens: await mapTokens(frame.locator(ofRun('#heatmap', runId))) };
 }
 
 /** One timed inspection: from the click that issues `command` (in the workbench) to the first
@@ -133,8 +138,7 @@ async function rowsOnScreen(page: Page): Promise<{ size: number; first: number; 
     canvas.boundingBox(),
     frame.locator('.heatmap-frame:has(#heatmap)').boundingBox(),
     page.locator('iframe.webview.ready').boundingBox(),
-    // The map shows the whole text (a new run's first map): its viewport's rows are the tokens.
-    canvas.evaluate((element) => Number((element as unknown as PageElement).dataset.endRow)),
+    mapTokens(canvas),
   ]);
   if (!map || !scroller || !webview) throw new Error('the heatmap is not on screen');
   const boxes = [map, scroller, webview];
