@@ -16,7 +16,7 @@ import { HeatmapView } from './heatmap';
 import { HistogramsView } from './histograms';
 import { renderQuantisationTable } from './quantisation';
 import { SpanList } from './spans';
-import type { Comparison, PanelState, ViewportRequest } from './state';
+import { failureOf, type Comparison, type PanelState, type ViewportRequest } from './state';
 import { element, fitHeatmapToPanel, whenChanged, type HostRequests, type PanelView } from './view';
 import { targetViewport } from './viewport';
 
@@ -54,8 +54,9 @@ export class CompareTab implements PanelView {
     this.layerSelect.show(Array.from({ length: meta.model.nLayer }, (_, i) => String(i)), selection.layer);
     this.headSelect.show(Array.from({ length: meta.model.nHead }, (_, i) => String(i)), selection.head);
     const main = { meta, map: state.map, pairedMap: undefined, spans: state.spans, outliers: state.outliers, quantisation: state.quantisation };
-    this.columns.main.render(main, state.query, state.quantBits, state.viewportRequest);
-    this.columns.compare.render(comparison, comparison.spans?.query ?? 0, state.quantBits, state.viewportRequest);
+    const failure = failureOf(state.status);
+    this.columns.main.render(main, state.query, state.quantBits, state.viewportRequest, failure);
+    this.columns.compare.render(comparison, comparison.spans?.query ?? 0, state.quantBits, state.viewportRequest, failure);
     this.shareAxes(state.outliers, comparison.outliers);
   }
 
@@ -102,7 +103,7 @@ class CompareColumn {
 
   /** Shows a run (the model's or the baseline's) and its map over the viewport the panel shows,
    *  spans, what-if and outliers. */
-  render({ meta, map, pairedMap, spans, outliers, quantisation }: Comparison, query: number, quantBits: QuantBits | null, request: ViewportRequest | undefined): void {
+  render({ meta, map, pairedMap, spans, outliers, quantisation }: Comparison, query: number, quantBits: QuantBits | null, request: ViewportRequest | undefined, failure: string | undefined): void {
     this.title.textContent = title(meta, map);
     const counterpart = (shown: NonNullable<Comparison['map']>, of: 'A1' | 'A2') => `standard head ${shown.head}: the counterpart of ${of} of DIFF head ${map!.head} (softmax head ${shown.head})`;
     this.heatmap.render(map, meta.tokens, query, map && (pairedMap ? counterpart(map, 'A1') : mapCaption(meta, map)), targetViewport(map, request));
@@ -110,13 +111,13 @@ class CompareColumn {
     this.pairedArea.hidden = !pairedMap;
     this.pairedHeatmap.render(pairedMap, meta.tokens, query, pairedMap && counterpart(pairedMap, 'A2'), targetViewport(pairedMap, request));
     this.spans.render(spans, meta);
-    this.fillTable(meta, quantisation, quantBits);
+    this.fillTable(meta, quantisation, quantBits, failure);
     this.histograms.setQuantBits(quantBits);
-    this.histograms.render(outliers, meta);
+    this.histograms.render(outliers, meta, failure);
   }
 
-  private readonly fillTable = whenChanged((meta: InspectionMeta, layers: LayerQuantisation[] | undefined, bits: QuantBits | null) =>
-    renderQuantisationTable(this.table, meta, layers, bits),
+  private readonly fillTable = whenChanged((meta: InspectionMeta, layers: LayerQuantisation[] | undefined, bits: QuantBits | null, failure: string | undefined) =>
+    renderQuantisationTable(this.table, meta, layers, bits, failure),
   );
 
   setAxisEnd(end: (layer: number, kind: 'hidden' | 'logits') => number): void {

@@ -59,13 +59,14 @@ export class HistogramsView {
   }
 
   /** Shows a run's outliers (meta), rebuilding only when they or the run changed. */
-  readonly render = whenChanged((layers: LayerOutliers[] | undefined, meta: InspectionMeta | undefined) => {
+  readonly render = whenChanged((layers: LayerOutliers[] | undefined, meta: InspectionMeta | undefined, failure?: string) => {
     describeElement(this.element, layers && meta && { runId: meta.runId });
     this.tokens = meta?.tokens ?? [];
     this.charts = [];
     if (!layers?.length || !meta) {
       // With a run, the host is computing them: it does when a tab that shows them opens.
-      this.element.replaceChildren(textElement('p', meta ? 'Computing the outlier statistics…' : 'No outlier statistics yet.', 'note'));
+      const waiting = failure === undefined ? 'Computing the outlier statistics…' : `No outlier statistics: ${failure}`;
+      this.element.replaceChildren(textElement('p', meta ? waiting : 'No outlier statistics yet.', 'note'));
       return;
     }
     this.element.replaceChildren(this.legend, ...layers.map((layer) => this.layerSection(layer)));

@@ -10,7 +10,7 @@ import type { Theme } from './colors';
 import { createQuantSwitch, type QuantSwitch } from './controls';
 import { HistogramsView } from './histograms';
 import { renderQuantisationTable } from './quantisation';
-import type { PanelState } from './state';
+import { failureOf, type PanelState } from './state';
 import { element, whenChanged, type HostRequests, type PanelView } from './view';
 
 export class OutliersTab implements PanelView {
@@ -25,18 +25,19 @@ export class OutliersTab implements PanelView {
     this.element.append(this.quantSwitch.element, this.table, this.histograms.element);
   }
 
-  render({ meta, outliers, quantisation, quantBits }: PanelState): void {
+  render({ meta, outliers, quantisation, quantBits, status }: PanelState): void {
+    const failure = failureOf(status);
     this.quantSwitch.show(quantBits);
     this.histograms.setQuantBits(quantBits);
-    this.histograms.render(meta && outliers, meta);
-    this.fillTable(meta, quantisation, quantBits);
+    this.histograms.render(meta && outliers, meta, failure);
+    this.fillTable(meta, quantisation, quantBits, failure);
   }
 
   setTheme(theme: Theme): void {
     this.histograms.setTheme(theme);
   }
 
-  private readonly fillTable = whenChanged((meta: InspectionMeta | undefined, layers: LayerQuantisation[] | undefined, bits: QuantBits | null) =>
-    renderQuantisationTable(this.table, meta, layers, bits),
+  private readonly fillTable = whenChanged((meta: InspectionMeta | undefined, layers: LayerQuantisation[] | undefined, bits: QuantBits | null, failure: string | undefined) =>
+    renderQuantisationTable(this.table, meta, layers, bits, failure),
   );
 }

@@ -27,19 +27,20 @@ const METRICS: { key: 'logitRelRmse' | 'attentionError'; title: string; tooltip:
   },
 ];
 
-/** Fills the table with a run's errors (undefined: still computing), the chosen bit width (null:
- *  none) emphasised; hidden without a run. */
+/** Fills the table with a run's errors (undefined: still computing, or not, after `failure`), the
+ *  chosen bit width (null: none) emphasised; hidden without a run. */
 export function renderQuantisationTable(
   table: HTMLTableElement,
   meta: InspectionMeta | undefined,
   layers: readonly LayerQuantisation[] | undefined,
   chosen: QuantBits | null,
+  failure?: string,
 ): void {
   describeElement(table, meta && { runId: meta.runId, state: layers ? 'ready' : 'pending' });
   table.hidden = !meta;
   const caption = document.createElement('caption');
   if (!meta || !layers) {
-    caption.textContent = 'Computing the quantisation what-if…';
+    caption.textContent = failure === undefined ? 'Computing the quantisation what-if…' : `No quantisation what-if: ${failure}`;
     table.replaceChildren(...(meta ? [caption] : []));
     return;
   }

@@ -54,6 +54,12 @@ export interface Selection {
   view: MapView;
 }
 
+/** The error that stopped the last request, if the status line holds one: views that wait for a
+ *  result say it instead of "Computing…" (an error ends every wait). */
+export function failureOf(status: Status): string | undefined {
+  return status.kind === 'error' ? status.text : undefined;
+}
+
 /** The status line: a run in progress, an error, or nothing (not saved). */
 export interface Status {
   /** stale: the run's text was edited since (live mode runs it again). */

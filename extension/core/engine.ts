@@ -59,6 +59,22 @@ export class EmptyTextError extends Error {
   override name = 'EmptyTextError';
 }
 
+/** A run whose outputs hold NaN or Inf. `layer` is the first layer whose hidden states hold one
+ *  (null: the hidden states are finite and only the logits are not). */
+export class NonFiniteError extends Error {
+  override name = 'NonFiniteError';
+  constructor(
+    message: string,
+    readonly layer: number | null,
+  ) {
+    super(message);
+  }
+}
+
+/** What to do about a run that went non-finite. */
+const WEIGHTS_FIX = "the model's weights hold NaN or Inf: import it again; the importer reports which tensor";
+const INTERVENTION_FIX = 'the unmodified run is finite, so the intervention made it so: give λ and the head mask finite values of moderate size';
+
 export class Engine {
   private lensSession: Promise<ort.InferenceSession> | undefined;
   /** The last inspection ('main') and, beside it, a what-if run of the same tokens ('whatIf'). */
@@ -140,7 +156,7 @@ export class Engine {
    *  run (maps, spans, predictions and the lens take `run: 'whatIf'`). */
   async whatIf(interventions: Interventions): Promise<InspectionResult> {
     const { ids, result } = this.run('main');
-    const run = await this.execute(ids, result.tokens, result.window, result.query, interventions);
+    const run = await this.execute(ids, result.tokens, result.window, result.query, interventions, INTERVENTION_FIX);
     this.runs.whatIf = run;
     return run.result;
   }
@@ -158,11 +174,12 @@ export class Engine {
     return { tokens, ...(this.flopsPerMs && { seconds: runFlops(this.pkg.config, tokens) / this.flopsPerMs / 1000 }) };
   }
 
-  private async execute(ids: number[], tokens: TokenInfo[], window: InputWindow | null, query: number, interventions: Interventions): Promise<Run> {
+  private async execute(ids: number[], tokens: TokenInfo[], window: InputWindow | null, query: number, interventions: Interventions, fix = WEIGHTS_FIX): Promise<Run> {
     const config = this.pkg.config;
     const started = performance.now();
     const out = await runModel(this.session, ids, config, interventions);
     const latencyMs = performance.now() - started;
+    checkFinite(out, config, fix);
     if (ids.length >= ESTIMATE_FROM_TOKENS) this.flopsPerMs = runFlops(config, ids.length) / latencyMs;
     const analysis = new RunAnalysis(config, out, this.graphs);
     const thumbnails: Thumbnails = {};
@@ -193,6 +210,7 @@ export class Engine {
       const encoding = this.tokenizer.encode(document.text);
       const ids = [config.bos_token_id, ...encoding.ids];
       const out = await runModel(this.session, ids, config, interventions);
+      checkFinite(out, config, WEIGHTS_FIX);
       const K = config.top_k;
       const run: NeedleRun = { ids, offsets: [[0, 0], ...encoding.offsets], predicted: Array.from({ length: out.length }, (_, t) => out.topIds[t * K]) };
       const analysis = new RunAnalysis(config, out, this.graphs);
@@ -324,6 +342,31 @@ interface Run {
   out: RunOutputs;
   analysis: RunAnalysis;
   result: InspectionResult;
+}
+
+/** Throws NonFiniteError when a run's outputs hold NaN or Inf, naming where they first appear: one
+ *  pass over the hidden states layer by layer, stopping at the first hit (every later layer, and
+ *  q and k after it, inherit it), then the logits' small outputs. */
+export function checkFinite(out: RunOutputs, config: PackageConfig, fix: string): void {
+  const L = config.n_layer;
+  const perLayer = out.hidden.length / L;
+  let layer = 0;
+  while (layer < L && allFinite(out.hidden.subarray(layer * perLayer, (layer + 1) * perLayer))) layer++;
+  let where: string;
+  if (layer < L) {
+    const q0 = out.q.subarray(0, out.q.length / L);
+    where = layer === 0 && !allFinite(q0) ? "the embedding/inputs (layer 0's q already holds one)" : `layer ${layer} (the first whose hidden states hold one)`;
+  } else if (!allFinite(out.topProbs) || !allFinite(out.tokenLogprob)) {
+    where = "the logits (the final norm or the LM head: every layer's hidden states are finite)";
+  } else {
+    return;
+  }
+  throw new NonFiniteError(`${config.name}: the run produced NaN or Inf values, first in ${where}; ${fix}.`, layer < L ? layer : null);
+}
+
+function allFinite(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
+  return true;
 }
 
 /** What the statistics worker reads of a run (copied to it). */

@@ -49,6 +49,9 @@ class EngineSlot {
 export class ModelEngines implements vscode.Disposable {
   private readonly modelSlot: EngineSlot;
   private readonly baselineSlot: EngineSlot;
+  private readonly modelSelected = new vscode.EventEmitter<EngineInfo>();
+  /** Fires when the user made another package the model: the engine holds none of the old runs. */
+  readonly onDidSelectModel = this.modelSelected.event;
 
   constructor(
     enginePath: string,
@@ -87,6 +90,7 @@ export class ModelEngines implements vscode.Disposable {
     const info = await this.modelSlot.load(dir, this.settings.provider());
     await this.settings.setModelDir(dir);
     this.status.showModel(info);
+    this.modelSelected.fire(info);
     return info;
   }
 
@@ -104,6 +108,7 @@ export class ModelEngines implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.modelSelected.dispose();
     this.model.dispose();
     this.baseline.dispose();
   }

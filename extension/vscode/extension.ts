@@ -96,6 +96,10 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     panel,
     new LiveMode(session, inspections, settings),
     panel.onDidReceiveMessage((message) => void onPanelMessage(message)),
+    engines.onDidSelectModel((model) => {
+      session.discardRun(model);
+      highlights.clear();
+    }),
     vscode.window.registerWebviewViewProvider(PANEL_VIEW_ID, panel),
     vscode.languages.registerHoverProvider('*', new InspectionHover(session)),
     command('inspectSelection', () => {

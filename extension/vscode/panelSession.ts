@@ -101,6 +101,17 @@ export class PanelSession {
     await shown;
   }
 
+  /** Drops the current run once the engine loaded another model (the run went with the old one):
+   *  answers still in flight for it are not posted, and the panel clears and says why. */
+  discardRun(model: EngineInfo): void {
+    this.nextRunId();
+    this.current = undefined;
+    this.statistics = new Map();
+    this.replay = [];
+    this.post({ type: 'cleared' });
+    this.post({ type: 'busy', message: `Now running ${model.name}: the run shown before was of the previous model. Inspect again to see this one's.` });
+  }
+
   /** The model's top next-token predictions after a token of the current run (the hover's). */
   predictionsFor(token: number): Promise<Prediction[]> {
     return this.engines.model.request({ op: 'predictions', token });
@@ -149,11 +160,11 @@ export class PanelSession {
       if (layer >= nLayer || head >= nHead || !mapViews(kind).includes(view)) return;
       this.setSelection({ ...this.selection, layer, head, view });
       this.mapVersion++;
-      await this.showSelection({ map: true, spans: true }).catch((err) => this.log.warn(String(err)));
+      await this.showSelection({ map: true, spans: true }).catch((err) => this.reportFailure('the maps and key spans', err));
     } else if (message.type === 'lockQuery' && message.query < tokensOf(current, message.pane).length) {
       const query = message.pane === 'main' ? message.query : alignToken(tokensOf(current, 'compare'), message.query, current.result.tokens);
       this.setSelection({ ...this.selection, query });
-      await this.showSelection({ map: false, spans: true }).catch((err) => this.log.warn(String(err)));
+      await this.showSelection({ map: false, spans: true }).catch((err) => this.reportFailure('the key spans', err));
     } else if (message.type === 'mapViewport') {
       await this.onViewportRequest(current, message);
     }
@@ -164,7 +175,7 @@ export class PanelSession {
     const tokens = tokensOf(current, message.pane);
     if (message.requestId <= this.viewport.requestId || !fitsMap(message.viewport, tokens.length)) return;
     this.setViewport({ viewport: alignViewport(message.viewport, tokens, current.result.tokens), requestId: message.requestId });
-    await this.showSelection({ map: true, spans: false }).catch((err) => this.log.warn(String(err)));
+    await this.showSelection({ map: true, spans: false }).catch((err) => this.reportFailure('the map', err));
   }
 
   /** Posts to the panel and remembers what a re-shown panel needs to redraw. */
@@ -175,6 +186,13 @@ export class PanelSession {
       this.replay = [...this.replay.filter((m) => !replaces(m)), message];
     }
     this.panel.post(message);
+  }
+
+  /** Logs a failed request and shows it in the panel, so that what waited for it stops waiting. */
+  private reportFailure(what: string, err: Error): void {
+    if (err.name === 'CancelledError') return; // a newer job took the engine
+    this.log.error(`${what}: ${err.message}`);
+    this.post({ type: 'error', message: `${what} failed: ${err.message}` });
   }
 
   private setSelection(selection: PanelSelection): void {
