@@ -10,6 +10,7 @@ Each model is a package folder or a checkpoint file (then --tokenizer names its 
 The metrics, each documented where it is computed:
 
   loss / perplexity     held-out next-token loss on val_code.txt and val_prose.txt   (evaluate_loss)
+  loss by position      cumulative average loss at each position up to the context (Figure 4)  (loss_by_position)
   retrieval             multi-needle key retrieval, greedy exact match (Table 2, Fig. 5)  (score_queries)
   attention allocation  attention from a query to the answer span vs the noise (Table 3)  (attention_shares)
   activation outliers   largest and median |attention logits| and |hidden states| (Table 5) (activation_outliers)
@@ -32,7 +33,8 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 from model.allocator import keep_freed_memory_mapped
-from model.metrics import QUANT_BITS, VAL_SETS, activation_outliers, evaluate_loss, held_out_ids, held_out_windows
+from model.metrics import (QUANT_BITS, VAL_SETS, activation_outliers, evaluate_loss, held_out_ids, held_out_windows,
+                           loss_by_position)
 from model.model import Transformer
 from model.package import PackageError, check_tokenizer, load_checkpoint, load_package, load_tokenizer
 from model.report import PAPER_ATTENTION, PAPER_OUTLIERS, PAPER_RETRIEVAL_4K, write_markdown, write_plots
@@ -110,6 +112,7 @@ def evaluate_model(loaded: LoadedModel, data_dir: Path, fillers: Dict[str, List[
     windows = {name: held_out_windows(held_out_ids(data_dir, name, tokenizer), context, settings.loss_windows)
                for name in VAL_SETS}
     loss = {name: evaluate_loss(model, *windows[name], settings.batch_size) for name in VAL_SETS}
+    by_position = {name: loss_by_position(model, *windows[name], settings.batch_size) for name in VAL_SETS}
     lap("loss")
 
     token_bytes = token_bytes_table(tokenizer)
@@ -144,6 +147,7 @@ def evaluate_model(loaded: LoadedModel, data_dir: Path, fillers: Dict[str, List[
         "model": {**cfg.to_dict(), "parameters": model.num_params(), "lambda": model.lambdas()},
         "training": loaded.training,
         "loss": loss,
+        "loss_by_position": by_position,
         "copying": copying,
         "retrieval": {**summarise_retrieval(results), "documents": results},
         "attention_allocation": summarise_attention(results),

@@ -6,10 +6,11 @@ next-token loss, activation outliers (Table 5) and the attention-logit quantisat
 import math
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from model.data import corpus_tokens
 from model.model import Attention, Transformer, repeat_kv
@@ -83,6 +84,34 @@ def evaluate_loss(model: Transformer, inputs: torch.Tensor, targets: torch.Tenso
             total += model(x, y)[1].item() * y.numel()
     loss = total / targets.numel()
     return {"loss": loss, "perplexity": math.exp(loss), "tokens": int(targets.numel()), "windows": len(inputs)}
+
+
+def reported_positions(context: int) -> List[int]:
+    """Where loss_by_position reports: 1, 2, 4, ... up to the context, and the context itself."""
+    positions = [1 << k for k in range(context.bit_length()) if 1 << k < context]
+    return positions + [context]
+
+
+@torch.no_grad()
+def loss_by_position(model: Transformer, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int,
+                     beyond: int = 1024) -> dict:
+    """The paper's long-context measure (Figure 4): the cumulative average next-token loss (nats) at
+    each position p, the mean over positions 1..p of the loss at that position averaged over the
+    windows, reported at reported_positions; and the mean loss of the positions after `beyond` (when
+    the context reaches past it)."""
+    per_position = torch.zeros(inputs.shape[1], dtype=torch.float64)
+    for x, y in zip(inputs.split(batch_size), targets.split(batch_size)):
+        logits = model(x)[0].float()
+        nll = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")  # (B, T)
+        per_position += nll.sum(dim=0).double()
+    per_position /= len(inputs)
+    cumulative = per_position.cumsum(0) / torch.arange(1, len(per_position) + 1, dtype=torch.float64)
+    positions = reported_positions(len(per_position))
+    result = {"positions": positions, "cumulative_loss": [float(cumulative[p - 1]) for p in positions],
+              "windows": len(inputs)}
+    if len(per_position) > beyond:
+        result[f"loss_after_{beyond}"] = float(per_position[beyond:].mean())
+    return result
 
 
 #

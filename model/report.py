@@ -85,6 +85,18 @@ def write_plots(report: dict, plot_dir: Path) -> Dict[str, Path]:
     axes[0].legend()
     save(fig, "quantisation")
 
+    if all("loss_by_position" in models[role] for role in models):
+        fig, axes = plt.subplots(1, len(VAL_SETS), figsize=(4.5 * len(VAL_SETS), 3.4))
+        for ax, name in zip(axes, VAL_SETS):
+            for role in models:
+                curve = models[role]["loss_by_position"][name]
+                ax.plot(curve["positions"], curve["cumulative_loss"], **styles[role], label=role)
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("position (tokens)")
+            ax.set_title(f"val_{name}: cumulative loss")
+        axes[0].legend()
+        save(fig, "loss_by_position")
+
     stats = [f"top{k}" for k in TOP_RANKS] + ["median"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     for ax, what in zip(axes, ("attention_logits", "hidden_states")):
@@ -207,6 +219,31 @@ def _models_and_loss(report: dict) -> List[str]:
         d, b = diff["loss"][name], base["loss"][name]
         lines.append(f"| val_{name} | {fmt(d['loss'])} | {fmt(b['loss'])} | {fmt(d['perplexity'], 2)} | "
                      f"{fmt(b['perplexity'], 2)} | {fmt(d['tokens'])} / {fmt(b['tokens'])} |")
+    return lines
+
+
+def _loss_by_position_section(report: dict, image: Dict[str, str]) -> List[str]:
+    """The paper's Figure 4: cumulative average loss by position, DIFF beside the baseline."""
+    diff, base = report["models"]["diff"], report["models"]["baseline"]
+    if "loss_by_position" not in diff or "loss_by_position" not in base:
+        return []  # a report of models evaluated before the measure existed
+    lines = ["", "## Held-out loss by position", "",
+             "The cumulative average next-token loss (nats) at each position, over the same windows "
+             "(the paper's Figure 4): lower and flatter at the far positions is a model that uses its long context.",
+             ""]
+    if "loss_by_position" in image:
+        lines += [f"![Cumulative loss by position]({image['loss_by_position']})", ""]
+    lines += ["| position | " + " | ".join(f"val_{n} DIFF | val_{n} baseline" for n in VAL_SETS) + " |",
+              "|---|" + "---|---|" * len(VAL_SETS)]
+    positions = diff["loss_by_position"][VAL_SETS[0]]["positions"]
+    for i, position in enumerate(positions):
+        cells = [f"{fmt(diff['loss_by_position'][n]['cumulative_loss'][i])} | {fmt(base['loss_by_position'][n]['cumulative_loss'][i])}"
+                 for n in VAL_SETS]
+        lines.append(f"| {position} | " + " | ".join(cells) + " |")
+    beyond = [key for key in diff["loss_by_position"][VAL_SETS[0]] if key.startswith("loss_after_")]
+    for key in beyond:
+        cells = [f"{fmt(diff['loss_by_position'][n][key])} | {fmt(base['loss_by_position'][n][key])}" for n in VAL_SETS]
+        lines.append(f"| mean after {key.removeprefix('loss_after_')} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -382,7 +419,8 @@ def _reading_notes(report: dict) -> List[str]:
 def write_markdown(report: dict, plots: Dict[str, Path], out: Path) -> None:
     """The Markdown report, section by section; the plots are linked relative to ``out``."""
     image = {name: os.path.relpath(path, out.parent) for name, path in plots.items()}
-    lines = (_models_and_loss(report) + targets_section(report) + copying_section(report, image)
+    lines = (_models_and_loss(report) + _loss_by_position_section(report, image) + targets_section(report)
+             + copying_section(report, image)
              + _retrieval_section(report, image)
              + _attention_section(report, image)
              + _outlier_section(report, image) + _quantisation_section(report, image) + _reading_notes(report))

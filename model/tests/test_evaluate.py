@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from model.evaluate import Settings, main
-from model.metrics import (MagnitudeSummary, activation_outliers, held_out_windows, quantise_absmax,
-                           quantised_attention_logits)
+from model.metrics import (MagnitudeSummary, activation_outliers, evaluate_loss, held_out_windows, loss_by_position,
+                           quantise_absmax, quantised_attention_logits, reported_positions)
 from model.retrieval_scoring import (RETRIEVAL_CONFIGS, Grid, accuracy, greedy_matches, locate_queries, make_cases,
                                      score_queries, token_bytes_table)
 from model.fixtures import FIXTURE_TOKENIZER, tiny_model
@@ -85,6 +85,22 @@ def test_held_out_windows_are_spread_and_do_not_overlap():
     assert torch.equal(targets[:, :-1], inputs[:, 1:])
     assert inputs[:, 0].tolist() == [0, 250, 500, 750]
     assert held_out_windows(ids, context=500, count=10)[0].shape == (1, 500), "only as many as fit"
+
+
+def test_loss_by_position_is_the_cumulative_mean_of_each_position(tokenizer):
+    """The cumulative loss at the last position is the held-out loss of the windows; at position 1 it
+    is the loss of the first token alone; the loss after a position averages the later positions."""
+    model = tiny_model("diff", tokenizer.vocab_size)
+    ids = torch.randint(0, tokenizer.vocab_size, (5, 97), generator=torch.Generator().manual_seed(2))
+    inputs, targets = ids[:, :-1], ids[:, 1:]
+    curve = loss_by_position(model, inputs, targets, batch_size=2, beyond=64)
+    assert curve["positions"] == reported_positions(96) == [1, 2, 4, 8, 16, 32, 64, 96]
+    assert is_close(curve["cumulative_loss"][-1], evaluate_loss(model, inputs, targets, batch_size=2)["loss"])
+    with torch.no_grad():
+        first = torch.nn.functional.cross_entropy(model(inputs[:, :1])[0][:, 0], targets[:, 0])
+        later = torch.nn.functional.cross_entropy(model(inputs)[0][:, 64:].transpose(1, 2), targets[:, 64:])
+    assert is_close(curve["cumulative_loss"][0], first.item())
+    assert is_close(curve["loss_after_64"], later.item())
 
 
 def test_query_positions_and_greedy_exact_match(tokenizer):
@@ -244,14 +260,16 @@ def test_quick_run_writes_json_markdown_and_plots(tokenizer, tmp_path):
         assert numbers["outliers"]["tokens"] == 2 * CONTEXT
         assert 0 <= numbers["copying"]["induction"]["score"] <= 1 and numbers["copying"]["induction"]["period"] == 100
         assert set(numbers["copying"]["repeated_code"]) == {"first_copy", "second_copy", "passages"}
+        curve = numbers["loss_by_position"]["code"]
+        assert curve["positions"][-1] == CONTEXT and is_close(curve["cumulative_loss"][-1], numbers["loss"]["code"]["loss"])
     assert report["learning_curves"]["tokens_to_reach_baseline_final"] == {"diff": 2 * 4096, "baseline": 3 * 4096}
     markdown = out.read_text()
     assert markdown.count("| yes |") + markdown.count("| **no** |") == 5, "every target is judged"
-    for heading in ("## Held-out loss", "## Targets", "## Copying", "## Learning curves", "## Multi-needle retrieval", "## Attention allocation", "## Activation outliers",
+    for heading in ("## Held-out loss", "## Held-out loss by position", "## Targets", "## Copying", "## Learning curves", "## Multi-needle retrieval", "## Attention allocation", "## Activation outliers",
                     "## Quantisation what-if"):
         assert heading in markdown
     plots = sorted(p.name for p in (tmp_path / "docs" / "evaluation").glob("*.png"))
-    assert plots == ["attention_allocation.png", "learning_curves.png", "outliers.png", "quantisation.png", "retrieval_vs_depth.png",
+    assert plots == ["attention_allocation.png", "learning_curves.png", "loss_by_position.png", "outliers.png", "quantisation.png", "retrieval_vs_depth.png",
                      "retrieval_vs_length.png"]
     assert all(f"evaluation/{name}" in markdown for name in plots)
     assert main(["--diff", str(baseline_package), "--baseline", str(baseline_package), "--data", str(data),
