@@ -1,11 +1,5 @@
-// Command line: the extension's own engine on a file, without VS Code.
-//   node dist/cli.js inspect FILE [--json] [--package DIR] [--provider auto|cpu|...] [--top N]
-//   node dist/cli.js needle-test FILE [--package DIR]... [--form code|prose] [--needles N] [--queries R]
-//                                [--trials T] [--lengths 1024,2048,...] [--seed S]   (prints JSON, one
-//                                result per package; defaults from shared/needles.json, lengths the
-//                                whole context)
-//   node dist/cli.js import FOLDER --out DIR [--name NAME]   (a Hugging Face-layout folder -> a model
-//                                package; docs/import.md)
+// Command line: the extension's own engine on a file, without VS Code. `cli.js --help` and
+// `cli.js COMMAND --help` describe the commands; HELP below is that text.
 
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -13,16 +7,46 @@ import { parseArgs } from 'node:util';
 import type { NeedleForm } from '../../shared/needleTest';
 import { Engine } from './engine';
 import { importModel } from './import/importModel';
-import { NEEDLES } from './needleDefinitions';
+import { codeStyleFor, NEEDLES } from './needleDefinitions';
 import { PROVIDER_SETTINGS, type ProviderSetting } from './runtime';
 
 const { needles, queries, trials, seed } = NEEDLES.defaults;
-const USAGE = [
-  'usage: inspect FILE [--json] [--package DIR] [--provider auto|cpu|cuda|dml|coreml|webgpu] [--top N]',
-  '       needle-test FILE [--package DIR]... [--provider ...] [--form code|prose] [--needles N] [--queries R] [--trials T] [--lengths L1,L2,...] [--seed S]',
-  '       import FOLDER --out DIR [--name NAME]',
-  `       (needle-test defaults: code form, N = ${needles}, R = ${queries}, ${trials} trials at each length, lengths the whole context, seed ${seed}; the paper's settings: ${NEEDLES.configs.map((c) => c.name).join(', ')})`,
-].join('\n');
+const PROVIDERS = `--provider ${PROVIDER_SETTINGS.join('|')}`;
+const HELP: Record<string, string> = {
+  inspect: [
+    'usage: cli.js inspect FILE [options]',
+    'Runs the text in FILE through a model package and prints what its heads attend to and the next tokens.',
+    '  --package DIR        the model package (default: models/tiny-diff)',
+    `  ${PROVIDERS}   where the model runs (default: cpu)`,
+    '  --top N              spans and next tokens listed (default: 5)',
+    '  --json               print the whole report as JSON',
+    'example: node out/extension/core/cli.js inspect src/app.ts --package models/code-diff --json',
+  ].join('\n'),
+  'needle-test': [
+    'usage: cli.js needle-test FILE [options]',
+    'Hides needles in the text of FILE and asks each package for them; prints JSON, one result per package.',
+    '  --package DIR        a model package; repeat to compare several on the same needles (default: models/tiny-diff)',
+    `  ${PROVIDERS}   where the models run (default: cpu)`,
+    '  --form code|prose    the needles\' form (default: code)',
+    '  --language LANG      the VS Code language id whose code style the needles take, e.g. python (default: a style at random)',
+    `  --needles N          needles in each document (default: ${needles})`,
+    `  --queries R          needles asked for (default: ${queries})`,
+    `  --trials T           depths at each length (default: ${trials})`,
+    '  --lengths L1,L2,...  document lengths in tokens (default: the whole context)',
+    `  --seed S             (default: ${seed})`,
+    `  the paper's settings (N, R): ${NEEDLES.configs.map((c) => c.name).join(', ')}`,
+    'example: node out/extension/core/cli.js needle-test filler.py --language python --trials 3 --package models/code-diff',
+  ].join('\n'),
+  import: [
+    'usage: cli.js import FOLDER --out DIR [options]',
+    'Turns a Hugging Face-layout model folder into a model package (docs/import.md).',
+    '  --out DIR            the package folder to create; it must not exist yet (required)',
+    "  --name NAME          the package's name (default: FOLDER's name)",
+    '  --allow-non-finite   import weights holding NaN or Inf, listing them in config.json (default: refuse them)',
+    'example: node out/extension/core/cli.js import ~/models/DiffLlama-375M --out models/diffllama-375m',
+  ].join('\n'),
+};
+const USAGE = ['usage: cli.js COMMAND ARGS [options]; cli.js COMMAND --help describes one', ...Object.values(HELP).map((help) => help.split('\n')[0].replace('usage: ', '  '))].join('\n');
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -41,15 +65,23 @@ export async function main(argv: string[]): Promise<number> {
       seed: { type: 'string' },
       out: { type: 'string' },
       name: { type: 'string' },
+      language: { type: 'string' },
+      'allow-non-finite': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
   const [command, file] = positionals;
+  if (values.help) {
+    console.log(command && Object.hasOwn(HELP, command) ? HELP[command] : `${USAGE}\n\n${Object.values(HELP).join('\n\n')}`);
+    return 0;
+  }
   if (command === 'import' && file && values.out) {
     let reported = -1;
     const result = await importModel({
       source: file,
       destination: values.out,
       name: values.name,
+      allowNonFinite: values['allow-non-finite'],
       onProgress: ({ fraction, message }) => {
         const percent = Math.floor(fraction * 100);
         if (percent !== reported) console.error(`${percent}% ${message}`);
@@ -75,8 +107,12 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`--lengths takes document lengths in tokens separated by commas, e.g. 1024,2048; got ${values.lengths}`);
       return 2;
     }
+    if (values.language !== undefined && !codeStyleFor(values.language)) {
+      console.error(`--language takes a VS Code language id that a code needle style is written in, such as python, typescript or c; got ${values.language} (leave it out for a style at random)`);
+      return 2;
+    }
     const options = {
-      form: values.form as NeedleForm | undefined, needles: number(values.needles), queries: number(values.queries), trials: number(values.trials), lengths, seed: number(values.seed),
+      form: values.form as NeedleForm | undefined, language: values.language, needles: number(values.needles), queries: number(values.queries), trials: number(values.trials), lengths, seed: number(values.seed),
     };
     const filler = await readFile(file, 'utf8');
     const results = [];

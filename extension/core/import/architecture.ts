@@ -59,7 +59,12 @@ export function lambdaInit(layer: number): number {
   return 0.8 - 0.6 * Math.exp(-0.3 * layer);
 }
 
-export function readArchitecture(config: unknown, file: string): Architecture {
+/** bos_token_id where config.json has none: LlamaConfig's, MistralConfig's and DiffLlamaConfig's default. */
+export const TRANSFORMERS_BOS_TOKEN_ID = 1;
+
+/** tokenizerBosId: the tokenizer's own BOS token, which stands in for a missing bos_token_id before
+ *  transformers' default does. */
+export function readArchitecture(config: unknown, file: string, tokenizerBosId?: number): Architecture {
   const fields = new ConfigFields(config, file);
   const modelType = fields.string('model_type');
   const format = formatOf(modelType, fields);
@@ -117,13 +122,13 @@ export function readArchitecture(config: unknown, file: string): Architecture {
     lambda: format === 'llama' ? null : format === 'diff-v2' ? 'token' : 'layer',
     // Defaults as in transformers' LlamaConfig (1e-6) and DiffLlamaConfig (1e-5); the official code uses 1e-5.
     rmsNormEps: fields.number('rms_norm_eps', format === 'llama' ? 1e-6 : 1e-5),
-    rope: { theta, interleaved, invFreq: inverseFrequencies(headDim, theta, diffVersion, scaling, fields), scaling },
+    rope: ropeOf(headDim, theta, interleaved, diffVersion, scaling, fields),
     attentionBias: fields.boolean('attention_bias', false),
     // DiffLlama's MLP and Mistral's have no biases whatever mlp_bias says; Llama's follows mlp_bias.
     mlpBias: modelType === 'llama' && fields.boolean('mlp_bias', false),
     tiedEmbeddings: fields.boolean('tie_word_embeddings', false),
     maxSeqLen,
-    bosTokenId: fields.index('bos_token_id'),
+    bosTokenId: fields.index('bos_token_id', tokenizerBosId ?? TRANSFORMERS_BOS_TOKEN_ID),
   };
 }
 
@@ -144,32 +149,48 @@ function exactDivision(value: number, by: number, fields: ConfigFields, field: s
   return value / by;
 }
 
-/** RoPE's inverse frequencies, rounded to float32 the way the PyTorch code computes them: the
- *  project's exp form for diff_transformer checkpoints, transformers' power form (with its
- *  rope_scaling) for the others. */
-function inverseFrequencies(dim: number, theta: number, expForm: boolean, scaling: unknown, fields: ConfigFields): Float32Array {
-  const f = Math.fround;
-  const base = Float32Array.from({ length: dim / 2 }, (_, i) =>
-    expForm ? f(Math.exp(f(2 * i * f(-Math.log(theta) / dim)))) : f(1 / f(theta ** f((2 * i) / dim))),
-  );
-  if (scaling === null) return base;
+/** The rotary embedding. Its inverse frequencies, rounded to float32 the way the PyTorch code computes
+ *  them (the project's exp form for diff_transformer checkpoints, transformers' power form with its
+ *  rope_scaling for the others), are computed when first used: rope_scaling is checked now, but the
+ *  head_dim they depend on only once it has been checked against the weights (checkAgainstWeights). */
+function ropeOf(dim: number, theta: number, interleaved: boolean, expForm: boolean, scaling: unknown, fields: ConfigFields): Architecture['rope'] {
+  const scale = frequencyScaling(scaling, fields);
+  let invFreq: Float32Array | undefined;
+  return {
+    theta,
+    interleaved,
+    scaling,
+    get invFreq() {
+      const f = Math.fround;
+      invFreq ??= scale(
+        Float32Array.from({ length: dim / 2 }, (_, i) => (expForm ? f(Math.exp(f(2 * i * f(-Math.log(theta) / dim)))) : f(1 / f(theta ** f((2 * i) / dim))))),
+      );
+      return invFreq;
+    },
+  };
+}
+
+/** rope_scaling as a map of the unscaled inverse frequencies. */
+function frequencyScaling(scaling: unknown, fields: ConfigFields): (base: Float32Array) => Float32Array {
+  if (scaling === null) return (base) => base;
   const rope = new ConfigFields(scaling, fields.file, 'rope_scaling.');
   const type = rope.string('rope_type', rope.string('type', ''));
   const factor = rope.number('factor');
-  if (type === 'linear') return base.map((v) => v / factor);
+  if (type === 'linear') return (base) => base.map((v) => v / factor);
   if (type === 'llama3') {
     const low = rope.number('low_freq_factor');
     const high = rope.number('high_freq_factor');
     const original = rope.count('original_max_position_embeddings');
     const lowWavelength = original / low;
     const highWavelength = original / high;
-    return base.map((freq) => {
-      const wavelength = (2 * Math.PI) / freq;
-      if (wavelength < highWavelength) return freq;
-      if (wavelength > lowWavelength) return freq / factor;
-      const smooth = (original / wavelength - low) / (high - low);
-      return (1 - smooth) * (freq / factor) + smooth * freq;
-    });
+    return (base) =>
+      base.map((freq) => {
+        const wavelength = (2 * Math.PI) / freq;
+        if (wavelength < highWavelength) return freq;
+        if (wavelength > lowWavelength) return freq / factor;
+        const smooth = (original / wavelength - low) / (high - low);
+        return (1 - smooth) * (freq / factor) + smooth * freq;
+      });
   }
   return rope.fail('rope_type', 'null (no scaling), "linear" or "llama3"', type);
 }

@@ -9,14 +9,15 @@ import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { rememberSha256 } from '../hashCache';
-import { loadTokenizer, TokenizerFormatError } from '../tokenizer';
+import { EOT_TOKEN, loadTokenizer, TokenizerFormatError } from '../tokenizer';
 import { lambdaInit, readArchitecture, requiredTensors, type Architecture, type TensorSpec } from './architecture';
 import type { GraphBuilder, Value } from './graphBuilder';
 import { ImportError } from './importError';
 import { buildInspectionGraph, buildLensGraph, inspectionOutputs, interventionInputs, type WeightFile } from './inspectionGraph';
 import { DataType, type DataTypeValue } from './onnxProto';
 import { partialFolderFor } from './partialFolder';
-import { CheckpointWeights, elementCount, type WeightDtype } from './safetensors';
+import { CheckpointWeights, countNonFinite, elementCount, type WeightDtype } from './safetensors';
+import { checkAgainstWeights, checkMemory } from './weightCheck';
 
 export const WEIGHTS_FILE = 'weights.bin';
 const TOP_K = 10;
@@ -46,6 +47,8 @@ export interface ImportOptions {
   name?: string;
   onProgress?: (progress: ImportProgress) => void;
   signal?: AbortSignal;
+  /** Import weights holding NaN or Inf instead of refusing them; config.json's non_finite_weights lists them. */
+  allowNonFinite?: boolean;
 }
 
 export interface ImportResult {
@@ -66,7 +69,7 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
   const name = options.name ?? path.basename(path.resolve(source));
   progress({ fraction: 0, message: 'checking the folder' });
   const configPath = path.join(source, 'config.json');
-  const arch = readArchitecture(await readJson(configPath), configPath);
+  const config = await readJson(configPath);
   const tokenizerPath = path.join(source, 'tokenizer.json');
   if (!(await exists(tokenizerPath)) && (await exists(path.join(source, 'tokenizer.model')))) {
     throw new ImportError(
@@ -75,10 +78,15 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
     );
   }
   const tokenizerText = await readText(tokenizerPath, 'the tokenizer saved with the model (a BPE tokenizer.json)');
+  const arch = readArchitecture(config, configPath, await tokenizerBosId(tokenizerText, source));
   checkTokenizer(tokenizerText, tokenizerPath, arch);
   const checkpoint = await CheckpointWeights.open(source);
+  // Before requiredTensors: it lists num_hidden_layers layers' tensors, however many that claims.
+  checkAgainstWeights(arch, checkpoint, configPath);
   const specs = requiredTensors(arch);
   for (const spec of specs) checkShape(checkpoint, spec, configPath);
+  const storage = weightStorage(checkpoint, specs);
+  checkMemory(specs.reduce((sum, spec) => sum + storage.bytes(spec), 0), configPath);
   if (await exists(destination)) {
     throw new ImportError(`${destination} already exists; choose another name or folder for the imported package`);
   }
@@ -87,7 +95,7 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
   await mkdir(partial, { recursive: true });
   let weightsSha256: string;
   try {
-    const weights = await copyWeights(checkpoint, specs, path.join(partial, WEIGHTS_FILE), (fraction, tensor) => {
+    const weights = await copyWeights(checkpoint, specs, storage, options.allowNonFinite ?? false, path.join(partial, WEIGHTS_FILE), (fraction, tensor) => {
       if (signal?.aborted) throw new ImportCancelledError('import cancelled');
       progress({ fraction: 0.02 + 0.93 * fraction, message: `converting ${tensor}` });
     });
@@ -117,6 +125,33 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
   await rememberSha256(path.join(destination, WEIGHTS_FILE), weightsSha256);
   progress({ fraction: 1, message: 'done' });
   return { dir: destination, name, kind: arch.kind, parameters: parameterCount(specs) };
+}
+
+/** The tokenizer's BOS token, which stands in for a missing bos_token_id: tokenizer_config.json's
+ *  bos_token, else a token named as Llama 3's, SentencePiece's or this project's BOS is. */
+async function tokenizerBosId(tokenizerText: string, source: string): Promise<number | undefined> {
+  const configured = await readFile(path.join(source, 'tokenizer_config.json'), 'utf8').then(
+    (text) => parseOrUndefined(text)?.bos_token,
+    () => undefined,
+  );
+  const configuredName = typeof configured === 'object' && configured !== null ? (configured as { content?: unknown }).content : configured;
+  const added = parseOrUndefined(tokenizerText)?.added_tokens;
+  if (!Array.isArray(added)) return undefined;
+  for (const name of [configuredName, '<|begin_of_text|>', '<s>', EOT_TOKEN]) {
+    const token = added.find((candidate) => candidate?.content === name);
+    if (typeof name === 'string' && Number.isInteger(token?.id)) return token.id;
+  }
+  return undefined;
+}
+
+/** The JSON object in `text`, or undefined for anything else (whoever reads the file reports errors). */
+function parseOrUndefined(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function checkTokenizer(text: string, file: string, arch: Architecture): void {
@@ -154,6 +189,8 @@ interface CopiedWeights {
   manifestEntry: { sha256: string; bytes: number };
   /** The V1 lambda vectors, kept to state each layer's lambda in config.json. */
   lambdaVectors: Map<string, Float32Array>;
+  /** Tensors holding NaN or Inf, imported because allowNonFinite was given. */
+  nonFinite: Array<{ tensor: string; nan: number; inf: number }>;
 }
 
 /** How the weight matrices are stored: as the checkpoint's 16-bit type when every matrix has it (a
@@ -165,35 +202,62 @@ function matrixStorage(checkpoint: CheckpointWeights, specs: TensorSpec[]): { dt
   return (dtypes.size === 1 && SIXTEEN_BIT[only]) || { dtype: 'float32', dataType: DataType.FLOAT };
 }
 
+interface WeightStorage {
+  matrices: { dtype: WeightsDtype; dataType: DataTypeValue };
+  dataType(spec: TensorSpec): DataTypeValue;
+  /** The tensor's bytes in weights.bin. */
+  bytes(spec: TensorSpec): number;
+}
+
+function weightStorage(checkpoint: CheckpointWeights, specs: TensorSpec[]): WeightStorage {
+  const matrices = matrixStorage(checkpoint, specs);
+  const dataType = (spec: TensorSpec) => (isMatrix(spec) ? matrices.dataType : DataType.FLOAT);
+  return { matrices, dataType, bytes: (spec) => elementCount(spec.shape) * (dataType(spec) === DataType.FLOAT ? 4 : 2) };
+}
+
 const isMatrix = (spec: TensorSpec) => spec.shape.length >= 2;
 
 /** Streams every tensor into the weights file at aligned offsets, hashing as it writes. */
 async function copyWeights(
   checkpoint: CheckpointWeights,
   specs: TensorSpec[],
+  storage: WeightStorage,
+  allowNonFinite: boolean,
   target: string,
   onTensor: (fraction: number, tensor: string) => void,
 ): Promise<CopiedWeights> {
-  const matrices = matrixStorage(checkpoint, specs);
-  const storedAs = (spec: TensorSpec) => (isMatrix(spec) ? matrices.dataType : DataType.FLOAT);
   const layout = new Map<string, { dims: number[]; dataType: DataTypeValue; offset: number; length: number }>();
   const lambdaVectors = new Map<string, Float32Array>();
   const hash: Hash = createHash('sha256');
-  const total = specs.reduce((sum, spec) => sum + elementCount(spec.shape) * (storedAs(spec) === DataType.FLOAT ? 4 : 2), 0);
+  const nonFinite: CopiedWeights['nonFinite'] = [];
+  const total = specs.reduce((sum, spec) => sum + storage.bytes(spec), 0);
   const handle = await open(target, 'w');
   let offset = 0;
   let done = 0;
   try {
     for (const spec of specs) {
       onTensor(done / total, spec.name);
-      const dataType = storedAs(spec);
+      const dataType = storage.dataType(spec);
       let bytes: Uint8Array;
+      let dtype: WeightDtype;
       if (dataType === DataType.FLOAT) {
         const values = await checkpoint.read(spec.name, spec.shape);
         if (/\.lambda_[qk][12]$/.test(spec.name)) lambdaVectors.set(spec.name, values);
         bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+        dtype = 'F32';
       } else {
         bytes = await checkpoint.readStored(spec.name, spec.shape);
+        dtype = checkpoint.entry(spec.name).dtype;
+      }
+      const { nan, inf } = countNonFinite(bytes, dtype);
+      if (nan || inf) {
+        if (!allowNonFinite) {
+          throw new ImportError(
+            `${checkpoint.entry(spec.name).file}: tensor '${spec.name}' holds ${nan} NaN and ${inf} infinite values, which make the model's outputs NaN; ` +
+              'download the weights again, or import them anyway to inspect them with allowNonFinite (CLI: --allow-non-finite)',
+          );
+        }
+        nonFinite.push({ tensor: spec.name, nan, inf });
       }
       const padding = (WEIGHT_ALIGNMENT - (offset % WEIGHT_ALIGNMENT)) % WEIGHT_ALIGNMENT;
       if (padding) {
@@ -226,7 +290,7 @@ async function copyWeights(
       return widened(graph, { value: graph.op('Gather', [value, indices], { axis: 0 }), dataType });
     },
   };
-  return { file, dtype: matrices.dtype, manifestEntry: { sha256: hash.digest('hex'), bytes: offset }, lambdaVectors };
+  return { file, dtype: storage.matrices.dtype, manifestEntry: { sha256: hash.digest('hex'), bytes: offset }, lambdaVectors, nonFinite };
 }
 
 /** config.json of the package (docs/model-package.md), with the architecture's conventions stated. */
@@ -263,6 +327,7 @@ function packageConfig(arch: Architecture, specs: TensorSpec[], name: string, we
     optional_outputs: ['last_logits', 'attn_thumbnails', ...(arch.lambda === 'token' ? ['lambda_a2_thumbnails'] : [])],
     intervention_inputs: interventionInputs(arch),
     parameters: parameterCount(specs),
+    ...(weights.nonFinite.length && { non_finite_weights: weights.nonFinite }),
     training: {},
     source: { format: arch.format, model_type: arch.modelType, folder: path.basename(path.resolve(source)) },
   };

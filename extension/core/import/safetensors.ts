@@ -325,6 +325,29 @@ function float16ToFloat32Bits(half: number): number {
   return sign | ((113 - shift) << 23) | (((mantissa << shift) & 0x3ff) << 13);
 }
 
+/** A NaN or Inf of each dtype has every exponent bit set; a NaN also has a mantissa bit. */
+const NON_FINITE_BITS: Record<WeightDtype, { exponent: number; mantissa: number }> = {
+  F32: { exponent: 0x7f800000, mantissa: 0x007fffff },
+  F16: { exponent: 0x7c00, mantissa: 0x03ff },
+  BF16: { exponent: 0x7f80, mantissa: 0x007f },
+};
+
+/** The NaN and infinite values among little-endian values of `dtype`. */
+export function countNonFinite(bytes: Uint8Array, dtype: WeightDtype): { nan: number; inf: number } {
+  const { exponent, mantissa } = NON_FINITE_BITS[dtype];
+  const count = bytes.length / BYTES_PER_VALUE[dtype];
+  const values = dtype === 'F32' ? new Uint32Array(bytes.buffer, bytes.byteOffset, count) : new Uint16Array(bytes.buffer, bytes.byteOffset, count);
+  let nan = 0;
+  let inf = 0;
+  for (let i = 0; i < count; i++) {
+    const bits = values[i];
+    if ((bits & exponent) !== exponent) continue;
+    if (bits & mantissa) nan++;
+    else inf++;
+  }
+  return { nan, inf };
+}
+
 /** The number of values a tensor of this shape holds. */
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((product, size) => product * size, 1);
