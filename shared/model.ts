@@ -86,6 +86,8 @@ export const modelInfoSchema = z.object({
   /** Parameters, and the bytes of its graph and weights files (absent in states saved before them). */
   parameters: z.number().optional(),
   weightBytes: z.number().optional(),
+  /** Set for a package imported with weights that hold NaN or Inf: which, shown with every run. */
+  weightWarning: z.string().optional(),
   /** The pairing of a differential head's softmax sub-heads (pairingSchema); null for a baseline.
    *  Absent in states saved before it: the paper's. */
   pairing: pairingSchema.nullable().optional(),

@@ -76,5 +76,6 @@ function sourceLine(meta: InspectionMeta | undefined): string {
     `${Math.round(meta.latencyMs)} ms`,
   ];
   if (textWindow) parts.push(textWindow.note);
+  if (model.weightWarning) parts.push(`⚠ ${model.name} ${model.weightWarning}`);
   return parts.join(' · ');
 }

@@ -107,7 +107,8 @@ export class Engine {
     const sourceFormat = c.source?.format ?? null;
     return new Engine(pkg, session, tokenizer, {
       name: c.name, kind: c.kind, sha256: pkg.sha256, nLayer: c.n_layer, nHead: c.n_head, maxSeqLen: inspectionContext(c),
-      pairing: c.pairing, lambdaGranularity, sourceFormat, parameters: c.parameters, weightBytes: pkg.weightBytes, ...info, dir: packageDir,
+      pairing: c.pairing, lambdaGranularity, sourceFormat, parameters: c.parameters, weightBytes: pkg.weightBytes,
+      ...(c.non_finite_weights?.length && { weightWarning: nonFiniteWarning(c.non_finite_weights) }), ...info, dir: packageDir,
     });
   }
 
@@ -317,6 +318,14 @@ export class Engine {
       return this.statistics.quantisation(config, statisticsInputs(out), layers.map((l) => l.logits.top1));
     });
   }
+}
+
+/** "weights hold NaN or Inf (model.layers.1.mlp.up_proj.weight: 3 NaN, 2 Inf; …)": the warning
+ *  every run of a package imported with --allow-non-finite carries. */
+function nonFiniteWarning(weights: NonNullable<PackageConfig['non_finite_weights']>): string {
+  const listed = weights.slice(0, 3).map(({ tensor, nan, inf }) => `${tensor}: ${nan} NaN, ${inf} Inf`);
+  const more = weights.length > 3 ? `; ${weights.length - 3} more tensors` : '';
+  return `imported with weights that hold NaN or Inf (${listed.join('; ')}${more}): its runs may fail or be meaningless`;
 }
 
 /** What an inspection will cost: the tokens it runs and, once a run has been timed, about how long. */

@@ -58,6 +58,8 @@ const configSchema = z
      *  its memory grows linearly with T and any text up to max_seq_len runs whole. Packages without
      *  it hold whole [S, T, T] score tensors and are run in a window (engine.ts, inspectionContext). */
     attention: z.enum(['blocked']).optional(),
+    /** Imported with --allow-non-finite: the weights that hold NaN or Inf, and how many. */
+    non_finite_weights: z.array(z.object({ tensor: z.string(), nan: z.number().int(), inf: z.number().int() })).optional(),
   })
   .passthrough();
 

@@ -16,12 +16,12 @@ export class InspectorStatusBar implements vscode.Disposable {
   }
 
   showModel(model: EngineInfo): void {
-    this.show(`$(pulse) DiffTransformer: ${model.name}${sizeOf(model, ' · ')} · ${model.provider}`, describeModel(model));
+    this.show(`${icon(model)} DiffTransformer: ${model.name}${sizeOf(model, ' · ')} · ${model.provider}`, describeModel(model));
   }
 
   showRun(model: EngineInfo, result: InspectionResult): void {
     this.show(
-      `$(pulse) DiffTransformer: ${model.name}${sizeOf(model, ' · ')} · ${model.provider} · ${formatDuration(result.latencyMs / 1000)}`,
+      `${icon(model)} DiffTransformer: ${model.name}${sizeOf(model, ' · ')} · ${model.provider} · ${formatDuration(result.latencyMs / 1000)}`,
       `${describeModel(model)}\nLast run: ${result.tokens.length.toLocaleString('en-US')} tokens in ${formatDuration(result.latencyMs / 1000)} on ${model.provider}${result.window ? `\n${result.window.note}` : ''}`,
     );
   }
@@ -40,6 +40,11 @@ export class InspectorStatusBar implements vscode.Disposable {
   }
 }
 
+/** A warning sign for a model whose weights hold NaN or Inf, else the inspector's pulse. */
+function icon(model: EngineInfo): string {
+  return model.weightWarning ? '$(warning)' : '$(pulse)';
+}
+
 /** "6.8M params" (with the separator before it), or nothing for a model that does not say. */
 function sizeOf(model: EngineInfo, separator: string): string {
   return model.parameters ? `${separator}${formatParameterCount(model.parameters)} params` : '';
@@ -47,7 +52,8 @@ function sizeOf(model: EngineInfo, separator: string): string {
 
 function describeModel(model: EngineInfo): string {
   const weights = model.weightBytes ? `, ${(model.weightBytes / 2 ** 20).toFixed(0)} MiB of weights` : '';
-  return `Model ${model.dir}${model.parameters ? `\n${formatParameterCount(model.parameters)} parameters${weights}` : ''}; runs up to ${model.maxSeqLen.toLocaleString('en-US')} tokens at once`;
+  const warning = model.weightWarning ? `\n⚠ ${model.weightWarning}` : '';
+  return `Model ${model.dir}${model.parameters ? `\n${formatParameterCount(model.parameters)} parameters${weights}` : ''}; runs up to ${model.maxSeqLen.toLocaleString('en-US')} tokens at once${warning}`;
 }
 
 /** "93 ms", "4.2 s", "2 min 5 s". */

@@ -10,6 +10,7 @@ import { tmpdir, totalmem } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { Engine } from '../../extension/core/engine';
 import { ImportError } from '../../extension/core/import/importError';
 import { importModel } from '../../extension/core/import/importModel';
 import { CheckpointWeights } from '../../extension/core/import/safetensors';
@@ -145,6 +146,9 @@ for (const [format, tensor, about] of NON_FINITE) {
     await importModel({ source, destination, allowNonFinite: true });
     const config = JSON.parse(await readFile(path.join(destination, 'config.json'), 'utf8'));
     assert.deepEqual(config.non_finite_weights, [{ tensor, nan: 3, inf: 2 }]);
+    // Every run of it says so: the model's info carries the warning the panel and the status bar show.
+    const { weightWarning } = (await Engine.load(destination, 'cpu')).info;
+    assert.ok(weightWarning?.includes(`${tensor}: 3 NaN, 2 Inf`), `the warning names the tensor and its counts: ${weightWarning}`);
   });
 }
 
@@ -152,6 +156,7 @@ test('a clean import records no non_finite_weights', async () => {
   const destination = path.join(work, 'clean');
   await importModel({ source: path.join(work, 'diffllama'), destination });
   assert.equal(JSON.parse(await readFile(path.join(destination, 'config.json'), 'utf8')).non_finite_weights, undefined);
+  assert.equal((await Engine.load(destination, 'cpu')).info.weightWarning, undefined, 'no warning on its runs');
 });
 
 test("a config.json without bos_token_id or eos_token_id imports with the tokenizer's BOS token", async () => {
