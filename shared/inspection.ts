@@ -77,6 +77,10 @@ export const keySpanSchema = z.object({
   /** Sum of the attention scores of its tokens. */
   score: z.number(),
   text: z.string(),
+  /** Where it starts in the document, 1-based as the editor shows it (set by the host while the
+   *  inspected document is open and unchanged). */
+  line: z.number().int().positive().optional(),
+  column: z.number().int().positive().optional(),
 });
 export type KeySpan = z.infer<typeof keySpanSchema>;
 

@@ -64,7 +64,8 @@ export class SpanList {
     fill.style.width = `${(100 * Math.abs(span.score)) / best}%`;
     bar.append(fill);
     const last = span.endToken - 1;
-    const range = last > span.firstToken ? `tokens ${span.firstToken}–${last}` : `token ${span.firstToken}`;
+    const tokens = last > span.firstToken ? `tokens ${span.firstToken}–${last}` : `token ${span.firstToken}`;
+    const range = span.line === undefined ? tokens : `line ${span.line}:${span.column} · ${tokens}`;
     const text = visibleTextElement(span.text, MAX_SPAN_TEXT, 'span-text');
     item.append(bar, textElement('span', formatValue(span.score), 'span-score'), textElement('span', range, 'span-range'), text);
     item.addEventListener('click', () => this.onReveal(span.firstToken, span.endToken));

@@ -3,6 +3,7 @@
 // panel or the hover points at.
 
 import * as vscode from 'vscode';
+import type { KeySpan } from '../../shared/inspection';
 import type { NeedleTestResult } from '../../shared/needleTest';
 import type { HostMessage, Pane } from '../../shared/protocol';
 import { isInspected, sameFile, tokenRange, tokensOf, type ActiveInspection } from './activeInspection';
@@ -12,6 +13,17 @@ type NeedleQuery = NeedleTestResult['trials'][number]['queries'][number];
 
 export class EditorHighlights implements vscode.Disposable {
   readonly highlighter = new SpanHighlighter();
+
+  /** The spans with the line and column each starts at, while the inspected document is open and
+   *  unchanged (a far-away span then says where it is before it is revealed); else as they are. */
+  located(inspection: ActiveInspection, spans: KeySpan[], pane: Pane): KeySpan[] {
+    const document = vscode.workspace.textDocuments.find((d) => isInspected(inspection, d));
+    if (!document) return spans;
+    return spans.map((span) => {
+      const { start } = tokenRange(inspection, document, span.firstToken, span.endToken, pane);
+      return { ...span, line: start.line + 1, column: start.character + 1 };
+    });
+  }
 
   /** Highlights the main model's key spans of the locked query, in each visible editor of the
    *  inspected document if it is unchanged. */

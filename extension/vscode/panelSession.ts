@@ -255,7 +255,7 @@ export class PanelSession {
         if (!stale.map() && !stale.spans()) this.post({ type: 'queryRow', pane, runId, layer, head, view, requestId, viewport: rowViewport, query, data, ...(paired && { paired }) });
       }
       if (!parts.spans || stale.spans()) continue;
-      const spans = await client.request({ op: 'spans', layer, head, query, k }, signal);
+      const spans = this.highlights.located(current, await client.request({ op: 'spans', layer, head, query, k }, signal), pane);
       if (stale.spans()) return;
       const shownSpans: PaneMessage<'spans'> = { type: 'spans', pane, runId, layer, head, query, spans };
       this.post(shownSpans);

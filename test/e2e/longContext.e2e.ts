@@ -71,6 +71,8 @@ test('Inspect File on 8,000+ tokens: the strongest span of the last token is the
   const strongest = spanList.locator('.span-item').first();
   await strongest.waitFor();
   assert.equal((await strongest.locator('.span-text').innerText()).trim(), KEY);
+  // It says where it is before it is revealed.
+  assert.match(await strongest.locator('.span-range').innerText(), new RegExp(`^line ${keyLine}:1 · token `));
 
   // The editor at the end of the file: the key's line is not shown.
   const editor = page.locator('.editor-instance .monaco-editor');
