@@ -65,6 +65,14 @@ export function viewportCells(viewport: MapViewport): { rows: number; cols: numb
   };
 }
 
+/** Whether a viewport's cells hold query `query`'s own row: its cell rows are one query each and
+ *  the query is among them. Where they do not, the host sends the row apart and the panel draws it
+ *  apart (the locked query's row at full resolution). */
+export function holdsQueryRow(viewport: MapViewport, query: number): boolean {
+  const exactRows = viewportCells(viewport).rows === viewport.endRow - viewport.firstRow;
+  return exactRows && query >= viewport.firstRow && query < viewport.endRow;
+}
+
 /** The whole T x T map, one cell per entry while T <= size. */
 export function wholeMap(T: number, size: number, pooling: MapViewport['pooling']): MapViewport {
   return { firstRow: 0, endRow: T, firstKey: 0, endKey: T, rows: size, cols: size, pooling };

@@ -18,7 +18,7 @@
 // under it says which softmax heads the map's A1 and A2 are and which tokens the view shows; a
 // model whose λ varies per token gets the λ strip beside the map (lambdaStrip.ts).
 
-import { POOLINGS, viewportCells, wholeMap, type MapViewport, type TokenInfo } from '../shared/inspection';
+import { holdsQueryRow, POOLINGS, viewportCells, wholeMap, type MapViewport, type TokenInfo } from '../shared/inspection';
 import { MAP_CELLS_MAX } from '../shared/protocol';
 import { drawLegend, drawText, fillBackground, putScaledValues, sizeCanvas } from './canvas';
 import { scaleForView, type ColorScale, type Theme } from './colors';
@@ -30,7 +30,7 @@ import { cellAfterKey, KEYBOARD_HELP, MapText, mapName, type MapCell } from './m
 import { QueryStrip } from './queryStrip';
 import type { ShownMap } from './state';
 import { describeElement, element } from './view';
-import { cellAt, isPooled, lacksQueryRow, lockedRow, panned, sameViewport, showing, tokensPerCell, zoomed, type ViewportCell } from './viewport';
+import { cellAt, isPooled, lockedRow, panned, sameViewport, showing, tokensPerCell, zoomed, type ViewportCell } from './viewport';
 
 /** Largest token side (CSS px), so that a short text or a deep zoom does not give giant cells. */
 const MAX_CELL = 28;
@@ -424,7 +424,7 @@ export class HeatmapView {
    *  it (its rows pool queries, or the query is out of view; shown once the host's row arrives). */
   private paintQueryRow(): void {
     const { map, query } = this;
-    const values = map && lacksQueryRow(map.viewport, query) ? lockedRow(map, query) : undefined;
+    const values = map && !holdsQueryRow(map.viewport, query) ? lockedRow(map, query) : undefined;
     this.queryStrip.show(values, this.scale, map && { runId: map.runId, layer: map.layer, head: map.head, view: map.view, query });
   }
 

@@ -2,7 +2,7 @@
 // rectangle of query rows and keys a heatmap shows, which tokens a cell of a pooled map covers, and
 // the locked query's row at full resolution.
 
-import { viewportCells, type MapViewport } from '../shared/inspection';
+import { holdsQueryRow, viewportCells, type MapViewport } from '../shared/inspection';
 import type { ShownMap, ViewportRequest } from './state';
 
 /** A half-open range of token indices [first, end). */
@@ -101,18 +101,12 @@ export function sameViewport(a: MapViewport, b: MapViewport): boolean {
   );
 }
 
-/** Whether a viewport's cells lack query `query`'s own row: its cell rows pool several queries, or
- *  the query is outside them (the host then sends the row apart, as the host's viewports.ts says). */
-export function lacksQueryRow(viewport: MapViewport, query: number): boolean {
-  return viewportCells(viewport).rows < viewport.endRow - viewport.firstRow || query < viewport.firstRow || query >= viewport.endRow;
-}
-
 /** The locked query's row over the map's key cells: the host's full-resolution row where the map
  *  lacks it, else the map's own row; undefined until the host's row arrives. */
 export function lockedRow(map: ShownMap, query: number): Float32Array | undefined {
   if (map.queryRow?.query === query) return map.queryRow.data;
   const { viewport } = map;
-  if (lacksQueryRow(viewport, query)) return undefined;
+  if (!holdsQueryRow(viewport, query)) return undefined;
   const { cols, cellOfRow } = viewportCells(viewport);
   const row = cellOfRow(query);
   return map.data.subarray(row * cols, (row + 1) * cols);

@@ -2,7 +2,7 @@
 // between two runs of the same text, the one-row viewport of the locked query when the map's cells
 // pool several queries, and λ per query pooled to the map's cell rows.
 
-import { viewportCells, type MapViewport, type TokenInfo } from '../../shared/inspection';
+import { holdsQueryRow, viewportCells, type MapViewport, type TokenInfo } from '../../shared/inspection';
 import { alignToken } from '../core/alignTokens';
 
 /** Whether a viewport lies inside a T x T map. */
@@ -27,9 +27,7 @@ export function alignViewport(viewport: MapViewport, from: readonly TokenInfo[],
  *  that row on its own (its cell rows pool several queries, or the query is outside them);
  *  undefined when the map's cell row is the query's row. */
 export function queryRowViewport(viewport: MapViewport, query: number): MapViewport | undefined {
-  const exactRows = viewportCells(viewport).rows === viewport.endRow - viewport.firstRow;
-  if (exactRows && query >= viewport.firstRow && query < viewport.endRow) return undefined;
-  return { ...viewport, firstRow: query, endRow: query + 1, rows: 1 };
+  return holdsQueryRow(viewport, query) ? undefined : { ...viewport, firstRow: query, endRow: query + 1, rows: 1 };
 }
 
 /** Per-query values (λ of each query token) averaged over the queries of each cell row. */
