@@ -27,11 +27,17 @@ export interface RowBlock {
   rows: number;
 }
 
+/** Rows per block when each row takes `floatsPerRow` floats: clamp(floor(tileElements /
+ *  floatsPerRow), min_rows, max_rows), shared/attention.json's rule (the graphs apply it too). */
+export function rowsPerBlock(floatsPerRow: number, tileElements: number = blockSizing.tile_elements): number {
+  return Math.min(blockSizing.max_rows, Math.max(blockSizing.min_rows, Math.floor(tileElements / floatsPerRow)));
+}
+
 /** The blocks of rows [from, end) of a T-token run whose graph runs take `count` sub-heads: R rows
- *  each (the last one fewer), R = clamp(floor(tileElements / (count * T)), min_rows, max_rows) as
- *  shared/attention.json sets it, so that a block's logits stay near tileElements floats at any T. */
+ *  each (the last one fewer), R = rowsPerBlock(count * T), so that a block's logits stay near
+ *  tileElements floats at any T. */
 export function* rowBlocks(T: number, count: number, tileElements: number = blockSizing.tile_elements, from = 0, end = T): Generator<RowBlock> {
-  const rows = Math.min(blockSizing.max_rows, Math.max(blockSizing.min_rows, Math.floor(tileElements / (count * T))));
+  const rows = rowsPerBlock(count * T, tileElements);
   for (let firstRow = from; firstRow < end; firstRow += rows) yield { firstRow, rows: Math.min(rows, end - firstRow) };
 }
 

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { rowsPerBlock } from '../../extension/core/analysisGraphs';
 import { Engine } from '../../extension/core/engine';
 import { loadTokenizer } from '../../extension/core/tokenizer';
 import { CheckpointWeights } from '../../extension/core/import/safetensors';
@@ -20,7 +21,6 @@ import { partialFolderFor, removePartialImport } from '../../extension/core/impo
 import { loadModelPackage } from '../../extension/core/modelPackage';
 import { createSession, OUTPUT_FIELDS, runModel, type RunOutputs } from '../../extension/core/runtime';
 import { MAP_VIEWS } from '../../shared/model';
-import blockSizing from '../../shared/attention.json';
 import { assertClose } from '../support/tolerance';
 import { writeRawSafetensors, writeSafetensors, type TensorData } from '../support/safetensors';
 import { llama2Json } from '../support/sentencePiece';
@@ -117,7 +117,7 @@ out.write_text(json.dumps({"ids": ids, "outputs": {name: {"dims": list(a.shape),
 /** Rows per block of T tokens when `perRow` floats each (shared/attention.json's rule): S * T for
  *  attention's query rows over S sub-heads, V for the prediction head's rows of logits. */
 function blockRows(perRow: number, T: number): number {
-  return Math.min(Math.max(Math.floor(blockSizing.tile_elements / perRow), blockSizing.min_rows), blockSizing.max_rows, T);
+  return Math.min(rowsPerBlock(perRow), T);
 }
 
 // Texts longer than a block of query rows and a block of the prediction head's rows: the graph's
