@@ -164,30 +164,28 @@ def quantisation_errors(diff: bool, widths: int) -> onnx.ModelProto:
     first_row = block_inputs(g)
     absmax = g.input("absmax", FLOAT, [])
     top_levels = g.input("top_levels", FLOAT, [widths])
-    exact_logits = [block_logits(g, "1"), block_logits(g, "2")] if diff else [block_logits(g)]
-    bias = causal_bias(g, exact_logits[0], first_row)
+    logit_maps = [block_logits(g, "1"), block_logits(g, "2")] if diff else [block_logits(g)]
+    bias = causal_bias(g, logit_maps[0], first_row)
+    # The hidden pairs set to 0 once: 0 quantises to 0, so no error sum needs the mask again.
+    visible = [g.op("Trilu", logits, first_row, upper=0) for logits in logit_maps]
     if diff:
         lam_rows = g.op("Unsqueeze", g.input("lambda", FLOAT, ["H", "R"]), g.const([2], INT64))  # (H, R, 1)
 
-    def effective(logit_maps):
-        probs = [g.op("Softmax", g.op("Add", logits, bias), axis=-1) for logits in logit_maps]
+    def effective(maps):
+        probs = [g.op("Softmax", g.op("Add", logits, bias), axis=-1) for logits in maps]
         return g.op("Sub", probs[0], g.op("Mul", lam_rows, probs[1])) if diff else probs[0]
 
-    def visible_sum_of_squares(values):
-        return g.op("ReduceSumSquare", g.op("Trilu", values, first_row, upper=0), keepdims=0)
-
-    exact = effective(exact_logits)
-    last_axis = g.const([-1], INT64)
-    per_mass = g.op("Reciprocal", g.op("Max", g.op("ReduceSum", g.op("Abs", exact), last_axis, keepdims=0), g.const(1e-30)))  # (H, R)
-    squared = g.op("Sum", *[visible_sum_of_squares(logits) for logits in exact_logits])
+    exact = effective(visible)
+    per_mass = g.op("Reciprocal", g.op("Max", g.op("ReduceL1", exact, axes=[-1], keepdims=0), g.const(1e-30)))  # (H, R)
+    squared = g.op("Sum", *[g.op("ReduceSumSquare", logits, keepdims=0) for logits in visible])
     errors, distances = [], []
     for b in range(widths):
-        top = g.op("Gather", top_levels, g.const(b, INT64))
-        step = g.op("Div", absmax, top)
+        step = g.op("Div", absmax, g.op("Gather", top_levels, g.const(b, INT64)))
         per_step = g.op("Reciprocal", step)
-        quantised = [g.op("Mul", g.op("Clip", g.op("Round", g.op("Mul", logits, per_step)), g.op("Neg", top), top), step) for logits in exact_logits]
-        errors.append(g.op("Sum", *[visible_sum_of_squares(g.op("Sub", x, logits)) for x, logits in zip(quantised, exact_logits)]))
-        rows = g.op("Mul", g.op("ReduceSum", g.op("Abs", g.op("Sub", effective(quantised), exact)), last_axis, keepdims=0), per_mass)
+        # No clip: absmax is the largest visible |logit|, so no level passes top_levels[b].
+        quantised = [g.op("Mul", g.op("Round", g.op("Mul", logits, per_step)), step) for logits in visible]
+        errors.append(g.op("Sum", *[g.op("ReduceSumSquare", g.op("Sub", x, logits), keepdims=0) for x, logits in zip(quantised, visible)]))
+        rows = g.op("Mul", g.op("ReduceL1", g.op("Sub", effective(quantised), exact), axes=[-1], keepdims=0), per_mass)
         distances.append(g.op("Mul", g.op("ReduceSum", rows, keepdims=0), g.const(0.5)))
 
     def stack(scalars):
