@@ -86,11 +86,15 @@ const int64 = (value: number) => new ort.Tensor('int64', BigInt64Array.of(BigInt
 export class AnalysisGraphs {
   private readonly sessions = new Map<GraphName, Promise<ort.InferenceSession>>();
 
+  /** threads: ONNX Runtime's threads per run (its default, one a core, unless given). */
+  constructor(private readonly threads?: number) {}
+
   private session(name: GraphName): Promise<ort.InferenceSession> {
     let session = this.sessions.get(name);
     if (!session) {
       session = ort.InferenceSession.create(path.join(graphsDir(), GRAPH_FILES[name]), {
         executionProviders: ['cpu'],
+        ...(this.threads ? { intraOpNumThreads: this.threads } : {}),
         // An arena without a memory pattern: runs reuse the arena's blocks (freed blocks of the
         // process's heap were not reused as well: +100 MB after a quantisation what-if).
         enableMemPattern: false,

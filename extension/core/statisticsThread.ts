@@ -1,11 +1,14 @@
-// The Outliers view's statistics and the quantisation what-if run in a worker thread: ONNX Runtime
+// The Outliers view's statistics and the quantisation what-if run in worker threads: ONNX Runtime
 // runs a graph synchronously on the calling thread, so in the engine's own thread these runs would
-// hold back every map and span request until they were done. The worker gets the run's q, k,
-// hidden states and lambda (a copy, ~18 MB at 1,024 tokens) and its own sessions of the analysis
-// graphs. Two counters shared with the worker, read before each of its graph runs: the generation
-// (a newer run supersedes the job) and the foreground requests in flight (the worker waits for
-// them, so a layer switch does not share the cores with the statistics).
+// hold back every map and span request until they were done. A job's layers are split between the
+// workers (one a core, up to two): each gets its layers' q, k, hidden states and lambda (copies that
+// add up to one, ~18 MB at 1,024 tokens) and its own single-threaded sessions of the analysis graphs,
+// since their many passes over cache-sized tiles gain little from ONNX Runtime's own threads. Two
+// counters shared with the workers, read before each graph run: the generation (a newer run
+// supersedes the job) and the foreground requests in flight (the workers wait for them, so a layer
+// switch does not share the cores with the statistics).
 
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { LayerOutliers, LayerQuantisation } from '../../shared/inspection';
@@ -26,8 +29,10 @@ type JobRequest = StatisticsJob extends infer J ? (J extends StatisticsJob ? Omi
 
 export type StatisticsReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; name: string; message: string };
 
+const WORKERS = Math.max(1, Math.min(2, availableParallelism()));
+
 export class StatisticsThread {
-  private worker: Worker | undefined;
+  private readonly workers: (Worker | undefined)[] = new Array(WORKERS).fill(undefined);
   private readonly shared = new Int32Array(new SharedArrayBuffer(8));
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
@@ -49,41 +54,60 @@ export class StatisticsThread {
   }
 
   outliers(config: PackageConfig, inputs: AnalysisInputs): Promise<LayerOutliers[]> {
-    return this.send({ op: 'outliers', config, inputs }) as Promise<LayerOutliers[]>;
+    return this.split(config, inputs, (part) => ({ op: 'outliers', ...part })) as Promise<LayerOutliers[]>;
   }
 
   quantisation(config: PackageConfig, inputs: AnalysisInputs, absMax: number[]): Promise<LayerQuantisation[]> {
-    return this.send({ op: 'quantisation', config, inputs, absMax }) as Promise<LayerQuantisation[]>;
+    return this.split(config, inputs, (part, from, to) => ({ op: 'quantisation', ...part, absMax: absMax.slice(from, to) })) as Promise<LayerQuantisation[]>;
   }
 
-  private send(job: JobRequest): Promise<unknown> {
+  /** Sends each worker the job of a contiguous range of layers (as a model of those layers alone)
+   *  and joins their per-layer results, numbered as the whole model's layers again. */
+  private async split(
+    config: PackageConfig,
+    inputs: AnalysisInputs,
+    job: (part: { config: PackageConfig; inputs: AnalysisInputs }, from: number, to: number) => JobRequest,
+  ): Promise<{ layer: number }[]> {
+    const L = config.n_layer;
+    const ranges = this.workers.map((_, w) => [Math.floor((w * L) / WORKERS), Math.floor(((w + 1) * L) / WORKERS)]).filter(([from, to]) => to > from);
+    const parts = await Promise.all(
+      ranges.map(([from, to], w) => this.send(w, job(layersOf(config, inputs, from, to), from, to)).then((layers) => (layers as { layer: number }[]).map((l) => ({ ...l, layer: l.layer + from })))),
+    );
+    return parts.flat();
+  }
+
+  private send(w: number, job: JobRequest): Promise<unknown> {
     const id = this.nextId++;
-    const worker = this.ensureWorker();
+    const worker = this.ensureWorker(w);
     worker.ref(); // keeps the process alive until the reply, as pending I/O would
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ ...job, id, generation: Atomics.load(this.shared, GENERATION) });
+      // The inputs are this job's own copies: moved, not copied again.
+      const { q, k, hidden, lambda } = job.inputs;
+      const moved = [q, k, hidden, ...(lambda ? [lambda] : [])].map((data) => data.buffer as ArrayBuffer);
+      worker.postMessage({ ...job, id, generation: Atomics.load(this.shared, GENERATION) }, moved);
     });
   }
 
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker;
+  private ensureWorker(w: number): Worker {
+    const existing = this.workers[w];
+    if (existing) return existing;
     // Beside this file: dist/ when bundled, out/extension/core/ when compiled.
     const worker = new Worker(path.join(__dirname, 'statisticsWorker.js'), { workerData: this.shared });
     worker.on('message', (reply: StatisticsReply) => {
       const pending = this.pending.get(reply.id);
       this.pending.delete(reply.id);
-      if (this.pending.size === 0) worker.unref(); // an idle worker must not keep the process alive
+      if (this.pending.size === 0) this.workers.forEach((each) => each?.unref()); // idle workers must not keep the process alive
       if (!pending) return;
       if (reply.ok) pending.resolve(reply.result);
       else pending.reject(reply.name === 'SupersededError' ? new SupersededError() : Object.assign(new Error(reply.message), { name: reply.name }));
     });
     worker.on('error', (error) => this.failAll(error));
     worker.on('exit', (code) => {
-      this.worker = undefined;
+      this.workers[w] = undefined;
       this.failAll(new Error(`the statistics worker stopped (exit code ${code})`));
     });
-    this.worker = worker;
+    this.workers[w] = worker;
     return worker;
   }
 
@@ -91,4 +115,20 @@ export class StatisticsThread {
     for (const pending of this.pending.values()) pending.reject(error);
     this.pending.clear();
   }
+}
+
+/** Layers [from, to) of a run as a model of those layers alone: every input is layer-major. */
+function layersOf(config: PackageConfig, inputs: AnalysisInputs, from: number, to: number): { config: PackageConfig; inputs: AnalysisInputs } {
+  const T = inputs.length;
+  const layers = (data: Float32Array, perLayer: number) => data.slice(from * perLayer, to * perLayer);
+  return {
+    config: { ...config, n_layer: to - from },
+    inputs: {
+      length: T,
+      q: layers(inputs.q, config.n_softmax_heads * T * config.head_dim),
+      k: layers(inputs.k, config.n_kv_softmax_heads * T * config.head_dim),
+      hidden: layers(inputs.hidden, T * config.n_embd),
+      lambda: inputs.lambda && layers(inputs.lambda, T * config.n_head),
+    },
+  };
 }

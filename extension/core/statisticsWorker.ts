@@ -9,7 +9,7 @@ import { SupersededError } from './outliers';
 import { FOREGROUND, GENERATION, type StatisticsJob, type StatisticsReply } from './statisticsThread';
 
 const shared = workerData as Int32Array;
-const graphs = new AnalysisGraphs();
+const graphs = new AnalysisGraphs(1); // one core per worker (statisticsThread.ts)
 
 parentPort!.on('message', async (job: StatisticsJob) => {
   const beforeRun = () => {

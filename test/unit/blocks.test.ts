@@ -9,6 +9,7 @@ import { RunAnalysis, type AnalysisInputs } from '../../extension/core/analysis'
 import { AnalysisGraphs, rowBlocks } from '../../extension/core/analysisGraphs';
 import { loadModelPackage } from '../../extension/core/modelPackage';
 import { computeOutliers, computeQuantisation } from '../../extension/core/outliers';
+import { StatisticsThread } from '../../extension/core/statisticsThread';
 import { createSession, runModel } from '../../extension/core/runtime';
 import blockSizing from '../../shared/attention.json';
 import { viewportCells, wholeMap, type MapViewport } from '../../shared/inspection';
@@ -102,6 +103,26 @@ for (const kind of ['diff', 'baseline'] as const) {
     const [quantisation, direct] = [await computeQuantisation(blocked, graphs, absMax, always), await computeQuantisation(run.analysis(ONE_BLOCK), graphs, absMax, always)];
     for (const [n, { errors }] of quantisation.entries()) {
       assertClose(errors.flatMap((e) => [e.scale, e.logitRelRmse, e.attentionError]), direct[n].errors.flatMap((e) => [e.scale, e.logitRelRmse, e.attentionError]), `layer ${n}: quantisation`);
+    }
+  });
+  test(`${kind}: the statistics workers, each given some of the layers, give what one analysis of the whole run gives`, async () => {
+    const run = await runOf(kind);
+    const { config } = run.analysis(ONE_BLOCK);
+    assert.ok(config.n_layer >= 2, 'layers to split');
+    const workers = new StatisticsThread();
+    const inputs = { length: run.out.length, q: run.out.q, k: run.out.k, hidden: run.out.hidden, lambda: run.out.lambda };
+    const [split, whole] = [await workers.outliers(config, inputs), await computeOutliers(run.analysis(ONE_BLOCK), graphs, always)];
+    assert.deepEqual(split.map((l) => l.layer), whole.map((l) => l.layer), 'every layer once, in order');
+    for (const [n, layer] of split.entries()) {
+      assert.deepEqual(layer.logits.counts, whole[n].logits.counts, `layer ${n}: histogram counts`);
+      assert.deepEqual(layer.hidden, whole[n].hidden, `layer ${n}: hidden-state histogram`);
+      assertClose([layer.logits.top1, layer.logits.median], [whole[n].logits.top1, whole[n].logits.median], `layer ${n}: top-1, median`);
+    }
+    const absMax = whole.map((l) => l.logits.top1);
+    const [quantisation, direct] = [await workers.quantisation(config, inputs, absMax), await computeQuantisation(run.analysis(ONE_BLOCK), graphs, absMax, always)];
+    assert.deepEqual(quantisation.map((l) => l.layer), direct.map((l) => l.layer));
+    for (const [n, { errors }] of quantisation.entries()) {
+      assertClose(errors.flatMap((e) => [e.logitRelRmse, e.attentionError]), direct[n].errors.flatMap((e) => [e.logitRelRmse, e.attentionError]), `layer ${n}: quantisation`);
     }
   });
 }
