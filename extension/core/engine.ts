@@ -16,7 +16,7 @@ import {
 } from './needles';
 import { StatisticsThread } from './statisticsThread';
 import { createSession, runModel, weightsSessionConfig, type ProviderSetting, type RunOutputs, type SessionInfo } from './runtime';
-import { loadTokenizer, type TextTokenizer } from './tokenizer';
+import { loadTokenizer, type Encoding, type TextTokenizer } from './tokenizer';
 
 export const HOVER_PREDICTIONS = 5;
 
@@ -81,6 +81,8 @@ export class Engine {
   private runs: Partial<Record<RunName, Run>> = {};
   /** The speed of the last timed run (runFlops per millisecond), for estimates. */
   private flopsPerMs: number | undefined;
+  /** The last text tokenised: the host asks for an estimate of a text, then inspects it. */
+  private lastEncoding: { text: string; encoding: Encoding } | undefined;
   private readonly graphs = new AnalysisGraphs();
   private readonly statistics = new StatisticsThread();
   /** The last run's outlier statistics and quantisation what-if, once asked for. */
@@ -116,7 +118,7 @@ export class Engine {
    *  given interventions: lambda scaled or set per head, heads ablated). */
   async inspect(text: string, queryOffset = text.length, interventions: Interventions = {}): Promise<InspectionResult> {
     const config = this.pkg.config;
-    const encoding = this.tokenizer.encode(text);
+    const encoding = this.encode(text);
     const total = encoding.ids.length;
     if (total === 0) throw new EmptyTextError('there is no text to inspect: select some code or text, or open a file that is not empty');
     // The query is the token covering the character before queryOffset (the selection's last token).
@@ -171,8 +173,13 @@ export class Engine {
   /** How many tokens an inspection of `text` runs, and about how long it will take at the speed of
    *  the last run (none before a first run of at least ESTIMATE_FROM_TOKENS tokens). */
   estimate(text: string): RunEstimate {
-    const tokens = Math.min(this.tokenizer.encode(text).ids.length + 1, inspectionContext(this.pkg.config));
+    const tokens = Math.min(this.encode(text).ids.length + 1, inspectionContext(this.pkg.config));
     return { tokens, ...(this.flopsPerMs && { seconds: runFlops(this.pkg.config, tokens) / this.flopsPerMs / 1000 }) };
+  }
+
+  private encode(text: string): Encoding {
+    if (this.lastEncoding?.text !== text) this.lastEncoding = { text, encoding: this.tokenizer.encode(text) };
+    return this.lastEncoding.encoding;
   }
 
   private async execute(ids: number[], tokens: TokenInfo[], window: InputWindow | null, query: number, interventions: Interventions, fix = WEIGHTS_FIX): Promise<Run> {
