@@ -89,6 +89,8 @@ export function lambdaRange(row: ArrayLike<number>): [number, number] {
 /** Most cells a side of a map the panel asks for (its canvas in device pixels, capped): a map
  *  crosses as at most MAP_CELLS_MAX² floats (4 MiB), whatever the text's length. */
 export const MAP_CELLS_MAX = 1024;
+/** Cells a side of a new run's map until the panel says its canvas's size. */
+export const DEFAULT_MAP_CELLS = 512;
 
 /** A viewport the panel may ask for: at most MAP_CELLS_MAX cells a side. */
 const panelViewportSchema = mapViewportSchema.refine((v) => v.rows <= MAP_CELLS_MAX && v.cols <= MAP_CELLS_MAX, `a viewport has at most ${MAP_CELLS_MAX} cells a side`);

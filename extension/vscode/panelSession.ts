@@ -15,6 +15,7 @@ import type * as vscode from 'vscode';
 import { wholeMap, type KeySpan, type MapViewport } from '../../shared/inspection';
 import { mapViews, modelInfoSchema, softmaxSubHeads, type ModelInfo } from '../../shared/model';
 import type { HostMessage, InspectionMeta, LensLayer, Pane, PanelSelection, PanelTab, WebviewMessage } from '../../shared/protocol';
+import { DEFAULT_MAP_CELLS } from '../../shared/protocol';
 import { alignToken } from '../core/alignTokens';
 import type { EngineInfo, InspectionResult, Prediction } from '../core/engine';
 import type { EngineClient } from '../core/engineClient';
@@ -27,9 +28,6 @@ import type { InspectorSettings } from './settings';
 import { alignViewport, fitsMap, poolRows, queryRowViewport } from './viewports';
 
 type PaneMessage<T extends 'map' | 'spans' | 'queryRow'> = Extract<HostMessage, { type: T }>;
-
-/** Cells a side of a new run's map until the panel says its canvas's size. */
-const DEFAULT_MAP_CELLS = 512;
 
 /** The viewport the panel's maps show, in the main run's tokens, and the panel's request that set
  *  it (0: the host's own, a new run's whole map). */

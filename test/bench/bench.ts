@@ -15,6 +15,8 @@ import * as ort from 'onnxruntime-node';
 import { EngineClient } from '../../extension/core/engineClient';
 import { createSession, type ProviderSetting } from '../../extension/core/runtime';
 import { loadTokenizer } from '../../extension/core/tokenizer';
+import { wholeMap } from '../../shared/inspection';
+import { DEFAULT_MAP_CELLS } from '../../shared/protocol';
 import { measureBrowser } from './browser';
 import { machine, memory } from './measure';
 import { renderReport, summarise, type BenchResult, type ModelTimes } from './report';
@@ -84,10 +86,12 @@ async function step<T>(times: Record<string, number[]> | undefined, name: string
   return result;
 }
 
-/** The panel's first view: the run, the first map and the query's spans. */
+/** The panel's first view: the run, the first map (pooled to the canvas, as the panel asks for it)
+ *  and the query's spans. */
 async function firstView(subject: Subject, text: string, steps?: Record<string, number[]>): Promise<number> {
   const run = await step(steps, 'inspect', () => subject.client.request({ op: 'inspect', text }));
-  await step(steps, 'map', () => subject.client.request({ op: 'map', layer: 0, head: 0, view: subject.view }));
+  const viewport = wholeMap(run.tokens.length, DEFAULT_MAP_CELLS, 'mean');
+  await step(steps, 'map', () => subject.client.request({ op: 'map', layer: 0, head: 0, view: subject.view, viewport }));
   await step(steps, 'spans', () => subject.client.request({ op: 'spans', layer: 0, head: 0, query: run.query, k: 5 }));
   return run.query;
 }

@@ -3,6 +3,7 @@
 // and docs/performance.md.
 
 import type { BrowserTimings } from './browser';
+import { DEFAULT_MAP_CELLS } from '../../shared/protocol';
 
 /** What one model on one execution provider measured, ms per round. */
 export interface ModelTimes {
@@ -102,7 +103,7 @@ export function summarise(raw: RawBench) {
       const step = (name: string) => summary.steps_ms[name]?.median ?? NaN;
       const peaks = Object.entries(summary.peak_rss_mib_by_tokens).map(([n, mib]) => `${round(mib)} MiB at ${n} tokens`).join(', ');
       check(key, 'first_map_over_bare', '<= 1.3', summary.first_map_over_bare, summary.first_map_over_bare <= 1.3, over(summary.first_map_over_bare, 1.3),
-        `the bare forward takes ${round(bareMs)} ms; the first view is the inspection graph's run with tokenising and the reply to the host (${step('inspect')} ms: the forward plus q, k, hidden states, thumbnails, top-k and log-probabilities), the first map (${step('map')} ms: the attention-maps graph on one head over blocks of query rows, its view, the whole T x T map to the host here, where the panel asks for it pooled to its canvas) and the spans (${step('spans')} ms)`);
+        `the bare forward takes ${round(bareMs)} ms; the first view is the inspection graph's run with tokenising and the reply to the host (${step('inspect')} ms: the forward plus q, k, hidden states, thumbnails, top-k and log-probabilities), the first map (${step('map')} ms: the attention-maps graph on one head over blocks of query rows, mean-pooled to the panel's default canvas of ${DEFAULT_MAP_CELLS} x ${DEFAULT_MAP_CELLS} cells, as the panel asks for it) and the spans (${step('spans')} ms)`);
       check(key, 'all_over_bare', '<= 2', summary.all_over_bare, summary.all_over_bare <= 2, over(summary.all_over_bare, 2),
         `the outlier statistics (${step('outliers')} ms) and the quantisation what-if (${step('quantisation')} ms) go over every one of a layer's S x T^2 / 2 visible attention logits several times, block by block of query rows: the largest logits first (they set the histogram's scale), then the bins of every logit, and for the what-if, per bit width, a softmax of every row and the distance of every effective row. The forward computes each logit once; these passes recompute them three times and do more work per logit. Both run only while the Outliers or Compare tab is shown, in a worker thread, the what-if after the histograms`);
       check(key, 'bare_fraction_of_limit', '>= 0.7', summary.bare_fraction_of_limit, summary.bare_fraction_of_limit >= 0.7, `${round(0.7 - summary.bare_fraction_of_limit, 2)} short`,
