@@ -13,7 +13,9 @@ formed none in a 6.8M-parameter model. So each row of a batch is one of four kin
                forms induction heads that work on any tokens; the first copy is masked out of the
                loss (it cannot be predicted)
   needles      a multi-needle retrieval document (model/retrieval.py) as long as the window or a
-               little shorter, BOS first, followed by corpus text
+               little shorter, BOS first, followed by corpus text; its needles are in the Needle
+               Test's code or prose form or in a trained family's form, never a held-out family's
+               (model/needle_forms.py training_form)
 
 A batch depends only on (seed, step), so a DIFF model and its baseline see the same tokens in the
 same order, and a resumed run continues with the batches it would have had.
@@ -30,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model.needle_forms import filler_category, training_form
 from model.retrieval import make_document
 from model.tokenizer import EOT_TOKEN, ByteLevelBPE
 
@@ -187,15 +190,16 @@ class Batches:
 
     def needle_document(self, rng: random.Random, tokens: np.ndarray) -> None:
         """Overwrites the row's start with BOS and a retrieval document of 50-100% of its length
-        (1-6 needles, 1-4 of them queried, code or prose form); corpus text follows after EOT."""
-        form = "code" if rng.random() < 0.5 else "prose"
+        (1-6 needles, 1-4 of them queried, in a form training_form draws); corpus text follows after EOT."""
+        form = training_form(rng)
         n_needles = rng.randint(1, 6)
         n_queries = rng.randint(1, min(n_needles, 4))
         budget = len(tokens) - 2  # BOS before, EOT after
         goal = rng.uniform(0.5, 0.95) * budget
         chars = goal * self.chars_per_token
         for _ in range(8):
-            text, _ = make_document(rng, n_needles, n_queries, self.fillers[form], int(chars), form=form)
+            text, _ = make_document(rng, n_needles, n_queries, self.fillers[filler_category(form)], int(chars),
+                                    form=form)
             ids = self.tokenizer.encode(text)
             if len(ids) <= budget:
                 break

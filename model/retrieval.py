@@ -15,9 +15,16 @@ Prose form::
 
     The secret number of the red fox is 48291.   ...filler...   The secret number of the red fox is 48291.
 
-Every query ends just before " VALUE", so an evaluator prompts with ``text[:answer.query_span[1]]``
-and expects the continuation ``answer.continuation``; ``answer.value_span`` locates the value in
-the needle, the span a retrieval head should attend to.
+Families of many more forms (shared/needle_forms.json, model/needle_forms.py), one form per
+document, values of several shapes::
+
+    static final String MAX_PORT_hpod = "amber";   ...   assertEquals(MAX_PORT_hpod, "amber");    (java)
+    cache_timeout_qzvk: /var/lib/opal/cache.db     ...   cache_timeout_qzvk: /var/lib/opal/cache.db   (config)
+
+Every query ends just before " VALUE" (a form may drop the space: ``answer.continuation``), so an
+evaluator prompts with ``text[:answer.query_span[1]]`` and expects the continuation
+``answer.continuation``; ``answer.value_span`` locates the value in the needle, the span a
+retrieval head should attend to.
 
 The word lists, code styles, prose form, value shapes and N/R configs are read from
 shared/needles.json, which the extension's Needle Test reads too, so both make and score the same
@@ -26,88 +33,12 @@ kind of document.
 
 from __future__ import annotations
 
-import json
 import random
-import string
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
-NEEDLES_FILE = Path(__file__).resolve().parents[1] / "shared" / "needles.json"
-FORMS = ("code", "prose")
-
-
-@dataclass(frozen=True)
-class _Style:
-    """How one form writes a needle line and its query. Templates use {key} and {value}."""
-
-    key_case: str  # a key of _KEY_CASES, or "" for prose keys
-    needle: str
-    query: str  # the query prefix, ends right before " VALUE"
-    query_close: str  # what follows the value on the query line
-    quoted_values: bool
-
-
-# How a code style spells a key from its two words and random tag: CACHE_TIMEOUT_qzvk, apiToken_xwbe.
-_KEY_CASES = {
-    "upper_snake": lambda first, second, tag: f"{first.upper()}_{second.upper()}_{tag}",
-    "camel": lambda first, second, tag: f"{first}{second.capitalize()}_{tag}",
-}
-
-
-@dataclass(frozen=True)
-class _Definitions:
-    """shared/needles.json, checked and typed."""
-
-    code_words_first: tuple[str, ...]
-    code_words_second: tuple[str, ...]
-    key_tag_length: int
-    code_styles: tuple[_Style, ...]
-    prose_style: _Style
-    prose_key: str  # template with {attribute}, {adjective} and {noun}
-    prose_attributes: tuple[str, ...]
-    adjectives: tuple[str, ...]
-    nouns: tuple[str, ...]
-    number_range: tuple[int, int]  # both ends included
-    quoted_tag_length: int
-    quoted_share: float  # of the values of a style with quoted values
-    configs: dict[str, tuple[int, int]]  # "N4R2" -> (needles, queries)
-    continuation_prefix: str  # between a query and its value
-    value_extender_pattern: str  # a character that, after the value, makes an answer not exact
-
-
-def _read_definitions(path: Path) -> _Definitions:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        code, prose, values = data["code"], data["prose"], data["values"]
-        definitions = _Definitions(
-            code_words_first=tuple(code["keyWordsFirst"]),
-            code_words_second=tuple(code["keyWordsSecond"]),
-            key_tag_length=int(code["keyTagLength"]),
-            code_styles=tuple(_Style(style["keyCase"], style["needle"], style["query"], style["queryClose"],
-                                     bool(style["quotedValues"])) for style in code["styles"]),
-            prose_style=_Style("", prose["needle"], prose["query"], prose["queryClose"], False),
-            prose_key=prose["key"],
-            prose_attributes=tuple(prose["attributes"]),
-            adjectives=tuple(prose["adjectives"]),
-            nouns=tuple(prose["nouns"]),
-            number_range=(int(values["numberRange"][0]), int(values["numberRange"][1])),
-            quoted_tag_length=int(values["quotedTagLength"]),
-            quoted_share=float(values["quotedShare"]),
-            configs={config["name"]: (int(config["needles"]), int(config["queries"])) for config in data["configs"]},
-            continuation_prefix=data["scoring"]["continuationPrefix"],
-            value_extender_pattern=data["scoring"]["valueExtenderPattern"],
-        )
-        unknown = [style["keyCase"] for style in code["styles"] if style["keyCase"] not in _KEY_CASES]
-        if unknown:
-            raise ValueError(f"code.styles: keyCase {unknown[0]!r} is not one of {sorted(_KEY_CASES)}")
-        return definitions
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
-        raise RuntimeError(f"{path}: cannot read the Needle Test's definitions ({err!r}); fix that field "
-                           "(git diff shows what changed from the committed file)") from None
-
-
-NEEDLES = _read_definitions(NEEDLES_FILE)
+from model.needle_forms import (FAMILIES, FORMS, NEEDLES, FamilyForm, Style, code_key, family_key, family_value, fill,
+                                prose_key, random_number, random_tag)
 
 
 @dataclass(frozen=True)
@@ -119,11 +50,12 @@ class Answer:
     value_span: tuple[int, int]  # [start, end) of the value inside its needle
     query_span: tuple[int, int]  # [start, end) of the query prefix; the continuation follows
     depth: float  # where the needle starts, as a fraction of the text before the queries
+    continuation_prefix: str = NEEDLES.continuation_prefix  # between the query and the value
 
     @property
     def continuation(self) -> str:
         """The text a model should produce after ``text[:query_span[1]]``."""
-        return NEEDLES.continuation_prefix + self.value
+        return self.continuation_prefix + self.value
 
 
 @dataclass(frozen=True)
@@ -134,41 +66,69 @@ class _Needle:
     value_offset: int  # where the value starts inside ``line``
 
 
-def _random_tag(rng: random.Random, length: int) -> str:
-    return "".join(rng.choice(string.ascii_lowercase) for _ in range(length))
-
-
-def _random_number(rng: random.Random) -> str:
-    low, high = NEEDLES.number_range
-    return str(rng.randint(low, high))
-
-
-def _code_key_and_value(rng: random.Random, style: _Style) -> tuple[str, str]:
-    first, second = rng.choice(NEEDLES.code_words_first), rng.choice(NEEDLES.code_words_second)
-    key = _KEY_CASES[style.key_case](first, second, _random_tag(rng, NEEDLES.key_tag_length))
+def _code_key_and_value(rng: random.Random, style: Style) -> tuple[str, str]:
+    key = code_key(rng, style.key_case)
     quoted = style.quoted_values and rng.random() < NEEDLES.quoted_share
-    return key, f'"{_random_tag(rng, NEEDLES.quoted_tag_length)}"' if quoted else _random_number(rng)
+    return key, f'"{random_tag(rng, NEEDLES.quoted_tag_length)}"' if quoted else random_number(rng)
 
 
 def _prose_key_and_value(rng: random.Random) -> tuple[str, str]:
-    key = NEEDLES.prose_key.format(attribute=rng.choice(NEEDLES.prose_attributes),
-                                   adjective=rng.choice(NEEDLES.adjectives), noun=rng.choice(NEEDLES.nouns))
-    return key, _random_number(rng)
+    return prose_key(rng), random_number(rng)
 
 
-def _make_needles(rng: random.Random, count: int, form: str, style: _Style, forbidden_text: str) -> list[_Needle]:
+@dataclass(frozen=True)
+class _DocumentForm:
+    """The lines of one document's needles and queries, and how its keys and values are drawn."""
+
+    lines: Style | FamilyForm  # needle, query and query_close templates
+    key_and_value: Callable[[random.Random], tuple[str, str]]
+    continuation_prefix: str
+    unique_values: bool  # each value occurs once before the queries: in its needle, not in the filler
+
+
+def _document_form(rng: random.Random, form: str) -> _DocumentForm:
+    """A Needle Test form (code: one of its styles; prose) or one form of a family, drawn by the rng."""
+    if form in FORMS:
+        code_style = rng.choice(NEEDLES.code_styles)  # drawn for either form, so a seed's rng sequence is fixed
+        if form == "code":
+            return _DocumentForm(code_style, lambda r: _code_key_and_value(r, code_style), NEEDLES.continuation_prefix,
+                                 False)
+        return _DocumentForm(NEEDLES.prose_style, _prose_key_and_value, NEEDLES.continuation_prefix, False)
+    if form in FAMILIES:
+        family_form = rng.choice(FAMILIES[form].forms)
+        return _DocumentForm(family_form, lambda r: (family_key(r, family_form), family_value(r, family_form)),
+                             family_form.continuation_prefix, True)
+    raise ValueError(f"form must be one of {FORMS} or a family of {sorted(FAMILIES)}, got {form!r}")
+
+
+# Draws of a key and value per needle before giving up: the filler may hold nearly every value of a
+# shape with few values, or more needles than distinct keys may be asked for.
+_DRAWS_PER_NEEDLE = 1000
+
+
+def _make_needles(rng: random.Random, count: int, form: _DocumentForm, forbidden_text: str) -> list[_Needle]:
     """``count`` definitions with distinct keys that do not occur in the filler (so each key appears
-    only where the document puts it)."""
+    only where the document puts it); with ``form.unique_values``, the same holds for the values,
+    which also occur in no other needle's line."""
     needles: list[_Needle] = []
     keys: set[str] = set()
-    while len(needles) < count:
-        key, value = _code_key_and_value(rng, style) if form == "code" else _prose_key_and_value(rng)
+    for _ in range(count * _DRAWS_PER_NEEDLE):
+        if len(needles) == count:
+            return needles
+        key, value = form.key_and_value(rng)
         if key in keys or key in forbidden_text:
             continue
+        line = fill(form.lines.needle, key, value)
+        if form.unique_values and (value in forbidden_text or line.count(value) > 1 or any(
+                value in other.line or other.value in line for other in needles)):
+            continue
         keys.add(key)
-        value_offset = len(style.needle.split("{value}")[0].format(key=key))
-        needles.append(_Needle(key, value, style.needle.format(key=key, value=value), value_offset))
-    return needles
+        value_offset = len(fill(form.lines.needle.split("{value}")[0], key))
+        needles.append(_Needle(key, value, line, value_offset))
+    if len(needles) == count:
+        return needles
+    raise ValueError(f"cannot draw {count} needles whose keys{' and values' if form.unique_values else ''} "
+                     "are unique and absent from the filler")
 
 
 def _filler(rng: random.Random, filler_texts: Sequence[str], chars: int) -> str:
@@ -206,21 +166,19 @@ def make_document(rng: random.Random, n_needles: int, n_queries: int, filler_tex
     it every needle gets a random depth. Queries come last, in random order, each completed by its
     value so the document is a valid training example.
     """
-    if form not in FORMS:
-        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
     if not 1 <= n_queries <= n_needles:
         raise ValueError(f"need 1 <= n_queries <= n_needles, got {n_queries} and {n_needles}")
     if not any(filler_texts):
         raise ValueError("filler_texts must contain some text")
-    code_style = rng.choice(NEEDLES.code_styles)  # drawn for either form, so a seed's rng sequence is fixed
-    style = code_style if form == "code" else NEEDLES.prose_style
+    document_form = _document_form(rng, form)
+    style = document_form.lines
 
     # Needles and queries first, so the filler fills the rest of target_chars.
-    needles = _make_needles(rng, n_needles, form, style, forbidden_text="")
+    needles = _make_needles(rng, n_needles, document_form, forbidden_text="")
     overhead = sum(len(n.line) + 1 for n in needles) * 2
     filler = _filler(rng, filler_texts, max(0, target_chars - overhead))
-    if any(needle.key in filler for needle in needles):  # rare: a key also occurs in the filler
-        needles = _make_needles(rng, n_needles, form, style, forbidden_text=filler)
+    if any(needle.key in filler or (document_form.unique_values and needle.value in filler) for needle in needles):
+        needles = _make_needles(rng, n_needles, document_form, forbidden_text=filler)  # rare: the filler has one of them
     queried = rng.sample(range(n_needles), n_queries)
 
     if depth is None:
@@ -256,14 +214,15 @@ def make_document(rng: random.Random, n_needles: int, n_queries: int, filler_tex
     answers: list[Answer] = []
     for index in queried:
         needle = needles[index]
-        prefix = style.query.format(key=needle.key)
-        parts.append(prefix + NEEDLES.continuation_prefix + needle.value + style.query_close + "\n")
+        prefix = fill(style.query, needle.key)
+        parts.append(prefix + document_form.continuation_prefix + needle.value + style.query_close + "\n")
         answers.append(Answer(
             key=needle.key,
             value=needle.value,
             value_span=(value_starts[index], value_starts[index] + len(needle.value)),
             query_span=(length, length + len(prefix)),
             depth=needle_starts[index] / haystack_chars,
+            continuation_prefix=document_form.continuation_prefix,
         ))
         length += len(parts[-1])
     return "".join(parts), answers
