@@ -12,6 +12,7 @@ The metrics, each documented where it is computed:
   loss / perplexity     held-out next-token loss on val_code.txt and val_prose.txt   (evaluate_loss)
   loss by position      cumulative average loss at each position up to the context (Figure 4)  (loss_by_position)
   retrieval             multi-needle key retrieval, greedy exact match (Table 2, Fig. 5)  (score_queries)
+  needle families       single needles in many forms, trained vs held-out families    (summarise_families)
   attention allocation  attention from a query to the answer span vs the noise (Table 3)  (attention_shares)
   activation outliers   largest and median |attention logits| and |hidden states| (Table 5) (activation_outliers)
   quantisation what-if  loss and retrieval with 8/6/4-bit attention logits (Figure 8)  (quantised_attention_logits)
@@ -33,12 +34,13 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 from model.allocator import keep_freed_memory_mapped
+from model.family_retrieval import family_grid, summarise_families
 from model.metrics import (QUANT_BITS, VAL_SETS, activation_outliers, evaluate_loss, held_out_ids, held_out_windows,
                            loss_by_position)
 from model.model import Transformer
 from model.package import PackageError, check_tokenizer, load_checkpoint, load_package, load_tokenizer
 from model.report import PAPER_ATTENTION, PAPER_OUTLIERS, PAPER_RETRIEVAL_4K, write_markdown, write_plots
-from model.retrieval import FORMS
+from model.needle_forms import FORMS
 from model.learning import REPEAT_TOKENS, learning_curves
 from model.probes import INDUCTION_PERIOD, induction_score, repeat_accuracy
 from model.retrieval_scoring import (Grid, accuracy, filler_documents, make_cases, score_queries, summarise_attention,
@@ -51,9 +53,11 @@ MODEL_ROLES = ("diff", "baseline")  # the two models compared; each must be of t
 @dataclass(frozen=True)
 class Settings(Grid):
     """How much to evaluate: the retrieval grid and the rest. The defaults fit ~7M-parameter models
-    with 1024-token context in about 15 minutes on 2 CPU cores; QUICK is for smoke tests."""
+    with 1024-token context in about 15 minutes on 2 CPU cores, plus the needle families' documents;
+    QUICK is for smoke tests."""
 
     quant_trials: int = 1  # of those, how many are re-run at each quantisation bit-width
+    family_trials: int = 1  # N1R1 documents per (needle family, context length, depth) cell
     loss_windows: int = 16  # context-length windows per held-out file
     outlier_windows: int = 8  # of the loss windows, half code and half prose, for Table 5
     batch_size: int = 4  # windows per forward pass for loss and outliers
@@ -120,6 +124,10 @@ def evaluate_model(loaded: LoadedModel, data_dir: Path, fillers: Dict[str, List[
     results = score_queries(model, cases, token_bytes, with_attention=True)
     lap(f"retrieval and attention ({len(cases)} documents)")
 
+    family_cases = make_cases(tokenizer, fillers, context, family_grid(settings, settings.family_trials))
+    family_results = score_queries(model, family_cases, token_bytes)
+    lap(f"needle families ({len(family_cases)} documents)")
+
     code_windows = windows["code"][0][:, :REPEAT_TOKENS]
     copying = {"induction": {"score": induction_score(model, tokenizer, sequences=settings.induction_sequences),
                              "period": INDUCTION_PERIOD, "sequences": settings.induction_sequences},
@@ -150,6 +158,7 @@ def evaluate_model(loaded: LoadedModel, data_dir: Path, fillers: Dict[str, List[
         "loss_by_position": by_position,
         "copying": copying,
         "retrieval": {**summarise_retrieval(results), "documents": results},
+        "needle_families": {**summarise_families(family_results), "documents": family_results},
         "attention_allocation": summarise_attention(results),
         "outliers": outliers,
         "quantisation": {"loss": quant_loss, "retrieval": quant_retrieval, "documents": len(subset)},
@@ -175,6 +184,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--trials", type=int, help=f"retrieval documents per cell (default {Settings.trials})")
     parser.add_argument("--quant-trials", type=int, help=f"of those, re-run quantised (default {Settings.quant_trials})")
+    parser.add_argument("--family-trials", type=int,
+                        help=f"N1R1 documents per needle family, length and depth (default {Settings.family_trials})")
     parser.add_argument("--loss-windows", type=int, help=f"windows per held-out file (default {Settings.loss_windows})")
     parser.add_argument("--outlier-windows", type=int, help=f"windows for Table 5 (default {Settings.outlier_windows})")
     parser.add_argument("--context-lengths", type=int, nargs="+",
@@ -186,7 +197,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     settings = QUICK if args.quick else Settings()
-    counts = ("seed", "trials", "quant_trials", "loss_windows", "outlier_windows")
+    counts = ("seed", "trials", "quant_trials", "family_trials", "loss_windows", "outlier_windows")
     overrides = {name: getattr(args, name) for name in counts if getattr(args, name) is not None}
     overrides.update({name: tuple(getattr(args, name)) for name in ("context_lengths", "depths") if getattr(args, name)})
     settings = replace(settings, **overrides)

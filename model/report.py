@@ -2,16 +2,17 @@
 JSON-ready dict that model/evaluate.py measures, next to the paper's numbers.
 """
 
-import math
 import os
 from pathlib import Path
 from typing import Dict, List
 
 import numpy as np
 
+from model.family_retrieval import families_section
 from model.learning import copying_section, plot_learning_curves
 from model.metrics import QUANT_BITS, TOP_RANKS, VAL_SETS
-from model.retrieval import FORMS
+from model.needle_forms import FORMS
+from model.report_format import compare, fmt, fmt_mean
 from model.retrieval_scoring import RETRIEVAL_CONFIGS
 from model.targets import targets_section
 
@@ -116,37 +117,6 @@ def write_plots(report: dict, plot_dir: Path) -> Dict[str, Path]:
 
 # ---------------------------------------------------------------------------------------------
 # Markdown report
-
-
-def fmt(value, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
-
-
-def fmt_mean(stat: dict, digits: int = 2) -> str:
-    """'0.83 ± 0.04' (standard error) or '–'."""
-    if stat["mean"] is None:
-        return "–"
-    return fmt(stat["mean"], digits) + (f" ± {fmt(stat['stderr'], digits)}" if stat["stderr"] is not None else "")
-
-
-def compare(diff: dict, baseline: dict, what: str, digits: int = 2) -> str:
-    """A sentence comparing two means, saying whether the gap exceeds two standard errors."""
-    gap = diff["mean"] - baseline["mean"]
-    errors = [s["stderr"] for s in (diff, baseline) if s["stderr"] is not None]
-    spread = math.sqrt(sum(e * e for e in errors)) if errors else 0.0
-    if gap == 0:
-        verdict = "equal"
-    elif spread == 0:
-        verdict = f"DIFF {'higher' if gap > 0 else 'lower'}; no sampling error to compare with"
-    elif abs(gap) <= 2 * spread:
-        verdict = "a gap within two standard errors: not distinguishable at this sample size"
-    else:
-        verdict = f"DIFF {'higher' if gap > 0 else 'lower'} by {abs(gap) / spread:.1f} standard errors"
-    return f"{what}: DIFF {fmt(diff['mean'], digits)} vs baseline {fmt(baseline['mean'], digits)} ({verdict})."
 
 
 def model_table(models: dict) -> List[str]:
@@ -421,7 +391,7 @@ def write_markdown(report: dict, plots: Dict[str, Path], out: Path) -> None:
     image = {name: os.path.relpath(path, out.parent) for name, path in plots.items()}
     lines = (_models_and_loss(report) + _loss_by_position_section(report, image) + targets_section(report)
              + copying_section(report, image)
-             + _retrieval_section(report, image)
+             + _retrieval_section(report, image) + families_section(report)
              + _attention_section(report, image)
              + _outlier_section(report, image) + _quantisation_section(report, image) + _reading_notes(report))
     out.write_text("\n".join(lines))

@@ -19,7 +19,8 @@ import torch
 from model.data import chars_per_token
 from model.metrics import quantised_attention_logits
 from model.model import Transformer
-from model.retrieval import FORMS, NEEDLES, Answer, make_document
+from model.needle_forms import FORMS, NEEDLES, filler_category
+from model.retrieval import Answer, make_document
 from model.tokenizer import EOT_TOKEN, SYMBOL_TO_BYTE, ByteLevelBPE
 
 RETRIEVAL_CONFIGS = NEEDLES.configs  # "N4R2" -> (4 needles, 2 of them queried)
@@ -46,7 +47,7 @@ class Case:
     """One retrieval document: its cell of the protocol grid and its tokens."""
 
     config: str  # "N4R2": 4 needles, 2 of them queried
-    form: str  # "code" or "prose"
+    form: str  # "code", "prose" or a needle family (model/needle_forms.py)
     length: int  # the context length it was made for (its token count is at most this)
     depth: float  # where the queried needles sit, as a fraction of the filler
     trial: int
@@ -128,24 +129,26 @@ class Grid:
     context_lengths: Tuple[int, ...] = (256, 512, 1024)  # capped at each model's context
     depths: Tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
     configs: Tuple[str, ...] = tuple(RETRIEVAL_CONFIGS)
+    forms: Tuple[str, ...] = FORMS  # the Needle Test's forms, or needle families
 
 
 def make_cases(tokenizer: ByteLevelBPE, fillers: Dict[str, List[str]], context: int, grid: Grid) -> List[Case]:
     """The protocol grid: every needle config x form x context length (capped at the model's
-    context) x depth x trial. Each document is seeded by its cell alone, so both models get the same
-    texts when they share a tokenizer."""
+    context) x depth x trial. `fillers` holds the "code" and "prose" filler documents. Each document
+    is seeded by its cell alone, so both models get the same texts when they share a tokenizer."""
     token_bytes = token_bytes_table(tokenizer)
-    form_chars_per_token = {form: chars_per_token(tokenizer, docs) for form, docs in fillers.items()}
+    category_chars_per_token = {category: chars_per_token(tokenizer, docs) for category, docs in fillers.items()}
     lengths = sorted({min(length, context) for length in grid.context_lengths})
     cases = []
     for config in grid.configs:
-        for form in FORMS:
+        for form in grid.forms:
+            category = filler_category(form)
             for length in lengths:
                 for depth in grid.depths:
                     for trial in range(grid.trials):
                         seed = f"{grid.seed}/{config}/{form}/{length}/{depth}/{trial}"
-                        text, answers, ids = fitted_document(tokenizer, fillers[form], seed, config, length, depth,
-                                                             form, form_chars_per_token[form])
+                        text, answers, ids = fitted_document(tokenizer, fillers[category], seed, config, length,
+                                                             depth, form, category_chars_per_token[category])
                         cases.append(Case(config, form, length, depth, trial, ids,
                                           locate_queries(text, answers, ids, token_bytes)))
     return cases

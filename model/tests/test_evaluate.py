@@ -18,6 +18,7 @@ from model.retrieval_scoring import (RETRIEVAL_CONFIGS, Grid, accuracy, greedy_m
 from model.fixtures import FIXTURE_TOKENIZER, tiny_model
 from model.learning import learning_curves
 from model.model import Attention
+from model.needle_forms import FAMILIES, HELD_OUT_FAMILIES, TRAINED_FAMILIES
 from model.package import load_tokenizer, save_checkpoint, write_package
 from model.retrieval import make_document
 from model.tokenizer import EOT_TOKEN
@@ -260,14 +261,21 @@ def test_quick_run_writes_json_markdown_and_plots(tokenizer, tmp_path):
         assert numbers["outliers"]["tokens"] == 2 * CONTEXT
         assert 0 <= numbers["copying"]["induction"]["score"] <= 1 and numbers["copying"]["induction"]["period"] == 100
         assert set(numbers["copying"]["repeated_code"]) == {"first_copy", "second_copy", "passages"}
+        families = numbers["needle_families"]
+        assert set(families["by_family"]) == set(FAMILIES)
+        assert families["held_out"]["n"] == 3 * len(HELD_OUT_FAMILIES) and families["trained"]["n"] == 3 * len(TRAINED_FAMILIES)
+        assert {d["form"] for d in families["documents"]} == set(FAMILIES), "one N1R1 document per family and depth"
         curve = numbers["loss_by_position"]["code"]
         assert curve["positions"][-1] == CONTEXT and is_close(curve["cumulative_loss"][-1], numbers["loss"]["code"]["loss"])
     assert report["learning_curves"]["tokens_to_reach_baseline_final"] == {"diff": 2 * 4096, "baseline": 3 * 4096}
     markdown = out.read_text()
     assert markdown.count("| yes |") + markdown.count("| **no** |") == 5, "every target is judged"
-    for heading in ("## Held-out loss", "## Held-out loss by position", "## Targets", "## Copying", "## Learning curves", "## Multi-needle retrieval", "## Attention allocation", "## Activation outliers",
+    for heading in ("## Held-out loss", "## Held-out loss by position", "## Targets", "## Copying", "## Learning curves", "## Multi-needle retrieval",
+                    "## Needles in many forms: trained and held-out families", "## Attention allocation", "## Activation outliers",
                     "## Quantisation what-if"):
         assert heading in markdown
+    assert "| **all trained families** |" in markdown and "| **all held-out families** |" in markdown
+    assert all(f"| {name} | held out |" in markdown for name in HELD_OUT_FAMILIES)
     plots = sorted(p.name for p in (tmp_path / "docs" / "evaluation").glob("*.png"))
     assert plots == ["attention_allocation.png", "learning_curves.png", "loss_by_position.png", "outliers.png", "quantisation.png", "retrieval_vs_depth.png",
                      "retrieval_vs_length.png"]

@@ -1,6 +1,6 @@
 """Needle forms and families (shared/needle_forms.json, model/needle_forms.py): every form renders a
-needle that its query retrieves, family documents keep their answers unambiguous, and training never
-uses a held-out family."""
+needle that its query retrieves, family documents keep their answers unambiguous, training never
+uses a held-out family, and the evaluation summarises trained and held-out families apart."""
 
 import random
 import re
@@ -11,6 +11,7 @@ import pytest
 
 from model.byte_level import GPT2_SPLIT_PATTERN
 from model.data import Batches, Mix
+from model.family_retrieval import summarise_families
 from model.fixtures import FIXTURE_TOKENIZER
 from model.needle_forms import (FAMILIES, HELD_OUT_FAMILIES, KEY_CASES, NEEDLES, PROSE_KEY_CASE, STRING_SHAPES,
                                 TRAINED_FAMILIES, VALUE_SHAPES, family_key, family_value, fill, filler_category)
@@ -139,3 +140,14 @@ def test_training_documents_never_contain_a_held_out_family():
     for text in make_training_documents(3, CODE_FILLER, PROSE_FILLER, total_chars=100_000):
         assert not families_in(text, held_out)
 
+
+def test_family_summary_keeps_trained_and_held_out_apart():
+    trained, held_out = TRAINED_FAMILIES[0], HELD_OUT_FAMILIES[0]
+    results = [{"form": trained, "length": 256, "correct": [True]}, {"form": trained, "length": 512, "correct": [True]},
+               {"form": held_out, "length": 256, "correct": [False]}, {"form": held_out, "length": 512, "correct": [True]}]
+    summary = summarise_families(results)
+    assert summary["trained"]["mean"] == 1.0 and summary["trained"]["n"] == 2
+    assert summary["held_out"]["mean"] == 0.5 and summary["held_out"]["n"] == 2
+    assert summary["by_length"]["held_out"]["256"]["mean"] == 0.0
+    assert summary["by_family"][held_out]["n"] == 2 and summary["by_family"][TRAINED_FAMILIES[1]]["n"] == 0
+    assert summary["held_out_families"] == list(HELD_OUT_FAMILIES)
