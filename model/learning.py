@@ -23,6 +23,8 @@ from typing import Dict, List, Optional
 
 CURVES = (("val_code", "held-out loss, code (nats)"), ("val_prose", "held-out loss, prose (nats)"),
           ("induction", "induction score"), ("needle", "needle accuracy (N1R1)"))
+# A probe drawn in another's panel, dotted: needle accuracy in forms training never used.
+SECOND_CURVES = {"needle": ("needle_heldout", "held-out forms")}
 REPEAT_TOKENS = 200  # tokens of held-out code per passage, shown twice (model/probes.py repeat_accuracy)
 
 
@@ -52,7 +54,8 @@ def learning_curves(diff_log: Path, baseline_log: Path) -> dict:
     runs = {"diff": read_log(diff_log), "baseline": read_log(baseline_log)}
     final = {role: records[-1]["val_code"] for role, records in runs.items()}
     return {
-        "points": {role: [{k: r.get(k) for k in ("step", "tokens") + tuple(name for name, _ in CURVES)}
+        "points": {role: [{k: r.get(k) for k in ("step", "tokens") + tuple(name for name, _ in CURVES)
+                           + tuple(name for name, _ in SECOND_CURVES.values())}
                           for r in records] for role, records in runs.items()},
         "final_val_code": final,
         "tokens_to_reach_baseline_final": {role: tokens_to_reach(runs[role], final["baseline"]) for role in runs},
@@ -60,8 +63,15 @@ def learning_curves(diff_log: Path, baseline_log: Path) -> dict:
     }
 
 
+def _series(points: List[dict], name: str) -> tuple:
+    """Tokens (millions) and values of one probe, over the evaluation steps that logged it."""
+    logged = [p for p in points if p.get(name) is not None]
+    return [p["tokens"] / 1e6 for p in logged], [p[name] for p in logged]
+
+
 def plot_learning_curves(curves: dict, path: Path) -> Path:
-    """A 2 x 2 figure: code and prose loss, induction score and needle accuracy against tokens."""
+    """A 2 x 2 figure: code and prose loss, induction score and needle accuracy (trained forms, and
+    dotted the held-out forms where the logs have them) against tokens."""
     import matplotlib  # imported here: slow, and only plotting needs it
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -70,9 +80,13 @@ def plot_learning_curves(curves: dict, path: Path) -> Path:
     styles = {"diff": dict(color="tab:orange", label="DIFF"), "baseline": dict(color="tab:blue", linestyle="--", label="baseline")}
     for ax, (name, label) in zip(axes.flat, CURVES):
         for role, points in curves["points"].items():
-            xs = [p["tokens"] / 1e6 for p in points if p.get(name) is not None]
-            ys = [p[name] for p in points if p.get(name) is not None]
-            ax.plot(xs, ys, **styles[role])
+            ax.plot(*_series(points, name), **styles[role])
+            if name in SECOND_CURVES:
+                second, second_label = SECOND_CURVES[name]
+                ax.plot(*_series(points, second), **{**styles[role], "linestyle": ":",
+                                                     "label": f"{styles[role]['label']}, {second_label}"})
+        if name in SECOND_CURVES:
+            ax.legend(fontsize="small")
         ax.set_title(label)
         ax.set_xlabel("training tokens (millions)")
         if name in ("induction", "needle"):
@@ -116,6 +130,11 @@ def copying_section(report: dict, image: Dict[str, str]) -> List[str]:
                   f"{curves['final_val_code']['baseline']:.3f}.",
                   f"- Tokens to reach the baseline's final code loss: DIFF {_millions(reach['diff'])}, baseline "
                   f"{_millions(reach['baseline'])}."]
+        last = {role: points[-1] for role, points in curves["points"].items()}
+        if all(last[role].get("needle_heldout") is not None for role in last):
+            lines.append("- Last needle probe (N1R1), Needle Test forms / held-out families: " + "; ".join(
+                f"{label} {last[role]['needle']:.2f} / {last[role]['needle_heldout']:.2f}"
+                for role, label in (("diff", "DIFF"), ("baseline", "baseline"))) + ".")
     return lines
 
 

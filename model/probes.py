@@ -9,18 +9,21 @@ of training and reported again in the evaluation (model/evaluate.py):
                     copy and on the second.
   needle accuracy   N1R1 retrieval documents (one needle, queried at the end) at each context
                     length and a few depths, greedy exact match of the value, as the evaluation
-                    scores it.
+                    scores it: "needle" in the Needle Test's forms, "needle_heldout" in the
+                    held-out families' forms (model/needle_forms.py), which training never uses,
+                    one document per family at the shortest and at the longest length.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from model.retrieval import FORMS
+from model.needle_forms import FORMS, HELD_OUT_FAMILIES
 from model.retrieval_scoring import Grid, filler_documents, make_cases, score_queries, token_bytes_table
 from model.model import Transformer
 from model.tokenizer import ByteLevelBPE
@@ -28,6 +31,7 @@ from model.tokenizer import ByteLevelBPE
 INDUCTION_PERIOD = 100  # random tokens per copy
 INDUCTION_SEQUENCES = 16
 NEEDLE_DEPTHS = (0.0, 0.5, 1.0)
+HELD_OUT_DEPTH = 0.5  # of the held-out families' documents
 
 
 @contextmanager
@@ -65,23 +69,30 @@ def induction_score(model: Transformer, tokenizer: ByteLevelBPE, period: int = I
 
 
 class NeedleProbe:
-    """A fixed set of N1R1 documents (both forms, every context length up to the model's, a few
-    depths) on held-out filler, built once and scored at every evaluation."""
+    """A fixed set of N1R1 documents on held-out filler, built once and scored at every evaluation:
+    both Needle Test forms at every context length up to the model's and a few depths, and each
+    held-out family at the shortest and the longest length (a few documents more)."""
 
     def __init__(self, tokenizer: ByteLevelBPE, data_dir: Path, context: int,
                  lengths: tuple[int, ...] = (256, 512, 1024), seed: int = 0):
         fillers = {form: filler_documents(data_dir, form) for form in FORMS}
         grid = Grid(seed=seed, trials=1, context_lengths=lengths, depths=NEEDLE_DEPTHS, configs=("N1R1",))
-        self.cases = make_cases(tokenizer, fillers, context, grid)
+        held_out = replace(grid, context_lengths=(min(lengths), max(lengths)), depths=(HELD_OUT_DEPTH,),
+                           forms=HELD_OUT_FAMILIES)
+        self.cases = make_cases(tokenizer, fillers, context, grid) + make_cases(tokenizer, fillers, context, held_out)
         self.token_bytes = token_bytes_table(tokenizer)
 
     @torch.no_grad()
     def accuracy(self, model: Transformer) -> dict[str, float]:
-        """{"needle": overall, "needle_256": at 256 tokens, ...}: share of queries answered exactly."""
+        """{"needle": overall, "needle_256": at 256 tokens, ..., "needle_heldout": held-out families}:
+        share of queries answered exactly."""
         with eval_mode(model):
             results = score_queries(model, self.cases, self.token_bytes)
-        scores: dict[str, list[bool]] = {"needle": []}
+        scores: dict[str, list[bool]] = {"needle": [], "needle_heldout": []}
         for result in results:
+            if result["form"] in HELD_OUT_FAMILIES:
+                scores["needle_heldout"] += result["correct"]
+                continue
             scores["needle"] += result["correct"]
             scores.setdefault(f"needle_{result['length']}", []).extend(result["correct"])
         return {name: float(np.mean(correct)) for name, correct in scores.items()}

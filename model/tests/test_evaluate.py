@@ -218,7 +218,7 @@ def test_activation_outliers_match_a_direct_computation(tokenizer):
 def write_training_log(path, code_losses):
     """A model/train.py log.jsonl with an evaluation record every 4,096-token step."""
     records = [{"step": s, "tokens": 4096 * s, "loss": 6.0, "val_code": loss, "val_prose": loss + 0.3,
-                "induction": 0.1 * s, "needle": 0.0} for s, loss in enumerate(code_losses, start=1)]
+                "induction": 0.1 * s, "needle": 0.0, "needle_heldout": 0.05 * s} for s, loss in enumerate(code_losses, start=1)]
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
     return path
 
@@ -231,6 +231,7 @@ def test_learning_curves_count_tokens_to_reach_the_other_models_loss(tmp_path):
     assert curves["tokens_to_reach_baseline_final"] == {"diff": 3 * 4096, "baseline": 4 * 4096}
     assert curves["tokens_to_reach_diff_final"] == {"diff": 4 * 4096, "baseline": None}
     assert_close([p["induction"] for p in curves["points"]["diff"]], [0.1, 0.2, 0.3, 0.4], "probe points")
+    assert_close([p["needle_heldout"] for p in curves["points"]["baseline"]], [0.05, 0.1, 0.15, 0.2], "held-out forms")
     (tmp_path / "empty.jsonl").write_text(json.dumps({"step": 1, "tokens": 4096, "loss": 6.0}) + "\n")
     with pytest.raises(ValueError, match="no evaluation steps"):
         learning_curves(tmp_path / "empty.jsonl", baseline)
@@ -274,6 +275,7 @@ def test_quick_run_writes_json_markdown_and_plots(tokenizer, tmp_path):
                     "## Needles in many forms: trained and held-out families", "## Attention allocation", "## Activation outliers",
                     "## Quantisation what-if"):
         assert heading in markdown
+    assert "- Last needle probe (N1R1), Needle Test forms / held-out families: DIFF 0.00 / 0.15" in markdown
     assert "| **all trained families** |" in markdown and "| **all held-out families** |" in markdown
     assert all(f"| {name} | held out |" in markdown for name in HELD_OUT_FAMILIES)
     plots = sorted(p.name for p in (tmp_path / "docs" / "evaluation").glob("*.png"))

@@ -55,6 +55,7 @@ def test_training_learns_checkpoints_resumes_and_exports(tmp_path):
     assert "val_code" in log[9] and "val_prose" in log[19]
     assert load_checkpoint(tmp_path / "diff" / "before-decay.pt")[1]["training"]["step"] == 16, "kept where the decay starts"
     assert 0 <= log[19]["induction"] <= 1 and 0 <= log[19]["needle"] <= 1 and "needle_256" in log[19], "probes are logged"
+    assert 0 <= log[19]["needle_heldout"] <= 1, "so are the held-out needle forms"
     train(tmp_path, data, tokenizer, "diff", 30, "--resume", "--windows", "32,64@0.83")
     model, ckpt = load_checkpoint(tmp_path / "diff" / "checkpoint.pt")
     assert ckpt["training"]["step"] == 30 and "optimizer" in ckpt
