@@ -1,5 +1,5 @@
-// The Needle Test's definitions, read from shared/needles.json, the file model/retrieval.py and
-// model/evaluate.py read too: word lists, code styles, the prose form, value shapes, the paper's
+// The Needle Test's definitions, read from shared/needles.json, the file the Python model reads
+// too (model/needle_forms.py): word lists, code styles, the prose form, value shapes, the paper's
 // N/R settings, the scoring rules and the defaults. The JSON is bundled into the extension (esbuild
 // inlines it), and checked once on load so that a bad edit names its field.
 
