@@ -10,6 +10,7 @@ import { THUMBNAIL_SIZE } from '../../../shared/model';
 import { lambdaInit, layerTensorNames, type Architecture } from './architecture';
 import { GraphBuilder, type DimPart, type Value } from './graphBuilder';
 import { DataType } from './onnxProto';
+import { rotary } from './rotary';
 
 /** Where each weight lies in the package's weights file; a graph registers the ones it uses. A
  *  weight stored as 16-bit is widened by a Cast where it is used, so that ONNX Runtime holds one
@@ -341,25 +342,6 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
     g.output(name, type as typeof DataType.FLOAT, dims);
   }
   return g;
-}
-
-/** RoPE on [B, heads, T, d]: interleaved pairs (2i, 2i+1), or rotate_half pairs (i, i + d/2). */
-function rotary(g: GraphBuilder, interleaved: boolean, d: number, cos: Value, sin: Value): (x: Value) => Value {
-  if (interleaved) {
-    const cosPairs = g.unsqueeze(cos, [-1]);
-    const sinPairs = g.unsqueeze(sin, [-1]);
-    return (x) => {
-      const pairs = g.reshape(x, [0, 0, 0, -1, 2]);
-      const [even, odd] = g.split(pairs, -1, [1, 1]);
-      const rotatedEven = g.sub(g.mul(even, cosPairs), g.mul(odd, sinPairs));
-      const rotatedOdd = g.add(g.mul(even, sinPairs), g.mul(odd, cosPairs));
-      return g.reshape(g.concat([rotatedEven, rotatedOdd], -1), [0, 0, 0, -1]);
-    };
-  }
-  return (x) => {
-    const [first, second] = g.split(x, -1, [d / 2, d / 2]);
-    return g.concat([g.sub(g.mul(first, cos), g.mul(second, sin)), g.add(g.mul(second, cos), g.mul(first, sin))], -1);
-  };
 }
 
 interface Lambda {
