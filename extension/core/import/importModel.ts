@@ -49,6 +49,8 @@ export interface ImportOptions {
   signal?: AbortSignal;
   /** Import weights holding NaN or Inf instead of refusing them; config.json's non_finite_weights lists them. */
   allowNonFinite?: boolean;
+  /** Also write bare.onnx, the model's logits alone on the same weights, which the benchmarks compare the inspection with. */
+  bareForward?: boolean;
 }
 
 export interface ImportResult {
@@ -104,6 +106,7 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
     const files: Record<string, Uint8Array | string> = {
       'model.onnx': buildInspectionGraph(arch, weights.file, TOP_K).encode('inspection', metadata, PRODUCER),
       'lens.onnx': buildLensGraph(arch, weights.file, TOP_K).encode('logit_lens', metadata, PRODUCER),
+      ...(options.bareForward && { 'bare.onnx': buildInspectionGraph(arch, weights.file, TOP_K, 'bare').encode('bare_forward', metadata, PRODUCER) }),
       'tokenizer.json': tokenizerText,
       'config.json': JSON.stringify(packageConfig(arch, specs, name, weights, source), null, 2) + '\n',
     };

@@ -103,10 +103,10 @@ interface LayerValues {
 /** Softmax(q k^T / sqrt(d) + causal bias) @ values, one block of R query rows of every sub-head at a
  *  time in an ONNX Loop, so that no [S, T, T] tensor is held: block b holds rows [bR, bR + R) and
  *  reads keys [0, min(bR + R, T)), skipping the upper triangle the causal mask empties.
- *  q [B, S, T, d], k [B, S_kv, T, d] -> [B, S, T, w + P], in native sub-head order. */
-function blockedAttention(g: GraphBuilder, arch: Architecture, blocks: RowBlocks, q: Value, k: Value, { values, mapsShape }: LayerValues, B: Value, T: Value): Value {
+ *  q [B, S, T, d], k [B, S_kv, T, d] -> [B, S, T, w + poolColumns], in native sub-head order. */
+function blockedAttention(g: GraphBuilder, arch: Architecture, blocks: RowBlocks, q: Value, k: Value, { values, mapsShape }: LayerValues, B: Value, T: Value, poolColumns: number): Value {
   const { softmaxHeads: S, kvSoftmaxHeads: Skv, headDim: d } = arch;
-  const width = arch.valueHeadDim + THUMBNAIL_SIZE;
+  const width = arch.valueHeadDim + poolColumns;
   const { rows, count } = blocks;
   const grouped = padToBlocks(g, g.reshape(q, [B, Skv, S / Skv, T, d]), 5, 3, blocks, T);
   const keysT = g.unsqueeze(g.transpose(k, [0, 1, 3, 2]), [2]); // [B, S_kv, 1, d, T]
@@ -219,7 +219,11 @@ class Layers {
   }
 }
 
-export function buildInspectionGraph(arch: Architecture, weights: WeightFile, topK: number): GraphBuilder {
+/** The inspection graph, or with `kind` 'bare' the bare forward the benchmarks compare it with: the
+ *  same arithmetic with the model's logits [B, T, V] as its only output (no pooling columns, no
+ *  intervention inputs, no inspection outputs). */
+export function buildInspectionGraph(arch: Architecture, weights: WeightFile, topK: number, kind: 'inspection' | 'bare' = 'inspection'): GraphBuilder {
+  const bare = kind === 'bare';
   const g = new GraphBuilder();
   const nn = new Layers(g, arch, weights);
   const { nLayer: L, hidden: E, softmaxHeads: S, kvSoftmaxHeads: Skv, headDim: d, heads: H } = arch;
@@ -229,7 +233,7 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
 
   const ids = g.input('input_ids', DataType.INT64, ['batch', 'seq']);
   const intervention: Record<string, Value> = {};
-  for (const name of Object.keys(interventionInputs(arch))) intervention[name] = g.input(name, DataType.FLOAT, [L, H]);
+  for (const [name, neutral] of Object.entries(interventionInputs(arch))) intervention[name] = bare ? g.float(new Array(L * H).fill(neutral), [L, H]) : g.input(name, DataType.FLOAT, [L, H]);
   const idsShape = g.op('Shape', [ids]);
   const B = g.slice(idsShape, 0, 0, 1);
   const T = g.slice(idsShape, 0, 1, 2);
@@ -250,6 +254,7 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
   const splitHeads = (x: Value, heads: number, width: number) => g.transpose(g.reshape(x, [B, T, heads, width]), [0, 2, 1, 3]);
   /** values [..., T, w] with the pooling matrix's columns appended: [..., T, w + P] */
   const withPool = (values: Value) => {
+    if (bare) return values;
     const leading = g.slice(g.op('Shape', [values]), 0, 0, -1);
     return g.concat([values, g.op('Expand', [poolT, g.concat([leading, g.int64([P])], 0)])], -1);
   };
@@ -279,9 +284,9 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
     const k = rope(splitHeads(nn.linear(h, names.k, arch.attentionBias), Skv, d));
     const v = nn.linear(h, names.v, arch.attentionBias);
 
-    const attended = blockedAttention(g, arch, blocks, q, k, valuesFor(v), B, T);
-    const [main, pooled] = g.split(attended, -1, [w, P]);
-    collected.thumbnails.push(g.unsqueeze(g.matmul(pool, pooled), [1]));
+    const attended = blockedAttention(g, arch, blocks, q, k, valuesFor(v), B, T, bare ? 0 : P);
+    const [main, pooled] = bare ? [attended] : g.split(attended, -1, [w, P]);
+    if (!bare) collected.thumbnails.push(g.unsqueeze(g.matmul(pool, pooled), [1]));
 
     let heads: Value;
     if (arch.kind === 'diff') {
@@ -290,7 +295,7 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
       const [a1, a2] = g.split(g.reshape(main, pairShape), pairAxis, [1, 1]).map((part) => g.squeeze(part, [pairAxis]));
       const lambda = arch.lambda === 'token' ? tokenLambda(g, nn, h, names.lambdaProj, intervention, layer, B, T, H) : layerLambda(g, nn, names.lambdaVectors, layer, intervention, B, T, H);
       collected.lambda.push(g.unsqueeze(lambda.output, [1]));
-      if (arch.lambda === 'token') {
+      if (arch.lambda === 'token' && !bare) {
         // lambda * A2 pooled exactly: each query row weighted by its own lambda before rows are pooled.
         const [, a2Columns] = g.split(g.reshape(pooled, [B, H, 2, T, P]), 2, [1, 1]);
         const weightedPool = g.mul(pool, g.unsqueeze(g.transpose(lambda.output, [0, 2, 1]), [2])); // [B, H, P, T]
@@ -317,6 +322,12 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
     collected.k.push(g.unsqueeze(k, [1]));
   }
 
+  if (bare) {
+    // Left unused, and small: the pooling matrix [P, T], V1's lambda per position [T, H] and the
+    // views of q, k and the hidden states collected for the inspection outputs (which copy nothing).
+    g.output(g.reshape(nn.logits(x), [B, T, arch.vocabSize], 'logits'), DataType.FLOAT, ['batch', 'seq', arch.vocabSize]);
+    return g;
+  }
   blockedPrediction(g, nn, arch, x, ids, B, T, topK);
   g.concat(collected.hidden, 1, 'hidden_states');
   g.concat(collected.q, 1, 'q');
