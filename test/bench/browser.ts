@@ -2,7 +2,8 @@
 // through the end-to-end harness. How long from issuing Inspect Selection / Inspect File until the
 // panel paints that run's heatmap, and from moving the mouse onto a heatmap row until the readout
 // names that row. Both are timed inside the browser from the input event's own timestamp, so
-// playwright's round trips and the palette's typing are not counted.
+// playwright's round trips and the palette's typing are not counted. The long-context bench times
+// the first map painted the same way for an imported long-context model (measureLongFirstMaps).
 // Alone: `node scripts/build.mjs && npx tsc -p . && node out/test/bench/browser.js`.
 
 import * as fs from 'node:fs';
@@ -26,6 +27,9 @@ const BENCH_FILE = 'inspector_bench.py';
 const SELECTION_TOKENS = 200;
 const INSPECT_SELECTION = 'DiffTransformer: Inspect Selection';
 const INSPECT_FILE = 'DiffTransformer: Inspect File';
+/** How long a long-context run may take: 32,768 tokens of the long-context test model take minutes
+ *  on two loaded cores. */
+const LONG_WAIT_MS = 20 * 60_000;
 
 /** What the in-page functions below use of the DOM (this project's Node tsconfig has no DOM library). */
 interface PageEvent {
@@ -102,11 +106,11 @@ function mapTokens(canvas: Locator): Promise<number> {
   return canvas.evaluate((element) => Number((element as unknown as PageElement).dataset.endRow));
 }
 
-/** Runs an inspection command and waits until its heatmap is drawn and its key spans are listed
- *  (the host's last step of a run, so the next run does not share the engine with it). Returns the
- *  run id and its token count. */
-async function inspect(page: Page, command: string): Promise<{ runId: string; tokens: number }> {
-  const runId = await inspectWith(page, command, DEFAULT_MODEL);
+/** Runs an inspection command with `model` and waits until its heatmap is drawn and its key spans
+ *  are listed (the host's last step of a run, so the next run does not share the engine with it).
+ *  Returns the run id and its token count. */
+async function inspect(page: Page, command: string, model: string): Promise<{ runId: string; tokens: number }> {
+  const runId = await inspectWith(page, command, model);
   await drawnMap(page, '#heatmap', runId);
   const frame = webviewFrame(page);
   await frame.locator(`${ofRun('#spans', runId)} .span-item`).first().waitFor();
@@ -116,9 +120,9 @@ async function inspect(page: Page, command: string): Promise<{ runId: string; to
 /** One timed inspection: from the click that issues `command` (in the workbench) to the first
  *  animation frame in which the webview's heatmap shows that run. The two documents' clocks are
  *  compared through performance.timeOrigin. */
-async function timeFirstMap(page: Page, command: string): Promise<{ ms: number; tokens: number }> {
+async function timeFirstMap(page: Page, command: string, model: string): Promise<{ ms: number; tokens: number }> {
   await recordPaints(page);
-  const { runId, tokens } = await inspect(page, command);
+  const { runId, tokens } = await inspect(page, command, model);
   const pressedAt = await page.evaluate(() => (globalThis as unknown as PageWindow).benchPressedAt);
   const paintedAt = await webviewFrame(page)
     .locator('#heatmap')
@@ -226,12 +230,12 @@ export async function measureBrowser(repeats: number): Promise<BrowserTimings> {
     const firstMap: BrowserTimings['firstMap'] = [];
     for (const { name, command, prepare } of cases) {
       await prepare();
-      await inspect(page, command);
+      await inspect(page, command, DEFAULT_MODEL);
       const ms: number[] = [];
       let tokens = 0;
       for (let i = 0; i < repeats; i++) {
         await prepare();
-        const timed = await timeFirstMap(page, command);
+        const timed = await timeFirstMap(page, command, DEFAULT_MODEL);
         ms.push(timed.ms);
         tokens = timed.tokens;
       }
@@ -240,6 +244,33 @@ export async function measureBrowser(repeats: number): Promise<BrowserTimings> {
     // On the last case's map, the full context; the first move is the untimed one.
     const hover = await timeHoverRows(page, repeats + 1);
     return { firstMap, hoverRow: { tokens: hover.tokens, ms: hover.ms.slice(1) } };
+  } finally {
+    await session.close();
+  }
+}
+
+/** The first map painted for long documents of an imported package (set as
+ *  difftransformer.modelPath; `model` is its name): Inspect File of each document in turn, timed as
+ *  the bundled model's cases are, once each (at 32,768 tokens a run takes minutes), in a session of
+ *  its own (test-results/e2e/bench-long). The short `warmUp` text is inspected first, untimed: that
+ *  run starts the engine, loads the model and opens the panel. Returns each document's time and its
+ *  token count as the map shows it. */
+export async function measureLongFirstMaps(packageDir: string, model: string, warmUp: string, documents: string[]): Promise<{ tokens: number; ms: number }[]> {
+  const session = await startSession('bench-long', { 'difftransformer.modelPath': packageDir });
+  try {
+    const { page } = session;
+    page.setDefaultTimeout(LONG_WAIT_MS);
+    await recordPresses(page);
+    const painted: { tokens: number; ms: number }[] = [];
+    for (const [n, text] of [warmUp, ...documents].entries()) {
+      // Written into the session's copy of the workspace.
+      const file = `long_context_${n}.py`;
+      fs.writeFileSync(path.join(session.runDir, 'workspace', file), text);
+      await openFile(page, file);
+      if (n === 0) await inspect(page, INSPECT_FILE, model);
+      else painted.push(await timeFirstMap(page, INSPECT_FILE, model));
+    }
+    return painted;
   } finally {
     await session.close();
   }

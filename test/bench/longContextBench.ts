@@ -1,32 +1,49 @@
 // npm run bench:long (also part of npm run bench): what a whole long context costs. The 32K-context
 // test model (a DiffLlama of 4 layers, hidden 256, 8 heads of 32, random weights, written by
-// `python -m model hf-checkpoint --size long32k`) is imported by the CLI, then a fresh engine
-// process per length runs the text whole: the run, the first map (the whole context pooled to the
-// panel's canvas), the key spans, and up to EVERYTHING_UP_TO tokens the Outliers view's statistics
-// and quantisation what-if; its peak resident memory is read after each. Writes
-// docs/long-context.md and .json. Asserts nothing: the tests hold the behaviour.
+// `python -m model hf-checkpoint --size long32k`) is imported with its bare forward (bare.onnx: the
+// model's logits alone, built by the importer's own graph code). At each length the bare forward
+// runs in a fresh session, then a fresh engine process runs the text whole: the run, the first map
+// (the whole context pooled to the panel's canvas), the key spans, and up to EVERYTHING_UP_TO
+// tokens the Outliers view's statistics and quantisation what-if; its peak resident memory is read
+// after each. Then a real VS Code and Chromium time the first map painted at BROWSER_LENGTHS.
+// Writes docs/long-context.md and .json, with the targets on the bare forward. Asserts nothing: the
+// tests hold the behaviour.
 
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import * as ort from 'onnxruntime-node';
 import { EngineClient } from '../../extension/core/engineClient';
+import { importModel } from '../../extension/core/import/importModel';
+import { loadModelPackage, type ModelPackage } from '../../extension/core/modelPackage';
+import { createSession } from '../../extension/core/runtime';
 import { loadTokenizer } from '../../extension/core/tokenizer';
 import { wholeMap } from '../../shared/inspection';
+import { THUMBNAIL_SIZE } from '../../shared/model';
+import { measureLongFirstMaps } from './browser';
 import { machine, memory, timed } from './measure';
+import { checkTarget, mdTable, overTarget, renderTargets, round, type Target } from './report';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineProcess.js');
 const LENGTHS = (process.env.LONG_LENGTHS ?? '1024,2048,4096,8192,16384,32768').split(',').map(Number);
 /** The statistics cost as much as several forward passes: measured up to this length. */
 const EVERYTHING_UP_TO = Number(process.env.LONG_EVERYTHING_UP_TO ?? 8192);
+/** Lengths at which the first map painted in the browser is timed ('' for none). */
+const BROWSER_LENGTHS = (process.env.LONG_BROWSER_LENGTHS ?? '8192,32768').split(',').filter(Boolean).map(Number);
+/** The untimed first run in the browser: about this many tokens. */
+const BROWSER_WARM_UP = 256;
+const MODEL_NAME = 'diffllama-32k';
 /** The panel's canvas, in cells a side, for the first map. */
 const CANVAS_CELLS = 512;
 const run = promisify(execFile);
 
 interface LengthResult {
   tokens: number;
+  /** The bare forward: a fresh session's first run at this length, as the engine's run is. */
+  bareMs: number;
   loadMs: number;
   loadedMiB: number;
   inspectMs: number;
@@ -36,6 +53,22 @@ interface LengthResult {
   /** The engine process's peak after the first view (run, map, spans), and after everything. */
   firstViewPeakMiB: number;
   peakMiB: number;
+  /** (run + first map + spans) / bare, and with the statistics (measured up to EVERYTHING_UP_TO). */
+  first_map_over_bare: number;
+  all_over_bare?: number;
+}
+
+interface LongContextResult {
+  date: string;
+  cpus: number;
+  cpuModel: string;
+  model: string;
+  parameters: number;
+  results: LengthResult[];
+  slopes: ReturnType<typeof memorySlopes>;
+  /** In a real VS Code and Chromium: Inspect File's palette click -> the run's map painted. */
+  browser: { firstMapPainted: { tokens: number; ms: number }[] };
+  targets: Target[];
 }
 
 async function main(): Promise<void> {
@@ -44,25 +77,38 @@ async function main(): Promise<void> {
     const source = path.join(work, 'diffllama-32k');
     await run(path.join(REPO, 'scripts', 'python.sh'), ['-m', 'model', 'hf-checkpoint', '--format', 'diffllama', '--size', 'long32k', '--out', source], { cwd: REPO });
     const packageDir = path.join(work, 'package');
-    const imported = await run('node', [path.join(REPO, 'out', 'extension', 'core', 'cli.js'), 'import', source, '--out', packageDir]);
-    const { parameters } = JSON.parse(imported.stdout);
-    const sample = readFileSync(path.join(REPO, 'test', 'fixtures', 'tokenizer-sample.txt'), 'utf8');
+    const { parameters } = await importModel({ source, destination: packageDir, name: MODEL_NAME, bareForward: true });
+    const pkg = await loadModelPackage(packageDir);
+    // As LF: the editor holds a document with mixed line endings as LF only, so the browser's
+    // documents are the engine's texts.
+    const sample = readFileSync(path.join(REPO, 'test', 'fixtures', 'tokenizer-sample.txt'), 'utf8').replace(/\r\n/g, '\n');
     const tokenizer = loadTokenizer(readFileSync(path.join(packageDir, 'tokenizer.json'), 'utf8'));
-    const longest = Math.max(...LENGTHS);
+    const longest = Math.max(...LENGTHS, ...BROWSER_LENGTHS);
     let longText = sample;
     while (tokenizer.encode(longText).ids.length < longest) longText += sample;
     const { offsets } = tokenizer.encode(longText);
-    /** A text of exactly `tokens` tokens with BOS. */
-    const textOf = (tokens: number) => longText.slice(0, offsets[tokens - 2][1]);
+    /** The longest text of at most `tokens` tokens with BOS cut at a token's end, and its ids with
+     *  BOS. A cut text tokenises into a few more or fewer tokens than the cut counted (the BPE's
+     *  merges at the cut differ), so the cuts are tried from a few tokens past the count down. */
+    const textOf = (tokens: number) => {
+      for (let end = Math.min(tokens + 2, offsets.length - 1); ; end--) {
+        const text = longText.slice(0, offsets[end][1]);
+        const ids = [pkg.config.bos_token_id, ...tokenizer.encode(text).ids];
+        if (ids.length <= tokens) return { text, ids };
+      }
+    };
 
     const results: LengthResult[] = [];
     for (const tokens of LENGTHS) {
+      const { text, ids } = textOf(tokens);
+      const bareMs = await timeBareForward(pkg, ids);
       const client = new EngineClient(ENGINE_PROCESS);
       try {
         const [, loadMs] = await timed(() => client.load(packageDir, 'cpu'));
         const loadedMiB = memory(client.pid!, 'VmRSS');
-        const [inspection, inspectMs] = await timed(() => client.request({ op: 'inspect', text: textOf(tokens) }));
+        const [inspection, inspectMs] = await timed(() => client.request({ op: 'inspect', text }));
         const T = inspection.tokens.length;
+        if (T !== ids.length) throw new Error(`the engine ran ${T} tokens, the bare forward ${ids.length}`);
         const [, firstMapMs] = await timed(() => client.request({ op: 'map', layer: 0, head: 0, view: 'diff', viewport: wholeMap(T, CANVAS_CELLS, 'max') }));
         const [, spansMs] = await timed(() => client.request({ op: 'spans', layer: 0, head: 0, query: inspection.query, k: 5 }));
         const firstViewPeakMiB = memory(client.pid!, 'VmHWM');
@@ -73,18 +119,38 @@ async function main(): Promise<void> {
             await client.request({ op: 'quantisation' });
           });
         }
-        results.push({ tokens: T, loadMs, loadedMiB, inspectMs, firstMapMs, spansMs, statisticsMs, firstViewPeakMiB, peakMiB: memory(client.pid!, 'VmHWM') });
-        console.error(`${T} tokens: run ${inspectMs.toFixed(0)} ms, first view peak ${firstViewPeakMiB.toFixed(0)} MiB, peak ${results.at(-1)!.peakMiB.toFixed(0)} MiB`);
+        const firstViewMs = inspectMs + firstMapMs + spansMs;
+        results.push({
+          tokens: T,
+          bareMs,
+          loadMs,
+          loadedMiB,
+          inspectMs,
+          firstMapMs,
+          spansMs,
+          statisticsMs,
+          firstViewPeakMiB,
+          peakMiB: memory(client.pid!, 'VmHWM'),
+          first_map_over_bare: round(firstViewMs / bareMs),
+          ...(statisticsMs !== undefined && { all_over_bare: round((firstViewMs + statisticsMs) / bareMs) }),
+        });
+        console.error(`${T} tokens: bare ${bareMs.toFixed(0)} ms, run ${inspectMs.toFixed(0)} ms, first view peak ${firstViewPeakMiB.toFixed(0)} MiB, peak ${results.at(-1)!.peakMiB.toFixed(0)} MiB`);
       } finally {
         client.dispose();
       }
     }
-    const result = {
+    console.error(`timing the first map painted in the browser at ${BROWSER_LENGTHS.join(', ') || 'no'} tokens`);
+    const firstMapPainted = BROWSER_LENGTHS.length
+      ? await measureLongFirstMaps(packageDir, MODEL_NAME, textOf(BROWSER_WARM_UP).text, BROWSER_LENGTHS.map((tokens) => textOf(tokens).text))
+      : [];
+    const result: LongContextResult = {
       ...machine(),
       model: 'diffllama, 4 layers, hidden 256, 8 heads of 32, 32,768-token context, random float32 weights',
       parameters,
       results,
       slopes: memorySlopes(results),
+      browser: { firstMapPainted },
+      targets: results.flatMap((r) => bareTargets(r, pkg.config.value_head_dim)),
     };
     writeFileSync(path.join(REPO, 'docs', 'long-context.json'), `${JSON.stringify(result, null, 2)}\n`);
     writeFileSync(path.join(REPO, 'docs', 'long-context.md'), render(result));
@@ -92,6 +158,34 @@ async function main(): Promise<void> {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The bare forward's first run on `ids` in a fresh session (released after it, so that its threads
+ *  are gone before the engine runs), ms. */
+async function timeBareForward(pkg: ModelPackage, ids: number[]): Promise<number> {
+  const { session } = await createSession({ modelPath: path.join(pkg.dir, 'bare.onnx'), config: pkg.config }, 'cpu');
+  try {
+    const [, ms] = await timed(() => session.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]) }));
+    return ms;
+  } finally {
+    await session.release();
+  }
+}
+
+/** The issue's targets on the bare forward at one length: the first view within 1.3x of it, and
+ *  everything (with the statistics, where measured) within 2x. */
+function bareTargets(r: LengthResult, valueWidth: number): Target[] {
+  const model = `${MODEL_NAME}, ${r.tokens} tokens`;
+  const s = (ms: number) => `${round(ms / 1000, 2)} s`;
+  const targets = [
+    checkTarget(model, 'first_map_over_bare', '<= 1.3', r.first_map_over_bare, r.first_map_over_bare <= 1.3, overTarget(r.first_map_over_bare, 1.3),
+      `the bare forward takes ${s(r.bareMs)}; the first view is the inspection's run (${s(r.inspectMs)}: the forward with ${THUMBNAIL_SIZE} pooling columns appended to every head's values (${valueWidth + THUMBNAIL_SIZE} wide instead of ${valueWidth}) for the thumbnails, q, k and the hidden states of every layer kept, top-k and log-probabilities over blocks of rows; with tokenising and the reply to the host), the first map (${s(r.firstMapMs)}: layer 0, head 0's maps recomputed from q and k over blocks of query rows and max-pooled to ${CANVAS_CELLS} x ${CANVAS_CELLS}) and the spans (${round(r.spansMs)} ms)`),
+  ];
+  if (r.all_over_bare !== undefined) {
+    targets.push(checkTarget(model, 'all_over_bare', '<= 2', r.all_over_bare, r.all_over_bare <= 2, overTarget(r.all_over_bare, 2),
+      `the Outliers view's statistics and the quantisation what-if (${s(r.statisticsMs!)}) go over every layer's S x T^2 / 2 visible attention logits several times, recomputed from q and k block by block of query rows: the largest logits (the histogram's scale), the bins of every logit, and per bit width a softmax of every row; the forward computes each logit once`));
+  }
+  return targets;
 }
 
 /** Peak memory of the first view added per 1,000 tokens between each pair of neighbouring lengths
@@ -104,23 +198,27 @@ function memorySlopes(results: LengthResult[]): { from: number; to: number; miBP
   }));
 }
 
-function render(r: { date: string; cpus: number; cpuModel: string; model: string; parameters: number; results: LengthResult[]; slopes: ReturnType<typeof memorySlopes> }): string {
+function render(r: LongContextResult): string {
   const f = (n: number | undefined, digits = 0) => (n === undefined ? '–' : n.toFixed(digits));
   return [
     '# Long contexts: measured',
     '',
     `\`npm run bench:long\`, ${r.date.slice(0, 10)}, ${r.cpus} × ${r.cpuModel}, ONNX Runtime on the CPU.`,
     `Model: ${r.model}, ${(r.parameters / 1e6).toFixed(1)}M parameters. A fresh engine process per length; the text runs whole (no window).`,
-    `The first map is the whole context of layer 0, head 0 (A1 − λ·A2) max-pooled to ${CANVAS_CELLS} × ${CANVAS_CELLS} cells; statistics = the Outliers view's histograms and the quantisation what-if (measured up to ${EVERYTHING_UP_TO} tokens).`,
+    `The bare forward is the model's logits alone (the importer's graph without the inspection outputs), a fresh session's first run at each length as the engine's run is. The first map is the whole context of layer 0, head 0 (A1 − λ·A2) max-pooled to ${CANVAS_CELLS} × ${CANVAS_CELLS} cells; statistics = the Outliers view's histograms and the quantisation what-if (measured up to ${EVERYTHING_UP_TO} tokens).`,
     '',
-    '| tokens | run, s | first map, s | key spans, ms | statistics, s | engine peak after the first view, MiB | after everything, MiB |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    ...r.results.map((x) => `| ${x.tokens} | ${f(x.inspectMs / 1000, 2)} | ${f(x.firstMapMs / 1000, 2)} | ${f(x.spansMs, 1)} | ${f(x.statisticsMs && x.statisticsMs / 1000, 1)} | ${f(x.firstViewPeakMiB)} | ${f(x.peakMiB)} |`),
+    mdTable([
+      ['tokens', 'bare forward, s', 'run, s', 'first map, s', 'key spans, ms', 'statistics, s', 'engine peak after the first view, MiB', 'after everything, MiB'],
+      ...r.results.map((x) => [x.tokens, f(x.bareMs / 1000, 2), f(x.inspectMs / 1000, 2), f(x.firstMapMs / 1000, 2), f(x.spansMs, 1), f(x.statisticsMs && x.statisticsMs / 1000, 1), f(x.firstViewPeakMiB), f(x.peakMiB)].map(String)),
+    ]),
     '',
-    '| tokens | first-view peak added per 1,000 tokens, MiB |',
-    '| --- | --- |',
-    ...r.slopes.map((s) => `| ${s.from} → ${s.to} | ${f(s.miBPerThousand, 1)} |`),
+    mdTable([['tokens', 'first-view peak added per 1,000 tokens, MiB'], ...r.slopes.map((s) => [`${s.from} → ${s.to}`, f(s.miBPerThousand, 1)])]),
     '',
+    'In a real VS Code (code-server) and Chromium with `difftransformer.modelPath` set to the imported package: from the click that runs Inspect File on a document of that many tokens to the animation frame that paints the run\'s map; one run each, after an untimed run of a short document (which starts the engine, loads the model and opens the panel).',
+    '',
+    mdTable([['tokens', 'browser: first map painted, s'], ...r.browser.firstMapPainted.map((b) => [String(b.tokens), f(b.ms / 1000, 2)])]),
+    '',
+    ...renderTargets(r.targets),
   ].join('\n');
 }
 

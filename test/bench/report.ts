@@ -39,7 +39,7 @@ interface Stat {
   max: number;
 }
 
-interface Target {
+export interface Target {
   model: string;
   name: string;
   target: string;
@@ -52,7 +52,25 @@ interface Target {
 
 export type BenchResult = ReturnType<typeof summarise>;
 
-const round = (x: number, digits = 3) => Number(x.toPrecision(digits + 1));
+export const round = (x: number, digits = 3) => Number(x.toPrecision(digits + 1));
+
+/** A target's result: how far it was missed and why are kept only when it was missed. */
+export function checkTarget(model: string, name: string, target: string, measured: number, met: boolean, missedBy: string, why: string): Target {
+  return { model, name, target, measured: round(measured), met, ...(met ? {} : { missedBy, why }) };
+}
+
+/** `x` against an upper `limit`, for a missed target: "1.52x the target (1.976 vs 1.3)". */
+export const overTarget = (x: number, limit: number) => `${round(x / limit, 2)}x the target (${round(x)} vs ${limit})`;
+
+/** A Markdown table: a header row, then the rows. */
+export const mdTable = (r: string[][]) => [`| ${r[0].join(' | ')} |`, `|${r[0].map(() => ' --- ').join('|')}|`, ...r.slice(1).map((x) => `| ${x.join(' | ')} |`)].join('\n');
+
+/** The Targets section: one row per target, then each missed one, by how much and why. */
+export function renderTargets(targets: Target[]): string[] {
+  const targetRows = [['model', 'target', 'measured', 'met'], ...targets.map((t) => [t.model, `${t.name} ${t.target}`, String(t.measured), t.met ? 'yes' : `no: ${t.missedBy}`])];
+  const missed = targets.filter((t) => !t.met).map((t) => `- **${t.model}, ${t.name}**: ${t.missedBy}. Why: ${t.why}.`);
+  return ['## Targets', '', mdTable(targetRows), '', ...(missed.length ? ['### Missed, by how much and why', '', ...missed, ''] : [])];
+}
 
 function stat(values: number[]): Stat {
   const sorted = [...values].sort((a, b) => a - b);
@@ -63,8 +81,7 @@ export function summarise(raw: RawBench) {
   const limitMs = stat(raw.matmul.ms);
   const limitGflops = round(raw.matmul.flops / (limitMs.median / 1000) / 1e9);
   const targets: Target[] = [];
-  const check = (model: string, name: string, target: string, measured: number, met: boolean, missedBy: string, why: string) =>
-    targets.push({ model, name, target, measured: round(measured), met, ...(met ? {} : { missedBy, why }) });
+  const check = (...args: Parameters<typeof checkTarget>) => targets.push(checkTarget(...args));
   const models = Object.fromEntries(
     raw.subjects.map(({ model, provider, flops, times }) => {
       const lengths = Object.keys(times.bare).map(Number);
@@ -99,20 +116,19 @@ export function summarise(raw: RawBench) {
         peak_rss_mib_by_tokens: times.peakByTokens ?? {},
       };
       const key = provider === 'cpu' ? model : `${model}@${provider}`;
-      const over = (x: number, limit: number) => `${round(x / limit, 2)}x the target (${round(x)} vs ${limit})`;
       const step = (name: string) => summary.steps_ms[name]?.median ?? NaN;
       const peaks = Object.entries(summary.peak_rss_mib_by_tokens).map(([n, mib]) => `${round(mib)} MiB at ${n} tokens`).join(', ');
-      check(key, 'first_map_over_bare', '<= 1.3', summary.first_map_over_bare, summary.first_map_over_bare <= 1.3, over(summary.first_map_over_bare, 1.3),
+      check(key, 'first_map_over_bare', '<= 1.3', summary.first_map_over_bare, summary.first_map_over_bare <= 1.3, overTarget(summary.first_map_over_bare, 1.3),
         `the bare forward takes ${round(bareMs)} ms; the first view is the inspection graph's run with tokenising and the reply to the host (${step('inspect')} ms: the forward plus q, k, hidden states, thumbnails, top-k and log-probabilities), the first map (${step('map')} ms: the attention-maps graph on one head over blocks of query rows, mean-pooled to the panel's default canvas of ${DEFAULT_MAP_CELLS} x ${DEFAULT_MAP_CELLS} cells, as the panel asks for it) and the spans (${step('spans')} ms)`);
-      check(key, 'all_over_bare', '<= 2', summary.all_over_bare, summary.all_over_bare <= 2, over(summary.all_over_bare, 2),
+      check(key, 'all_over_bare', '<= 2', summary.all_over_bare, summary.all_over_bare <= 2, overTarget(summary.all_over_bare, 2),
         `the outlier statistics (${step('outliers')} ms) and the quantisation what-if (${step('quantisation')} ms) go over every one of a layer's S x T^2 / 2 visible attention logits several times, block by block of query rows: the largest logits first (they set the histogram's scale), then the bins of every logit, and for the what-if, per bit width, a softmax of every row and the distance of every effective row. The forward computes each logit once; these passes recompute them three times and do more work per logit. Both run only while the Outliers or Compare tab is shown, in a worker thread, the what-if after the histograms`);
       check(key, 'bare_fraction_of_limit', '>= 0.7', summary.bare_fraction_of_limit, summary.bare_fraction_of_limit >= 0.7, `${round(0.7 - summary.bare_fraction_of_limit, 2)} short`,
         `at ${lengths.join('/')} tokens the bare forward reaches ${lengths.map((n) => bare[n].fraction_of_limit).join('/')} of the limit: as T grows, attention's share does; attention runs over blocks of query rows (each block's keys up to its last row, so most of the masked half is skipped), but its products are narrow (d = 32) and the mask and the softmax are separate passes over each block's scores`);
       for (const [name, stat] of [['map_while_busy_ms', summary.map_while_busy_ms], ['spans_while_busy_ms', summary.spans_while_busy_ms]] as const) {
-        check(key, `${name} (slowest round)`, '<= 16', stat.max, stat.max <= 16, over(stat.max, 16),
+        check(key, `${name} (slowest round)`, '<= 16', stat.max, stat.max <= 16, overTarget(stat.max, 16),
           `a map alone takes ${step('map')} ms; while the statistics run, the worker's graph run in flight shares the two cores (the worker waits before its next run while a map is computed, but does not stop the one in flight); median ${stat.median} ms`);
       }
-      check(key, 'peak_rss_mib', '<= 400', summary.peak_rss_mib, summary.peak_rss_mib <= 400, over(summary.peak_rss_mib, 400),
+      check(key, 'peak_rss_mib', '<= 400', summary.peak_rss_mib, summary.peak_rss_mib <= 400, overTarget(summary.peak_rss_mib, 400),
         `a loaded engine holds ${round(times.loadedMemory ?? NaN)} MiB (Node, ONNX Runtime, the weights); the forward's arena (its outputs: q, k and hidden states of every layer, held while the graph joins the layers' parts) and the analysis graphs' block tiles (each in its own session's arena, the statistics in a worker thread with its own copy of q and k) come on top; fresh engines peak at ${peaks}`);
       return [key, summary];
     }),
@@ -168,9 +184,6 @@ export function renderReport(result: BenchResult): { table: string; markdown: st
     `executionProvider auto picked ${result.auto_provider.provider}${result.auto_provider.fallbackReason ? ` (${result.auto_provider.fallbackReason})` : ''}.`,
   ];
   const table = [...header, '', ...[...rows, ...browserRows].map((r) => r.join(' | '))].join('\n');
-  const mdTable = (r: string[][]) => [`| ${r[0].join(' | ')} |`, `|${r[0].map(() => ' --- ').join('|')}|`, ...r.slice(1).map((x) => `| ${x.join(' | ')} |`)].join('\n');
-  const targetRows = [['model', 'target', 'measured', 'met'], ...result.targets.map((t) => [t.model, `${t.name} ${t.target}`, String(t.measured), t.met ? 'yes' : `no: ${t.missedBy}`])];
-  const missed = result.targets.filter((t) => !t.met).map((t) => `- **${t.model}, ${t.name}**: ${t.missedBy}. Why: ${t.why}.`);
   const markdown = [
     '# Performance',
     '',
@@ -182,11 +195,7 @@ export function renderReport(result: BenchResult): { table: string; markdown: st
     '',
     mdTable([['browser (a real VS Code and Chromium)', 'ms min / median'], ...browserRows]),
     '',
-    '## Targets',
-    '',
-    mdTable(targetRows),
-    '',
-    ...(missed.length ? ['### Missed, by how much and why', '', ...missed, ''] : []),
+    ...renderTargets(result.targets),
   ].join('\n');
   return { table, markdown };
 }

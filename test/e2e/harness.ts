@@ -97,13 +97,14 @@ async function shownRunId(page: Page): Promise<string | undefined> {
 
 /** Runs a command that starts an inspection (Inspect Selection, Compare with Baseline) and waits
  *  until the panel shows the run it started: one of `model`, with a run id other than the one shown
- *  before. Returns that id: the views of this run carry it as data-run-id. */
+ *  before. Returns that id: the views of this run carry it as data-run-id. Waits up to the page's
+ *  default timeout (WAIT_MS, unless a caller timing longer runs set another). */
 export async function inspectWith(page: Page, command: string, model: string): Promise<string> {
   const previous = await shownRunId(page);
   await runCommand(page, command);
   const otherRun = previous === undefined ? '[data-run-id]' : `[data-run-id]:not([data-run-id="${previous}"])`;
   const body = webviewFrame(page).locator(`body${otherRun}[data-model=${JSON.stringify(model)}]`);
-  await body.waitFor({ state: 'attached', timeout: WAIT_MS });
+  await body.waitFor({ state: 'attached' });
   return (await body.getAttribute('data-run-id'))!;
 }
 
@@ -119,10 +120,11 @@ export function ofRun(selector: string, runId: string): string {
   return `${selector}[data-run-id="${runId}"]`;
 }
 
-/** The view, layer, head and locked query of the heatmap `selector` once it shows run `runId`. */
+/** The view, layer, head and locked query of the heatmap `selector` once it shows run `runId`
+ *  (waiting up to the page's default timeout, as inspectWith). */
 export async function drawnMap(page: Page, selector: string, runId: string): Promise<{ view: string; layer: number; head: number; query: number }> {
   const canvas = webviewFrame(page).locator(ofRun(selector, runId));
-  await canvas.waitFor({ state: 'attached', timeout: WAIT_MS });
+  await canvas.waitFor({ state: 'attached' });
   const [view, layer, head, query] = await Promise.all(['data-view', 'data-layer', 'data-head', 'data-query'].map((name) => canvas.getAttribute(name)));
   return { view: view!, layer: Number(layer), head: Number(head), query: Number(query) };
 }
