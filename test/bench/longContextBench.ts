@@ -134,7 +134,8 @@ async function main(): Promise<void> {
           first_map_over_bare: round(firstViewMs / bareMs),
           ...(statisticsMs !== undefined && { all_over_bare: round((firstViewMs + statisticsMs) / bareMs) }),
         });
-        console.error(`${T} tokens: bare ${bareMs.toFixed(0)} ms, run ${inspectMs.toFixed(0)} ms, first view peak ${firstViewPeakMiB.toFixed(0)} MiB, peak ${results.at(-1)!.peakMiB.toFixed(0)} MiB`);
+        // The whole of each length, for a run stopped before its report is written.
+        console.error(`${T} tokens: ${JSON.stringify(results.at(-1))}`);
       } finally {
         client.dispose();
       }
