@@ -268,7 +268,10 @@ export async function measureLongFirstMaps(packageDir: string, model: string, wa
       fs.writeFileSync(path.join(session.runDir, 'workspace', file), text);
       await openFile(page, file);
       if (n === 0) await inspect(page, INSPECT_FILE, model);
-      else painted.push(await timeFirstMap(page, INSPECT_FILE, model));
+      else {
+        painted.push(await timeFirstMap(page, INSPECT_FILE, model));
+        console.error(`browser: first map painted at ${JSON.stringify(painted.at(-1))}`);
+      }
     }
     return painted;
   } finally {
