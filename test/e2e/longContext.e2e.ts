@@ -19,6 +19,7 @@ import { inspectWith, ofRun, openFile, startSession, webviewFrame, type Session 
 const QUERY = ' answer';
 const KEY = 'SECRET';
 const TOKENS = 8200;
+const LONG_RUN_WAIT_MS = 15 * 60_000;
 /** Written into the session's copy of the workspace. */
 const FILE = 'long_context.py';
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'long-context-e2e-'));
@@ -57,6 +58,8 @@ test('Inspect File on 8,000+ tokens: the strongest span of the last token is the
   const keyLine = lines.findIndex((line) => line.startsWith(`${KEY} =`)) + 1;
 
   await openFile(page, FILE);
+  // 9 s on an idle machine, minutes on a loaded one: the test waits for its own run, however long.
+  page.setDefaultTimeout(LONG_RUN_WAIT_MS);
   const started = Date.now();
   const runId = await inspectWith(page, 'DiffTransformer: Inspect File', model);
   t.diagnostic(`Inspect File of ${T} tokens: ${((Date.now() - started) / 1000).toFixed(1)} s`);
