@@ -19,7 +19,7 @@ const node = {
 };
 const builds = [
   { ...node, entryPoints: { extension: 'extension/vscode/extension.ts' }, outdir },
-  { ...node, entryPoints: { engine: 'extension/core/engineProcess.ts', statisticsWorker: 'extension/core/statisticsWorker.ts', importWorker: 'extension/core/importWorker.ts', cli: 'extension/core/cli.ts' }, outdir },
+  { ...node, entryPoints: { engineWorker: 'extension/core/engineWorker.ts', statisticsWorker: 'extension/core/statisticsWorker.ts', importWorker: 'extension/core/importWorker.ts', cli: 'extension/core/cli.ts' }, outdir },
   { ...common, platform: 'browser', format: 'iife', target: 'es2022', entryPoints: { webview: 'webview/main.ts' }, outdir },
 ];
 

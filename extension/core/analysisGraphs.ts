@@ -4,7 +4,7 @@
 // weights, so one set serves every package. Each run takes one block of query rows (rowBlocks) and
 // the keys up to its last row, so no [S, T, T] tensor is ever held: memory is linear in T. ONNX
 // Runtime runs a graph synchronously on the calling thread: the long ones (statistics,
-// quantisation) run in a worker (statisticsThread.ts), and maps yield between blocks.
+// quantisation) run in a worker (statisticsClient.ts), and maps yield between blocks.
 
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';

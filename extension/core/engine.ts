@@ -1,5 +1,5 @@
 // The inspection engine: a loaded package (session + tokenizer) and the analysis of the last run.
-// The extension runs it in a child process (engineProcess.ts) so native failures and long runs
+// The extension runs it in a child process (engineWorker.ts) so native failures and long runs
 // never block or crash the extension host; the CLI and the tests use it in-process. An inspection
 // runs the model once and returns what the first view needs; maps, spans, outlier statistics and
 // the quantisation what-if are computed when asked for, each at most once per run.
@@ -14,7 +14,7 @@ import { loadModelPackage, type ModelPackage, type PackageConfig } from './model
 import {
   attentionShares, continuationOf, documentLengths, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, planTrials, summariseNeedleTrials, type NeedleRun,
 } from './needles';
-import { StatisticsThread } from './statisticsThread';
+import { StatisticsClient } from './statisticsClient';
 import { createSession, runModel, weightsSessionConfig, type ProviderSetting, type RunOutputs, type SessionInfo } from './runtime';
 import { loadTokenizer, type Encoding, type TextTokenizer } from './tokenizer';
 
@@ -84,7 +84,7 @@ export class Engine {
   /** The last text tokenised: the host asks for an estimate of a text, then inspects it. */
   private lastEncoding: { text: string; encoding: Encoding } | undefined;
   private readonly graphs = new AnalysisGraphs();
-  private readonly statistics = new StatisticsThread();
+  private readonly statistics = new StatisticsClient();
   /** The last run's outlier statistics and quantisation what-if, once asked for. */
   private readonly lastOutliers = new Memo<LayerOutliers[]>();
   private readonly lastQuantisation = new Memo<LayerQuantisation[]>();

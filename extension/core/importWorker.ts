@@ -1,9 +1,9 @@
-// Entry point of the import's worker thread (importThread.ts): runs importModel on the job it is
+// Entry point of the import's worker thread (importClient.ts): runs importModel on the job it is
 // started with, posts its progress and its outcome, and aborts it when asked to cancel.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { importModel } from './import/importModel';
-import { CANCEL_IMPORT, type ImportJob, type ImportWorkerMessage } from './importThread';
+import { CANCEL_IMPORT, type ImportJob, type ImportWorkerMessage } from './importClient';
 
 const port = parentPort!;
 const abort = new AbortController();

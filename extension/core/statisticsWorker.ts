@@ -1,4 +1,4 @@
-// Entry point of the statistics worker thread (statisticsThread.ts): computes a run's outlier
+// Entry point of the statistics worker thread (statisticsClient.ts): computes a run's outlier
 // statistics or quantisation what-if with its own sessions of the analysis graphs.
 
 import { parentPort, workerData } from 'node:worker_threads';
@@ -6,10 +6,10 @@ import { RunAnalysis } from './analysis';
 import { AnalysisGraphs } from './analysisGraphs';
 import { computeOutliers, computeQuantisation } from './outliers';
 import { SupersededError } from './outliers';
-import { FOREGROUND, GENERATION, type StatisticsJob, type StatisticsReply } from './statisticsThread';
+import { FOREGROUND, GENERATION, type StatisticsJob, type StatisticsReply } from './statisticsClient';
 
 const shared = workerData as Int32Array;
-const graphs = new AnalysisGraphs(1); // one core per worker (statisticsThread.ts)
+const graphs = new AnalysisGraphs(1); // one core per worker (statisticsClient.ts)
 
 parentPort!.on('message', async (job: StatisticsJob) => {
   const beforeRun = () => {

@@ -45,7 +45,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
   const log = vscode.window.createOutputChannel('DiffTransformer', { log: true });
   const settings = new InspectorSettings(context.extensionPath, path.join(context.globalStorageUri.fsPath, 'models'), log);
   const status = new InspectorStatusBar();
-  const engines = new ModelEngines(path.join(context.extensionPath, 'dist', 'engine.js'), settings, status, log);
+  const engines = new ModelEngines(path.join(context.extensionPath, 'dist', 'engineWorker.js'), settings, status, log);
   const highlights = new EditorHighlights();
   const panel = new InspectorPanel(context.extensionUri, log);
   const session = new PanelSession(panel, engines, settings, highlights, log);

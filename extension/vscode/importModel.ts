@@ -1,6 +1,6 @@
 // Import Model…: a Hugging Face-layout model folder (config.json, *.safetensors, tokenizer.json)
 // converted into a model package (docs/import.md), by default into the extension's global storage,
-// where Select Model… lists it. The conversion runs in a worker thread (importThread.ts) under a
+// where Select Model… lists it. The conversion runs in a worker thread (importClient.ts) under a
 // cancellable progress notification; cancelling leaves nothing behind. Afterwards the user can make
 // the package the model or the comparison (baseline) model.
 
@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ImportResult } from '../core/import/importModel';
-import { importInWorker } from '../core/importThread';
+import { importInWorker } from '../core/importClient';
 import type { ModelEngines } from './engines';
 import { useModel } from './modelPicker';
 import { formatCount, unusedFolder } from './packageList';

@@ -23,7 +23,7 @@ import { renderReport, summarise, type BenchResult, type ModelTimes } from './re
 import { TorchProcess, type TorchInfo } from './torchProcess';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineProcess.js');
+const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineWorker.js');
 const REPEATS = 5;
 const MODELS = ['code-diff', 'code-baseline'];
 const LENGTHS = [128, 512, 1024];

@@ -15,7 +15,7 @@ import { loadTokenizer } from '../../extension/core/tokenizer';
 import { machine, memory, timed } from './measure';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineProcess.js');
+const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineWorker.js');
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
 

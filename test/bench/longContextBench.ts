@@ -27,7 +27,7 @@ import { machine, memory, timed } from './measure';
 import { checkTarget, mdTable, overTarget, renderTargets, round, type Target } from './report';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineProcess.js');
+const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineWorker.js');
 const LENGTHS = (process.env.LONG_LENGTHS ?? '1024,2048,4096,8192,16384,32768').split(',').map(Number);
 /** The statistics cost as much as several forward passes: measured up to this length. */
 const EVERYTHING_UP_TO = Number(process.env.LONG_EVERYTHING_UP_TO ?? 8192);

@@ -71,7 +71,7 @@ test('the VSIX holds the runtime for its own platform and no development files',
   assert.deepEqual(binaries.filter((entry) => !entry.includes('/napi-v6/linux/x64/')), [], 'no other platform');
   const modules = [...new Set(entries.filter((entry) => entry.startsWith('extension/node_modules/')).map((entry) => entry.split('/')[2]))];
   assert.deepEqual(modules.sort(), ['onnxruntime-common', 'onnxruntime-node'], 'of node_modules, only what the bundles load at run time');
-  for (const needed of ['extension/dist/extension.js', 'extension/dist/engine.js', 'extension/models/code-diff/model.onnx', 'extension/models/code-baseline/model.onnx', 'extension/extension/graphs/attention_maps.onnx', 'extension/media/walkthrough/sample.py', 'extension/media/icon.png', 'extension/changelog.md']) {
+  for (const needed of ['extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/models/code-diff/model.onnx', 'extension/models/code-baseline/model.onnx', 'extension/extension/graphs/attention_maps.onnx', 'extension/media/walkthrough/sample.py', 'extension/media/icon.png', 'extension/changelog.md']) {
     assert.ok(entries.includes(needed), `${needed} is packaged`);
   }
   const devOnly = entries.filter((entry) => /\/models\/tiny-|^extension\/(test|out|scripts|model|webview|shared|docs)\/|\.map$|\.ts$/.test(entry));

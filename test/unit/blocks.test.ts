@@ -9,7 +9,7 @@ import { RunAnalysis, type AnalysisInputs } from '../../extension/core/analysis'
 import { AnalysisGraphs, rowBlocks } from '../../extension/core/analysisGraphs';
 import { loadModelPackage } from '../../extension/core/modelPackage';
 import { computeOutliers, computeQuantisation } from '../../extension/core/outliers';
-import { StatisticsThread } from '../../extension/core/statisticsThread';
+import { StatisticsClient } from '../../extension/core/statisticsClient';
 import { createSession, runModel } from '../../extension/core/runtime';
 import blockSizing from '../../shared/attention.json';
 import { viewportCells, wholeMap, type MapViewport } from '../../shared/inspection';
@@ -109,7 +109,7 @@ for (const kind of ['diff', 'baseline'] as const) {
     const run = await runOf(kind);
     const { config } = run.analysis(ONE_BLOCK);
     assert.ok(config.n_layer >= 2, 'layers to split');
-    const workers = new StatisticsThread();
+    const workers = new StatisticsClient();
     const inputs = { length: run.out.length, q: run.out.q, k: run.out.k, hidden: run.out.hidden, lambda: run.out.lambda };
     const [split, whole] = [await workers.outliers(config, inputs), await computeOutliers(run.analysis(ONE_BLOCK), graphs, always)];
     assert.deepEqual(split.map((l) => l.layer), whole.map((l) => l.layer), 'every layer once, in order');

@@ -21,7 +21,7 @@ import { assertClose } from '../support/tolerance';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const PACKAGES = { diff: path.join(REPO, 'models', 'tiny-diff'), baseline: path.join(REPO, 'models', 'tiny-baseline') };
-const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineProcess.js');
+const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineWorker.js');
 
 interface GoldenTensor {
   dims: number[];

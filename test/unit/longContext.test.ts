@@ -17,7 +17,7 @@ import { loadTokenizer, type TextTokenizer } from '../../extension/core/tokenize
 import { viewportCells, wholeMap } from '../../shared/inspection';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineProcess.js');
+const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineWorker.js');
 const run = promisify(execFile);
 const QUERY = ' answer';
 const KEY = 'SECRET';

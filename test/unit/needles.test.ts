@@ -356,7 +356,7 @@ test('needleTest crosses the engine process and the CLI unchanged', async () => 
     diff: await (await Engine.load(PACKAGES.diff, 'cpu')).needleTest(FILLER, options),
     baseline: await (await Engine.load(PACKAGES.baseline, 'cpu')).needleTest(FILLER, options),
   };
-  const client = new EngineClient(path.join(REPO, 'out', 'extension', 'core', 'engineProcess.js'));
+  const client = new EngineClient(path.join(REPO, 'out', 'extension', 'core', 'engineWorker.js'));
   try {
     await client.load(PACKAGES.diff, 'cpu');
     assert.deepEqual(await client.request({ op: 'needleTest', filler: FILLER, options }), expected.diff);

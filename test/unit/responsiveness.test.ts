@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { EngineClient } from '../../extension/core/engineClient';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineProcess.js');
+const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineWorker.js');
 const sample = readFileSync(path.join(REPO, 'test', 'fixtures', 'tokenizer-sample.txt'), 'utf8');
 const LONG_TEXT = sample.repeat(Math.ceil(20_000 / sample.length));
 

@@ -31,7 +31,7 @@ export type StatisticsReply = { id: number; ok: true; result: unknown } | { id: 
 
 const WORKERS = Math.max(1, Math.min(2, availableParallelism()));
 
-export class StatisticsThread {
+export class StatisticsClient {
   private readonly workers: (Worker | undefined)[] = new Array(WORKERS).fill(undefined);
   private readonly shared = new Int32Array(new SharedArrayBuffer(8));
   private nextId = 1;
