@@ -10,6 +10,7 @@ import { mapViews, type Interventions, type MapView, type ModelInfo } from '../.
 import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../shared/needleTest';
 import { RunAnalysis, type AnalysisInputs } from './analysis';
 import { AnalysisGraphs } from './analysisGraphs';
+import { EmptyTextError, LensUnavailableError, NonFiniteError } from './errors';
 import { loadModelPackage, type ModelPackage, type PackageConfig } from './modelPackage';
 import {
   attentionShares, continuationOf, documentLengths, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, planTrials, summariseNeedleTrials, type NeedleRun,
@@ -53,22 +54,6 @@ export interface InspectionResult {
   tokenLogprob: Float32Array;
   thumbnails: Thumbnails;
   thumbnailSize: number;
-}
-
-export class EmptyTextError extends Error {
-  override name = 'EmptyTextError';
-}
-
-/** A run whose outputs hold NaN or Inf. `layer` is the first layer whose hidden states hold one
- *  (null: the hidden states are finite and only the logits are not). */
-export class NonFiniteError extends Error {
-  override name = 'NonFiniteError';
-  constructor(
-    message: string,
-    readonly layer: number | null,
-  ) {
-    super(message);
-  }
 }
 
 /** What to do about a run that went non-finite. */
@@ -286,7 +271,7 @@ export class Engine {
   private openLens(): Promise<ort.InferenceSession> {
     const { lensPath } = this.pkg;
     if (!lensPath) {
-      return Promise.reject(Object.assign(new Error(`${this.pkg.dir} has no lens.onnx (packages exported before the logit lens); export the package again`), { name: 'LensUnavailableError' }));
+      return Promise.reject(new LensUnavailableError(`${this.pkg.dir} has no lens.onnx (packages exported before the logit lens); export the package again`));
     }
     // Without pre-packing, the lens reads the LM head where the weights file is mapped (an imported
     // package's weights.bin) instead of packing a private copy of it, which for a large vocabulary

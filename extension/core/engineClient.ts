@@ -3,34 +3,15 @@
 // request starts a fresh child and reloads the last model.
 
 import { fork, type ChildProcess } from 'node:child_process';
+import { PendingRequests, type RequestMessage } from '../../shared/requests';
 import type { EngineInfo } from './engine';
 import type { EngineMessage, EngineReplies, EngineRequest } from './engineProtocol';
+import { CancelledError, ERROR_CLASSES } from './errors';
 import type { ProviderSetting } from './runtime';
-
-export class CancelledError extends Error {
-  override name = 'CancelledError';
-  constructor() {
-    super('the inspection was cancelled');
-  }
-}
-
-/** An error raised inside the engine, with its original name (PackageError, EmptyTextError, ...). */
-export class EngineError extends Error {
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name;
-  }
-}
-
-interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (error: Error) => void;
-}
 
 export class EngineClient {
   private child: ChildProcess | undefined;
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly requests = new PendingRequests(ERROR_CLASSES);
   private lastLoad: Extract<EngineRequest, { op: 'load' }> | undefined;
   private loaded: Promise<EngineInfo> | undefined;
   private readonly requested = new Map<EngineRequest['op'], number>();
@@ -79,16 +60,11 @@ export class EngineClient {
   private send(request: EngineRequest, signal?: AbortSignal): Promise<unknown> {
     if (signal?.aborted) return Promise.reject(new CancelledError());
     const child = this.ensureChild();
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const onAbort = () => this.stopChild(new CancelledError());
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.pending.set(id, {
-        resolve: (value) => (signal?.removeEventListener('abort', onAbort), resolve(value)),
-        reject: (error) => (signal?.removeEventListener('abort', onAbort), reject(error)),
-      });
-      child.send({ id, request });
-    });
+    const { id, reply } = this.requests.open();
+    const onAbort = () => this.stopChild(new CancelledError());
+    signal?.addEventListener('abort', onAbort, { once: true });
+    child.send({ id, request } satisfies RequestMessage<EngineRequest>);
+    return reply.finally(() => signal?.removeEventListener('abort', onAbort));
   }
 
   private ensureChild(): ChildProcess {
@@ -97,17 +73,13 @@ export class EngineClient {
     child.stdout?.on('data', (data) => this.log(String(data).trimEnd()));
     child.stderr?.on('data', (data) => this.log(String(data).trimEnd()));
     child.on('message', (message: EngineMessage) => {
-      if ('log' in message) return this.log(message.log);
-      const pending = this.pending.get(message.id);
-      this.pending.delete(message.id);
-      if (!pending) return;
-      if (message.ok) pending.resolve(message.result);
-      else pending.reject(new EngineError(message.error.name, message.error.message));
+      if ('log' in message) this.log(message.log);
+      else this.requests.settle(message);
     });
     child.on('exit', (code, signal) => {
       if (this.child !== child) return;
       this.child = undefined;
-      this.rejectAll(new Error(`the engine process stopped (${signal ?? `exit code ${code}`}); the next inspection starts a new one`));
+      this.requests.rejectAll(new Error(`the engine process stopped (${signal ?? `exit code ${code}`}); the next inspection starts a new one`));
     });
     this.child = child;
     return child;
@@ -117,11 +89,6 @@ export class EngineClient {
     const child = this.child;
     this.child = undefined;
     child?.kill('SIGKILL');
-    this.rejectAll(reason);
-  }
-
-  private rejectAll(reason: Error): void {
-    for (const pending of this.pending.values()) pending.reject(reason);
-    this.pending.clear();
+    this.requests.rejectAll(reason);
   }
 }

@@ -4,6 +4,7 @@
 import type { KeySpan, LayerOutliers, LayerQuantisation, MapViewport } from '../../shared/inspection';
 import type { Interventions, MapView } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
+import type { Reply } from '../../shared/requests';
 import type { EngineInfo, InspectionResult, LensLayer, Prediction, RunEstimate, RunName } from './engine';
 import type { ProviderSetting } from './runtime';
 
@@ -34,7 +35,5 @@ export interface EngineReplies {
   needleTest: NeedleTestResult;
 }
 
-export type EngineMessage =
-  | { id: number; ok: true; result: unknown }
-  | { id: number; ok: false; error: { name: string; message: string } }
-  | { id: -1; log: string };
+/** What the engine process sends: a reply, or a line for the host's log. */
+export type EngineMessage = Reply | { log: string };

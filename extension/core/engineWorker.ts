@@ -1,5 +1,6 @@
 // Entry point of the engine child process: answers EngineRequests from the parent.
 
+import { answer, type RequestMessage } from '../../shared/requests';
 import { Engine } from './engine';
 import type { EngineMessage, EngineRequest } from './engineProtocol';
 
@@ -11,7 +12,7 @@ function send(message: EngineMessage): void {
 
 async function handle(request: EngineRequest): Promise<unknown> {
   if (request.op === 'load') {
-    engine = await Engine.load(request.packageDir, request.provider, (log) => send({ id: -1, log }));
+    engine = await Engine.load(request.packageDir, request.provider, (log) => send({ log }));
     return engine.info;
   }
   if (!engine) throw new Error('no model is loaded');
@@ -45,15 +46,8 @@ async function handle(request: EngineRequest): Promise<unknown> {
 let changes: Promise<unknown> = Promise.resolve();
 const CHANGING_OPS: ReadonlySet<EngineRequest['op']> = new Set(['load', 'inspect', 'whatIf', 'needleTest']);
 
-process.on('message', (message: { id: number; request: EngineRequest }) => {
+process.on('message', ({ id, request }: RequestMessage<EngineRequest>) => {
   const after = changes.catch(() => {});
-  const reply = after.then(async () => {
-    try {
-      send({ id: message.id, ok: true, result: await handle(message.request) });
-    } catch (err) {
-      const error = err as Error;
-      send({ id: message.id, ok: false, error: { name: error.name, message: error.message } });
-    }
-  });
-  if (CHANGING_OPS.has(message.request.op)) changes = reply;
+  const replied = after.then(async () => send(await answer(id, () => handle(request))));
+  if (CHANGING_OPS.has(request.op)) changes = replied;
 });

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { INTERVENTION_INPUTS, modelKindSchema, pairingSchema, requiredOutputs } from '../../shared/model';
+import { PackageError } from './errors';
 import { sha256Of } from './hashCache';
 
 export const FORMAT_VERSION = 1;
@@ -76,11 +77,6 @@ export interface ModelPackage {
   sha256: string;
   /** Bytes of model.onnx and, for imported packages, weights.bin. */
   weightBytes: number;
-}
-
-/** A package the extension cannot use. The message names the file, the field and what was expected. */
-export class PackageError extends Error {
-  override name = 'PackageError';
 }
 
 export async function loadModelPackage(dir: string): Promise<ModelPackage> {

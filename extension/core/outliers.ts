@@ -24,13 +24,6 @@ const TOP_KEPT = Math.max(10, OUTLIERS_LISTED);
  *  thread: outliers 310 -> 270 ms, quantisation 500 -> 290 ms of CPU against 32 MiB blocks). */
 const STATISTICS_TILE_ELEMENTS = 1 << 18;
 
-export class SupersededError extends Error {
-  override name = 'SupersededError';
-  constructor() {
-    super('a newer inspection replaced this one before its statistics were done');
-  }
-}
-
 /** One of a layer's largest |attention logits|: the sub-head, query row and key it came from. */
 interface TopLogit {
   value: number;

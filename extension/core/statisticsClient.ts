@@ -12,30 +12,29 @@ import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { LayerOutliers, LayerQuantisation } from '../../shared/inspection';
+import { PendingRequests, type Reply, type RequestMessage } from '../../shared/requests';
 import type { AnalysisInputs } from './analysis';
+import { ERROR_CLASSES } from './errors';
 import type { PackageConfig } from './modelPackage';
-import { SupersededError } from './outliers';
 
 /** Indices into the counters shared with the worker. */
 export const GENERATION = 0;
 export const FOREGROUND = 1;
 
-export type StatisticsJob =
-  | { op: 'outliers'; id: number; generation: number; config: PackageConfig; inputs: AnalysisInputs }
-  | { op: 'quantisation'; id: number; generation: number; config: PackageConfig; inputs: AnalysisInputs; absMax: number[] };
+/** A job as the engine asks for it. */
+type JobRequest =
+  | { op: 'outliers'; config: PackageConfig; inputs: AnalysisInputs }
+  | { op: 'quantisation'; config: PackageConfig; inputs: AnalysisInputs; absMax: number[] };
 
-/** A job as the engine asks for it (per member of the union: Omit alone would merge them). */
-type JobRequest = StatisticsJob extends infer J ? (J extends StatisticsJob ? Omit<J, 'id' | 'generation'> : never) : never;
-
-export type StatisticsReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; name: string; message: string };
+/** A job as the worker gets it: with the generation it belongs to. */
+export type StatisticsJob = JobRequest & { generation: number };
 
 const WORKERS = Math.max(1, Math.min(2, availableParallelism()));
 
 export class StatisticsClient {
   private readonly workers: (Worker | undefined)[] = new Array(WORKERS).fill(undefined);
   private readonly shared = new Int32Array(new SharedArrayBuffer(8));
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  private readonly requests = new PendingRequests(ERROR_CLASSES);
 
   /** Marks every job sent so far as superseded. */
   supersede(): void {
@@ -77,16 +76,14 @@ export class StatisticsClient {
   }
 
   private send(w: number, job: JobRequest): Promise<unknown> {
-    const id = this.nextId++;
     const worker = this.ensureWorker(w);
     worker.ref(); // keeps the process alive until the reply, as pending I/O would
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      // The inputs are this job's own copies: moved, not copied again.
-      const { q, k, hidden, lambda } = job.inputs;
-      const moved = [q, k, hidden, ...(lambda ? [lambda] : [])].map((data) => data.buffer as ArrayBuffer);
-      worker.postMessage({ ...job, id, generation: Atomics.load(this.shared, GENERATION) }, moved);
-    });
+    const { id, reply } = this.requests.open();
+    // The inputs are this job's own copies: moved, not copied again.
+    const { q, k, hidden, lambda } = job.inputs;
+    const moved = [q, k, hidden, ...(lambda ? [lambda] : [])].map((data) => data.buffer as ArrayBuffer);
+    worker.postMessage({ id, request: { ...job, generation: Atomics.load(this.shared, GENERATION) } } satisfies RequestMessage<StatisticsJob>, moved);
+    return reply;
   }
 
   private ensureWorker(w: number): Worker {
@@ -94,26 +91,17 @@ export class StatisticsClient {
     if (existing) return existing;
     // Beside this file: dist/ when bundled, out/extension/core/ when compiled.
     const worker = new Worker(path.join(__dirname, 'statisticsWorker.js'), { workerData: this.shared });
-    worker.on('message', (reply: StatisticsReply) => {
-      const pending = this.pending.get(reply.id);
-      this.pending.delete(reply.id);
-      if (this.pending.size === 0) this.workers.forEach((each) => each?.unref()); // idle workers must not keep the process alive
-      if (!pending) return;
-      if (reply.ok) pending.resolve(reply.result);
-      else pending.reject(reply.name === 'SupersededError' ? new SupersededError() : Object.assign(new Error(reply.message), { name: reply.name }));
+    worker.on('message', (reply: Reply) => {
+      this.requests.settle(reply);
+      if (this.requests.size === 0) this.workers.forEach((each) => each?.unref()); // idle workers must not keep the process alive
     });
-    worker.on('error', (error) => this.failAll(error));
+    worker.on('error', (error) => this.requests.rejectAll(error));
     worker.on('exit', (code) => {
       this.workers[w] = undefined;
-      this.failAll(new Error(`the statistics worker stopped (exit code ${code})`));
+      this.requests.rejectAll(new Error(`the statistics worker stopped (exit code ${code})`));
     });
     this.workers[w] = worker;
     return worker;
-  }
-
-  private failAll(error: Error): void {
-    for (const pending of this.pending.values()) pending.reject(error);
-    this.pending.clear();
   }
 }
 

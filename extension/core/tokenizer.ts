@@ -10,9 +10,9 @@
 // (after NFC, for tokenizers that normalize; with spaces as ▁ and a ▁ put first, for SentencePiece).
 
 import { Tokenizer } from '@huggingface/tokenizers';
-import { MARKER, TokenizerFormatError, validateTokenizerJson, type MarkerPrefix, type ValidTokenizer } from './tokenizerJson';
+import { TokenizerFormatError } from './errors';
+import { MARKER, validateTokenizerJson, type MarkerPrefix, type ValidTokenizer } from './tokenizerJson';
 
-export { TokenizerFormatError } from './tokenizerJson';
 
 export const EOT_TOKEN = '<|endoftext|>';
 

@@ -6,11 +6,7 @@
 // - SentencePiece-style BPE (Llama 2, Mistral, TinyLlama): spaces become the marker ▁, a ▁ is put
 //   before the text, and a character no vocab token holds is spelled in byte tokens <0x00>…<0xFF>.
 import { Tokenizer } from '@huggingface/tokenizers';
-
-/** A tokenizer.json this project cannot use. The message names the field and what was expected. */
-export class TokenizerFormatError extends Error {
-  override name = 'TokenizerFormatError';
-}
+import { TokenizerFormatError } from './errors';
 
 /** SentencePiece's word marker: a space in the text, or the one put before it. */
 export const MARKER = '▁';

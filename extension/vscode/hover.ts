@@ -4,6 +4,7 @@
 
 import * as vscode from 'vscode';
 import { decidedAtLayer, lambdaText } from '../../shared/protocol';
+import { LensUnavailableError } from '../core/errors';
 import { isInspected, tokenRange, type ActiveInspection } from './activeInspection';
 import { lambdaAt } from './lambdaValues';
 import type { PanelSession } from './panelSession';
@@ -52,7 +53,7 @@ export class InspectionHover implements vscode.HoverProvider {
       const top = escapeMarkdown(visible(layers.at(-1)!.predictions[0].text));
       return `Logit lens: decided at layer ${decided} (layers 0–${layers.length - 1}); its top prediction from then on: ${top}`;
     } catch (err) {
-      if ((err as Error).name === 'LensUnavailableError') return undefined;
+      if (err instanceof LensUnavailableError) return undefined;
       throw err;
     }
   }

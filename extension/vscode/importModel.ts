@@ -7,6 +7,7 @@
 import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { ImportCancelledError } from '../core/errors';
 import type { ImportResult } from '../core/import/importModel';
 import { importInWorker } from '../core/importClient';
 import type { ModelEngines } from './engines';
@@ -69,7 +70,7 @@ export class ModelImporter {
         },
       );
     } catch (err) {
-      if ((err as Error).name !== 'ImportCancelledError') throw err;
+      if (!(err instanceof ImportCancelledError)) throw err;
       this.log.info(`import of ${source} cancelled; nothing was written`);
       void vscode.window.showInformationMessage(`DiffTransformer: the import of ${path.basename(source)} was cancelled; nothing was written.`);
       return undefined;

@@ -4,7 +4,7 @@
 // message that offers the way out.
 
 import * as vscode from 'vscode';
-import { CancelledError } from '../core/engineClient';
+import { CancelledError } from '../core/errors';
 import type { PanelSession } from './panelSession';
 import type { InspectorSettings } from './settings';
 import type { InspectorStatusBar } from './statusBar';

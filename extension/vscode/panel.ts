@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { parseWebviewMessage, type HostMessage, type WebviewMessage } from '../../shared/protocol';
+import { PendingRequests, withTimeout } from '../../shared/requests';
 
 export const PANEL_VIEW_ID = 'difftransformer.panel';
 
@@ -18,9 +19,8 @@ export class InspectorPanel implements vscode.WebviewViewProvider, vscode.Dispos
   /** Settles when the current webview has loaded and said 'ready' (it is re-created when shown again). */
   private ready!: Promise<void>;
   private markReady!: () => void;
-  /** Export View's image requests waiting for the webview's answer, by request id. */
-  private readonly pendingImages = new Map<number, (pngDataUrl: string) => void>();
-  private nextImageRequest = 1;
+  /** Export View's image requests waiting for the webview's answer. */
+  private readonly imageRequests = new PendingRequests();
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -43,7 +43,7 @@ export class InspectorPanel implements vscode.WebviewViewProvider, vscode.Dispos
     view.webview.onDidReceiveMessage((data: unknown) => {
       try {
         const message = parseWebviewMessage(data);
-        if (message.type === 'exportImage') return this.pendingImages.get(message.requestId)?.(message.pngDataUrl);
+        if (message.type === 'exportImage') return void this.imageRequests.settle({ id: message.requestId, ok: true, result: message.pngDataUrl });
         if (message.type === 'ready') this.markReady();
         this.received.fire(message);
       } catch (err) {
@@ -84,19 +84,15 @@ export class InspectorPanel implements vscode.WebviewViewProvider, vscode.Dispos
    *  before, so it shows them all. */
   async requestImage(timeoutMs: number): Promise<Buffer> {
     await this.revealAndWait(timeoutMs);
-    const requestId = this.nextImageRequest++;
-    const image = new Promise<string>((resolve) => this.pendingImages.set(requestId, resolve));
-    this.post({ type: 'exportRequest', requestId });
-    try {
-      const dataUrl = await withTimeout(image, timeoutMs, `the panel did not send its image within ${timeoutMs / 1000} s; show the panel and try again`);
-      return Buffer.from(dataUrl.slice('data:image/png;base64,'.length), 'base64');
-    } finally {
-      this.pendingImages.delete(requestId);
-    }
+    const { id, reply } = this.imageRequests.open<string>({ ms: timeoutMs, message: `the panel did not send its image within ${timeoutMs / 1000} s; show the panel and try again` });
+    this.post({ type: 'exportRequest', requestId: id });
+    const dataUrl = await reply;
+    return Buffer.from(dataUrl.slice('data:image/png;base64,'.length), 'base64');
   }
 
   dispose(): void {
     this.received.dispose();
+    this.imageRequests.rejectAll(new Error('the panel was closed'));
   }
 
   private html(webview: vscode.Webview): string {
@@ -126,13 +122,4 @@ export class InspectorPanel implements vscode.WebviewViewProvider, vscode.Dispos
 </body>
 </html>`;
   }
-}
-
-/** `promise`, or a rejection with `message` after `timeoutMs`. */
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -19,6 +19,7 @@ import { DEFAULT_MAP_CELLS } from '../../shared/protocol';
 import { alignToken } from '../core/alignTokens';
 import type { EngineInfo, InspectionResult, Prediction } from '../core/engine';
 import type { EngineClient } from '../core/engineClient';
+import { CancelledError, LensUnavailableError, SupersededError } from '../core/errors';
 import { tokensOf, type ActiveInspection } from './activeInspection';
 import type { EditorHighlights } from './editorHighlights';
 import { lambdaRanges, lambdaRow } from './lambdaValues';
@@ -188,7 +189,7 @@ export class PanelSession {
 
   /** Logs a failed request and shows it in the panel, so that what waited for it stops waiting. */
   private reportFailure(what: string, err: Error): void {
-    if (err.name === 'CancelledError') return; // a newer job took the engine
+    if (err instanceof CancelledError) return; // a newer job took the engine
     this.log.error(`${what}: ${err.message}`);
     this.post({ type: 'error', message: `${what} failed: ${err.message}` });
   }
@@ -271,9 +272,8 @@ export class PanelSession {
       const layers = await this.engines.model.request({ op: 'lens', token: query }, signal);
       if (!stale()) this.post({ type: 'lens', runId, query, layers });
     } catch (err) {
-      const error = err as Error;
-      if (error.name !== 'LensUnavailableError') throw error;
-      if (!stale()) this.post({ type: 'lens', runId, query, layers: [], unavailable: error.message });
+      if (!(err instanceof LensUnavailableError)) throw err;
+      if (!stale()) this.post({ type: 'lens', runId, query, layers: [], unavailable: err.message });
     }
   }
 
@@ -304,7 +304,7 @@ export class PanelSession {
       if (stale()) return;
       this.statistics.delete(pane); // showing the tab again tries again
       const error = err as Error;
-      if (error.name === 'SupersededError' || error.name === 'CancelledError') return; // another job took the engine
+      if (error instanceof SupersededError || error instanceof CancelledError) return; // another job took the engine
       this.log.error(`outlier statistics (${pane}): ${error.message}`);
       this.post({ type: 'error', message: `the outlier statistics failed: ${error.message}` });
     }

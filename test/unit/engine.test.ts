@@ -11,8 +11,9 @@ import { promisify } from 'node:util';
 import { RunAnalysis } from '../../extension/core/analysis';
 import { AnalysisGraphs } from '../../extension/core/analysisGraphs';
 import { Engine } from '../../extension/core/engine';
-import { CancelledError, EngineClient } from '../../extension/core/engineClient';
-import { loadModelPackage, PackageError } from '../../extension/core/modelPackage';
+import { EngineClient } from '../../extension/core/engineClient';
+import { CancelledError, EmptyTextError, PackageError } from '../../extension/core/errors';
+import { loadModelPackage } from '../../extension/core/modelPackage';
 import { computeOutliers, computeQuantisation, HISTOGRAM_BINS } from '../../extension/core/outliers';
 import { createSession, runModel } from '../../extension/core/runtime';
 import { wholeMap } from '../../shared/inspection';
@@ -313,7 +314,7 @@ test('an unavailable GPU provider falls back to CPU and says why', async () => {
   assert.match(info.fallbackReason ?? '', /^cuda could not load/);
 });
 
-test('engine child process: runs, cancels by killing the run, recovers, reports errors by name', async () => {
+test('engine child process: runs, cancels by killing the run, recovers, reports errors as their own class', async () => {
   const logs: string[] = [];
   const client = new EngineClient(ENGINE_PROCESS, (m) => logs.push(m));
   try {
@@ -330,8 +331,8 @@ test('engine child process: runs, cancels by killing the run, recovers, reports 
     assert.equal(again.tokens.length, 5);
     const map = await client.request({ op: 'map', layer: 0, head: 1, view: 'diff' });
     assert.equal(map.length, again.tokens.length ** 2);
-    await assert.rejects(client.request({ op: 'inspect', text: '' }), { name: 'EmptyTextError' });
-    await assert.rejects(client.load(path.join(REPO, 'models', 'missing'), 'cpu'), { name: 'PackageError' });
+    await assert.rejects(client.request({ op: 'inspect', text: '' }), EmptyTextError);
+    await assert.rejects(client.load(path.join(REPO, 'models', 'missing'), 'cpu'), PackageError);
     const stillThere = await client.request({ op: 'map', layer: 0, head: 1, view: 'diff' });
     assert.deepEqual(stillThere, map, 'a failed load keeps the loaded model and its last run');
   } finally {

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Engine } from '../../extension/core/engine';
-import { ImportError } from '../../extension/core/import/importError';
+import { ImportError } from '../../extension/core/errors';
 import { importModel } from '../../extension/core/import/importModel';
 import { CheckpointWeights } from '../../extension/core/import/safetensors';
 import { writeRawSafetensors } from '../support/safetensors';

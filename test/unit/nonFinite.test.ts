@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { Engine, NonFiniteError } from '../../extension/core/engine';
+import { Engine } from '../../extension/core/engine';
+import { NonFiniteError } from '../../extension/core/errors';
 import { importModel } from '../../extension/core/import/importModel';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { EngineClient } from '../../extension/core/engineClient';
+import { SupersededError } from '../../extension/core/errors';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineWorker.js');
@@ -44,7 +45,7 @@ test('statistics of a run that a newer inspection replaced stop with SupersededE
     await client.request({ op: 'inspect', text: LONG_TEXT });
     const stale = client.request({ op: 'quantisation' });
     const newer = await client.request({ op: 'inspect', text: 'x = 1\n' });
-    await assert.rejects(stale, { name: 'SupersededError' });
+    await assert.rejects(stale, SupersededError);
     const fresh = await client.request({ op: 'outliers' });
     assert.equal(fresh.length, 6, 'the newer run gets its own statistics');
     assert.equal(fresh[0].hidden.counts.reduce((a, b) => a + b), newer.tokens.length * 256);

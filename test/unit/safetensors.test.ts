@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, u
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import { ImportError } from '../../extension/core/import/importError';
+import { ImportError } from '../../extension/core/errors';
 import { CheckpointWeights, type WeightDtype } from '../../extension/core/import/safetensors';
 import { type TensorData, writeRawSafetensors, writeSafetensors, writeShardedCheckpoint } from '../support/safetensors';
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { EOT_TOKEN, loadTokenizer, TokenizerFormatError, type TextTokenizer } from '../../extension/core/tokenizer';
+import { TokenizerFormatError } from '../../extension/core/errors';
+import { EOT_TOKEN, loadTokenizer, type TextTokenizer } from '../../extension/core/tokenizer';
 
 // Compiled to out/test/unit/, so the repository root is three levels up.
 const fixtures = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { EOT_TOKEN, loadTokenizer, TokenizerFormatError, type TextTokenizer } from '../../extension/core/tokenizer';
+import { TokenizerFormatError } from '../../extension/core/errors';
+import { EOT_TOKEN, loadTokenizer, type TextTokenizer } from '../../extension/core/tokenizer';
 import { assertTokensEndAtTheirLastByte, codePointEnds } from '../support/tokenOffsets';
 
 // Compiled to out/test/unit/, so the repository root is three levels up.

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { loadTokenizer, TokenizerFormatError, type TextTokenizer } from '../../extension/core/tokenizer';
+import { TokenizerFormatError } from '../../extension/core/errors';
+import { loadTokenizer, type TextTokenizer } from '../../extension/core/tokenizer';
 import { BYTE_TOKENS, llama2Json, MARKER, metaspaceJson } from '../support/sentencePiece';
 import { assertTokensEndAtTheirLastByte, codePointEnds } from '../support/tokenOffsets';
 

@@ -3,7 +3,7 @@
 // are in docs/import.md.
 
 import type { Pairing } from '../../../shared/model';
-import { ImportError } from './importError';
+import { ImportError } from '../errors';
 
 export const CHECKPOINT_FORMATS = ['diffllama', 'llama', 'diff-v1', 'diff-v2'] as const;
 export type CheckpointFormat = (typeof CHECKPOINT_FORMATS)[number];

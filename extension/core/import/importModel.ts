@@ -9,10 +9,10 @@ import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { rememberSha256 } from '../hashCache';
-import { EOT_TOKEN, loadTokenizer, TokenizerFormatError } from '../tokenizer';
+import { EOT_TOKEN, loadTokenizer } from '../tokenizer';
 import { lambdaInit, readArchitecture, requiredTensors, type Architecture, type TensorSpec } from './architecture';
 import type { GraphBuilder, Value } from './graphBuilder';
-import { ImportError } from './importError';
+import { ImportCancelledError, ImportError, TokenizerFormatError } from '../errors';
 import { buildInspectionGraph, buildLensGraph, inspectionOutputs, interventionInputs, type WeightFile } from './inspectionGraph';
 import { DataType, type DataTypeValue } from './onnxProto';
 import { partialFolderFor } from './partialFolder';
@@ -58,11 +58,6 @@ export interface ImportResult {
   name: string;
   kind: Architecture['kind'];
   parameters: number;
-}
-
-/** The import was cancelled through its AbortSignal. */
-export class ImportCancelledError extends Error {
-  override name = 'ImportCancelledError';
 }
 
 export async function importModel(options: ImportOptions): Promise<ImportResult> {

@@ -11,7 +11,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { open, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { ImportError } from './importError';
+import { ImportError } from '../errors';
 
 export type WeightDtype = 'F32' | 'F16' | 'BF16';
 

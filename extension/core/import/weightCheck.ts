@@ -5,7 +5,7 @@
 
 import { totalmem } from 'node:os';
 import { layerTensorNames, type Architecture } from './architecture';
-import { ImportError } from './importError';
+import { ImportError } from '../errors';
 import type { CheckpointWeights } from './safetensors';
 
 const LAYER_TENSOR = /^model\.layers\.(\d+)\./;
