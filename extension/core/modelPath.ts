@@ -12,13 +12,14 @@ export interface SettingValues {
   workspaceFolderValue?: string;
 }
 
-export interface ModelChoice {
+/** The package folder the settings choose, and a workspace value they ignored. */
+export interface ChosenModelPath {
   dir: string;
   /** A workspace value that was set but not used because the workspace is not trusted. */
   ignoredWorkspaceValue?: string;
 }
 
-export function chooseModelPath(values: SettingValues, workspaceTrusted: boolean, bundledDefault: string): ModelChoice {
+export function chooseModelPath(values: SettingValues, workspaceTrusted: boolean, bundledDefault: string): ChosenModelPath {
   const workspaceValue = values.workspaceFolderValue || values.workspaceValue;
   if (workspaceValue && workspaceTrusted) return { dir: workspaceValue };
   const dir = values.globalValue || bundledDefault;
