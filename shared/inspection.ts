@@ -1,6 +1,6 @@
 // What one inspection yields, as the engine computes it and the panel shows it: the tokens with
-// their offsets, the context window that was run, thumbnails, retrieved key spans, and per layer
-// the outlier histograms with the quantisation what-if.
+// their offsets, the context window that was run, thumbnails, retrieved key spans, next-token
+// predictions and the logit lens, and per layer the outlier histograms with the quantisation what-if.
 
 import { z } from 'zod';
 import { MAP_VIEWS, QUANT_BITS } from './model';
@@ -91,6 +91,23 @@ export const keySpanSchema = z.object({
   column: z.number().int().positive().optional(),
 });
 export type KeySpan = z.infer<typeof keySpanSchema>;
+
+/** A next-token prediction: the token's text and its probability. */
+export const predictionSchema = z.object({ text: z.string(), prob: z.number() });
+export type Prediction = z.infer<typeof predictionSchema>;
+
+/** The logit lens after one layer: the top next-token predictions its hidden state gives. */
+export const lensLayerSchema = z.object({ layer: indexSchema, predictions: z.array(predictionSchema) });
+export type LensLayer = z.infer<typeof lensLayerSchema>;
+
+/** The first layer from which the lens's top-1 stays the final layer's (undefined: no layers). */
+export function decidedAtLayer(layers: readonly LensLayer[]): number | undefined {
+  const final = layers.at(-1)?.predictions[0]?.text;
+  if (final === undefined) return undefined;
+  let decided = layers.length - 1;
+  while (decided > 0 && layers[decided - 1].predictions[0]?.text === final) decided--;
+  return layers[decided].layer;
+}
 
 export const histogramSchema = z.object({
   /** Bin edges over |value| (length = counts.length + 1). */

@@ -3,10 +3,12 @@
 // trust a compromised webview either). Large arrays cross as typed arrays, not JSON numbers.
 
 import { z } from 'zod';
-import { inputWindowSchema, keySpanSchema, layerOutliersSchema, layerQuantisationSchema, mapViewportSchema, thumbnailsSchema, tokenSchema } from './inspection';
+import {
+  inputWindowSchema, keySpanSchema, layerOutliersSchema, layerQuantisationSchema, lensLayerSchema, mapViewportSchema, predictionSchema, thumbnailsSchema, tokenSchema,
+} from './inspection';
 import { MAP_VIEWS, modelInfoSchema } from './model';
 import { needleReportSchema } from './needleTest';
-import { float32ArraySchema, indexSchema } from './schemas';
+import { float32ArraySchema, indexSchema, parseOrThrow } from './schemas';
 
 export const inspectionMetaSchema = z.object({
   runId: indexSchema,
@@ -56,20 +58,6 @@ export const whatIfSpecSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('ablateA2'), layer: indexSchema, head: indexSchema }),
 ]);
 export type WhatIfSpec = z.infer<typeof whatIfSpecSchema>;
-
-const predictionSchema = z.object({ text: z.string(), prob: z.number() });
-/** The logit lens after one layer: the top next-token predictions its hidden state gives. */
-export const lensLayerSchema = z.object({ layer: indexSchema, predictions: z.array(predictionSchema) });
-export type LensLayer = z.infer<typeof lensLayerSchema>;
-
-/** The first layer from which the lens's top-1 stays the final layer's (undefined: no layers). */
-export function decidedAtLayer(layers: readonly LensLayer[]): number | undefined {
-  const final = layers.at(-1)?.predictions[0]?.text;
-  if (final === undefined) return undefined;
-  let decided = layers.length - 1;
-  while (decided > 0 && layers[decided - 1].predictions[0]?.text === final) decided--;
-  return layers[decided].layer;
-}
 
 /** λ over [min, max] ranges (a layer's heads, or one head) in words, with 3 decimals: "λ 0.356",
  *  or "λ 0.120–0.870" where it varies with the token or the head. */
@@ -221,18 +209,9 @@ export type WebviewMessage = z.infer<typeof webviewMessageSchema>;
 
 /** Parses a message from the other side; throws an Error naming the bad field. */
 export function parseHostMessage(data: unknown): HostMessage {
-  return parseOrThrow(hostMessageSchema, data, 'host message');
+  return parseOrThrow(hostMessageSchema, data, (field, problem) => new Error(`invalid host message: ${field}: ${problem}`));
 }
 
 export function parseWebviewMessage(data: unknown): WebviewMessage {
-  return parseOrThrow(webviewMessageSchema, data, 'webview message');
-}
-
-function parseOrThrow<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
-  const result = schema.safeParse(data);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new Error(`invalid ${what}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  return result.data;
+  return parseOrThrow(webviewMessageSchema, data, (field, problem) => new Error(`invalid webview message: ${field}: ${problem}`));
 }

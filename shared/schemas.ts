@@ -7,3 +7,12 @@ import { z } from 'zod';
 export const indexSchema = z.number().int().nonnegative();
 
 export const float32ArraySchema = z.custom<Float32Array>((value) => value instanceof Float32Array, 'expected a Float32Array');
+
+/** `data` as `schema` reads it; otherwise throws the error `fail` makes of the first problem: the
+ *  field's path (dotted, '(root)' for the value itself) and what is wrong with it. */
+export function parseOrThrow<T>(schema: z.ZodType<T>, data: unknown, fail: (field: string, problem: string) => Error): T {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw fail(issue.path.join('.') || '(root)', issue.message);
+}

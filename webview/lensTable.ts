@@ -4,7 +4,8 @@
 // The table says which run and query it shows (data-run-id, data-query, data-decided-at), each row
 // its layer and top-1 text (data-layer, data-top).
 
-import { decidedAtLayer, type InspectionMeta } from '../shared/protocol';
+import { decidedAtLayer } from '../shared/inspection';
+import type { InspectionMeta } from '../shared/protocol';
 import { formatValue, visibleTextElement } from './format';
 import type { ShownLens } from './state';
 import { describeElement, element, textElement, whenChanged } from './view';

@@ -5,7 +5,9 @@
 // the quantisation what-if are computed when asked for, each at most once per run.
 
 import * as ort from 'onnxruntime-node';
-import { wholeMap, type InputWindow, type KeySpan, type LayerOutliers, type LayerQuantisation, type MapViewport, type Thumbnails, type TokenInfo } from '../../shared/inspection';
+import {
+  wholeMap, type InputWindow, type KeySpan, type LayerOutliers, type LayerQuantisation, type LensLayer, type MapViewport, type Prediction, type Thumbnails, type TokenInfo,
+} from '../../shared/inspection';
 import { mapViews, type Interventions, type MapView, type ModelInfo } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../shared/needleTest';
 import { RunAnalysis, type AnalysisInputs } from './analysis';
@@ -25,17 +27,6 @@ export const HOVER_PREDICTIONS = 5;
  *  why a GPU provider was not used, if one was tried. */
 export interface EngineInfo extends ModelInfo, SessionInfo {
   dir: string;
-}
-
-export interface Prediction {
-  text: string;
-  prob: number;
-}
-
-/** The logit lens's predictions after one layer. */
-export interface LensLayer {
-  layer: number;
-  predictions: Prediction[];
 }
 
 /** What a run returns to the caller; offsets are UTF-16 positions in the inspected text. */

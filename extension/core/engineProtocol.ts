@@ -1,11 +1,11 @@
 // Requests and replies between the extension host and the engine child process. Both ends are this
 // project's own code; typed arrays cross with Node's 'advanced' (structured clone) serialization.
 
-import type { KeySpan, LayerOutliers, LayerQuantisation, MapViewport } from '../../shared/inspection';
+import type { KeySpan, LayerOutliers, LayerQuantisation, LensLayer, MapViewport, Prediction } from '../../shared/inspection';
 import type { Interventions, MapView } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
 import type { Reply } from '../../shared/requests';
-import type { EngineInfo, InspectionResult, LensLayer, Prediction, RunEstimate, RunName } from './engine';
+import type { EngineInfo, InspectionResult, RunEstimate, RunName } from './engine';
 import type { ProviderSetting } from './runtime';
 
 export type EngineRequest =

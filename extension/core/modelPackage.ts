@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { INTERVENTION_INPUTS, modelKindSchema, pairingSchema, requiredOutputs } from '../../shared/model';
+import { parseOrThrow } from '../../shared/schemas';
 import { PackageError } from './errors';
 import { sha256Of } from './hashCache';
 
@@ -161,8 +162,5 @@ async function readJson(file: string): Promise<unknown> {
 }
 
 function parse<T>(schema: z.ZodType<T>, data: unknown, file: string): T {
-  const result = schema.safeParse(data);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  throw new PackageError(`${file}: field '${issue.path.join('.') || '(root)'}': ${issue.message}`);
+  return parseOrThrow(schema, data, (field, problem) => new PackageError(`${file}: field '${field}': ${problem}`));
 }

@@ -5,6 +5,7 @@
 
 import { z } from 'zod';
 import definitionsJson from '../../shared/needles.json';
+import { parseOrThrow } from '../../shared/schemas';
 
 /** How a code style spells a key from its two words and random tag: CACHE_TIMEOUT_qzvk, apiToken_xwbe. */
 export const KEY_CASES = {
@@ -46,12 +47,7 @@ export type CodeStyle = NeedleDefinitions['code']['styles'][number];
 
 /** Checks the definitions; an Error names the bad field. */
 export function parseNeedleDefinitions(data: unknown): NeedleDefinitions {
-  const parsed = definitionsSchema.safeParse(data);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`shared/needles.json: ${issue.path.join('.')}: ${issue.message}; fix that field (git diff shows what changed from the committed file)`);
-  }
-  return parsed.data;
+  return parseOrThrow(definitionsSchema, data, (field, problem) => new Error(`shared/needles.json: ${field}: ${problem}; fix that field (git diff shows what changed from the committed file)`));
 }
 
 export const NEEDLES = parseNeedleDefinitions(definitionsJson);

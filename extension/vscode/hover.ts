@@ -3,7 +3,8 @@
 // settles on the top prediction, and (DIFF models) the λ its query row ran with.
 
 import * as vscode from 'vscode';
-import { decidedAtLayer, lambdaText } from '../../shared/protocol';
+import { decidedAtLayer } from '../../shared/inspection';
+import { lambdaText } from '../../shared/protocol';
 import { LensUnavailableError } from '../core/errors';
 import { isInspected, tokenRange, type ActiveInspection } from './activeInspection';
 import { lambdaAt } from './lambdaValues';

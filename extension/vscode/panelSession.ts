@@ -12,12 +12,11 @@
 
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
-import { wholeMap, type KeySpan, type MapViewport } from '../../shared/inspection';
+import { wholeMap, type KeySpan, type LensLayer, type MapViewport, type Prediction } from '../../shared/inspection';
 import { mapViews, modelInfoSchema, softmaxSubHeads, type ModelInfo } from '../../shared/model';
-import type { HostMessage, InspectionMeta, LensLayer, Pane, PanelSelection, PanelTab, WebviewMessage } from '../../shared/protocol';
-import { DEFAULT_MAP_CELLS } from '../../shared/protocol';
+import { DEFAULT_MAP_CELLS, type HostMessage, type InspectionMeta, type Pane, type PanelSelection, type PanelTab, type WebviewMessage } from '../../shared/protocol';
 import { alignToken } from '../core/alignTokens';
-import type { EngineInfo, InspectionResult, Prediction } from '../core/engine';
+import type { EngineInfo, InspectionResult } from '../core/engine';
 import type { EngineClient } from '../core/engineClient';
 import { CancelledError, LensUnavailableError, SupersededError } from '../core/errors';
 import { tokensOf, type ActiveInspection } from './activeInspection';
