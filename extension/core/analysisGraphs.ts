@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import blockSizing from '../../shared/attention.json';
+import { openSession } from './runtime';
 
 const GRAPH_FILES = {
   attentionMaps: 'attention_maps.onnx',
@@ -92,8 +93,7 @@ export class AnalysisGraphs {
   private session(name: GraphName): Promise<ort.InferenceSession> {
     let session = this.sessions.get(name);
     if (!session) {
-      session = ort.InferenceSession.create(path.join(graphsDir(), GRAPH_FILES[name]), {
-        executionProviders: ['cpu'],
+      session = openSession(path.join(graphsDir(), GRAPH_FILES[name]), 'cpu', {
         ...(this.threads ? { intraOpNumThreads: this.threads } : {}),
         // An arena without a memory pattern: runs reuse the arena's blocks (freed blocks of the
         // process's heap were not reused as well: +100 MB after a quantisation what-if).

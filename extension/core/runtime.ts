@@ -1,6 +1,7 @@
-// Runs a model package's inspection graph with onnxruntime-node: chooses the execution provider
-// (ONNX Runtime throws rather than falls back when a GPU provider cannot load, so we fall back
-// ourselves) and returns the outputs as typed arrays for batch 1.
+// Opens every ONNX Runtime session the extension runs (openSession) and runs a model package's
+// inspection graph with onnxruntime-node: chooses the execution provider (ONNX Runtime throws rather
+// than falls back when a GPU provider cannot load, so we fall back ourselves) and returns the
+// outputs as typed arrays for batch 1.
 
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -72,6 +73,16 @@ export function weightsSessionConfig(config: Pick<PackageConfig, 'weights_dtype'
   return sixteenBit ? { optimization: { disable_specified_optimizers: 'ConstantFolding' } } : {};
 }
 
+/** What a session is opened with beside its provider: each caller's own memory and thread settings. */
+export type SessionSettings = Omit<ort.InferenceSession.SessionOptions, 'executionProviders'>;
+
+/** An ONNX Runtime session of the graph at `modelPath` on one execution provider: every session
+ *  of the extension is opened here (createSession chooses the provider for the model's graph; the
+ *  lens and the analysis graphs run on the CPU). */
+export function openSession(modelPath: string, provider: string, settings: SessionSettings = {}): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(modelPath, { ...settings, executionProviders: [provider] });
+}
+
 /** A session on the first provider that loads, else on the CPU; `fallbackReason` says why each
  *  provider tried or skipped was not used (each reason is also logged). Given a package rather
  *  than a graph's path, the session keeps the package's 16-bit weights 16-bit (weightsSessionConfig). */
@@ -92,7 +103,7 @@ export async function createSession(
   skipped.forEach(fail);
   for (const provider of tries) {
     try {
-      const session = await ort.InferenceSession.create(modelPath, { executionProviders: [provider], extra });
+      const session = await openSession(modelPath, provider, { extra });
       return { session, info: withReasons(provider, failures) };
     } catch (err) {
       fail(`${provider} could not load: ${(err as Error).message.split('\n')[0]}`);
@@ -100,7 +111,7 @@ export async function createSession(
   }
   // Without a memory pattern, a run takes its tensors from the arena's free blocks; with one, the
   // second run at a length adds a block of the whole run's size beside them (+120 MB at 1,024 tokens).
-  const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'], enableMemPattern: false, extra });
+  const session = await openSession(modelPath, 'cpu', { enableMemPattern: false, extra });
   return { session, info: withReasons('cpu', failures) };
 }
 

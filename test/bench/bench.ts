@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineClient } from '../../extension/core/engineClient';
-import { createSession, type ProviderSetting } from '../../extension/core/runtime';
+import { createSession, openSession, type ProviderSetting } from '../../extension/core/runtime';
 import { loadTokenizer } from '../../extension/core/tokenizer';
 import { wholeMap } from '../../shared/inspection';
 import { DEFAULT_MAP_CELLS } from '../../shared/protocol';
@@ -152,7 +152,7 @@ async function main(): Promise<void> {
       });
     }
   }
-  const matmul = await ort.InferenceSession.create(subjects[0].info.matmul, { executionProviders: ['cpu'] });
+  const matmul = await openSession(subjects[0].info.matmul, 'cpu');
   const square = () => new ort.Tensor('float32', Float32Array.from({ length: 2048 * 2048 }, (_, i) => ((i * 7919) % 1000) / 1000), [2048, 2048]);
   const [a, b] = [square(), square()];
   const matmulTimes: number[] = [];
