@@ -32,7 +32,7 @@ export interface InspectorApi {
   lastNeedleTest(): NeedleTestRun | undefined;
   /** The last what-if posted to the panel. */
   lastWhatIf(): WhatIfFlow['last'];
-  /** Map, key-span, outlier and quantisation requests each model's engine has had so far. */
+  /** Map, key-span, logit lens, outlier and quantisation requests each model's engine has had so far. */
   engineRequests(): ReturnType<ModelEngines['requests']>;
   /** The entries Select Model… offers now (bundled and imported packages, then its actions). */
   modelChoices(): Promise<ModelChoice[]>;

@@ -6,9 +6,9 @@
 // another when the user zooms, pans or picks the pooling, and the host keeps it for every pane and
 // every later map of the run (a newer request makes an older one's answer stale: it is computed
 // but not posted). When the map's cells pool several query rows, the locked query's own row comes
-// with it ('queryRow'). The outliers and the quantisation what-if
-// are computed only when the panel says a tab that shows them is open, once per run and pane. It
-// also keeps the last messages, so that a panel shown again redraws without computing anything.
+// with it ('queryRow'). The logit lens is computed once per run and query. The outliers and the
+// quantisation what-if are computed only when the panel says a tab that shows them is open, once
+// per run and pane. It also keeps the last messages, so a panel shown again redraws at no cost.
 
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
@@ -28,6 +28,7 @@ import type { InspectorSettings } from './settings';
 import { alignViewport, fitsMap, poolRows, queryRowViewport } from './viewports';
 
 type PaneMessage<T extends 'map' | 'spans' | 'queryRow'> = Extract<HostMessage, { type: T }>;
+type LensMessage = Extract<HostMessage, { type: 'lens' }>;
 
 /** The viewport the panel's maps show, in the main run's tokens, and the panel's request that set
  *  it (0: the host's own, a new run's whole map). */
@@ -60,6 +61,8 @@ export class PanelSession {
   /** Settles when the current run's first maps and spans are shown: the statistics wait for it, so
    *  that the first map never waits for them. */
   private firstShown: Promise<unknown> = Promise.resolve();
+  /** The logit lens of a run's query token, computed (or computing) once. */
+  private lens: { runId: number; query: number; message: Promise<LensMessage> } | undefined;
 
   constructor(
     private readonly panel: InspectorPanel,
@@ -264,15 +267,27 @@ export class PanelSession {
     }
   }
 
-  /** Posts the logit lens at the locked query, or why the package has none. */
+  /** Posts the logit lens at the locked query, or why the package has none. It depends on the run
+   *  and the query alone: a layer, head or view switch posts the one computed before. */
   private async showLens(query: number, stale: () => boolean, signal?: AbortSignal): Promise<void> {
     const { runId } = this.current!;
+    if (this.lens?.runId !== runId || this.lens.query !== query) {
+      const message = this.computeLens(runId, query, signal);
+      this.lens = { runId, query, message };
+      message.catch(() => {
+        if (this.lens?.message === message) this.lens = undefined; // the next switch asks again
+      });
+    }
+    const message = await this.lens.message;
+    if (!stale()) this.post(message);
+  }
+
+  private async computeLens(runId: number, query: number, signal?: AbortSignal): Promise<LensMessage> {
     try {
-      const layers = await this.engines.model.request({ op: 'lens', token: query }, signal);
-      if (!stale()) this.post({ type: 'lens', runId, query, layers });
+      return { type: 'lens', runId, query, layers: await this.engines.model.request({ op: 'lens', token: query }, signal) };
     } catch (err) {
       if (!(err instanceof LensUnavailableError)) throw err;
-      if (!stale()) this.post({ type: 'lens', runId, query, layers: [], unavailable: err.message });
+      return { type: 'lens', runId, query, layers: [], unavailable: err.message };
     }
   }
 

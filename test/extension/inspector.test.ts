@@ -282,6 +282,21 @@ suite('inspection in the editor', () => {
     }
   });
 
+  test('the logit lens is computed once per query: a layer, head or view switch shows it again, another query computes its own', async () => {
+    const inspector = await api();
+    const count = () => inspector.engineRequests().model;
+    const before = count();
+    const { inspection } = await inspectSample('sample.py', 'def fibonacci', 'list[int]:');
+    const { runId, model, result } = inspection;
+    assert.equal(count().lens - before.lens, 1, 'the inspection computes the lens at its query');
+    await inspector.panelMessage({ type: 'select', runId, layer: model.nLayer - 1, head: model.nHead - 1 });
+    await inspector.panelMessage({ type: 'select', runId, view: 'a1' });
+    assert.ok(count().spans - before.spans >= 3, 'each switch computed its key spans (and posted the lens after them)');
+    assert.equal(count().lens - before.lens, 1, 'no switch computed the lens again');
+    await inspector.panelMessage({ type: 'lockQuery', pane: 'main', runId, query: result.query - 1 });
+    assert.equal(count().lens - before.lens, 2, 'another query computes its lens');
+  });
+
   test('the outliers and the quantisation what-if are computed only for a tab that shows them, once per run and pane', async () => {
     const inspector = await api();
     const editor = await openSample('sample.py');
