@@ -135,7 +135,6 @@ export const quantisationErrorSchema = z.object({
    *  or negative). */
   attentionError: z.number(),
 });
-export type QuantisationError = z.infer<typeof quantisationErrorSchema>;
 
 export const layerOutliersSchema = z.object({
   layer: indexSchema,

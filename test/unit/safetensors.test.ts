@@ -68,7 +68,6 @@ test('F32 tensors read back bit for bit, and entries point at their bytes', asyn
   assert.deepEqual({ ...entry, start: undefined, end: undefined }, { name: 'lm_head.weight', dtype: 'F32', shape: [2, 3], file, start: undefined, end: undefined });
   const bytes = readFileSync(file).subarray(entry.start, entry.end);
   assertSameValues(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)), [1, 2, 3, 4, 5, 6], 'bytes at [start, end)');
-  assert.equal(weights.totalFloat32Bytes(), (values.length + 6) * 4);
 });
 
 test('F16 tensors: float32 is rounded to nearest, ties to even, and read back as that half exactly', async () => {
@@ -129,7 +128,6 @@ test('a sharded checkpoint reads each tensor from the shard the index names', as
   assert.equal(weights.entry('model.layers.0.mlp.up_proj.weight').file, path.join(folder, shards[1]));
   assert.equal(weights.entry('lm_head.weight').file, path.join(folder, shards[2]));
   for (const [name, { shape, data }] of Object.entries(tensors)) assertSameValues(await weights.read(name, shape), data, name);
-  assert.equal(weights.totalFloat32Bytes(), (8 + 2 + 6 + 2 + 8) * 4);
   assert.throws(
     () => weights.entry('model.layers.1.input_layernorm.weight'),
     (err: Error) => err instanceof ImportError && ["'model.layers.1.input_layernorm.weight'", 'model.safetensors.index.json', ...shards].every((part) => err.message.includes(part)),

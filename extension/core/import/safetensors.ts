@@ -143,13 +143,6 @@ export class CheckpointWeights {
     }
     return entry;
   }
-
-  /** Bytes of float32 data all tensors take (for progress). */
-  totalFloat32Bytes(): number {
-    let total = 0;
-    for (const entry of this.entries.values()) total += elementCount(entry.shape) * 4;
-    return total;
-  }
 }
 
 /** The index's weight_map: tensor name -> shard file name inside the folder. */
