@@ -1,4 +1,4 @@
-// Entry point of the engine child process: answers EngineRequests from the parent.
+// Entry point of the engine child process (engineClient.ts): answers EngineRequests from the host.
 
 import { answer, type RequestMessage } from '../../shared/requests';
 import { Engine } from './engine';
