@@ -18,7 +18,7 @@ import {
   attentionShares, continuationOf, documentLengths, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, planTrials, summariseNeedleTrials, type NeedleRun,
 } from './needles';
 import { StatisticsClient } from './statisticsClient';
-import { createSession, openSession, runModel, weightsSessionConfig, type ProviderSetting, type RunOutputs, type SessionInfo } from './runtime';
+import { createSession, openSession, runModel, weightsSessionSettings, type ProviderSetting, type RunOutputs, type SessionInfo } from './runtime';
 import { loadTokenizer, type Encoding, type TextTokenizer } from './tokenizer';
 
 export const HOVER_PREDICTIONS = 5;
@@ -267,8 +267,8 @@ export class Engine {
     // Without pre-packing, the lens reads the LM head where the weights file is mapped (an imported
     // package's weights.bin) instead of packing a private copy of it, which for a large vocabulary
     // is a second LM head in memory (250 MiB at 64k × 1,024); a lens run multiplies only one row per layer.
-    // A 16-bit head is widened per run, not folded into a float32 copy (weightsSessionConfig).
-    return openSession(lensPath, 'cpu', { extra: { session: { disable_prepacking: '1' }, ...weightsSessionConfig(this.pkg.config) } });
+    // A 16-bit head is widened per run, not folded into a float32 copy (weightsSessionSettings).
+    return openSession(lensPath, 'cpu', weightsSessionSettings(this.pkg.config, { session: { disable_prepacking: '1' } }));
   }
 
   /** A viewport of a view's map pooled to at most viewport.rows x viewport.cols cells; without

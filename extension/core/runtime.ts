@@ -62,15 +62,17 @@ export function currentProviderEnv(): ProviderEnv {
   };
 }
 
-/** Session config entries (SessionOptions.extra) for a package's graphs. A package with 16-bit
- *  weights widens each where it is used (a Cast of the initializer), and ONNX Runtime's constant
- *  folding would turn every such Cast into a float32 initializer when the session is created: the
- *  whole model a second time, twice its size. Only that optimiser is turned off: with all of them
- *  off (level 'disabled') a run of the 110M bench model took twice as long, and the 1B one peaked
- *  1.6 GB higher at 1,024 tokens. */
-export function weightsSessionConfig(config: Pick<PackageConfig, 'weights_dtype'>): { optimization?: Record<string, string> } {
+/** How a package's graphs are opened for its weights. A package with 16-bit weights widens each
+ *  where it is used (a Cast of the initializer), and ONNX Runtime's constant folding would turn every
+ *  such Cast into a float32 initializer when the session is created: the whole model a second time,
+ *  twice its size. Only that optimiser is turned off: with all of them off (level 'disabled') a run
+ *  of the 110M bench model took twice as long, and the 1B one peaked 1.6 GB higher at 1,024 tokens.
+ *  Nor does such a session keep an arena: the widened copies, freed layer by layer, piled up in it
+ *  (the 1B model at 256 tokens peaked at 3,444 MiB with one, 2,356 without; its run's CPU time
+ *  +4%). `extra` joins the caller's own config entries. */
+export function weightsSessionSettings(config: Pick<PackageConfig, 'weights_dtype'>, extra: Record<string, unknown> = {}): SessionSettings {
   const sixteenBit = config.weights_dtype === 'bfloat16' || config.weights_dtype === 'float16';
-  return sixteenBit ? { optimization: { disable_specified_optimizers: 'ConstantFolding' } } : {};
+  return sixteenBit ? { enableCpuMemArena: false, extra: { ...extra, optimization: { disable_specified_optimizers: 'ConstantFolding' } } } : { extra };
 }
 
 /** What a session is opened with beside its provider: each caller's own memory and thread settings. */
@@ -85,7 +87,7 @@ export function openSession(modelPath: string, provider: string, settings: Sessi
 
 /** A session on the first provider that loads, else on the CPU; `fallbackReason` says why each
  *  provider tried or skipped was not used (each reason is also logged). Given a package rather
- *  than a graph's path, the session keeps the package's 16-bit weights 16-bit (weightsSessionConfig). */
+ *  than a graph's path, the session keeps the package's 16-bit weights 16-bit (weightsSessionSettings). */
 export async function createSession(
   model: string | Pick<ModelPackage, 'modelPath' | 'config'>,
   setting: ProviderSetting,
@@ -93,7 +95,7 @@ export async function createSession(
   env: ProviderEnv = currentProviderEnv(),
 ): Promise<{ session: ort.InferenceSession; info: SessionInfo }> {
   const modelPath = typeof model === 'string' ? model : model.modelPath;
-  const extra = typeof model === 'string' ? {} : weightsSessionConfig(model.config);
+  const weights = typeof model === 'string' ? {} : weightsSessionSettings(model.config);
   const { tries, skipped } = gpuCandidates(setting, env);
   const failures: string[] = [];
   const fail = (reason: string) => {
@@ -103,7 +105,7 @@ export async function createSession(
   skipped.forEach(fail);
   for (const provider of tries) {
     try {
-      const session = await openSession(modelPath, provider, { extra });
+      const session = await openSession(modelPath, provider, weights);
       return { session, info: withReasons(provider, failures) };
     } catch (err) {
       fail(`${provider} could not load: ${(err as Error).message.split('\n')[0]}`);
@@ -111,7 +113,7 @@ export async function createSession(
   }
   // Without a memory pattern, a run takes its tensors from the arena's free blocks; with one, the
   // second run at a length adds a block of the whole run's size beside them (+120 MB at 1,024 tokens).
-  const session = await openSession(modelPath, 'cpu', { enableMemPattern: false, extra });
+  const session = await openSession(modelPath, 'cpu', { enableMemPattern: false, ...weights });
   return { session, info: withReasons('cpu', failures) };
 }
 
