@@ -2,11 +2,15 @@
 // of webview) the map, its legend and the key spans are all in view; at 200 px each is in view or
 // named by the "more below" cue, which scrolls to it, and no tab is taller than the panel without
 // the cue; the overview's context menu opened on the rightmost and the lowest thumbnails stays inside
-// the panel. Screenshots in test-results/e2e/panel-size/.
+// the panel; Inspect on a binary file or from the Welcome page says why in the panel's banner.
+// Screenshots in test-results/e2e/panel-size/.
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
-import { drawnMap, inspectText, ofRun, packageShape, startSession, webviewFrame, type Session } from './harness';
+import { pickFromQuickInput } from '../vscode/server';
+import { drawnMap, inspectText, ofRun, packageShape, runCommand, startSession, webviewFrame, type Session } from './harness';
 import { panelFrame, setWebviewHeight, waitInPanel, waitInView } from './panelLayout';
 
 const SELECTED = 'def fibonacci(n: int) -> list[int]:';
@@ -109,4 +113,25 @@ test("the overview's context menu stays inside the panel at its right and bottom
     await page.keyboard.press('Escape');
     await webviewFrame(page).locator('#head-menu').waitFor({ state: 'hidden' });
   }
+});
+
+test('Inspect on a binary file, or from the Welcome page, says why in the panel banner', async () => {
+  const { page } = session;
+  const banner = webviewFrame(page).locator('#error-banner:not([hidden])');
+  fs.writeFileSync(path.join(session.runDir, 'workspace', 'image.bin'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0x0d, 0xff, 0xfe, 0, 1, 2, 3]));
+  // VS Code shows a binary file as a note, not in a text editor.
+  await pickFromQuickInput(page, 'Control+P', 'image.bin', 'image.bin');
+  await page.locator('.tab.active', { hasText: 'image.bin' }).waitFor();
+  await runCommand(page, 'DiffTransformer: Inspect File');
+  await banner.filter({ hasText: 'image.bin is not shown as text' }).waitFor();
+  assert.match(await banner.innerText(), /last inspection that succeeded/, 'the map shown is said to be the last one that worked');
+  await session.screenshot('banner-binary');
+
+  await runCommand(page, 'Help: Welcome');
+  await page.locator('.tab.active', { hasText: 'Welcome' }).waitFor();
+  await runCommand(page, 'DiffTransformer: Inspect File');
+  await banner.filter({ hasText: 'no active editor' }).waitFor();
+  assert.doesNotMatch(await banner.innerText(), /image\.bin/, "the binary file's error is replaced by the new one");
+  await session.screenshot('banner-welcome');
+  await runCommand(page, 'View: Close All Editors');
 });
