@@ -1,5 +1,5 @@
-// Flows started with the panel in a state of its own, inside the extension host against the real
-// vscode API and the bundled models: the Needle Test run from a maximised panel.
+// Flows a user trips on, inside the extension host against the real vscode API and the bundled
+// models: the Needle Test run from a maximised panel, Inspect File's query at the cursor.
 /// <reference types="mocha" />
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
@@ -26,5 +26,26 @@ suite('flows from the panel', () => {
     const scratchTabs = vscode.window.tabGroups.all.flatMap((group) => group.tabs).filter((tab) => tab.input instanceof vscode.TabInputText && tab.input.uri.toString() === run.scratch.uri.toString());
     assert.equal(scratchTabs.length, 1, 'the scratch copy is open');
     assert.deepEqual(emptyGroups().map((group) => group.viewColumn), [], 'no editor group is left empty');
+  });
+
+  test("Inspect File locks the query at the cursor, past whitespace: on the trailing newline's line, the last token", async () => {
+    const inspector = await api();
+    const editor = await openSample('sample.py');
+    const text = editor.document.getText();
+    assert.ok(text.endsWith('\n'), 'the sample ends with a newline');
+    const queryEnd = async (cursor: number) => {
+      editor.selection = new vscode.Selection(editor.document.positionAt(cursor), editor.document.positionAt(cursor));
+      const before = inspector.lastInspection()?.runId;
+      await vscode.commands.executeCommand('difftransformer.inspectFile');
+      const inspection = inspector.lastInspection();
+      assert.ok(inspection && inspection.runId !== before && inspection.baseOffset === 0, 'Inspect File ran the whole document');
+      return inspection.result.tokens[inspection.result.query].end;
+    };
+    assert.equal(await queryEnd(text.length), text.trimEnd().length, 'the cursor after the trailing newline: the last token before it');
+    assert.equal(await queryEnd(0), text.trimEnd().length, 'the cursor at the start (as a file opens): the last token');
+    const afterName = text.indexOf('def fibonacci') + 'def fibonacci'.length;
+    assert.equal(await queryEnd(afterName), afterName, 'the cursor after a name: the token before it');
+    const afterDef = text.indexOf('def fibonacci') + 'def'.length;
+    assert.equal(await queryEnd(afterDef + 1), afterDef, 'the cursor after a space: the token before the space');
   });
 });
