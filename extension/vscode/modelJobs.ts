@@ -64,7 +64,8 @@ export class ModelJobs implements vscode.Disposable {
   }
 
   private problemWith(text: string): string | undefined {
-    if (text.trim().length === 0) return 'there is no text to inspect: select some code or text (or open a file that is not empty).';
+    if (text.length === 0) return 'there is no text to inspect: select some code or text (or open a file that is not empty).';
+    if (text.trim().length === 0) return 'the text is only whitespace (spaces, tabs, line breaks): select some code or text for the model to attend to.';
     if (text.includes('\u0000')) return 'this looks like a binary file (it contains NUL characters); inspect a text file.';
     const limit = this.settings.maxFileBytes();
     const bytes = Buffer.byteLength(text, 'utf8');
