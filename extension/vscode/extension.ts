@@ -13,6 +13,7 @@ import { InspectionHover } from './hover';
 import { InspectionRunner } from './inspections';
 import { ModelJobs } from './modelJobs';
 import { ModelImporter, type ImportCommandOptions } from './importModel';
+import { watchModelSettings } from './modelSetting';
 import { modelChoices, selectModel, type ModelChoice } from './modelPicker';
 import { NeedleTestFlow, type NeedleTestRun } from './needleFlow';
 import { InspectorPanel, PANEL_VIEW_ID, type PanelRequest } from './panel';
@@ -100,6 +101,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     needleTest,
     panel,
     new LiveMode(session, inspections, settings),
+    watchModelSettings(settings, log),
     panel.onDidReceiveMessage((message) => void onPanelMessage(message)),
     engines.onDidSelectModel((model) => {
       session.discardRun(model);

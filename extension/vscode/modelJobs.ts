@@ -5,6 +5,7 @@
 
 import * as vscode from 'vscode';
 import { CancelledError } from '../core/engineClient';
+import { offerModelFix } from './modelSetting';
 import type { PanelSession } from './panelSession';
 import type { InspectorSettings } from './settings';
 import type { InspectorStatusBar } from './statusBar';
@@ -77,10 +78,7 @@ export class ModelJobs implements vscode.Disposable {
     this.log.error(err.message);
     this.session.post({ type: 'error', message: err.message });
     this.status.showError(err.message);
-    void vscode.window.showErrorMessage(`DiffTransformer: ${err.message}`, 'Select Model…', 'Show Log').then((choice) => {
-      if (choice === 'Select Model…') void vscode.commands.executeCommand('difftransformer.selectModel');
-      if (choice === 'Show Log') this.log.show();
-    });
+    void offerModelFix(err.message, this.settings, this.log);
   }
 
   dispose(): void {
