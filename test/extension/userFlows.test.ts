@@ -1,5 +1,6 @@
 // Flows a user trips on, inside the extension host against the real vscode API and the bundled
-// models: the Needle Test run from a maximised panel, Inspect File's query at the cursor.
+// models: the Needle Test run from a maximised panel, Inspect File's query at the cursor, the test
+// fixtures in Select Model's list.
 /// <reference types="mocha" />
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
@@ -8,7 +9,7 @@ import { api, openSample } from './helpers';
 /** The editor groups that hold no editor. */
 const emptyGroups = () => vscode.window.tabGroups.all.filter((group) => group.tabs.length === 0);
 
-suite('flows from the panel', () => {
+suite('flows a user trips on', () => {
   teardown(async () => {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
@@ -47,5 +48,22 @@ suite('flows from the panel', () => {
     assert.equal(await queryEnd(afterName), afterName, 'the cursor after a name: the token before it');
     const afterDef = text.indexOf('def fibonacci') + 'def'.length;
     assert.equal(await queryEnd(afterDef + 1), afterDef, 'the cursor after a space: the token before the space');
+  });
+
+  test('Select Model lists the random-weight test fixtures apart from the trained models, labelled so', async () => {
+    const choices = await (await api()).modelChoices();
+    const labels = choices.map((choice) => choice.label);
+    const fixtures = labels.indexOf('test fixtures (untrained)');
+    assert.ok(fixtures > 0, `a separator heads the test fixtures: ${labels.join(', ')}`);
+    for (const name of ['tiny-diff', 'tiny-baseline']) {
+      const at = labels.indexOf(name);
+      assert.ok(at > fixtures, `${name} is under the test fixtures' separator: ${labels.join(', ')}`);
+      assert.match(String(choices[at].description), /test fixture: untrained, random weights/);
+    }
+    for (const name of ['code-diff', 'code-baseline']) {
+      const at = labels.indexOf(name);
+      assert.ok(at >= 0 && at < fixtures, `the trained ${name} comes first: ${labels.join(', ')}`);
+      assert.doesNotMatch(String(choices[at].description), /untrained/);
+    }
   });
 });
