@@ -159,7 +159,7 @@ test('the overview is one tab stop; the arrows move within it and Enter opens a 
   assert.deepEqual(await tabStop.evaluate((element) => [element.getAttribute('data-layer'), element.getAttribute('data-head')]), [String(target.layer), String(target.head)], 'the tab stop moved with the focus');
 });
 
-test('the accessibility tree names the map, the controls, the overview and the live region', async () => {
+test('the accessibility tree names the map, the controls, the overview, the logit lens and the live region', async () => {
   const { page } = session;
   const frame = webviewFrame(page);
   const { layer, head, view } = await drawnMap(page, '#heatmap', runId);
@@ -175,6 +175,7 @@ test('the accessibility tree names the map, the controls, the overview and the l
     `option "layer ${layer} head ${head}`,
     'button "View as table"',
     'status: query ',
+    'table "Logit lens at query ',
   ];
   for (const entry of expected) assert.ok(snapshot.includes(entry), `the accessibility tree has ${entry}:\n${snapshot}`);
 });
