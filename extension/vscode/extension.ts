@@ -137,7 +137,11 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     command('cancel', () => jobs.cancel()),
     command('openSample', async () => {
       // The walkthrough's sample ships in the extension's folder: read-only, so that copy stays as shipped.
-      await vscode.window.showTextDocument(vscode.Uri.joinPath(context.extensionUri, 'media', 'walkthrough', 'sample.py'));
+      // From the walkthrough (no text editor's tab active) it opens beside it: the walkthrough stays open
+      // for its next steps.
+      const fromWalkthrough = !(vscode.window.tabGroups.activeTabGroup.activeTab?.input instanceof vscode.TabInputText);
+      const sample = vscode.Uri.joinPath(context.extensionUri, 'media', 'walkthrough', 'sample.py');
+      await vscode.window.showTextDocument(sample, { viewColumn: fromWalkthrough ? vscode.ViewColumn.Beside : undefined, preview: false });
       await vscode.commands.executeCommand('workbench.action.files.setActiveEditorReadonlyInSession');
     }),
     command('revealTokens', (runId: number, first: number, end: number) => highlights.reveal(session.inspection, runId, first, end)),

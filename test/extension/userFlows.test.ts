@@ -1,10 +1,21 @@
 // Flows a user trips on, inside the extension host against the real vscode API and the bundled
 // models: the Needle Test run from a maximised panel, Inspect File's query at the cursor, the test
-// fixtures in Select Model's list.
+// fixtures in Select Model's list, Open Sample from the walkthrough.
 /// <reference types="mocha" />
 import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { api, openSample } from './helpers';
+import { api, EXTENSION_ID, openSample } from './helpers';
+
+/** Waits (checking every 50 ms, at most 30 s) until `found()` gives something, and returns it. */
+async function until<T>(found: () => T | undefined, what: string): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (let value = found(); ; value = found()) {
+    if (value !== undefined) return value;
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 /** The editor groups that hold no editor. */
 const emptyGroups = () => vscode.window.tabGroups.all.filter((group) => group.tabs.length === 0);
@@ -65,5 +76,14 @@ suite('flows a user trips on', () => {
       assert.ok(at >= 0 && at < fixtures, `the trained ${name} comes first: ${labels.join(', ')}`);
       assert.doesNotMatch(String(choices[at].description), /untrained/);
     }
+  });
+
+  test('Open Sample from the walkthrough opens the sample beside it and leaves the walkthrough open', async () => {
+    await vscode.commands.executeCommand('workbench.action.openWalkthrough', `${EXTENSION_ID}#gettingStarted`, false);
+    const walkthrough = () => vscode.window.tabGroups.all.flatMap((group) => group.tabs).find((tab) => !(tab.input instanceof vscode.TabInputText) && tab.label.length > 0);
+    const tab = await until(() => (vscode.window.tabGroups.activeTabGroup.activeTab === walkthrough() ? walkthrough() : undefined), 'the walkthrough to be the active tab');
+    await vscode.commands.executeCommand('difftransformer.openSample');
+    assert.equal(path.basename(vscode.window.activeTextEditor?.document.uri.fsPath ?? ''), 'sample.py', 'the sample is the active editor');
+    assert.ok(walkthrough(), `the walkthrough (${tab.label}) is still open`);
   });
 });
