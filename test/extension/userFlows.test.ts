@@ -1,6 +1,6 @@
 // Flows a user trips on, inside the extension host against the real vscode API and the bundled
 // models: the Needle Test run from a maximised panel, Inspect File's query at the cursor, the test
-// fixtures in Select Model's list, Open Sample from the walkthrough.
+// fixtures in Select Model's list, Open Sample from the walkthrough, CJK tokens split into bytes.
 /// <reference types="mocha" />
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -85,5 +85,31 @@ suite('flows a user trips on', () => {
     await vscode.commands.executeCommand('difftransformer.openSample');
     assert.equal(path.basename(vscode.window.activeTextEditor?.document.uri.fsPath ?? ''), 'sample.py', 'the sample is the active editor');
     assert.ok(walkthrough(), `the walkthrough (${tab.label}) is still open`);
+  });
+
+  test('tokens that start mid-character (a CJK character split into bytes) reveal that character, as its hover shows it', async () => {
+    const inspector = await api();
+    const document = await vscode.workspace.openTextDocument({ content: '# 中文注释\nx = 1\n', language: 'python' });
+    const editor = await vscode.window.showTextDocument(document);
+    editor.selection = new vscode.Selection(0, 0, 0, 0);
+    const before = inspector.lastInspection()?.runId;
+    await vscode.commands.executeCommand('difftransformer.inspectFile');
+    const inspection = inspector.lastInspection()!;
+    assert.notEqual(inspection.runId, before, 'Inspect File ran');
+    const { tokens } = inspection.result;
+    // The first byte fragment: an empty offset range right after the token holding its character.
+    const fragment = tokens.findIndex((token, index) => index > 1 && token.start === token.end);
+    assert.ok(fragment > 1 && /^\\x[0-9A-F]{2}$/.test(tokens[fragment].text), `the text has a byte fragment: ${JSON.stringify(tokens.map((t) => t.text))}`);
+    const character = tokens[fragment].start - 1;
+    assert.equal(document.getText().slice(character, character + 1), '中');
+    const spanEnd = tokens.findIndex((token, index) => index > fragment && token.end > token.start) + 1;
+
+    await vscode.commands.executeCommand('difftransformer.revealTokens', inspection.runId, fragment, spanEnd);
+    const revealed = [document.offsetAt(editor.selection.start), document.offsetAt(editor.selection.end)];
+    assert.deepEqual(revealed, [character, tokens[spanEnd - 1].end], 'the span starts at the character its first bytes belong to');
+    const [hover] = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', document.uri, document.positionAt(character));
+    assert.ok(hover?.range, 'the character has a hover');
+    assert.equal(document.offsetAt(hover.range.start), revealed[0], 'the hover and the revealed span start at the same character');
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 });
