@@ -3,3 +3,9 @@
 export class ImportError extends Error {
   override name = 'ImportError';
 }
+
+/** Weights that hold NaN or Inf, refused unless the import allows them (allowNonFinite; the CLI's
+ *  --allow-non-finite): the caller may ask the user and import again with them allowed. */
+export class NonFiniteWeightsError extends ImportError {
+  override name = 'NonFiniteWeightsError';
+}
