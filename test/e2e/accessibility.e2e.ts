@@ -12,7 +12,7 @@ import { Engine, type InspectionResult } from '../../extension/core/engine';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import type { MapView } from '../../shared/model';
 import { assertClose } from '../support/tolerance';
-import { drawnMap, inspectText, modelsFolder, ofRun, packageShape, runCommand, startSession, webviewFrame, type Session } from './harness';
+import { drawnMap, inspectText, modelsFolder, ofRun, packageShape, PANEL_IFRAME, runCommand, startSession, webviewFrame, type Session } from './harness';
 
 const SELECTED = 'numbers.append(numbers[-1] + numbers[-2])';
 /** The view names the panel shows (webview/format.ts). */
@@ -193,7 +193,7 @@ test('the panel in a high-contrast, a dark and a light theme', async () => {
     await frame.locator(`body.${bodyClass}`).waitFor({ state: 'attached' });
     await frame.locator('#heatmap').focus();
     await repaintedInTheme(frame.locator('#heatmap'));
-    await page.locator('iframe.webview.ready').screenshot({ path: path.join(session.runDir, `theme-${bodyClass}.png`) });
+    await page.locator(PANEL_IFRAME).screenshot({ path: path.join(session.runDir, `theme-${bodyClass}.png`) });
   }
   await runCommand(page, 'View: Toggle Maximized Panel');
 });

@@ -2,7 +2,7 @@
 // waiting for a condition inside it, and sizing the bottom panel by dragging its sash.
 import assert from 'node:assert/strict';
 import type { Frame, Page } from 'playwright-core';
-import { webviewFrame, type Session } from './harness';
+import { PANEL_IFRAME, webviewFrame, type Session } from './harness';
 
 /** How long a layout may take to follow a resize on a loaded machine. */
 const SETTLE_MS = 30_000;
@@ -48,7 +48,7 @@ export async function setPanelHeight(page: Page, height: number): Promise<void> 
 /** Sizes the bottom panel so that the inspector's webview (the panel less its title bar) is
  *  `height` px tall. */
 export async function setWebviewHeight(page: Page, height: number): Promise<void> {
-  const webviewHeight = async () => (await page.locator('iframe.webview.ready').boundingBox())!.height;
+  const webviewHeight = async () => (await page.locator(PANEL_IFRAME).boundingBox())!.height;
   const titleBar = (await page.locator('.part.panel').boundingBox())!.height - (await webviewHeight());
   await setPanelHeight(page, height + titleBar);
   const frame = await panelFrame(page);
