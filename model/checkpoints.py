@@ -29,7 +29,7 @@ import torch
 
 from model.export import reference_outputs
 from model.fixtures import FIXTURE_TOKENIZER, GOLDEN_TEXT, REPO
-from model.hf_reference import REFERENCES, contract_outputs
+from model.hf_reference import REFERENCES, TRANSFORMERS_TOKEN_DEFAULTS, config_token_id, contract_outputs
 from model.model import ModelConfig, Transformer
 from model.package import PackageError, load_package, load_tokenizer
 
@@ -137,16 +137,18 @@ def diff_transformer_config(cfg: ModelConfig, bos_id: int, dtype: str) -> dict:
 
 
 def model_config(config: dict) -> ModelConfig:
-    """The model.py config of a diff_transformer config.json; refuses fields model.py cannot run."""
+    """The model.py config of a diff_transformer config.json (token ids left out: transformers' defaults);
+    refuses fields model.py cannot run."""
     cfg = ModelConfig(kind="diff", variant=f"v{config['diff_version']}", vocab_size=config["vocab_size"],
                       n_layer=config["num_hidden_layers"], n_head=config["num_attention_heads"],
                       n_kv_head=config["num_key_value_heads"], n_embd=config["hidden_size"],
                       max_seq_len=config["max_position_embeddings"], rope_theta=config["rope_theta"],
                       norm_eps=config["rms_norm_eps"], tie_embeddings=config["tie_word_embeddings"])
-    runnable = diff_transformer_config(cfg, config["bos_token_id"], config["torch_dtype"])
+    runnable = diff_transformer_config(cfg, config_token_id(config, "bos_token_id"), config["torch_dtype"])
     for field, value in runnable.items():
-        if config.get(field) != value:
-            raise ValueError(f"config.json: field '{field}' is {config.get(field)!r}; model/model.py runs {value!r}")
+        given = config_token_id(config, field) if field in TRANSFORMERS_TOKEN_DEFAULTS else config.get(field)
+        if given != value:
+            raise ValueError(f"config.json: field '{field}' is {given!r}; model/model.py runs {value!r}")
     return cfg
 
 
@@ -386,7 +388,7 @@ def write_checkpoint(fmt: str, out: Path, *, dtype: str = "float32", shards: int
         plan = plant_retrieval(plan, *retrieval)
     if text is None:
         text = SHORT_TEXT if size in ("100m", "1b") else GOLDEN_TEXT
-    ids = [plan.config["bos_token_id"]] + load_tokenizer(plan.tokenizer).encode(text)
+    ids = [config_token_id(plan.config, "bos_token_id")] + load_tokenizer(plan.tokenizer).encode(text)
     if len(ids) > plan.config["max_position_embeddings"]:
         raise PackageError(f"--text is {len(ids)} tokens with the BOS; the model takes {plan.config['max_position_embeddings']}")
     if len(ids) > (plan.config.get("sliding_window") or len(ids)):

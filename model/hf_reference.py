@@ -25,6 +25,17 @@ from model.model import THUMBNAIL_SIZE, lambda_init_for, pooling_matrix
 ROPE_TYPES = ("default", "linear", "llama3")
 
 
+# transformers' LlamaConfig (and DiffLlamaConfig's, MistralConfig's) token ids where config.json
+# leaves them out, as the importer reads them (TRANSFORMERS_BOS_TOKEN_ID in
+# extension/core/import/architecture.ts).
+TRANSFORMERS_TOKEN_DEFAULTS = {"bos_token_id": 1, "eos_token_id": 2}
+
+
+def config_token_id(config: dict, field: str) -> int:
+    """config.json's bos_token_id or eos_token_id, transformers' default where it is absent or null."""
+    return config_field(config, field, TRANSFORMERS_TOKEN_DEFAULTS[field])
+
+
 def config_field(config: dict, field: str, default=None):
     """config[field], or default when the field is absent; a required field (no default) must be there."""
     if field in config and config[field] is not None:

@@ -110,7 +110,7 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('busy'), message: z.string() }),
   z.object({ type: z.literal('error'), message: z.string() }),
   z.object({ type: z.literal('cleared') }),
-  /** The run's text was edited (live mode): what the panel shows is of the text before the edit. */
+  /** The run's text was edited since: what the panel shows is of the text before the edit. */
   z.object({ type: z.literal('stale'), ...run, message: z.string() }),
   /** A new run (or the current one again, for a panel shown again) and the host's selection for it. */
   z.object({ type: z.literal('inspection'), meta: inspectionMetaSchema, thumbnails: thumbnailsSchema, selection: panelSelectionSchema }),
@@ -167,7 +167,7 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
     ...viewportAnswer,
     main: whatIfSideSchema,
     whatIf: whatIfSideSchema,
-    /** Per token, the what-if's surprisal minus the unmodified run's (nats; 0 for BOS): positive =
+    /** Per token, the what-if's surprisal minus the unmodified run's (bits; 0 for BOS): positive =
      *  the token became more surprising. */
     surprisalDelta: float32ArraySchema,
   }),

@@ -78,7 +78,9 @@ export function drawLegend(
   context.lineWidth = 1;
   context.strokeRect(x + 0.5, barTop + 0.5, width - 1, barHeight - 1);
 
-  drawText(context, theme, caption, x, y + 11, { size: 11, maxWidth: width });
+  const fitted = fitCaption(context, theme, caption, width);
+  drawText(context, theme, fitted.text, x, y + 11, { size: fitted.size });
+  context.font = themeFont(theme, 11);
   const axis = scaleLinear().domain([scale.min, scale.max]).range([x, x + width]);
   const format = axis.tickFormat(5);
   context.textBaseline = 'top';
@@ -88,4 +90,21 @@ export function drawLegend(
     context.textAlign = at - x < 12 ? 'left' : x + width - at < 12 ? 'right' : 'center';
     context.fillText(format(tick).replace('-', '−'), at, barTop + barHeight + 4);
   }
+}
+
+/** Legend captions are drawn at 11 px, down to 9 px where that fits the width; past that cut with an
+ *  ellipsis (the legend's tooltip has it whole), never squeezed sideways into unreadable glyphs. */
+const CAPTION_SIZES = [11, 10, 9];
+
+function fitCaption(context: CanvasRenderingContext2D, theme: Theme, caption: string, width: number): { text: string; size: number } {
+  const fits = (text: string, size: number) => {
+    context.font = themeFont(theme, size);
+    return context.measureText(text).width <= width;
+  };
+  for (const size of CAPTION_SIZES) if (fits(caption, size)) return { text: caption, size };
+  const size = CAPTION_SIZES[CAPTION_SIZES.length - 1];
+  const chars = [...caption];
+  let kept = chars.length;
+  while (kept > 0 && !fits(`${chars.slice(0, kept).join('').trimEnd()}…`, size)) kept--;
+  return { text: `${chars.slice(0, kept).join('').trimEnd()}…`, size };
 }

@@ -516,7 +516,9 @@ export class HeatmapView {
     if (!this.map || !this.scale) return;
     const width = Math.max(160, Math.min(this.frame.clientWidth - 8, 480));
     const context = sizeCanvas(this.legend, width, LEGEND_HEIGHT);
-    drawLegend(context, this.theme, this.scale, legendCaption(this.map, this.scale), 0, 0, width);
+    const caption = legendCaption(this.map, this.scale);
+    this.legend.title = caption; // whole, where the canvas cuts it
+    drawLegend(context, this.theme, this.scale, caption, 0, 0, width);
   }
 
   /** The token pair under a client position, in the target viewport (undefined outside it). */

@@ -10,7 +10,7 @@
 import type { Histogram, LayerOutliers, TokenInfo } from '../shared/inspection';
 import { quantTopLevel, type QuantBits } from '../shared/model';
 import type { InspectionMeta } from '../shared/protocol';
-import { drawText, fillBackground, sizeCanvas } from './canvas';
+import { drawText, fillBackground, sizeCanvas, themeFont } from './canvas';
 import type { Theme } from './colors';
 import { formatValue, visibleTextElement } from './format';
 import { describeElement, element, textElement, whenChanged } from './view';
@@ -195,9 +195,9 @@ function statistics(histogram: Histogram): string {
   return `top-1 ${formatValue(histogram.top1)}, top-10 ${formatValue(histogram.top10)}, median ${formatValue(histogram.median)}`;
 }
 
-/** One histogram: title, statistics, bars of log10(1 + count), |value| axis from 0 to axisEnd,
- *  marks at the median, the top-10 value and (short of the axis end) top-1, and the levels of a
- *  quantisation grid if given. */
+/** One histogram: title, statistics, bars of log10(1 + count) with count ticks, |value| axis from 0
+ *  to axisEnd, marks at the median, the top-10 value and (short of the axis end) top-1, and the
+ *  levels of a quantisation grid if given. */
 function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histogram, title: string, width: number, axisEnd: number, grid?: QuantGrid): void {
   const context = sizeCanvas(canvas, width, CANVAS_HEIGHT);
   fillBackground(context, theme, width, CANVAS_HEIGHT);
@@ -238,6 +238,7 @@ function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histo
     context.globalAlpha = 1;
   }
 
+  drawCountTicks(context, theme, largest, plotBottom, plotHeight);
   context.fillStyle = theme.mutedForeground;
   context.fillRect(0, plotBottom, width, 1);
   context.textBaseline = 'top';
@@ -246,4 +247,23 @@ function drawHistogram(canvas: HTMLCanvasElement, theme: Theme, histogram: Histo
   context.fillText(formatValue(low + span), width, plotBottom + 3);
   context.textAlign = 'center';
   context.fillText('|value| (log count)', width / 2, plotBottom + 3);
+}
+
+/** Ticks of the count axis at 1, 10, 100… up to the largest bar (its height log10(1 + count) of
+ *  `largest`), labelled inside the plot's left edge over a halo of the background so that the bars
+ *  under them stay apart from the numbers. */
+function drawCountTicks(context: CanvasRenderingContext2D, theme: Theme, largest: number, plotBottom: number, plotHeight: number): void {
+  context.font = themeFont(theme, 10);
+  context.textAlign = 'left';
+  context.textBaseline = 'middle';
+  context.lineWidth = 3;
+  context.strokeStyle = theme.background;
+  for (let count = 1; Math.log10(1 + count) <= largest + 1e-9; count *= 10) {
+    const y = Math.round(plotBottom - (Math.log10(1 + count) / largest) * plotHeight);
+    const label = count >= 1000 ? `${count / 1000}k` : String(count);
+    context.fillStyle = theme.mutedForeground;
+    context.fillRect(0, y, 4, 1);
+    context.strokeText(label, 6, y);
+    context.fillText(label, 6, y);
+  }
 }

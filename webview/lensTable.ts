@@ -29,6 +29,7 @@ export class LensTable {
     if (decided !== undefined) heading.append(` · decided at layer ${decided}`);
     const table = element('table', 'data-table lens-table');
     const columns = Math.max(0, ...lens.layers.map((layer) => layer.predictions.length));
+    table.setAttribute('aria-label', `Logit lens at query ${lens.query}: the top ${columns} next-token predictions after each layer`);
     const head = element('tr');
     head.append(textElement('th', 'Layer'), ...Array.from({ length: columns }, (_, rank) => textElement('th', `Top ${rank + 1}`)));
     const rows = lens.layers.map(({ layer, predictions }) => {

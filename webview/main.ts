@@ -13,6 +13,7 @@ import { CompareTab } from './compareTab';
 import { createTabs, registerToolkit } from './controls';
 import { ErrorBanner, PanelHeader } from './header';
 import { MapsTab } from './mapsTab';
+import { MoreBelowCue } from './moreBelow';
 import { NeedlesView } from './needles';
 import { OutliersTab } from './outliersTab';
 import { restoreState, saveState, type PanelState, type SavedState } from './state';
@@ -87,7 +88,7 @@ const tabs = createTabs<PanelTab>(
 );
 const showTab = whenChanged((tab: PanelTab) => tabs.select(tab));
 // The error banner first: it sticks to the top of the panel at any scroll position.
-document.body.append(errorBanner.element, header.element, tabs.element);
+document.body.append(errorBanner.element, header.element, tabs.element, new MoreBelowCue().element);
 /** Tells the host the tab shown for a run: when the user switches tab, and when a new run or its
  *  comparison arrives (the host computes the outliers only for a tab that shows them). */
 const reportView = whenChanged((runId: number | undefined, tab: PanelTab, _comparing: boolean) => {

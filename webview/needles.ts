@@ -60,6 +60,7 @@ export class NeedlesView implements PanelView {
   private report: NeedleReport | undefined;
 
   constructor(private theme: Theme) {
+    this.table.setAttribute('aria-label', 'Needle Test results: retrieval accuracy and attention shares of each model');
     this.chart.setAttribute('aria-label', 'Retrieval accuracy and attention share on the answer, by needle depth, for each model');
     this.grid.setAttribute('role', 'img');
     this.grid.setAttribute('aria-label', 'Retrieval accuracy by document length (across) and needle depth (down), one grid per model');

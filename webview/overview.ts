@@ -21,7 +21,7 @@ export class OverviewGrid {
     private readonly container: HTMLElement,
     private readonly lambdaLine: HTMLElement,
     onSelect: (layer: number, head: number) => void,
-    /** A right-click (or the context-menu key) on a thumbnail, at page position (x, y). */
+    /** A right-click (or the context-menu key) on a thumbnail, at client position (x, y). */
     onContextMenu: (layer: number, head: number, x: number, y: number) => void,
   ) {
     container.setAttribute('role', 'listbox');
@@ -38,7 +38,7 @@ export class OverviewGrid {
       if (!thumbnail?.dataset.layer || !thumbnail.dataset.head) return;
       event.preventDefault(); // our menu, not VS Code's
       const box = thumbnail.getBoundingClientRect();
-      const [x, y] = event.button === 2 ? [event.pageX, event.pageY] : [box.left + window.scrollX, box.bottom + window.scrollY];
+      const [x, y] = event.button === 2 ? [event.clientX, event.clientY] : [box.left, box.bottom];
       onContextMenu(Number(thumbnail.dataset.layer), Number(thumbnail.dataset.head), x, y);
     });
     container.addEventListener('keydown', (event) => {

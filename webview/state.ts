@@ -62,7 +62,7 @@ export function failureOf(status: Status): string | undefined {
 
 /** The status line: a run in progress, an error, or nothing (not saved). */
 export interface Status {
-  /** stale: the run's text was edited since (live mode runs it again). */
+  /** stale: the run's text was edited since (live mode runs it again, else the user does). */
   kind: 'busy' | 'error' | 'idle' | 'stale';
   text: string;
 }

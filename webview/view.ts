@@ -68,20 +68,27 @@ export function whenChanged<Inputs extends readonly unknown[]>(draw: (...inputs:
   };
 }
 
-/** Room kept under a map for its colour legend (canvas and gap, CSS px) when the panel has it. */
+/** Room kept under a map for its colour legend (canvas and gap, CSS px) when it goes under the map. */
 const LEGEND_ROOM = 48;
+/** Room the legend takes beside the map instead (its least width and the gap). */
+const LEGEND_BESIDE_ROOM = 168;
 /** The strip of the locked query's row under a map (queryStrip.ts): its height and the gap above it. */
 export const QUERY_STRIP_HEIGHT = 10;
 export const QUERY_STRIP_GAP = 3;
-/** The smallest frame fitted (token labels and a small map), however little room the panel has. */
+/** The smallest frame fitted (token labels and a small map), however little room the panel has:
+ *  below it the panel scrolls, and its "more below" cue says so (moreBelow.ts). */
 const MIN_SIDE = 120;
-/** Below this, the legend is left under the fold so that the map itself keeps some size. */
+/** Below this, the legend goes beside the map (where the panel is wide enough) rather than take
+ *  the map's height. */
 const MIN_FIT = 160;
 
 /** Keeps the heatmap inside `area` within the panel's height: its frame (square: token labels plus
  *  map, and the query strip under it when shown) may be only as wide as the room from its top
- *  (unscrolled) to the panel's bottom, with the legend under it when there is room for both. The heatmap sizes its cells to the frame's width,
- *  so the map is visible without scrolling at any panel height. Sets --fit-side on `area`. */
+ *  (unscrolled) to the panel's bottom, less the legend's under it. In a short panel the legend goes
+ *  beside the map (.legend-beside on the map's parent) when the panel is wide enough, else the map
+ *  shrinks for it, down to MIN_SIDE. The heatmap sizes its cells to the frame's width, so the map
+ *  and its legend are visible without scrolling at any panel height but the lowest. Sets --fit-side
+ *  on `area`. */
 export function fitHeatmapToPanel(area: HTMLElement): void {
   const fit = () => {
     const frame = area.querySelector('.heatmap-frame');
@@ -91,7 +98,10 @@ export function fitHeatmapToPanel(area: HTMLElement): void {
     const strip = frame.querySelector<HTMLElement>('.query-strip-frame');
     const stripRoom = strip && !strip.hidden ? QUERY_STRIP_HEIGHT + QUERY_STRIP_GAP : 0;
     const room = window.innerHeight - top - bottomPadding - stripRoom;
-    const side = room - LEGEND_ROOM >= MIN_FIT ? room - LEGEND_ROOM : room;
+    const mapWidth = frame.parentElement?.clientWidth ?? 0; // the map's own column (Compare may pair two)
+    const beside = room - LEGEND_ROOM < MIN_FIT && mapWidth >= Math.max(MIN_SIDE, room) + LEGEND_BESIDE_ROOM;
+    const side = beside ? room : room - LEGEND_ROOM;
+    for (const mapFrame of area.querySelectorAll('.heatmap-frame')) mapFrame.parentElement?.classList.toggle('legend-beside', beside);
     const value = `${Math.max(MIN_SIDE, Math.floor(side))}px`;
     if (area.style.getPropertyValue('--fit-side') !== value) area.style.setProperty('--fit-side', value);
   };

@@ -56,6 +56,12 @@ export class ImportError extends Error {
   override name = 'ImportError';
 }
 
+/** Weights that hold NaN or Inf, refused unless the import allows them (allowNonFinite; the CLI's
+ *  --allow-non-finite): the caller may ask the user and import again with them allowed. */
+export class NonFiniteWeightsError extends ImportError {
+  override name = 'NonFiniteWeightsError';
+}
+
 /** The import was cancelled through its AbortSignal. */
 export class ImportCancelledError extends Error {
   override name = 'ImportCancelledError';
@@ -71,5 +77,6 @@ export const ERROR_CLASSES = {
   PackageError,
   TokenizerFormatError,
   ImportError,
+  NonFiniteWeightsError,
   ImportCancelledError,
 } as const;

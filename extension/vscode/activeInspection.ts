@@ -25,11 +25,16 @@ export function tokensOf(inspection: ActiveInspection, pane: Pane): TokenInfo[] 
   return pane === 'compare' && inspection.comparison ? inspection.comparison.result.tokens : inspection.result.tokens;
 }
 
-/** Document range of tokens [first, end) of a pane's run, as the user sees it (see visibleRange). */
+/** Document range of tokens [first, end) of a pane's run, as the user sees it (see visibleRange).
+ *  Tokens that start with a byte fragment (the rest of a character split into bytes, such as a CJK
+ *  character's: an empty offset range after the token holding it) start at that character, as the
+ *  span's text and the hover over that character show them. */
 export function tokenRange(inspection: ActiveInspection, document: vscode.TextDocument, first: number, end: number, pane: Pane = 'main'): vscode.Range {
   const tokens = tokensOf(inspection, pane);
   const base = inspection.baseOffset;
-  return visibleRange(document, base + tokens[first].start, base + tokens[end - 1].end);
+  const { start } = tokens[first];
+  const startsMidCharacter = start === tokens[first].end && start > 0;
+  return visibleRange(document, base + start - (startsMidCharacter ? 1 : 0), base + tokens[end - 1].end);
 }
 
 /** Whether `document` is the inspected one, unchanged since the run (its offsets still hold). */

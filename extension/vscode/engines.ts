@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import type { EngineInfo } from '../core/engine';
 import { EngineClient } from '../core/engineClient';
+import { modelFolderProblem } from '../core/modelPath';
 import type { ProviderSetting } from '../core/runtime';
 import type { InspectorSettings } from './settings';
 import type { InspectorStatusBar } from './statusBar';
@@ -71,17 +72,24 @@ export class ModelEngines implements vscode.Disposable {
     return this.baselineSlot.client;
   }
 
-  /** Loads the configured model unless it is already loaded. */
-  ensureModel(): Promise<EngineInfo> {
-    return this.modelSlot.load(this.settings.modelDir(), this.settings.provider(), (loaded) => {
+  /** Loads the configured model unless it is already loaded. A folder that is no package (a
+   *  Hugging Face checkpoint to import, a path that does not exist) is refused saying so. */
+  async ensureModel(): Promise<EngineInfo> {
+    const dir = this.settings.modelDir();
+    const problem = modelFolderProblem(dir, 'difftransformer.modelPath');
+    if (problem) throw new Error(problem);
+    return this.modelSlot.load(dir, this.settings.provider(), (loaded) => {
       if (loaded.fallbackReason) this.log.warn(`using ${loaded.provider}: ${loaded.fallbackReason}`);
       this.log.info(`loaded ${loaded.name} (${loaded.kind}, sha256 ${loaded.sha256.slice(0, 12)}) on ${loaded.provider}`);
       this.status.showModel(loaded);
     });
   }
 
-  ensureBaseline(): Promise<EngineInfo> {
-    return this.baselineSlot.load(this.settings.baselineDir(), this.settings.provider());
+  async ensureBaseline(): Promise<EngineInfo> {
+    const dir = this.settings.baselineDir();
+    const problem = modelFolderProblem(dir, 'difftransformer.baselineModelPath');
+    if (problem) throw new Error(problem);
+    return this.baselineSlot.load(dir, this.settings.provider());
   }
 
   /** Validates a package by loading it; on success makes it the model (a user setting). */

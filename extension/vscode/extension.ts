@@ -13,6 +13,7 @@ import { InspectionHover } from './hover';
 import { InspectionRunner } from './inspections';
 import { ModelJobs } from './modelJobs';
 import { ModelImporter, type ImportCommandOptions } from './importModel';
+import { watchModelSettings } from './modelSetting';
 import { modelChoices, selectModel, type ModelChoice } from './modelPicker';
 import { NeedleTestFlow, type NeedleTestRun } from './needleFlow';
 import { InspectorPanel, PANEL_VIEW_ID, type PanelRequest } from './panel';
@@ -76,10 +77,15 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
         return undefined;
       }
     });
-  const activeEditor = (): vscode.TextEditor => {
+  /** The editor to run on. Without one (a binary file, the Welcome page) the reason goes to the
+   *  panel's banner too, in place of what it said before, not only to a notification. */
+  const activeEditor = async (): Promise<vscode.TextEditor> => {
     const editor = vscode.window.activeTextEditor;
-    if (!editor) throw new Error('no active editor: open a file and select code or text to inspect');
-    return editor;
+    if (editor) return editor;
+    const problem = noTextEditorProblem();
+    await panel.reveal();
+    session.post({ type: 'error', message: problem });
+    throw new Error(problem);
   };
   const inspect = async (editor: vscode.TextEditor, range: vscode.Range | undefined, compare: boolean) => {
     await panel.reveal();
@@ -95,6 +101,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     needleTest,
     panel,
     new LiveMode(session, inspections, settings),
+    watchModelSettings(settings, log),
     panel.onDidReceiveMessage((message) => void onPanelMessage(message)),
     engines.onDidSelectModel((model) => {
       session.discardRun(model);
@@ -102,17 +109,17 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     }),
     vscode.window.registerWebviewViewProvider(PANEL_VIEW_ID, panel),
     vscode.languages.registerHoverProvider('*', new InspectionHover(session)),
-    command('inspectSelection', () => {
-      const editor = activeEditor();
+    command('inspectSelection', async () => {
+      const editor = await activeEditor();
       return inspect(editor, editor.selection, false);
     }),
-    command('inspectFile', () => inspect(activeEditor(), undefined, false)),
-    command('compareWithBaseline', () => {
-      const editor = activeEditor();
+    command('inspectFile', async () => inspect(await activeEditor(), undefined, false)),
+    command('compareWithBaseline', async () => {
+      const editor = await activeEditor();
       return inspect(editor, editor.selection, true);
     }),
     command('needleTest', async (options?: NeedleTestOptions) => {
-      const editor = activeEditor();
+      const editor = await activeEditor();
       const chosen = options ?? (await needleTest.pickSettings());
       if (!chosen) return;
       await panel.reveal();
@@ -130,7 +137,11 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     command('cancel', () => jobs.cancel()),
     command('openSample', async () => {
       // The walkthrough's sample ships in the extension's folder: read-only, so that copy stays as shipped.
-      await vscode.window.showTextDocument(vscode.Uri.joinPath(context.extensionUri, 'media', 'walkthrough', 'sample.py'));
+      // From the walkthrough (no text editor's tab active) it opens beside it: the walkthrough stays open
+      // for its next steps.
+      const fromWalkthrough = !(vscode.window.tabGroups.activeTabGroup.activeTab?.input instanceof vscode.TabInputText);
+      const sample = vscode.Uri.joinPath(context.extensionUri, 'media', 'walkthrough', 'sample.py');
+      await vscode.window.showTextDocument(sample, { viewColumn: fromWalkthrough ? vscode.ViewColumn.Beside : undefined, preview: false });
       await vscode.commands.executeCommand('workbench.action.files.setActiveEditorReadonlyInSession');
     }),
     command('revealTokens', (runId: number, first: number, end: number) => highlights.reveal(session.inspection, runId, first, end)),
@@ -154,4 +165,14 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
       if (message.type !== 'exportImage') await onPanelMessage(message);
     },
   };
+}
+
+/** Why there is no text editor to run on: the active tab's file is not shown as text (binary, or
+ *  an encoding VS Code cannot read), or no file is open at all. */
+function noTextEditorProblem(): string {
+  const tab = vscode.window.tabGroups.activeTabGroup.activeTab;
+  if (tab?.input instanceof vscode.TabInputText) {
+    return `${path.basename(tab.input.uri.fsPath)} is not shown as text (a binary file, or an encoding VS Code cannot read): open a text file to inspect.`;
+  }
+  return 'no active editor: open a file and select code or text to inspect';
 }

@@ -5,12 +5,15 @@
 import * as vscode from 'vscode';
 import { decidedAtLayer } from '../../shared/inspection';
 import { lambdaText } from '../../shared/protocol';
+import { visibleText } from '../../shared/tokenText';
 import { LensUnavailableError } from '../core/errors';
 import { isInspected, tokenRange, type ActiveInspection } from './activeInspection';
 import { lambdaAt } from './lambdaValues';
 import type { PanelSession } from './panelSession';
 
 const HOVER_SPANS = 3;
+/** Longer token and span texts are cut (the panel and the editor show them whole). */
+const MAX_TEXT = 80;
 
 export class InspectionHover implements vscode.HoverProvider {
   constructor(private readonly session: PanelSession) {}
@@ -28,7 +31,7 @@ export class InspectionHover implements vscode.HoverProvider {
     const md = new vscode.MarkdownString();
     md.isTrusted = { enabledCommands: ['difftransformer.revealTokens'] };
     md.appendMarkdown(`**DiffTransformer** · token ${t} `);
-    md.appendCodeblock(tokens[t].text, 'text');
+    md.appendCodeblock(visible(tokens[t].text), 'text');
     const nats = -tokenLogprob[t];
     md.appendMarkdown(`Surprisal: **${(nats / Math.LN2).toFixed(2)} bits** (p = ${Math.exp(-nats).toPrecision(3)})\n\n`);
     md.appendMarkdown('Next token | probability\n---|---\n');
@@ -69,9 +72,10 @@ function lambdaLine({ result, model }: ActiveInspection, layer: number, head: nu
   return `**${lambdaText([[lambda, lambda]])}** ${where}`;
 }
 
-/** Shows whitespace so a token like "\n    " is readable in a table cell. */
+/** A token or span text with whitespace shown by the panel's signs, so that "\n    " is readable in
+ *  a table cell and reads as it does in the panel. */
 function visible(text: string): string {
-  return text.replace(/\r/g, '␍').replace(/\n/g, '↵').replace(/\t/g, '⇥').replace(/ /g, '·');
+  return visibleText(text, MAX_TEXT);
 }
 
 /** Escapes text so Markdown (and the HTML it allows) shows it literally. */

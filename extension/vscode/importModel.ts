@@ -1,13 +1,14 @@
 // Import Model…: a Hugging Face-layout model folder (config.json, *.safetensors, tokenizer.json)
 // converted into a model package (docs/import.md), by default into the extension's global storage,
 // where Select Model… lists it. The conversion runs in a worker thread (importClient.ts) under a
-// cancellable progress notification; cancelling leaves nothing behind. Afterwards the user can make
-// the package the model or the comparison (baseline) model.
+// cancellable progress notification; cancelling leaves nothing behind. Weights holding NaN or Inf
+// are refused unless the user, asked, imports them anyway (the CLI's --allow-non-finite). Afterwards
+// the user can make the package the model or the comparison (baseline) model.
 
 import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { ImportCancelledError } from '../core/errors';
+import { ImportCancelledError, NonFiniteWeightsError } from '../core/errors';
 import type { ImportResult } from '../core/import/importModel';
 import { importInWorker } from '../core/importClient';
 import type { ModelEngines } from './engines';
@@ -27,6 +28,9 @@ export interface ImportCommandOptions {
   use?: ImportUse;
   /** Cancels the import, as the notification's Cancel does. */
   signal?: AbortSignal;
+  /** Whether weights holding NaN or Inf are imported (with a warning on every run) or refused;
+   *  unset, a refused import asks. */
+  allowNonFinite?: boolean;
 }
 
 export class ModelImporter {
@@ -48,28 +52,11 @@ export class ModelImporter {
     const started = performance.now();
     let result: ImportResult;
     try {
-      result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `DiffTransformer: importing ${path.basename(source)}`, cancellable: true },
-        (progress, token) => {
-          const abort = new AbortController();
-          token.onCancellationRequested(() => abort.abort());
-          if (options.signal?.aborted) abort.abort();
-          options.signal?.addEventListener('abort', () => abort.abort(), { once: true });
-          let percent = 0;
-          return importInWorker({
-            source,
-            destination,
-            name: path.basename(destination),
-            signal: abort.signal,
-            onProgress: ({ fraction, message }) => {
-              const now = Math.round(fraction * 100);
-              progress.report({ increment: now - percent, message });
-              percent = now;
-            },
-          });
-        },
-      );
+      result = await this.convert(source, destination, options.allowNonFinite ?? false, options.signal);
     } catch (err) {
+      if (err instanceof NonFiniteWeightsError && options.allowNonFinite === undefined && (await askAllowNonFinite(err))) {
+        return this.run(vscode.Uri.file(source), { ...options, destination: parent, allowNonFinite: true });
+      }
       if (!(err instanceof ImportCancelledError)) throw err;
       this.log.info(`import of ${source} cancelled; nothing was written`);
       void vscode.window.showInformationMessage(`DiffTransformer: the import of ${path.basename(source)} was cancelled; nothing was written.`);
@@ -82,6 +69,32 @@ export class ModelImporter {
     const using = (typeof use === 'string' ? this.use(result, use) : use.then((chosen) => this.use(result, chosen))).catch((err: Error) => this.showError(err));
     if (typeof use === 'string') await using;
     return result;
+  }
+
+  /** Converts `source` into `destination` in the worker thread under a cancellable progress notification. */
+  private convert(source: string, destination: string, allowNonFinite: boolean, signal: AbortSignal | undefined): Thenable<ImportResult> {
+    return vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `DiffTransformer: importing ${path.basename(source)}`, cancellable: true },
+      (progress, token) => {
+        const abort = new AbortController();
+        token.onCancellationRequested(() => abort.abort());
+        if (signal?.aborted) abort.abort();
+        signal?.addEventListener('abort', () => abort.abort(), { once: true });
+        let percent = 0;
+        return importInWorker({
+          source,
+          destination,
+          name: path.basename(destination),
+          allowNonFinite,
+          signal: abort.signal,
+          onProgress: ({ fraction, message }) => {
+            const now = Math.round(fraction * 100);
+            progress.report({ increment: now - percent, message });
+            percent = now;
+          },
+        });
+      },
+    );
   }
 
   /** Asks where to write the package: the extension's storage, or a folder the user picks. */
@@ -126,6 +139,21 @@ export class ModelImporter {
     this.log.error(err.message);
     void vscode.window.showErrorMessage(`DiffTransformer: ${err.message}`);
   }
+}
+
+/** Asks whether to import weights that hold NaN or Inf after all, as the CLI's --allow-non-finite
+ *  does: to look at a broken checkpoint, whose every run then warns and fails naming the layer. */
+async function askAllowNonFinite(refusal: Error): Promise<boolean> {
+  const importAnyway = 'Import Anyway';
+  const chosen = await vscode.window.showWarningMessage(
+    'DiffTransformer: the checkpoint holds NaN or infinite weights',
+    {
+      modal: true,
+      detail: `${refusal.message}\n\nImported anyway, the package warns on every run, and a run that goes non-finite fails naming the first layer that did.`,
+    },
+    importAnyway,
+  );
+  return chosen === importAnyway;
 }
 
 /** Asks for a model folder in the Hugging Face layout. */

@@ -18,12 +18,15 @@ export class InspectionRunner {
     private readonly log: vscode.LogOutputChannel,
   ) {}
 
-  /** Inspects a range of a document (the whole document when the range is empty); with compare,
-   *  also runs the baseline on the same text and shows both side by side. */
+  /** Inspects a range of a document (the whole document when the range is empty, its query the
+   *  token at the cursor); with compare, also runs the baseline on the same text and shows both side
+   *  by side. */
   async inspect(editor: vscode.TextEditor, range?: vscode.Range, compare = false): Promise<void> {
     const document = editor.document;
-    const target = range && !range.isEmpty ? range : new vscode.Range(document.positionAt(0), document.positionAt(document.getText().length));
+    const wholeDocument = !range || range.isEmpty;
+    const target = wholeDocument ? new vscode.Range(document.positionAt(0), document.positionAt(document.getText().length)) : range;
     const text = document.getText(target);
+    const queryOffset = wholeDocument ? queryOffsetAtCursor(text, document.offsetAt(editor.selection.active)) : undefined;
     if (this.jobs.refuses(text)) return;
     const runId = this.session.nextRunId();
     const version = document.version;
@@ -32,13 +35,13 @@ export class InspectionRunner {
       const model = await this.engines.ensureModel();
       const estimate = await this.engines.model.request({ op: 'estimate', text }, signal);
       progress.report({ message: `running ${model.name} on ${estimate.tokens.toLocaleString('en-US')} tokens${estimate.seconds === undefined ? '' : `, about ${formatDuration(estimate.seconds)}`}` });
-      const result = await this.engines.model.request({ op: 'inspect', text }, signal);
+      const result = await this.engines.model.request({ op: 'inspect', text, queryOffset }, signal);
       let comparison: ActiveInspection['comparison'];
       if (compare) {
         progress.report({ message: 'loading the baseline' });
         const baseline = await this.engines.ensureBaseline();
         progress.report({ message: `running ${baseline.name}` });
-        comparison = { result: await this.engines.baseline.request({ op: 'inspect', text }, signal), model: baseline };
+        comparison = { result: await this.engines.baseline.request({ op: 'inspect', text, queryOffset }, signal), model: baseline };
       }
       if (superseded()) return; // a newer run started: draw nothing stale
       if (document.version !== version) {
@@ -52,4 +55,12 @@ export class InspectionRunner {
       await this.session.show(inspection, signal);
     });
   }
+}
+
+/** Where a whole document's query is: the token before the cursor, past any whitespace before it
+ *  (a cursor on the empty last line sits after the trailing newline, no query a user means); a
+ *  cursor at the start (where a file opens) means the last token. */
+function queryOffsetAtCursor(text: string, cursor: number): number {
+  const beforeCursor = text.slice(0, cursor).trimEnd().length;
+  return beforeCursor > 0 ? beforeCursor : text.trimEnd().length;
 }

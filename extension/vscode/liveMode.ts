@@ -3,7 +3,8 @@
 // logit lens, answered from the run already computed, no model run); an edit inside the range says
 // in the panel that what it shows is of the text before the edit, and runs the edited range again
 // once the edits pause (a newer run cancels one in flight; a run whose text changed while it ran
-// is never shown, see InspectionRunner).
+// is never shown, see InspectionRunner). With live mode off, the first edit of the inspected
+// document says in the panel that the run shown is of the text before it.
 
 import * as vscode from 'vscode';
 import { isInspected, sameFile } from './activeInspection';
@@ -20,6 +21,8 @@ export class LiveMode implements vscode.Disposable {
   /** The inspected range in the edited document, as character offsets, kept through the edits
    *  since the run it came from (runId). */
   private tracked: { runId: number; uri: vscode.Uri; start: number; end: number } | undefined;
+  /** The run the panel was last told is stale, with live mode off (told once, not per keystroke). */
+  private toldStale: number | undefined;
 
   constructor(
     private readonly session: PanelSession,
@@ -46,7 +49,13 @@ export class LiveMode implements vscode.Disposable {
 
   private onEdit(event: vscode.TextDocumentChangeEvent): void {
     const current = this.session.inspection;
-    if (!this.settings.liveMode() || !current || !sameFile(event.document.uri, current.uri) || event.contentChanges.length === 0) return;
+    if (!current || !sameFile(event.document.uri, current.uri) || event.contentChanges.length === 0) return;
+    if (!this.settings.liveMode()) {
+      if (this.toldStale === current.runId) return;
+      this.toldStale = current.runId;
+      this.session.post({ type: 'stale', runId: current.runId, message: 'The file changed since this run: the panel shows the text as it was; inspect it again to see the edit.' });
+      return;
+    }
     if (this.tracked?.runId !== current.runId) {
       const start = current.baseOffset;
       this.tracked = { runId: current.runId, uri: current.uri, start, end: start + (current.result.tokens.at(-1)?.end ?? 0) };

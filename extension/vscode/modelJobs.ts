@@ -5,6 +5,7 @@
 
 import * as vscode from 'vscode';
 import { CancelledError } from '../core/errors';
+import { offerModelFix } from './modelSetting';
 import type { PanelSession } from './panelSession';
 import type { InspectorSettings } from './settings';
 import type { InspectorStatusBar } from './statusBar';
@@ -64,7 +65,8 @@ export class ModelJobs implements vscode.Disposable {
   }
 
   private problemWith(text: string): string | undefined {
-    if (text.trim().length === 0) return 'there is no text to inspect: select some code or text (or open a file that is not empty).';
+    if (text.length === 0) return 'there is no text to inspect: select some code or text (or open a file that is not empty).';
+    if (text.trim().length === 0) return 'the text is only whitespace (spaces, tabs, line breaks): select some code or text for the model to attend to.';
     if (text.includes('\u0000')) return 'this looks like a binary file (it contains NUL characters); inspect a text file.';
     const limit = this.settings.maxFileBytes();
     const bytes = Buffer.byteLength(text, 'utf8');
@@ -76,10 +78,7 @@ export class ModelJobs implements vscode.Disposable {
     this.log.error(err.message);
     this.session.post({ type: 'error', message: err.message });
     this.status.showError(err.message);
-    void vscode.window.showErrorMessage(`DiffTransformer: ${err.message}`, 'Select Model…', 'Show Log').then((choice) => {
-      if (choice === 'Select Model…') void vscode.commands.executeCommand('difftransformer.selectModel');
-      if (choice === 'Show Log') this.log.show();
-    });
+    void offerModelFix(err.message, this.settings, this.log);
   }
 
   dispose(): void {

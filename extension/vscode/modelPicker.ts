@@ -2,9 +2,10 @@
 // package folder, or a model folder to import; a package is validated by loading it before it
 // becomes the model.
 
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ModelEngines } from './engines';
-import { listPackages } from './packageList';
+import { listPackages, type PackageSummary } from './packageList';
 import type { InspectorSettings } from './settings';
 
 /** An entry of the list: a package (dir) or an action. */
@@ -13,18 +14,21 @@ export interface ModelChoice extends vscode.QuickPickItem {
   action?: 'browse' | 'import';
 }
 
-/** The list Select Model… shows: bundled packages, imported packages, then the two actions. */
+/** The list Select Model… shows: bundled packages, imported packages, the test fixtures (random
+ *  weights, apart and labelled so), then the two actions. */
 export async function modelChoices(settings: InspectorSettings): Promise<ModelChoice[]> {
   const current = settings.modelDir();
-  const group = async (label: string, parent: string): Promise<ModelChoice[]> => {
-    const packages = await listPackages(parent);
+  const group = (label: string, packages: PackageSummary[]): ModelChoice[] => {
     if (packages.length === 0) return [];
     const items = packages.map((p) => ({ label: p.name, description: p.dir === current ? `current · ${p.description}` : p.description, detail: p.dir, dir: p.dir }));
     return [{ label, kind: vscode.QuickPickItemKind.Separator }, ...items];
   };
+  const packages = [...(await listPackages(settings.bundledModelsDir())), ...(await listPackages(settings.importedModelsDir))];
+  const bundled = (p: PackageSummary) => path.dirname(p.dir) === path.resolve(settings.bundledModelsDir());
   return [
-    ...(await group('bundled', settings.bundledModelsDir())),
-    ...(await group('imported', settings.importedModelsDir)),
+    ...group('bundled', packages.filter((p) => bundled(p) && !p.untrained)),
+    ...group('imported', packages.filter((p) => !bundled(p) && !p.untrained)),
+    ...group('test fixtures (untrained)', packages.filter((p) => p.untrained)),
     { label: '', kind: vscode.QuickPickItemKind.Separator },
     { label: '$(cloud-download) Import Model…', detail: 'convert a Hugging Face-layout folder (config.json, *.safetensors, tokenizer.json) into a package', action: 'import' },
     { label: '$(folder-opened) Choose a package folder…', detail: 'a folder with model.onnx, tokenizer.json, config.json and manifest.json', action: 'browse' },

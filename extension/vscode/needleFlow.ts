@@ -73,7 +73,10 @@ export class NeedleTestFlow implements vscode.Disposable {
       const shown = longest[Math.floor(longest.length / 2)];
       const scratch = await this.scratchCopies.open(shown.text, document);
       this.lastRun = { model: modelResult, baseline: baselineResult, scratch };
-      const scratchEditor = await vscode.window.showTextDocument(scratch, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
+      // The column after the document's, not ViewColumn.Beside: from a maximised panel, Beside
+      // splits the hidden editor area twice and leaves an empty group between the two.
+      const besideDocument = (editor.viewColumn ?? vscode.ViewColumn.One) + 1;
+      const scratchEditor = await vscode.window.showTextDocument(scratch, { viewColumn: besideDocument, preview: true, preserveFocus: true });
       this.highlights.showNeedles(scratchEditor, shown.queries);
       this.session.post({
         type: 'needles',

@@ -15,6 +15,8 @@ const summarySchema = z.object({
   pairing: z.string().nullable().optional(),
   parameters: z.number(),
   source: z.object({ format: z.string(), model_type: z.string().optional(), folder: z.string().optional() }).optional(),
+  /** A test fixture's note starts "untrained: random weights…" (model/export.py). */
+  training: z.object({ note: z.string().optional() }).passthrough().optional(),
 });
 
 export interface PackageSummary {
@@ -22,6 +24,8 @@ export interface PackageSummary {
   name: string;
   /** One line: kind and variant, head pairing, the model type (or format) imported from, parameter count. */
   description: string;
+  /** Random weights, never trained: a test fixture, which says nothing about attention. */
+  untrained: boolean;
 }
 
 /** The packages in `parent`'s subfolders (those with a manifest.json), by name; a folder whose
@@ -49,9 +53,11 @@ async function summarise(dir: string): Promise<PackageSummary> {
       parts.push(`from ${modelType && modelType !== 'diff_transformer' ? modelType : format}`);
     }
     parts.push(`${formatCount(config.parameters)} parameters`);
-    return { dir, name: config.name, description: parts.join(' · ') };
+    const untrained = config.training?.note?.startsWith('untrained') ?? false;
+    if (untrained) parts.unshift('test fixture: untrained, random weights');
+    return { dir, name: config.name, description: parts.join(' · '), untrained };
   } catch (err) {
-    return { dir, name: path.basename(dir), description: `${file} cannot be read: ${(err as Error).message.split('\n')[0]}` };
+    return { dir, name: path.basename(dir), description: `${file} cannot be read: ${(err as Error).message.split('\n')[0]}`, untrained: false };
   }
 }
 

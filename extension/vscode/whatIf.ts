@@ -186,9 +186,10 @@ export function interventionsFor(spec: WhatIfSpec, model: Pick<EngineInfo, 'kind
   return { lambda_scale: scale, lambda_shift: shift };
 }
 
-/** Per token, surprisal (−log p) in the what-if minus in the unmodified run. */
+/** Per token, surprisal (−log₂ p, in bits as the hover says it) in the what-if minus in the
+ *  unmodified run. */
 export function surprisalDelta(main: InspectionResult, whatIf: InspectionResult): Float32Array {
-  return main.tokenLogprob.map((logprob, token) => logprob - whatIf.tokenLogprob[token]);
+  return main.tokenLogprob.map((logprob, token) => (logprob - whatIf.tokenLogprob[token]) / Math.LN2);
 }
 
 /** The spec in words, for the panel's title and the busy line. */

@@ -15,9 +15,10 @@ import torch
 import torch.nn.functional as F
 
 from conftest import run_module
-from model.checkpoints import FORMAT_FIELDS, LLAMA_SIZES, Plan, llama_specs, random_weight, write_checkpoint, write_weights
+from model.checkpoints import (FORMAT_FIELDS, LLAMA_SIZES, Plan, diff_model, llama_specs, random_weight, read_weights,
+                               write_checkpoint, write_weights)
 from model.fixtures import FIXTURE_TOKENIZER
-from model.hf_reference import DiffLlamaReference, LlamaReference, contract_outputs, rope_inv_freq
+from model.hf_reference import DiffLlamaReference, LlamaReference, config_token_id, contract_outputs, rope_inv_freq
 from model.model import lambda_init_for
 from model.package import PackageError, load_package
 from tolerance import assert_close
@@ -263,3 +264,18 @@ def test_100m_checkpoint(tmp_path):
     assert sum(array.size for header in headers for _, array in header.values()) >= 100_000_000
     expected = json.loads((tmp_path / "ck/expected.json").read_text())
     assert len(expected["ids"]) <= 32 and expected["outputs"]["last_logits"]["dims"] == [1, 8192]
+
+
+def test_a_config_without_token_ids_takes_transformers_defaults(tmp_path):
+    write_checkpoint("diff-v1", tmp_path / "ck")
+    config = json.loads((tmp_path / "ck/config.json").read_text())
+    assert config_token_id(config, "bos_token_id") == config["bos_token_id"], "a stated id is used"
+    config["eos_token_id"] = 7
+    assert config_token_id(config, "eos_token_id") == 7
+    assert config_token_id({**config, "bos_token_id": None}, "bos_token_id") == 1, "null is left out"
+    config.pop("eos_token_id")
+    config.pop("bos_token_id")
+    assert (config_token_id(config, "bos_token_id"), config_token_id(config, "eos_token_id")) == (1, 2), "LlamaConfig's defaults"
+    # The checkpoint's model is built from a config that leaves them out (a KeyError before).
+    model = diff_model(config, read_weights(tmp_path / "ck"))
+    assert model.cfg.vocab_size == config["vocab_size"]

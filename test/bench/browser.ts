@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import { loadTokenizer } from '../../extension/core/tokenizer';
-import { drawnMap, inspectWith, modelsFolder, ofRun, openFile, selectLines, startSession, webviewFrame } from '../e2e/harness';
+import { drawnMap, inspectWith, modelsFolder, ofRun, openFile, PANEL_IFRAME, selectLines, startSession, webviewFrame } from '../e2e/harness';
 import { repoRoot } from '../vscode/server';
 
 export interface BrowserTimings {
@@ -141,7 +141,7 @@ async function rowsOnScreen(page: Page): Promise<{ size: number; first: number; 
   const [map, scroller, webview, size] = await Promise.all([
     canvas.boundingBox(),
     frame.locator('.heatmap-frame:has(#heatmap)').boundingBox(),
-    page.locator('iframe.webview.ready').boundingBox(),
+    page.locator(PANEL_IFRAME).boundingBox(),
     mapTokens(canvas),
   ]);
   if (!map || !scroller || !webview) throw new Error('the heatmap is not on screen');

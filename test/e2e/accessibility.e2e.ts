@@ -12,7 +12,7 @@ import { Engine, type InspectionResult } from '../../extension/core/engine';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import type { MapView } from '../../shared/model';
 import { assertClose } from '../support/tolerance';
-import { drawnMap, inspectText, modelsFolder, ofRun, packageShape, runCommand, startSession, webviewFrame, type Session } from './harness';
+import { drawnMap, inspectText, modelsFolder, ofRun, packageShape, PANEL_IFRAME, runCommand, startSession, webviewFrame, type Session } from './harness';
 
 const SELECTED = 'numbers.append(numbers[-1] + numbers[-2])';
 /** The view names the panel shows (webview/format.ts). */
@@ -159,7 +159,7 @@ test('the overview is one tab stop; the arrows move within it and Enter opens a 
   assert.deepEqual(await tabStop.evaluate((element) => [element.getAttribute('data-layer'), element.getAttribute('data-head')]), [String(target.layer), String(target.head)], 'the tab stop moved with the focus');
 });
 
-test('the accessibility tree names the map, the controls, the overview and the live region', async () => {
+test('the accessibility tree names the map, the controls, the overview, the logit lens and the live region', async () => {
   const { page } = session;
   const frame = webviewFrame(page);
   const { layer, head, view } = await drawnMap(page, '#heatmap', runId);
@@ -175,6 +175,7 @@ test('the accessibility tree names the map, the controls, the overview and the l
     `option "layer ${layer} head ${head}`,
     'button "View as table"',
     'status: query ',
+    'table "Logit lens at query ',
   ];
   for (const entry of expected) assert.ok(snapshot.includes(entry), `the accessibility tree has ${entry}:\n${snapshot}`);
 });
@@ -192,7 +193,7 @@ test('the panel in a high-contrast, a dark and a light theme', async () => {
     await frame.locator(`body.${bodyClass}`).waitFor({ state: 'attached' });
     await frame.locator('#heatmap').focus();
     await repaintedInTheme(frame.locator('#heatmap'));
-    await page.locator('iframe.webview.ready').screenshot({ path: path.join(session.runDir, `theme-${bodyClass}.png`) });
+    await page.locator(PANEL_IFRAME).screenshot({ path: path.join(session.runDir, `theme-${bodyClass}.png`) });
   }
   await runCommand(page, 'View: Toggle Maximized Panel');
 });

@@ -118,6 +118,7 @@ test('Needle Test hides needles in a scratch copy and reports both models as the
   // This test's report: sample.py with one needle and one query per document, both models.
   await frame.locator('.needle-heading', { hasText: 'Needle Test on sample.py: 1 needle, 1 query per document' }).waitFor({ timeout: 300_000 });
   for (const kind of ['diff', 'baseline']) await frame.locator(`#needle-table tr[data-kind="${kind}"]`).waitFor();
+  assert.equal(await frame.getByRole('table', { name: /^Needle Test results/ }).getAttribute('id'), 'needle-table', 'the results table has an accessible name');
 
   const filler = fs.readFileSync(path.join(workspaceFolder, 'sample.py'), 'utf8');
   const options = { needles: 1, queries: 1, trials: 10, form: 'code' as const, language: 'python' };

@@ -1,11 +1,16 @@
 // End to end, how the extension behaves around the person typing: the commands that run the model
-// leave the keyboard in the editor, a new inspection shows Maps & spans, and the panel names the
-// lines that were selected.
+// leave the keyboard in the editor, a new inspection shows Maps & spans, the panel names the lines
+// that were selected and says when the file was edited since its run, and the hover shows a
+// whitespace token by the panel's signs.
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
+import { Engine } from '../../extension/core/engine';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
-import { inspectText, inspectWith, openFile, runCommand, selectLines, startSession, webviewFrame, type Session } from './harness';
+import { visibleText } from '../../shared/tokenText';
+import { goToPosition, hoverText, inspectText, inspectWith, modelsFolder, openFile, runCommand, selectLines, startSession, webviewFrame, workspaceFolder, type Session } from './harness';
 
 let session: Session;
 before(async () => {
@@ -60,4 +65,36 @@ test('whole lines selected with Shift+Down are named by their own first and last
   const runId = await inspectWith(page, 'DiffTransformer: Inspect Selection', DEFAULT_MODEL);
   const header = webviewFrame(page).locator(`body[data-run-id="${runId}"]`).getByText(/sample\.py:\d+–\d+/);
   assert.match(await header.innerText(), /sample\.py:5–10 /);
+});
+
+test('an edit of the inspected file marks the run shown as stale until it is inspected again', async () => {
+  const { page } = session;
+  const runId = await inspectText(page, 'sample.py', 'def fibonacci', 'DiffTransformer: Inspect Selection', DEFAULT_MODEL);
+  const frame = webviewFrame(page);
+  const stale = frame.locator('#status[data-kind="stale"]', { hasText: 'The file changed since this run' });
+  assert.equal(await stale.count(), 0, 'a fresh run is not stale');
+  await goToPosition(page, 1, 1);
+  await page.keyboard.type('# edited\n');
+  await stale.waitFor();
+  assert.equal(await frame.locator(`body.edited[data-run-id="${runId}"]`).count(), 1, 'the run shown is marked as edited since (its maps faded)');
+  await inspectWith(page, 'DiffTransformer: Inspect Selection', DEFAULT_MODEL);
+  assert.equal(await stale.count(), 0, 'a new run is not stale');
+  await page.keyboard.press('Control+Z');
+});
+
+test("the hover shows a whitespace token by the panel's signs", async () => {
+  const { page } = session;
+  await openFile(page, 'sample.py');
+  await inspectWith(page, 'DiffTransformer: Inspect File', DEFAULT_MODEL);
+  // Line 4 is empty: its line break is (part of) a whitespace-only token.
+  const text = fs.readFileSync(path.join(workspaceFolder, 'sample.py'), 'utf8');
+  const lineFour = text.split('\n').slice(0, 3).join('\n').length + 1;
+  const { tokens } = await (await Engine.load(path.join(modelsFolder, DEFAULT_MODEL), 'cpu')).inspect(text);
+  const token = tokens.find((candidate, index) => index > 0 && candidate.start <= lineFour && lineFour < candidate.end)!;
+  assert.match(token.text, /^\s+$/, `the token at line 4 is whitespace: ${JSON.stringify(token.text)}`);
+  const hover = await hoverText(page, 4, 1, 'Surprisal');
+  const signs = visibleText(token.text);
+  assert.ok(hover.includes(signs), `the hover shows ${JSON.stringify(token.text)} as ${signs}, as the panel does: ${hover}`);
+  assert.match(hover, /Surprisal: \d+\.\d\d bits/, 'surprisal in bits, as the What-if strip gives it');
+  await page.keyboard.press('Escape');
 });

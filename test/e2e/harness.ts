@@ -91,7 +91,7 @@ export async function reloadWindow(page: Page): Promise<void> {
 
 /** The run the panel shows (its body's data-run-id), or undefined when there is no panel or no run. */
 async function shownRunId(page: Page): Promise<string | undefined> {
-  if ((await page.locator('iframe.webview.ready').count()) === 0) return undefined;
+  if ((await page.locator(PANEL_IFRAME).count()) === 0) return undefined;
   return (await webviewFrame(page).locator('body[data-run-id]').getAttribute('data-run-id', { timeout: 5_000 }).catch(() => null)) ?? undefined;
 }
 
@@ -184,9 +184,13 @@ export async function waitForHighlightedLines(page: Page, mode: 'every' | 'some'
   })()`);
 }
 
+/** The iframe of the extension's panel: other webviews may be open beside it (the walkthrough's
+ *  step media), and only this one's address names the extension. */
+export const PANEL_IFRAME = 'iframe.webview.ready[src*="extensionId=difftransformer-inspector.difftransformer-inspector&"]';
+
 /** The content document of the extension's webview (two iframes deep). */
 export function webviewFrame(page: Page): FrameLocator {
-  return page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+  return page.frameLocator(PANEL_IFRAME).frameLocator('#active-frame');
 }
 
 /** The part of a DOM canvas used here (the root tsconfig has no DOM library). */

@@ -8,16 +8,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Frame, Page } from 'playwright-core';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import { drawnMap, inspectText, inspectWith, modelsFolder, ofRun, openFile, runCommand, startSession, webviewFrame, type Session } from './harness';
+import { panelFrame, setPanelHeight, waitInPanel, waitInView } from './panelLayout';
 
 const SELECTED = 'def fibonacci(n: int) -> list[int]:';
 const INSPECT = 'DiffTransformer: Inspect Selection';
 const COMPARE = 'DiffTransformer: Compare with Baseline';
-/** How long a layout may take to follow a resize on a loaded machine. */
-const SETTLE_MS = 30_000;
 /** The least side of the Maps tab's heatmap at the default panel height: the token labels took a
  *  fixed 96 px of the frame and left the map about 70 px for this selection's 17 tokens; with labels
  *  that shrink in a short panel it is 119 px. */
@@ -33,67 +31,6 @@ after(async () => {
   await session?.close();
 });
 
-/** The webview's document as a playwright Frame (to wait for a condition inside it). */
-async function panelFrame(page: Page): Promise<Frame> {
-  const body = await webviewFrame(page).locator('body').elementHandle();
-  return (await body!.ownerFrame())!;
-}
-
-/** Waits (checking once per frame, in the page: the webview's CSP forbids eval, which
- *  frame.waitForFunction needs) until the JavaScript expression `condition` holds in the webview. */
-async function waitInPanel(frame: Frame, condition: string, what: string): Promise<void> {
-  await frame.evaluate(`new Promise((resolve, reject) => {
-    const deadline = performance.now() + ${SETTLE_MS};
-    const check = () => {
-      if (${condition}) resolve(true);
-      else if (performance.now() > deadline) reject(new Error(${JSON.stringify(`timed out waiting until ${what}`)}));
-      else requestAnimationFrame(check);
-    };
-    check();
-  })`);
-}
-
-/** Drags the sash above the panel until the panel is `height` px tall. */
-async function setPanelHeight(page: Page, height: number): Promise<void> {
-  const panel = page.locator('.part.panel');
-  let box = (await panel.boundingBox())!;
-  for (let attempt = 0; attempt < 3 && Math.abs(box.height - height) > 2; attempt++) {
-    // The workbench's sash on the panel's top edge.
-    const sashes = await Promise.all((await page.locator('.monaco-sash.horizontal').all()).map((sash) => sash.boundingBox()));
-    const sash = sashes.filter((sashBox) => sashBox && sashBox.width > 0).sort((a, b) => Math.abs(a!.y + a!.height / 2 - box.y) - Math.abs(b!.y + b!.height / 2 - box.y))[0]!;
-    const x = box.x + box.width / 2;
-    await page.mouse.move(x, sash.y + sash.height / 2);
-    await page.mouse.down();
-    await page.mouse.move(x, box.y + box.height - height, { steps: 5 });
-    await page.mouse.up();
-    box = (await panel.boundingBox())!;
-  }
-  assert.ok(Math.abs(box.height - height) <= 2, `the panel is ${height} px tall: ${box.height}`);
-}
-
-/** Waits until every element of `selector` lies inside the panel's visible area with the page
- *  scrolled to the top, and returns the first one's box. */
-async function waitInView(selector: string): Promise<{ top: number; bottom: number; height: number; viewport: number }> {
-  const frame = await panelFrame(session.page);
-  await frame.evaluate('window.scrollTo(0, 0)');
-  const inView = `(() => {
-    const elements = Array.from(document.querySelectorAll(${JSON.stringify(selector)}));
-    return elements.length > 0 && elements.every((element) => {
-      const box = element.getBoundingClientRect();
-      return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight && box.left >= 0 && box.right <= window.innerWidth;
-    });
-  })()`;
-  await waitInPanel(frame, inView, `${selector} is in view`).catch(async (error) => {
-    await session.screenshot(`not-in-view-${Date.now()}`);
-    const boxes = await frame.evaluate(`Array.from(document.querySelectorAll(${JSON.stringify(selector)})).map((e) => JSON.stringify(e.getBoundingClientRect())).join(' ') + ' in ' + window.innerWidth + 'x' + window.innerHeight`);
-    throw new Error(`${selector} is not inside the visible panel: ${boxes} (${(error as Error).message})`);
-  });
-  return frame.evaluate(`(() => {
-    const box = document.querySelector(${JSON.stringify(selector)}).getBoundingClientRect();
-    return { top: box.top, bottom: box.bottom, height: box.height, viewport: window.innerHeight };
-  })()`);
-}
-
 async function showTab(tab: 'maps' | 'outliers' | 'compare'): Promise<void> {
   await webviewFrame(session.page).locator(`#tab-${tab}`).click();
   await webviewFrame(session.page).locator(`#view-${tab}`).waitFor({ state: 'visible' });
@@ -103,17 +40,17 @@ test('the heatmap is in view without scrolling at the default height, at 300 px 
   const { page } = session;
   for (const pane of ['main', 'compare']) await drawnMap(page, `#compare-${pane}-heatmap`, runId);
   // The Compare tab opened for the comparison: both maps at the top, side by side on a wide panel.
-  const compareMain = await waitInView(ofRun('#compare-main-heatmap', runId));
-  const compareBaseline = await waitInView(ofRun('#compare-compare-heatmap', runId));
+  const compareMain = await waitInView(session, ofRun('#compare-main-heatmap', runId));
+  const compareBaseline = await waitInView(session, ofRun('#compare-compare-heatmap', runId));
   assert.ok(Math.abs(compareMain.top - compareBaseline.top) < 1, 'the columns are side by side on a wide panel');
 
   await showTab('maps');
-  const atDefault = await waitInView(ofRun('#heatmap', runId));
+  const atDefault = await waitInView(session, ofRun('#heatmap', runId));
   await session.screenshot('maps-default');
   const defaultHeight = (await page.locator('.part.panel').boundingBox())!.height;
 
   await setPanelHeight(page, 300);
-  const at300 = await waitInView(ofRun('#heatmap', runId));
+  const at300 = await waitInView(session, ofRun('#heatmap', runId));
   await session.screenshot('maps-300px');
   await showTab('outliers');
   await webviewFrame(page).locator(`${ofRun('#histograms', runId)} .histogram-canvas`).first().waitFor({ state: 'visible' });
@@ -124,12 +61,12 @@ test('the heatmap is in view without scrolling at the default height, at 300 px 
   await session.screenshot('compare-300px');
 
   await runCommand(page, 'View: Toggle Maximized Panel');
-  const compareTall = await waitInView(ofRun('#compare-main-heatmap', runId));
+  const compareTall = await waitInView(session, ofRun('#compare-main-heatmap', runId));
   await session.screenshot('compare-tall');
   await showTab('outliers');
   await session.screenshot('outliers-tall');
   await showTab('maps');
-  const tall = await waitInView(ofRun('#heatmap', runId));
+  const tall = await waitInView(session, ofRun('#heatmap', runId));
   await session.screenshot('maps-tall');
   await runCommand(page, 'View: Toggle Maximized Panel');
   await setPanelHeight(page, defaultHeight);

@@ -46,11 +46,11 @@ async function stripValues(whatIfId: string): Promise<number[]> {
   return (await strip.getAttribute('data-values'))!.split(',').map(Number);
 }
 
-/** Per token, surprisal with the interventions minus without, from an in-process engine. */
+/** Per token, surprisal in bits with the interventions minus without, from an in-process engine. */
 async function engineDelta(interventions: Interventions): Promise<Float32Array> {
   const plain = await engine.inspect(SELECTED);
   const changed = await engine.inspect(SELECTED, undefined, interventions);
-  return plain.tokenLogprob.map((logprob, token) => logprob - changed.tokenLogprob[token]);
+  return plain.tokenLogprob.map((logprob, token) => (logprob - changed.tokenLogprob[token]) / Math.LN2);
 }
 
 test('λ = 0 in one layer draws the surprisal difference the engine computes', async () => {

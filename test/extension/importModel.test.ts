@@ -2,7 +2,8 @@
 // hf-checkpoint` are imported through the command (its folder and options passed as arguments, as
 // the explorer's context menu passes the folder), listed by Select Model, and inspected (a DIFF V2
 // model's λ per token in the What-if maps and the hover); the conversion runs in a worker thread,
-// and cancelling it or a folder that is not a model leaves nothing behind.
+// and cancelling it or a folder that is not a model leaves nothing behind; weights holding NaN are
+// refused unless allowed (the question a refused import asks), then imported with their warning.
 /// <reference types="mocha" />
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -13,6 +14,7 @@ import { promisify } from 'node:util';
 import * as vscode from 'vscode';
 import type { ImportResult } from '../../extension/core/import/importModel';
 import type { ImportCommandOptions } from '../../extension/vscode/importModel';
+import { plantNonFinite } from '../support/safetensors';
 import { assertClose } from '../support/tolerance';
 import { api, EXTENSION_ID, inspectSelection, openSample, select } from './helpers';
 
@@ -195,5 +197,19 @@ suite('Import Model', () => {
     const parent = path.join(work, 'refused');
     assert.equal(await importFolder(folder, { destination: parent, use: 'model' }), undefined);
     assert.deepEqual(fs.readdirSync(parent), [], 'nothing written');
+  });
+
+  test('weights holding NaN are refused, and imported with a warning once allowed (as Import Anyway answers)', async () => {
+    const broken = path.join(work, 'nan-checkpoint');
+    fs.cpSync(checkpoints.diffllama, broken, { recursive: true });
+    const tensor = 'model.layers.1.mlp.up_proj.weight';
+    await plantNonFinite(broken, tensor, [0, 5], [7]);
+    const parent = path.join(work, 'non-finite');
+    assert.equal(await importFolder(broken, { destination: parent, use: 'none', allowNonFinite: false }), undefined, 'refused');
+    assert.deepEqual(fs.readdirSync(parent), [], 'nothing written');
+    const result = await importFolder(broken, { destination: parent, use: 'none', allowNonFinite: true });
+    assert.ok(result, 'imported once allowed');
+    const config = JSON.parse(fs.readFileSync(path.join(result.dir, 'config.json'), 'utf8'));
+    assert.deepEqual(config.non_finite_weights, [{ tensor, nan: 2, inf: 1 }], 'the package records what it holds, for the warning on every run');
   });
 });

@@ -1,11 +1,12 @@
 // Writes safetensors checkpoints for tests, as Hugging Face's safetensors library lays them out: the
 // 8-byte little-endian header length, the JSON header padded with spaces to a multiple of 8 bytes, then
 // the tensors' data in header order. float32 data is rounded to F16 or BF16 (to nearest, ties to even)
-// when a tensor asks for it.
+// when a tensor asks for it. And NaN or Inf planted into a checkpoint's tensor.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import * as path from 'node:path';
-import { elementCount, type WeightDtype } from '../../extension/core/import/safetensors';
+import { CheckpointWeights, elementCount, type WeightDtype } from '../../extension/core/import/safetensors';
 
 export interface TensorData {
   dtype: WeightDtype;
@@ -102,4 +103,23 @@ function roundDropped(kept: number, full: number, dropped: number): number {
   const rest = full & ((1 << dropped) - 1);
   const half = 1 << (dropped - 1);
   return rest > half || (rest === half && (kept & 1) === 1) ? kept + 1 : kept;
+}
+
+/** Overwrites values of a tensor in place: NaN at `nanAt`, +Inf at `infAt` (indices into the tensor). */
+export async function plantNonFinite(folder: string, tensor: string, nanAt: number[], infAt: number[]): Promise<void> {
+  const entry = (await CheckpointWeights.open(folder)).entry(tensor);
+  const width = entry.dtype === 'F32' ? 4 : 2;
+  const bits = (value: number) => {
+    const buffer = Buffer.alloc(4);
+    buffer.writeFloatLE(value);
+    // bfloat16 is the top half of a float32.
+    return width === 4 ? buffer : buffer.subarray(2);
+  };
+  const handle = await open(entry.file, 'r+');
+  try {
+    for (const index of nanAt) await handle.write(bits(NaN), 0, width, entry.start + index * width);
+    for (const index of infAt) await handle.write(bits(Infinity), 0, width, entry.start + index * width);
+  } finally {
+    await handle.close();
+  }
 }

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, open, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir, totalmem } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,7 +14,7 @@ import { Engine } from '../../extension/core/engine';
 import { ImportError } from '../../extension/core/errors';
 import { importModel } from '../../extension/core/import/importModel';
 import { CheckpointWeights } from '../../extension/core/import/safetensors';
-import { writeRawSafetensors } from '../support/safetensors';
+import { plantNonFinite, writeRawSafetensors } from '../support/safetensors';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(REPO, 'out', 'extension', 'core', 'cli.js');
@@ -112,25 +112,6 @@ test('weights bigger than this machine\'s memory are refused before anything is 
   await assertRefused(source, [/config\.json/, /GiB/, /memory/]);
   assert.ok(performance.now() - started < 1000, `refused after ${performance.now() - started} ms`);
 });
-
-/** Overwrites values of a tensor in place: NaN at `nanAt`, +Inf at `infAt` (indices into the tensor). */
-async function plantNonFinite(folder: string, tensor: string, nanAt: number[], infAt: number[]): Promise<void> {
-  const entry = (await CheckpointWeights.open(folder)).entry(tensor);
-  const width = entry.dtype === 'F32' ? 4 : 2;
-  const bits = (value: number) => {
-    const buffer = Buffer.alloc(4);
-    buffer.writeFloatLE(value);
-    // bfloat16 is the top half of a float32.
-    return width === 4 ? buffer : buffer.subarray(2);
-  };
-  const handle = await open(entry.file, 'r+');
-  try {
-    for (const index of nanAt) await handle.write(bits(NaN), 0, width, entry.start + index * width);
-    for (const index of infAt) await handle.write(bits(Infinity), 0, width, entry.start + index * width);
-  } finally {
-    await handle.close();
-  }
-}
 
 const NON_FINITE: Array<['diffllama' | 'llama', string, string]> = [
   ['diffllama', 'model.layers.1.mlp.up_proj.weight', 'float32'],

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { test } from 'node:test';
-import { chooseModelPath, matchedBaseline } from '../../extension/core/modelPath';
+import { chooseModelPath, DEFAULT_MODEL, matchedBaseline, modelFolderKind, modelFolderProblem } from '../../extension/core/modelPath';
 
 const BUNDLED = '/ext/models/tiny-diff';
 
@@ -26,4 +29,34 @@ test('the baseline of a model is its matched sibling package, else the bundled o
   assert.equal(matchedBaseline('/m/code-diff/', '/ext/models/code-baseline', isPackage), '/m/code-baseline');
   assert.equal(matchedBaseline('/m/other-diff', '/ext/models/code-baseline', isPackage), '/ext/models/code-baseline', 'no sibling package');
   assert.equal(matchedBaseline('/m/mymodel', '/ext/models/code-baseline', isPackage), '/ext/models/code-baseline', 'not a NAME-diff folder');
+});
+
+test('a model path names a package, a Hugging Face checkpoint to import, nothing, or something else', () => {
+  const work = mkdtempSync(path.join(tmpdir(), 'model-folder-'));
+  try {
+    const folder = (name: string, files: string[]) => {
+      const dir = path.join(work, name);
+      mkdirSync(dir);
+      for (const file of files) writeFileSync(path.join(dir, file), '{}');
+      return dir;
+    };
+    const bundled = path.resolve(__dirname, '..', '..', '..', 'models', DEFAULT_MODEL);
+    const checkpoint = folder('checkpoint', ['config.json', 'model.safetensors', 'tokenizer.json']);
+    const sharded = folder('sharded', ['config.json', 'model.safetensors.index.json']);
+    const notes = folder('notes', ['notes.txt']);
+    const weightsOnly = folder('weights-only', ['model.safetensors']);
+    assert.equal(modelFolderKind(bundled), 'package');
+    assert.equal(modelFolderKind(checkpoint), 'checkpoint');
+    assert.equal(modelFolderKind(sharded), 'checkpoint', 'sharded weights listed by an index');
+    assert.equal(modelFolderKind(weightsOnly), 'other', 'weights without a config.json are no checkpoint');
+    assert.equal(modelFolderKind(notes), 'other');
+    assert.equal(modelFolderKind(path.join(work, 'absent')), 'missing');
+
+    assert.equal(modelFolderProblem(bundled, 'difftransformer.modelPath'), undefined, 'a package runs (its own checks come at load)');
+    assert.match(modelFolderProblem(checkpoint, 'difftransformer.modelPath')!, /^difftransformer\.modelPath names .*checkpoint, a Hugging Face checkpoint, not a model package: import it with "DiffTransformer: Import Model…"/);
+    assert.match(modelFolderProblem(path.join(work, 'absent'), 'difftransformer.baselineModelPath')!, /^difftransformer\.baselineModelPath names .*absent, which does not exist/);
+    assert.match(modelFolderProblem(notes, 'difftransformer.modelPath')!, /notes, which is not a model package \(no manifest\.json\)/);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 });

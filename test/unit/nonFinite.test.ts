@@ -4,62 +4,30 @@
 // which must leave the good run usable.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { Engine } from '../../extension/core/engine';
 import { NonFiniteError } from '../../extension/core/errors';
-import { importModel } from '../../extension/core/import/importModel';
+import { importWithNaN, writeTestCheckpoint } from '../support/nanPackage';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const TINY_DIFF = path.join(REPO, 'models', 'tiny-diff');
 const TEXT = 'def add(a, b):\n    return a + b\n';
-const run = promisify(execFile);
 
 let work: string;
 let checkpoint: string;
 before(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'non-finite-test-'));
-  checkpoint = path.join(work, 'checkpoint');
-  await run(path.join(REPO, 'scripts', 'python.sh'), ['-m', 'model', 'hf-checkpoint', '--format', 'diffllama', '--out', checkpoint], { cwd: REPO });
+  checkpoint = await writeTestCheckpoint(work);
 });
+
+const packageWithNaN = (folder: string, tensor: string) => importWithNaN(checkpoint, path.join(work, folder), tensor);
+
 after(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-/** A checkpoint tensor's float32 values, read from its safetensors file. */
-async function checkpointTensor(name: string): Promise<Float32Array> {
-  const file = await readFile(path.join(checkpoint, 'model.safetensors'));
-  const headerBytes = Number(file.readBigUInt64LE(0));
-  const entry = JSON.parse(file.subarray(8, 8 + headerBytes).toString('utf8'))[name];
-  assert.equal(entry.dtype, 'F32', `${name} is float32 in the test checkpoint`);
-  const [begin, end] = entry.data_offsets.map((offset: number) => 8 + headerBytes + offset);
-  return new Float32Array(file.buffer.slice(file.byteOffset + begin, file.byteOffset + end));
-}
-
-/** Imports the checkpoint, then overwrites `tensor` (a vector, stored as it is) in the package's
- *  weights.bin with NaN, found by its values, and updates manifest.json so the package still loads. */
-async function packageWithNaN(folder: string, tensor: string): Promise<string> {
-  const dir = path.join(work, folder);
-  await importModel({ source: checkpoint, destination: dir, name: folder });
-  const values = await checkpointTensor(tensor);
-  const weightsPath = path.join(dir, 'weights.bin');
-  const weights = await readFile(weightsPath);
-  const at = weights.indexOf(Buffer.from(values.buffer));
-  assert.ok(at >= 0 && at % 4 === 0, `${tensor}'s values are in weights.bin`);
-  assert.equal(weights.indexOf(Buffer.from(values.buffer), at + 1), -1, `${tensor}'s values are in weights.bin once`);
-  new Float32Array(weights.buffer, weights.byteOffset + at, values.length).fill(NaN);
-  await writeFile(weightsPath, weights);
-  const manifestPath = path.join(dir, 'manifest.json');
-  const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
-  manifest.files['weights.bin'] = { sha256: createHash('sha256').update(weights).digest('hex'), bytes: weights.length };
-  await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
-  return dir;
-}
 
 test('a package whose layer 1 holds NaN fails its inspection naming layer 1, the package and the fix', async () => {
   const dir = await packageWithNaN('nan-layer-1', 'model.layers.1.post_attention_layernorm.weight');

@@ -12,7 +12,7 @@ import { rememberSha256 } from '../hashCache';
 import { EOT_TOKEN, loadTokenizer } from '../tokenizer';
 import { lambdaInit, readArchitecture, requiredTensors, type Architecture, type TensorSpec } from './architecture';
 import type { GraphBuilder, Value } from './graphBuilder';
-import { ImportCancelledError, ImportError, TokenizerFormatError } from '../errors';
+import { ImportCancelledError, ImportError, NonFiniteWeightsError, TokenizerFormatError } from '../errors';
 import { buildInspectionGraph, buildLensGraph, inspectionOutputs, interventionInputs, type WeightFile } from './inspectionGraph';
 import { DataType, type DataTypeValue } from './onnxProto';
 import { partialFolderFor } from './partialFolder';
@@ -250,7 +250,7 @@ async function copyWeights(
       const { nan, inf } = countNonFinite(bytes, dtype);
       if (nan || inf) {
         if (!allowNonFinite) {
-          throw new ImportError(
+          throw new NonFiniteWeightsError(
             `${checkpoint.entry(spec.name).file}: tensor '${spec.name}' holds ${nan} NaN and ${inf} infinite values, which make the model's outputs NaN; ` +
               'download the weights again, or import them anyway to inspect them with allowNonFinite (CLI: --allow-non-finite)',
           );

@@ -27,6 +27,8 @@ export interface TensorEntry {
 
 const SINGLE_FILE = 'model.safetensors';
 const INDEX_FILE = 'model.safetensors.index.json';
+/** The files that hold a checkpoint's weights, either of which makes a folder one to import. */
+export const CHECKPOINT_WEIGHT_FILES = [SINGLE_FILE, INDEX_FILE] as const;
 const BYTES_PER_VALUE: Record<WeightDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 const SUPPORTED_DTYPES = Object.keys(BYTES_PER_VALUE) as WeightDtype[];
 const LENGTH_PREFIX_BYTES = 8;
