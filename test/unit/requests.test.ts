@@ -23,6 +23,7 @@ const RAISED: Error[] = [
   new errors.PackageError("manifest.json: field 'files': expected an object"),
   new errors.TokenizerFormatError('model.type: expected BPE'),
   new errors.ImportError('config.json: cannot be read'),
+  new errors.NonFiniteWeightsError('model.safetensors: layers.1.mlp.up_proj.weight holds 3 NaN; import with --allow-non-finite to keep them'),
   new errors.ImportCancelledError('import cancelled'),
 ];
 
