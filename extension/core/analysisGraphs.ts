@@ -34,6 +34,11 @@ export function rowsPerBlock(floatsPerRow: number, tileElements: number = blockS
   return Math.min(blockSizing.max_rows, Math.max(blockSizing.min_rows, Math.floor(tileElements / floatsPerRow)));
 }
 
+/** The tile of the engine's views (a map's viewport; the thumbnails of a package without them):
+ *  a quarter of tile_elements. The run's outputs are held meanwhile, and the arena and copies of
+ *  whole tiles added about 300 MiB to the first map at 32K tokens; quarter tiles add about 120, as fast. */
+export const VIEW_TILE_ELEMENTS = blockSizing.tile_elements / 4;
+
 /** The blocks of rows [from, end) of a T-token run whose graph runs take `count` sub-heads: R rows
  *  each (the last one fewer), R = rowsPerBlock(count * T), so that a block's logits stay near
  *  tileElements floats at any T. */

@@ -11,7 +11,7 @@ import {
 import { mapViews, type Interventions, type MapView, type ModelInfo } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../shared/needleTest';
 import { RunAnalysis, type AnalysisInputs } from './analysis';
-import { AnalysisGraphs } from './analysisGraphs';
+import { AnalysisGraphs, VIEW_TILE_ELEMENTS } from './analysisGraphs';
 import { EmptyTextError, LensUnavailableError, NonFiniteError } from './errors';
 import { loadModelPackage, type ModelPackage, type PackageConfig } from './modelPackage';
 import {
@@ -165,7 +165,7 @@ export class Engine {
     const latencyMs = performance.now() - started;
     checkFinite(out, config, fix);
     if (ids.length >= ESTIMATE_FROM_TOKENS) this.flopsPerMs = runFlops(config, ids.length) / latencyMs;
-    const analysis = new RunAnalysis(config, out, this.graphs);
+    const analysis = new RunAnalysis(config, out, this.graphs, VIEW_TILE_ELEMENTS);
     const thumbnails: Thumbnails = {};
     const { pooled, size } = await analysis.pooledMaps();
     for (const view of mapViews(config.kind)) thumbnails[view] = analysis.thumbnails(view, pooled, size);
