@@ -16,7 +16,8 @@ import { HeatmapView } from './heatmap';
 import { HistogramsView } from './histograms';
 import { renderQuantisationTable } from './quantisation';
 import { SpanList } from './spans';
-import { failureOf, type Comparison, type PanelState, type ViewportRequest } from './state';
+import { failureOf } from './state';
+import type { Comparison, PanelState, ViewportRequest } from './types';
 import { element, fitHeatmapToPanel, whenChanged, type HostRequests, type PanelView } from './view';
 import { targetViewport } from './viewport';
 

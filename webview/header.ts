@@ -5,7 +5,7 @@
 
 import { formatParameterCount } from '../shared/model';
 import type { InspectionMeta } from '../shared/protocol';
-import type { PanelState } from './state';
+import type { PanelState } from './types';
 import { element, textElement, type PanelView } from './view';
 
 export class PanelHeader implements PanelView {

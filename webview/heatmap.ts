@@ -28,7 +28,7 @@ import { drawTokenLabels, LABEL_SPACE, labelSpaceFor, type DrawnLabels } from '.
 import { LambdaStrip, STRIP_ROOM } from './lambdaStrip';
 import { cellAfterKey, KEYBOARD_HELP, MapText, mapName, type MapCell } from './mapTable';
 import { QueryStrip } from './queryStrip';
-import type { ShownMap } from './state';
+import type { ShownMap } from './types';
 import { describeElement, element } from './view';
 import { cellAt, isPooled, lockedRow, panned, sameViewport, showing, tokensPerCell, zoomed, type ViewportCell } from './viewport';
 

@@ -7,7 +7,7 @@
 import { decidedAtLayer } from '../shared/inspection';
 import type { InspectionMeta } from '../shared/protocol';
 import { formatValue, visibleTextElement } from './format';
-import type { ShownLens } from './state';
+import type { ShownLens } from './types';
 import { describeElement, element, textElement, whenChanged } from './view';
 
 export class LensTable {

@@ -16,8 +16,9 @@ import { MapsTab } from './mapsTab';
 import { MoreBelowCue } from './moreBelow';
 import { NeedlesView } from './needles';
 import { OutliersTab } from './outliersTab';
-import { restoreState, saveState, type PanelState, type SavedState } from './state';
+import { restoreState, saveState, type SavedState } from './state';
 import { PanelStore } from './store';
+import type { PanelState } from './types';
 import { whenChanged, type HostRequests, type PanelView } from './view';
 import { WhatIfTab } from './whatIfTab';
 

@@ -6,7 +6,7 @@
 import { viewportCells, type TokenInfo } from '../shared/inspection';
 import { createToggleButton } from './controls';
 import { formatValue, VIEW_LABELS, visibleTextElement } from './format';
-import type { ShownMap } from './state';
+import type { ShownMap } from './types';
 import { describeElement, element, textElement } from './view';
 import { cellAt, keysOfColumn, lockedRow, queriesOfRow, type TokenRange } from './viewport';
 

@@ -14,7 +14,7 @@ import { HeatmapView } from './heatmap';
 import { LensTable } from './lensTable';
 import { OverviewGrid } from './overview';
 import { SpanList } from './spans';
-import type { PanelState } from './state';
+import type { PanelState } from './types';
 import { element, fitHeatmapToPanel, whenChanged, type HostRequests, type PanelView } from './view';
 import { targetViewport } from './viewport';
 

@@ -10,7 +10,7 @@ import type { NeedleReport, NeedleSummary } from '../shared/needleTest';
 import { drawLegend, drawText, putScaledValues, sizeCanvas, themeFont } from './canvas';
 import { ColorScale, type Theme } from './colors';
 import { formatValue } from './format';
-import type { PanelState } from './state';
+import type { PanelState } from './types';
 import { describeElement, element, textElement, whenChanged, type PanelView } from './view';
 
 const METRICS: { key: 'accuracy' | 'answerShare' | 'noiseShare' | 'queryShare'; title: string }[] = [

@@ -10,7 +10,8 @@ import type { Theme } from './colors';
 import { createQuantSwitch, type QuantSwitch } from './controls';
 import { HistogramsView } from './histograms';
 import { renderQuantisationTable } from './quantisation';
-import { failureOf, type PanelState } from './state';
+import { failureOf } from './state';
+import type { PanelState } from './types';
 import { element, textElement, whenChanged, type HostRequests, type PanelView } from './view';
 
 const OUTLIERS_EXPLAINED =

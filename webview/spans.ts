@@ -5,18 +5,12 @@
 import type { KeySpan } from '../shared/inspection';
 import type { InspectionMeta } from '../shared/protocol';
 import { formatValue, visibleTextElement } from './format';
+import type { ShownSpans } from './types';
 import { describeElement, element, textElement, whenChanged } from './view';
 
 /** Longer span texts are cut (the editor shows the whole span on click); whitespace and byte
  *  fragments are shown as signs (format.ts). */
 const MAX_SPAN_TEXT = 300;
-
-export interface ShownSpans {
-  layer: number;
-  head: number;
-  query: number;
-  spans: KeySpan[];
-}
 
 /** A list of key spans (a .span-list with the given id); each span is a .span-item button with a
  *  score bar. */

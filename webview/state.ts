@@ -1,110 +1,21 @@
-// What the panel shows, and its JSON form for vscode.setState so that the panel survives being
-// hidden and reloaded. VS Code stores the state as JSON, so Float32Arrays are saved as base64, and
+// The panel state (types.ts) when empty, and its JSON form for vscode.setState so that the panel
+// survives being hidden and reloaded. VS Code stores the state as JSON, so Float32Arrays are saved as base64, and
 // only while they are small enough (the host can always send them again). A map is a viewport's
 // cells (at most MAP_CELLS_MAX a side), whatever the text's length. The state is changed only
 // by the store (store.ts), which replaces the parts that change instead of mutating them.
 
 import { z } from 'zod';
-import {
-  keySpanSchema,
-  layerOutliersSchema,
-  layerQuantisationSchema,
-  mapViewportSchema,
-  viewportCells,
-  type LayerOutliers,
-  type LayerQuantisation,
-  type MapViewport,
-  type Thumbnails,
-} from '../shared/inspection';
-import { MAP_VIEWS, QUANT_BITS, type MapView, type QuantBits } from '../shared/model';
-import { needleReportSchema, type NeedleReport } from '../shared/needleTest';
-import { inspectionMetaSchema, PANEL_TABS, type HostMessage, type InspectionMeta, type Pane, type PanelTab } from '../shared/protocol';
+import { keySpanSchema, layerOutliersSchema, layerQuantisationSchema, mapViewportSchema, viewportCells, type MapViewport, type Thumbnails } from '../shared/inspection';
+import { MAP_VIEWS, QUANT_BITS, type MapView } from '../shared/model';
+import { needleReportSchema } from '../shared/needleTest';
+import { inspectionMetaSchema, PANEL_TABS } from '../shared/protocol';
 import { indexSchema } from '../shared/schemas';
-import type { ShownSpans } from './spans';
-
-/** A head's map as a heatmap shows it: the cells of a viewport. */
-export interface ShownMap {
-  runId: number;
-  layer: number;
-  head: number;
-  view: MapView;
-  /** The panel's viewport request the cells answer (0: the host's whole map of a new run). */
-  requestId: number;
-  viewport: MapViewport;
-  /** rows x cols cells (viewportCells(viewport)), row = query, column = key. */
-  data: Float32Array;
-  /** λ of each cell row for this head, for a model whose λ varies per token (DIFF V2). */
-  lambda?: Float32Array;
-  /** The locked query's row over the viewport's key cells, from the host when the map's cell rows
-   *  pool several queries (else the map's own row is it: viewport.ts lockedRow). */
-  queryRow?: { query: number; data: Float32Array };
-}
-
-/** The viewport the panel asked the host for last (in `pane`'s tokens): the heatmaps show it (the
- *  last map scaled) until maps answering it arrive; maps answering older requests are stale. */
-export interface ViewportRequest {
-  pane: Pane;
-  requestId: number;
-  viewport: MapViewport;
-}
-
-export interface Selection {
-  layer: number;
-  head: number;
-  view: MapView;
-}
+import type { PanelState, ShownMap, Status } from './types';
 
 /** The error that stopped the last request, if the status line holds one: views that wait for a
  *  result say it instead of "Computing…" (an error ends every wait). */
 export function failureOf(status: Status): string | undefined {
   return status.kind === 'error' ? status.text : undefined;
-}
-
-/** The status line: a run in progress, an error, or nothing (not saved). */
-export interface Status {
-  /** stale: the run's text was edited since (live mode runs it again, else the user does). */
-  kind: 'busy' | 'error' | 'idle' | 'stale';
-  text: string;
-}
-
-/** The baseline's run on the same text (Compare with Baseline), shown beside the model's. */
-export interface Comparison {
-  meta: InspectionMeta;
-  map: ShownMap | undefined;
-  /** Beside a DiffLlama model, the baseline's head h + H (the counterpart of A2; `map` is head h's). */
-  pairedMap: ShownMap | undefined;
-  spans: ShownSpans | undefined;
-  outliers: LayerOutliers[] | undefined;
-  /** The quantisation what-if, which the host computes after the outliers. */
-  quantisation: LayerQuantisation[] | undefined;
-}
-
-/** A what-if run beside the unmodified one, as the host sent it (not saved: the host re-sends it). */
-export type WhatIfShown = Omit<Extract<HostMessage, { type: 'whatIf' }>, 'type'>;
-
-/** The logit lens at the locked query, as the host sent it (not saved: the host re-sends it). */
-export type ShownLens = Pick<Extract<HostMessage, { type: 'lens' }>, 'query' | 'layers' | 'unavailable'>;
-
-export interface PanelState {
-  meta: InspectionMeta | undefined;
-  thumbnails: Thumbnails;
-  selection: Selection;
-  /** The locked query row. */
-  query: number;
-  map: ShownMap | undefined;
-  spans: ShownSpans | undefined;
-  outliers: LayerOutliers[] | undefined;
-  quantisation: LayerQuantisation[] | undefined;
-  comparison: Comparison | undefined;
-  viewportRequest: ViewportRequest | undefined;
-  whatIf: WhatIfShown | undefined;
-  lens: ShownLens | undefined;
-  /** The last Needle Test's results (they outlive inspections). */
-  needles: NeedleReport | undefined;
-  tab: PanelTab;
-  /** The quantisation grid drawn over the logit histograms (null: none). */
-  quantBits: QuantBits | null;
-  status: Status;
 }
 
 export const IDLE: Status = { kind: 'idle', text: '' };

@@ -10,7 +10,8 @@
 import { viewportCells, type MapViewport, type Thumbnails } from '../shared/inspection';
 import type { QuantBits } from '../shared/model';
 import type { HostMessage, InspectionMeta, Pane, PanelSelection, PanelTab } from '../shared/protocol';
-import { emptyState, fitsViewport, IDLE, type Comparison, type PanelState, type ShownMap } from './state';
+import { emptyState, fitsViewport, IDLE } from './state';
+import type { Comparison, PanelState, ShownMap } from './types';
 
 /** A host message that changes the state (an export request only asks for a picture). */
 export type HostUpdate = Exclude<HostMessage, { type: 'exportRequest' }>;

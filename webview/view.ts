@@ -7,7 +7,7 @@ import type { MapViewport } from '../shared/inspection';
 import type { MapView } from '../shared/model';
 import type { Pane, WhatIfSpec } from '../shared/protocol';
 import type { Theme } from './colors';
-import type { PanelState } from './state';
+import type { PanelState } from './types';
 
 /** A part of the page drawn from the panel state. */
 export interface PanelView {

@@ -3,7 +3,7 @@
 // the locked query's row at full resolution.
 
 import { holdsQueryRow, viewportCells, type MapViewport } from '../shared/inspection';
-import type { ShownMap, ViewportRequest } from './state';
+import type { ShownMap, ViewportRequest } from './types';
 
 /** A half-open range of token indices [first, end). */
 export interface TokenRange {

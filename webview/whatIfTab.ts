@@ -13,8 +13,8 @@ import { formatValue, visibleTextElement } from './format';
 import { hasLambda, layerLambda, mapCaption } from './heads';
 import { HeatmapView } from './heatmap';
 import { SpanList } from './spans';
-import type { PanelState, ShownMap, ViewportRequest, WhatIfShown } from './state';
 import { SurprisalStrip } from './surprisalStrip';
+import type { PanelState, ShownMap, ViewportRequest, WhatIfShown } from './types';
 import { describeElement, element, textElement, whenChanged, type HostRequests, type PanelView } from './view';
 import { targetViewport } from './viewport';
 
