@@ -59,21 +59,6 @@ export const whatIfSpecSchema = z.discriminatedUnion('kind', [
 ]);
 export type WhatIfSpec = z.infer<typeof whatIfSpecSchema>;
 
-/** λ over [min, max] ranges (a layer's heads, or one head) in words, with 3 decimals: "λ 0.356",
- *  or "λ 0.120–0.870" where it varies with the token or the head. */
-export function lambdaText(ranges: readonly (readonly [number, number])[]): string {
-  const low = Math.min(...ranges.map(([min]) => min));
-  const high = Math.max(...ranges.map(([, max]) => max));
-  return low === high ? `λ ${low.toFixed(3)}` : `λ ${low.toFixed(3)}–${high.toFixed(3)}`;
-}
-
-/** [min, max] of a row of λ (a head's λ over the query tokens). */
-export function lambdaRange(row: ArrayLike<number>): [number, number] {
-  let [low, high] = [Infinity, -Infinity];
-  for (let i = 0; i < row.length; i++) [low, high] = [Math.min(low, row[i]), Math.max(high, row[i])];
-  return [low, high];
-}
-
 /** Most cells a side of a map the panel asks for (its canvas in device pixels, capped): a map
  *  crosses as at most MAP_CELLS_MAX² floats (4 MiB), whatever the text's length. */
 export const MAP_CELLS_MAX = 1024;

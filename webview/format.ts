@@ -37,8 +37,3 @@ export function formatValue(value: number): string {
   const text = Math.abs(value) >= 1e-4 || value === 0 ? value.toPrecision(4) : value.toExponential(2);
   return text.replace('-', '−');
 }
-
-/** lambda with 3 decimals, as the model card and the CLI print it. */
-export function formatLambda(lambda: number): string {
-  return lambda.toFixed(3);
-}

@@ -3,8 +3,8 @@
 // for a model whose λ varies per token and head (DIFF V2), its range.
 
 import { softmaxSubHeads, type ModelInfo } from '../shared/model';
-import { lambdaRange, lambdaText, type InspectionMeta } from '../shared/protocol';
-import { formatLambda } from './format';
+import { formatLambda, lambdaRange, lambdaText } from '../shared/lambda';
+import type { InspectionMeta } from '../shared/protocol';
 
 /** "A1 = softmax head 3, A2 = softmax head 7 (DiffLlama pairing)" for a differential head;
  *  undefined for a baseline's head, which is one softmax head. */

@@ -6,7 +6,7 @@
 // (data-values). Every heatmap has one (heatmap.ts), shown when its map carries λ per row.
 
 import { putScaledValues } from './canvas';
-import { lambdaRange } from '../shared/protocol';
+import { lambdaRange } from '../shared/lambda';
 import { ColorScale, type Theme } from './colors';
 import { element, textElement } from './view';
 

@@ -4,11 +4,10 @@
 
 import * as vscode from 'vscode';
 import { decidedAtLayer } from '../../shared/inspection';
-import { lambdaText } from '../../shared/protocol';
+import { lambdaAt, lambdaText } from '../../shared/lambda';
 import { visibleText } from '../../shared/tokenText';
 import { LensUnavailableError } from '../core/errors';
 import { isInspected, tokenRange, type ActiveInspection } from './activeInspection';
-import { lambdaAt } from './lambdaValues';
 import type { PanelSession } from './panelSession';
 
 const HOVER_SPANS = 3;

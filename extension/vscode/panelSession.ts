@@ -13,6 +13,7 @@
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import { wholeMap, type KeySpan, type LensLayer, type MapViewport, type Prediction } from '../../shared/inspection';
+import { lambdaRanges, lambdaRow } from '../../shared/lambda';
 import { mapViews, modelInfoSchema, softmaxSubHeads, type ModelInfo } from '../../shared/model';
 import { DEFAULT_MAP_CELLS, type HostMessage, type InspectionMeta, type Pane, type PanelSelection, type PanelTab, type WebviewMessage } from '../../shared/protocol';
 import { alignToken } from '../core/alignTokens';
@@ -21,7 +22,6 @@ import type { EngineClient } from '../core/engineClient';
 import { CancelledError, LensUnavailableError, SupersededError } from '../core/errors';
 import { tokensOf, type ActiveInspection } from './activeInspection';
 import type { EditorHighlights } from './editorHighlights';
-import { lambdaRanges, lambdaRow } from './lambdaValues';
 import type { ModelEngines } from './engines';
 import type { InspectorPanel, PanelRequest } from './panel';
 import type { InspectorSettings } from './settings';

@@ -7,11 +7,11 @@
 // the same.
 
 import * as vscode from 'vscode';
+import { lambdaRanges, lambdaRow, lambdaText } from '../../shared/lambda';
 import type { Interventions } from '../../shared/model';
-import { lambdaText, type HostMessage, type WhatIfSpec } from '../../shared/protocol';
+import type { HostMessage, WhatIfSpec } from '../../shared/protocol';
 import type { EngineInfo, InspectionResult, RunName } from '../core/engine';
 import type { ModelEngines } from './engines';
-import { lambdaRanges, lambdaRow } from './lambdaValues';
 import type { InspectorPanel } from './panel';
 import type { PanelSession, ShownViewport } from './panelSession';
 import type { InspectorSettings } from './settings';

@@ -54,11 +54,6 @@ export interface TensorSpec {
   shape: number[];
 }
 
-/** lambda_init of the paper's depth schedule (0-based layer). */
-export function lambdaInit(layer: number): number {
-  return 0.8 - 0.6 * Math.exp(-0.3 * layer);
-}
-
 /** bos_token_id where config.json has none: LlamaConfig's, MistralConfig's and DiffLlamaConfig's default. */
 export const TRANSFORMERS_BOS_TOKEN_ID = 1;
 

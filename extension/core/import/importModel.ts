@@ -8,9 +8,10 @@
 import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { lambdaInit } from '../../../shared/lambda';
 import { rememberSha256 } from '../hashCache';
 import { EOT_TOKEN, loadTokenizer } from '../tokenizer';
-import { lambdaInit, readArchitecture, requiredTensors, type Architecture, type TensorSpec } from './architecture';
+import { readArchitecture, requiredTensors, type Architecture, type TensorSpec } from './architecture';
 import type { GraphBuilder, Value } from './graphBuilder';
 import { ImportCancelledError, ImportError, NonFiniteWeightsError, TokenizerFormatError } from '../errors';
 import { buildInspectionGraph, buildLensGraph, inspectionOutputs, interventionInputs, type WeightFile } from './inspectionGraph';

@@ -6,8 +6,9 @@
 // imported package runs the same fast path as an exported one.
 
 import blockSizing from '../../../shared/attention.json';
+import { lambdaInit } from '../../../shared/lambda';
 import { THUMBNAIL_SIZE } from '../../../shared/model';
-import { lambdaInit, layerTensorNames, type Architecture } from './architecture';
+import { layerTensorNames, type Architecture } from './architecture';
 import { GraphBuilder, type DimPart, type Value } from './graphBuilder';
 import { DataType } from './onnxProto';
 import { rotary } from './rotary';
