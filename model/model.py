@@ -35,7 +35,7 @@ from torch.utils.checkpoint import checkpoint
 
 KINDS = ("diff", "baseline")
 VARIANTS = ("v1", "v2")  # differential attention as in the paper, or DIFF V2 (kind "diff" only)
-THUMBNAIL_SIZE = 32  # side of the inspection's average-pooled attention maps (attn_thumbnails)
+THUMBNAIL_SIZE = json.loads((Path(__file__).resolve().parents[1] / "shared" / "thumbnails.json").read_text())["size"]
 
 
 @dataclass

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { indexSchema } from './schemas';
+import thumbnails from './thumbnails.json';
 
 /** diff = a Differential Transformer; baseline = its matched standard Transformer. */
 export const MODEL_KINDS = ['diff', 'baseline'] as const;
@@ -43,8 +44,9 @@ export type InterventionInput = (typeof INTERVENTION_INPUTS)[number];
 /** Values per intervention input, layer-major [n_layer * n_head]; the ones not given change nothing. */
 export type Interventions = Partial<Record<InterventionInput, Float32Array>>;
 
-/** P: the side of the average-pooled attention maps (the graph's attn_thumbnails [B, L, S, P, P]). */
-export const THUMBNAIL_SIZE = 32;
+/** P: the side of the average-pooled attention maps (the graph's attn_thumbnails [B, L, S, P, P]),
+ *  shared with the Python model through thumbnails.json. */
+export const THUMBNAIL_SIZE: number = thumbnails.size;
 
 export const MAP_VIEWS = ['a1', 'a2', 'lambdaA2', 'diff'] as const;
 /** a1 = A1, a2 = A2, lambdaA2 = lambda * A2, diff = A1 - lambda * A2 (the only signed one). */
