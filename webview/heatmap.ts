@@ -1,48 +1,31 @@
 // The large heatmap of one head's map (row = query, column = key) over a viewport: the host sends
 // the cells of a rectangle of query rows and keys, at most one cell per device pixel (a cell pools
-// the tokens it covers by mean or signed max: the pooling switch, shown while cells pool), and the
-// cells are one ImageData put in a single call into #heatmap (its drawing buffer stays exactly the
-// cells, so its pixels are the data's colours), scaled by CSS with image-rendering: pixelated.
-// Zoom (wheel, the +/− buttons, the + and − keys) and pan (drag, Shift+arrows) change the viewport
-// the panel shows: the last map's image is moved and scaled to it at once, and the host's map for
-// it replaces it when it arrives (data-pending says which). The view goes down to one cell per
-// token and further, to MAX_CELL px a token. Token labels of the visible rows and keys are drawn on
-// two thin canvases (heatmapLabels.ts); the hover readout names a cell's tokens (their ranges where
-// it pools) and value. The locked query row, the hover cross and the keyboard's focused cell are
-// positioned <div>s, so highlighting never touches the data pixels; the locked query's own row is
-// drawn at full resolution in a strip under the map (queryStrip.ts). A row the user locks is
-// marked at once (so that ↑/↓ step from it); the panel state's query replaces it when the host
-// answers. The keyboard walks the focused cell (the locked row, a key column of it; a step is one
-// cell) and a live region says each cell it reaches; "View as table" lists the row's strongest
-// keys (mapTable.ts). The zoom buttons and the pooling switch sit beside the readout; a caption
-// under it says which softmax heads the map's A1 and A2 are and which tokens the view shows; a
-// model whose λ varies per token gets the λ strip beside the map (lambdaStrip.ts).
+// the tokens it covers by mean or signed max), and the cells are one ImageData put in a single call
+// into #heatmap (its drawing buffer stays exactly the cells, so its pixels are the data's colours),
+// scaled by CSS with image-rendering: pixelated. A zoom or pan (heatmapInput.ts, heatmapZoom.ts)
+// moves and scales the last map's image to the new viewport at once, and the host's map for it
+// replaces it when it arrives (data-pending says which); the view goes down to one cell per token
+// and further, to MAX_CELL px a token. The locked query row, the hover cross and the keyboard's
+// focused cell are positioned <div>s, so highlighting never touches the data pixels. A row the
+// user locks is marked at once (so that ↑/↓ step from it); the panel state's query replaces it
+// when the host answers. Around the map: token labels (heatmapLabels.ts), the readout, live region
+// and table (mapTable.ts), the locked query's own row at full resolution (queryStrip.ts), the λ
+// strip of a model whose λ varies per token (lambdaStrip.ts) and the legend (heatmapPicture.ts).
 
-import { holdsQueryRow, POOLINGS, viewportCells, wholeMap, type MapViewport, type TokenInfo } from '../shared/inspection';
+import { holdsQueryRow, viewportCells, wholeMap, type MapViewport, type TokenInfo } from '../shared/inspection';
 import { MAP_CELLS_MAX } from '../shared/protocol';
-import { drawLegend, drawText, fillBackground, putScaledValues, sizeCanvas } from './canvas';
+import { drawLegend, putScaledValues, sizeCanvas } from './canvas';
 import { scaleForView, type ColorScale, type Theme } from './colors';
-import { createButton, createPoolingSwitch, type PoolingSwitch } from './controls';
-import { formatValue, VIEW_LABELS } from './format';
-import { drawTokenLabels, LABEL_SPACE, labelSpaceFor, type DrawnLabels } from './heatmapLabels';
+import { HeatmapInput } from './heatmapInput';
+import { LABEL_SPACE, labelSpaceFor, TokenLabels } from './heatmapLabels';
+import { heatmapPng, LEGEND_HEIGHT, legendCaption, MAX_CELL } from './heatmapPicture';
+import { HeatmapZoom } from './heatmapZoom';
 import { LambdaStrip, STRIP_ROOM } from './lambdaStrip';
-import { cellAfterKey, KEYBOARD_HELP, MapText, mapName, type MapCell } from './mapTable';
+import { KEYBOARD_HELP, MapText, mapName, type MapCell } from './mapTable';
 import { QueryStrip } from './queryStrip';
 import type { ShownMap } from './types';
 import { describeElement, element } from './view';
-import { cellAt, isPooled, lockedRow, panned, sameViewport, showing, tokensPerCell, zoomed, type ViewportCell } from './viewport';
-
-/** Largest token side (CSS px), so that a short text or a deep zoom does not give giant cells. */
-const MAX_CELL = 28;
-const LEGEND_HEIGHT = 40;
-/** Side (px) the exported heatmap aims for. */
-const EXPORT_SIDE = 768;
-/** The zoom of a +/− button or key: the span halves or doubles. */
-const ZOOM_STEP = 2;
-/** Wheel travel (px) that zooms by ZOOM_STEP. */
-const WHEEL_PER_STEP = 200;
-/** Pointer travel (CSS px) past which a press on the map is a drag, not a click. */
-const DRAG_THRESHOLD = 4;
+import { isPooled, lockedRow, sameViewport, showing, zoomed } from './viewport';
 
 /** What a heatmap asks of its owner. */
 export interface HeatmapRequests {
@@ -60,22 +43,15 @@ export class HeatmapView {
   private readonly context: CanvasRenderingContext2D;
   private readonly frame: HTMLElement;
   private readonly stack: HTMLElement;
-  private readonly rowLabels: HTMLCanvasElement;
-  private readonly columnLabels: HTMLCanvasElement;
+  private readonly labels = new TokenLabels();
   private readonly lockedRow: HTMLElement;
-  private readonly hoverRow: HTMLElement;
-  private readonly hoverColumn: HTMLElement;
   private readonly focusCell: HTMLElement;
+  private readonly input: HeatmapInput;
   private readonly legend: HTMLCanvasElement;
-  private readonly caption: HTMLElement;
-  /** The caption's part that says what the map's head is made of. */
-  private readonly headCaption: HTMLElement;
   private readonly strip: LambdaStrip;
   private readonly queryStrip: QueryStrip;
   private readonly text: MapText;
-  private readonly zoomBar: HTMLElement;
-  private readonly pooling: PoolingSwitch;
-  private readonly viewportLabel: HTMLElement;
+  private readonly zoom: HeatmapZoom;
   private image: ImageData | undefined;
   private map: ShownMap | undefined;
   /** What the heatmap shows: the map's viewport, or one asked for whose map is on its way. */
@@ -94,13 +70,6 @@ export class HeatmapView {
   private cells = 0;
   /** The token labels' room left of and above the map (CSS px), less in a short panel. */
   private labelSpace = LABEL_SPACE;
-  private hovered: ViewportCell | undefined;
-  private hoverFrame = 0;
-  private pointerX = NaN;
-  private pointerY = NaN;
-  /** A press on the map: where it started and the viewport then; moved once it became a drag. */
-  private drag: { x: number; y: number; target: MapViewport; moved: boolean } | undefined;
-  private dragEnded = false;
   /** What the last render() was given: the state's map, tokens, query and target viewport. */
   private rendered: { map?: ShownMap; tokens?: readonly TokenInfo[]; query?: number; target?: MapViewport } = {};
 
@@ -113,8 +82,6 @@ export class HeatmapView {
   ) {
     this.frame = element('div', 'heatmap-frame');
     const grid = element('div', 'heatmap-grid');
-    this.rowLabels = element('canvas', 'row-labels');
-    this.columnLabels = element('canvas', 'column-labels');
     this.stack = element('div', 'heatmap-stack');
     // The map's box clips the last image while it is moved and scaled to a new viewport.
     this.stack.style.overflow = 'hidden';
@@ -129,18 +96,28 @@ export class HeatmapView {
     this.canvas.setAttribute('aria-label', mapName(undefined, 0));
     this.context = this.canvas.getContext('2d')!;
     this.lockedRow = element('div', 'locked-row');
-    this.hoverRow = element('div', 'hover-row');
-    this.hoverColumn = element('div', 'hover-column');
     this.focusCell = element('div', 'focus-cell');
-    this.lockedRow.hidden = this.hoverRow.hidden = this.hoverColumn.hidden = this.focusCell.hidden = true;
-    this.stack.append(this.canvas, this.lockedRow, this.hoverRow, this.hoverColumn, this.focusCell);
+    this.lockedRow.hidden = this.focusCell.hidden = true;
+    this.input = new HeatmapInput(this.stack, this.canvas, {
+      place: () => {
+        const { map, target } = this;
+        return map && target && { map, target, tokenCount: this.tokens.length, tokenPx: this.tokenPx, focused: { query: this.query, key: this.focusKey } };
+      },
+      ask: (viewport) => this.ask(viewport),
+      zoomBy: (factor, anchor) => this.zoomBy(factor, anchor),
+      showWhole: () => this.showWhole(),
+      focusOn: (cell) => this.focusOn(cell),
+      reached: (cell) => this.reached(cell),
+      showReadout: (hovered) => this.showReadout(hovered),
+    });
+    this.stack.append(this.canvas, this.lockedRow, this.input.hoverRow, this.input.hoverColumn, this.focusCell);
     this.strip = new LambdaStrip(idPrefix, (row) => (row === undefined ? this.showReadout() : this.text.showLambda(row)));
     this.queryStrip = new QueryStrip(idPrefix, (col) => (col === undefined ? this.showReadout() : this.text.showRowCell(col)));
     grid.append(
       element('div', 'heatmap-corner'),
-      this.columnLabels,
+      this.labels.columns,
       this.strip.label,
-      this.rowLabels,
+      this.labels.rows,
       this.stack,
       this.strip.canvas,
       this.queryStrip.label,
@@ -148,51 +125,14 @@ export class HeatmapView {
     );
     this.frame.append(grid);
     this.legend = element('canvas', 'legend', `${idPrefix}legend`);
-    this.caption = element('div', 'heatmap-caption');
-    // One line (the whole text is its tooltip), so that the map keeps the panel's height.
-    Object.assign(this.caption.style, { whiteSpace: 'nowrap', overflow: 'hidden', textOverflow: 'ellipsis' });
-    this.headCaption = element('span', '', `${idPrefix}heatmap-caption`);
     this.text = new MapText(idPrefix);
-    const zoom = (factor: number) => () => this.zoomBy(factor);
-    this.pooling = createPoolingSwitch(`${idPrefix}pooling-switch`, (pooling) => this.target && this.ask({ ...this.target, pooling }));
-    this.viewportLabel = element('span', 'heatmap-viewport', `${idPrefix}viewport`);
-    this.caption.append(this.headCaption, this.viewportLabel);
-    // Beside the readout, not in a row of their own: the map keeps the panel's height.
-    this.zoomBar = element('div', 'heatmap-zoom');
-    Object.assign(this.zoomBar.style, { display: 'flex', alignItems: 'center', gap: '4px', flex: 'none' });
-    this.zoomBar.append(
-      createButton(`${idPrefix}zoom-out`, '−', 'Zoom out (−)', zoom(ZOOM_STEP)),
-      createButton(`${idPrefix}zoom-in`, '+', 'Zoom in (+)', zoom(1 / ZOOM_STEP)),
-      createButton(`${idPrefix}zoom-whole`, '⤢', 'Show the whole map (0)', () => this.showWhole()),
-      this.pooling.element,
-    );
-    this.text.toolbar.append(this.zoomBar);
-    parent.append(this.text.toolbar, this.caption, this.text.announcer, this.frame, this.legend, this.text.table);
-
-    // Pointer positions are kept as client coordinates and turned into cells once per frame
-    // (event.offsetX is rounded to whole pixels, which picks the wrong cell on subpixel layouts).
-    // The map's box, not the canvas, takes them: a zoomed-out preview covers only part of it.
-    this.stack.addEventListener('pointermove', (event) => this.onPointerMove(event));
-    this.stack.addEventListener('pointerleave', () => this.hover(NaN, NaN));
-    this.stack.addEventListener('pointerdown', (event) => {
-      if (event.button !== 0 || !this.target) return;
-      this.drag = { x: event.clientX, y: event.clientY, target: this.target, moved: false };
-      this.stack.setPointerCapture(event.pointerId);
+    this.zoom = new HeatmapZoom(idPrefix, {
+      zoomBy: (factor) => this.zoomBy(factor),
+      showWhole: () => this.showWhole(),
+      pool: (pooling) => this.target && this.ask({ ...this.target, pooling }),
     });
-    const endDrag = () => {
-      this.dragEnded = this.drag?.moved ?? false;
-      this.drag = undefined;
-    };
-    this.stack.addEventListener('pointerup', endDrag);
-    this.stack.addEventListener('pointercancel', endDrag);
-    this.stack.addEventListener('click', (event) => {
-      if (this.dragEnded) return void (this.dragEnded = false); // the end of a drag, not a click
-      const cell = this.tokenAt(event.clientX, event.clientY);
-      if (cell) this.focusOn(cell);
-      this.canvas.focus({ preventScroll: true });
-    });
-    this.stack.addEventListener('wheel', (event) => this.onWheel(event), { passive: false });
-    this.canvas.addEventListener('keydown', (event) => this.onKey(event));
+    this.text.toolbar.append(this.zoom.bar);
+    parent.append(this.text.toolbar, this.zoom.caption, this.text.announcer, this.frame, this.legend, this.text.table);
     // The readout follows the focused cell while the map has the focus, which starts on that cell.
     this.canvas.addEventListener('focus', () => {
       this.showReadout();
@@ -207,7 +147,7 @@ export class HeatmapView {
    *  row only when the state's query changed, so a row the user just locked stays marked, and
    *  moves the image only for a new target. `caption` says what the map's head is made of. */
   render(map: ShownMap | undefined, tokens: readonly TokenInfo[], query: number, caption = '', target = map?.viewport): void {
-    if (this.headCaption.textContent !== caption) this.headCaption.textContent = caption;
+    this.zoom.setHead(caption);
     const { rendered } = this;
     if (map !== rendered.map || (map && tokens !== rendered.tokens)) {
       if (map) this.show(map, tokens, query, target ?? map.viewport);
@@ -227,10 +167,7 @@ export class HeatmapView {
     this.target = target;
     this.focusKey = Math.min(this.focusKey, query);
     const { rows, cols } = viewportCells(map.viewport);
-    if (this.canvas.width !== cols || this.canvas.height !== rows) {
-      this.canvas.width = cols;
-      this.canvas.height = rows;
-    }
+    if (this.canvas.width !== cols || this.canvas.height !== rows) [this.canvas.width, this.canvas.height] = [cols, rows];
     if (!this.image || this.image.width !== cols || this.image.height !== rows) this.image = this.context.createImageData(cols, rows);
     this.paint();
     this.strip.show(map.lambda, this.theme);
@@ -283,13 +220,20 @@ export class HeatmapView {
     }
   }
 
+  /** Says a cell the keyboard reached and pans the view to it. */
+  private reached(cell: MapCell): void {
+    this.text.announce(cell);
+    if (this.target) this.ask(showing(this.target, this.tokens.length, cell.query, cell.key));
+    this.focusCell.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  }
+
   /** Locks another query row (the data stay; only the highlight, labels and row strip move). */
   private setQuery(query: number): void {
     this.query = query;
     this.focusKey = Math.min(this.focusKey, query);
     this.placeLockedRow();
     this.placeFocusCell();
-    this.drawRowLabels();
+    this.labels.drawRows(this.theme, this.tokens, this.target, this.tokenPx, this.labelSpace, this.query);
     this.paintQueryRow();
     this.showText();
   }
@@ -307,8 +251,7 @@ export class HeatmapView {
     if (!this.map) return;
     this.paint();
     this.strip.show(this.map.lambda, theme);
-    this.drawRowLabels();
-    this.drawColumnLabels();
+    this.drawLabels();
     this.drawLegend();
   }
 
@@ -317,51 +260,18 @@ export class HeatmapView {
     this.map = this.target = undefined;
     this.strip.show(undefined, undefined);
     this.queryStrip.show(undefined, undefined, undefined);
-    this.canvas.width = 0;
-    this.canvas.height = 0;
-    for (const canvas of [this.rowLabels, this.columnLabels, this.legend]) canvas.width = canvas.height = 0;
+    for (const canvas of [this.canvas, this.labels.rows, this.labels.columns, this.legend]) canvas.width = canvas.height = 0;
     this.lockedRow.hidden = this.focusCell.hidden = true;
-    this.zoomBar.hidden = true;
-    this.hover(NaN, NaN);
+    this.zoom.hide();
+    this.input.leave();
     this.showText();
   }
 
   /** The map as last computed (its own viewport, not a pending one), its labels, legend and title
    *  composed into one PNG (data URL). */
   exportPng(title: string): string {
-    const canvas = document.createElement('canvas');
-    const context = canvas.getContext('2d')!;
-    const { map, scale, theme } = this;
-    if (!map || !scale) {
-      canvas.width = 320;
-      canvas.height = 40;
-      fillBackground(context, theme, canvas.width, canvas.height);
-      drawText(context, theme, 'No map to export', 8, 24);
-      return canvas.toDataURL('image/png');
-    }
-    const { viewport } = map;
-    const rows = { first: viewport.firstRow, end: viewport.endRow };
-    const keys = { first: viewport.firstKey, end: viewport.endKey };
-    const span = Math.max(rows.end - rows.first, keys.end - keys.first);
-    const tokenPx = span <= EXPORT_SIDE ? Math.max(1, Math.min(MAX_CELL, Math.floor(EXPORT_SIDE / span))) : EXPORT_SIDE / span;
-    const [width, height] = [(keys.end - keys.first) * tokenPx, (rows.end - rows.first) * tokenPx];
-    const titleHeight = 24;
-    canvas.width = Math.ceil(LABEL_SPACE + width + 16);
-    canvas.height = Math.ceil(titleHeight + LABEL_SPACE + height + 8 + LEGEND_HEIGHT);
-    fillBackground(context, theme, canvas.width, canvas.height);
-    drawText(context, theme, title, 8, 16, { maxWidth: canvas.width - 16 });
-    const top = titleHeight + LABEL_SPACE;
-    context.imageSmoothingEnabled = false;
-    context.drawImage(this.canvas, LABEL_SPACE, top, width, height);
-    if (this.query >= rows.first && this.query < rows.end) {
-      context.strokeStyle = theme.highlight;
-      context.lineWidth = 1;
-      context.strokeRect(LABEL_SPACE - 0.5, top + (this.query - rows.first) * tokenPx - 0.5, width + 1, Math.max(1, tokenPx) + 1);
-    }
-    drawTokenLabels(context, theme, this.tokens, 'rows', tokenPx, 0, top, this.query, LABEL_SPACE, rows);
-    drawTokenLabels(context, theme, this.tokens, 'columns', tokenPx, LABEL_SPACE, titleHeight, -1, LABEL_SPACE, keys);
-    drawLegend(context, theme, scale, legendCaption(map, scale), LABEL_SPACE, top + height + 8, Math.min(width, 480));
-    return canvas.toDataURL('image/png');
+    const { map, scale, tokens, query } = this;
+    return heatmapPng(map && scale && { cells: this.canvas, map, scale, tokens, query }, this.theme, title);
   }
 
   /** Says on the canvas what it shows (data-run-id, -view, -layer, -head, -query; the viewport its
@@ -372,44 +282,17 @@ export class HeatmapView {
     const { map, target } = this;
     this.canvas.toggleAttribute('aria-busy', this.pending);
     if (!map) return describeElement(this.canvas, undefined);
-    const { rows, cols } = viewportCells(map.viewport);
-    const { firstRow, endRow, firstKey, endKey, pooling } = map.viewport;
-    describeElement(this.canvas, {
-      runId: map.runId,
-      view: map.view,
-      layer: map.layer,
-      head: map.head,
-      query: this.query,
-      requestId: map.requestId,
-      firstRow,
-      endRow,
-      firstKey,
-      endKey,
-      rows,
-      cols,
-      pooling,
-      pending: String(this.pending),
-    });
-    this.showZoomState(target ?? map.viewport);
+    const { runId, view, layer, head, requestId, viewport } = map;
+    const { firstRow, endRow, firstKey, endKey, pooling } = viewport;
+    const { rows, cols } = viewportCells(viewport);
+    const { query, pending } = this;
+    describeElement(this.canvas, { runId, view, layer, head, query, requestId, firstRow, endRow, firstKey, endKey, rows, cols, pooling, pending: String(pending) });
+    this.zoom.show(target ?? map.viewport, isPooled(map.viewport), this.pending);
   }
 
   /** Whether the heatmap shows a viewport whose map has not arrived (the last image scaled). */
   private get pending(): boolean {
     return this.map !== undefined && this.target !== undefined && this.target !== this.map.viewport;
-  }
-
-  /** The zoom bar: the pooling switch while cells pool tokens, and what the view shows. */
-  private showZoomState(target: MapViewport): void {
-    this.zoomBar.hidden = false;
-    this.pooling.element.hidden = !isPooled(target) && !(this.map && isPooled(this.map.viewport));
-    this.pooling.show(POOLINGS, target.pooling);
-    const perCell = tokensPerCell(target);
-    const cells = perCell.rows * perCell.keys > 1 ? `${perCell.rows}×${perCell.keys} tokens a cell (${target.pooling})` : 'one cell per token';
-    const rows = `queries ${target.firstRow}–${target.endRow - 1}`;
-    const keys = `keys ${target.firstKey}–${target.endKey - 1}`;
-    const separator = this.headCaption.textContent ? ' · ' : '';
-    this.viewportLabel.textContent = `${separator}${rows}, ${keys} · ${cells}${this.pending ? ' · computing…' : ''}`;
-    this.caption.title = this.caption.textContent ?? '';
   }
 
   private paint(): void {
@@ -460,12 +343,10 @@ export class HeatmapView {
     this.queryStrip.layout(width, left, mapWidth);
     this.placeLockedRow();
     this.placeFocusCell();
-    this.drawRowLabels();
-    this.drawColumnLabels();
+    this.drawLabels();
     this.drawLegend();
     this.describe();
-    this.hovered = undefined; // the cell under the pointer moved
-    this.hover(this.pointerX, this.pointerY);
+    this.input.relayout();
   }
 
   /** Tells the owner the map's side in device pixels, and asks again for a pooled map whose cells
@@ -495,21 +376,10 @@ export class HeatmapView {
     if (target) this.focusCell.style.transform = `translate(${(this.focusKey - target.firstKey) * this.tokenPx}px, ${(this.query - target.firstRow) * this.tokenPx}px)`;
   }
 
-  private drawRowLabels(): void {
-    const { target } = this;
-    const side = target ? (target.endRow - target.firstRow) * this.tokenPx : 0;
-    const context = sizeCanvas(this.rowLabels, this.labelSpace, side);
-    const shown = target && { first: target.firstRow, end: target.endRow };
-    const drawn = drawTokenLabels(context, this.theme, shown ? this.tokens : [], 'rows', this.tokenPx || 1, 0, 0, this.query, this.labelSpace, shown);
-    describeLabels(this.rowLabels, drawn);
-  }
-
-  private drawColumnLabels(): void {
-    const { target } = this;
-    const side = target ? (target.endKey - target.firstKey) * this.tokenPx : 0;
-    const context = sizeCanvas(this.columnLabels, side, this.labelSpace);
-    const shown = target && { first: target.firstKey, end: target.endKey };
-    drawTokenLabels(context, this.theme, shown ? this.tokens : [], 'columns', this.tokenPx || 1, 0, 0, -1, this.labelSpace, shown);
+  /** The token labels of the target's rows (the locked query's highlighted) and keys. */
+  private drawLabels(): void {
+    this.labels.drawRows(this.theme, this.tokens, this.target, this.tokenPx, this.labelSpace, this.query);
+    this.labels.drawColumns(this.theme, this.tokens, this.target, this.tokenPx, this.labelSpace);
   }
 
   private drawLegend(): void {
@@ -521,109 +391,9 @@ export class HeatmapView {
     drawLegend(context, this.theme, this.scale, caption, 0, 0, width);
   }
 
-  /** The token pair under a client position, in the target viewport (undefined outside it). */
-  private tokenAt(clientX: number, clientY: number): MapCell | undefined {
-    const { target } = this;
-    if (!target || Number.isNaN(clientX)) return undefined;
-    const bounds = this.stack.getBoundingClientRect();
-    const key = target.firstKey + Math.floor(((clientX - bounds.left) / bounds.width) * (target.endKey - target.firstKey));
-    const query = target.firstRow + Math.floor(((clientY - bounds.top) / bounds.height) * (target.endRow - target.firstRow));
-    const inside = key >= target.firstKey && key < target.endKey && query >= target.firstRow && query < target.endRow;
-    return inside ? { query, key } : undefined;
-  }
-
-  private onPointerMove(event: PointerEvent): void {
-    const { drag } = this;
-    if (drag && event.buttons & 1 && this.tokenPx > 0) {
-      const [dx, dy] = [event.clientX - drag.x, event.clientY - drag.y];
-      if (drag.moved || Math.hypot(dx, dy) >= DRAG_THRESHOLD) {
-        drag.moved = true;
-        this.ask(panned(drag.target, this.tokens.length, -Math.round(dy / this.tokenPx), -Math.round(dx / this.tokenPx)));
-      }
-    }
-    this.hover(event.clientX, event.clientY);
-  }
-
-  /** The wheel zooms around the token under the pointer. */
-  private onWheel(event: WheelEvent): void {
-    if (!this.map) return;
-    event.preventDefault();
-    const pixels = event.deltaMode === WheelEvent.DOM_DELTA_LINE ? event.deltaY * 16 : event.deltaY;
-    const factor = Math.min(ZOOM_STEP, Math.max(1 / ZOOM_STEP, ZOOM_STEP ** (pixels / WHEEL_PER_STEP)));
-    if (factor !== 1) this.zoomBy(factor, this.tokenAt(event.clientX, event.clientY));
-  }
-
-  /** Records the pointer; the readout and cross move at most once per frame. */
-  private hover(clientX: number, clientY: number): void {
-    this.pointerX = clientX;
-    this.pointerY = clientY;
-    if (!this.hoverFrame) this.hoverFrame = requestAnimationFrame(() => this.showHover());
-  }
-
-  /** Marks the map cell under the pointer (the tokens it covers) and names it in the readout. */
-  private showHover(): void {
-    this.hoverFrame = 0;
-    const { map, target } = this;
-    const at = this.tokenAt(this.pointerX, this.pointerY);
-    const cell = at && map ? cellAt(map.viewport, at.query, at.key) : undefined;
-    const same = cell && this.hovered && cell.row === this.hovered.row && cell.col === this.hovered.col;
-    if (same || (!cell && !this.hovered && !at)) return;
-    this.hovered = cell;
-    this.hoverRow.hidden = this.hoverColumn.hidden = !cell || !target;
-    if (cell && target) {
-      const px = this.tokenPx;
-      this.hoverRow.style.transform = `translateY(${(cell.queries.first - target.firstRow) * px}px)`;
-      this.hoverRow.style.height = `${(cell.queries.end - cell.queries.first) * px}px`;
-      this.hoverColumn.style.transform = `translateX(${(cell.keys.first - target.firstKey) * px}px)`;
-      this.hoverColumn.style.width = `${(cell.keys.end - cell.keys.first) * px}px`;
-    }
-    this.showReadout(cell && at);
-  }
-
   /** The readout names the hovered cell, else the focused one while the map has the focus. */
   private showReadout(hovered?: MapCell): void {
     const focused = document.activeElement === this.canvas ? { query: this.query, key: this.focusKey } : undefined;
     this.text.showCell(hovered ?? focused);
   }
-
-  /** Keys: + and − zoom around the focused cell, 0 shows the whole map, Shift+arrows pan by a
-   *  quarter of the view; the others walk the focused cell (one cell a step), and the view follows
-   *  it, saying each cell it reaches. */
-  private onKey(event: KeyboardEvent): void {
-    const { map, target } = this;
-    if (!map || !target) return;
-    const T = this.tokens.length;
-    const focused = { query: this.query, key: this.focusKey };
-    const plain = !event.ctrlKey && !event.metaKey && !event.altKey;
-    const panKeys: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
-    if (plain && (event.key === '+' || event.key === '=')) this.zoomBy(1 / ZOOM_STEP, focused);
-    else if (plain && (event.key === '-' || event.key === '_')) this.zoomBy(ZOOM_STEP, focused);
-    else if (plain && event.key === '0') this.showWhole();
-    else if (plain && event.shiftKey && Object.hasOwn(panKeys, event.key)) {
-      const [rows, keys] = panKeys[event.key];
-      const quarter = (first: number, end: number) => Math.max(1, Math.round((end - first) / 4));
-      this.ask(panned(target, T, rows * quarter(target.firstRow, target.endRow), keys * quarter(target.firstKey, target.endKey)));
-    } else {
-      const cell = cellAfterKey(focused, event, T, tokensPerCell(map.viewport));
-      if (!cell) return;
-      this.focusOn(cell);
-      this.text.announce(cell);
-      this.ask(showing(target, T, cell.query, cell.key));
-      this.focusCell.scrollIntoView({ block: 'nearest', inline: 'nearest' });
-    }
-    event.preventDefault();
-  }
-}
-
-function legendCaption(map: ShownMap, scale: ColorScale): string {
-  const range = scale.signed ? `±${formatValue(scale.max)}` : `0…${formatValue(scale.max)}`;
-  const pooled = isPooled(map.viewport) ? ` · cells: ${map.viewport.pooling}` : '';
-  return `${VIEW_LABELS[map.view]} · layer ${map.layer} · head ${map.head} · ${range}${pooled} · colour ∝ √|value|`;
-}
-
-/** Says on a labels canvas which token labels it drew, where (data-labels: "index:centre …", CSS
- *  px along the axis) and how far apart they must be (data-label-pitch): canvas text is not in the
- *  page, and a test checks that none overlaps the locked row's. */
-function describeLabels(canvas: HTMLCanvasElement, { labels, pitch }: DrawnLabels): void {
-  describeElement(canvas, { labels: labels.map(({ index, centre }) => `${index}:${centre}`).join(' '), labelPitch: pitch });
 }

@@ -2,10 +2,11 @@
 // it) for the tokens its viewport shows, and the room they get: a short panel gives the map most
 // of its width, the labels what is left.
 
-import type { TokenInfo } from '../shared/inspection';
-import { themeFont } from './canvas';
+import type { MapViewport, TokenInfo } from '../shared/inspection';
+import { sizeCanvas, themeFont } from './canvas';
 import type { Theme } from './colors';
 import { visibleText } from './format';
+import { describeElement, element } from './view';
 import type { TokenRange } from './viewport';
 
 /** Room for the token labels left of and above the map (CSS px) in a frame wide enough for it. */
@@ -88,4 +89,34 @@ export function drawTokenLabels(
   if (hasLocked) drawn.push(locked);
   for (const index of drawn) label(index, index === locked);
   return { labels: drawn.map((index) => ({ index, centre: centreOf(index) })), pitch };
+}
+
+/** The heatmap's two label canvases: its query rows' tokens left of the map, its keys' above it,
+ *  for the viewport `target` it shows, `tokenPx` CSS px a token, in `space` px of room. */
+export class TokenLabels {
+  readonly rows = element('canvas', 'row-labels');
+  readonly columns = element('canvas', 'column-labels');
+
+  /** The rows' labels, the locked query's highlighted and clear of the others. */
+  drawRows(theme: Theme, tokens: readonly TokenInfo[], target: MapViewport | undefined, tokenPx: number, space: number, query: number): void {
+    const side = target ? (target.endRow - target.firstRow) * tokenPx : 0;
+    const context = sizeCanvas(this.rows, space, side);
+    const shown = target && { first: target.firstRow, end: target.endRow };
+    const drawn = drawTokenLabels(context, theme, shown ? tokens : [], 'rows', tokenPx || 1, 0, 0, query, space, shown);
+    describeLabels(this.rows, drawn);
+  }
+
+  drawColumns(theme: Theme, tokens: readonly TokenInfo[], target: MapViewport | undefined, tokenPx: number, space: number): void {
+    const side = target ? (target.endKey - target.firstKey) * tokenPx : 0;
+    const context = sizeCanvas(this.columns, side, space);
+    const shown = target && { first: target.firstKey, end: target.endKey };
+    drawTokenLabels(context, theme, shown ? tokens : [], 'columns', tokenPx || 1, 0, 0, -1, space, shown);
+  }
+}
+
+/** Says on a labels canvas which token labels it drew, where (data-labels: "index:centre …", CSS
+ *  px along the axis) and how far apart they must be (data-label-pitch): canvas text is not in the
+ *  page, and a test checks that none overlaps the locked row's. */
+function describeLabels(canvas: HTMLCanvasElement, { labels, pitch }: DrawnLabels): void {
+  describeElement(canvas, { labels: labels.map(({ index, centre }) => `${index}:${centre}`).join(' '), labelPitch: pitch });
 }
