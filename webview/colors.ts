@@ -1,5 +1,6 @@
-// Colours come from the VS Code theme (--vscode-* CSS variables) and are interpolated with d3, so a
-// map's zero is always the editor background and the panel follows theme changes.
+// Colours come from the VS Code theme (its --vscode-* CSS variables, read by theme.ts) and are
+// interpolated with d3, so a map's zero is always the editor background and the panel follows theme
+// changes. This module touches no DOM, so the unit tests run it under Node.
 //
 // Hues: A1 (the map that adds) uses the "positive" hue, A2 and lambda*A2 (the map that is
 // subtracted) the "negative" hue, and the signed A1 - lambda*A2 uses both around a zero-centred,
@@ -51,44 +52,8 @@ const LIGHT_FALLBACK: Theme = {
   grid: '#652d90',
 };
 
-/** The theme's colours, read from the CSS variables VS Code sets on the page. */
-export function readTheme(): Theme {
-  const style = getComputedStyle(document.body);
-  const fallback = document.body.classList.contains('vscode-light') ? LIGHT_FALLBACK : DARK_FALLBACK;
-  const colorVar = (name: string, otherwise: string): string => {
-    const parsed = color(style.getPropertyValue(name).trim());
-    return parsed ? parsed.formatRgb() : otherwise;
-  };
-  const fontVar = (name: string, otherwise: string): string => style.getPropertyValue(name).trim() || otherwise;
-  return {
-    background: colorVar('--vscode-editor-background', fallback.background),
-    foreground: colorVar('--vscode-foreground', fallback.foreground),
-    mutedForeground: colorVar('--vscode-descriptionForeground', fallback.mutedForeground),
-    positive: colorVar('--vscode-charts-red', fallback.positive),
-    negative: colorVar('--vscode-charts-blue', fallback.negative),
-    highlight: colorVar('--vscode-charts-yellow', fallback.highlight),
-    bars: colorVar('--vscode-charts-orange', fallback.bars),
-    grid: colorVar('--vscode-charts-purple', fallback.grid),
-    uiFont: fontVar('--vscode-font-family', fallback.uiFont),
-    tokenFont: fontVar('--vscode-editor-font-family', fallback.tokenFont),
-  };
-}
-
-/** Calls onChange (once per frame at most) when VS Code switches the theme: it changes the body's
- *  vscode-light / vscode-dark / vscode-high-contrast class and the variables on <html>. */
-export function watchTheme(onChange: () => void): void {
-  let scheduled = false;
-  const observer = new MutationObserver(() => {
-    if (scheduled) return;
-    scheduled = true;
-    requestAnimationFrame(() => {
-      scheduled = false;
-      onChange();
-    });
-  });
-  observer.observe(document.body, { attributes: true, attributeFilter: ['class'] });
-  observer.observe(document.documentElement, { attributes: true, attributeFilter: ['style', 'class'] });
-}
+/** The colours and fonts where the page lacks a variable (theme.ts), for a dark and a light theme. */
+export const FALLBACK_THEMES: Record<'dark' | 'light', Theme> = { dark: DARK_FALLBACK, light: LIGHT_FALLBACK };
 
 /** Entries of the lookup table (odd, so that 0 of a symmetric domain has its own exact entry). */
 const LUT_SIZE = 4097;

@@ -8,7 +8,6 @@
 import './zodConfig'; // before any module creates schemas
 import type { MapViewport } from '../shared/inspection';
 import { parseHostMessage, type HostMessage, type Pane, type PanelTab, type WebviewMessage } from '../shared/protocol';
-import { readTheme, watchTheme } from './colors';
 import { CompareTab } from './compareTab';
 import { createTabs, registerToolkit } from './controls';
 import { ErrorBanner, PanelHeader } from './header';
@@ -18,6 +17,7 @@ import { NeedlesView } from './needles';
 import { OutliersTab } from './outliersTab';
 import { restoreState, saveState, type SavedState } from './state';
 import { PanelStore } from './store';
+import { readTheme, watchTheme } from './theme';
 import type { PanelState } from './types';
 import { whenChanged, type HostRequests, type PanelView } from './view';
 import { WhatIfTab } from './whatIfTab';
