@@ -60,7 +60,7 @@ export class HeadMenu {
     Object.assign(this.element.style, { left: `${placedX}px`, top: `${placedY}px` });
   }
 
-  close(): void {
+  private close(): void {
     this.element.hidden = true;
   }
 }

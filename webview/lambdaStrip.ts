@@ -11,7 +11,7 @@ import { ColorScale, type Theme } from './colors';
 import { element, textElement } from './view';
 
 /** Width of the strip (CSS px). */
-export const STRIP_WIDTH = 10;
+const STRIP_WIDTH = 10;
 /** Room the strip takes beside the map: its width and the gap before it. */
 export const STRIP_ROOM = STRIP_WIDTH + 4;
 
