@@ -93,11 +93,21 @@ test('the walkthrough opens the bundled sample and Inspect Selection draws its h
   assert.equal(view, 'diff', 'a DIFF model opens on the signed differential map');
   await page.screenshot({ path: path.join(runDir, 'inspected.png') });
 
-  // Nothing was selected: the whole sample, one canvas pixel per (query, key) pair of its tokens.
+  // Nothing was selected: the whole sample, one canvas pixel per cell: a (query, key) pair of its
+  // tokens, or a pooled block of them where the panel's map has fewer device pixels than the sample
+  // has tokens (the walkthrough beside it leaves the panel short).
   const engine = await Engine.load(path.join(modelsFolder, DEFAULT_MODEL), 'cpu');
-  const { tokens } = await engine.inspect(fs.readFileSync(path.join(installedDir(), 'media', 'walkthrough', 'sample.py'), 'utf8'));
-  const size = await webviewFrame(page).locator(ofRun('#heatmap', runId)).evaluate((c) => [(c as unknown as { width: number }).width, (c as unknown as { height: number }).height]);
-  assert.deepEqual(size, [tokens.length, tokens.length]);
+  const T = (await engine.inspect(fs.readFileSync(path.join(installedDir(), 'media', 'walkthrough', 'sample.py'), 'utf8'))).tokens.length;
+  const { width, height, data } = await webviewFrame(page)
+    .locator(ofRun('#heatmap', runId))
+    .evaluate((c) => {
+      const canvas = c as unknown as { width: number; height: number; dataset: Record<string, string> };
+      return { width: canvas.width, height: canvas.height, data: { ...canvas.dataset } };
+    });
+  const [firstRow, endRow, firstKey, endKey, rows, cols] = ['firstRow', 'endRow', 'firstKey', 'endKey', 'rows', 'cols'].map((key) => Number(data[key]));
+  assert.deepEqual([firstRow, endRow, firstKey, endKey], [0, T, 0, T], 'the whole sample');
+  assert.deepEqual([width, height], [cols, rows], 'one canvas pixel per cell');
+  assert.ok(rows === cols && rows > 0 && rows <= T, `${rows} x ${cols} cells for ${T} tokens`);
 
   // The walkthrough counts the steps done: the sample opened, an inspection run, the panel shown.
   await openWalkthrough(walkthrough.title);
