@@ -14,9 +14,8 @@ import { RunAnalysis, type AnalysisInputs } from './analysis';
 import { AnalysisGraphs, VIEW_TILE_ELEMENTS } from './analysisGraphs';
 import { EmptyTextError, LensUnavailableError, NonFiniteError } from './errors';
 import { loadModelPackage, type ModelPackage, type PackageConfig } from './modelPackage';
-import {
-  attentionShares, continuationOf, documentLengths, greedyMatch, locateQuery, makeNeedleDocument, needleTestSettings, planTrials, summariseNeedleTrials, type NeedleRun,
-} from './needles';
+import { continuationOf, documentLengths, makeNeedleDocument, needleTestSettings, planTrials, summariseNeedleTrials } from './needles';
+import { attentionShares, greedyMatch, locateQuery, type NeedleRun } from './needleScoring';
 import { StatisticsClient } from './statisticsClient';
 import { createSession, openSession, runModel, weightsSessionSettings, type ProviderSetting, type RunOutputs, type SessionInfo } from './runtime';
 import { loadTokenizer, type Encoding, type TextTokenizer } from './tokenizer';

@@ -15,9 +15,8 @@ import { Engine } from '../../extension/core/engine';
 import { EngineClient } from '../../extension/core/engineClient';
 import { loadModelPackage } from '../../extension/core/modelPackage';
 import { fillTemplate, NEEDLES, parseNeedleDefinitions } from '../../extension/core/needleDefinitions';
-import {
-  continuationOf, documentLengths, greedyMatch, locateQuery, makeNeedleDocument, mergeNeedleTestResults, needleTestSettings, summariseNeedleTest, type NeedleDocumentOptions, type NeedleRun,
-} from '../../extension/core/needles';
+import { continuationOf, documentLengths, makeNeedleDocument, mergeNeedleTestResults, needleTestSettings, summariseNeedleTest, type NeedleDocumentOptions } from '../../extension/core/needles';
+import { greedyMatch, locateQuery, type NeedleRun } from '../../extension/core/needleScoring';
 import { createSession, runModel } from '../../extension/core/runtime';
 import { loadTokenizer, type TextTokenizer } from '../../extension/core/tokenizer';
 import { MODEL_KINDS, type ModelKind } from '../../shared/model';
