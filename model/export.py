@@ -11,7 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from model.model import Transformer, block_rows
+from model.blocked_attention import block_rows
+from model.model import Transformer
 
 OPSET = 17
 # What every graph of a package is exported with. No folding: each weight stays one initializer
@@ -119,7 +120,7 @@ def blocked_predictions(hidden, weight, following, top_k: int) -> Tuple[torch.Te
     return torch.cat(ids, dim=1), torch.cat(probs, dim=1), torch.cat(seen, dim=1)
 
 
-# Scripted for the export, so that the loop over blocks becomes an ONNX Loop (as model.causal_attention).
+# Scripted for the export, so that the loop over blocks becomes an ONNX Loop (as model.blocked_attention.causal_attention).
 exportable_blocked_predictions = torch.jit.script(blocked_predictions)
 
 

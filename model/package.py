@@ -176,7 +176,7 @@ def package_config(model: Transformer, name: str, outputs: list, top_k: int, bos
         "optional_outputs": [o for o in outputs if o in OPTIONAL_OUTPUTS],
         # The graph's intervention inputs, each (n_layer, n_head), and the value that changes nothing.
         "intervention_inputs": {name: float(value.flatten()[0]) for name, value in intervention_inputs(model).items()},
-        # Attention runs over blocks of query rows (model.causal_attention): memory linear in T.
+        # Attention runs over blocks of query rows (model/blocked_attention.py): memory linear in T.
         "attention": "blocked",
         "parameters": model.num_params(),
         "model_config": cfg.to_dict(),

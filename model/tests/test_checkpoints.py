@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from conftest import run_module
-from model.checkpoints import (FORMAT_FIELDS, LLAMA_SIZES, Plan, diff_model, llama_specs, random_weight, read_weights,
-                               write_checkpoint, write_weights)
+from model.checkpoints import FORMAT_FIELDS, LLAMA_SIZES, Plan, diff_model, llama_specs, random_weight, write_checkpoint, write_weights
+from model.safetensors_files import read_weights
 from model.fixtures import FIXTURE_TOKENIZER
 from model.hf_reference import DiffLlamaReference, LlamaReference, config_token_id, contract_outputs, rope_inv_freq
 from model.model import lambda_init_for

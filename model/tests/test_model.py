@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from model.model import ModelConfig, Transformer, apply_rotary, block_rows, lambda_init_for, rotary_tables
+from model.blocked_attention import block_rows
+from model.model import ModelConfig, Transformer, apply_rotary, lambda_init_for, rotary_tables
 from tolerance import assert_close, is_close
 
 

@@ -10,7 +10,7 @@ import torch
 
 from conftest import run_module, run_onnxruntime
 from model.export import InspectionGraph, intervention_inputs, prediction_outputs, reference_outputs
-from model.model import block_rows
+from model.blocked_attention import block_rows
 from model.fixtures import FIXTURE_TOKENIZER, FIXTURES, golden_record, tiny_model
 from model.package import (PackageError, load_checkpoint, load_package, save_checkpoint, sha256_file,
                            write_package)

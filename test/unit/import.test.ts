@@ -106,7 +106,8 @@ for (const [format, options, about] of FORMATS) {
 const LONG_REFERENCE = `
 import json, sys
 from pathlib import Path
-from model.checkpoints import expected_outputs, read_weights
+from model.checkpoints import expected_outputs
+from model.safetensors_files import read_weights
 folder, fmt, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 config = json.loads((folder / "config.json").read_text())
 ids = json.loads(out.read_text())
