@@ -256,7 +256,7 @@ export async function measureBrowser(repeats: number): Promise<BrowserTimings> {
  *  run starts the engine, loads the model and opens the panel. Returns each document's time and its
  *  token count as the map shows it. */
 export async function measureLongFirstMaps(packageDir: string, model: string, warmUp: string, documents: string[]): Promise<{ tokens: number; ms: number }[]> {
-  const session = await startSession('bench-long', { 'difftransformer.modelPath': packageDir });
+  const session = await startSession('bench-long', { settings: { 'difftransformer.modelPath': packageDir } });
   try {
     const { page } = session;
     page.setDefaultTimeout(LONG_WAIT_MS);

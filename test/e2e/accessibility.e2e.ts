@@ -6,13 +6,12 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
-import { Engine, type InspectionResult } from '../../extension/core/engine';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import type { MapView } from '../../shared/model';
 import { assertClose } from '../support/tolerance';
-import { drawnMap, inspectText, modelsFolder, ofRun, packageShape, PANEL_IFRAME, runCommand, startSession, webviewFrame, type Session } from './harness';
+import { drawnMap, ofRun, packageShape, PANEL_IFRAME, panelFixture, runCommand } from './harness';
 
 const SELECTED = 'numbers.append(numbers[-1] + numbers[-2])';
 /** The view names the panel shows (webview/format.ts). */
@@ -35,29 +34,16 @@ declare const document: { documentElement: PageElement; createElement(tag: 'canv
 declare function getComputedStyle(element: PageElement): { visibility: string; getPropertyValue(name: string): string };
 declare function requestAnimationFrame(callback: () => void): number;
 
-let session: Session;
-let runId: string;
-let inspected: InspectionResult;
-let engine: Engine;
-before(async () => {
-  session = await startSession('accessibility');
-  runId = await inspectText(session.page, 'sample.py', SELECTED, 'DiffTransformer: Inspect Selection', DEFAULT_MODEL);
-  engine = await Engine.load(path.join(modelsFolder, DEFAULT_MODEL), 'cpu');
-  inspected = await engine.inspect(SELECTED);
-});
-after(async () => {
-  await session?.close();
-});
+const panel = panelFixture('accessibility', { inspect: { file: 'sample.py', text: SELECTED, command: 'DiffTransformer: Inspect Selection' }, engine: DEFAULT_MODEL });
 
 test('the keyboard walks the heatmap and the live region says each cell, as the model computes it', async () => {
-  const { page } = session;
-  const frame = webviewFrame(page);
-  const { view, layer, head, query: locked } = await drawnMap(page, '#heatmap', runId);
-  const T = inspected.tokens.length;
+  const { page, frame } = panel;
+  const { view, layer, head, query: locked } = await drawnMap(page, '#heatmap', panel.runId);
+  const T = panel.inspected.tokens.length;
   assert.equal(locked, T - 1, 'the selection’s last token is the locked query');
   assert.ok(T >= 12, `a text long enough for PageUp and PageDown (${T} tokens)`);
-  assert.ok(inspected.tokens.every((token) => /\S/.test(token.text) && !/[\n\r\t]/.test(token.text)), 'tokens shown as they are');
-  const map = await engine.map(layer, head, view as MapView);
+  assert.ok(panel.inspected.tokens.every((token) => /\S/.test(token.text) && !/[\n\r\t]/.test(token.text)), 'tokens shown as they are');
+  const map = await panel.engine.map(layer, head, view as MapView);
   const canvas = frame.locator('#heatmap');
   const status = frame.locator('#heatmap-status[aria-live="polite"]');
 
@@ -66,7 +52,7 @@ test('the keyboard walks the heatmap and the live region says each cell, as the 
     const announced = status.filter({ hasText: new RegExp(`^query ${query} .* → key ${key} `) });
     await announced.waitFor({ state: 'attached' });
     const text = (await announced.textContent())!;
-    const token = (index: number) => `«${inspected.tokens[index].text}»`;
+    const token = (index: number) => `«${panel.inspected.tokens[index].text}»`;
     assert.ok(text.startsWith(`query ${query} ${token(query)} → key ${key} ${token(key)} · ${VIEW_NAMES[view as MapView]} = `), `${what}: ${text}`);
     assertClose(Number(text.split(' = ')[1].replace('−', '-')), map[query * T + key], `${what}: the announced value`, SHOWN_DIGITS);
     assert.equal(await frame.locator('#readout').textContent(), text, `${what}: the readout shows the focused cell`);
@@ -86,8 +72,8 @@ test('the keyboard walks the heatmap and the live region says each cell, as the 
     await page.keyboard.press(key);
     await expectCell(query, column, key);
     if (query !== lockedBefore) {
-      await frame.locator(`${ofRun('#heatmap', runId)}[data-query="${query}"]`).waitFor({ state: 'attached' });
-      await frame.locator(`${ofRun('#spans', runId)}[data-query="${query}"]`).waitFor({ state: 'attached' });
+      await frame.locator(`${ofRun('#heatmap', panel.runId)}[data-query="${query}"]`).waitFor({ state: 'attached' });
+      await frame.locator(`${ofRun('#spans', panel.runId)}[data-query="${query}"]`).waitFor({ state: 'attached' });
     }
   };
 
@@ -102,34 +88,32 @@ test('the keyboard walks the heatmap and the live region says each cell, as the 
   await press('PageDown', T - 1, 1, T - 10);
   await press('Control+Home', 0, 0, T - 1);
   await press('Control+End', T - 1, T - 1, 0);
-  await session.screenshot('keyboard-focused-cell');
+  await panel.screenshot('keyboard-focused-cell');
 });
 
 test('View as table lists the locked row’s strongest keys with the model’s values', async () => {
-  const { page } = session;
-  const frame = webviewFrame(page);
-  const { view, layer, head, query } = await drawnMap(page, '#heatmap', runId);
+  const { page, frame } = panel;
+  const { view, layer, head, query } = await drawnMap(page, '#heatmap', panel.runId);
   const toggle = frame.locator('#map-table-toggle');
   await toggle.click();
   assert.equal(await toggle.getAttribute('aria-pressed'), 'true');
-  const table = frame.locator(`${ofRun('#map-table', runId)}[data-layer="${layer}"][data-head="${head}"][data-view="${view}"][data-query="${query}"]`);
+  const table = frame.locator(`${ofRun('#map-table', panel.runId)}[data-layer="${layer}"][data-head="${head}"][data-view="${view}"][data-query="${query}"]`);
   await table.waitFor({ state: 'visible' });
-  const T = inspected.tokens.length;
-  const row = (await engine.map(layer, head, view as MapView)).slice(query * T, query * T + query + 1);
+  const T = panel.inspected.tokens.length;
+  const row = (await panel.engine.map(layer, head, view as MapView)).slice(query * T, query * T + query + 1);
   const strongest = Array.from(row.keys()).sort((a, b) => row[b] - row[a]).slice(0, 10);
   const shown = await table.locator('tbody tr').evaluateAll((rows) => rows.map((tr) => Array.from((tr as unknown as PageElement).querySelectorAll('td'), (td) => td.textContent)));
   assert.deepEqual(shown.map(([rank]) => Number(rank)), strongest.map((_, rank) => rank + 1), 'ranks');
   assert.deepEqual(shown.map(([, key]) => Number(key)), strongest, 'the engine’s strongest keys, strongest first');
-  assert.deepEqual(shown.map(([, , token]) => token), strongest.map((key) => inspected.tokens[key].text), 'their tokens');
+  assert.deepEqual(shown.map(([, , token]) => token), strongest.map((key) => panel.inspected.tokens[key].text), 'their tokens');
   assertClose(shown.map(([, , , value]) => Number(value.replace('−', '-'))), strongest.map((key) => row[key]), 'their values', SHOWN_DIGITS);
-  await session.screenshot('map-table');
+  await panel.screenshot('map-table');
 });
 
 test('the overview is one tab stop; the arrows move within it and Enter opens a head', async () => {
-  const { page } = session;
-  const frame = webviewFrame(page);
+  const { page, frame } = panel;
   const { layers, heads } = packageShape(DEFAULT_MODEL);
-  const { layer, head } = await drawnMap(page, '#heatmap', runId);
+  const { layer, head } = await drawnMap(page, '#heatmap', panel.runId);
   const thumbnails = frame.locator('#overview canvas');
   assert.equal(await frame.locator('#overview canvas[tabindex="0"]').count(), 1, 'one thumbnail in the tab order');
   const focused = () => frame.locator(':focus').evaluate((element) => `${element.getAttribute('role')} ${element.getAttribute('aria-label')}`);
@@ -154,18 +138,17 @@ test('the overview is one tab stop; the arrows move within it and Enter opens a 
   await page.keyboard.press(down);
   assert.match(await focused(), new RegExp(`^option layer ${target.layer} head ${target.head}, λ `));
   await page.keyboard.press('Enter');
-  await frame.locator(`${ofRun('#heatmap', runId)}[data-layer="${target.layer}"][data-head="${target.head}"]`).waitFor({ state: 'attached' });
+  await frame.locator(`${ofRun('#heatmap', panel.runId)}[data-layer="${target.layer}"][data-head="${target.head}"]`).waitFor({ state: 'attached' });
   const tabStop = thumbnails.and(frame.locator('[tabindex="0"]'));
   assert.deepEqual(await tabStop.evaluate((element) => [element.getAttribute('data-layer'), element.getAttribute('data-head')]), [String(target.layer), String(target.head)], 'the tab stop moved with the focus');
 });
 
 test('the accessibility tree names the map, the controls, the overview, the logit lens and the live region', async () => {
-  const { page } = session;
-  const frame = webviewFrame(page);
-  const { layer, head, view } = await drawnMap(page, '#heatmap', runId);
+  const { page, frame } = panel;
+  const { layer, head, view } = await drawnMap(page, '#heatmap', panel.runId);
   const snapshot = await frame.locator('body').ariaSnapshot();
-  fs.writeFileSync(path.join(session.runDir, 'aria-snapshot.yaml'), snapshot);
-  const T = inspected.tokens.length;
+  fs.writeFileSync(path.join(panel.runDir, 'aria-snapshot.yaml'), snapshot);
+  const T = panel.inspected.tokens.length;
   const expected = [
     `application "Attention map, layer ${layer} head ${head}, ${VIEW_NAMES[view as MapView]}, ${T} tokens"`,
     'combobox "Layer"',
@@ -181,8 +164,7 @@ test('the accessibility tree names the map, the controls, the overview, the logi
 });
 
 test('the panel in a high-contrast, a dark and a light theme', async () => {
-  const { page } = session;
-  const frame = webviewFrame(page);
+  const { page, frame } = panel;
   await runCommand(page, 'View: Toggle Maximized Panel');
   for (const [theme, bodyClass] of [
     ['Dark High Contrast', 'vscode-high-contrast'],
@@ -193,7 +175,7 @@ test('the panel in a high-contrast, a dark and a light theme', async () => {
     await frame.locator(`body.${bodyClass}`).waitFor({ state: 'attached' });
     await frame.locator('#heatmap').focus();
     await repaintedInTheme(frame.locator('#heatmap'));
-    await page.locator(PANEL_IFRAME).screenshot({ path: path.join(session.runDir, `theme-${bodyClass}.png`) });
+    await page.locator(PANEL_IFRAME).screenshot({ path: path.join(panel.runDir, `theme-${bodyClass}.png`) });
   }
   await runCommand(page, 'View: Toggle Maximized Panel');
 });

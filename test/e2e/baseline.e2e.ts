@@ -4,39 +4,31 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_BASELINE, DEFAULT_MODEL } from '../../extension/core/modelPath';
-import { canvasPixel, drawnMap, inspectText, modelsFolder, ofRun, openFile, reloadWindow, runCommand, startSession, webviewFrame, workspaceFolder, type Session } from './harness';
+import { canvasPixel, drawnMap, modelsFolder, ofRun, openFile, panelFixture, reloadWindow, runCommand, webviewFrame, workspaceFolder } from './harness';
 
 const SELECTED = 'def fibonacci(n: int) -> list[int]:';
 const PANES = ['main', 'compare'] as const;
 
-let session: Session;
-/** The compared run (the baseline's pane carries the main run's id). */
-let runId: string;
-before(async () => {
-  session = await startSession('baseline');
-  runId = await inspectText(session.page, 'sample.py', SELECTED, 'DiffTransformer: Compare with Baseline', DEFAULT_MODEL);
-});
-after(async () => {
-  await session?.close();
-});
+/** Its runId is the compared run's (the baseline's pane carries the main run's id). */
+const panel = panelFixture('baseline', { inspect: { file: 'sample.py', text: SELECTED, command: 'DiffTransformer: Compare with Baseline' } });
 
 /** Width and height of a canvas's drawing buffer. */
 async function bufferSize(selector: string): Promise<number[]> {
-  return webviewFrame(session.page)
+  return panel.frame
     .locator(selector)
     .evaluate((c) => [(c as unknown as { width: number }).width, (c as unknown as { height: number }).height]);
 }
 
 test('both models are drawn side by side: the differential map and the baseline softmax map', async () => {
-  const frame = webviewFrame(session.page);
+  const { frame } = panel;
   const baseline = await Engine.load(path.join(modelsFolder, DEFAULT_BASELINE), 'cpu');
   const result = await baseline.inspect(SELECTED);
   const T = result.tokens.length;
   for (const pane of PANES) {
-    const { layer, head } = await drawnMap(session.page, `#compare-${pane}-heatmap`, runId);
+    const { layer, head } = await drawnMap(panel.page, `#compare-${pane}-heatmap`, panel.runId);
     assert.deepEqual([layer, head], [0, 0], `${pane}: a new comparison opens on layer 0, head 0`);
   }
   assert.ok((await frame.locator('#compare-main-title').innerText()).includes(`${DEFAULT_MODEL} (diff)`));
@@ -57,11 +49,11 @@ test('both models are drawn side by side: the differential map and the baseline 
   await model.inspect(SELECTED);
   const layers = { main: model.info.nLayer, compare: baseline.info.nLayer };
   for (const pane of PANES) {
-    const histograms = frame.locator(`${ofRun(`#compare-${pane}-histograms`, runId)} .histogram-canvas`);
+    const histograms = frame.locator(`${ofRun(`#compare-${pane}-histograms`, panel.runId)} .histogram-canvas`);
     await histograms.first().waitFor({ state: 'attached' });
     assert.equal(await histograms.count(), 2 * layers[pane], `${pane}: histograms for every layer`);
     // Then the what-if, each column its model's.
-    const rows = frame.locator(`${ofRun(`#compare-${pane}-quantisation`, runId)}[data-state="ready"] tbody tr`);
+    const rows = frame.locator(`${ofRun(`#compare-${pane}-quantisation`, panel.runId)}[data-state="ready"] tbody tr`);
     await rows.first().waitFor({ state: 'attached' });
     assert.equal(await rows.count(), layers[pane], `${pane}: a what-if row for every layer`);
   }
@@ -71,14 +63,14 @@ test('both models are drawn side by side: the differential map and the baseline 
     const end = await frame.locator(`#compare-${pane}-histograms section[data-layer="0"] canvas[data-kind="logits"]`).getAttribute('data-axis-end');
     assert.ok(Math.abs(Number(end) - sharedEnd) < 1e-4 * sharedEnd, `${pane}: axis ends at ${end}, expected ${sharedEnd}`);
   }
-  await session.screenshot('compare');
+  await panel.screenshot('compare');
 });
 
 test('layer, head and the locked query token stay in step in both panes', async () => {
-  const frame = webviewFrame(session.page);
+  const { frame } = panel;
   await frame.locator('#compare-layer-select').click();
   await frame.locator('#compare-layer-select vscode-option').nth(1).click();
-  const layer1 = (selector: string) => frame.locator(`${ofRun(selector, runId)}[data-layer="1"][data-head="0"]`).waitFor({ state: 'attached' });
+  const layer1 = (selector: string) => frame.locator(`${ofRun(selector, panel.runId)}[data-layer="1"][data-head="0"]`).waitFor({ state: 'attached' });
   for (const pane of PANES) {
     await layer1(`#compare-${pane}-heatmap`);
     await frame.locator(`#compare-${pane}-title`, { hasText: 'layer 1 head 0' }).waitFor();
@@ -88,21 +80,21 @@ test('layer, head and the locked query token stay in step in both panes', async 
   // Lock a query by clicking a row of the baseline's map; both panes show that token's spans.
   const T = (await bufferSize('#compare-compare-heatmap'))[0];
   const row = Math.floor(T / 2);
-  await runCommand(session.page, 'View: Toggle Maximized Panel');
+  await runCommand(panel.page, 'View: Toggle Maximized Panel');
   await frame.locator('#compare-compare-heatmap').scrollIntoViewIfNeeded();
   const box = (await frame.locator('#compare-compare-heatmap').boundingBox())!;
-  await session.page.mouse.click(box.x + box.width * 0.02, box.y + (box.height * (row + 0.5)) / T);
+  await panel.page.mouse.click(box.x + box.width * 0.02, box.y + (box.height * (row + 0.5)) / T);
   for (const pane of PANES) {
-    const spans = frame.locator(`${ofRun(`#compare-${pane}-spans`, runId)}[data-layer="1"][data-query="${row}"]`);
+    const spans = frame.locator(`${ofRun(`#compare-${pane}-spans`, panel.runId)}[data-layer="1"][data-query="${row}"]`);
     await spans.locator('.spans-heading', { hasText: `Key spans of query ${row} ` }).waitFor();
   }
-  assert.equal((await drawnMap(session.page, '#heatmap', runId)).query, row, 'the Maps tab locks the same query');
-  await session.screenshot('compare-locked');
-  await runCommand(session.page, 'View: Toggle Maximized Panel');
+  assert.equal((await drawnMap(panel.page, '#heatmap', panel.runId)).query, row, 'the Maps tab locks the same query');
+  await panel.screenshot('compare-locked');
+  await runCommand(panel.page, 'View: Toggle Maximized Panel');
 });
 
 test('Needle Test hides needles in a scratch copy and reports both models as the engine computes them', async () => {
-  const { page } = session;
+  const { page } = panel;
   await openFile(page, 'sample.py');
   await page.keyboard.press('Control+Home'); // no selection: the test uses the whole document
   const input = page.locator('.quick-input-widget input');
@@ -142,19 +134,18 @@ test('Needle Test hides needles in a scratch copy and reports both models as the
   const grid = await bufferSize('#needle-grid');
   assert.ok(grid[0] > 0 && grid[1] > 0, 'the length x depth grid is drawn');
   assert.match(await frame.locator('#needle-grid-text').textContent() ?? '', /code-diff \(diff\) accuracy: 1,024 tokens: \d+% at depth 0, /, 'the grid as text');
-  assert.equal(fs.readFileSync(path.join(session.runDir, 'workspace', 'sample.py'), 'utf8'), filler, 'the user’s file is untouched');
-  await session.screenshot('needle-test');
+  assert.equal(fs.readFileSync(path.join(panel.runDir, 'workspace', 'sample.py'), 'utf8'), filler, 'the user’s file is untouched');
+  await panel.screenshot('needle-test');
 });
 
 test('the comparison and the Needle Test results come back after a window reload', async () => {
-  const { page } = session;
-  const frame = webviewFrame(page);
+  const { page, frame } = panel;
   const [heading, table] = await Promise.all([frame.locator('.needle-heading').innerText(), frame.locator('#needle-table').innerText()]);
   await reloadWindow(page);
   await runCommand(page, 'DiffTransformer: Show Panel');
   await frame.locator('.needle-heading', { hasText: heading }).waitFor({ state: 'attached' });
   assert.equal(await frame.locator('#needle-table').innerText(), table, 'the Needle Test table is restored');
-  await drawnMap(page, '#compare-compare-heatmap', runId);
+  await drawnMap(page, '#compare-compare-heatmap', panel.runId);
   const width = await frame.locator('#compare-compare-heatmap').evaluate((c) => (c as unknown as { width: number }).width);
   assert.ok(width > 1, 'the baseline map is drawn from the saved state');
 });

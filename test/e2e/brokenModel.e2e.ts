@@ -6,30 +6,28 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { importWithNaN, writeTestCheckpoint } from '../support/nanPackage';
-import { openFile, runCommand, selectText, startSession, webviewFrame, type Session } from './harness';
+import { openFile, panelFixture, runCommand, selectText } from './harness';
 
 const TABS = ['maps', 'whatIf', 'outliers', 'compare', 'needles'] as const;
 
-let session: Session;
-let work: string;
-before(async () => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'broken-model-e2e-'));
-  const broken = await importWithNaN(await writeTestCheckpoint(work), path.join(work, 'nan-layer-1'), 'model.layers.1.post_attention_layernorm.weight');
-  session = await startSession('broken-model', { 'difftransformer.modelPath': broken });
-});
-after(async () => {
-  await session?.close();
-  fs.rmSync(work, { recursive: true, force: true });
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'broken-model-e2e-'));
+/** The imported package with NaN in layer 1. */
+let broken: string;
+const panel = panelFixture('broken-model', {
+  prepare: async () => {
+    broken = await importWithNaN(await writeTestCheckpoint(work), path.join(work, 'nan-layer-1'), 'model.layers.1.post_attention_layernorm.weight');
+  },
+  settings: () => ({ 'difftransformer.modelPath': broken }),
+  cleanUp: () => fs.rmSync(work, { recursive: true, force: true }),
 });
 
 for (const command of ['DiffTransformer: Inspect Selection', 'DiffTransformer: Compare with Baseline']) {
   test(`${command} with NaN weights: the first non-finite layer is named in the banner of every tab, none left computing`, async () => {
-    const { page } = session;
+    const { page, frame } = panel;
     await openFile(page, 'sample.py');
     await selectText(page, 'def fibonacci(n: int) -> list[int]:');
-    const frame = webviewFrame(page);
     // Dismissed first, so that the banner waited for is this command's.
     const banner = frame.locator('#error-banner:not([hidden])');
     if (await banner.count()) await banner.locator('.error-dismiss').click();
@@ -42,7 +40,7 @@ for (const command of ['DiffTransformer: Inspect Selection', 'DiffTransformer: C
       assert.match(await banner.innerText(), /first in layer 1/, `the ${tab} tab's banner names the layer`);
       const computing = frame.locator(`#view-${tab}`).getByText(/Computing/);
       assert.equal(await computing.count(), 0, `the ${tab} tab is not left computing`);
-      await session.screenshot(`${command.split(': ')[1].replace(/ /g, '-').toLowerCase()}-${tab}`);
+      await panel.screenshot(`${command.split(': ')[1].replace(/ /g, '-').toLowerCase()}-${tab}`);
     }
   });
 }

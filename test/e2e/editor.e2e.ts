@@ -5,20 +5,13 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { Engine } from '../../extension/core/engine';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import { visibleText } from '../../shared/tokenText';
-import { goToPosition, hoverText, inspectText, inspectWith, modelsFolder, openFile, runCommand, selectLines, startSession, webviewFrame, workspaceFolder, type Session } from './harness';
+import { goToPosition, hoverText, inspectText, inspectWith, openFile, panelFixture, runCommand, selectLines, webviewFrame, workspaceFolder } from './harness';
 
-let session: Session;
-before(async () => {
-  session = await startSession('editor');
-});
-after(async () => {
-  await session?.close();
-});
+const panel = panelFixture('editor', { engine: DEFAULT_MODEL });
 
 /** Whether the workbench's keyboard focus is in the text editor (not the panel's webview). */
 function editorHasFocus(page: Page): Promise<boolean> {
@@ -31,7 +24,7 @@ function shownTab(page: Page): Promise<string | null> {
 }
 
 test('Inspect and Compare keep the keyboard in the editor: Ctrl+A then selects the editor’s text', async () => {
-  const { page } = session;
+  const { page } = panel;
   await inspectText(page, 'sample.py', 'def fibonacci', 'DiffTransformer: Compare with Baseline', DEFAULT_MODEL);
   assert.equal(await editorHasFocus(page), true, 'the editor has the focus after Compare with Baseline');
   await inspectWith(page, 'DiffTransformer: Inspect File', DEFAULT_MODEL);
@@ -42,7 +35,7 @@ test('Inspect and Compare keep the keyboard in the editor: Ctrl+A then selects t
 });
 
 test('a refused inspection keeps the keyboard in the editor', async () => {
-  const { page } = session;
+  const { page } = panel;
   await runCommand(page, 'File: New Untitled Text File');
   await page.locator('.tab.active', { hasText: 'Untitled' }).waitFor({ state: 'visible' });
   await runCommand(page, 'DiffTransformer: Inspect File'); // an empty document: nothing to inspect
@@ -51,7 +44,7 @@ test('a refused inspection keeps the keyboard in the editor', async () => {
 });
 
 test('after Compare, a new inspection switches the panel to Maps & spans', async () => {
-  const { page } = session;
+  const { page } = panel;
   await inspectText(page, 'sample.py', 'def fibonacci', 'DiffTransformer: Compare with Baseline', DEFAULT_MODEL);
   assert.equal(await shownTab(page), 'tab-compare', 'a comparison opens Compare');
   await inspectWith(page, 'DiffTransformer: Inspect File', DEFAULT_MODEL);
@@ -59,7 +52,7 @@ test('after Compare, a new inspection switches the panel to Maps & spans', async
 });
 
 test('whole lines selected with Shift+Down are named by their own first and last line', async () => {
-  const { page } = session;
+  const { page } = panel;
   await openFile(page, 'sample.py');
   await selectLines(page, 5, 10); // ends at column 1 of line 11
   const runId = await inspectWith(page, 'DiffTransformer: Inspect Selection', DEFAULT_MODEL);
@@ -68,7 +61,7 @@ test('whole lines selected with Shift+Down are named by their own first and last
 });
 
 test('an edit of the inspected file marks the run shown as stale until it is inspected again', async () => {
-  const { page } = session;
+  const { page } = panel;
   const runId = await inspectText(page, 'sample.py', 'def fibonacci', 'DiffTransformer: Inspect Selection', DEFAULT_MODEL);
   const frame = webviewFrame(page);
   const stale = frame.locator('#status[data-kind="stale"]', { hasText: 'The file changed since this run' });
@@ -83,13 +76,13 @@ test('an edit of the inspected file marks the run shown as stale until it is ins
 });
 
 test("the hover shows a whitespace token by the panel's signs", async () => {
-  const { page } = session;
+  const { page } = panel;
   await openFile(page, 'sample.py');
   await inspectWith(page, 'DiffTransformer: Inspect File', DEFAULT_MODEL);
   // Line 4 is empty: its line break is (part of) a whitespace-only token.
   const text = fs.readFileSync(path.join(workspaceFolder, 'sample.py'), 'utf8');
   const lineFour = text.split('\n').slice(0, 3).join('\n').length + 1;
-  const { tokens } = await (await Engine.load(path.join(modelsFolder, DEFAULT_MODEL), 'cpu')).inspect(text);
+  const { tokens } = await panel.engine.inspect(text);
   const token = tokens.find((candidate, index) => index > 0 && candidate.start <= lineFour && lineFour < candidate.end)!;
   assert.match(token.text, /^\s+$/, `the token at line 4 is whitespace: ${JSON.stringify(token.text)}`);
   const hover = await hoverText(page, 4, 1, 'Surprisal');

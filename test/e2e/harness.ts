@@ -1,13 +1,18 @@
 // Helpers for browser end-to-end tests (node:test): a real VS Code (code-server) with the built
 // extension and test/fixtures/workspace, driven by headless chromium. Needs
 // `bash scripts/setup-vscode.sh`, `node scripts/build.mjs` and `npx tsc -p .` first.
+// Every test file sets itself up with panelFixture: one session (and, as it asks, an inspection
+// and the model in this process), started before its tests and closed after them.
 // Each session keeps its files (server log, profiles, screenshots) in test-results/e2e/NAME/.
 // A test waits for the result of its own action, never for "an element exists": the panel's views
 // say which run they show (data-run-id; a run's id is new within an extension host's life), and the
 // heatmaps which view, layer, head and query (see webview/heatmap.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { after, before } from 'node:test';
 import type { FrameLocator, Page } from 'playwright-core';
+import { Engine, type InspectionResult } from '../../extension/core/engine';
+import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import {
   launchBrowser,
   openWorkbench,
@@ -44,10 +49,18 @@ export interface Session {
   close(): Promise<void>;
 }
 
-/** Starts code-server with the extension (and `settings` over the default user settings), opens
- * the workspace in chromium and waits until the extension's status bar item shows (its readiness
- * signal). */
-export async function startSession(name: string, settings?: Record<string, unknown>): Promise<Session> {
+/** How a session gets the extension: from this checkout's sources with a copy of
+ *  test/fixtures/workspace open (the default), or installed into `extensionsDir` (with no folder
+ *  open) by `install`, which gets the session's folder. */
+export interface SessionOptions {
+  /** Over the default user settings. */
+  settings?: Record<string, unknown>;
+  install?: (runDir: string) => Promise<{ extensionsDir: string }>;
+}
+
+/** Starts code-server with the extension, opens its workbench in chromium and waits until the
+ * extension's status bar item shows (its readiness signal). */
+export async function startSession(name: string, { settings, install }: SessionOptions = {}): Promise<Session> {
   const runDir = path.join(repoRoot, 'test-results', 'e2e', name);
   fs.rmSync(runDir, { recursive: true, force: true });
   let server: RunningServer | undefined;
@@ -59,10 +72,15 @@ export async function startSession(name: string, settings?: Record<string, unkno
     await server?.stop();
   };
   try {
-    // A copy, so what the tests write (exports, settings) never lands in the fixtures.
-    const folder = path.join(runDir, 'workspace');
-    fs.cpSync(workspaceFolder, folder, { recursive: true });
-    server = await startServer({ runDir, folder, extensionDevelopmentPath: repoRoot, settings });
+    if (install) {
+      fs.mkdirSync(runDir, { recursive: true });
+      server = await startServer({ runDir, settings, ...(await install(runDir)) });
+    } else {
+      // A copy, so what the tests write (exports, settings) never lands in the fixtures.
+      const folder = path.join(runDir, 'workspace');
+      fs.cpSync(workspaceFolder, folder, { recursive: true });
+      server = await startServer({ runDir, folder, extensionDevelopmentPath: repoRoot, settings });
+    }
     browser = await launchBrowser(runDir);
     const { page } = browser;
     page.setDefaultTimeout(WAIT_MS);
@@ -78,6 +96,70 @@ export async function startSession(name: string, settings?: Record<string, unkno
     await close();
     throw error;
   }
+}
+
+/** What a test file's fixture sets up before its tests (panelFixture). The functions are called
+ *  in the fixture's own hooks, in this order: node:test does not wait for one top-level hook
+ *  before it starts the next, so a file's setup goes here rather than in a `before` of its own. */
+export interface FixtureOptions {
+  /** Work before the session starts (importing a model…), whose results the other options use. */
+  prepare?: () => Promise<void>;
+  settings?: () => Record<string, unknown>;
+  install?: SessionOptions['install'];
+  /** Files written into the session's copy of the workspace (name: text) before the inspection. */
+  files?: () => Record<string, string>;
+  /** The run inspected before the tests: `text` selected in `file`, or the whole file, with
+   *  `command`, by `model` (the bundled DIFF model unless given). */
+  inspect?: { file: string; text?: string; command: string; model?: string };
+  /** Waits, after the inspection, until the panel is as the file's tests start from it. */
+  ready?: (fixture: PanelFixture) => Promise<void>;
+  /** A bundled package to load in this process, as `engine` (run on the inspected text, as
+   *  `inspected`): the model's own numbers that the panel's must match. */
+  engine?: string;
+  /** Work after the session has closed (removing what `prepare` made). */
+  cleanUp?: () => void;
+}
+
+/** A test file's session, the panel's document in it and what the fixture inspected. */
+export interface PanelFixture extends Session {
+  readonly frame: FrameLocator;
+  /** The run the panel shows, from the fixture's inspection (a test that inspects again sets it). */
+  runId: string;
+  readonly engine: Engine;
+  readonly inspected: InspectionResult;
+}
+
+/** One fixture for the browser tests: registers the node:test hooks that start a session (and
+ *  inspect, and load the engine, as `options` asks) before the file's tests and close it after
+ *  them, and returns the fixture they fill. Read its fields inside tests and hooks only. */
+export function panelFixture(name: string, options: FixtureOptions = {}): PanelFixture {
+  const fixture = {} as { -readonly [K in keyof PanelFixture]: PanelFixture[K] };
+  before(async () => {
+    await options.prepare?.();
+    const session = await startSession(name, { settings: options.settings?.(), install: options.install });
+    Object.assign(fixture, session, { frame: webviewFrame(session.page) });
+    const workspaceFile = (file: string) => path.join(session.runDir, 'workspace', file);
+    for (const [file, text] of Object.entries(options.files?.() ?? {})) fs.writeFileSync(workspaceFile(file), text);
+    const { inspect, engine } = options;
+    if (inspect) {
+      const { page } = session;
+      const model = inspect.model ?? DEFAULT_MODEL;
+      if (inspect.text === undefined) {
+        await openFile(page, inspect.file);
+        fixture.runId = await inspectWith(page, inspect.command, model);
+      } else fixture.runId = await inspectText(page, inspect.file, inspect.text, inspect.command, model);
+    }
+    await options.ready?.(fixture);
+    if (engine) {
+      fixture.engine = await Engine.load(path.join(modelsFolder, engine), 'cpu');
+      if (inspect) fixture.inspected = await fixture.engine.inspect(inspect.text ?? fs.readFileSync(workspaceFile(inspect.file), 'utf8'));
+    }
+  });
+  after(async () => {
+    await fixture.close?.();
+    options.cleanUp?.();
+  });
+  return fixture;
 }
 
 /** Reloads the window and waits until the new page's extension is up (the old page's status bar

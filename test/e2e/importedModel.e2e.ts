@@ -9,13 +9,13 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { Engine } from '../../extension/core/engine';
 import { importModel } from '../../extension/core/import/importModel';
 import { repoRoot } from '../vscode/server';
 import { assertClose } from '../support/tolerance';
-import { canvasPixel, drawnMap, hoverText, inspectText, inspectWith, ofRun, runCommand, startSession, webviewFrame, type Session } from './harness';
+import { canvasPixel, drawnMap, hoverText, inspectText, inspectWith, ofRun, panelFixture, runCommand, webviewFrame } from './harness';
 
 const SELECTED = 'def fibonacci(n: int) -> list[int]:';
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imported-model-e2e-'));
@@ -28,51 +28,51 @@ async function checkpoint(format: string): Promise<string> {
   return out;
 }
 
-let session: Session;
 const packages: Record<string, string> = {};
-before(async () => {
+/** Imports the DiffLlama and Llama checkpoints that the session runs as its model and baseline. */
+async function importPackages(): Promise<void> {
   for (const format of ['diffllama', 'llama']) {
     packages[format] = (await importModel({ source: await checkpoint(format), destination: path.join(work, 'packages', format) })).dir;
   }
-  session = await startSession('imported-model', { 'difftransformer.modelPath': packages.diffllama, 'difftransformer.baselineModelPath': packages.llama });
-});
-after(async () => {
-  await session?.close();
-  fs.rmSync(work, { recursive: true, force: true });
+}
+const panel = panelFixture('imported-model', {
+  prepare: importPackages,
+  settings: () => ({ 'difftransformer.modelPath': packages.diffllama, 'difftransformer.baselineModelPath': packages.llama }),
+  cleanUp: () => fs.rmSync(work, { recursive: true, force: true }),
 });
 
 /** The text of an element of the panel. */
 function panelText(selector: string): Promise<string> {
-  return webviewFrame(session.page).locator(selector).innerText();
+  return panel.frame.locator(selector).innerText();
 }
 
 /** The λ values a strip beside a map lists. */
 async function stripValues(selector: string): Promise<number[]> {
-  return (await webviewFrame(session.page).locator(`${selector}:not([hidden])`).getAttribute('data-values'))!.split(',').map(Number);
+  return (await panel.frame.locator(`${selector}:not([hidden])`).getAttribute('data-values'))!.split(',').map(Number);
 }
 
 /** The DIFF V2 run that the test importing it inspected, and the folder it imported. */
 let v2: { runId: string; source: string } | undefined;
 
 test('a DiffLlama model: the map and the overview name its softmax heads h and h + H', async () => {
-  const runId = await inspectText(session.page, 'sample.py', SELECTED, 'DiffTransformer: Inspect Selection', 'diffllama');
-  const { head } = await drawnMap(session.page, '#heatmap', runId);
+  const runId = await inspectText(panel.page, 'sample.py', SELECTED, 'DiffTransformer: Inspect Selection', 'diffllama');
+  const { head } = await drawnMap(panel.page, '#heatmap', runId);
   const model = await Engine.load(packages.diffllama, 'cpu');
   const H = model.info.nHead;
   assert.equal(await panelText('#heatmap-caption'), `A1 = softmax head ${head}, A2 = softmax head ${head + H} (DiffLlama pairing)`);
-  const thumbnail = webviewFrame(session.page).locator('#overview canvas[data-layer="1"][data-head="1"]');
+  const thumbnail = panel.frame.locator('#overview canvas[data-layer="1"][data-head="1"]');
   assert.match(String(await thumbnail.getAttribute('title')), new RegExp(`A1 = softmax head 1, A2 = softmax head ${1 + H} \\(DiffLlama pairing\\)`));
-  assert.equal(await webviewFrame(session.page).locator('#lambda-strip').isHidden(), true, 'one λ per layer: no strip');
+  assert.equal(await panel.frame.locator('#lambda-strip').isHidden(), true, 'one λ per layer: no strip');
   const result = await model.inspect(SELECTED);
   assert.ok((await panelText('#lambda')).includes(`L0 λ ${result.lambda[0].toFixed(3)}`), 'λ per layer as before');
 });
 
 test('Compare with Baseline puts the Llama heads h and h + H beside DiffLlama head h', async () => {
-  const runId = await inspectWith(session.page, 'DiffTransformer: Compare with Baseline', 'diffllama');
+  const runId = await inspectWith(panel.page, 'DiffTransformer: Compare with Baseline', 'diffllama');
   const H = (await Engine.load(packages.diffllama, 'cpu')).info.nHead;
-  const main = await drawnMap(session.page, '#compare-main-heatmap', runId);
-  const first = await drawnMap(session.page, '#compare-compare-heatmap', runId);
-  const paired = await drawnMap(session.page, '#compare-compare-paired-heatmap', runId);
+  const main = await drawnMap(panel.page, '#compare-main-heatmap', runId);
+  const first = await drawnMap(panel.page, '#compare-compare-heatmap', runId);
+  const paired = await drawnMap(panel.page, '#compare-compare-paired-heatmap', runId);
   assert.deepEqual([first.layer, first.head], [main.layer, main.head], 'standard head h beside DIFF head h');
   assert.deepEqual([paired.layer, paired.head], [main.layer, main.head + H], 'and standard head h + H');
   assert.equal(await panelText('#compare-main-heatmap-caption'), `A1 = softmax head ${main.head}, A2 = softmax head ${main.head + H} (DiffLlama pairing)`);
@@ -81,16 +81,16 @@ test('Compare with Baseline puts the Llama heads h and h + H beside DiffLlama he
   assert.match(await panelText('#compare-note'), /DiffLlama pairing/);
 
   // Another head: both baseline maps follow it.
-  const frame = webviewFrame(session.page);
+  const { frame } = panel;
   await frame.locator('#compare-head-select').click();
   await frame.locator('#compare-head-select vscode-option').nth(1).click();
   const moved = frame.locator(`${ofRun('#compare-compare-paired-heatmap', runId)}[data-head="${1 + H}"]`);
   await moved.waitFor({ state: 'attached' });
-  await session.screenshot('imported-compare');
+  await panel.screenshot('imported-compare');
 });
 
 test('a DIFF V2 folder imported with the command shows λ per token beside the map and its ranges in the overview', async () => {
-  const { page } = session;
+  const { page } = panel;
   const source = await checkpoint('diff-v2');
   // The command opens VS Code's own open dialog (a quick input in the browser): the folder's path, then OK.
   await page.keyboard.press('F1');
@@ -139,14 +139,13 @@ test('a DIFF V2 folder imported with the command shows λ per token beside the m
   const nHead = await frame.locator('#overview .overview-head').count();
   assert.equal(await ranges.count(), nLayer * nHead, 'a λ range under every thumbnail');
   assert.match(await ranges.first().innerText(), /^\.\d\d–\n\.\d\d$/);
-  await session.screenshot('imported-v2');
+  await panel.screenshot('imported-v2');
   v2 = { runId, source };
 });
 
 test('a DIFF V2 model: each What-if map shows its run’s λ per query row, and the hover names the query token’s λ', async () => {
   assert.ok(v2, 'the DIFF V2 model was imported and inspected by the test before');
-  const { page } = session;
-  const frame = webviewFrame(page);
+  const { page, frame } = panel;
   const { runId } = v2;
   const { layer, head, query } = await drawnMap(page, '#heatmap', runId);
   // The engine's λ of the same text, from the same folder imported here.
@@ -177,11 +176,11 @@ test('a DIFF V2 model: each What-if map shows its run’s λ per query row, and 
     assert.ok((await panelText(`${prefix}heatmap-caption`)).includes(range), `${prefix}heatmap-caption says ${range}`);
   }
   await runCommand(page, 'View: Toggle Maximized Panel');
-  await session.screenshot('imported-v2-whatif');
+  await panel.screenshot('imported-v2-whatif');
   await runCommand(page, 'View: Toggle Maximized Panel');
 
   // The hover over the query token (the selection's last, ":" at line 5, column 35).
   const hover = await hoverText(page, 5, 35, 'for this query token');
   assert.ok(hover.includes(`λ ${engineLambda(query).toFixed(3)} for this query token (layer ${layer}, head ${head})`), `the hover names the query token’s λ: ${hover}`);
-  await session.screenshot('imported-v2-hover');
+  await panel.screenshot('imported-v2-hover');
 });

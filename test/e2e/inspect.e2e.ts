@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_BASELINE, DEFAULT_MODEL } from '../../extension/core/modelPath';
 import { BASELINE_VIEWS } from '../../shared/model';
@@ -17,37 +17,28 @@ import {
   modelsFolder,
   ofRun,
   packageShape,
+  panelFixture,
   reloadWindow,
   runCommand,
   selectText,
-  startSession,
   waitForHighlightedLines,
   waitForStatusBarItem,
   webviewFrame,
   workspaceFolder,
-  type Session,
 } from './harness';
 
 const PACKAGE = path.join(modelsFolder, DEFAULT_MODEL);
 const SELECTED = 'numbers.append(numbers[-1] + numbers[-2])';
 const INSPECT = 'DiffTransformer: Inspect Selection';
 
-let session: Session;
-/** The run the panel shows, the one the last test that inspected started. */
-let runId: string;
-before(async () => {
-  session = await startSession('inspect');
-  runId = await inspectText(session.page, 'sample.py', SELECTED, INSPECT, DEFAULT_MODEL);
-});
-after(async () => {
-  await session?.close();
-});
+/** Its runId is the run the panel shows, the one the last test that inspected started. */
+const panel = panelFixture('inspect', { inspect: { file: 'sample.py', text: SELECTED, command: INSPECT } });
 
 type Rgba = [number, number, number, number];
 
 test('the heatmap shows the differential map the model computes', async () => {
-  const frame = webviewFrame(session.page);
-  const { view, layer, head } = await drawnMap(session.page, '#heatmap', runId);
+  const { frame } = panel;
+  const { view, layer, head } = await drawnMap(panel.page, '#heatmap', panel.runId);
   assert.equal(view, 'diff', 'a DIFF model opens on the signed differential map');
   const engine = await Engine.load(PACKAGE, 'cpu');
   const result = await engine.inspect(SELECTED);
@@ -73,27 +64,27 @@ test('the heatmap shows the differential map the model computes', async () => {
   assert.ok(zero < Math.abs(hue(strongest)) && zero < Math.abs(hue(mostNegative)), `a masked (future) cell is neutral: ${future}`);
   const lambdaText = await frame.locator('#lambda').innerText();
   assert.ok(lambdaText.includes(result.lambda[0].toFixed(3)), `lambda per layer shown: ${lambdaText}`);
-  await runCommand(session.page, 'View: Toggle Maximized Panel');
-  await session.screenshot('panel-maximized');
-  await runCommand(session.page, 'View: Toggle Maximized Panel');
-  await session.screenshot('heatmap');
+  await runCommand(panel.page, 'View: Toggle Maximized Panel');
+  await panel.screenshot('panel-maximized');
+  await runCommand(panel.page, 'View: Toggle Maximized Panel');
+  await panel.screenshot('heatmap');
 });
 
 test('the overview grid, spans and, once the Outliers tab is shown, histograms are drawn', async () => {
-  const frame = webviewFrame(session.page);
+  const { frame } = panel;
   const { layers, heads } = packageShape(DEFAULT_MODEL);
   assert.equal(await frame.locator('#overview canvas').count(), layers * heads, 'a thumbnail canvas for each layer and head');
-  await frame.locator(`${ofRun('#spans', runId)} .span-item`).first().waitFor();
+  await frame.locator(`${ofRun('#spans', panel.runId)} .span-item`).first().waitFor();
   // The histograms are computed when a tab that shows them opens.
   await frame.locator('#tab-outliers').click();
-  await frame.locator(`${ofRun('#histograms', runId)} .histogram-canvas`).first().waitFor({ state: 'attached' });
+  await frame.locator(`${ofRun('#histograms', panel.runId)} .histogram-canvas`).first().waitFor({ state: 'attached' });
   assert.equal(await frame.locator('#histograms .histogram-canvas').count(), 2 * layers, 'hidden-state and logit histograms for every layer');
   await frame.locator('#tab-maps').click();
 });
 
 test('retrieved spans are highlighted in the editor', async () => {
   // The inspected text is one line, so this run's highlights are all on it.
-  await waitForHighlightedLines(session.page, 'every', SELECTED);
+  await waitForHighlightedLines(panel.page, 'every', SELECTED);
 });
 
 test('hover shows the next-token predictions', async () => {
@@ -101,32 +92,32 @@ test('hover shows the next-token predictions', async () => {
   const before = text.slice(0, text.indexOf(SELECTED));
   const line = before.split('\n').length;
   const column = before.length - before.lastIndexOf('\n') + 2;
-  const { layer, head } = await drawnMap(session.page, '#heatmap', runId);
-  const hover = await hoverText(session.page, line, column, `Attends to (layer ${layer}, head ${head})`);
+  const { layer, head } = await drawnMap(panel.page, '#heatmap', panel.runId);
+  const hover = await hoverText(panel.page, line, column, `Attends to (layer ${layer}, head ${head})`);
   assert.match(hover, /DiffTransformer/);
   assert.match(hover, /Surprisal: \d+\.\d\d bits/);
   assert.match(hover, /Next token/);
   assert.match(hover, /\d+\.\d%/);
-  await session.screenshot('hover');
-  await session.page.keyboard.press('Escape');
+  await panel.screenshot('hover');
+  await panel.page.keyboard.press('Escape');
 });
 
 test('text with markup is shown as text and runs nothing', async () => {
   const dialogs: string[] = [];
-  session.page.on('dialog', (dialog) => {
+  panel.page.on('dialog', (dialog) => {
     dialogs.push(dialog.message());
     void dialog.dismiss();
   });
-  await selectText(session.page, '<script>alert(1)</script>');
-  runId = await inspectWith(session.page, INSPECT, DEFAULT_MODEL);
-  const frame = webviewFrame(session.page);
-  const spanList = frame.locator(ofRun('#spans', runId));
+  await selectText(panel.page, '<script>alert(1)</script>');
+  panel.runId = await inspectWith(panel.page, INSPECT, DEFAULT_MODEL);
+  const { frame } = panel;
+  const spanList = frame.locator(ofRun('#spans', panel.runId));
   await spanList.locator('.span-item').first().waitFor();
   assert.equal(await frame.locator('script', { hasText: 'alert' }).count(), 0, 'the selected markup created no script');
   const spans = await spanList.innerText();
   assert.ok(/[<>/]|script|alert/.test(spans), `span texts show the markup literally: ${spans}`);
   assert.deepEqual(dialogs, []);
-  await session.screenshot('markup');
+  await panel.screenshot('markup');
 });
 
 test('Export View writes a PNG and a JSON', async () => {
@@ -134,8 +125,8 @@ test('Export View writes a PNG and a JSON', async () => {
   // the command's default (difftransformer-view.png in the workspace) and lists that folder
   // asynchronously, and under load it can overwrite a path typed meanwhile; so the test takes the
   // default, as a user pressing Enter would, and presses Enter until the dialog has taken it.
-  const target = path.join(session.runDir, 'workspace', 'difftransformer-view.png');
-  const { page } = session;
+  const target = path.join(panel.runDir, 'workspace', 'difftransformer-view.png');
+  const { page } = panel;
   const input = page.locator('.quick-input-widget input');
   await page.keyboard.press('F1');
   await input.fill('>DiffTransformer: Export View');
@@ -160,24 +151,24 @@ test('Export View writes a PNG and a JSON', async () => {
   );
   assert.equal(record.map.values.length, record.map.rows * record.map.cols);
   assert.ok(record.tokens.join('').includes('<script>alert(1)</script>'), 'the export is of the last inspection, the markup');
-  await session.screenshot('exported');
+  await panel.screenshot('exported');
 });
 
 test('the panel shows the last map again after a window reload', async () => {
-  const { page } = session;
-  const before = await drawnMap(page, '#heatmap', runId);
+  const { page } = panel;
+  const before = await drawnMap(page, '#heatmap', panel.runId);
   await reloadWindow(page);
   await runCommand(page, 'DiffTransformer: Show Panel');
   // The new page's panel, restored from its saved state: the same run, view, layer, head and query.
-  const after = await drawnMap(page, '#heatmap', runId);
+  const after = await drawnMap(page, '#heatmap', panel.runId);
   assert.deepEqual(after, before);
   const width = await webviewFrame(page).locator('#heatmap').evaluate((c) => (c as unknown as { width: number }).width);
   assert.ok(width > 1, 'the heatmap is drawn from the saved state');
-  await session.screenshot('after-reload');
+  await panel.screenshot('after-reload');
 });
 
 test('Select Model… switches to the baseline, whose panel has only its A maps', async () => {
-  const { page } = session;
+  const { page } = panel;
   const input = page.locator('.quick-input-widget input');
   await page.keyboard.press('F1');
   await input.fill('>DiffTransformer: Select Model');
@@ -185,13 +176,13 @@ test('Select Model… switches to the baseline, whose panel has only its A maps'
   // The palette turns into the model picker.
   await page.locator('.quick-input-list .monaco-list-row', { hasText: DEFAULT_BASELINE }).first().click();
   await waitForStatusBarItem(page, DEFAULT_BASELINE);
-  runId = await inspectText(page, 'sample.py', SELECTED, INSPECT, DEFAULT_BASELINE);
+  panel.runId = await inspectText(page, 'sample.py', SELECTED, INSPECT, DEFAULT_BASELINE);
   const frame = webviewFrame(page);
-  const { view } = await drawnMap(page, '#heatmap', runId);
+  const { view } = await drawnMap(page, '#heatmap', panel.runId);
   assert.equal(view, 'a1', 'a baseline opens on its softmax map');
   assert.deepEqual(await frame.locator('#view-switch vscode-radio').evaluateAll((radios) => radios.map((radio) => (radio as unknown as { dataset: { view: string } }).dataset.view)), BASELINE_VIEWS, 'only the A map is offered');
   assert.ok((await frame.locator('#source').innerText()).includes(DEFAULT_BASELINE));
   const { layers, heads } = packageShape(DEFAULT_BASELINE);
   assert.equal(await frame.locator('#overview canvas').count(), layers * heads, 'a thumbnail for each layer and standard head');
-  await session.screenshot('baseline');
+  await panel.screenshot('baseline');
 });

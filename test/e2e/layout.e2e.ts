@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
-import { drawnMap, inspectText, inspectWith, modelsFolder, ofRun, openFile, runCommand, startSession, webviewFrame, type Session } from './harness';
+import { drawnMap, inspectWith, modelsFolder, ofRun, openFile, panelFixture, runCommand, webviewFrame } from './harness';
 import { panelFrame, setPanelHeight, waitInPanel, waitInView } from './panelLayout';
 
 const SELECTED = 'def fibonacci(n: int) -> list[int]:';
@@ -21,53 +21,45 @@ const COMPARE = 'DiffTransformer: Compare with Baseline';
  *  that shrink in a short panel it is 119 px. */
 const MIN_DEFAULT_SIDE = 100;
 
-let session: Session;
-let runId: string;
-before(async () => {
-  session = await startSession('layout');
-  runId = await inspectText(session.page, 'sample.py', SELECTED, COMPARE, DEFAULT_MODEL);
-});
-after(async () => {
-  await session?.close();
-});
+const panel = panelFixture('layout', { inspect: { file: 'sample.py', text: SELECTED, command: COMPARE } });
 
 async function showTab(tab: 'maps' | 'outliers' | 'compare'): Promise<void> {
-  await webviewFrame(session.page).locator(`#tab-${tab}`).click();
-  await webviewFrame(session.page).locator(`#view-${tab}`).waitFor({ state: 'visible' });
+  await panel.frame.locator(`#tab-${tab}`).click();
+  await panel.frame.locator(`#view-${tab}`).waitFor({ state: 'visible' });
 }
 
 test('the heatmap is in view without scrolling at the default height, at 300 px and maximized, sized to the room', async () => {
-  const { page } = session;
-  for (const pane of ['main', 'compare']) await drawnMap(page, `#compare-${pane}-heatmap`, runId);
+  const { page } = panel;
+  for (const pane of ['main', 'compare']) await drawnMap(page, `#compare-${pane}-heatmap`, panel.runId);
   // The Compare tab opened for the comparison: both maps at the top, side by side on a wide panel.
-  const compareMain = await waitInView(session, ofRun('#compare-main-heatmap', runId));
-  const compareBaseline = await waitInView(session, ofRun('#compare-compare-heatmap', runId));
+  const compareMain = await waitInView(panel, ofRun('#compare-main-heatmap', panel.runId));
+  const compareBaseline = await waitInView(panel, ofRun('#compare-compare-heatmap', panel.runId));
   assert.ok(Math.abs(compareMain.top - compareBaseline.top) < 1, 'the columns are side by side on a wide panel');
 
   await showTab('maps');
-  const atDefault = await waitInView(session, ofRun('#heatmap', runId));
-  await session.screenshot('maps-default');
+  const atDefault = await waitInView(panel, ofRun('#heatmap', panel.runId));
+  await panel.screenshot('maps-default');
   const defaultHeight = (await page.locator('.part.panel').boundingBox())!.height;
 
   await setPanelHeight(page, 300);
-  const at300 = await waitInView(session, ofRun('#heatmap', runId));
-  await session.screenshot('maps-300px');
+  const at300 = await waitInView(panel, ofRun('#heatmap', panel.runId));
+  await panel.screenshot('maps-300px');
   await showTab('outliers');
-  await webviewFrame(page).locator(`${ofRun('#histograms', runId)} .histogram-canvas`).first().waitFor({ state: 'visible' });
-  await session.screenshot('outliers-300px');
+  await webviewFrame(page).locator(`${ofRun('#histograms', panel.runId)} .histogram-canvas`).first().waitFor({ state: 'visible' });
+  await panel.screenshot('outliers-300px');
   // Compare has its pickers and each column's title above its map: at 300 px the map may start at
   // the fold (its token labels take 96 px), so this is only looked at.
   await showTab('compare');
-  await session.screenshot('compare-300px');
+  await panel.screenshot('compare-300px');
 
   await runCommand(page, 'View: Toggle Maximized Panel');
-  const compareTall = await waitInView(session, ofRun('#compare-main-heatmap', runId));
-  await session.screenshot('compare-tall');
+  const compareTall = await waitInView(panel, ofRun('#compare-main-heatmap', panel.runId));
+  await panel.screenshot('compare-tall');
   await showTab('outliers');
-  await session.screenshot('outliers-tall');
+  await panel.screenshot('outliers-tall');
   await showTab('maps');
-  const tall = await waitInView(session, ofRun('#heatmap', runId));
-  await session.screenshot('maps-tall');
+  const tall = await waitInView(panel, ofRun('#heatmap', panel.runId));
+  await panel.screenshot('maps-tall');
   await runCommand(page, 'View: Toggle Maximized Panel');
   await setPanelHeight(page, defaultHeight);
 
@@ -78,7 +70,7 @@ test('the heatmap is in view without scrolling at the default height, at 300 px 
 });
 
 test('Compare stacks its columns when the panel is narrow', async () => {
-  const { page } = session;
+  const { page } = panel;
   await showTab('compare');
   const columnsTop = async () =>
     (await panelFrame(page)).evaluate(`(() => {
@@ -93,7 +85,7 @@ test('Compare stacks its columns when the panel is narrow', async () => {
     await waitInPanel(frame, `${compare}.top >= ${main}.bottom`, 'the columns stack');
     const stacked = await columnsTop();
     assert.ok(stacked.compareTop >= stacked.mainBottom, `the baseline's column is under the model's: ${JSON.stringify(stacked)}`);
-    await session.screenshot('compare-narrow');
+    await panel.screenshot('compare-narrow');
   } finally {
     await page.setViewportSize(viewport);
   }
@@ -101,7 +93,7 @@ test('Compare stacks its columns when the panel is narrow', async () => {
 });
 
 test('the λ line wraps between entries, never inside one, in a narrow panel', async () => {
-  const { page } = session;
+  const { page } = panel;
   await showTab('maps');
   const frame = await panelFrame(page);
   const viewport = page.viewportSize()!;
@@ -114,24 +106,24 @@ test('the λ line wraps between entries, never inside one, in a narrow panel', a
     assert.equal(lines.length, 6, `one entry per layer: ${lines.join(', ')}`);
     for (const line of lines) assert.match(line, /^L\d λ -?\d\.\d{3} 1$/, `each entry is on one line (text, line boxes): ${lines.join(', ')}`);
     await frame.evaluate(`document.querySelector('#lambda').scrollIntoView({ block: 'center' })`);
-    await session.screenshot('lambda-narrow');
+    await panel.screenshot('lambda-narrow');
   } finally {
     await page.setViewportSize(viewport);
   }
 });
 
 test("the locked row's label is drawn and no other label overlaps it", async () => {
-  const { page } = session;
+  const { page } = panel;
   await showTab('maps');
   const frame = webviewFrame(page);
-  const canvas = frame.locator(ofRun('#heatmap', runId));
-  const { query } = await drawnMap(page, '#heatmap', runId);
+  const canvas = frame.locator(ofRun('#heatmap', panel.runId));
+  const { query } = await drawnMap(page, '#heatmap', panel.runId);
   const size = Number(await canvas.getAttribute('width'));
   // An odd row, next to labels drawn every other row when cells are small, or both neighbours.
   const locked = query === 5 ? 7 : 5;
   const box = (await canvas.boundingBox())!;
   await canvas.click({ position: { x: box.width / 2, y: ((locked + 0.5) * box.height) / size } });
-  await frame.locator(`${ofRun('#heatmap', runId)}[data-query="${locked}"]`).waitFor({ state: 'attached' });
+  await frame.locator(`${ofRun('#heatmap', panel.runId)}[data-query="${locked}"]`).waitFor({ state: 'attached' });
   const rowLabels = frame.locator('.heatmap-grid:has(#heatmap) .row-labels');
   const pitch = Number(await rowLabels.getAttribute('data-label-pitch'));
   const labels = (await rowLabels.getAttribute('data-labels'))!.split(' ').map((label) => label.split(':').map(Number));
@@ -141,14 +133,14 @@ test("the locked row's label is drawn and no other label overlaps it", async () 
   for (const [index, centre] of labels) {
     if (index !== locked) assert.ok(Math.abs(centre - lockedCentre) >= pitch, `row ${index}'s label (at ${centre}) is clear of the locked row's (at ${lockedCentre}, ${pitch} px apart at least)`);
   }
-  await session.screenshot('locked-row-label');
+  await panel.screenshot('locked-row-label');
 });
 
 test('whitespace and byte fragments are labelled as signs, distinct from text, in the span list and readout', async () => {
-  const { page } = session;
+  const { page } = panel;
   // CRLF line ends, tabs, a space-only token and a character the tokenizer splits into bytes.
   const text = 'name\tvalue\r\n\r\nalpha\t\t1 🦀 crab\r\n\tbeta 2\r\n';
-  fs.writeFileSync(path.join(session.runDir, 'workspace', 'crlf.txt'), text);
+  fs.writeFileSync(path.join(panel.runDir, 'workspace', 'crlf.txt'), text);
   const engine = await Engine.load(path.join(modelsFolder, DEFAULT_MODEL), 'cpu');
   const { tokens } = await engine.inspect(text);
   const signs: Record<string, string> = { '\r': '\\r', '\n': '⏎', '\t': '→', ' ': '·' };
@@ -189,15 +181,15 @@ test('whitespace and byte fragments are labelled as signs, distinct from text, i
   // The byte fragments of the crab, wherever they are in a span's text, are signs too.
   const fragments = await frame.locator(`${ofRun('#spans', crlfRun)} .span-text .token-escape`).allInnerTexts();
   assert.ok(fragments.every((sign) => /^(\\x[0-9A-F]{2}|(\\r|[⏎→·])+)$/.test(sign)), `only whitespace and bytes are signs: ${fragments.join(' ')}`);
-  await session.screenshot('token-signs');
+  await panel.screenshot('token-signs');
 });
 
 test('a failed model load shows a sticky error at any scroll position and greys the stale map', async () => {
-  const { page } = session;
-  const notAPackage = path.join(session.runDir, 'not-a-package');
+  const { page } = panel;
+  const notAPackage = path.join(panel.runDir, 'not-a-package');
   fs.mkdirSync(notAPackage, { recursive: true });
   fs.writeFileSync(path.join(notAPackage, 'notes.txt'), 'not a model');
-  const settings = path.join(session.runDir, 'workspace', '.vscode', 'settings.json');
+  const settings = path.join(panel.runDir, 'workspace', '.vscode', 'settings.json');
   fs.mkdirSync(path.dirname(settings), { recursive: true });
   fs.writeFileSync(settings, JSON.stringify({ 'difftransformer.modelPath': notAPackage }));
   await setPanelHeight(page, 300);
@@ -229,6 +221,6 @@ test('a failed model load shows a sticky error at any scroll position and greys 
   await webview.evaluate('window.scrollTo(0, document.body.scrollHeight)');
   await waitInPanel(webview, 'window.scrollY > 0', 'the panel is scrolled');
   await waitInPanel(webview, `(() => { const box = document.querySelector('#error-banner').getBoundingClientRect(); return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight; })()`, 'the banner is in view');
-  await session.screenshot('error-scrolled');
+  await panel.screenshot('error-scrolled');
   fs.rmSync(settings);
 });

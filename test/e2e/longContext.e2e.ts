@@ -9,12 +9,12 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { importModel } from '../../extension/core/import/importModel';
 import { loadTokenizer } from '../../extension/core/tokenizer';
 import { repoRoot } from '../vscode/server';
-import { inspectWith, ofRun, openFile, startSession, webviewFrame, type Session } from './harness';
+import { inspectWith, ofRun, openFile, panelFixture, webviewFrame } from './harness';
 
 const QUERY = ' answer';
 const KEY = 'SECRET';
@@ -24,16 +24,18 @@ const LONG_RUN_WAIT_MS = 15 * 60_000;
 const FILE = 'long_context.py';
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'long-context-e2e-'));
 
-let session: Session;
+/** The imported package: its name and folder. */
 let model: string;
+let packageDir: string;
 let text: string;
 /** Tokens of the run (BOS included). */
 let T: number;
-before(async () => {
+/** Imports the planted-retrieval checkpoint and composes the document the session inspects. */
+async function importModelAndText(): Promise<void> {
   const source = path.join(work, 'checkpoint');
   await promisify(execFile)(path.join(repoRoot, 'scripts', 'python.sh'), ['-m', 'model', 'hf-checkpoint', '--format', 'diffllama', '--size', 'long32k', '--retrieval', QUERY, KEY, '--out', source], { cwd: repoRoot });
   const imported = await importModel({ source, destination: path.join(work, 'package'), name: 'long32k' });
-  model = imported.name;
+  [model, packageDir] = [imported.name, imported.dir];
 
   // The sample's Python, repeated to over TOKENS tokens, with the key near the top and the query last.
   const tokenizer = loadTokenizer(fs.readFileSync(path.join(imported.dir, 'tokenizer.json'), 'utf8'));
@@ -42,17 +44,16 @@ before(async () => {
   // The sample's CRLF lines as LF: the editor holds a document with mixed line endings as LF only.
   text = `${head}${sample.repeat(Math.ceil(TOKENS / tokenizer.encode(sample).ids.length))}\n# what is the${QUERY}`.replace(/\r\n/g, '\n');
   T = tokenizer.encode(text).ids.length + 1;
-
-  session = await startSession('long-context', { 'difftransformer.modelPath': imported.dir });
-  fs.writeFileSync(path.join(session.runDir, 'workspace', FILE), text);
-});
-after(async () => {
-  await session?.close();
-  fs.rmSync(work, { recursive: true, force: true });
+}
+const panel = panelFixture('long-context', {
+  prepare: importModelAndText,
+  settings: () => ({ 'difftransformer.modelPath': packageDir }),
+  files: () => ({ [FILE]: text }),
+  cleanUp: () => fs.rmSync(work, { recursive: true, force: true }),
 });
 
 test('Inspect File on 8,000+ tokens: the strongest span of the last token is the key at the top, and clicking it selects it', async (t) => {
-  const { page } = session;
+  const { page } = panel;
   assert.ok(T > TOKENS && T < TOKENS * 1.5, `the document is ${T} tokens`);
   const lines = text.split('\n');
   const keyLine = lines.findIndex((line) => line.startsWith(`${KEY} =`)) + 1;
@@ -90,5 +91,5 @@ test('Inspect File on 8,000+ tokens: the strongest span of the last token is the
   await strongest.click();
   await selection.filter({ hasText: `Ln ${keyLine}, Col ${KEY.length + 1} (${KEY.length} selected)` }).waitFor();
   await editor.locator('.view-line', { hasText: KEY }).waitFor();
-  await session.screenshot('long-context-revealed');
+  await panel.screenshot('long-context-revealed');
 });

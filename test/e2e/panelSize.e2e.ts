@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import { pickFromQuickInput } from '../vscode/server';
-import { drawnMap, inspectText, ofRun, packageShape, runCommand, startSession, webviewFrame, type Session } from './harness';
+import { drawnMap, ofRun, packageShape, panelFixture, runCommand, webviewFrame } from './harness';
 import { panelFrame, setWebviewHeight, waitInPanel, waitInView } from './panelLayout';
 
 const SELECTED = 'def fibonacci(n: int) -> list[int]:';
@@ -24,16 +24,12 @@ const SHARED_PARTS = [
   ['#spans', 'key spans'],
 ] as const;
 
-let session: Session;
-let runId: string;
-before(async () => {
-  session = await startSession('panel-size');
-  runId = await inspectText(session.page, 'sample.py', SELECTED, INSPECT, DEFAULT_MODEL);
-  await drawnMap(session.page, '#heatmap', runId);
-  await webviewFrame(session.page).locator(`${ofRun('#spans', runId)} .span-item`).first().waitFor();
-});
-after(async () => {
-  await session?.close();
+const panel = panelFixture('panel-size', {
+  inspect: { file: 'sample.py', text: SELECTED, command: INSPECT },
+  ready: async ({ page, frame, runId }) => {
+    await drawnMap(page, '#heatmap', runId);
+    await frame.locator(`${ofRun('#spans', runId)} .span-item`).first().waitFor();
+  },
 });
 
 /** Whether the element of `selector` lies inside the webview's visible area (a JavaScript expression). */
@@ -45,25 +41,25 @@ const inView = (selector: string) => `(() => {
 const CUE_TEXT = `(() => { const cue = document.querySelector('#more-below'); return cue && !cue.hidden && cue.getBoundingClientRect().height > 0 ? cue.textContent : ''; })()`;
 
 test('at the default height the map, its legend and the key spans are all in view', async () => {
-  const { page } = session;
+  const { page } = panel;
   await setWebviewHeight(page, DEFAULT_HEIGHT);
-  for (const selector of [ofRun('#heatmap', runId), '#legend', ofRun('#spans', runId)]) await waitInView(session, selector);
+  for (const selector of [ofRun('#heatmap', panel.runId), '#legend', ofRun('#spans', panel.runId)]) await waitInView(panel, selector);
   const frame = await panelFrame(page);
   // What does not fit (the logit lens) is named by the cue, and only that.
   await waitInPanel(frame, `${CUE_TEXT}.includes('logit lens')`, 'the cue names the logit lens');
   const cue = (await frame.evaluate(CUE_TEXT)) as string;
   for (const [, name] of SHARED_PARTS) assert.ok(!cue.includes(name), `the cue does not name the ${name}, which is in view: ${cue}`);
-  await session.screenshot('maps-291px');
+  await panel.screenshot('maps-291px');
 });
 
 test('at 200 px each part is in view or named by the cue, which scrolls to it', async () => {
-  const { page } = session;
+  const { page } = panel;
   await setWebviewHeight(page, 200);
   const frame = await panelFrame(page);
   await frame.evaluate('window.scrollTo(0, 0)');
   const shownOrCued = SHARED_PARTS.map(([selector, name]) => `(${inView(selector)} || ${CUE_TEXT}.includes(${JSON.stringify(name)}))`).join(' && ');
   await waitInPanel(frame, shownOrCued, 'the map, the legend and the key spans are each in view or named by the cue');
-  await session.screenshot('maps-200px');
+  await panel.screenshot('maps-200px');
   const cue = (await frame.evaluate(CUE_TEXT)) as string;
   const hidden = SHARED_PARTS.filter(([, name]) => cue.includes(name));
   assert.ok(hidden.length > 0, `a 200 px panel has no room for everything; the cue says what is below: ${cue}`);
@@ -72,7 +68,7 @@ test('at 200 px each part is in view or named by the cue, which scrolls to it', 
   await webviewFrame(page).locator('#more-below').click();
   const [firstSelector, firstName] = hidden[0];
   await waitInPanel(frame, `window.scrollY > 0 && document.querySelector(${JSON.stringify(firstSelector)}).getBoundingClientRect().top < window.innerHeight / 2`, `the ${firstName} is scrolled into view`);
-  await session.screenshot('maps-200px-scrolled');
+  await panel.screenshot('maps-200px-scrolled');
 
   // No tab is taller than the panel without the cue.
   for (const tab of ['whatIf', 'outliers', 'needles', 'maps']) {
@@ -81,13 +77,13 @@ test('at 200 px each part is in view or named by the cue, which scrolls to it', 
     await frame.evaluate('window.scrollTo(0, 0)');
     const taller = 'document.scrollingElement.scrollHeight > window.innerHeight + 16';
     await waitInPanel(frame, `!(${taller}) || ${CUE_TEXT} !== ''`, `the ${tab} tab shows the cue when it is taller than the panel`);
-    await session.screenshot(`${tab}-200px`);
+    await panel.screenshot(`${tab}-200px`);
   }
   await setWebviewHeight(page, DEFAULT_HEIGHT);
 });
 
 test("the overview's context menu stays inside the panel at its right and bottom edges", async () => {
-  const { page } = session;
+  const { page } = panel;
   await setWebviewHeight(page, DEFAULT_HEIGHT);
   const frame = await panelFrame(page);
   const { layers, heads } = packageShape(DEFAULT_MODEL);
@@ -105,33 +101,33 @@ test("the overview's context menu stays inside the panel at its right and bottom
     await thumbnail.click({ button: 'right', position: { x: box.width - 2, y: box.height - 2 } });
     await webviewFrame(page).locator('#head-menu:not([hidden]) #menu-ablate-head', { hasText: `L${layer} H${heads - 1}` }).waitFor();
     await waitInPanel(frame, menuInside, `the menu of L${layer} H${heads - 1} is inside the panel`).catch(async (error) => {
-      await session.screenshot(`${shot}-failed`);
+      await panel.screenshot(`${shot}-failed`);
       const boxes = await frame.evaluate(`JSON.stringify(document.querySelector('#head-menu').getBoundingClientRect()) + ' in ' + document.documentElement.clientWidth + 'x' + document.documentElement.clientHeight`);
       throw new Error(`${(error as Error).message}: ${boxes}`);
     });
-    await session.screenshot(shot);
+    await panel.screenshot(shot);
     await page.keyboard.press('Escape');
     await webviewFrame(page).locator('#head-menu').waitFor({ state: 'hidden' });
   }
 });
 
 test('Inspect on a binary file, or from the Welcome page, says why in the panel banner', async () => {
-  const { page } = session;
+  const { page } = panel;
   const banner = webviewFrame(page).locator('#error-banner:not([hidden])');
-  fs.writeFileSync(path.join(session.runDir, 'workspace', 'image.bin'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0x0d, 0xff, 0xfe, 0, 1, 2, 3]));
+  fs.writeFileSync(path.join(panel.runDir, 'workspace', 'image.bin'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0x0d, 0xff, 0xfe, 0, 1, 2, 3]));
   // VS Code shows a binary file as a note, not in a text editor.
   await pickFromQuickInput(page, 'Control+P', 'image.bin', 'image.bin');
   await page.locator('.tab.active', { hasText: 'image.bin' }).waitFor();
   await runCommand(page, 'DiffTransformer: Inspect File');
   await banner.filter({ hasText: 'image.bin is not shown as text' }).waitFor();
   assert.match(await banner.innerText(), /last inspection that succeeded/, 'the map shown is said to be the last one that worked');
-  await session.screenshot('banner-binary');
+  await panel.screenshot('banner-binary');
 
   await runCommand(page, 'Help: Welcome');
   await page.locator('.tab.active', { hasText: 'Welcome' }).waitFor();
   await runCommand(page, 'DiffTransformer: Inspect File');
   await banner.filter({ hasText: 'no active editor' }).waitFor();
   assert.doesNotMatch(await banner.innerText(), /image\.bin/, "the binary file's error is replaced by the new one");
-  await session.screenshot('banner-welcome');
+  await panel.screenshot('banner-welcome');
   await runCommand(page, 'View: Close All Editors');
 });

@@ -4,35 +4,24 @@
 // the errors the engine computes for the same text; the choice survives a window reload.
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import { QUANT_BITS } from '../../shared/model';
-import { canvasImage, drawnMap, inspectText, modelsFolder, ofRun, packageShape, reloadWindow, runCommand, startSession, webviewFrame, type Session } from './harness';
+import { canvasImage, drawnMap, modelsFolder, ofRun, packageShape, panelFixture, reloadWindow, runCommand, webviewFrame } from './harness';
 
 const PACKAGE = path.join(modelsFolder, DEFAULT_MODEL);
 const SELECTED = 'numbers.append(numbers[-1] + numbers[-2])';
 
-let session: Session;
-/** The inspected run. */
-let runId: string;
+const panel = panelFixture('quantisation', { inspect: { file: 'sample.py', text: SELECTED, command: 'DiffTransformer: Inspect Selection' } });
 /** Layer 0's logit histogram of the inspected run. */
-let logitsCanvas: string;
+const logitsCanvas = () => `${ofRun('#histograms', panel.runId)} .histogram-layer[data-layer="0"] canvas[data-kind="logits"]`;
 /** The run's what-if table once its numbers are there. */
-let filledTable: string;
-before(async () => {
-  session = await startSession('quantisation');
-  runId = await inspectText(session.page, 'sample.py', SELECTED, 'DiffTransformer: Inspect Selection', DEFAULT_MODEL);
-  logitsCanvas = `${ofRun('#histograms', runId)} .histogram-layer[data-layer="0"] canvas[data-kind="logits"]`;
-  filledTable = `${ofRun('#quantisation', runId)}[data-state="ready"]`;
-});
-after(async () => {
-  await session?.close();
-});
+const filledTable = () => `${ofRun('#quantisation', panel.runId)}[data-state="ready"]`;
 
 /** The numbers of the run's filled #quantisation table: rows[layer][metric][bits] as shown. */
 async function shownErrors(): Promise<{ layer: number; cells: { metric: string; bits: number; text: string; chosen: boolean }[] }[]> {
-  const rows = webviewFrame(session.page).locator(`${filledTable} tbody tr`);
+  const rows = panel.frame.locator(`${filledTable()} tbody tr`);
   await rows.first().waitFor({ state: 'attached' });
   const shown = [];
   for (let r = 0; r < (await rows.count()); r++) {
@@ -49,28 +38,28 @@ async function shownErrors(): Promise<{ layer: number; cells: { metric: string; 
 }
 
 test('the statistics wait for the Outliers tab, where 4 bits draws the grid over the logit histograms', async () => {
-  const frame = webviewFrame(session.page);
+  const { frame } = panel;
   // The run's map and spans are drawn on Maps & spans; its statistics are not asked for.
-  await drawnMap(session.page, '#heatmap', runId);
-  await frame.locator(`${ofRun('#spans', runId)} .span-item`).first().waitFor();
-  assert.equal(await frame.locator(ofRun('#quantisation', runId)).getAttribute('data-state'), 'pending', 'no what-if before the Outliers tab');
-  assert.equal(await frame.locator(ofRun('#histograms', runId)).count(), 0, 'no histograms before the Outliers tab');
+  await drawnMap(panel.page, '#heatmap', panel.runId);
+  await frame.locator(`${ofRun('#spans', panel.runId)} .span-item`).first().waitFor();
+  assert.equal(await frame.locator(ofRun('#quantisation', panel.runId)).getAttribute('data-state'), 'pending', 'no what-if before the Outliers tab');
+  assert.equal(await frame.locator(ofRun('#histograms', panel.runId)).count(), 0, 'no histograms before the Outliers tab');
 
   await frame.locator('#tab-outliers').click();
-  await frame.locator(logitsCanvas).waitFor({ state: 'visible' });
-  assert.equal(await frame.locator(logitsCanvas).getAttribute('data-quant-bits'), 'off', 'no grid until one is chosen');
-  const legend = frame.locator(`${ofRun('#histograms', runId)} .histogram-legend li`);
+  await frame.locator(logitsCanvas()).waitFor({ state: 'visible' });
+  assert.equal(await frame.locator(logitsCanvas()).getAttribute('data-quant-bits'), 'off', 'no grid until one is chosen');
+  const legend = frame.locator(`${ofRun('#histograms', panel.runId)} .histogram-legend li`);
   const marks = ['bars', 'median', 'top-10', 'top-1'];
   const named = async () => (await legend.allInnerTexts()).join(' | ');
   for (const mark of marks) assert.ok((await named()).includes(mark), `the legend names the ${mark} mark: ${await named()}`);
   assert.ok(!(await named()).includes('grid'), 'no grid in the legend while none is drawn');
-  const before = await canvasImage(frame, logitsCanvas);
+  const before = await canvasImage(frame, logitsCanvas());
 
   await frame.locator('#quant-switch vscode-radio[data-bits="4"]').click();
-  await frame.locator(`${logitsCanvas}[data-quant-bits="4"]`).waitFor({ state: 'attached' });
+  await frame.locator(`${logitsCanvas()}[data-quant-bits="4"]`).waitFor({ state: 'attached' });
   assert.match(await named(), /4-bit grid .*k = 0…7, scale = top-1 \/ 7/, 'the legend says what the grid lines are');
   assert.equal(await legend.count(), marks.length + 1, 'one legend entry per kind of mark');
-  const drawn = await canvasImage(frame, logitsCanvas);
+  const drawn = await canvasImage(frame, logitsCanvas());
   assert.deepEqual([drawn.width, drawn.height], [before.width, before.height], 'same canvas size');
 
   // Rows changed per canvas column. With absmax the top level is the histogram's right end (top-1),
@@ -91,17 +80,17 @@ test('the statistics wait for the Outliers tab, where 4 bits draws the grid over
   }
   const strayColumns = changedRows.flatMap((rows, x) => (rows > 0 && !levelColumns.some((level) => Math.abs(x - level) <= ratio) ? [x] : []));
   assert.deepEqual(strayColumns, [], 'nothing but the level lines changed');
-  await runCommand(session.page, 'View: Toggle Maximized Panel');
-  await session.screenshot('quantisation-4bit');
-  await runCommand(session.page, 'View: Toggle Maximized Panel');
+  await runCommand(panel.page, 'View: Toggle Maximized Panel');
+  await panel.screenshot('quantisation-4bit');
+  await runCommand(panel.page, 'View: Toggle Maximized Panel');
 });
 
 test('the what-if table fills with finite errors per layer and bit width, the engine’s', async () => {
   const shown = await shownErrors();
-  const frame = webviewFrame(session.page);
+  const { frame } = panel;
   // The attention error is divided by the exact row's absolute mass, and the table says so.
-  assert.match(await frame.locator(`${filledTable} caption`).innerText(), /½·Σ\|row′ − row\| \/ Σ\|row\|.*absolute mass/);
-  assert.match((await frame.locator(`${filledTable} th[title*="absolute mass"]`).getAttribute('title'))!, /λ ≥ 1/, 'the column title’s tooltip says it holds for λ ≥ 1');
+  assert.match(await frame.locator(`${filledTable()} caption`).innerText(), /½·Σ\|row′ − row\| \/ Σ\|row\|.*absolute mass/);
+  assert.match((await frame.locator(`${filledTable()} th[title*="absolute mass"]`).getAttribute('title'))!, /λ ≥ 1/, 'the column title’s tooltip says it holds for λ ≥ 1');
   const engine = await Engine.load(PACKAGE, 'cpu');
   await engine.inspect(SELECTED);
   const expected = await engine.quantisation();
@@ -118,16 +107,16 @@ test('the what-if table fills with finite errors per layer and bit width, the en
       assert.equal(chosen, bits === 4, `only the chosen bit width is emphasised (${metric} ${bits}-bit)`);
     }
   }
-  await session.screenshot('quantisation-table');
+  await panel.screenshot('quantisation-table');
 });
 
 test('the chosen grid survives a window reload', async () => {
-  const { page } = session;
+  const { page } = panel;
   await reloadWindow(page);
   await runCommand(page, 'DiffTransformer: Show Panel');
   const frame = webviewFrame(page);
-  await frame.locator(`${logitsCanvas}[data-quant-bits="4"]`).waitFor({ state: 'attached' });
+  await frame.locator(`${logitsCanvas()}[data-quant-bits="4"]`).waitFor({ state: 'attached' });
   assert.equal(await frame.locator('#quant-switch').evaluate((group) => (group as unknown as { value: string }).value), '4');
-  assert.equal(await frame.locator(`${filledTable} tbody tr`).count(), packageShape(DEFAULT_MODEL).layers, 'the error table is restored for every layer');
-  await session.screenshot('quantisation-after-reload');
+  assert.equal(await frame.locator(`${filledTable()} tbody tr`).count(), packageShape(DEFAULT_MODEL).layers, 'the error table is restored for every layer');
+  await panel.screenshot('quantisation-after-reload');
 });

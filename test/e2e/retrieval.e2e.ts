@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import type { KeySpan } from '../../shared/inspection';
-import { inspectWith, modelsFolder, ofRun, openFile, startSession, waitForHighlightedLines, webviewFrame, workspaceFolder, type Session } from './harness';
+import { modelsFolder, ofRun, panelFixture, waitForHighlightedLines, workspaceFolder } from './harness';
 
 const FILE = 'settings_loader.py';
 const TEXT = fs.readFileSync(path.join(workspaceFolder, FILE), 'utf8');
@@ -16,16 +16,7 @@ const DEFINITION = 'def load_settings(path):';
 /** The panel's default number of spans (difftransformer.topSpans). */
 const TOP_SPANS = 5;
 
-let session: Session;
-let runId: string;
-before(async () => {
-  session = await startSession('retrieval');
-  await openFile(session.page, FILE);
-  runId = await inspectWith(session.page, 'DiffTransformer: Inspect File', DEFAULT_MODEL);
-});
-after(async () => {
-  await session?.close();
-});
+const panel = panelFixture('retrieval', { inspect: { file: FILE, command: 'DiffTransformer: Inspect File' } });
 
 test('a call retrieves the function definition earlier in the file', async () => {
   assert.ok(TEXT.endsWith('load_settings'), 'the file ends in the call, so its last token is the query');
@@ -48,9 +39,9 @@ test('a call retrieves the function definition earlier in the file', async () =>
   const best = retrieving.reduce((a, b) => (b.score > a.score ? b : a));
 
   // The panel: pick that head in the overview, as a user would; its span list shows the definition.
-  const frame = webviewFrame(session.page);
+  const { frame } = panel;
   await frame.locator(`#overview canvas[data-layer="${best.layer}"][data-head="${best.head}"]`).click();
-  const spanList = frame.locator(`${ofRun('#spans', runId)}[data-layer="${best.layer}"][data-head="${best.head}"][data-query="${query}"]`);
+  const spanList = frame.locator(`${ofRun('#spans', panel.runId)}[data-layer="${best.layer}"][data-head="${best.head}"][data-query="${query}"]`);
   await spanList.locator('.span-item').first().waitFor();
   const shown = await spanList.locator('.span-item').evaluateAll((items) =>
     items.map((item) => [Number((item as unknown as { dataset: Record<string, string> }).dataset.firstToken), Number((item as unknown as { dataset: Record<string, string> }).dataset.endToken)]));
@@ -58,6 +49,6 @@ test('a call retrieves the function definition earlier in the file', async () =>
   assert.deepEqual(shown, expected.map((s) => [s.firstToken, s.endToken]), 'the panel lists the engine\'s spans');
   assert.ok(expected.some(inDefinition), 'the definition is among them');
 
-  await waitForHighlightedLines(session.page, 'some', DEFINITION);
-  await session.screenshot('retrieved-definition');
+  await waitForHighlightedLines(panel.page, 'some', DEFINITION);
+  await panel.screenshot('retrieved-definition');
 });

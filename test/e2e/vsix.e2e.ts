@@ -6,24 +6,30 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Page } from 'playwright-core';
+import { test } from 'node:test';
 import { Engine } from '../../extension/core/engine';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
-import { installExtension, launchBrowser, openWorkbench, repoRoot, startServer, type Browser, type RunningServer } from '../vscode/server';
-import { drawnMap, inspectWith, modelsFolder, ofRun, waitForStatusBarItem, webviewFrame } from './harness';
+import { installExtension, repoRoot } from '../vscode/server';
+import { drawnMap, inspectWith, modelsFolder, ofRun, panelFixture, webviewFrame } from './harness';
 
 const TARGET = 'linux-x64';
-const WAIT_MS = 120_000;
 const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
 const vsixPath = path.join(repoRoot, `${manifest.name}-${TARGET}-${manifest.version}.vsix`);
-const runDir = path.join(repoRoot, 'test-results', 'e2e', 'vsix');
-const extensionsDir = path.join(runDir, 'extensions');
+
+// No folder and no development extension: the installed copy is the only one there is.
+const panel = panelFixture('vsix', {
+  install: async (runDir) => {
+    execFileSync('bash', [path.join(repoRoot, 'scripts', 'package.sh'), TARGET], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+    const extensionsDir = path.join(runDir, 'extensions');
+    await installExtension(vsixPath, { runDir, extensionsDir });
+    return { extensionsDir };
+  },
+});
 
 /** Where code-server says it installed the extension (its extensions.json), from a VSIX. */
 function installedDir(): string {
   const installed: Array<{ identifier: { id: string }; location: { fsPath: string }; metadata?: { source?: string } }> = JSON.parse(
-    fs.readFileSync(path.join(extensionsDir, 'extensions.json'), 'utf8'),
+    fs.readFileSync(path.join(panel.runDir, 'extensions', 'extensions.json'), 'utf8'),
   );
   const entry = installed.find((extension) => extension.identifier.id === `${manifest.publisher}.${manifest.name}`);
   assert.equal(entry?.metadata?.source, 'vsix', 'installed from the VSIX');
@@ -32,6 +38,7 @@ function installedDir(): string {
 
 /** Opens a walkthrough by its title (the palette's Welcome: Open Walkthrough..., then its list). */
 async function openWalkthrough(title: string): Promise<void> {
+  const { page } = panel;
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
   await input.fill('>Welcome: Open Walkthrough');
@@ -40,29 +47,6 @@ async function openWalkthrough(title: string): Promise<void> {
   await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().click();
   await input.waitFor({ state: 'hidden' });
 }
-
-let server: RunningServer | undefined;
-let browser: Browser | undefined;
-let page: Page;
-
-before(async () => {
-  fs.rmSync(runDir, { recursive: true, force: true });
-  fs.mkdirSync(runDir, { recursive: true });
-  execFileSync('bash', [path.join(repoRoot, 'scripts', 'package.sh'), TARGET], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
-  await installExtension(vsixPath, { runDir, extensionsDir });
-  // No folder and no extensionDevelopmentPath: the installed copy is the only one there is.
-  server = await startServer({ runDir, extensionsDir });
-  browser = await launchBrowser(runDir);
-  page = browser.page;
-  page.setDefaultTimeout(WAIT_MS);
-  await openWorkbench(page, server.workbenchUrl());
-  await waitForStatusBarItem(page, 'DiffTransformer');
-});
-after(async () => {
-  await browser?.page.screenshot({ path: path.join(runDir, 'at-close.png') }).catch(() => undefined);
-  await browser?.close();
-  await server?.stop();
-});
 
 test('the VSIX holds the runtime for its own platform and no development files', () => {
   const entries = execFileSync('unzip', ['-Z1', vsixPath], { encoding: 'utf8' }).split('\n').filter(Boolean);
@@ -80,9 +64,10 @@ test('the VSIX holds the runtime for its own platform and no development files',
 });
 
 test('the walkthrough opens the bundled sample and Inspect Selection draws its heatmap', async () => {
+  const { page } = panel;
   const walkthrough = manifest.contributes.walkthroughs[0];
   await openWalkthrough(walkthrough.title);
-  await page.screenshot({ path: path.join(runDir, 'walkthrough.png') });
+  await panel.screenshot('walkthrough');
   await page.getByRole('button', { name: 'Open Sample' }).click();
   await page.locator('.tab.active', { hasText: 'sample.py' }).waitFor({ state: 'visible' });
   // The sample is the installed extension's own copy, so this is the installed extension running.
@@ -91,7 +76,7 @@ test('the walkthrough opens the bundled sample and Inspect Selection draws its h
   const runId = await inspectWith(page, 'DiffTransformer: Inspect Selection', DEFAULT_MODEL);
   const { view } = await drawnMap(page, '#heatmap', runId);
   assert.equal(view, 'diff', 'a DIFF model opens on the signed differential map');
-  await page.screenshot({ path: path.join(runDir, 'inspected.png') });
+  await panel.screenshot('inspected');
 
   // Nothing was selected: the whole sample, one canvas pixel per cell: a (query, key) pair of its
   // tokens, or a pooled block of them where the panel's map has fewer device pixels than the sample
@@ -114,5 +99,5 @@ test('the walkthrough opens the bundled sample and Inspect Selection draws its h
   for (const step of ['openSample', 'inspect', 'panel']) {
     await page.locator(`.getting-started-step[data-step-id="${manifest.publisher}.${manifest.name}#${walkthrough.id}#${step}"][aria-checked="true"]`).waitFor({ state: 'attached' });
   }
-  await page.screenshot({ path: path.join(runDir, 'walkthrough-done.png') });
+  await panel.screenshot('walkthrough-done');
 });

@@ -6,16 +6,13 @@
 // the values the model computes for it. Hovering a cell names its tokens (their ranges where a cell
 // pools several) and its value; locking a query of a pooled map brings its own row in full.
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { after, before, test } from 'node:test';
-import type { FrameLocator, Locator, Page } from 'playwright-core';
-import { Engine, type InspectionResult } from '../../extension/core/engine';
+import { test } from 'node:test';
+import type { Locator, Page } from 'playwright-core';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
 import { viewportCells, type MapViewport } from '../../shared/inspection';
 import type { MapView } from '../../shared/model';
 import { assertClose } from '../support/tolerance';
-import { inspectWith, modelsFolder, ofRun, openFile, startSession, webviewFrame, type Session } from './harness';
+import { ofRun, panelFixture } from './harness';
 
 /** About 900 tokens of code: more tokens than the heatmap has pixels a side. */
 const LONG_TEXT = Array.from({ length: 50 }, (_, i) => `def scale_${i}(value):\n    return value * ${i + 2} + offset_${i % 7}\n`).join('\n');
@@ -23,23 +20,7 @@ const FILE = 'long_module.py';
 /** Values are shown with 4 significant digits. */
 const SHOWN_DIGITS = { rtol: 5e-4, atol: 5e-7 };
 
-let session: Session;
-let frame: FrameLocator;
-let runId: string;
-let engine: Engine;
-let inspected: InspectionResult;
-before(async () => {
-  session = await startSession('zoom');
-  fs.writeFileSync(path.join(session.runDir, 'workspace', FILE), LONG_TEXT);
-  frame = webviewFrame(session.page);
-  await openFile(session.page, FILE);
-  runId = await inspectWith(session.page, 'DiffTransformer: Inspect File', DEFAULT_MODEL);
-  engine = await Engine.load(path.join(modelsFolder, DEFAULT_MODEL), 'cpu');
-  inspected = await engine.inspect(LONG_TEXT);
-});
-after(async () => {
-  await session?.close();
-});
+const panel = panelFixture('zoom', { files: () => ({ [FILE]: LONG_TEXT }), inspect: { file: FILE, command: 'DiffTransformer: Inspect File' }, engine: DEFAULT_MODEL });
 
 /** What the main heatmap shows, from its data-* attributes. */
 interface DrawnViewport {
@@ -54,9 +35,9 @@ interface DrawnViewport {
 /** The main heatmap once it shows the host's answer to the panel's last viewport request (or, with
  *  none yet, its first map of the run). */
 async function answered(): Promise<DrawnViewport> {
-  const requested = await frame.locator('body').getAttribute('data-viewport-requested');
+  const requested = await panel.frame.locator('body').getAttribute('data-viewport-requested');
   const request = requested === null ? '' : `[data-request-id="${requested}"]`;
-  const canvas = frame.locator(`${ofRun('#heatmap', runId)}${request}[data-pending="false"]`);
+  const canvas = panel.frame.locator(`${ofRun('#heatmap', panel.runId)}${request}[data-pending="false"]`);
   await canvas.waitFor({ state: 'attached' });
   const read = async (name: string) => (await canvas.getAttribute(`data-${name}`))!;
   const number = async (name: string) => Number(await read(name));
@@ -80,10 +61,10 @@ async function answered(): Promise<DrawnViewport> {
 
 /** Does `act` in the panel and waits for the host's answer to the viewport request it made. */
 async function afterRequest(act: () => Promise<void>): Promise<DrawnViewport> {
-  const before = await frame.locator('body').getAttribute('data-viewport-requested');
+  const before = await panel.frame.locator('body').getAttribute('data-viewport-requested');
   await act();
   const changed = before === null ? 'body[data-viewport-requested]' : `body[data-viewport-requested]:not([data-viewport-requested="${before}"])`;
-  await frame.locator(changed).waitFor({ state: 'attached' });
+  await panel.frame.locator(changed).waitFor({ state: 'attached' });
   return answered();
 }
 
@@ -109,9 +90,9 @@ interface NamedCell {
  *  that one or a neighbour: a pooled map's cells are a device pixel, finer than the pointer's
  *  position is rounded. */
 async function hoverCell(page: Page, drawn: DrawnViewport, row: number, col: number): Promise<NamedCell> {
-  const { x, y } = await cellCentre(frame.locator('#heatmap'), drawn, row, col);
+  const { x, y } = await cellCentre(panel.frame.locator('#heatmap'), drawn, row, col);
   await page.mouse.move(x, y);
-  const readout = frame.locator('#readout', { hasText: /^quer(y|ies) \d+.* → keys? \d+/ });
+  const readout = panel.frame.locator('#readout', { hasText: /^quer(y|ies) \d+.* → keys? \d+/ });
   await readout.waitFor({ state: 'attached' });
   const text = (await readout.textContent())!;
   const [, query, key] = text.match(/^quer(?:y|ies) (\d+).* → keys? (\d+)/)!.map(Number);
@@ -123,31 +104,31 @@ async function hoverCell(page: Page, drawn: DrawnViewport, row: number, col: num
 
 /** Whether the panel shows a token's text as it is (no line breaks or tabs, not only spaces). */
 function asIs(token: number): boolean {
-  return /^[^\n\r\t]*\S[^\n\r\t]*$/.test(inspected.tokens[token]?.text ?? '');
+  return /^[^\n\r\t]*\S[^\n\r\t]*$/.test(panel.inspected.tokens[token]?.text ?? '');
 }
 
 /** The model's cells for a viewport. */
 function modelCells(drawn: DrawnViewport): Promise<Float32Array> {
-  return engine.map(drawn.layer, drawn.head, drawn.view, drawn.viewport);
+  return panel.engine.map(drawn.layer, drawn.head, drawn.view, drawn.viewport);
 }
 
 
 test('the first map is the whole text pooled to the canvas; hovering a cell names its token ranges and value', async () => {
-  const T = inspected.tokens.length;
+  const T = panel.inspected.tokens.length;
   const first = await answered();
   const { rows, cols } = viewportCells(first.viewport);
   assert.deepEqual([first.viewport.firstRow, first.viewport.endRow, first.viewport.firstKey, first.viewport.endKey], [0, T, 0, T], 'the whole map');
   assert.ok(rows < T && cols < T, `a ${T}-token text is pooled to the canvas's ${rows} x ${cols} cells`);
   assert.equal(first.viewport.pooling, 'mean');
-  assert.ok(await frame.locator('#pooling-switch').isVisible(), 'the pooling switch is shown while cells pool tokens');
+  assert.ok(await panel.frame.locator('#pooling-switch').isVisible(), 'the pooling switch is shown while cells pool tokens');
 
-  const hovered = await hoverCell(session.page, first, Math.floor(rows * 0.8), Math.floor(cols * 0.3));
+  const hovered = await hoverCell(panel.page, first, Math.floor(rows * 0.8), Math.floor(cols * 0.3));
   const { cellOfRow, cellOfKey } = viewportCells(first.viewport);
   const queries = Array.from({ length: T }, (_, i) => i).filter((i) => cellOfRow(i) === hovered.row);
   const keys = Array.from({ length: T }, (_, j) => j).filter((j) => cellOfKey(j) === hovered.col);
   assert.ok(queries.length > 1 && keys.length > 1, 'a cell pools several queries and keys');
   // The first token of each range, where the panel shows it as it is.
-  const range = (name: string, indices: number[]) => `${name} ${indices[0]}–${indices.at(-1)} «${asIs(indices[0]) ? `${inspected.tokens[indices[0]].text}»…` : ''}`;
+  const range = (name: string, indices: number[]) => `${name} ${indices[0]}–${indices.at(-1)} «${asIs(indices[0]) ? `${panel.inspected.tokens[indices[0]].text}»…` : ''}`;
   const { text } = hovered;
   assert.ok(text.startsWith(range('queries', queries)), `the cell's queries: ${text}`);
   assert.ok(text.includes(` → ${range('keys', keys)}`), `the cell's keys: ${text}`);
@@ -156,8 +137,8 @@ test('the first map is the whole text pooled to the canvas; hovering a cell name
 });
 
 test('the pooling switch asks for signed maxima, and locking a query of the pooled map shows its own row', async () => {
-  const { page } = session;
-  const max = await afterRequest(() => frame.locator('#pooling-switch vscode-radio[data-pooling="max"]').click());
+  const { page } = panel;
+  const max = await afterRequest(() => panel.frame.locator('#pooling-switch vscode-radio[data-pooling="max"]').click());
   assert.equal(max.viewport.pooling, 'max', 'the host answered with max-pooled cells');
   const { rows, cols } = viewportCells(max.viewport);
   const [row, col] = [Math.floor(rows * 0.8), Math.floor(cols * 0.3)];
@@ -168,23 +149,23 @@ test('the pooling switch asks for signed maxima, and locking a query of the pool
 
   // A click locks the token under the pointer; the map's rows pool several, so the host sends the
   // query's own row for the strip under the map.
-  const clicked = await cellCentre(frame.locator('#heatmap'), max, row, col);
+  const clicked = await cellCentre(panel.frame.locator('#heatmap'), max, row, col);
   await page.mouse.click(clicked.x, clicked.y);
-  const query = Number(await frame.locator(`${ofRun('#heatmap', runId)}:not([data-query="${max.query}"])`).getAttribute('data-query'));
+  const query = Number(await panel.frame.locator(`${ofRun('#heatmap', panel.runId)}:not([data-query="${max.query}"])`).getAttribute('data-query'));
   assert.ok(Math.abs(viewportCells(max.viewport).cellOfRow(query) - row) <= 1, `the locked query ${query} is in the clicked row ${row}`);
-  await frame.locator(`${ofRun('#query-strip', runId)}[data-query="${query}"]`).waitFor({ state: 'attached' });
-  const mean = await afterRequest(() => frame.locator('#pooling-switch vscode-radio[data-pooling="mean"]').click());
+  await panel.frame.locator(`${ofRun('#query-strip', panel.runId)}[data-query="${query}"]`).waitFor({ state: 'attached' });
+  const mean = await afterRequest(() => panel.frame.locator('#pooling-switch vscode-radio[data-pooling="mean"]').click());
   assert.equal(mean.viewport.pooling, 'mean', 'back to means');
 });
 
 test('zoom to one cell per token, pan by keys and by dragging; the host answers each viewport', async () => {
-  const { page } = session;
-  const T = inspected.tokens.length;
-  const canvas = frame.locator('#heatmap');
+  const { page } = panel;
+  const T = panel.inspected.tokens.length;
+  const canvas = panel.frame.locator('#heatmap');
   let drawn = await answered();
   const span = (shown: DrawnViewport) => shown.viewport.endRow - shown.viewport.firstRow;
 
-  const byButton = await afterRequest(() => frame.locator('#zoom-in').click());
+  const byButton = await afterRequest(() => panel.frame.locator('#zoom-in').click());
   assert.ok(Math.abs(span(byButton) - T / 2) <= 1, `the + button halves the span: ${span(byButton)} of ${T}`);
   const middle = (T - 1) / 2;
   assert.ok(byButton.viewport.firstRow <= middle && middle < byButton.viewport.endRow, 'around the middle of the view');
@@ -231,11 +212,11 @@ test('zoom to one cell per token, pan by keys and by dragging; the host answers 
   assert.ok(row !== undefined && col !== undefined, 'the view has tokens shown as they are');
   const hovered = await hoverCell(page, dragged, row, col);
   const { query, key } = hovered;
-  const expected = `query ${query} «${inspected.tokens[query].text}» → key ${key} «${inspected.tokens[key].text}» · A1−λ·A2 = `;
+  const expected = `query ${query} «${panel.inspected.tokens[query].text}» → key ${key} «${panel.inspected.tokens[key].text}» · A1−λ·A2 = `;
   assert.ok(hovered.text.startsWith(expected), `the readout names the tokens: ${hovered.text}, not ${expected}`);
   assertClose([hovered.value], [(await modelCells(dragged))[hovered.row * cols + hovered.col]], 'the hovered cell is the model’s value', SHOWN_DIGITS);
-  await session.screenshot('zoomed');
+  await panel.screenshot('zoomed');
 
-  const whole = await afterRequest(() => frame.locator('#zoom-whole').click());
+  const whole = await afterRequest(() => panel.frame.locator('#zoom-whole').click());
   assert.deepEqual([whole.viewport.firstRow, whole.viewport.endRow], [0, T], 'Whole map shows every token again');
 });
