@@ -21,6 +21,7 @@ import { loadModelPackage, type ModelPackage } from '../../extension/core/modelP
 import { createSession } from '../../extension/core/runtime';
 import { loadTokenizer } from '../../extension/core/tokenizer';
 import { wholeMap } from '../../shared/inspection';
+import { DEFAULT_MAP_CELLS } from '../../shared/protocol';
 import { THUMBNAIL_SIZE } from '../../shared/model';
 import { measureLongFirstMaps } from './browser';
 import { machine, memory, timed } from './measure';
@@ -36,8 +37,6 @@ const BROWSER_LENGTHS = (process.env.LONG_BROWSER_LENGTHS ?? '8192,32768').split
 /** The untimed first run in the browser: about this many tokens. */
 const BROWSER_WARM_UP = 256;
 const MODEL_NAME = 'diffllama-32k';
-/** The panel's canvas, in cells a side, for the first map. */
-const CANVAS_CELLS = 512;
 const run = promisify(execFile);
 
 interface LengthResult {
@@ -109,7 +108,7 @@ async function main(): Promise<void> {
         const [inspection, inspectMs] = await timed(() => client.request({ op: 'inspect', text }));
         const T = inspection.tokens.length;
         if (T !== ids.length) throw new Error(`the engine ran ${T} tokens, the bare forward ${ids.length}`);
-        const [, firstMapMs] = await timed(() => client.request({ op: 'map', layer: 0, head: 0, view: 'diff', viewport: wholeMap(T, CANVAS_CELLS, 'max') }));
+        const [, firstMapMs] = await timed(() => client.request({ op: 'map', layer: 0, head: 0, view: 'diff', viewport: wholeMap(T, DEFAULT_MAP_CELLS, 'max') }));
         const [, spansMs] = await timed(() => client.request({ op: 'spans', layer: 0, head: 0, query: inspection.query, k: 5 }));
         const firstViewPeakMiB = memory(client.pid!, 'VmHWM');
         let statisticsMs: number | undefined;
@@ -180,7 +179,7 @@ function bareTargets(r: LengthResult, valueWidth: number): Target[] {
   const s = (ms: number) => `${round(ms / 1000, 2)} s`;
   const targets = [
     checkTarget(model, 'first_map_over_bare', '<= 1.3', r.first_map_over_bare, r.first_map_over_bare <= 1.3, overTarget(r.first_map_over_bare, 1.3),
-      `the bare forward takes ${s(r.bareMs)}; the first view is the inspection's run (${s(r.inspectMs)}: the forward with ${THUMBNAIL_SIZE} pooling columns appended to every head's values (${valueWidth + THUMBNAIL_SIZE} wide instead of ${valueWidth}) for the thumbnails, q, k and the hidden states of every layer kept, top-k and log-probabilities over blocks of rows; with tokenising and the reply to the host), the first map (${s(r.firstMapMs)}: layer 0, head 0's maps recomputed from q and k over blocks of query rows and max-pooled to ${CANVAS_CELLS} x ${CANVAS_CELLS}) and the spans (${round(r.spansMs)} ms)`),
+      `the bare forward takes ${s(r.bareMs)}; the first view is the inspection's run (${s(r.inspectMs)}: the forward with ${THUMBNAIL_SIZE} pooling columns appended to every head's values (${valueWidth + THUMBNAIL_SIZE} wide instead of ${valueWidth}) for the thumbnails, q, k and the hidden states of every layer kept, top-k and log-probabilities over blocks of rows; with tokenising and the reply to the host), the first map (${s(r.firstMapMs)}: layer 0, head 0's maps recomputed from q and k over blocks of query rows and max-pooled to ${DEFAULT_MAP_CELLS} x ${DEFAULT_MAP_CELLS}) and the spans (${round(r.spansMs)} ms)`),
   ];
   if (r.all_over_bare !== undefined) {
     targets.push(checkTarget(model, 'all_over_bare', '<= 2', r.all_over_bare, r.all_over_bare <= 2, overTarget(r.all_over_bare, 2),
@@ -206,7 +205,7 @@ function render(r: LongContextResult): string {
     '',
     `\`npm run bench:long\`, ${r.date.slice(0, 10)}, ${r.cpus} × ${r.cpuModel}, ONNX Runtime on the CPU.`,
     `Model: ${r.model}, ${(r.parameters / 1e6).toFixed(1)}M parameters. A fresh engine process per length; the text runs whole (no window).`,
-    `The bare forward is the model's logits alone (the importer's graph without the inspection outputs), a fresh session's first run at each length as the engine's run is. The first map is the whole context of layer 0, head 0 (A1 − λ·A2) max-pooled to ${CANVAS_CELLS} × ${CANVAS_CELLS} cells; statistics = the Outliers view's histograms and the quantisation what-if (measured up to ${EVERYTHING_UP_TO} tokens).`,
+    `The bare forward is the model's logits alone (the importer's graph without the inspection outputs), a fresh session's first run at each length as the engine's run is. The first map is the whole context of layer 0, head 0 (A1 − λ·A2) max-pooled to ${DEFAULT_MAP_CELLS} × ${DEFAULT_MAP_CELLS} cells; statistics = the Outliers view's histograms and the quantisation what-if (measured up to ${EVERYTHING_UP_TO} tokens).`,
     '',
     mdTable([
       ['tokens', 'bare forward, s', 'run, s', 'first map, s', 'key spans, ms', 'statistics, s', 'engine peak after the first view, MiB', 'after everything, MiB'],
