@@ -10,7 +10,7 @@ import {
 } from '../../shared/inspection';
 import { mapViews, type Interventions, type MapView, type ModelInfo } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../shared/needleTest';
-import { RunAnalysis, type AnalysisInputs } from './analysis';
+import { RunAnalysis } from './analysis';
 import { AnalysisGraphs, VIEW_TILE_ELEMENTS } from './analysisGraphs';
 import { EmptyTextError, LensUnavailableError, NonFiniteError } from './errors';
 import { loadModelPackage, type ModelPackage, type PackageConfig } from './modelPackage';
@@ -288,7 +288,7 @@ export class Engine {
    *  inspection starts before they are done. */
   outliers(): Promise<LayerOutliers[]> {
     const { config, out } = this.run('main').analysis;
-    return this.lastOutliers.get(() => this.statistics.outliers(config, statisticsInputs(out)));
+    return this.lastOutliers.get(() => this.statistics.outliers(config, out));
   }
 
   /** The quantisation what-if of the last run (after its outlier statistics, whose top-1 sets
@@ -297,7 +297,7 @@ export class Engine {
     const { config, out } = this.run('main').analysis;
     return this.lastQuantisation.get(async () => {
       const layers = await this.outliers();
-      return this.statistics.quantisation(config, statisticsInputs(out), layers.map((l) => l.logits.top1));
+      return this.statistics.quantisation(config, out, layers.map((l) => l.logits.top1));
     });
   }
 }
@@ -358,11 +358,6 @@ export function checkFinite(out: RunOutputs, config: PackageConfig, fix: string)
 function allFinite(values: Float32Array): boolean {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
   return true;
-}
-
-/** What the statistics worker reads of a run (copied to it). */
-function statisticsInputs({ length, q, k, hidden, lambda }: AnalysisInputs): AnalysisInputs {
-  return { length, q, k, hidden, lambda };
 }
 
 /** A job's promise, kept until it fails (asking again then starts it again). */

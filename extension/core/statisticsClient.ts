@@ -1,12 +1,13 @@
 // The Outliers view's statistics and the quantisation what-if run in worker threads: ONNX Runtime
 // runs a graph synchronously on the calling thread, so in the engine's own thread these runs would
 // hold back every map and span request until they were done. A job's layers are split between the
-// workers (one a core, up to two): each gets its layers' q, k, hidden states and lambda (copies that
-// add up to one, ~18 MB at 1,024 tokens) and its own single-threaded sessions of the analysis graphs,
-// since their many passes over cache-sized tiles gain little from ONNX Runtime's own threads. Two
-// counters shared with the workers, read before each graph run: the generation (a newer run
-// supersedes the job) and the foreground requests in flight (the workers wait for them, so a layer
-// switch does not share the cores with the statistics).
+// workers (one a core, up to two): each gets views of its layers' q, k, hidden states and lambda in
+// the run's shared memory (sharedInputs.ts: moved there by the run's first job, never copied per
+// job) and its own single-threaded sessions of the analysis graphs, since their many passes over
+// cache-sized tiles gain little from ONNX Runtime's own threads. Two counters shared with the
+// workers, read before each graph run: the generation (a newer run supersedes the job) and the
+// foreground requests in flight (the workers wait for them, so a layer switch does not share the
+// cores with the statistics).
 
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
@@ -16,6 +17,7 @@ import { PendingRequests, type Reply, type RequestMessage } from '../../shared/r
 import type { AnalysisInputs } from './analysis';
 import { ERROR_CLASSES } from './errors';
 import type { PackageConfig } from './modelPackage';
+import { sharedInputs } from './sharedInputs';
 
 /** Indices into the counters shared with the worker. */
 export const GENERATION = 0;
@@ -61,16 +63,18 @@ export class StatisticsClient {
   }
 
   /** Sends each worker the job of a contiguous range of layers (as a model of those layers alone)
-   *  and joins their per-layer results, numbered as the whole model's layers again. */
+   *  and joins their per-layer results, numbered as the whole model's layers again. The run's
+   *  inputs are moved into shared memory first (in place, once per run). */
   private async split(
     config: PackageConfig,
     inputs: AnalysisInputs,
     job: (part: { config: PackageConfig; inputs: AnalysisInputs }, from: number, to: number) => JobRequest,
   ): Promise<{ layer: number }[]> {
     const L = config.n_layer;
+    const shared = sharedInputs(inputs);
     const ranges = this.workers.map((_, w) => [Math.floor((w * L) / WORKERS), Math.floor(((w + 1) * L) / WORKERS)]).filter(([from, to]) => to > from);
     const parts = await Promise.all(
-      ranges.map(([from, to], w) => this.send(w, job(layersOf(config, inputs, from, to), from, to)).then((layers) => (layers as { layer: number }[]).map((l) => ({ ...l, layer: l.layer + from })))),
+      ranges.map(([from, to], w) => this.send(w, job(layersOf(config, shared, from, to), from, to)).then((layers) => (layers as { layer: number }[]).map((l) => ({ ...l, layer: l.layer + from })))),
     );
     return parts.flat();
   }
@@ -79,10 +83,7 @@ export class StatisticsClient {
     const worker = this.ensureWorker(w);
     worker.ref(); // keeps the process alive until the reply, as pending I/O would
     const { id, reply } = this.requests.open();
-    // The inputs are this job's own copies: moved, not copied again.
-    const { q, k, hidden, lambda } = job.inputs;
-    const moved = [q, k, hidden, ...(lambda ? [lambda] : [])].map((data) => data.buffer as ArrayBuffer);
-    worker.postMessage({ id, request: { ...job, generation: Atomics.load(this.shared, GENERATION) } } satisfies RequestMessage<StatisticsJob>, moved);
+    worker.postMessage({ id, request: { ...job, generation: Atomics.load(this.shared, GENERATION) } } satisfies RequestMessage<StatisticsJob>);
     return reply;
   }
 
@@ -105,10 +106,11 @@ export class StatisticsClient {
   }
 }
 
-/** Layers [from, to) of a run as a model of those layers alone: every input is layer-major. */
+/** Layers [from, to) of a run as a model of those layers alone (every input is layer-major): views
+ *  of the run's shared inputs, which a message shares rather than copies. */
 function layersOf(config: PackageConfig, inputs: AnalysisInputs, from: number, to: number): { config: PackageConfig; inputs: AnalysisInputs } {
   const T = inputs.length;
-  const layers = (data: Float32Array, perLayer: number) => data.slice(from * perLayer, to * perLayer);
+  const layers = (data: Float32Array, perLayer: number) => data.subarray(from * perLayer, to * perLayer);
   return {
     config: { ...config, n_layer: to - from },
     inputs: {

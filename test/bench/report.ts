@@ -129,7 +129,7 @@ export function summarise(raw: RawBench) {
           `a map alone takes ${step('map')} ms; while the statistics run, the worker's graph run in flight shares the two cores (the worker waits before its next run while a map is computed, but does not stop the one in flight); median ${stat.median} ms`);
       }
       check(key, 'peak_rss_mib', '<= 400', summary.peak_rss_mib, summary.peak_rss_mib <= 400, overTarget(summary.peak_rss_mib, 400),
-        `a loaded engine holds ${round(times.loadedMemory ?? NaN)} MiB (Node, ONNX Runtime, the weights); the forward's arena (its outputs: q, k and hidden states of every layer, held while the graph joins the layers' parts) and the analysis graphs' block tiles (each in its own session's arena, the statistics in two worker threads, each with its own sessions and its layers' copy of q and k) come on top; fresh engines peak at ${peaks}`);
+        `a loaded engine holds ${round(times.loadedMemory ?? NaN)} MiB (Node, ONNX Runtime, the weights); the forward's arena (its outputs: q, k and hidden states of every layer, held while the graph joins the layers' parts) and the analysis graphs' block tiles (each in its own session's arena, the statistics in two worker threads, each with its own sessions, reading its layers' q and k where the engine holds them (shared memory)) come on top; fresh engines peak at ${peaks}`);
       return [key, summary];
     }),
   );
