@@ -21,6 +21,9 @@ export interface NeedleTestOptions {
   /** Depths run at each length, one document and forward pass each; trial t has seed seed + t and
    *  its queried needles at depth t / (trials - 1), spread over 0..1 (0.5 for a single trial). */
   trials?: number;
+  /** Only this one of the trials (0-based), at each length: the host runs a test a trial at a time
+   *  (needleTrials.ts), to report progress and stop between trials. */
+  trial?: number;
   /** Document lengths in tokens, BOS included, each at most the model's context: every depth runs
    *  at every length, the filler cut to fit it. Default: one length, the whole context. */
   lengths?: readonly number[];

@@ -174,9 +174,9 @@ export class Engine {
     return { ids, out, analysis, result: { tokens, window, query, latencyMs, lambda, lambdaByToken, tokenLogprob: out.tokenLogprob, thumbnails, thumbnailSize: size } };
   }
 
-  /** The Needle Test (needles.ts) on scratch copies of `filler`: `trials` needle documents at each
-   *  of options.lengths (default the context), each fitted to its length and run once. The last
-   *  inspection (maps, spans, outliers) stays as it was. */
+  /** The Needle Test (needles.ts) on scratch copies of `filler`: `trials` needle documents (or
+   *  options.trial alone) at each of options.lengths (default the context), each fitted to its
+   *  length and run once. The last inspection (maps, spans, outliers) stays as it was. */
   async needleTest(filler: string, options: NeedleTestOptions = {}): Promise<NeedleTestResult> {
     const { form, needles, queries, trials, seed } = needleTestSettings(options);
     const config = this.pkg.config;
@@ -188,7 +188,7 @@ export class Engine {
     const lambdaZero = options.lambdaZero === true && config.kind === 'diff';
     const interventions = lambdaZero ? { lambda_scale: new Float32Array(size), lambda_shift: new Float32Array(size) } : {};
     const results: NeedleTrial[] = [];
-    for (const { length, depth, seed: trialSeed } of planTrials(lengths, trials, seed)) {
+    for (const { length, depth, seed: trialSeed } of planTrials(lengths, trials, seed).filter(({ trial }) => options.trial === undefined || trial === options.trial)) {
       const document = makeNeedleDocument(filler, { form, needles, queries, seed: trialSeed, depth, language: options.language }, { countTokens, maxTokens: length });
       const encoding = this.tokenizer.encode(document.text);
       const ids = [config.bos_token_id, ...encoding.ids];

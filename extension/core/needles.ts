@@ -247,10 +247,12 @@ export function continuationOf(value: string): string {
 // -------------------------------------------------------------------------- the test's results
 
 /** The options with the code form and shared/needles.json's defaults filled in (lengths: documentLengths). */
-export function needleTestSettings(options: NeedleTestOptions): Required<Omit<NeedleTestOptions, 'language' | 'lambdaZero' | 'lengths'>> {
+export function needleTestSettings(options: NeedleTestOptions): Required<Omit<NeedleTestOptions, 'language' | 'lambdaZero' | 'lengths' | 'trial'>> {
   const { defaults } = NEEDLES;
   const trials = options.trials ?? defaults.trials;
   if (!Number.isInteger(trials) || trials < 1) throw new Error(`trials must be a whole number of at least 1; got ${trials}`);
+  const { trial } = options;
+  if (trial !== undefined && !(Number.isInteger(trial) && trial >= 0 && trial < trials)) throw new Error(`trial must be one of 0..${trials - 1} (of ${trials} trials); got ${trial}`);
   return { form: options.form ?? 'code', needles: options.needles ?? defaults.needles, queries: options.queries ?? defaults.queries, trials, seed: options.seed ?? defaults.seed };
 }
 
@@ -270,9 +272,10 @@ export function trialDepth(trial: number, trials: number): number {
   return trials === 1 ? 0.5 : trial / (trials - 1);
 }
 
-/** One document of a Needle Test: its length, the queried needles' depth and its seed. */
+/** One document of a Needle Test: its length, which of the depths (0-based) and that depth, and its seed. */
 export interface PlannedTrial {
   length: number;
+  trial: number;
   depth: number;
   seed: number;
 }
@@ -280,13 +283,13 @@ export interface PlannedTrial {
 /** Every depth at every length, by length then depth. A depth has the same seed at every length,
  *  so each length cuts the same needles at the same depth: only the length differs along a row. */
 export function planTrials(lengths: readonly number[], trials: number, seed: number): PlannedTrial[] {
-  return lengths.flatMap((length) => Array.from({ length: trials }, (_, trial) => ({ length, depth: trialDepth(trial, trials), seed: seed + trial })));
+  return lengths.flatMap((length) => Array.from({ length: trials }, (_, trial) => ({ length, trial, depth: trialDepth(trial, trials), seed: seed + trial })));
 }
 
-/** One model's Needle Test run in parts (e.g. a length each, for progress), as one run of them all. */
+/** One model's Needle Test run in parts (a trial each, for progress), as one run of them all. */
 export function mergeNeedleTestResults(parts: readonly NeedleTestResult[]): NeedleTestResult {
   const trials = parts.flatMap((part) => part.trials);
-  return { ...parts[0], lengths: parts.flatMap((part) => part.lengths), trials, ...summariseNeedleTrials(trials) };
+  return { ...parts[0], lengths: [...new Set(parts.flatMap((part) => part.lengths))], trials, ...summariseNeedleTrials(trials) };
 }
 
 /** The means over every query of every trial. */

@@ -313,7 +313,7 @@ test('needleTest runs every depth at every length, each document fitted to its l
   // The same seed at every length: the same needles, only the cut differs.
   const keysAt = (length: number) => result.trials.filter((t) => t.length === length).map((t) => t.queries[0].key);
   assert.deepEqual(keysAt(64), keysAt(maxSeqLen));
-  // Run a length at a time (as the panel does, for progress) and merged, the same as one run.
+  // Run in parts (a length each here; the panel runs a trial at a time) and merged, the same as one run.
   const parts = [await engine.needleTest(FILLER, { ...options, lengths: [64, 96] }), await engine.needleTest(FILLER, { ...options, lengths: [maxSeqLen] })];
   assert.deepEqual(mergeNeedleTestResults(parts), result);
 
