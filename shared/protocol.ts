@@ -163,6 +163,8 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('exportRequest'), requestId: indexSchema }),
   /** The Needle Test's results for the model and its baseline. */
   z.object({ type: z.literal('needles'), report: needleReportSchema }),
+  /** How far a Needle Test is: after each of its documents, until its report. */
+  z.object({ type: z.literal('needleProgress'), message: z.string() }),
 ]);
 export type HostMessage = z.infer<typeof hostMessageSchema>;
 

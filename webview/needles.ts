@@ -1,5 +1,6 @@
-// The Needle Test's results: per model, retrieval accuracy and where the queries' attention goes
-// (answer span, noise context, the query itself), as a table (#needle-table: a row per model with
+// The Needle Test's progress while it runs (#needle-progress, after each document) and its
+// results: per model, retrieval accuracy and where the queries' attention goes (answer span,
+// noise context, the query itself), as a table (#needle-table: a row per model with
 // data-kind, each number a cell with data-metric), accuracy and answer share by needle depth
 // drawn on one canvas (#needle-chart), the model in the "positive" hue and the baseline in the other,
 // and accuracy on the document length x depth grid as one heatmap per model on one canvas
@@ -49,6 +50,8 @@ interface GridLayout {
 /** The Needle Test tab (#needles). */
 export class NeedlesView implements PanelView {
   readonly element = element('div', 'tab-content needles', 'needles');
+  /** How far a Needle Test in progress is. */
+  private readonly progress = element('div', 'needle-progress', 'needle-progress');
   private readonly heading = element('div', 'needle-heading');
   private readonly table = element('table', 'data-table', 'needle-table');
   private readonly chart = element('canvas', undefined, 'needle-chart');
@@ -67,10 +70,13 @@ export class NeedlesView implements PanelView {
     this.grid.setAttribute('aria-describedby', this.gridText.id);
     this.grid.addEventListener('mousemove', (event) => this.showCellAt(event.offsetX, event.offsetY));
     this.grid.addEventListener('mouseleave', () => (this.gridReadout.textContent = GRID_HINT));
-    this.element.append(this.heading, this.table, this.chart, this.grid, this.gridReadout, this.gridText);
+    this.progress.setAttribute('role', 'status');
+    this.element.append(this.progress, this.heading, this.table, this.chart, this.grid, this.gridReadout, this.gridText);
   }
 
   render(state: PanelState): void {
+    this.progress.textContent = state.needleProgress ?? '';
+    this.progress.hidden = state.needleProgress === undefined;
     this.show(state.needles);
   }
 

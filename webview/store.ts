@@ -36,8 +36,8 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       return state.meta ? { ...state, viewportRequest } : state;
     }
     case 'busy':
-    case 'error':
-      return { ...state, status: { kind: action.type, text: action.message } };
+    case 'error': // a new job or a failure: a Needle Test's progress is over
+      return { ...state, status: { kind: action.type, text: action.message }, needleProgress: undefined };
     case 'stale':
       return isCurrentRun(state, action.runId) ? { ...state, status: { kind: 'stale', text: action.message } } : state;
     case 'cleared':
@@ -92,7 +92,9 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       return { ...state, whatIf, tab: 'whatIf', status: IDLE };
     }
     case 'needles':
-      return { ...state, needles: action.report, tab: 'needles', status: IDLE };
+      return { ...state, needles: action.report, needleProgress: undefined, tab: 'needles', status: IDLE };
+    case 'needleProgress':
+      return { ...state, needleProgress: action.message, tab: 'needles' };
   }
 }
 

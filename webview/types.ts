@@ -79,6 +79,8 @@ export interface PanelState {
   lens: ShownLens | undefined;
   /** The last Needle Test's results (they outlive inspections). */
   needles: NeedleReport | undefined;
+  /** How far a Needle Test in progress is (not saved). */
+  needleProgress: string | undefined;
   tab: PanelTab;
   /** The quantisation grid drawn over the logit histograms (null: none). */
   quantBits: QuantBits | null;

@@ -1,17 +1,20 @@
 // The Needle Test command: needles generated into scratch copies of the document (or the
 // selection), at each depth and document length asked for, and run through the model and its
-// baseline, a length at a time so that the notification says how far the run is; accuracy and
-// attention shares go to the panel, and the middle depth's scratch copy at the longest length
-// opens, read-only, beside the document with the needles' values highlighted. The user's file is
-// never edited. Code needles take the style of the document's language where shared/needles.json
-// has one (needleDefinitions.ts, codeStyleFor).
+// baseline a document at a time (needleTrials.ts), so that the notification and the panel's Needle
+// Test tab say how far the run is and Cancel stops it between documents; accuracy and attention
+// shares go to the panel, and the middle depth's scratch copy at the longest length opens,
+// read-only, beside the document with the needles' values highlighted. The user's file is never
+// edited. Code needles take the style of the document's language where shared/needles.json has
+// one (needleDefinitions.ts, codeStyleFor).
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { ModelInfo } from '../../shared/model';
 import type { NeedleForm, NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
 import { NEEDLES } from '../core/needleDefinitions';
 import type { EngineClient } from '../core/engineClient';
-import { documentLengths, mergeNeedleTestResults, summariseNeedleTest } from '../core/needles';
+import { documentLengths, summariseNeedleTest } from '../core/needles';
+import { describeNeedleTrial, runNeedleTrials, type NeedleTrialDone } from '../core/needleTrials';
 import type { EditorHighlights } from './editorHighlights';
 import type { ModelEngines } from './engines';
 import type { ModelJobs } from './modelJobs';
@@ -56,18 +59,17 @@ export class NeedleTestFlow implements vscode.Disposable {
       const [model, baseline] = await Promise.all([this.engines.ensureModel(), this.engines.ensureBaseline()]);
       // Checked against the model's context before anything runs; without lengths each model runs its own whole context.
       const settings = { ...options, form, language: document.languageId, lengths: options.lengths && documentLengths(options.lengths, model.maxSeqLen) };
-      const run = async (engine: EngineClient, name: string) => {
-        const parts: NeedleTestResult[] = [];
-        const lengthRuns = settings.lengths?.map((length) => [length]) ?? [undefined];
-        for (const [index, lengths] of lengthRuns.entries()) {
-          const at = lengths ? ` on ${lengths[0]}-token documents (${index + 1} of ${lengthRuns.length})` : '';
-          progress.report({ message: `running ${name}${at}` });
-          parts.push(await engine.request({ op: 'needleTest', filler, options: { ...settings, lengths } }, signal));
-        }
-        return mergeNeedleTestResults(parts);
+      const run = (engine: EngineClient, { name, maxSeqLen }: ModelInfo) => {
+        progress.report({ message: `running ${name}` });
+        const reportTrial = (trial: NeedleTrialDone) => {
+          const message = describeNeedleTrial(name, trial);
+          progress.report({ message });
+          this.session.post({ type: 'needleProgress', message });
+        };
+        return runNeedleTrials(engine, maxSeqLen, filler, settings, reportTrial, signal);
       };
-      const modelResult = await run(this.engines.model, model.name);
-      const baselineResult = await run(this.engines.baseline, baseline.name);
+      const modelResult = await run(this.engines.model, model);
+      const baselineResult = await run(this.engines.baseline, baseline);
       if (superseded()) return;
       const longest = modelResult.trials.filter((trial) => trial.length === Math.max(...modelResult.lengths));
       const shown = longest[Math.floor(longest.length / 2)];

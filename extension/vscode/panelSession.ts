@@ -182,7 +182,7 @@ export class PanelSession {
   /** Posts to the panel and remembers what a re-shown panel needs to redraw. */
   post(message: HostMessage): void {
     if (message.type === 'inspection') this.replay = [message];
-    else if (message.type !== 'busy') {
+    else if (message.type !== 'busy' && message.type !== 'needleProgress') { // progress is not redrawn
       const replaces = (m: HostMessage) => m.type === message.type && ('pane' in m ? m.pane : '') === ('pane' in message ? message.pane : '');
       this.replay = [...this.replay.filter((m) => !replaces(m)), message];
     }

@@ -109,6 +109,16 @@ test('an error ends the wait, “stale” marks only the current run, and “cle
   assert.deepEqual(cleared, { ...emptyState(), tab: 'needles', quantBits: 8 });
 });
 
+test('a Needle Test’s progress opens its tab and lasts until its report, a new job or a failure', () => {
+  const progress = reduce(inspected(1), { type: 'needleProgress', message: 'tiny-diff: document 1 of 6 done (64 tokens, needles at depth 0%)' });
+  assert.deepEqual([progress.tab, progress.needleProgress], ['needles', 'tiny-diff: document 1 of 6 done (64 tokens, needles at depth 0%)']);
+  const report = { form: 'code' as const, needles: 1, queries: 1, trials: 6, tokens: 96, lengths: [64, 96], source: 'a.py', models: [] };
+  assert.equal(reduce(progress, { type: 'needles', report }).needleProgress, undefined, 'the report');
+  assert.equal(reduce(progress, { type: 'busy', message: 'Cancelled.' }).needleProgress, undefined, 'Cancel, or a new job');
+  assert.equal(reduce(progress, { type: 'error', message: 'the engine stopped' }).needleProgress, undefined, 'a failure');
+  assert.equal('needleProgress' in saveState(progress), false, 'not saved');
+});
+
 test('the store saves and renders each change once, and nothing for an action that changes nothing', () => {
   const saved: PanelState[] = [];
   const rendered: PanelState[] = [];
