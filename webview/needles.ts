@@ -75,10 +75,15 @@ export class NeedlesView implements PanelView {
   }
 
   render(state: PanelState): void {
-    this.progress.textContent = state.needleProgress ?? '';
-    this.progress.hidden = state.needleProgress === undefined;
+    this.showProgress(state.needleProgress);
     this.show(state.needles);
   }
+
+  /** Set only when it changes: a status line announces every change. */
+  private readonly showProgress = whenChanged((progress: string | undefined) => {
+    this.progress.textContent = progress ?? '';
+    this.progress.hidden = progress === undefined;
+  });
 
   /** The last Needle Test's results (they outlive inspections), drawn again only when new. */
   private readonly show = whenChanged((report: NeedleReport | undefined) => {

@@ -105,12 +105,25 @@ test('Needle Test hides needles in a scratch copy and reports both models as the
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'λ as trained' }).first().click();
   // Document lengths: the whole context, picked already.
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'the whole context' }).first().waitFor();
-  await page.keyboard.press('Enter');
   const frame = webviewFrame(page);
+  // Every text the progress line shows, recorded as it is set (waiting on the line could miss one).
+  await frame.locator('#needle-progress').evaluate((line) => {
+    type Records = { addedNodes: ArrayLike<{ textContent: string | null }> }[];
+    type Observer = new (callback: (records: Records) => void) => { observe(target: unknown, options: { childList: boolean }): void };
+    const panelWindow = globalThis as unknown as { needleProgress: string[]; MutationObserver: Observer };
+    const shown: string[] = (panelWindow.needleProgress = []);
+    new panelWindow.MutationObserver((records) => records.forEach((record) => Array.from(record.addedNodes, (node) => shown.push(node.textContent ?? '')))).observe(line, { childList: true });
+  });
+  await page.keyboard.press('Enter');
   // This test's report: sample.py with one needle and one query per document, both models.
   await frame.locator('.needle-heading', { hasText: 'Needle Test on sample.py: 1 needle, 1 query per document' }).waitFor({ timeout: 300_000 });
   for (const kind of ['diff', 'baseline']) await frame.locator(`#needle-table tr[data-kind="${kind}"]`).waitFor();
   assert.equal(await frame.getByRole('table', { name: /^Needle Test results/ }).getAttribute('id'), 'needle-table', 'the results table has an accessible name');
+  // In the tab, after every document of each model in turn; gone with the report.
+  const progress = await frame.locator('#needle-progress').evaluate(() => (globalThis as unknown as { needleProgress: string[] }).needleProgress);
+  const documents = Array.from({ length: 10 }, (_, k) => `document ${k + 1} of 10 done (1,024 tokens, needles at depth ${Math.round((100 * k) / 9)}%)`);
+  assert.deepEqual(progress, [DEFAULT_MODEL, DEFAULT_BASELINE].flatMap((name) => documents.map((document) => `${name}: ${document}`)));
+  assert.equal(await frame.locator('#needle-progress').isHidden(), true, 'no progress line once the report is shown');
 
   const filler = fs.readFileSync(path.join(workspaceFolder, 'sample.py'), 'utf8');
   const options = { needles: 1, queries: 1, trials: 10, form: 'code' as const, language: 'python' };
