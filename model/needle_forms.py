@@ -64,6 +64,7 @@ class Definitions:
     configs: dict[str, tuple[int, int]]  # "N4R2" -> (needles, queries)
     continuation_prefix: str  # between a query and its value
     value_extender_pattern: str  # a character that, after the value, makes an answer not exact
+    shortest_length: int  # the shortest document length of a grid's default lengths, which double up to the context
 
 
 def _unreadable(path: Path, err: Exception) -> RuntimeError:
@@ -92,6 +93,7 @@ def _read_definitions(path: Path) -> Definitions:
             configs={config["name"]: (int(config["needles"]), int(config["queries"])) for config in data["configs"]},
             continuation_prefix=data["scoring"]["continuationPrefix"],
             value_extender_pattern=data["scoring"]["valueExtenderPattern"],
+            shortest_length=int(data["lengths"]["shortest"]),
         )
         unknown = [style["keyCase"] for style in code["styles"] if style["keyCase"] not in KEY_CASES]
         if unknown:

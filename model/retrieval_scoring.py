@@ -126,10 +126,20 @@ class Grid:
 
     seed: int = 0
     trials: int = 2  # retrieval documents per (config, form, context length, depth) cell
-    context_lengths: Tuple[int, ...] = (256, 512, 1024)  # capped at each model's context
+    context_lengths: Tuple[int, ...] = ()  # capped at each model's context; none: lengths_up_to(context)
     depths: Tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
     configs: Tuple[str, ...] = tuple(RETRIEVAL_CONFIGS)
     forms: Tuple[str, ...] = FORMS  # the Needle Test's forms, or needle families
+
+
+def lengths_up_to(context: int) -> List[int]:
+    """256, 512, 1024, ... below the context, and the context itself: the default grid's lengths, as
+    the Needle Test offers them (shared/needles.json's lengths.shortest)."""
+    lengths, shortest = [], NEEDLES.shortest_length
+    while shortest < context:
+        lengths.append(shortest)
+        shortest *= 2
+    return lengths + [context]
 
 
 def make_cases(tokenizer: ByteLevelBPE, fillers: Dict[str, List[str]], context: int, grid: Grid) -> List[Case]:
@@ -138,7 +148,7 @@ def make_cases(tokenizer: ByteLevelBPE, fillers: Dict[str, List[str]], context: 
     is seeded by its cell alone, so both models get the same texts when they share a tokenizer."""
     token_bytes = token_bytes_table(tokenizer)
     category_chars_per_token = {category: chars_per_token(tokenizer, docs) for category, docs in fillers.items()}
-    lengths = sorted({min(length, context) for length in grid.context_lengths})
+    lengths = sorted({min(length, context) for length in grid.context_lengths or lengths_up_to(context)})
     cases = []
     for config in grid.configs:
         for form in grid.forms:

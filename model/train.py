@@ -26,6 +26,7 @@ from model.data import Batches, Mix, batch_at, corpus_tokens, natural_documents
 from model.model import ModelConfig, Transformer
 from model.package import load_checkpoint, load_package, save_checkpoint
 from model.probes import NeedleProbe, eval_mode, induction_score
+from model.retrieval_scoring import lengths_up_to
 from model.tokenizer import ByteLevelBPE
 
 EVAL_SEED = 0  # validation windows are the same at every evaluation and for both kinds
@@ -51,11 +52,6 @@ def window(step: int, args) -> tuple:
     length = [length for length, start in args.windows if step >= start * args.steps][-1]
     first = args.windows[0][0]
     return length, max(1, args.batch_size * first // length)
-
-
-def probe_lengths(context: int) -> tuple[int, ...]:
-    """The needle probe's document lengths: 256 and doublings up to the model's context."""
-    return tuple(256 * 2 ** i for i in range(16) if 256 * 2 ** i <= context)
 
 
 def progress(training: dict, total_steps: int) -> str:
@@ -183,7 +179,7 @@ def main(argv=None):
     decay_start = first_decay_step(args.steps, args.decay_fraction)
 
     batches = Batches(train, tokenizer, natural_documents(args.data), args.mix, args.seed)
-    needle_probe = NeedleProbe(tokenizer, args.data, args.context, probe_lengths(args.context)) if args.probes else None
+    needle_probe = NeedleProbe(tokenizer, args.data, args.context, tuple(lengths_up_to(args.context))) if args.probes else None
     started = time.time() - training["seconds"]
     print(f"{args.kind}: {model.num_params():,} parameters, {len(train):,} training tokens, from step {step} of {args.steps}")
     log = open(args.out / "log.jsonl", "a")

@@ -41,6 +41,8 @@ const definitionsSchema = z.object({
     valueExtenderPattern: z.string(),
   }),
   defaults: z.object({ trials: count, needles: count, queries: count, seed: z.number().int() }),
+  /** The shortest document length offered; the offers double from it up to the context. */
+  lengths: z.object({ shortest: count }),
 });
 export type NeedleDefinitions = z.infer<typeof definitionsSchema>;
 export type CodeStyle = NeedleDefinitions['code']['styles'][number];

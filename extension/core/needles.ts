@@ -256,6 +256,15 @@ export function needleTestSettings(options: NeedleTestOptions): Required<Omit<Ne
   return { form: options.form ?? 'code', needles: options.needles ?? defaults.needles, queries: options.queries ?? defaults.queries, trials, seed: options.seed ?? defaults.seed };
 }
 
+/** The document lengths the Needle Test offers for a model: shared/needles.json's shortest length
+ *  and its doublings below the context, then the whole context (a 4,096-token model: 256 … 4,096).
+ *  The evaluation's default grid (model/retrieval_scoring.py lengths_up_to) runs the same. */
+export function offeredLengths(context: number): number[] {
+  const lengths: number[] = [];
+  for (let length = NEEDLES.lengths.shortest; length < context; length *= 2) lengths.push(length);
+  return [...lengths, context];
+}
+
 /** The document lengths to run, ascending and each once: `lengths`, or the whole context. */
 export function documentLengths(lengths: readonly number[] | undefined, context: number): number[] {
   if (lengths === undefined) return [context];

@@ -13,7 +13,7 @@ import type { ModelInfo } from '../../shared/model';
 import type { NeedleForm, NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
 import { NEEDLES } from '../core/needleDefinitions';
 import type { EngineClient } from '../core/engineClient';
-import { documentLengths, summariseNeedleTest } from '../core/needles';
+import { documentLengths, offeredLengths, summariseNeedleTest } from '../core/needles';
 import { describeNeedleTrial, runNeedleTrials, type NeedleTrialDone } from '../core/needleTrials';
 import type { EditorHighlights } from './editorHighlights';
 import type { ModelEngines } from './engines';
@@ -23,9 +23,6 @@ import { ScratchDocuments } from './scratchDocuments';
 
 /** Languages whose documents get prose-form needles ("The secret number of … is …"). */
 const PROSE_LANGUAGES = new Set(['markdown', 'plaintext', 'restructuredtext', 'latex', 'asciidoc']);
-
-/** The shortest preset document length offered; the presets double from it up to the context. */
-const SHORTEST_PRESET_LENGTH = 256;
 
 export interface NeedleTestRun {
   model: NeedleTestResult;
@@ -110,14 +107,14 @@ export class NeedleTestFlow implements vscode.Disposable {
 
   /** Preset document lengths up to the model's context; undefined if the pick was dismissed. */
   private async pickLengths(): Promise<readonly { length: number; wholeContext: boolean }[] | undefined> {
-    const choices = this.engines.ensureModel().then(({ maxSeqLen: context }) => {
-      const presets: number[] = [];
-      for (let length = SHORTEST_PRESET_LENGTH; length < context; length *= 2) presets.push(length);
-      return [
-        ...presets.map((length) => ({ label: `${length.toLocaleString('en-US')} tokens`, length, wholeContext: false })),
-        { label: `${context.toLocaleString('en-US')} tokens`, description: 'the whole context', length: context, wholeContext: true, picked: true },
-      ];
-    });
+    const choices = this.engines.ensureModel().then(({ maxSeqLen: context }) =>
+      offeredLengths(context).map((length) => {
+        const label = `${length.toLocaleString('en-US')} tokens`;
+        return length < context
+          ? { label, length, wholeContext: false }
+          : { label, description: 'the whole context', length, wholeContext: true, picked: true };
+      }),
+    );
     return vscode.window.showQuickPick(choices, {
       title: 'DiffTransformer: Needle Test',
       placeHolder: 'Document lengths to run every depth at (a length × depth grid)',

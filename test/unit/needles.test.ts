@@ -15,7 +15,7 @@ import { Engine } from '../../extension/core/engine';
 import { EngineClient } from '../../extension/core/engineClient';
 import { loadModelPackage } from '../../extension/core/modelPackage';
 import { fillTemplate, NEEDLES, parseNeedleDefinitions } from '../../extension/core/needleDefinitions';
-import { continuationOf, documentLengths, makeNeedleDocument, mergeNeedleTestResults, needleTestSettings, summariseNeedleTest, type NeedleDocumentOptions } from '../../extension/core/needles';
+import { continuationOf, documentLengths, makeNeedleDocument, mergeNeedleTestResults, needleTestSettings, offeredLengths, summariseNeedleTest, type NeedleDocumentOptions } from '../../extension/core/needles';
 import { greedyMatch, locateQuery, type NeedleRun } from '../../extension/core/needleScoring';
 import { createSession, runModel } from '../../extension/core/runtime';
 import { loadTokenizer, type TextTokenizer } from '../../extension/core/tokenizer';
@@ -322,6 +322,14 @@ test('needleTest runs every depth at every length, each document fitted to its l
   assert.throws(() => documentLengths([], maxSeqLen), /at least one document length/);
   assert.throws(() => documentLengths([64.5], maxSeqLen), /whole numbers of tokens; got 64.5/);
   assert.deepEqual(documentLengths(undefined, maxSeqLen), [maxSeqLen]);
+});
+
+test('the lengths offered double from 256 up to the model\'s context, whatever it is', () => {
+  assert.deepEqual(offeredLengths(1024), [256, 512, 1024]);
+  assert.deepEqual(offeredLengths(4096), [256, 512, 1024, 2048, 4096]);
+  assert.deepEqual(offeredLengths(32768).slice(-3), [8192, 16384, 32768], 'an imported model with a long context');
+  assert.deepEqual(offeredLengths(3000), [256, 512, 1024, 2048, 3000], 'a context that is not a power of two comes last');
+  assert.deepEqual(offeredLengths(128), [128], 'a context shorter than 256 tokens offers itself alone');
 });
 
 test('the summary aggregates by depth, by length and on the length x depth grid', () => {
