@@ -35,14 +35,16 @@ import torch
 
 from model.allocator import keep_freed_memory_mapped
 from model.family_retrieval import family_grid, summarise_families
-from model.metrics import (QUANT_BITS, VAL_SETS, activation_outliers, evaluate_loss, held_out_ids, held_out_windows,
-                           loss_by_position)
+from model.long_documents import long_document_windows, project_documents
+from model.metrics import (QUANT_BITS, VAL_SETS, activation_outliers, evaluate_loss, held_out_ids, loss_by_position,
+                           window_loss)
 from model.model import Transformer
 from model.package import PackageError, check_tokenizer, load_checkpoint, load_package, load_tokenizer
 from model.report import PAPER_ATTENTION, PAPER_OUTLIERS, PAPER_RETRIEVAL_4K, write_markdown, write_plots
 from model.needle_forms import FORMS
 from model.learning import REPEAT_TOKENS, learning_curves
 from model.probes import INDUCTION_PERIOD, induction_score, repeat_accuracy
+from model.targets import judge_targets
 from model.retrieval_scoring import (Grid, accuracy, filler_documents, make_cases, score_queries, summarise_attention,
                                      summarise_retrieval, token_bytes_table)
 from model.tokenizer import ByteLevelBPE
@@ -52,14 +54,16 @@ MODEL_ROLES = ("diff", "baseline")  # the two models compared; each must be of t
 
 @dataclass(frozen=True)
 class Settings(Grid):
-    """How much to evaluate: the retrieval grid and the rest. The defaults fit ~7M-parameter models
-    with 1024-token context in about 15 minutes on 2 CPU cores, plus the needle families' documents;
-    QUICK is for smoke tests."""
+    """How much to evaluate: the retrieval grid and the rest. The costs, measured for the ~7M-parameter
+    pair at 4,096-token context on 2 CPU cores (docs/model-and-training.md, "Shipping a new pair"),
+    are mostly the retrieval grid's longest documents; QUICK is for smoke tests."""
 
+    trials: int = 1  # retrieval documents per (config, form, context length, depth) cell
     quant_trials: int = 1  # of those, how many are re-run at each quantisation bit-width
+    quant_length: int = 1024  # the quantisation what-if's longest documents and loss windows, in tokens
     family_trials: int = 1  # N1R1 documents per (needle family, context length, depth) cell
-    loss_windows: int = 16  # context-length windows per held-out file
-    outlier_windows: int = 8  # of the loss windows, half code and half prose, for Table 5
+    loss_windows: int = 8  # context-length windows per held-out file
+    outlier_windows: int = 4  # of the loss windows, half code and half prose, for Table 5
     batch_size: int = 4  # windows per forward pass for loss and outliers
     induction_sequences: int = 64  # random runs for the induction score
 
@@ -113,10 +117,14 @@ def evaluate_model(loaded: LoadedModel, data_dir: Path, fillers: Dict[str, List[
         log(f"[{loaded.role}] {name}: {timings[name]:.1f} s")
         started = time.time()
 
-    windows = {name: held_out_windows(held_out_ids(data_dir, name, tokenizer), context, settings.loss_windows)
-               for name in VAL_SETS}
-    loss = {name: evaluate_loss(model, *windows[name], settings.batch_size) for name in VAL_SETS}
-    by_position = {name: loss_by_position(model, *windows[name], settings.batch_size) for name in VAL_SETS}
+    windows, documents = {}, {}
+    for name in VAL_SETS:
+        projects = project_documents(data_dir, name, held_out_ids(data_dir, name, tokenizer), tokenizer.eot_id)
+        *windows[name], documents[name] = long_document_windows(projects, context, settings.loss_windows)
+    # One forward pass gives both: the loss over the windows is the cumulative loss at the context.
+    by_position = {name: {**loss_by_position(model, *windows[name], settings.batch_size), **documents[name]}
+                   for name in VAL_SETS}
+    loss = {name: window_loss(by_position[name]) for name in VAL_SETS}
     lap("loss")
 
     token_bytes = token_bytes_table(tokenizer)
@@ -140,11 +148,14 @@ def evaluate_model(loaded: LoadedModel, data_dir: Path, fillers: Dict[str, List[
     outliers = activation_outliers(model, outlier_windows, settings.batch_size)
     lap(f"outliers ({outliers['tokens']} tokens)")
 
-    subset = [c for c in cases if c.trial < settings.quant_trials]
-    quant_loss = {"unquantised": loss}
-    quant_retrieval = {"unquantised": accuracy([r for r in results if r["trial"] < settings.quant_trials])}
+    # The what-if is about the bit-width, not the length: shorter documents and windows keep it cheap.
+    subset = [c for c in cases if c.trial < settings.quant_trials and c.length <= settings.quant_length]
+    quant_windows = {name: [part[:, :settings.quant_length] for part in windows[name]] for name in VAL_SETS}
+    quant_loss = {"unquantised": {name: evaluate_loss(model, *quant_windows[name], settings.batch_size) for name in VAL_SETS}}
+    quant_retrieval = {"unquantised": accuracy([r for r in results if r["trial"] < settings.quant_trials
+                                                and r["length"] <= settings.quant_length])}
     for bits in QUANT_BITS:
-        quant_loss[f"{bits}-bit"] = {name: evaluate_loss(model, *windows[name], settings.batch_size, bits)
+        quant_loss[f"{bits}-bit"] = {name: evaluate_loss(model, *quant_windows[name], settings.batch_size, bits)
                                      for name in VAL_SETS}
         quant_retrieval[f"{bits}-bit"] = accuracy(score_queries(model, subset, token_bytes, bits))
     lap(f"quantisation ({len(subset)} documents per bit-width)")
@@ -184,12 +195,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--trials", type=int, help=f"retrieval documents per cell (default {Settings.trials})")
     parser.add_argument("--quant-trials", type=int, help=f"of those, re-run quantised (default {Settings.quant_trials})")
+    parser.add_argument("--quant-length", type=int,
+                        help=f"longest quantised documents and loss windows (default {Settings.quant_length})")
     parser.add_argument("--family-trials", type=int,
                         help=f"N1R1 documents per needle family, length and depth (default {Settings.family_trials})")
     parser.add_argument("--loss-windows", type=int, help=f"windows per held-out file (default {Settings.loss_windows})")
     parser.add_argument("--outlier-windows", type=int, help=f"windows for Table 5 (default {Settings.outlier_windows})")
     parser.add_argument("--context-lengths", type=int, nargs="+",
-                        help=f"retrieval lengths in tokens, capped at each model's context (default {Settings.context_lengths})")
+                        help="retrieval lengths in tokens, capped at each model's context (default: 256, 512, ... up to the context)")
     parser.add_argument("--depths", type=float, nargs="+", help=f"needle depths (default {Settings.depths})")
     parser.add_argument("--training-logs", type=Path, nargs=2, metavar=("DIFF_LOG", "BASELINE_LOG"),
                         help="the two runs' log.jsonl (model/train.py): adds their learning curves to the report")
@@ -197,7 +210,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     settings = QUICK if args.quick else Settings()
-    counts = ("seed", "trials", "quant_trials", "family_trials", "loss_windows", "outlier_windows")
+    counts = ("seed", "trials", "quant_trials", "quant_length", "family_trials", "loss_windows", "outlier_windows")
     overrides = {name: getattr(args, name) for name in counts if getattr(args, name) is not None}
     overrides.update({name: tuple(getattr(args, name)) for name in ("context_lengths", "depths") if getattr(args, name)})
     settings = replace(settings, **overrides)
@@ -227,6 +240,7 @@ def main(argv=None) -> int:
         "models": models,
         "learning_curves": curves,
     }
+    report["targets"] = judge_targets(report)
     json_path = args.json or args.out.with_suffix(".json")
     plot_dir = args.plots or args.out.with_suffix("")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -61,18 +61,6 @@ def held_out_ids(data_dir: Path, name: str, tokenizer: ByteLevelBPE) -> np.ndarr
     return corpus_tokens(data_dir, f"val_{name}", tokenizer)
 
 
-def held_out_windows(ids: np.ndarray, context: int, count: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Up to `count` non-overlapping windows of `context` inputs and their next-token targets,
-    spread evenly over the file (so every part of it, every language, is sampled)."""
-    span = context + 1
-    count = min(count, len(ids) // span)
-    if count == 0:
-        raise ValueError(f"a held-out file has {len(ids)} tokens, fewer than one window of {span}")
-    stride = len(ids) // count
-    rows = np.stack([ids[i * stride:i * stride + span] for i in range(count)]).astype(np.int64)
-    return torch.from_numpy(rows[:, :-1]), torch.from_numpy(rows[:, 1:])
-
-
 @torch.no_grad()
 def evaluate_loss(model: Transformer, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int,
                   bits: Optional[int] = None) -> dict:
@@ -86,19 +74,28 @@ def evaluate_loss(model: Transformer, inputs: torch.Tensor, targets: torch.Tenso
     return {"loss": loss, "perplexity": math.exp(loss), "tokens": int(targets.numel()), "windows": len(inputs)}
 
 
-def reported_positions(context: int) -> List[int]:
-    """Where loss_by_position reports: 1, 2, 4, ... up to the context, and the context itself."""
-    positions = [1 << k for k in range(context.bit_length()) if 1 << k < context]
+def plotted_positions(context: int, per_octave: int = 8) -> List[int]:
+    """Where loss_by_position's curve is sampled: `per_octave` log-spaced positions per doubling from
+    1 up to the context, and the context itself."""
+    steps = int(math.log2(context) * per_octave)
+    return sorted({round(2 ** (k / per_octave)) for k in range(steps + 1)} | {context})
+
+
+def table_positions(context: int, first: int = 64) -> List[int]:
+    """Where loss_by_position's table reports: 64, 128, 256, ... up to the context, and the context."""
+    positions = [first << k for k in range(context.bit_length()) if first << k < context]
     return positions + [context]
 
 
 @torch.no_grad()
 def loss_by_position(model: Transformer, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int,
                      beyond: int = 1024) -> dict:
-    """The paper's long-context measure (Figure 4): the cumulative average next-token loss (nats) at
-    each position p, the mean over positions 1..p of the loss at that position averaged over the
-    windows, reported at reported_positions; and the mean loss of the positions after `beyond` (when
-    the context reaches past it)."""
+    """The paper's long-context measure (Figure 4). With loss(p) the next-token loss (nats) at
+    position p averaged over the windows: the cumulative average at p, the mean of loss(1..p),
+    sampled at plotted_positions for the plot and at table_positions for the table; beside the
+    latter the mean of loss(q) over the octave p/2 < q <= p (loss(p) smoothed: one position's mean
+    over a few windows is noisy); and the mean loss of the positions after `beyond` (when the
+    context reaches past it)."""
     per_position = torch.zeros(inputs.shape[1], dtype=torch.float64)
     for x, y in zip(inputs.split(batch_size), targets.split(batch_size)):
         logits = model(x)[0].float()
@@ -106,15 +103,20 @@ def loss_by_position(model: Transformer, inputs: torch.Tensor, targets: torch.Te
         per_position += nll.sum(dim=0).double()
     per_position /= len(inputs)
     cumulative = per_position.cumsum(0) / torch.arange(1, len(per_position) + 1, dtype=torch.float64)
-    positions = reported_positions(len(per_position))
+    positions, table = plotted_positions(len(per_position)), table_positions(len(per_position))
     result = {"positions": positions, "cumulative_loss": [float(cumulative[p - 1]) for p in positions],
-              "windows": len(inputs)}
+              "table": {"positions": table, "cumulative_loss": [float(cumulative[p - 1]) for p in table],
+                        "octave_loss": [float(per_position[p // 2:p].mean()) for p in table]},
+              "windows": len(inputs), "tokens": int(targets.numel())}
     if len(per_position) > beyond:
         result[f"loss_after_{beyond}"] = float(per_position[beyond:].mean())
     return result
 
 
-#
+def window_loss(curve: dict) -> dict:
+    """evaluate_loss's numbers from a loss_by_position curve of the same windows."""
+    loss = curve["table"]["cumulative_loss"][-1]
+    return {"loss": loss, "perplexity": math.exp(loss), "tokens": curve["tokens"], "windows": curve["windows"]}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -195,24 +195,26 @@ def _models_and_loss(report: dict) -> List[str]:
 def _loss_by_position_section(report: dict, image: Dict[str, str]) -> List[str]:
     """The paper's Figure 4: cumulative average loss by position, DIFF beside the baseline."""
     diff, base = report["models"]["diff"], report["models"]["baseline"]
-    if "loss_by_position" not in diff or "loss_by_position" not in base:
-        return []  # a report of models evaluated before the measure existed
+    curves = {name: (diff["loss_by_position"][name], base["loss_by_position"][name]) for name in VAL_SETS}
+    sources = "; ".join(f"val_{name}: {curve['windows']} windows from {len(curve['documents'])} documents"
+                        for name, (curve, _) in curves.items())
     lines = ["", "## Held-out loss by position", "",
-             "The cumulative average next-token loss (nats) at each position, over the same windows "
-             "(the paper's Figure 4): lower and flatter at the far positions is a model that uses its long context.",
-             ""]
+             "The paper's long-context measure (its Figure 4): held-out documents as long as the context (each "
+             "project's held-out files joined in path order, model/long_documents.py), and at each position the "
+             "cumulative average next-token loss (nats) over the positions up to it; lower and flatter at the far "
+             f"positions is a model that uses its long context. {sources}. Beside it (\"octave\") the mean loss of "
+             "the positions from half the position up to it: the loss at that distance, smoothed.", ""]
     if "loss_by_position" in image:
         lines += [f"![Cumulative loss by position]({image['loss_by_position']})", ""]
-    lines += ["| position | " + " | ".join(f"val_{n} DIFF | val_{n} baseline" for n in VAL_SETS) + " |",
-              "|---|" + "---|---|" * len(VAL_SETS)]
-    positions = diff["loss_by_position"][VAL_SETS[0]]["positions"]
-    for i, position in enumerate(positions):
-        cells = [f"{fmt(diff['loss_by_position'][n]['cumulative_loss'][i])} | {fmt(base['loss_by_position'][n]['cumulative_loss'][i])}"
-                 for n in VAL_SETS]
+    lines += ["| position | " + " | ".join(f"val_{n} DIFF | val_{n} baseline | octave DIFF | octave baseline"
+                                          for n in VAL_SETS) + " |",
+              "|---|" + "---|---|---|---|" * len(VAL_SETS)]
+    for i, position in enumerate(curves[VAL_SETS[0]][0]["table"]["positions"]):
+        cells = [" | ".join(fmt(curve["table"][key][i]) for key in ("cumulative_loss", "octave_loss") for curve in pair)
+                 for pair in curves.values()]
         lines.append(f"| {position} | " + " | ".join(cells) + " |")
-    beyond = [key for key in diff["loss_by_position"][VAL_SETS[0]] if key.startswith("loss_after_")]
-    for key in beyond:
-        cells = [f"{fmt(diff['loss_by_position'][n][key])} | {fmt(base['loss_by_position'][n][key])}" for n in VAL_SETS]
+    for key in [key for key in curves[VAL_SETS[0]][0] if key.startswith("loss_after_")]:
+        cells = [f"{fmt(d[key])} | {fmt(b[key])} | | " for d, b in curves.values()]
         lines.append(f"| mean after {key.removeprefix('loss_after_')} | " + " | ".join(cells) + " |")
     return lines
 
@@ -342,8 +344,9 @@ def _quantisation_section(report: dict, image: Dict[str, str]) -> List[str]:
         "",
         "Attention logits quantised absmax and dynamically (one scale per sequence per layer, scale = max|x| / "
         "(2^(b−1) − 1), round, clamp, dequantise) before the causal mask and softmax; everything else in float32. "
-        f"Loss on the same held-out windows as above; retrieval on {diff['quantisation']['documents']} documents "
-        f"({settings['quant_trials']} trial(s) of every retrieval cell; the unquantised column is the same documents). "
+        f"Loss on the first {settings['quant_length']} tokens of the held-out windows above; retrieval on "
+        f"{diff['quantisation']['documents']} documents ({settings['quant_trials']} trial(s) of every retrieval cell up to "
+        f"{settings['quant_length']} tokens; the unquantised column is the same windows and documents). "
         "The paper measures HellaSwag accuracy of 3B models instead.",
         "",
         "| metric | model | " + " | ".join(labels) + " |",

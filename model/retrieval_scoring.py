@@ -278,6 +278,8 @@ def summarise_retrieval(results: List[dict]) -> dict:
         "by_config": {c: accuracy(results, config=c) for c in configs},
         "by_config_and_length": {c: {str(n): accuracy(results, config=c, length=n) for n in lengths} for c in configs},
         "by_config_and_depth": {c: {str(d): accuracy(results, config=c, depth=d) for d in depths} for c in configs},
+        "by_config_length_and_depth": {c: {str(n): {str(d): accuracy(results, config=c, length=n, depth=d) for d in depths}
+                                           for n in lengths} for c in configs},
         "by_form": {f: accuracy(results, form=f) for f in FORMS},
         "mean_tokens_by_length": {str(n): float(np.mean([r["tokens"] for r in results if r["length"] == n]))
                                   for n in lengths},

@@ -11,11 +11,13 @@ import pytest
 import torch
 
 from model.evaluate import Settings, main
-from model.metrics import (MagnitudeSummary, activation_outliers, evaluate_loss, held_out_windows, loss_by_position,
-                           quantise_absmax, quantised_attention_logits, reported_positions)
-from model.retrieval_scoring import (RETRIEVAL_CONFIGS, Grid, accuracy, greedy_matches, locate_queries, make_cases,
-                                     score_queries, token_bytes_table)
+from model.metrics import (MagnitudeSummary, activation_outliers, evaluate_loss, loss_by_position,
+                           plotted_positions, quantise_absmax, quantised_attention_logits, table_positions,
+                           window_loss)
+from model.retrieval_scoring import (RETRIEVAL_CONFIGS, Grid, accuracy, greedy_matches, lengths_up_to, locate_queries,
+                                     make_cases, score_queries, token_bytes_table)
 from model.fixtures import FIXTURE_TOKENIZER, tiny_model
+from model.long_documents import CONSECUTIVE_FILES
 from model.learning import learning_curves
 from model.model import Attention
 from model.needle_forms import FAMILIES, HELD_OUT_FAMILIES, TRAINED_FAMILIES
@@ -79,15 +81,6 @@ def test_logit_hook_is_off_by_default_and_changes_outputs_when_on(tokenizer):
         assert_close(nearly, reference, "16-bit logits", method_atol=1e-3)
 
 
-def test_held_out_windows_are_spread_and_do_not_overlap():
-    ids = np.arange(1000, dtype=np.uint16)
-    inputs, targets = held_out_windows(ids, context=99, count=4)
-    assert inputs.shape == targets.shape == (4, 99)
-    assert torch.equal(targets[:, :-1], inputs[:, 1:])
-    assert inputs[:, 0].tolist() == [0, 250, 500, 750]
-    assert held_out_windows(ids, context=500, count=10)[0].shape == (1, 500), "only as many as fit"
-
-
 def test_loss_by_position_is_the_cumulative_mean_of_each_position(tokenizer):
     """The cumulative loss at the last position is the held-out loss of the windows; at position 1 it
     is the loss of the first token alone; the loss after a position averages the later positions."""
@@ -95,13 +88,23 @@ def test_loss_by_position_is_the_cumulative_mean_of_each_position(tokenizer):
     ids = torch.randint(0, tokenizer.vocab_size, (5, 97), generator=torch.Generator().manual_seed(2))
     inputs, targets = ids[:, :-1], ids[:, 1:]
     curve = loss_by_position(model, inputs, targets, batch_size=2, beyond=64)
-    assert curve["positions"] == reported_positions(96) == [1, 2, 4, 8, 16, 32, 64, 96]
+    assert curve["positions"] == plotted_positions(96) and curve["positions"][:3] == [1, 2, 3] and curve["positions"][-1] == 96
+    assert curve["table"]["positions"] == table_positions(96) == [64, 96]
     assert is_close(curve["cumulative_loss"][-1], evaluate_loss(model, inputs, targets, batch_size=2)["loss"])
+    assert window_loss(curve)["loss"] == curve["cumulative_loss"][-1] and window_loss(curve)["tokens"] == 5 * 96
     with torch.no_grad():
         first = torch.nn.functional.cross_entropy(model(inputs[:, :1])[0][:, 0], targets[:, 0])
         later = torch.nn.functional.cross_entropy(model(inputs)[0][:, 64:].transpose(1, 2), targets[:, 64:])
+        octave = torch.nn.functional.cross_entropy(model(inputs)[0][:, 32:64].transpose(1, 2), targets[:, 32:64])
     assert is_close(curve["cumulative_loss"][0], first.item())
     assert is_close(curve["loss_after_64"], later.item())
+    assert is_close(curve["table"]["octave_loss"][0], octave.item()), "positions 33..64 smooth the one at 64"
+
+
+def test_the_default_grid_runs_every_doubling_up_to_the_models_context(tokenizer):
+    assert lengths_up_to(4096) == [256, 512, 1024, 2048, 4096] and lengths_up_to(3000) == [256, 512, 1024, 2048, 3000]
+    cases = make_cases(tokenizer, FILLERS, CONTEXT, Grid(configs=("N1R1",), forms=("code",), depths=(0.5,), trials=1))
+    assert [case.length for case in cases] == [256, CONTEXT]
 
 
 def test_query_positions_and_greedy_exact_match(tokenizer):
@@ -268,9 +271,11 @@ def test_quick_run_writes_json_markdown_and_plots(tokenizer, tmp_path):
         assert {d["form"] for d in families["documents"]} == set(FAMILIES), "one N1R1 document per family and depth"
         curve = numbers["loss_by_position"]["code"]
         assert curve["positions"][-1] == CONTEXT and is_close(curve["cumulative_loss"][-1], numbers["loss"]["code"]["loss"])
+        assert curve["table"]["positions"] == [64, 128, 256, 512] and curve["documents"] == [CONSECUTIVE_FILES]
+    assert [judged["met"] for judged in report["targets"]].count(None) == 1, "only the loss after 1,024 is out of reach"
     assert report["learning_curves"]["tokens_to_reach_baseline_final"] == {"diff": 2 * 4096, "baseline": 3 * 4096}
     markdown = out.read_text()
-    assert markdown.count("| yes |") + markdown.count("| **no** |") == 5, "every target is judged"
+    assert markdown.count("| yes |") + markdown.count("| **no** |") + markdown.count("| n/a |") == 9, "every target is judged"
     for heading in ("## Held-out loss", "## Held-out loss by position", "## Targets", "## Copying", "## Learning curves", "## Multi-needle retrieval",
                     "## Needles in many forms: trained and held-out families", "## Attention allocation", "## Activation outliers",
                     "## Quantisation what-if"):
