@@ -9,8 +9,10 @@ contexts, and writes a Markdown report, a JSON of every number and PNG plots.
 Each model is a package folder or a checkpoint file (then --tokenizer names its tokenizer.json).
 The metrics, each documented where it is computed:
 
-  loss / perplexity     held-out next-token loss on val_code.txt and val_prose.txt   (evaluate_loss)
+  loss / perplexity     held-out next-token loss on val_code.txt and val_prose.txt, in windows of the
+                        context cut from each project's held-out files joined  (long_document_windows, window_loss)
   loss by position      cumulative average loss at each position up to the context (Figure 4)  (loss_by_position)
+  targets               issue 19's goals, met or by how much missed  (model/targets.py)
   retrieval             multi-needle key retrieval, greedy exact match (Table 2, Fig. 5)  (score_queries)
   needle families       single needles in many forms, trained vs held-out families    (summarise_families)
   attention allocation  attention from a query to the answer span vs the noise (Table 3)  (attention_shares)
