@@ -13,6 +13,7 @@ import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../sha
 import { RunAnalysis } from './analysis';
 import { AnalysisGraphs, VIEW_TILE_ELEMENTS } from './analysisGraphs';
 import { EmptyTextError, LensUnavailableError, NonFiniteError } from './errors';
+import { Memo } from './memo';
 import { loadModelPackage, type ModelPackage, type PackageConfig } from './modelPackage';
 import { continuationOf, documentLengths, makeNeedleDocument, needleTestSettings, planTrials, summariseNeedleTrials } from './needles';
 import { attentionShares, greedyMatch, locateQuery, type NeedleRun } from './needleScoring';
@@ -358,26 +359,6 @@ export function checkFinite(out: RunOutputs, config: PackageConfig, fix: string)
 function allFinite(values: Float32Array): boolean {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
   return true;
-}
-
-/** A job's promise, kept until it fails (asking again then starts it again). */
-class Memo<T> {
-  private job: Promise<T> | undefined;
-
-  get(start: () => Promise<T>): Promise<T> {
-    if (!this.job) {
-      const job = start();
-      this.job = job;
-      job.catch(() => {
-        if (this.job === job) this.job = undefined;
-      });
-    }
-    return this.job;
-  }
-
-  clear(): void {
-    this.job = undefined;
-  }
 }
 
 /** A package whose graph holds one layer's whole attention scores, S x T x T float32, a few times
