@@ -27,8 +27,8 @@ export interface GeneratedToken {
   id: number;
   /** The token's own text (bytes that are no whole character shown as \xHH). */
   piece: string;
-  /** Its UTF-16 range in Generation.text: empty for a token holding only the first bytes of a
-   *  character, which belongs to the token that completes it. */
+  /** Its UTF-16 range in Generation.text; a character split over several tokens belongs to the
+   *  first, the others get an empty range at its end (as the tokenizer's offsets do). */
   start: number;
   end: number;
   /** The model's probability of it (softmax of the logits, temperature 1). */
@@ -95,8 +95,8 @@ export async function generate(
     onToken(steps.length);
   }
   const msPerToken = steps.length ? (performance.now() - started) / steps.length : 0;
-  const { text, ends } = decodeContinuation(tokenizer, prompt, promptIds.slice(1), steps.map((s) => s.id));
-  const generated = steps.map((step, k) => ({ ...step, start: k === 0 ? prompt.length : ends[k - 1], end: ends[k] }));
+  const { text, ranges } = decodeContinuation(tokenizer, prompt, promptIds.slice(1), steps.map((s) => s.id));
+  const generated = steps.map((step, k) => ({ ...step, start: ranges[k][0], end: ranges[k][1] }));
   return { text, promptIds, tokens: generated, mode, seed, stop, msPerToken };
 }
 
@@ -112,17 +112,32 @@ function checkOptions(options: GenerateOptions): GenerateOptions {
 /** The text after `prompt` is the generated ids decoded as one sequence (a character whose UTF-8
  *  bytes span several tokens comes out whole), after the prompt's own ids, so that a decoder which
  *  drops a sequence's leading space (SentencePiece's ▁) keeps the one between prompt and generation.
- *  ends[k]: where the text of tokens 0..k ends, the longest stretch of the decoded prefix that the
- *  whole text starts with (a prefix that ends inside a character decodes it as U+FFFD). */
-function decodeContinuation(tokenizer: TextTokenizer, prompt: string, promptIds: number[], generated: number[]): { text: string; ends: number[] } {
+ *  Each token's [start, end) in the text follows the tokenizer's offsets (tokenizer.ts Encoding): a
+ *  character split over several tokens belongs to the token holding its first byte, the tokens with
+ *  its later bytes get an empty range at its end. A decoded prefix that ends inside a character
+ *  ends in U+FFFD, so is no prefix of the whole text: that is how such a token is told. */
+function decodeContinuation(tokenizer: TextTokenizer, prompt: string, promptIds: number[], generated: number[]): { text: string; ranges: Array<[number, number]> } {
   const promptText = tokenizer.decode(promptIds);
   const continuation = (count: number) => {
     const whole = tokenizer.decode([...promptIds, ...generated.slice(0, count)]);
     return whole.startsWith(promptText) ? whole.slice(promptText.length) : tokenizer.decode(generated.slice(0, count));
   };
   const generatedText = continuation(generated.length);
-  const ends = generated.map((_, k) => prompt.length + commonPrefixLength(continuation(k + 1), generatedText));
-  return { text: prompt + generatedText, ends };
+  // ends[m]: where the first m tokens' whole characters end; whole[m]: whether they end between characters.
+  const prefixes = generated.map((_, k) => continuation(k));
+  const ends = prefixes.map((prefix) => prompt.length + commonPrefixLength(prefix, generatedText));
+  const whole = prefixes.map((prefix) => generatedText.startsWith(prefix));
+  ends.push(prompt.length + generatedText.length);
+  whole.push(true);
+  const ranges: Array<[number, number]> = [];
+  for (let k = 0; k < generated.length; ) {
+    let last = k; // the token that completes the character token k starts
+    while (!whole[last + 1]) last++;
+    ranges.push([ends[k], ends[last + 1]]);
+    for (let m = k + 1; m <= last; m++) ranges.push([ends[last + 1], ends[last + 1]]);
+    k = last + 1;
+  }
+  return { text: prompt + generatedText, ranges };
 }
 
 function commonPrefixLength(a: string, b: string): number {

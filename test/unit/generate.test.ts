@@ -1,7 +1,8 @@
 // Continue Text's generation (extension/core/generate.ts) through ONNX Runtime: greedy decoding
 // equals PyTorch's (model/generate.py, `python -m model generate`) token for token on the bundled
 // packages and on imported Hugging Face checkpoints; a seed reproduces a sample; a cancel stops
-// within a token, in process and through the engine process; the context stops it.
+// within a token, in process and through the engine process; the context stops it; a character
+// whose bytes the tokens split comes out whole.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -12,7 +13,7 @@ import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Engine } from '../../extension/core/engine';
 import { EngineClient } from '../../extension/core/engineClient';
-import type { Generation } from '../../extension/core/generate';
+import { generate, type Generation } from '../../extension/core/generate';
 import { importModel } from '../../extension/core/import/importModel';
 import { loadModelPackage } from '../../extension/core/modelPackage';
 import { loadTokenizer } from '../../extension/core/tokenizer';
@@ -127,4 +128,28 @@ test("generation stops at the model's context and says so", async () => {
   const generation = await engine.generate(prompt, { tokens: 20, mode: 'greedy' });
   assert.equal(generation.stop, 'context');
   assert.equal(generation.promptIds.length + generation.tokens.length, context);
+});
+
+test('a character whose UTF-8 bytes span several generated tokens is decoded whole and belongs to its first token', async () => {
+  // Which ids the model picks cannot be steered, so this one's logits pick a fixed sequence: a
+  // space, the four byte tokens of 𝔘 (U+1D518) and "x", ids taken from the tokenizer itself.
+  const tokenizer = await packageTokenizer(path.join(REPO, 'models', 'code-diff'));
+  const forced = tokenizer.encode(' 𝔘x').ids;
+  assert.equal(forced.length, 6, 'the tokenizer splits 𝔘 into its four bytes');
+  const prompt = 'label =';
+  const model = {
+    bosId: 0,
+    context: 64,
+    nextTokenLogits: async (ids: readonly number[]) => {
+      const logits = new Float32Array(tokenizer.vocabSize);
+      logits[forced[ids.length - 1 - tokenizer.encode(prompt).ids.length]] = 10;
+      return logits;
+    },
+  };
+  const generation = await generate(model, tokenizer, prompt, { tokens: forced.length, mode: 'greedy' });
+  assert.deepEqual(generation.tokens.map((t) => t.id), forced);
+  assert.equal(generation.text, 'label = 𝔘x');
+  const at = prompt.length;
+  assert.deepEqual(generation.tokens.map((t) => [t.start, t.end]), [[at, at + 1], [at + 1, at + 3], [at + 3, at + 3], [at + 3, at + 3], [at + 3, at + 3], [at + 3, at + 4]]);
+  assert.deepEqual(generation.tokens.map((t) => generation.text.slice(t.start, t.end)).join(''), ' 𝔘x');
 });
