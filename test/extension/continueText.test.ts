@@ -32,6 +32,10 @@ suite('Continue Text', () => {
     const firstGenerated = inspection.result.tokens[inspection.generated[0].token];
     assert.equal(firstGenerated.start, prompt.length, 'the first generated token starts after the prompt');
 
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', document.uri, document.positionAt(firstGenerated.start));
+    const hoverText = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+    assert.ok(hoverText.includes(`generated, step 1 of ${tokens}: chosen greedily with p = `), 'the hover says why the token was chosen');
+
     // The query is locked on the first generated token, then steps through them.
     const queryAt = () => {
       const query = inspector.highlights(document.uri)?.query;
