@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--package", type=Path)
     src.add_argument("--checkpoint", type=Path, help="a Hugging Face checkpoint folder (with --format)")
-    p.add_argument("--format", choices=["diffllama", "llama", "mistral"], default="diffllama")
+    p.add_argument("--format", choices=["diffllama", "llama", "mistral", "diff-v1", "diff-v2"], default="diffllama")
     p.add_argument("--ids", required=True, help="the prompt's token ids as a JSON list, BOS first")
     p.add_argument("--tokens", type=int, required=True)
     p.add_argument("--vocab", type=int, help="choose among the first VOCAB ids (default: all the logits)")

@@ -2,8 +2,8 @@
 Greedy decoding in PyTorch, the reference that Continue Text's generation (extension/core/generate.ts)
 is checked against token for token: each step runs the whole sequence (as the extension's graph
 does, without a key/value cache) and appends the most likely next token, the lowest id on a tie
-(as the extension's argmax does). For a package of this project (model.model) or an imported Hugging
-Face checkpoint (model.hf_reference).
+(as the extension's argmax does). For a package of this project (model.model) or a Hugging Face
+checkpoint of any format Import Model reads (model.hf_reference, model.checkpoints).
 """
 
 from pathlib import Path
@@ -37,7 +37,14 @@ def package_logits(package: Path):
 
 
 def checkpoint_logits(folder: Path, fmt: str):
+    """A Hugging Face-layout checkpoint's logits: the independent reference of its format, or for the
+    official DIFF formats (diff-v1, diff-v2) model.py's Transformer with its tensors."""
     import json
+    from model.checkpoints import diff_model
     from model.safetensors_files import read_weights
-    reference = REFERENCES[fmt](json.loads((folder / "config.json").read_text()), read_weights(folder))
-    return lambda ids: reference.forward(torch.tensor(ids, dtype=torch.long))[0][-1]
+    config, tensors = json.loads((folder / "config.json").read_text()), read_weights(folder)
+    if fmt in REFERENCES:
+        reference = REFERENCES[fmt](config, tensors)
+        return lambda ids: reference.forward(torch.tensor(ids, dtype=torch.long))[0][-1]
+    model = diff_model(config, tensors)
+    return lambda ids: model(torch.tensor([ids]))[0][0, -1]

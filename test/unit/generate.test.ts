@@ -1,8 +1,8 @@
 // Continue Text's generation (extension/core/generate.ts) through ONNX Runtime: greedy decoding
 // equals PyTorch's (model/generate.py, `python -m model generate`) token for token on the bundled
-// packages and on imported Hugging Face checkpoints; a seed reproduces a sample; a cancel stops
-// within a token, in process and through the engine process; the context stops it; a character
-// whose bytes the tokens split comes out whole.
+// packages and on imported Hugging Face checkpoints of every format; a seed reproduces a sample; a
+// cancel stops within a token, in process and through the engine process; the context stops it; a
+// character whose bytes the tokens split comes out whole.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -67,7 +67,7 @@ for (const name of ['tiny-diff', 'code-diff', 'tiny-baseline']) {
   });
 }
 
-for (const format of ['diffllama', 'llama']) {
+for (const format of ['diffllama', 'llama', 'mistral', 'diff-v1', 'diff-v2']) {
   test(`greedy generation on an imported random ${format} checkpoint equals its PyTorch reference's`, async () => {
     work ??= await mkdtemp(path.join(os.tmpdir(), 'generate-'));
     const source = path.join(work, `${format}-src`);
