@@ -1,8 +1,9 @@
 """
-Command line: python -m model {export,inspect,fixtures,analysis-graphs,hf-checkpoint} ...
+Command line: python -m model {export,inspect,generate,fixtures,analysis-graphs,hf-checkpoint} ...
 
   export           checkpoint + tokenizer.json -> model package folder
   inspect          run a package on a text with PyTorch (the reference the extension is checked against)
+  generate         greedy decoding with PyTorch after given token ids (the reference Continue Text is checked against)
   fixtures         rebuild the tiny random-weight test packages and their golden outputs
   analysis-graphs  rebuild the extension's weight-free analysis graphs (extension/graphs/)
   hf-checkpoint    write a random-weight (or a package's) checkpoint in the Hugging Face layout with
@@ -80,6 +81,14 @@ def main(argv=None) -> int:
     src.add_argument("--file", type=Path)
     p.add_argument("--top", type=int, default=5)
     p.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    p = sub.add_parser("generate", help="greedy decoding with PyTorch after given token ids, as JSON")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--package", type=Path)
+    src.add_argument("--checkpoint", type=Path, help="a Hugging Face checkpoint folder (with --format)")
+    p.add_argument("--format", choices=["diffllama", "llama", "mistral", "diff-v1", "diff-v2"], default="diffllama")
+    p.add_argument("--ids", required=True, help="the prompt's token ids as a JSON list, BOS first")
+    p.add_argument("--tokens", type=int, required=True)
+    p.add_argument("--vocab", type=int, help="choose among the first VOCAB ids (default: all the logits)")
     p = sub.add_parser("fixtures", help="rebuild the tiny test packages and golden outputs")
     p.add_argument("--models", type=Path, default=Path("models"))
     p.add_argument("--golden", type=Path, default=Path("test/fixtures/golden"))
@@ -118,6 +127,10 @@ def main(argv=None) -> int:
             text = args.text if args.text is not None else args.file.read_text(encoding="utf-8")
             result = run_inspection(model, tokenizer, config, text, args.top)
             print(json.dumps(result, indent=2, ensure_ascii=False)) if args.json else print_inspection(result)
+        elif args.command == "generate":
+            from model.generate import checkpoint_logits, greedy_decode, package_logits
+            logits = package_logits(args.package) if args.package else checkpoint_logits(args.checkpoint, args.format)
+            print(json.dumps(greedy_decode(logits, json.loads(args.ids), args.tokens, args.vocab)))
         elif args.command == "fixtures":
             from model.fixtures import build_fixtures
             for path in build_fixtures(args.models, args.golden):

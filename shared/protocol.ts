@@ -10,6 +10,10 @@ import { MAP_VIEWS, modelInfoSchema } from './model';
 import { needleReportSchema } from './needleTest';
 import { float32ArraySchema, indexSchema, parseOrThrow } from './schemas';
 
+/** A token of the run that Continue Text generated: its step (0: the first generated) and why it was chosen. */
+export const generatedTokenNoteSchema = z.object({ token: indexSchema, step: indexSchema, note: z.string() });
+export type GeneratedTokenNote = z.infer<typeof generatedTokenNoteSchema>;
+
 export const inspectionMetaSchema = z.object({
   runId: indexSchema,
   model: modelInfoSchema,
@@ -27,6 +31,8 @@ export const inspectionMetaSchema = z.object({
   /** Side of each thumbnail (thumbnails are size x size, average-pooled). */
   thumbnailSize: indexSchema,
   latencyMs: z.number(),
+  /** The run's generated tokens, in order, when it ran a Continue Text document. */
+  generated: z.array(generatedTokenNoteSchema).optional(),
 });
 export type InspectionMeta = z.infer<typeof inspectionMetaSchema>;
 

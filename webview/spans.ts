@@ -1,6 +1,7 @@
 // The key spans retrieved for the locked query: contiguous runs of the most-attended keys with their
 // summed score, strongest first. Clicking one reveals its tokens in the editor. The list says which
-// run, layer, head and query its spans are of (data-run-id, -layer, -head, -query).
+// run, layer, head and query its spans are of (data-run-id, -layer, -head, -query); for a token
+// Continue Text generated, the heading says why it was chosen.
 
 import type { KeySpan } from '../shared/inspection';
 import type { InspectionMeta } from '../shared/protocol';
@@ -27,10 +28,11 @@ export class SpanList {
   /** Shows the spans of a run (meta), redrawing only when they or the run changed. */
   readonly render = whenChanged((shown: ShownSpans | undefined, meta: InspectionMeta | undefined) => {
     describeElement(this.element, shown && meta && { runId: meta.runId, layer: shown.layer, head: shown.head, query: shown.query });
-    this.fill(shown, meta?.tokens ?? []);
+    this.fill(shown, meta);
   });
 
-  private fill(shown: ShownSpans | undefined, tokens: InspectionMeta['tokens']): void {
+  private fill(shown: ShownSpans | undefined, meta: InspectionMeta | undefined): void {
+    const tokens = meta?.tokens ?? [];
     if (!shown) {
       this.element.replaceChildren(textElement('p', 'Lock a query row on the map to see the key spans it retrieves.', 'note'));
       return;
@@ -38,6 +40,8 @@ export class SpanList {
     const heading = textElement('p', `Key spans of query ${shown.query} `, 'note spans-heading');
     if (tokens[shown.query]) heading.append('«', visibleTextElement(tokens[shown.query].text), '»');
     heading.append(` · layer ${shown.layer} · head ${shown.head}`);
+    const generated = meta?.generated?.find((note) => note.token === shown.query);
+    if (generated) heading.append(textElement('span', ` · ${generated.note}`, 'generated-note'));
     if (shown.spans.length === 0) {
       this.element.replaceChildren(heading, textElement('p', 'No key with positive attention (the query attends only to itself or BOS).', 'note'));
       return;

@@ -13,11 +13,13 @@ import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../sha
 import { RunAnalysis } from './analysis';
 import { AnalysisGraphs, VIEW_TILE_ELEMENTS } from './analysisGraphs';
 import { EmptyTextError, LensUnavailableError, NonFiniteError } from './errors';
+import { generate, type GenerateOptions, type Generation } from './generate';
+import { Memo } from './memo';
 import { loadModelPackage, type ModelPackage, type PackageConfig } from './modelPackage';
 import { continuationOf, documentLengths, makeNeedleDocument, needleTestSettings, planTrials, summariseNeedleTrials } from './needles';
 import { attentionShares, greedyMatch, locateQuery, type NeedleRun } from './needleScoring';
 import { StatisticsClient } from './statisticsClient';
-import { createSession, openSession, runModel, weightsSessionSettings, type ProviderSetting, type RunOutputs, type SessionInfo } from './runtime';
+import { createSession, openSession, runModel, runNextTokenLogits, weightsSessionSettings, type ProviderSetting, type RunOutputs, type SessionInfo } from './runtime';
 import { loadTokenizer, type Encoding, type TextTokenizer } from './tokenizer';
 
 export const HOVER_PREDICTIONS = 5;
@@ -222,6 +224,14 @@ export class Engine {
     return { model, kind: config.kind, form, needles, queries, lengths, trials: results, ...summariseNeedleTrials(results) };
   }
 
+  /** Continue Text (generate.ts): tokens after `prompt`, each from a forward over the whole
+   *  sequence so far, at most the inspection's context. The last inspection stays as it was. */
+  generate(prompt: string, options: GenerateOptions, onToken?: (done: number) => void, isCancelled?: () => boolean): Promise<Generation> {
+    const config = this.pkg.config;
+    const model = { bosId: config.bos_token_id, context: inspectionContext(config), nextTokenLogits: (ids: readonly number[]) => runNextTokenLogits(this.session, ids, config) };
+    return generate(model, this.tokenizer, prompt, options, onToken, isCancelled);
+  }
+
   private run(name: RunName): Run {
     const run = this.runs[name];
     if (!run) throw new Error(name === 'main' ? 'no inspection has run yet' : 'no what-if has run on the last inspection');
@@ -358,26 +368,6 @@ export function checkFinite(out: RunOutputs, config: PackageConfig, fix: string)
 function allFinite(values: Float32Array): boolean {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
   return true;
-}
-
-/** A job's promise, kept until it fails (asking again then starts it again). */
-class Memo<T> {
-  private job: Promise<T> | undefined;
-
-  get(start: () => Promise<T>): Promise<T> {
-    if (!this.job) {
-      const job = start();
-      this.job = job;
-      job.catch(() => {
-        if (this.job === job) this.job = undefined;
-      });
-    }
-    return this.job;
-  }
-
-  clear(): void {
-    this.job = undefined;
-  }
 }
 
 /** A package whose graph holds one layer's whole attention scores, S x T x T float32, a few times

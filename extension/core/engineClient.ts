@@ -7,6 +7,7 @@ import { PendingRequests, type RequestMessage } from '../../shared/requests';
 import type { EngineInfo } from './engine';
 import type { EngineMessage, EngineReplies, EngineRequest } from './engineProtocol';
 import { CancelledError, ERROR_CLASSES } from './errors';
+import type { GenerateOptions, Generation } from './generate';
 import type { ProviderSetting } from './runtime';
 
 export class EngineClient {
@@ -15,6 +16,9 @@ export class EngineClient {
   private lastLoad: Extract<EngineRequest, { op: 'load' }> | undefined;
   private loaded: Promise<EngineInfo> | undefined;
   private readonly requested = new Map<EngineRequest['op'], number>();
+  /** Each generation's progress listener, by the number its request carries. */
+  private readonly generations = new Map<number, (done: number) => void>();
+  private lastGeneration = 0;
 
   constructor(
     private readonly enginePath: string,
@@ -41,6 +45,23 @@ export class EngineClient {
     if (!this.child) this.loaded = this.send(this.lastLoad) as Promise<EngineInfo>;
     await this.loaded;
     return this.send(request, signal) as Promise<EngineReplies[R['op']]>;
+  }
+
+  /** Generates text after `prompt` (generate.ts), telling `onToken` how many tokens are done after
+   *  each. Aborting the signal stops it after the token under way, and it resolves with the tokens
+   *  made so far (stop 'cancelled'); the engine process is not killed. */
+  async generate(prompt: string, options: GenerateOptions, onToken: (done: number) => void, signal?: AbortSignal): Promise<Generation> {
+    const generation = ++this.lastGeneration;
+    const stop = () => void this.request({ op: 'stopGenerating', generation }).catch(() => {});
+    this.generations.set(generation, onToken);
+    signal?.addEventListener('abort', stop, { once: true });
+    if (signal?.aborted) stop();
+    try {
+      return await this.request({ op: 'generate', prompt, options, generation });
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      this.generations.delete(generation);
+    }
   }
 
   /** The engine process's id, while one runs (the benchmark reads its peak memory). */
@@ -74,6 +95,7 @@ export class EngineClient {
     child.stderr?.on('data', (data) => this.log(String(data).trimEnd()));
     child.on('message', (message: EngineMessage) => {
       if ('log' in message) this.log(message.log);
+      else if ('generated' in message) this.generations.get(message.generated.generation)?.(message.generated.done);
       else this.requests.settle(message);
     });
     child.on('exit', (code, signal) => {

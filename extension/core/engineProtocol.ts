@@ -5,6 +5,7 @@ import type { KeySpan, LayerOutliers, LayerQuantisation, LensLayer, MapViewport,
 import type { Interventions, MapView } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
 import type { Reply } from '../../shared/requests';
+import type { GenerateOptions, Generation } from './generate';
 import type { EngineInfo, InspectionResult, RunEstimate, RunName } from './engine';
 import type { ProviderSetting } from './runtime';
 
@@ -19,7 +20,10 @@ export type EngineRequest =
   | { op: 'lens'; token: number; run?: RunName }
   | { op: 'outliers' }
   | { op: 'quantisation' }
-  | { op: 'needleTest'; filler: string; options?: NeedleTestOptions };
+  | { op: 'needleTest'; filler: string; options?: NeedleTestOptions }
+  // `generation` names the run, so that a stop sent as it ends cannot stop the next one.
+  | { op: 'generate'; prompt: string; options: GenerateOptions; generation: number }
+  | { op: 'stopGenerating'; generation: number };
 
 export interface EngineReplies {
   load: EngineInfo;
@@ -33,7 +37,10 @@ export interface EngineReplies {
   outliers: LayerOutliers[];
   quantisation: LayerQuantisation[];
   needleTest: NeedleTestResult;
+  generate: Generation;
+  stopGenerating: null;
 }
 
-/** What the engine process sends: a reply, or a line for the host's log. */
-export type EngineMessage = Reply | { log: string };
+/** What the engine process sends: a reply, a line for the host's log, or how many tokens a
+ *  generation has made so far. */
+export type EngineMessage = Reply | { log: string } | { generated: { generation: number; done: number } };

@@ -5,6 +5,8 @@ import { Engine } from './engine';
 import type { EngineMessage, EngineRequest } from './engineProtocol';
 
 let engine: Engine | undefined;
+/** The generation the host asked to stop (stopGenerating is answered at once, not queued). */
+let stoppedGeneration: number | undefined;
 
 function send(message: EngineMessage): void {
   process.send!(message);
@@ -37,16 +39,26 @@ async function handle(request: EngineRequest): Promise<unknown> {
       return engine.quantisation();
     case 'needleTest':
       return engine.needleTest(request.filler, request.options);
+    case 'generate': {
+      const { generation } = request;
+      return engine.generate(request.prompt, request.options, (done) => send({ generated: { generation, done } }), () => stoppedGeneration === generation);
+    }
+    case 'stopGenerating':
+      stoppedGeneration = request.generation;
+      return null;
   }
 }
 
 // Loading, inspecting, a what-if and the Needle Test change which run the other requests read, so
-// they run one after another; every other request waits only for those sent before it, not for each other, so a
-// map or span list is answered while outlier statistics are still being computed.
+// they run one after another (generation, the longest use of the model, in the same line); every
+// other request waits only for those sent before it, not for each other, so a map or span list is
+// answered while outlier statistics are still being computed.
 let changes: Promise<unknown> = Promise.resolve();
-const CHANGING_OPS: ReadonlySet<EngineRequest['op']> = new Set(['load', 'inspect', 'whatIf', 'needleTest']);
+const CHANGING_OPS: ReadonlySet<EngineRequest['op']> = new Set(['load', 'inspect', 'whatIf', 'needleTest', 'generate']);
 
 process.on('message', ({ id, request }: RequestMessage<EngineRequest>) => {
+  // A stop must reach the generation it stops, which holds the line: it is answered at once.
+  if (request.op === 'stopGenerating') return void answer(id, () => handle(request)).then(send);
   const after = changes.catch(() => {});
   const replied = after.then(async () => send(await answer(id, () => handle(request))));
   if (CHANGING_OPS.has(request.op)) changes = replied;

@@ -152,11 +152,7 @@ export const OUTPUT_FIELDS: Partial<Record<OutputName, keyof RunOutputs>> = {
 };
 
 export async function runModel(session: ort.InferenceSession, ids: readonly number[], config: PackageConfig, interventions: Interventions = {}): Promise<RunOutputs> {
-  if (ids.length === 0 || ids.length > config.max_seq_len) {
-    throw new RangeError(`a run takes 1..${config.max_seq_len} tokens (the model's context); got ${ids.length}`);
-  }
-  const input = new ort.Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(id)), [1, ids.length]);
-  const fetched = await session.run({ input_ids: input, ...interventionFeeds(config, interventions) });
+  const fetched = await session.run(modelFeeds(ids, config, interventions));
   const result: Partial<RunOutputs> = { length: ids.length };
   const topIds = fetched.top_ids.data as BigInt64Array;
   result.topIds = Int32Array.from(topIds, Number);
@@ -164,6 +160,24 @@ export async function runModel(session: ort.InferenceSession, ids: readonly numb
     if (name in fetched) (result as Record<string, unknown>)[field!] = fetched[name].data as Float32Array;
   }
   return result as RunOutputs;
+}
+
+/** The logits after the last of `ids` [V], fetched alone (the graph's last_logits), for generation. */
+export async function runNextTokenLogits(session: ort.InferenceSession, ids: readonly number[], config: PackageConfig): Promise<Float32Array> {
+  if (!config.outputs.includes('last_logits')) {
+    throw new Error(`${config.name}'s graph has no output 'last_logits' (config.json: outputs); export or import the package again to generate text`);
+  }
+  const fetched = await session.run(modelFeeds(ids, config, {}), ['last_logits']);
+  return fetched.last_logits.data as Float32Array;
+}
+
+/** A run's inputs: `ids` as a batch of one, and the intervention inputs. */
+function modelFeeds(ids: readonly number[], config: PackageConfig, interventions: Interventions): Record<string, ort.Tensor> {
+  if (ids.length === 0 || ids.length > config.max_seq_len) {
+    throw new RangeError(`a run takes 1..${config.max_seq_len} tokens (the model's context); got ${ids.length}`);
+  }
+  const input = new ort.Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(id)), [1, ids.length]);
+  return { input_ids: input, ...interventionFeeds(config, interventions) };
 }
 
 /** The graph's intervention inputs: the given values, and for the others the value that changes

@@ -3,7 +3,7 @@
 
 import * as vscode from 'vscode';
 import type { TokenInfo } from '../../shared/inspection';
-import type { Pane } from '../../shared/protocol';
+import type { GeneratedTokenNote, Pane } from '../../shared/protocol';
 import type { EngineInfo, InspectionResult } from '../core/engine';
 import { visibleRange } from './visibleRange';
 
@@ -18,6 +18,8 @@ export interface ActiveInspection {
   model: EngineInfo;
   /** The baseline's run on the same text (Compare with Baseline). */
   comparison?: { result: InspectionResult; model: EngineInfo };
+  /** Its generated tokens, when the document is a Continue Text one (generatedTexts.ts). */
+  generated: GeneratedTokenNote[];
 }
 
 /** The tokens of a pane's run (offsets in the inspected text). */

@@ -7,8 +7,10 @@ import * as vscode from 'vscode';
 import type { NeedleTestOptions } from '../../shared/needleTest';
 import { parseWebviewMessage } from '../../shared/protocol';
 import type { ActiveInspection } from './activeInspection';
+import { ContinueTextFlow, type ContinueTextOptions, type GeneratedRun } from './continueText';
 import { EditorHighlights } from './editorHighlights';
 import { ModelEngines } from './engines';
+import { GeneratedTexts } from './generatedTexts';
 import { InspectionHover } from './hover';
 import { InspectionRunner } from './inspections';
 import { ModelJobs } from './modelJobs';
@@ -31,6 +33,9 @@ export interface InspectorApi {
   modelDir(): string;
   baselineDir(): string;
   lastNeedleTest(): NeedleTestRun | undefined;
+  /** The last Continue Text run, and the ranges the editor marks as generated in its document. */
+  lastGeneration(): GeneratedRun | undefined;
+  generatedMarks(uri: vscode.Uri): vscode.Range[] | undefined;
   /** The last what-if posted to the panel. */
   lastWhatIf(): WhatIfFlow['last'];
   /** Map, key-span, logit lens, outlier and quantisation requests each model's engine has had so far. */
@@ -51,7 +56,9 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
   const panel = new InspectorPanel(context.extensionUri, log);
   const session = new PanelSession(panel, engines, settings, highlights, log);
   const jobs = new ModelJobs(session, settings, status, log);
-  const inspections = new InspectionRunner(engines, jobs, session, status, log);
+  const generatedTexts = new GeneratedTexts();
+  const inspections = new InspectionRunner(engines, jobs, session, status, log, generatedTexts);
+  const continueText = new ContinueTextFlow(engines, jobs, session, inspections, generatedTexts);
   const needleTest = new NeedleTestFlow(engines, jobs, session, highlights);
   const exporter = new ViewExporter(panel, session, settings, log);
   const whatIf = new WhatIfFlow(session, engines, settings, panel, log);
@@ -99,6 +106,8 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     highlights,
     jobs,
     needleTest,
+    generatedTexts,
+    continueText,
     panel,
     new LiveMode(session, inspections, settings),
     watchModelSettings(settings, log),
@@ -125,6 +134,13 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
       await panel.reveal();
       await needleTest.run(editor, chosen);
     }),
+    command('continueText', async (options?: ContinueTextOptions) => {
+      const editor = await activeEditor();
+      await panel.reveal();
+      await continueText.run(editor, options);
+    }),
+    command('nextGeneratedToken', () => continueText.step(1)),
+    command('previousGeneratedToken', () => continueText.step(-1)),
     command('whatIf', () => whatIf.pickAndRun()),
     command('selectModel', () => selectModel(settings, engines)),
     // From the explorer's context menu the second argument is the selected resources, not options.
@@ -157,6 +173,8 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     modelDir: () => settings.modelDir(),
     baselineDir: () => settings.baselineDir(),
     lastNeedleTest: () => needleTest.last,
+    lastGeneration: () => continueText.last,
+    generatedMarks: (uri) => generatedTexts.marked.get(uri.toString()),
     lastWhatIf: () => whatIf.last,
     engineRequests: () => engines.requests(),
     modelChoices: () => modelChoices(settings),

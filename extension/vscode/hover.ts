@@ -33,6 +33,8 @@ export class InspectionHover implements vscode.HoverProvider {
     md.appendCodeblock(visible(tokens[t].text), 'text');
     const nats = -tokenLogprob[t];
     md.appendMarkdown(`Surprisal: **${(nats / Math.LN2).toFixed(2)} bits** (p = ${Math.exp(-nats).toPrecision(3)})\n\n`);
+    const generated = current.generated.find((note) => note.token === t);
+    if (generated) md.appendMarkdown(`${escapeMarkdown(generated.note)}\n\n`);
     md.appendMarkdown('Next token | probability\n---|---\n');
     for (const p of predictions) md.appendMarkdown(`${escapeMarkdown(visible(p.text))} | ${(100 * p.prob).toFixed(1)}%\n`);
     if (lens) md.appendMarkdown(`\n${lens}\n`);

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ActiveInspection } from './activeInspection';
 import type { ModelEngines } from './engines';
+import type { GeneratedTexts } from './generatedTexts';
 import type { ModelJobs } from './modelJobs';
 import type { PanelSession } from './panelSession';
 import { formatDuration, type InspectorStatusBar } from './statusBar';
@@ -16,6 +17,7 @@ export class InspectionRunner {
     private readonly session: PanelSession,
     private readonly status: InspectorStatusBar,
     private readonly log: vscode.LogOutputChannel,
+    private readonly generatedTexts: GeneratedTexts,
   ) {}
 
   /** Inspects a range of a document (the whole document when the range is empty, its query the
@@ -51,7 +53,9 @@ export class InspectionRunner {
       }
       this.status.showRun(model, result);
       if (result.window) this.log.info(result.window.note);
-      const inspection = { runId, uri: document.uri, version, baseOffset: document.offsetAt(target.start), range: target, result, model, comparison };
+      const baseOffset = document.offsetAt(target.start);
+      const generated = this.generatedTexts.notesFor(document, baseOffset, result.tokens);
+      const inspection = { runId, uri: document.uri, version, baseOffset, range: target, result, model, comparison, generated };
       await this.session.show(inspection, signal);
     });
   }

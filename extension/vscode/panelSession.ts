@@ -356,7 +356,7 @@ export class PanelSession {
 
   /** The panel's description of a run. */
   private meta(result: InspectionResult, model: EngineInfo): InspectionMeta {
-    const { runId, range, uri, baseOffset } = this.current!;
+    const { runId, range, uri, baseOffset, generated } = this.current!;
     return {
       runId,
       model: modelInfoSchema.parse(model), // the shared fields only: the package folder stays in the host
@@ -368,6 +368,7 @@ export class PanelSession {
       query: result.query,
       thumbnailSize: result.thumbnailSize,
       latencyMs: result.latencyMs,
+      generated,
     };
   }
 }
