@@ -27,6 +27,8 @@ interface Decomposition {
   sourceA1: Float32Array;
   sourceA2: Float32Array;
   layerDelta: Float32Array;
+  /** [L]: the part of each layer's attention output bias, for a model that has one. */
+  outputBias: Float32Array | undefined;
   embed: number;
   logit: number;
   finalScale: number;
@@ -54,8 +56,9 @@ export class Contributions {
         heads += a1 + a2;
         parts.push({ component: componentName(layer, head), kind: 'head', layer, head, total: a1 + a2, a1, ...(kind === 'diff' && { a2 }) });
       }
-      parts.push({ component: componentName(layer, 'mlp'), kind: 'mlp', layer, head: null, total: d.layerDelta[layer] - heads });
+      parts.push({ component: componentName(layer, 'mlp'), kind: 'mlp', layer, head: null, total: d.layerDelta[layer] - heads - (d.outputBias?.[layer] ?? 0) });
     }
+    if (d.outputBias) parts.push({ component: 'constant', kind: 'constant', layer: null, head: null, total: sum(d.outputBias, 0, L) });
     const token = (id: number) => ({ id, text: tokenText(id) });
     return { query, target: token(d.target), versus: d.versus === null ? null : token(d.versus), logit: d.logit, finalScale: d.finalScale, parts };
   }
@@ -127,6 +130,7 @@ export class Contributions {
       sourceA1: out.source_a1.data as Float32Array,
       sourceA2: diff ? (out.source_a2.data as Float32Array) : new Float32Array(L * H * T),
       layerDelta: out.layer_delta.data as Float32Array,
+      outputBias: out.output_bias?.data as Float32Array | undefined,
       embed: scalar('embed'),
       logit: scalar('logit'),
       finalScale: scalar('final_scale'),
