@@ -33,11 +33,10 @@ class ContributionsGraph(nn.Module):
     def __init__(self, model: Transformer):
         super().__init__()
         self.model = model
-        cfg = model.cfg
-        self.diff = cfg.kind == "diff"
+        self.diff = model.cfg.kind == "diff"
 
     def forward(self, hidden, input_ids, query, rows, head_mask, targets, target_weights, lam=None):
-        model, cfg = self.model, self.model.cfg
+        model = self.model
         x0 = model.tok_emb(input_ids)  # (T, E)
         final = hidden[-1].index_select(0, query)  # (1, E)
         final_scale = torch.rsqrt(final.pow(2).mean(-1) + model.norm.eps)  # (1,)
@@ -80,9 +79,6 @@ class ContributionsGraph(nn.Module):
         if not self.diff:
             return a1, None
         return a1, -lam[:, None] * rows[:, 1] * second.matmul(z[:, :, None])[..., 0]
-
-
-INPUTS = ["hidden", "input_ids", "query", "rows", "head_mask", "targets", "target_weights"]
 
 
 def export_contributions(model: Transformer, path: Path) -> None:

@@ -36,8 +36,9 @@ interface Decomposition {
 
 export class Contributions {
   private session: Promise<ort.InferenceSession> | undefined;
-  /** The last decomposition, so that a head's sources after its explanation cost no second run. */
-  private last: { run: ContributionsRun; key: string; result: Promise<Decomposition> } | undefined;
+  /** Each run's last decomposition, so that a head's sources after its explanation cost no second
+   *  graph run; weakly held, so that a replaced run's outputs are not kept for it. */
+  private readonly last = new WeakMap<ContributionsRun, { key: string; result: Promise<Decomposition> }>();
 
   constructor(private readonly pkg: ModelPackage) {}
 
@@ -84,14 +85,14 @@ export class Contributions {
       if (!Number.isInteger(id) || id < 0 || id >= config.vocab_size) throw new RangeError(`token id ${id} is outside the vocabulary (0..${config.vocab_size - 1})`);
     }
     const key = `${query} ${target} ${versus}`;
-    if (this.last?.run !== run || this.last.key !== key) {
-      const result = this.runGraph(run, query, target, versus);
-      this.last = { run, key, result };
-      result.catch(() => {
-        if (this.last?.result === result) this.last = undefined;
-      });
-    }
-    return this.last.result;
+    const last = this.last.get(run);
+    if (last?.key === key) return last.result;
+    const result = this.runGraph(run, query, target, versus);
+    this.last.set(run, { key, result });
+    result.catch(() => {
+      if (this.last.get(run)?.result === result) this.last.delete(run);
+    });
+    return result;
   }
 
   private async runGraph(run: ContributionsRun, query: number, target: number, versus: number | null): Promise<Decomposition> {
