@@ -43,13 +43,16 @@ class ContributionsGraph(nn.Module):
         direction = (target_weights[:, None] * model.head_weight().index_select(0, targets)).sum(0)
         u = direction * model.norm.weight * final_scale  # (E,)
         logit = (final * u).sum(-1)
-        inputs = torch.cat([x0[None], hidden[:-1]], dim=0)  # (L, T, E): each layer's input
-        at_query = inputs.index_select(1, query)[:, 0]  # (L, E)
-        layer_delta = ((hidden.index_select(1, query)[:, 0] - at_query) * u).sum(-1)
+        # Each layer's input and output at the query; the whole inputs are read one layer at a time
+        # (a copy of all of them would double the hidden states' memory at long contexts).
+        outputs_at_query = hidden.index_select(1, query)[:, 0]  # (L, E)
+        inputs_at_query = torch.cat([x0.index_select(0, query), outputs_at_query[:-1]], dim=0)
+        layer_delta = ((outputs_at_query - inputs_at_query) * u).sum(-1)
         embed = (x0.index_select(0, query) * u).sum(-1)
         parts_a1, parts_a2 = [], []
         for depth, layer in enumerate(model.layers):
-            a1, a2 = self.head_parts(layer.attn, layer.attn_norm(inputs[depth]), rows[depth], u,
+            layer_input = x0 if depth == 0 else hidden[depth - 1]
+            a1, a2 = self.head_parts(layer.attn, layer.attn_norm(layer_input), rows[depth], u,
                                      head_mask[depth], None if lam is None else lam[depth])
             parts_a1.append(a1)
             parts_a2.append(a2)

@@ -39,8 +39,11 @@ export function buildContributionsGraph(arch: Architecture, weights: WeightFile)
   const direction = g.op('ReduceSum', [g.mul(g.unsqueeze(targetWeights, [1]), headRows), g.int64([0])], { keepdims: 1 });
   const u = g.mul(g.mul(direction, nn.w('model.norm.weight')), g.unsqueeze(finalScale, [1])); // [1, E]
   dot(final, u, [1], 'logit');
-  const inputs = L > 1 ? g.concat([g.unsqueeze(x0, [0]), g.slice(hidden, 0, 0, L - 1)], 0) : g.unsqueeze(x0, [0]); // [L, T, E]
-  dot(g.sub(at(hidden, 1), at(inputs, 1)), g.unsqueeze(u, [0]), [1, 2], 'layer_delta');
+  // Each layer's input and output at the query; the whole inputs are read one layer at a time (a
+  // copy of all of them would double the hidden states' memory at long contexts).
+  const outputsAtQuery = g.squeeze(at(hidden, 1), [1]); // [L, E]
+  const inputsAtQuery = L > 1 ? g.concat([at(x0, 0), g.slice(outputsAtQuery, 0, 0, L - 1)], 0) : at(x0, 0);
+  dot(g.sub(outputsAtQuery, inputsAtQuery), u, [1], 'layer_delta');
   dot(at(x0, 0), u, [1], 'embed');
 
   /** [T, heads * width] -> [heads, T, width], each of `heads` repeated `times` in place. */
@@ -71,7 +74,7 @@ export function buildContributionsGraph(arch: Architecture, weights: WeightFile)
   const outputBias: Value[] = [];
   for (let layer = 0; layer < L; layer++) {
     const names = layerTensorNames(arch, layer);
-    const normed = nn.rmsNorm(g.take(inputs, 0, layer), names.inputNorm);
+    const normed = nn.rmsNorm(layer === 0 ? x0 : g.take(hidden, 0, layer - 1), names.inputNorm);
     const [first, second] = headValues(nn.linear(normed, names.v, arch.attentionBias));
     const layerRows = g.take(rows, 0, layer); // [H, R, T]
     const [rowA1, rowA2] = diff ? g.split(layerRows, 1, [1, 1]) : [layerRows]; // [H, 1, T]
