@@ -18,6 +18,7 @@ import onnx
 import torch
 from onnx import numpy_helper
 
+from model.contributions import export_contributions
 from model.export import OPTIONAL_OUTPUTS, export_lens, export_onnx, intervention_inputs
 from model.model import ModelConfig, Transformer, lambda_init_for
 from model.tokenizer import ByteLevelBPE
@@ -25,6 +26,7 @@ from model.tokenizer import ByteLevelBPE
 FORMAT_VERSION = 1
 PACKAGE_FILES = ("model.onnx", "tokenizer.json", "config.json")
 LENS_FILE = "lens.onnx"  # the logit lens (export.LogitLens); packages exported before it have none
+CONTRIBUTIONS_FILE = "contributions.onnx"  # contributions.ContributionsGraph; packages exported before it have none
 CHECKPOINT_FORMAT = "difftransformer-checkpoint"
 PARAM_MAP_KEY = "parameter_initializers"  # ONNX metadata: parameter name -> initializer name
 GRAPH_PREFIX = "model."  # export wraps the Transformer as InspectionGraph.model
@@ -221,12 +223,13 @@ def write_package(model: Transformer, tokenizer_path: Path, out_dir: Path, *, na
         outputs = export_onnx(model, tmp / "model.onnx", top_k)
         record_parameter_map(tmp / "model.onnx", model)
         export_lens(model, tmp / LENS_FILE, top_k)
+        export_contributions(model, tmp / CONTRIBUTIONS_FILE)
         shutil.copyfile(tokenizer_path, tmp / "tokenizer.json")
         config = package_config(model, name, outputs, top_k, tokenizer.eot_id, training)
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         manifest = {
             "format_version": FORMAT_VERSION,
-            "files": {f: {"sha256": sha256_file(tmp / f), "bytes": (tmp / f).stat().st_size} for f in (*PACKAGE_FILES, LENS_FILE)},
+            "files": {f: {"sha256": sha256_file(tmp / f), "bytes": (tmp / f).stat().st_size} for f in (*PACKAGE_FILES, LENS_FILE, CONTRIBUTIONS_FILE)},
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if out_dir.exists():

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { NeedleForm } from '../../shared/needleTest';
 import { Engine } from './engine';
+import { EXPLAIN_HELP, explainCommand } from './explainCommand';
 import { importModel } from './import/importModel';
 import { codeStyleFor, NEEDLES } from './needleDefinitions';
 import { PROVIDER_SETTINGS, type ProviderSetting } from './runtime';
@@ -37,6 +38,7 @@ const HELP: Record<string, string> = {
     `  the paper's settings (N, R): ${NEEDLES.configs.map((c) => c.name).join(', ')}`,
     'example: node out/extension/core/cli.js needle-test filler.py --language python --trials 3 --package models/code-diff',
   ].join('\n'),
+  explain: EXPLAIN_HELP,
   import: [
     'usage: cli.js import FOLDER --out DIR [options]',
     'Turns a Hugging Face-layout model folder into a model package (docs/import.md).',
@@ -66,6 +68,9 @@ export async function main(argv: string[]): Promise<number> {
       out: { type: 'string' },
       name: { type: 'string' },
       language: { type: 'string' },
+      query: { type: 'string' },
+      target: { type: 'string' },
+      versus: { type: 'string' },
       'allow-non-finite': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -91,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(JSON.stringify({ ...result, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
     return 0;
   }
-  if ((command !== 'inspect' && command !== 'needle-test') || !file) {
+  if (!['inspect', 'explain', 'needle-test'].includes(command) || !file) {
     console.error(USAGE);
     return 2;
   }
@@ -124,11 +129,15 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.package.length > 1) {
-    console.error('inspect runs one package; give --package once');
+    console.error(`${command} runs one package; give --package once`);
     return 2;
   }
   const top = Number(values.top);
   const engine = await Engine.load(values.package[0], values.provider as ProviderSetting, (m) => console.error(m));
+  if (command === 'explain') {
+    console.log(await explainCommand(engine, await readFile(file, 'utf8'), { ...values, top }));
+    return 0;
+  }
   const result = await engine.inspect(await readFile(file, 'utf8'));
   const { nLayer, nHead } = engine.info;
   const quantisation = await engine.quantisation();

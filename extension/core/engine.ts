@@ -9,17 +9,20 @@ import {
   wholeMap, type InputWindow, type KeySpan, type LayerOutliers, type LayerQuantisation, type LensLayer, type MapViewport, type Prediction, type Thumbnails, type TokenInfo,
 } from '../../shared/inspection';
 import { mapViews, type Interventions, type MapView, type ModelInfo } from '../../shared/model';
+import type { ExplainOptions, Explanation, SourceParts } from '../../shared/explain';
 import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../shared/needleTest';
 import { RunAnalysis } from './analysis';
 import { AnalysisGraphs, VIEW_TILE_ELEMENTS } from './analysisGraphs';
-import { EmptyTextError, LensUnavailableError, NonFiniteError } from './errors';
+import { Contributions } from './contributions';
+import { EmptyTextError, LensUnavailableError } from './errors';
+import { checkFinite } from './finiteCheck';
 import { generate, type GenerateOptions, type Generation } from './generate';
 import { Memo } from './memo';
 import { loadModelPackage, type ModelPackage, type PackageConfig } from './modelPackage';
 import { continuationOf, documentLengths, makeNeedleDocument, needleTestSettings, planTrials, summariseNeedleTrials } from './needles';
 import { attentionShares, greedyMatch, locateQuery, type NeedleRun } from './needleScoring';
 import { StatisticsClient } from './statisticsClient';
-import { createSession, openSession, runModel, runNextTokenLogits, weightsSessionSettings, type ProviderSetting, type RunOutputs, type SessionInfo } from './runtime';
+import { createSession, openWeightsGraph, runModel, runNextTokenLogits, type ProviderSetting, type RunOutputs, type SessionInfo } from './runtime';
 import { loadTokenizer, type Encoding, type TextTokenizer } from './tokenizer';
 
 export const HOVER_PREDICTIONS = 5;
@@ -65,13 +68,16 @@ export class Engine {
   /** The last run's outlier statistics and quantisation what-if, once asked for. */
   private readonly lastOutliers = new Memo<LayerOutliers[]>();
   private readonly lastQuantisation = new Memo<LayerQuantisation[]>();
+  private readonly contributions: Contributions;
 
   private constructor(
     private readonly pkg: ModelPackage,
     private readonly session: ort.InferenceSession,
     private readonly tokenizer: TextTokenizer,
     readonly info: EngineInfo,
-  ) {}
+  ) {
+    this.contributions = new Contributions(pkg);
+  }
 
   static async load(packageDir: string, provider: ProviderSetting, log?: (message: string) => void): Promise<Engine> {
     const pkg = await loadModelPackage(packageDir);
@@ -147,6 +153,13 @@ export class Engine {
     return id < this.tokenizer.vocabSize ? this.tokenizer.tokenText(id) : `⟨id ${id}: no token⟩`;
   }
 
+  /** The id of the one token `text` encodes to (the CLI's explain takes targets as text). */
+  tokenId(text: string): number {
+    const { ids } = this.tokenizer.encode(text);
+    if (ids.length !== 1) throw new RangeError(`${JSON.stringify(text)} is ${ids.length} tokens, not one; give a token's id as #ID`);
+    return ids[0];
+  }
+
   /** How many tokens an inspection of `text` runs, and about how long it will take at the speed of
    *  the last run (none before a first run of at least ESTIMATE_FROM_TOKENS tokens). */
   estimate(text: string): RunEstimate {
@@ -173,7 +186,7 @@ export class Engine {
     const perToken = this.info.lambdaGranularity === 'token';
     const lambda = config.kind === 'diff' && !perToken ? Array.from({ length: config.n_layer }, (_, layer) => analysis.lambda(layer)) : [];
     const lambdaByToken = perToken && out.lambda ? out.lambda : null;
-    return { ids, out, analysis, result: { tokens, window, query, latencyMs, lambda, lambdaByToken, tokenLogprob: out.tokenLogprob, thumbnails, thumbnailSize: size } };
+    return { ids, out, analysis, interventions, result: { tokens, window, query, latencyMs, lambda, lambdaByToken, tokenLogprob: out.tokenLogprob, thumbnails, thumbnailSize: size } };
   }
 
   /** The Needle Test (needles.ts) on scratch copies of `filler`: `trials` needle documents (or
@@ -273,11 +286,18 @@ export class Engine {
     if (!lensPath) {
       return Promise.reject(new LensUnavailableError(`${this.pkg.dir} has no lens.onnx (packages exported before the logit lens); export the package again`));
     }
-    // Without pre-packing, the lens reads the LM head where the weights file is mapped (an imported
-    // package's weights.bin) instead of packing a private copy of it, which for a large vocabulary
-    // is a second LM head in memory (250 MiB at 64k × 1,024); a lens run multiplies only one row per layer.
-    // A 16-bit head is widened per run, not folded into a float32 copy (weightsSessionSettings).
-    return openSession(lensPath, 'cpu', weightsSessionSettings(this.pkg.config, { session: { disable_prepacking: '1' } }));
+    return openWeightsGraph(lensPath, this.pkg.config);
+  }
+
+  /** The direct contributions of the embedding, every head (A1·V and -λ·A2·V) and every MLP to a
+   *  target's logit at a query token (contributions.ts); by default the target is the top prediction. */
+  explain(query: number, options: ExplainOptions = {}, run: RunName = 'main'): Promise<Explanation> {
+    return this.contributions.explain(this.run(run), query, options, (id) => this.predictedText(id));
+  }
+
+  /** One head's part of explain() split over the source tokens. */
+  explainSources(query: number, options: ExplainOptions, layer: number, head: number, run: RunName = 'main'): Promise<SourceParts> {
+    return this.contributions.sources(this.run(run), query, options, layer, head);
   }
 
   /** A viewport of a view's map pooled to at most viewport.rows x viewport.cols cells; without
@@ -342,32 +362,8 @@ interface Run {
   ids: number[];
   out: RunOutputs;
   analysis: RunAnalysis;
+  interventions: Interventions;
   result: InspectionResult;
-}
-
-/** Throws NonFiniteError when a run's outputs hold NaN or Inf, naming where they first appear: one
- *  pass over the hidden states layer by layer, stopping at the first hit (every later layer, and
- *  q and k after it, inherit it), then the logits' small outputs. */
-export function checkFinite(out: RunOutputs, config: PackageConfig, fix: string): void {
-  const L = config.n_layer;
-  const perLayer = out.hidden.length / L;
-  let layer = 0;
-  while (layer < L && allFinite(out.hidden.subarray(layer * perLayer, (layer + 1) * perLayer))) layer++;
-  let where: string;
-  if (layer < L) {
-    const q0 = out.q.subarray(0, out.q.length / L);
-    where = layer === 0 && !allFinite(q0) ? "the embedding/inputs (layer 0's q already holds one)" : `layer ${layer} (the first whose hidden states hold one)`;
-  } else if (!allFinite(out.topProbs) || !allFinite(out.tokenLogprob)) {
-    where = "the logits (the final norm or the LM head: every layer's hidden states are finite)";
-  } else {
-    return;
-  }
-  throw new NonFiniteError(`${config.name}: the run produced NaN or Inf values, first in ${where}; ${fix}.`, layer < L ? layer : null);
-}
-
-function allFinite(values: Float32Array): boolean {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
-  return true;
 }
 
 /** A package whose graph holds one layer's whole attention scores, S x T x T float32, a few times

@@ -1,6 +1,7 @@
 // Requests and replies between the extension host and the engine child process. Both ends are this
 // project's own code; typed arrays cross with Node's 'advanced' (structured clone) serialization.
 
+import type { ExplainOptions, Explanation, SourceParts } from '../../shared/explain';
 import type { KeySpan, LayerOutliers, LayerQuantisation, LensLayer, MapViewport, Prediction } from '../../shared/inspection';
 import type { Interventions, MapView } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
@@ -18,6 +19,8 @@ export type EngineRequest =
   | { op: 'spans'; layer: number; head?: number; query: number; k: number; run?: RunName }
   | { op: 'predictions'; token: number; run?: RunName }
   | { op: 'lens'; token: number; run?: RunName }
+  | { op: 'explain'; query: number; options?: ExplainOptions; run?: RunName }
+  | { op: 'explainSources'; query: number; options?: ExplainOptions; layer: number; head: number; run?: RunName }
   | { op: 'outliers' }
   | { op: 'quantisation' }
   | { op: 'needleTest'; filler: string; options?: NeedleTestOptions }
@@ -34,6 +37,8 @@ export interface EngineReplies {
   spans: KeySpan[];
   predictions: Prediction[];
   lens: LensLayer[];
+  explain: Explanation;
+  explainSources: SourceParts;
   outliers: LayerOutliers[];
   quantisation: LayerQuantisation[];
   needleTest: NeedleTestResult;

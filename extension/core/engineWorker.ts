@@ -33,6 +33,10 @@ async function handle(request: EngineRequest): Promise<unknown> {
       return engine.predictions(request.token, undefined, request.run);
     case 'lens':
       return engine.lens(request.token, request.run);
+    case 'explain':
+      return engine.explain(request.query, request.options, request.run);
+    case 'explainSources':
+      return engine.explainSources(request.query, request.options ?? {}, request.layer, request.head, request.run);
     case 'outliers':
       return engine.outliers();
     case 'quantisation':

@@ -40,6 +40,11 @@ export class LensUnavailableError extends Error {
   override name = 'LensUnavailableError';
 }
 
+/** The package has no contributions graph (contributions.onnx): it was exported or imported before it. */
+export class ContributionsUnavailableError extends Error {
+  override name = 'ContributionsUnavailableError';
+}
+
 /** A package the extension cannot use. The message names the file, the field and what was expected. */
 export class PackageError extends Error {
   override name = 'PackageError';
@@ -74,6 +79,7 @@ export const ERROR_CLASSES = {
   EmptyTextError,
   NonFiniteError,
   LensUnavailableError,
+  ContributionsUnavailableError,
   PackageError,
   TokenizerFormatError,
   ImportError,

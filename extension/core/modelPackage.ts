@@ -11,9 +11,9 @@ import { sha256Of } from './hashCache';
 
 export const FORMAT_VERSION = 1;
 const PACKAGE_FILES = ['model.onnx', 'tokenizer.json', 'config.json'] as const;
-/** Files a manifest lists when the package has them: the logit lens graph, and the weights file
- *  that imported packages' graphs refer to as external data. */
-const OPTIONAL_FILES = ['lens.onnx', 'weights.bin'] as const;
+/** Files a manifest lists when the package has them: the logit lens and contributions graphs, and
+ *  the weights file that imported packages' graphs refer to as external data. */
+const OPTIONAL_FILES = ['lens.onnx', 'contributions.onnx', 'weights.bin'] as const;
 
 const count = z.number().int().positive();
 
@@ -74,6 +74,8 @@ export interface ModelPackage {
   modelPath: string;
   /** The logit lens graph (final norm and LM head on hidden states), if the package has one. */
   lensPath?: string;
+  /** The contributions graph (contributions to one logit), if the package has one. */
+  contributionsPath?: string;
   /** sha256 of model.onnx: identifies the weights in exports and results. */
   sha256: string;
   /** Bytes of model.onnx and, for imported packages, weights.bin. */
@@ -106,6 +108,7 @@ export async function loadModelPackage(dir: string): Promise<ModelPackage> {
     tokenizerJson: await readFile(path.join(dir, 'tokenizer.json'), 'utf8'),
     modelPath: path.join(dir, 'model.onnx'),
     ...(manifest.files['lens.onnx'] ? { lensPath: path.join(dir, 'lens.onnx') } : {}),
+    ...(manifest.files['contributions.onnx'] ? { contributionsPath: path.join(dir, 'contributions.onnx') } : {}),
     sha256: hashes['model.onnx'],
     weightBytes: manifest.files['model.onnx'].bytes + (manifest.files['weights.bin']?.bytes ?? 0),
   };

@@ -85,6 +85,15 @@ export function openSession(modelPath: string, provider: string, settings: Sessi
   return ort.InferenceSession.create(modelPath, { ...settings, executionProviders: [provider] });
 }
 
+/** A session of a small graph on the package's weights that multiplies only a few rows per run (the
+ *  logit lens, the contributions), on the CPU. Without pre-packing it reads the weights where they
+ *  are mapped (an imported package's weights.bin) instead of packing a private copy of them, which
+ *  for a large vocabulary is a second LM head in memory (250 MiB at 64k × 1,024); 16-bit weights
+ *  are widened per run, not folded into float32 copies (weightsSessionSettings). */
+export function openWeightsGraph(graphPath: string, config: Pick<PackageConfig, 'weights_dtype'>): Promise<ort.InferenceSession> {
+  return openSession(graphPath, 'cpu', weightsSessionSettings(config, { session: { disable_prepacking: '1' } }));
+}
+
 /** A session on the first provider that loads, else on the CPU; `fallbackReason` says why each
  *  provider tried or skipped was not used (each reason is also logged). Given a package rather
  *  than a graph's path, the session keeps the package's 16-bit weights 16-bit (weightsSessionSettings). */

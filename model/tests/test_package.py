@@ -58,7 +58,7 @@ def test_onnxruntime_matches_pytorch(variant, tmp_path):
 def test_package_files_and_config(tmp_path):
     model = tiny_model("diff", VOCAB)
     pkg = write_package(model, FIXTURE_TOKENIZER, tmp_path / "p", name="p", training={"tokens": 0})
-    assert sorted(os.listdir(pkg)) == ["config.json", "lens.onnx", "manifest.json", "model.onnx", "tokenizer.json"]
+    assert sorted(os.listdir(pkg)) == ["config.json", "contributions.onnx", "lens.onnx", "manifest.json", "model.onnx", "tokenizer.json"]
     manifest = json.loads((pkg / "manifest.json").read_text())
     for name, entry in manifest["files"].items():
         assert entry["sha256"] == sha256_file(pkg / name)

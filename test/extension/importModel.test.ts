@@ -67,7 +67,7 @@ suite('Import Model', () => {
     assert.ok(result, 'the import finished');
     imported.push(result.dir);
     assert.equal(result.kind, 'diff');
-    for (const file of ['model.onnx', 'lens.onnx', 'weights.bin', 'tokenizer.json', 'config.json', 'manifest.json']) {
+    for (const file of ['model.onnx', 'lens.onnx', 'contributions.onnx', 'weights.bin', 'tokenizer.json', 'config.json', 'manifest.json']) {
       assert.ok(fs.existsSync(path.join(result.dir, file)), `the package has ${file}`);
     }
     assert.match(result.dir, /[\\/]globalStorage[\\/].+[\\/]models[\\/]diffllama(-\d+)?$/, 'in the extension’s global storage');

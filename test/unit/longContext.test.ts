@@ -1,8 +1,8 @@
 // A whole file of 8,000+ tokens, run whole by an imported 32K-context DiffLlama whose layer 0, head 0
 // has a planted retrieval head (`python -m model hf-checkpoint --size long32k --retrieval QUERY
 // KEY`): the query token at the end attends to the key token near the start. The inspector must
-// find that far-away span, show it in the whole-context map, and do so with memory that does not
-// grow with T^2.
+// find that far-away span, show it in the whole-context map, explain the query's prediction, and do
+// so with memory that does not grow with T^2.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -15,6 +15,7 @@ import { EngineClient } from '../../extension/core/engineClient';
 import { importModel } from '../../extension/core/import/importModel';
 import { loadTokenizer, type TextTokenizer } from '../../extension/core/tokenizer';
 import { viewportCells, wholeMap } from '../../shared/inspection';
+import { assertClose } from '../support/tolerance';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const ENGINE_PROCESS = path.join(REPO, 'out', 'extension', 'core', 'engineWorker.js');
@@ -68,6 +69,15 @@ test('a span 8,000 tokens away is found, mapped and costs memory linear in T', a
     const row = map.subarray(cellOfRow(inspection.query) * cols, (cellOfRow(inspection.query) + 1) * cols);
     const hottest = row.indexOf(Math.max(...row));
     assert.equal(hottest, cellOfKey(keyToken), `the hottest cell of the query's row is the key's (${cellOfKey(keyToken)}), not ${hottest}`);
+
+    // The contributions to the query's prediction read the query's attention rows and each layer's
+    // values, nothing T x T: its parts add up to the logit, the head's sources to the head's part.
+    const explanation = await client.request({ op: 'explain', query: inspection.query });
+    const logitScale = { atol: 1e-5 * Math.abs(explanation.logit) };
+    assertClose(explanation.parts.reduce((sum, part) => sum + part.total, 0), explanation.logit, 'the parts add up to the logit', logitScale);
+    const sources = await client.request({ op: 'explainSources', query: inspection.query, layer: 0, head: 0 });
+    const head = explanation.parts.find((part) => part.component === 'L0.H0')!;
+    assertClose(sources.a1.reduce((sum, x) => sum + x, 0) + sources.a2.reduce((sum, x) => sum + x, 0), head.total, "L0.H0's sources add up to its part", logitScale);
 
     // One layer's scores as a whole [S, T, T] float32 tensor: S * T^2 * 4 bytes (over 3 GiB here).
     const quadratic = config.n_softmax_heads * T * T * 4;

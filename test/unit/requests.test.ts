@@ -20,6 +20,7 @@ const RAISED: Error[] = [
   new errors.NonFiniteError('the run produced NaN or Inf values, first in layer 2', 2),
   new errors.NonFiniteError('the run produced NaN or Inf values, first in the logits', null),
   new errors.LensUnavailableError('pkg has no lens.onnx'),
+  new errors.ContributionsUnavailableError('pkg has no contributions.onnx'),
   new errors.PackageError("manifest.json: field 'files': expected an object"),
   new errors.TokenizerFormatError('model.type: expected BPE'),
   new errors.ImportError('config.json: cannot be read'),

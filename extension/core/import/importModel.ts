@@ -14,6 +14,7 @@ import { EOT_TOKEN, loadTokenizer } from '../tokenizer';
 import { readArchitecture, requiredTensors, type Architecture, type TensorSpec } from './architecture';
 import type { GraphBuilder, Value } from './graphBuilder';
 import { ImportCancelledError, ImportError, NonFiniteWeightsError, TokenizerFormatError } from '../errors';
+import { buildContributionsGraph } from './contributionsGraph';
 import { buildInspectionGraph, buildLensGraph, inspectionOutputs, interventionInputs, type WeightFile } from './inspectionGraph';
 import { DataType, type DataTypeValue } from './onnxProto';
 import { partialFolderFor } from './partialFolder';
@@ -102,6 +103,7 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
     const files: Record<string, Uint8Array | string> = {
       'model.onnx': buildInspectionGraph(arch, weights.file, TOP_K).encode('inspection', metadata, PRODUCER),
       'lens.onnx': buildLensGraph(arch, weights.file, TOP_K).encode('logit_lens', metadata, PRODUCER),
+      'contributions.onnx': buildContributionsGraph(arch, weights.file).encode('contributions', metadata, PRODUCER),
       ...(options.bareForward && { 'bare.onnx': buildInspectionGraph(arch, weights.file, TOP_K, 'bare').encode('bare_forward', metadata, PRODUCER) }),
       'tokenizer.json': tokenizerText,
       'config.json': JSON.stringify(packageConfig(arch, specs, name, weights, source), null, 2) + '\n',

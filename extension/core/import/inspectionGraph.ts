@@ -170,8 +170,8 @@ const floatTensor = (value: number) => ({
   tensor: { name: '', dims: [1], dataType: DataType.FLOAT, rawData: new Uint8Array(Float32Array.of(value).buffer) },
 });
 
-/** Operations shared by the inspection and lens graphs. */
-class Layers {
+/** Operations shared by the inspection, lens and contributions graphs. */
+export class Layers {
   constructor(
     readonly g: GraphBuilder,
     private readonly arch: Architecture,
