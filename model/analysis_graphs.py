@@ -1,7 +1,7 @@
 """
 The small ONNX graphs the extension runs on one layer's post-RoPE queries and keys (the inspection
 graph's q and k outputs) to compute what a view shows, when it is shown: attention maps, the
-attention-logit statistics of the Outliers view and the quantisation what-if. They depend on no
+attention-logit statistics of the Outliers view, the quantisation what-if and the attention sinks. They depend on no
 model's weights, so one set serves every package; `python -m model analysis-graphs` writes them to
 extension/graphs/ (committed, and checked to be up to date by model/tests/test_analysis_graphs.py).
 
@@ -197,6 +197,37 @@ def quantisation_errors(diff: bool, widths: int) -> onnx.ModelProto:
     return g.model("quantisation_errors_" + ("diff" if diff else "standard"))
 
 
+def sink_shares(diff: bool) -> onnx.ModelProto:
+    """What a block of query rows gives the first key (position 0, the BOS every run starts with),
+    per head, summed over the block's rows: the engine adds the blocks' sums and divides them into
+    the share of each head's attention that lands on the first token. DIFF (q1/k1 the A1 sub-heads,
+    q2/k2 the A2 ones, lambda (H, R) per head and block row): first_a1 and first_a2, the sums of
+    A1[i, 0] and A2[i, 0] (each row sums to 1, so the share is the sum / T), first_diff and
+    mass_diff, the sums of |D[i, 0]| and of |D[i, j]| over every visible pair, D = A1 - lambda A2
+    (the share is their ratio). A standard model (q/k): `first`, its heads' sums of A[i, 0]."""
+    g = GraphBuilder()
+    first_row = block_inputs(g)
+    logit_maps = [block_logits(g, "1"), block_logits(g, "2")] if diff else [block_logits(g)]
+    bias = causal_bias(g, logit_maps[0], first_row)
+    probs = [g.op("Softmax", g.op("Add", logits, bias), axis=-1) for logits in logit_maps]
+    rows_and_keys = g.const([1, 2], INT64)
+
+    def first_key_sum(maps):  # (S, R, K) -> (S,): the sum of column 0
+        column = g.op("Slice", maps, g.const([0], INT64), g.const([1], INT64), g.const([2], INT64))
+        return g.op("ReduceSum", column, rows_and_keys, keepdims=0)
+
+    if not diff:
+        g.output(first_key_sum(probs[0]), "first", FLOAT, ["S"])
+        return g.model("sink_shares_standard")
+    lam_rows = g.op("Unsqueeze", g.input("lambda", FLOAT, ["H", "R"]), g.const([2], INT64))  # (H, R, 1)
+    magnitude = g.op("Abs", g.op("Sub", probs[0], g.op("Mul", lam_rows, probs[1])))
+    g.output(first_key_sum(probs[0]), "first_a1", FLOAT, ["S"])
+    g.output(first_key_sum(probs[1]), "first_a2", FLOAT, ["S"])
+    g.output(first_key_sum(magnitude), "first_diff", FLOAT, ["S"])
+    g.output(g.op("ReduceSum", magnitude, rows_and_keys, keepdims=0), "mass_diff", FLOAT, ["S"])
+    return g.model("sink_shares_diff")
+
+
 def build_all(widths: int) -> dict:
     """File name -> graph, as extension/graphs/ holds them."""
     return {
@@ -206,6 +237,8 @@ def build_all(widths: int) -> dict:
         "logit_bins.onnx": logit_bins(),
         "quantisation_diff.onnx": quantisation_errors(True, widths),
         "quantisation_standard.onnx": quantisation_errors(False, widths),
+        "sink_shares_diff.onnx": sink_shares(True),
+        "sink_shares_standard.onnx": sink_shares(False),
     }
 
 

@@ -19,6 +19,8 @@ const GRAPH_FILES = {
   logitBins: 'logit_bins.onnx',
   quantisationDiff: 'quantisation_diff.onnx',
   quantisationStandard: 'quantisation_standard.onnx',
+  sinkSharesDiff: 'sink_shares_diff.onnx',
+  sinkSharesStandard: 'sink_shares_standard.onnx',
 } as const;
 type GraphName = keyof typeof GRAPH_FILES;
 
@@ -64,6 +66,19 @@ export interface TopLogits {
    *  (-inf for hidden pairs when the block has fewer visible ones). */
   values: Float32Array;
   indices: number[];
+}
+
+/** Every head of a layer for a block of rows: a differential head's A1 and A2 sub-heads apart, with
+ *  λ [H, rows] per head and row; a standard model's heads. */
+export type HeadBlock = { a1: SubHeadRows; a2: SubHeadRows; lambda: Float32Array } | { heads: SubHeadRows };
+
+/** Per head, a block's sums over its query rows of what lands on key 0: of A1 (a standard model's
+ *  A) and, for DIFF, of A2 and |A1 − λ·A2|, with |A1 − λ·A2| over every visible pair. */
+export interface SinkSums {
+  firstA1: Float32Array;
+  firstA2?: Float32Array;
+  firstDiff?: Float32Array;
+  massDiff?: Float32Array;
 }
 
 export interface QuantisationSums {
@@ -145,27 +160,32 @@ export class AnalysisGraphs {
 
   /** The quantisation sums of a block of a layer for each of `topLevels` (2^(bits-1) - 1 per bit
    *  width): DIFF takes the A1 and A2 sub-heads apart and lambda [H, rows]; a standard model its heads. */
-  async quantisation(
-    maps: { a1: SubHeadRows; a2: SubHeadRows; lambda: Float32Array } | { heads: SubHeadRows },
-    scale: number,
-    absMax: number,
-    topLevels: readonly number[],
-  ): Promise<QuantisationSums> {
+  async quantisation(maps: HeadBlock, scale: number, absMax: number, topLevels: readonly number[]): Promise<QuantisationSums> {
     const common = { absmax: scalar(absMax), top_levels: float(Float32Array.from(topLevels), [topLevels.length]) };
-    const out =
-      'heads' in maps
-        ? await (await this.session('quantisationStandard')).run({ ...common, ...blockFeeds(maps.heads, scale) })
-        : await (await this.session('quantisationDiff')).run({
-            ...common,
-            ...blockFeeds(maps.a1, scale, '1'),
-            ...qk(maps.a2, '2'),
-            lambda: float(maps.lambda, [maps.a1.count, maps.a1.rows]),
-          });
+    const out = await this.runPerHead(maps, scale, ['quantisationStandard', 'quantisationDiff'], common);
     return {
       squared: (out.squared_sum.data as Float32Array)[0],
       squaredError: out.squared_error.data as Float32Array,
       distance: out.distance.data as Float32Array,
     };
+  }
+
+  /** The attention-sink sums of a block of a layer (sinks.ts adds them up into shares). */
+  async sinkSums(maps: HeadBlock, scale: number): Promise<SinkSums> {
+    const out = await this.runPerHead(maps, scale, ['sinkSharesStandard', 'sinkSharesDiff']);
+    const data = (name: string) => out[name].data as Float32Array;
+    return 'heads' in maps ? { firstA1: data('first') } : { firstA1: data('first_a1'), firstA2: data('first_a2'), firstDiff: data('first_diff'), massDiff: data('mass_diff') };
+  }
+
+  /** Runs the standard model's or DIFF's graph of a per-head computation on a block. */
+  private async runPerHead(maps: HeadBlock, scale: number, [standard, diff]: [GraphName, GraphName], extra: Record<string, ort.Tensor> = {}): Promise<ort.InferenceSession.OnnxValueMapType> {
+    if ('heads' in maps) return (await this.session(standard)).run({ ...extra, ...blockFeeds(maps.heads, scale) });
+    return (await this.session(diff)).run({
+      ...extra,
+      ...blockFeeds(maps.a1, scale, '1'),
+      ...qk(maps.a2, '2'),
+      lambda: float(maps.lambda, [maps.a1.count, maps.a1.rows]),
+    });
   }
 }
 

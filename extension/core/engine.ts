@@ -11,6 +11,7 @@ import {
 import { mapViews, type Interventions, type MapView, type ModelInfo } from '../../shared/model';
 import type { ExplainOptions, Explanation, SourceParts } from '../../shared/explain';
 import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../shared/needleTest';
+import type { LayerSinks } from '../../shared/sinks';
 import { RunAnalysis } from './analysis';
 import { AnalysisGraphs, VIEW_TILE_ELEMENTS } from './analysisGraphs';
 import { Contributions } from './contributions';
@@ -69,6 +70,7 @@ export class Engine {
   private readonly lastOutliers = new Memo<LayerOutliers[]>();
   private readonly lastQuantisation = new Memo<LayerQuantisation[]>();
   private readonly contributions: Contributions;
+  private readonly lastSinks = new Memo<LayerSinks[]>();
 
   private constructor(
     private readonly pkg: ModelPackage,
@@ -134,6 +136,7 @@ export class Engine {
     this.runs = { main: run };
     this.lastOutliers.clear();
     this.lastQuantisation.clear();
+    this.lastSinks.clear();
     this.statistics.supersede();
     return run.result;
   }
@@ -329,6 +332,12 @@ export class Engine {
       const layers = await this.outliers();
       return this.statistics.quantisation(config, out, layers.map((l) => l.logits.top1));
     });
+  }
+
+  /** The attention sinks of the last run (shared/sinks.ts). */
+  sinks(): Promise<LayerSinks[]> {
+    const { config, out } = this.run('main').analysis;
+    return this.lastSinks.get(() => this.statistics.sinks(config, out));
   }
 }
 

@@ -6,6 +6,7 @@ import type { KeySpan, LayerOutliers, LayerQuantisation, LensLayer, MapViewport,
 import type { Interventions, MapView } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
 import type { Reply } from '../../shared/requests';
+import type { LayerSinks } from '../../shared/sinks';
 import type { GenerateOptions, Generation } from './generate';
 import type { EngineInfo, InspectionResult, RunEstimate, RunName } from './engine';
 import type { ProviderSetting } from './runtime';
@@ -23,6 +24,7 @@ export type EngineRequest =
   | { op: 'explainSources'; query: number; options?: ExplainOptions; layer: number; head: number; run?: RunName }
   | { op: 'outliers' }
   | { op: 'quantisation' }
+  | { op: 'sinks' }
   | { op: 'needleTest'; filler: string; options?: NeedleTestOptions }
   // `generation` names the run, so that a stop sent as it ends cannot stop the next one.
   | { op: 'generate'; prompt: string; options: GenerateOptions; generation: number }
@@ -41,6 +43,7 @@ export interface EngineReplies {
   explainSources: SourceParts;
   outliers: LayerOutliers[];
   quantisation: LayerQuantisation[];
+  sinks: LayerSinks[];
   needleTest: NeedleTestResult;
   generate: Generation;
   stopGenerating: null;

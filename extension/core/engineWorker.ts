@@ -41,6 +41,8 @@ async function handle(request: EngineRequest): Promise<unknown> {
       return engine.outliers();
     case 'quantisation':
       return engine.quantisation();
+    case 'sinks':
+      return engine.sinks();
     case 'needleTest':
       return engine.needleTest(request.filler, request.options);
     case 'generate': {

@@ -5,13 +5,14 @@
 // analysis graphs reduce them a block of query rows at a time (analysisGraphs.ts), all sub-heads of
 // a layer in each run, and the blocks' results are merged here: memory stays linear in T.
 // `beforeRun` is called before each graph run: it throws SupersededError when a newer run replaced
-// this one, and may wait while something the user is waiting for runs first.
+// this one, and may wait while something the user is waiting for runs first. Attention sinks
+// (sinks.ts) run over the same blocks.
 
 import { quickselect } from 'd3-array';
 import type { Histogram, LayerOutliers, LayerQuantisation } from '../../shared/inspection';
 import { QUANT_BITS, quantTopLevel } from '../../shared/model';
 import type { RunAnalysis } from './analysis';
-import { rowBlocks, type AnalysisGraphs, type SubHeadRows } from './analysisGraphs';
+import { rowBlocks, type AnalysisGraphs, type HeadBlock, type RowBlock, type SubHeadRows } from './analysisGraphs';
 
 export const HISTOGRAM_BINS = 40;
 /** Fine bins per histogram bin of the logits: the median is placed to within top-1 / (40 * 1,600). */
@@ -37,7 +38,7 @@ export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGra
   const E = analysis.config.n_embd;
   const scale = analysis.config.attention_scale;
   const subHeads = Array.from({ length: S }, (_, s) => s);
-  const blocks = [...rowBlocks(T, S, analysis.tileElements ?? STATISTICS_TILE_ELEMENTS)];
+  const blocks = [...statisticsBlocks(analysis)];
   const layers: LayerOutliers[] = [];
   for (let layer = 0; layer < nLayer; layer++) {
     const hidden = histogram(analysis.out.hidden.subarray(layer * T * E, (layer + 1) * T * E), (flat) => ({
@@ -121,26 +122,17 @@ export async function computeQuantisation(
   absMax: readonly number[],
   beforeRun: () => void,
 ): Promise<LayerQuantisation[]> {
-  const { T, S, nHead, nLayer, diff } = analysis;
+  const { T, nHead, nLayer } = analysis;
   const topLevels = QUANT_BITS.map(quantTopLevel);
-  const heads = Array.from({ length: nHead }, (_, h) => h);
-  const [a1, a2] = [false, true].map((second) => heads.map((h) => analysis.subHead(h, second)));
   const layers: LayerQuantisation[] = [];
   for (let layer = 0; layer < nLayer; layer++) {
     let squared = 0;
     const squaredError = new Float64Array(topLevels.length);
     const distance = new Float64Array(topLevels.length);
     // Every head in each run, block of rows by block: the sums are over pairs and rows, so they add.
-    for (const block of absMax[layer] > 0 ? rowBlocks(T, S, analysis.tileElements ?? STATISTICS_TILE_ELEMENTS) : []) {
+    for (const block of absMax[layer] > 0 ? statisticsBlocks(analysis) : []) {
       beforeRun();
-      const maps = diff
-        ? {
-            a1: analysis.subHeadRows(layer, a1, block),
-            a2: analysis.subHeadRows(layer, a2, block),
-            lambda: Float32Array.from({ length: nHead * block.rows }, (_, n) => analysis.lambda(layer, block.firstRow + (n % block.rows), Math.floor(n / block.rows))),
-          }
-        : { heads: analysis.subHeadRows(layer, heads, block) };
-      const sums = await graphs.quantisation(maps, analysis.config.attention_scale, absMax[layer], topLevels);
+      const sums = await graphs.quantisation(headBlock(analysis, layer, block), analysis.config.attention_scale, absMax[layer], topLevels);
       squared += sums.squared;
       sums.squaredError.forEach((v, b) => (squaredError[b] += v));
       sums.distance.forEach((v, b) => (distance[b] += v));
@@ -156,6 +148,24 @@ export async function computeQuantisation(
     });
   }
   return layers;
+}
+
+/** The blocks of query rows a statistics job runs: every sub-head of a layer in each. */
+export function statisticsBlocks(analysis: RunAnalysis): Generator<RowBlock> {
+  return rowBlocks(analysis.T, analysis.S, analysis.tileElements ?? STATISTICS_TILE_ELEMENTS);
+}
+
+/** A block of every head of a layer as the per-head graphs take it: a differential head's A1 and A2
+ *  sub-heads apart with λ [H, rows] (per head and row), a standard model's heads. */
+export function headBlock(analysis: RunAnalysis, layer: number, block: RowBlock): HeadBlock {
+  const heads = Array.from({ length: analysis.nHead }, (_, h) => h);
+  if (!analysis.diff) return { heads: analysis.subHeadRows(layer, heads, block) };
+  const [a1, a2] = [false, true].map((second) => heads.map((h) => analysis.subHead(h, second)));
+  return {
+    a1: analysis.subHeadRows(layer, a1, block),
+    a2: analysis.subHeadRows(layer, a2, block),
+    lambda: Float32Array.from({ length: heads.length * block.rows }, (_, n) => analysis.lambda(layer, block.firstRow + (n % block.rows), Math.floor(n / block.rows))),
+  };
 }
 
 function edgesUpTo(top1: number): number[] {

@@ -1,19 +1,20 @@
-// The Outliers view's statistics and the quantisation what-if run in worker threads: ONNX Runtime
-// runs a graph synchronously on the calling thread, so in the engine's own thread these runs would
-// hold back every map and span request until they were done. A job's layers are split between the
-// workers (one a core, up to two): each gets views of its layers' q, k, hidden states and lambda in
-// the run's shared memory (sharedInputs.ts: moved there by the run's first job, never copied per
-// job) and its own single-threaded sessions of the analysis graphs, since their many passes over
-// cache-sized tiles gain little from ONNX Runtime's own threads. Two counters shared with the
-// workers, read before each graph run: the generation (a newer run supersedes the job) and the
-// foreground requests in flight (the workers wait for them, so a layer switch does not share the
-// cores with the statistics).
+// The Outliers view's statistics, the quantisation what-if and the attention sinks run in worker
+// threads: ONNX Runtime runs a graph synchronously on the calling thread, so in the engine's own
+// thread these runs would hold back every map and span request until they were done. A job's
+// layers are split between the workers (one a core, up to two): each gets views of its layers' q,
+// k, hidden states and lambda in the run's shared memory (sharedInputs.ts: moved there by the run's
+// first job, never copied per job) and its own single-threaded sessions of the analysis graphs,
+// since their many passes over cache-sized tiles gain little from ONNX Runtime's own threads. Two
+// counters shared with the workers, read before each graph run: the generation (a newer run
+// supersedes the job) and the foreground requests in flight (the workers wait for them, so a layer
+// switch does not share the cores with the statistics).
 
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { LayerOutliers, LayerQuantisation } from '../../shared/inspection';
 import { PendingRequests, type Reply, type RequestMessage } from '../../shared/requests';
+import type { LayerSinks } from '../../shared/sinks';
 import type { AnalysisInputs } from './analysis';
 import { ERROR_CLASSES } from './errors';
 import type { PackageConfig } from './modelPackage';
@@ -26,7 +27,8 @@ export const FOREGROUND = 1;
 /** A job as the engine asks for it. */
 type JobRequest =
   | { op: 'outliers'; config: PackageConfig; inputs: AnalysisInputs }
-  | { op: 'quantisation'; config: PackageConfig; inputs: AnalysisInputs; absMax: number[] };
+  | { op: 'quantisation'; config: PackageConfig; inputs: AnalysisInputs; absMax: number[] }
+  | { op: 'sinks'; config: PackageConfig; inputs: AnalysisInputs };
 
 /** A job as the worker gets it: with the generation it belongs to. */
 export type StatisticsJob = JobRequest & { generation: number };
@@ -60,6 +62,10 @@ export class StatisticsClient {
 
   quantisation(config: PackageConfig, inputs: AnalysisInputs, absMax: number[]): Promise<LayerQuantisation[]> {
     return this.split(config, inputs, (part, from, to) => ({ op: 'quantisation', ...part, absMax: absMax.slice(from, to) })) as Promise<LayerQuantisation[]>;
+  }
+
+  sinks(config: PackageConfig, inputs: AnalysisInputs): Promise<LayerSinks[]> {
+    return this.split(config, inputs, (part) => ({ op: 'sinks', ...part })) as Promise<LayerSinks[]>;
   }
 
   /** Sends each worker the job of a contiguous range of layers (as a model of those layers alone)

@@ -1,5 +1,5 @@
 // Entry point of the statistics worker thread (statisticsClient.ts): computes a run's outlier
-// statistics or quantisation what-if with its own sessions of the analysis graphs.
+// statistics, quantisation what-if or attention sinks with its own sessions of the analysis graphs.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { answer, type RequestMessage } from '../../shared/requests';
@@ -7,6 +7,7 @@ import { RunAnalysis } from './analysis';
 import { AnalysisGraphs } from './analysisGraphs';
 import { SupersededError } from './errors';
 import { computeOutliers, computeQuantisation } from './outliers';
+import { computeSinks } from './sinks';
 import { FOREGROUND, GENERATION, type StatisticsJob } from './statisticsClient';
 
 const shared = workerData as Int32Array;
@@ -20,6 +21,7 @@ parentPort!.on('message', async ({ id, request: job }: RequestMessage<Statistics
   };
   const reply = await answer<unknown>(id, () => {
     const analysis = new RunAnalysis(job.config, job.inputs, graphs);
+    if (job.op === 'sinks') return computeSinks(analysis, graphs, beforeRun);
     return job.op === 'outliers' ? computeOutliers(analysis, graphs, beforeRun) : computeQuantisation(analysis, graphs, job.absMax, beforeRun);
   });
   parentPort!.postMessage(reply);

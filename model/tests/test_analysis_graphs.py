@@ -71,6 +71,16 @@ def block_feeds(q, k, first, rows, **extra):
             "scale": np.array(SCALE, np.float32), **extra}
 
 
+def head_feeds(q, k, first, rows, lam=None, **extra):
+    """A block's inputs of a per-head graph: the sub-heads as a standard model's heads, or with lam
+    (H, T) as differential heads, A1 the even sub-heads (q1, k1) and A2 the odd ones (q2, k2)."""
+    block = block_feeds(q, k, first, rows, **extra)
+    if lam is None:
+        return block
+    pairs = {f"{name}{n + 1}": block[name][n::2] for name in ("q", "k") for n in range(2)}
+    return {**{key: v for key, v in block.items() if key not in ("q", "k")}, **pairs, "lambda": lam[:, first:first + rows].numpy()}
+
+
 def test_committed_graphs_are_up_to_date(repo):
     built = build_all(len(QUANT_BITS))
     committed = sorted(p.name for p in (repo / "extension" / "graphs").glob("*.onnx"))
@@ -143,14 +153,30 @@ def test_quantisation_sums_over_blocks_are_the_whole_layers(repo, qk, diff):
         distance = (effective(quantised) - exact).abs().sum(-1) / exact.abs().sum(-1)
         expected_distances.append(0.5 * distance.sum().item())
 
-    def feeds(first, rows):
-        block = block_feeds(q, k, first, rows, absmax=np.array(absmax, np.float32), top_levels=np.array(levels, np.float32))
-        if not diff:
-            return block
-        pairs = {f"{name}{n + 1}": block[name][n::2] for name in ("q", "k") for n in range(2)}
-        return {**{key: v for key, v in block.items() if key not in ("q", "k")}, **pairs, "lambda": lam[:, first:first + rows].numpy()}
-
-    outs = run_graph(repo, f"quantisation_{'diff' if diff else 'standard'}.onnx", [feeds(first, rows) for first, rows in BLOCKS])
+    extra = {"absmax": np.array(absmax, np.float32), "top_levels": np.array(levels, np.float32)}
+    feeds = [head_feeds(q, k, first, rows, lam if diff else None, **extra) for first, rows in BLOCKS]
+    outs = run_graph(repo, f"quantisation_{'diff' if diff else 'standard'}.onnx", feeds)
     assert_close(sum(o["squared_sum"].item() for o in outs), (logits[visible] ** 2).sum().item(), "squared logits")
     assert_close(sum(o["squared_error"] for o in outs), expected_errors, "squared quantisation errors")
     assert_close(sum(o["distance"] for o in outs), expected_distances, "attention distances")
+
+
+@pytest.mark.parametrize("diff", [True, False])
+def test_sink_sums_over_blocks_are_the_whole_maps_first_column(repo, qk, diff):
+    q, k = qk
+    probs = torch.softmax(whole_logits(q, k), -1)
+    heads = S // 2 if diff else S
+    lam = torch.rand(heads, T) - 0.2  # per head and query, negative for some
+
+    feeds = [head_feeds(q, k, first, rows, lam if diff else None) for first, rows in BLOCKS]
+    outs = run_graph(repo, f"sink_shares_{'diff' if diff else 'standard'}.onnx", feeds)
+    total = lambda name: sum(o[name] for o in outs)
+    if not diff:
+        assert_close(total("first"), probs[:, :, 0].sum(1).numpy(), "A[:, 0] summed over the rows")
+        return
+    a1, a2 = probs[0::2], probs[1::2]
+    magnitude = (a1 - lam[..., None] * a2).abs()
+    assert_close(total("first_a1"), a1[:, :, 0].sum(1).numpy(), "A1[:, 0]")
+    assert_close(total("first_a2"), a2[:, :, 0].sum(1).numpy(), "A2[:, 0]")
+    assert_close(total("first_diff"), magnitude[:, :, 0].sum(1).numpy(), "|D[:, 0]|")
+    assert_close(total("mass_diff"), magnitude.sum((1, 2)).numpy(), "|D| over every pair")
