@@ -52,6 +52,13 @@ const pane = { pane: z.enum(PANES) };
 
 /** The panel's tabs. The host computes the outliers and the quantisation what-if only for a tab
  *  that shows them (Outliers: the model's; Compare: both models'). */
+/** Export View's image formats; a JSON of what the panel shows is written beside either. */
+export const EXPORT_FORMATS = ['png', 'svg'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export const PNG_DATA_URL = 'data:image/png;base64,';
+/** How shared/svgChart.ts's documents start. */
+export const SVG_START = '<?xml ';
+
 export const PANEL_TABS = ['maps', 'whatIf', 'outliers', 'compare', 'needles'] as const;
 export type PanelTab = (typeof PANEL_TABS)[number];
 
@@ -165,8 +172,8 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   /** The logit lens at the host's locked query of the main run; `unavailable` says why there is
    *  none (a package exported before the lens). */
   z.object({ type: z.literal('lens'), ...run, query: indexSchema, layers: z.array(lensLayerSchema), unavailable: z.string().optional() }),
-  /** Asks the webview for a PNG of what it shows (answered with 'exportImage'). */
-  z.object({ type: z.literal('exportRequest'), requestId: indexSchema }),
+  /** Asks the webview for a PNG or an SVG of what it shows (answered with 'exportImage'). */
+  z.object({ type: z.literal('exportRequest'), requestId: indexSchema, format: z.enum(EXPORT_FORMATS) }),
   /** The Needle Test's results for the model and its baseline. */
   z.object({ type: z.literal('needles'), report: needleReportSchema }),
   /** How far a Needle Test is: after each of its documents, until its report. */
@@ -196,7 +203,8 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('reveal'), ...pane, ...run, firstToken: indexSchema, endToken: indexSchema }),
   /** Run the current text again with an intervention (whatIfId: the panel's request id). */
   z.object({ type: z.literal('whatIf'), ...run, whatIfId: indexSchema, spec: whatIfSpecSchema }),
-  z.object({ type: z.literal('exportImage'), requestId: indexSchema, pngDataUrl: z.string().startsWith('data:image/png;base64,') }),
+  /** Export View's image: a PNG as a data URL, or an SVG document. */
+  z.object({ type: z.literal('exportImage'), requestId: indexSchema, image: z.union([z.string().startsWith(PNG_DATA_URL), z.string().startsWith(SVG_START)]) }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;
 

@@ -84,16 +84,25 @@ export class ColorScale {
 
   /** Writes the RGBA colour of every value into pixels (4 bytes per value, same order). */
   paint(values: ArrayLike<number>, pixels: Uint8ClampedArray): void {
-    const { lut, min } = this;
-    const toIndex = (LUT_SIZE - 1) / (this.max - min);
     for (let i = 0, p = 0; i < values.length; i++, p += 4) {
-      let at = Math.round((values[i] - min) * toIndex);
-      at = (at < 0 ? 0 : at >= LUT_SIZE ? LUT_SIZE - 1 : at) * 4;
-      pixels[p] = lut[at];
-      pixels[p + 1] = lut[at + 1];
-      pixels[p + 2] = lut[at + 2];
+      const at = this.entry(values[i]);
+      pixels[p] = this.lut[at];
+      pixels[p + 1] = this.lut[at + 1];
+      pixels[p + 2] = this.lut[at + 2];
       pixels[p + 3] = 255;
     }
+  }
+
+  /** A value's colour as CSS (an SVG legend's gradient stops). */
+  cssColor(value: number): string {
+    const at = this.entry(value);
+    return `rgb(${this.lut[at]}, ${this.lut[at + 1]}, ${this.lut[at + 2]})`;
+  }
+
+  /** Where a value's colour starts in the lookup table (clamped to the domain). */
+  private entry(value: number): number {
+    const at = Math.round((value - this.min) * ((LUT_SIZE - 1) / (this.max - this.min)));
+    return (at < 0 ? 0 : at >= LUT_SIZE ? LUT_SIZE - 1 : at) * 4;
   }
 }
 

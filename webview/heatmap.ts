@@ -13,12 +13,13 @@
 // strip of a model whose λ varies per token (lambdaStrip.ts) and the legend (heatmapPicture.ts).
 
 import { holdsQueryRow, viewportCells, wholeMap, type MapViewport, type TokenInfo } from '../shared/inspection';
-import { MAP_CELLS_MAX } from '../shared/protocol';
+import { MAP_CELLS_MAX, type ExportFormat } from '../shared/protocol';
 import { drawLegend, putScaledValues, sizeCanvas } from './canvas';
 import { scaleForView, type ColorScale, type Theme } from './colors';
 import { HeatmapInput } from './heatmapInput';
 import { LABEL_SPACE, labelSpaceFor, TokenLabels } from './heatmapLabels';
 import { heatmapPng, LEGEND_HEIGHT, legendCaption, MAX_CELL } from './heatmapPicture';
+import { heatmapSvg } from './heatmapSvg';
 import { HeatmapZoom } from './heatmapZoom';
 import { LambdaStrip, STRIP_ROOM } from './lambdaStrip';
 import { KEYBOARD_HELP, MapText, mapName, type MapCell } from './mapTable';
@@ -268,10 +269,10 @@ export class HeatmapView {
   }
 
   /** The map as last computed (its own viewport, not a pending one), its labels, legend and title
-   *  composed into one PNG (data URL). */
-  exportPng(title: string): string {
-    const { map, scale, tokens, query } = this;
-    return heatmapPng(map && scale && { cells: this.canvas, map, scale, tokens, query }, this.theme, title);
+   *  composed into one PNG (data URL) or an SVG document (none without a map). */
+  exportImage(title: string, format: ExportFormat): string {
+    const shown = this.map && this.scale && { cells: this.canvas, map: this.map, scale: this.scale, tokens: this.tokens, query: this.query };
+    return format === 'svg' && shown ? heatmapSvg(shown, this.theme, title) : heatmapPng(shown, this.theme, title);
   }
 
   /** Says on the canvas what it shows (data-run-id, -view, -layer, -head, -query; the viewport its

@@ -116,7 +116,7 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
     console.warn('ignoring message from the host:', error instanceof Error ? error.message : error);
     return;
   }
-  if (message.type === 'exportRequest') post({ type: 'exportImage', requestId: message.requestId, pngDataUrl: maps.exportPng(store.state) });
+  if (message.type === 'exportRequest') post({ type: 'exportImage', requestId: message.requestId, image: maps.exportImage(store.state, message.format) });
   else store.dispatch(message);
 });
 

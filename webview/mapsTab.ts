@@ -4,7 +4,7 @@
 // selection and answers with the map and spans that the state then holds.
 
 import { mapViews, type MapView } from '../shared/model';
-import type { InspectionMeta } from '../shared/protocol';
+import type { ExportFormat, InspectionMeta } from '../shared/protocol';
 import type { Theme } from './colors';
 import { createIndexSelect, createViewSwitch, type IndexSelect, type ViewSwitch } from './controls';
 import { VIEW_LABELS } from './format';
@@ -86,9 +86,9 @@ export class MapsTab implements PanelView {
   }
 
   /** A PNG of the heatmap, titled with what it shows. */
-  exportPng({ meta, map, query }: PanelState): string {
+  exportImage({ meta, map, query }: PanelState, format: ExportFormat): string {
     const title = meta && map ? `${meta.source.fileName} · ${meta.model.name} · ${VIEW_LABELS[map.view]} · layer ${map.layer} head ${map.head} · query ${query}` : 'DiffTransformer Inspector';
-    return this.heatmap.exportPng(title);
+    return this.heatmap.exportImage(title, format);
   }
 
   private renderControls(meta: InspectionMeta, selection: PanelState['selection']): void {

@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { parseWebviewMessage, type HostMessage, type WebviewMessage } from '../../shared/protocol';
+import { parseWebviewMessage, PNG_DATA_URL, type ExportFormat, type HostMessage, type WebviewMessage } from '../../shared/protocol';
 import { PendingRequests, withTimeout } from '../../shared/requests';
 
 export const PANEL_VIEW_ID = 'difftransformer.panel';
@@ -43,7 +43,7 @@ export class InspectorPanel implements vscode.WebviewViewProvider, vscode.Dispos
     view.webview.onDidReceiveMessage((data: unknown) => {
       try {
         const message = parseWebviewMessage(data);
-        if (message.type === 'exportImage') return void this.imageRequests.settle({ id: message.requestId, ok: true, result: message.pngDataUrl });
+        if (message.type === 'exportImage') return void this.imageRequests.settle({ id: message.requestId, ok: true, result: message.image });
         if (message.type === 'ready') this.markReady();
         this.received.fire(message);
       } catch (err) {
@@ -82,12 +82,13 @@ export class InspectorPanel implements vscode.WebviewViewProvider, vscode.Dispos
 
   /** Shows the panel and asks it for a PNG of its map; its answer comes after every message posted
    *  before, so it shows them all. */
-  async requestImage(timeoutMs: number): Promise<Buffer> {
+  async requestImage(timeoutMs: number, format: ExportFormat): Promise<Buffer> {
     await this.revealAndWait(timeoutMs);
     const { id, reply } = this.imageRequests.open<string>({ ms: timeoutMs, message: `the panel did not send its image within ${timeoutMs / 1000} s; show the panel and try again` });
-    this.post({ type: 'exportRequest', requestId: id });
-    const dataUrl = await reply;
-    return Buffer.from(dataUrl.slice('data:image/png;base64,'.length), 'base64');
+    this.post({ type: 'exportRequest', requestId: id, format });
+    const image = await reply;
+    if (image.startsWith(PNG_DATA_URL) !== (format === 'png')) throw new Error(`the panel sent another image than the ${format.toUpperCase()} asked for`);
+    return format === 'png' ? Buffer.from(image.slice(PNG_DATA_URL.length), 'base64') : Buffer.from(image, 'utf8');
   }
 
   dispose(): void {

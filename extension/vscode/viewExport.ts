@@ -1,10 +1,12 @@
-// Export View: a PNG of the panel's map and, beside it, a JSON of what the panel shows (the model's
+// Export View: a PNG or an SVG (vector labels around the map's cells, for papers) of the panel's map
+// and, beside it, a JSON of what the panel shows (the model's
 // sha256, the text's range, the settings, the selection, the key spans and the map as shown: its
 // viewport and cells, and the locked query's row when the map's cells pool it).
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { viewportCells, type MapViewport } from '../../shared/inspection';
+import type { ExportFormat } from '../../shared/protocol';
 import type { InspectorPanel } from './panel';
 import type { PanelSession } from './panelSession';
 import type { InspectorSettings } from './settings';
@@ -20,7 +22,8 @@ export class ViewExporter {
     private readonly log: vscode.LogOutputChannel,
   ) {}
 
-  /** Writes the PNG (at `target`, else where the user picks) and the JSON beside it. */
+  /** Writes the image (at `target`, else where the user picks; an SVG for a .svg name, else a PNG)
+   *  and the JSON beside it. */
   async export(target?: vscode.Uri): Promise<vscode.Uri | undefined> {
     const inspection = this.session.inspection;
     const map = this.session.shown('map');
@@ -32,10 +35,11 @@ export class ViewExporter {
     }
     target ??= await vscode.window.showSaveDialog({
       defaultUri: vscode.Uri.joinPath(vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(path.dirname(inspection.uri.fsPath)), 'difftransformer-view.png'),
-      filters: { 'PNG image (a JSON file is written beside it)': ['png'] },
+      filters: { 'PNG image (a JSON file is written beside it)': ['png'], 'SVG image, vector labels (a JSON file is written beside it)': ['svg'] },
     });
     if (!target) return undefined;
-    const png = await this.panel.requestImage(IMAGE_TIMEOUT_MS);
+    const format: ExportFormat = target.path.endsWith('.svg') ? 'svg' : 'png';
+    const image = await this.panel.requestImage(IMAGE_TIMEOUT_MS, format);
     const { model, result, range, uri } = inspection;
     const record = {
       model: { name: model.name, kind: model.kind, sha256: model.sha256, provider: model.provider },
@@ -51,12 +55,12 @@ export class ViewExporter {
       map: { viewport: map.viewport, ...cellCounts(map.viewport), values: Array.from(map.data) },
       ...(queryRow && rowOfMap(queryRow, map) && queryRow.query === spans.query && { queryRow: { viewport: queryRow.viewport, values: Array.from(queryRow.data) } }),
     };
-    const pngUri = target.path.endsWith('.png') ? target : target.with({ path: `${target.path}.png` });
-    const jsonUri = pngUri.with({ path: pngUri.path.replace(/\.png$/, '.json') });
-    await vscode.workspace.fs.writeFile(pngUri, png);
+    const imageUri = target.path.endsWith(`.${format}`) ? target : target.with({ path: `${target.path}.png` });
+    const jsonUri = imageUri.with({ path: imageUri.path.replace(/\.(png|svg)$/, '.json') });
+    await vscode.workspace.fs.writeFile(imageUri, image);
     await vscode.workspace.fs.writeFile(jsonUri, Buffer.from(JSON.stringify(record, null, 2)));
-    this.log.info(`exported ${pngUri.fsPath} and ${jsonUri.fsPath}`);
-    return pngUri;
+    this.log.info(`exported ${imageUri.fsPath} and ${jsonUri.fsPath}`);
+    return imageUri;
   }
 }
 
