@@ -8,7 +8,7 @@
 // but not posted). When the map's cells pool several query rows, the locked query's own row comes
 // with it ('queryRow'). The logit lens is computed once per run and query. The outliers and the
 // quantisation what-if are computed only when the panel says a tab that shows them is open, once
-// per run and pane. It also keeps the last messages, so a panel shown again redraws at no cost.
+// per run and pane (paneAnalyses.ts). It also keeps the last messages, so a panel shown again redraws at no cost.
 
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
@@ -19,10 +19,11 @@ import { DEFAULT_MAP_CELLS, type HostMessage, type InspectionMeta, type Pane, ty
 import { alignToken } from '../core/alignTokens';
 import type { EngineInfo, InspectionResult } from '../core/engine';
 import type { EngineClient } from '../core/engineClient';
-import { CancelledError, LensUnavailableError, SupersededError } from '../core/errors';
+import { CancelledError, LensUnavailableError } from '../core/errors';
 import { tokensOf, type ActiveInspection } from './activeInspection';
 import type { EditorHighlights } from './editorHighlights';
 import type { ModelEngines } from './engines';
+import { PaneAnalyses } from './paneAnalyses';
 import type { InspectorPanel, PanelRequest } from './panel';
 import type { InspectorSettings } from './settings';
 import { alignViewport, fitsMap, poolRows, queryRowViewport } from './viewports';
@@ -55,9 +56,8 @@ export class PanelSession {
   private work: Promise<void> = Promise.resolve();
   /** The last messages sent to the panel, re-sent when it is shown again. */
   private replay: HostMessage[] = [];
-  /** The current run's panes whose outliers and quantisation what-if were asked for: settles when
-   *  they are posted (or failed). */
-  private statistics = new Map<Pane, Promise<void>>();
+  /** The outliers, quantisation what-if and sinks of the current run, once asked for. */
+  private readonly analyses: PaneAnalyses;
   /** Settles when the current run's first maps and spans are shown: the statistics wait for it, so
    *  that the first map never waits for them. */
   private firstShown: Promise<unknown> = Promise.resolve();
@@ -70,7 +70,10 @@ export class PanelSession {
     private readonly settings: InspectorSettings,
     private readonly highlights: EditorHighlights,
     private readonly log: vscode.LogOutputChannel,
-  ) {}
+  ) {
+    const isLatest = (runId: number) => runId === this.latestRunId;
+    this.analyses = new PaneAnalyses({ post: (m) => this.post(m), clientOf: (pane) => this.clientOf(pane), isLatest, firstShown: () => this.firstShown, log });
+  }
 
   get inspection(): ActiveInspection | undefined {
     return this.current;
@@ -90,7 +93,7 @@ export class PanelSession {
    *  outliers wait until the panel shows a tab that needs them (see showStatistics). */
   async show(inspection: ActiveInspection, signal: AbortSignal): Promise<void> {
     this.current = inspection;
-    this.statistics = new Map();
+    this.analyses.reset();
     const { result, model, comparison } = inspection;
     this.setSelection(fitSelection(this.selection, model, result.query));
     this.setViewport({ viewport: wholeMap(result.tokens.length, this.mapCells, this.viewport.viewport.pooling), requestId: 0 });
@@ -107,7 +110,7 @@ export class PanelSession {
   discardRun(model: EngineInfo): void {
     this.nextRunId();
     this.current = undefined;
-    this.statistics = new Map();
+    this.analyses.reset();
     this.replay = [];
     this.post({ type: 'cleared' });
     this.post({ type: 'busy', message: `Now running ${model.name}: the run shown before was of the previous model. Inspect again to see this one's.` });
@@ -154,7 +157,7 @@ export class PanelSession {
     if (message.type === 'reveal') {
       await this.highlights.reveal(current, message.runId, message.firstToken, message.endToken, message.pane);
     } else if (message.type === 'viewShown') {
-      await this.showStatistics(statisticsPanes(message.tab, current));
+      await this.analyses.show(current.runId, 'outliers', statisticsPanes(message.tab, current));
     } else if (message.type === 'select') {
       const { layer = this.selection.layer, head = this.selection.head, view = this.selection.view } = message;
       const { nLayer, nHead, kind } = current.model;
@@ -288,39 +291,6 @@ export class PanelSession {
     } catch (err) {
       if (!(err instanceof LensUnavailableError)) throw err;
       return { type: 'lens', runId, query, layers: [], unavailable: err.message };
-    }
-  }
-
-  /** Computes and posts the outliers, then the quantisation what-if, of each of `panes` not yet
-   *  asked for in the current run (each pane's engine in parallel); settles when all are posted. */
-  private async showStatistics(panes: Pane[]): Promise<void> {
-    const { runId } = this.current!;
-    const asked = this.statistics;
-    for (const pane of panes) if (!asked.has(pane)) asked.set(pane, this.showPaneStatistics(runId, pane));
-    await Promise.all(panes.map((pane) => asked.get(pane)));
-  }
-
-  private async showPaneStatistics(runId: number, pane: Pane): Promise<void> {
-    const stale = () => runId !== this.latestRunId;
-    await this.firstShown; // the run's first maps and spans come first
-    if (stale()) return; // the engine holds a newer run by now
-    // No abort signal: aborting kills the engine process and the run it holds; the engine drops
-    // these jobs itself when a newer inspection arrives (SupersededError).
-    const client = this.clientOf(pane);
-    try {
-      const layers = await client.request({ op: 'outliers' });
-      if (stale()) return;
-      this.post({ type: 'outliers', pane, runId, layers });
-      const quantisation = await client.request({ op: 'quantisation' });
-      if (stale()) return;
-      this.post({ type: 'quantisation', pane, runId, layers: quantisation });
-    } catch (err) {
-      if (stale()) return;
-      this.statistics.delete(pane); // showing the tab again tries again
-      const error = err as Error;
-      if (error instanceof SupersededError || error instanceof CancelledError) return; // another job took the engine
-      this.log.error(`outlier statistics (${pane}): ${error.message}`);
-      this.post({ type: 'error', message: `the outlier statistics failed: ${error.message}` });
     }
   }
 
