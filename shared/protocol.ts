@@ -8,6 +8,7 @@ import {
 } from './inspection';
 import { MAP_VIEWS, modelInfoSchema } from './model';
 import { needleReportSchema } from './needleTest';
+import { layerSinksSchema } from './sinks';
 import { float32ArraySchema, indexSchema, parseOrThrow } from './schemas';
 
 /** A token of the run that Continue Text generated: its step (0: the first generated) and why it was chosen. */
@@ -50,8 +51,6 @@ export const PANES = ['main', 'compare'] as const;
 export type Pane = (typeof PANES)[number];
 const pane = { pane: z.enum(PANES) };
 
-/** The panel's tabs. The host computes the outliers and the quantisation what-if only for a tab
- *  that shows them (Outliers: the model's; Compare: both models'). */
 /** Export View's image formats; a JSON of what the panel shows is written beside either. */
 export const EXPORT_FORMATS = ['png', 'svg'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -59,6 +58,8 @@ export const PNG_DATA_URL = 'data:image/png;base64,';
 /** How shared/svgChart.ts's documents start. */
 export const SVG_START = '<?xml ';
 
+/** The panel's tabs. The host computes the outliers and the quantisation what-if only for a tab
+ *  that shows them (Outliers: the model's; Compare: both models', and their attention sinks). */
 export const PANEL_TABS = ['maps', 'whatIf', 'outliers', 'compare', 'needles'] as const;
 export type PanelTab = (typeof PANEL_TABS)[number];
 
@@ -148,6 +149,8 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('spans'), ...pane, ...layerHead, query: indexSchema, spans: z.array(keySpanSchema) }),
   /** A pane's histograms, computed when a tab that shows them is first shown for the run. */
   z.object({ type: z.literal('outliers'), ...pane, ...run, layers: z.array(layerOutliersSchema) }),
+  /** A pane's attention sinks (shared/sinks.ts), after a 'sinksShown' or Compare's 'viewShown'. */
+  z.object({ type: z.literal('sinks'), ...pane, ...run, layers: z.array(layerSinksSchema) }),
   /** A pane's quantisation what-if, computed after its histograms (it is the slower of the two). */
   z.object({ type: z.literal('quantisation'), ...pane, ...run, layers: z.array(layerQuantisationSchema) }),
   /** A what-if run of the current run's text beside the unmodified run; whatIfId is the panel's
@@ -186,6 +189,8 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   /** The tab the panel shows for a run: sent when the user switches tab and when a new run (or its
    *  comparison) arrives, so the host computes what that tab needs and nothing else. */
   z.object({ type: z.literal('viewShown'), ...run, tab: z.enum(PANEL_TABS) }),
+  /** The overview's Sinks toggle is on for a run: the host computes the model's sinks, once a run. */
+  z.object({ type: z.literal('sinksShown'), ...run }),
   /** The user picked a layer, head or view (only what changed; the same for both panes); the host
    *  updates its selection and answers with 'map' and 'spans' for every pane. */
   z.object({ type: z.literal('select'), ...run, layer: indexSchema.optional(), head: indexSchema.optional(), view: z.enum(MAP_VIEWS).optional() }),

@@ -1,13 +1,15 @@
 // The "Compare" tab (Compare with Baseline): the model and its matched baseline side by side, each
 // column with its map, the key spans of the locked query, its quantisation what-if and its outlier
-// histograms. Layer, head and query are the host's one selection for both; a layer's histograms
-// share one |value| axis in both columns, so the model with the larger outliers is the one whose
-// bars reach further. Beside a DiffLlama model (A1 = softmax head h, A2 = h + H), a baseline that
-// numbers its heads as Llama does shows both counterparts of head h: its heads h and h + H.
+// histograms, and under them both models' attention sinks (sinkViews.ts). Layer, head and query
+// are the host's one selection for both; a layer's histograms share one |value| axis in both
+// columns, so the model with the larger outliers is the one whose bars reach further. Beside a
+// DiffLlama model (A1 = softmax head h, A2 = h + H), a baseline that numbers its heads as Llama
+// does shows both counterparts of head h: its heads h and h + H.
 
 import type { LayerOutliers, LayerQuantisation, MapViewport } from '../shared/inspection';
 import type { QuantBits } from '../shared/model';
 import type { InspectionMeta, Pane } from '../shared/protocol';
+import type { LayerSinks } from '../shared/sinks';
 import type { Theme } from './colors';
 import { createIndexSelect, type IndexSelect } from './controls';
 import { VIEW_LABELS } from './format';
@@ -15,6 +17,7 @@ import { headLambda, mapCaption } from './heads';
 import { HeatmapView } from './heatmap';
 import { HistogramsView } from './histograms';
 import { renderQuantisationTable } from './quantisation';
+import { renderSinkTable } from './sinkViews';
 import { SpanList } from './spans';
 import { failureOf } from './state';
 import type { Comparison, PanelState, ViewportRequest } from './types';
@@ -29,6 +32,7 @@ export class CompareTab implements PanelView {
   private readonly headSelect: IndexSelect;
   private readonly layout = element('div', 'compare-layout');
   private readonly columns: Record<Pane, CompareColumn>;
+  private readonly sinkTable = element('table', 'data-table', 'compare-sinks');
 
   constructor(theme: Theme, host: HostRequests) {
     this.layerSelect = createIndexSelect('compare-layer-select', 'Layer', (layer) => host.select({ layer }));
@@ -37,12 +41,12 @@ export class CompareTab implements PanelView {
     this.columns = { main: new CompareColumn('main', theme, host), compare: new CompareColumn('compare', theme, host) };
     this.layout.append(this.columns.main.element, this.columns.compare.element);
     // The note under the maps, so that they get the panel's height.
-    this.element.append(this.controls, this.layout, this.note);
+    this.element.append(this.controls, this.layout, this.sinkTable, this.note);
   }
 
   render(state: PanelState): void {
     const { comparison, meta, selection } = state;
-    this.layout.hidden = this.controls.hidden = !comparison;
+    this.layout.hidden = this.controls.hidden = this.sinkTable.hidden = !comparison;
     if (!comparison || !meta) {
       this.note.textContent = 'Select text and run “DiffTransformer: Compare with Baseline” to see the model and its matched standard Transformer side by side.';
       return;
@@ -54,12 +58,17 @@ export class CompareTab implements PanelView {
     this.note.textContent = `${heads}. Click a row of either map to lock a query. A layer's histograms share one |value| axis in both columns.`;
     this.layerSelect.show(Array.from({ length: meta.model.nLayer }, (_, i) => String(i)), selection.layer);
     this.headSelect.show(Array.from({ length: meta.model.nHead }, (_, i) => String(i)), selection.head);
-    const main = { meta, map: state.map, pairedMap: undefined, spans: state.spans, outliers: state.outliers, quantisation: state.quantisation };
+    const main = { meta, map: state.map, pairedMap: undefined, spans: state.spans, outliers: state.outliers, quantisation: state.quantisation, sinks: state.sinks };
     const failure = failureOf(state.status);
     this.columns.main.render(main, state.query, state.quantBits, state.viewportRequest, failure);
     this.columns.compare.render(comparison, comparison.spans?.query ?? 0, state.quantBits, state.viewportRequest, failure);
     this.shareAxes(state.outliers, comparison.outliers);
+    this.fillSinks(meta, state.sinks, comparison.meta, comparison.sinks);
   }
+
+  private readonly fillSinks = whenChanged((meta: InspectionMeta, sinks: LayerSinks[] | undefined, baseline: InspectionMeta, baselineSinks: LayerSinks[] | undefined) =>
+    renderSinkTable(this.sinkTable, [{ meta, sinks }, { meta: baseline, sinks: baselineSinks }]),
+  );
 
   setTheme(theme: Theme): void {
     for (const column of Object.values(this.columns)) column.setTheme(theme);

@@ -71,7 +71,7 @@ const host: HostRequests = {
 const theme = readTheme();
 const header = new PanelHeader();
 const errorBanner = new ErrorBanner();
-const maps = new MapsTab(theme, host);
+const maps = new MapsTab(theme, host, (on) => store.dispatch({ type: 'showSinks', on }));
 const outliers = new OutliersTab(theme, host, (bits) => store.dispatch({ type: 'chooseQuantBits', bits }));
 const compare = new CompareTab(theme, host);
 const whatIf = new WhatIfTab(theme, host);
@@ -95,11 +95,16 @@ document.body.append(errorBanner.element, header.element, tabs.element, new More
 const reportView = whenChanged((runId: number | undefined, tab: PanelTab, _comparing: boolean) => {
   if (runId !== undefined) post({ type: 'viewShown', runId, tab });
 });
+/** Asks for a run's attention sinks while the overview's Sinks toggle is on. */
+const reportSinks = whenChanged((runId: number | undefined, on: boolean) => {
+  if (runId !== undefined && on) post({ type: 'sinksShown', runId });
+});
 
 function render(state: PanelState): void {
   for (const view of views) view.render(state);
   showTab(state.tab);
   reportView(state.meta?.runId, state.tab, Boolean(state.comparison));
+  reportSinks(state.meta?.runId, state.showSinks);
   // What the panel shows as a whole, for a reader and for the tests (VS Code sets other data-* here).
   const { dataset } = document.body;
   if (state.meta) Object.assign(dataset, { runId: String(state.meta.runId), model: state.meta.model.name });

@@ -1,6 +1,7 @@
 // The "Maps & spans" tab: the large heatmap of the selected head (sized to the panel's height), and
 // beside it (under it when narrow) the view switch and the layer and head pickers, the overview grid
-// of every layer × head with λ (right-click a thumbnail to ablate it: headMenu.ts) and the key spans and logit lens (lensTable.ts) of the locked query. It renders the panel state; what the user picks goes to the host, which owns the
+// of every layer × head with λ (right-click a thumbnail to ablate it: headMenu.ts; its Sinks toggle
+// shows each head's attention share on the first token under it: sinkViews.ts) and the key spans and logit lens (lensTable.ts) of the locked query. It renders the panel state; what the user picks goes to the host, which owns the
 // selection and answers with the map and spans that the state then holds.
 
 import { mapViews, type MapView } from '../shared/model';
@@ -13,6 +14,7 @@ import { HeadMenu } from './headMenu';
 import { HeatmapView } from './heatmap';
 import { LensTable } from './lensTable';
 import { OverviewGrid } from './overview';
+import { SinkOverview } from './sinkViews';
 import { SpanList } from './spans';
 import type { PanelState } from './types';
 import { element, fitHeatmapToPanel, whenChanged, type HostRequests, type PanelView } from './view';
@@ -24,6 +26,7 @@ export class MapsTab implements PanelView {
   private readonly layerSelect: IndexSelect;
   private readonly headSelect: IndexSelect;
   private readonly overview: OverviewGrid;
+  private readonly sinks: SinkOverview;
   private readonly spans: SpanList;
   private readonly heatmap: HeatmapView;
   private readonly lens = new LensTable();
@@ -33,12 +36,14 @@ export class MapsTab implements PanelView {
   constructor(
     private theme: Theme,
     host: HostRequests,
+    onShowSinks: (on: boolean) => void,
   ) {
     this.viewSwitch = createViewSwitch((view) => host.select({ view }));
     this.layerSelect = createIndexSelect('layer-select', 'Layer', (layer) => host.select({ layer }));
     this.headSelect = createIndexSelect('head-select', 'Head', (head) => host.select({ head }));
     const controls = element('div', 'map-controls');
-    controls.append(this.viewSwitch.element, this.layerSelect.element, this.headSelect.element);
+    this.sinks = new SinkOverview(onShowSinks);
+    controls.append(this.viewSwitch.element, this.layerSelect.element, this.headSelect.element, this.sinks.toggle);
 
     const lambdaLine = element('div', 'lambda-line', 'lambda');
     const grid = element('div', 'overview', 'overview');
@@ -53,7 +58,7 @@ export class MapsTab implements PanelView {
     this.spans = new SpanList('spans', (first, end) => host.reveal('main', first, end));
     const overviewArea = element('div', 'overview-area');
     // The pickers sit beside the map (above the overview), not above it: the map gets the height.
-    overviewArea.append(controls, lambdaLine, grid, this.spans.element, this.lens.element);
+    overviewArea.append(controls, lambdaLine, grid, this.sinks.element, this.spans.element, this.lens.element);
     const heatmapArea = element('div', 'heatmap-area');
     this.heatmap = new HeatmapView(heatmapArea, theme, {
       lockQuery: (query) => host.lockQuery('main', query),
@@ -74,6 +79,7 @@ export class MapsTab implements PanelView {
     if (meta) this.renderControls(meta, selection);
     this.drawOverview(meta, meta && state.thumbnails[selection.view], selection.view, this.theme);
     this.overview.select(selection.layer, selection.head);
+    this.sinks.render(meta, state.sinks, state.showSinks, this.theme);
     const map = meta && state.map;
     this.heatmap.render(map, meta?.tokens ?? [], state.query, meta && map ? mapCaption(meta, map) : '', targetViewport(map, state.viewportRequest));
     this.spans.render(state.spans, meta);

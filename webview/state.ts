@@ -10,6 +10,7 @@ import { MAP_VIEWS, QUANT_BITS, type MapView } from '../shared/model';
 import { needleReportSchema } from '../shared/needleTest';
 import { inspectionMetaSchema, PANEL_TABS } from '../shared/protocol';
 import { indexSchema } from '../shared/schemas';
+import { layerSinksSchema } from '../shared/sinks';
 import type { PanelState, ShownMap, Status } from './types';
 
 /** The error that stopped the last request, if the status line holds one: views that wait for a
@@ -21,11 +22,11 @@ export function failureOf(status: Status): string | undefined {
 export const IDLE: Status = { kind: 'idle', text: '' };
 
 /** What outlives a new inspection: the user's choices and the last Needle Test. */
-type KeptState = Pick<PanelState, 'selection' | 'tab' | 'quantBits' | 'needles'>;
+type KeptState = Pick<PanelState, 'selection' | 'tab' | 'quantBits' | 'needles' | 'showSinks'>;
 
 /** A panel with no inspection, keeping what `kept` gives of the previous state. */
 export function emptyState(kept: Partial<KeptState> = {}): PanelState {
-  const { selection = { layer: 0, head: 0, view: 'diff' }, tab = 'maps', quantBits = null, needles } = kept;
+  const { selection = { layer: 0, head: 0, view: 'diff' }, tab = 'maps', quantBits = null, needles, showSinks = false } = kept;
   return {
     meta: undefined,
     thumbnails: {},
@@ -35,6 +36,8 @@ export function emptyState(kept: Partial<KeptState> = {}): PanelState {
     spans: undefined,
     outliers: undefined,
     quantisation: undefined,
+    sinks: undefined,
+    showSinks,
     comparison: undefined,
     viewportRequest: undefined,
     whatIf: undefined,
@@ -60,6 +63,7 @@ const savedPaneSchema = z.object({
   spans: savedSpansSchema.optional(),
   outliers: z.array(layerOutliersSchema).optional(),
   quantisation: z.array(layerQuantisationSchema).optional(),
+  sinks: z.array(layerSinksSchema).optional(),
 });
 const savedStateSchema = savedPaneSchema.extend({
   version: z.literal(2),
@@ -71,6 +75,7 @@ const savedStateSchema = savedPaneSchema.extend({
   needles: needleReportSchema.optional(),
   tab: z.enum(PANEL_TABS),
   quantBits: z.literal(QUANT_BITS).nullable(),
+  showSinks: z.boolean().optional(),
 });
 export type SavedState = z.infer<typeof savedStateSchema>;
 
@@ -110,6 +115,7 @@ export function saveState(state: PanelState): SavedState {
     spans: state.spans,
     outliers: state.outliers,
     quantisation: state.quantisation,
+    sinks: state.sinks,
     comparison: comparison && {
       ...comparison,
       map: saved(comparison.map),
@@ -118,6 +124,7 @@ export function saveState(state: PanelState): SavedState {
     needles: state.needles,
     tab: state.tab,
     quantBits: state.quantBits,
+    showSinks: state.showSinks,
   };
 }
 
@@ -129,7 +136,7 @@ export function restoreState(saved: unknown): PanelState {
     console.warn('discarding saved panel state:', parsed.error.issues[0]?.message);
     return emptyState();
   }
-  const { meta, selection, query, spans, outliers, quantisation, needles, tab, quantBits } = parsed.data;
+  const { meta, selection, query, spans, outliers, quantisation, sinks, needles, tab, quantBits, showSinks = false } = parsed.data;
   const thumbnails: Thumbnails = {};
   let map: ShownMap | undefined;
   let comparisonMap: ShownMap | undefined;
@@ -150,8 +157,9 @@ export function restoreState(saved: unknown): PanelState {
     spans: savedComparison.spans,
     outliers: savedComparison.outliers,
     quantisation: savedComparison.quantisation,
+    sinks: savedComparison.sinks,
   };
-  return { meta, thumbnails, selection, query, map, spans, outliers, quantisation, comparison, viewportRequest: undefined, whatIf: undefined, lens: undefined, needles, needleProgress: undefined, tab, quantBits, status: IDLE };
+  return { meta, thumbnails, selection, query, map, spans, outliers, quantisation, sinks, showSinks, comparison, viewportRequest: undefined, whatIf: undefined, lens: undefined, needles, needleProgress: undefined, tab, quantBits, status: IDLE };
 }
 
 /** A saved map, or undefined when none was saved or its viewport does not match its data. */

@@ -20,6 +20,7 @@ export type HostUpdate = Exclude<HostMessage, { type: 'exportRequest' }>;
 export type UserChoice =
   | { type: 'chooseTab'; tab: PanelTab }
   | { type: 'chooseQuantBits'; bits: QuantBits | null }
+  | { type: 'showSinks'; on: boolean }
   /** The user zoomed, panned or picked the pooling: the panel asks the host for this viewport. */
   | { type: 'requestViewport'; pane: Pane; requestId: number; viewport: MapViewport };
 
@@ -31,6 +32,8 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       return action.tab === state.tab ? state : { ...state, tab: action.tab };
     case 'chooseQuantBits':
       return action.bits === state.quantBits ? state : { ...state, quantBits: action.bits };
+    case 'showSinks':
+      return action.on === state.showSinks ? state : { ...state, showSinks: action.on };
     case 'requestViewport': {
       const { type: _type, ...viewportRequest } = action;
       return state.meta ? { ...state, viewportRequest } : state;
@@ -46,7 +49,7 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       return inspected(state, action.meta, action.thumbnails, action.selection);
     case 'comparison':
       if (!isCurrentRun(state, action.meta.runId)) return state;
-      return { ...state, comparison: { meta: action.meta, map: undefined, pairedMap: undefined, spans: undefined, outliers: undefined, quantisation: undefined }, tab: 'compare' };
+      return { ...state, comparison: { meta: action.meta, map: undefined, pairedMap: undefined, spans: undefined, outliers: undefined, quantisation: undefined, sinks: undefined }, tab: 'compare' };
     case 'map': {
       const { pane, runId, layer, head, view, requestId, viewport, data, lambda, paired } = action;
       if (!fitsViewport(viewport, data, lambda) || (paired && !fitsViewport(viewport, paired.data))) {
@@ -75,9 +78,10 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       return pane === 'compare' ? withComparison(state, { spans: shown }) : { ...state, spans: shown, query };
     }
     case 'outliers':
-    case 'quantisation': {
+    case 'quantisation':
+    case 'sinks': {
       if (!isCurrentRun(state, action.runId)) return state;
-      const part = action.type === 'outliers' ? { outliers: action.layers } : { quantisation: action.layers };
+      const part = { [action.type]: action.layers };
       return action.pane === 'compare' ? withComparison(state, part) : { ...state, ...part };
     }
     case 'lens': {

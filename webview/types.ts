@@ -5,6 +5,7 @@ import type { KeySpan, LayerOutliers, LayerQuantisation, MapViewport, Thumbnails
 import type { MapView, QuantBits } from '../shared/model';
 import type { NeedleReport } from '../shared/needleTest';
 import type { HostMessage, InspectionMeta, Pane, PanelTab } from '../shared/protocol';
+import type { LayerSinks } from '../shared/sinks';
 
 /** A head's map as a heatmap shows it: the cells of a viewport. */
 export interface ShownMap {
@@ -55,6 +56,7 @@ export interface Comparison {
   outliers: LayerOutliers[] | undefined;
   /** The quantisation what-if, which the host computes after the outliers. */
   quantisation: LayerQuantisation[] | undefined;
+  sinks: LayerSinks[] | undefined;
 }
 
 /** A what-if run beside the unmodified one, as the host sent it (not saved: the host re-sends it). */
@@ -73,6 +75,9 @@ export interface PanelState {
   spans: ShownSpans | undefined;
   outliers: LayerOutliers[] | undefined;
   quantisation: LayerQuantisation[] | undefined;
+  sinks: LayerSinks[] | undefined;
+  /** The overview's Sinks toggle. */
+  showSinks: boolean;
   comparison: Comparison | undefined;
   viewportRequest: ViewportRequest | undefined;
   whatIf: WhatIfShown | undefined;

@@ -11,7 +11,7 @@ import type { InspectorSettings } from './settings';
 import type { InspectorStatusBar } from './statusBar';
 
 /** The engine requests the panel makes, which the tests count per inspection. */
-const PANEL_OPS = ['map', 'spans', 'lens', 'outliers', 'quantisation'] as const;
+const PANEL_OPS = ['map', 'spans', 'lens', 'outliers', 'quantisation', 'sinks'] as const;
 export type EngineRequests = Record<(typeof PANEL_OPS)[number], number>;
 
 /** An engine process and the package loaded (or loading) in it. */

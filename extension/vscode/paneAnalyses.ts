@@ -1,6 +1,7 @@
 // The analyses of a run that the panel computes only when something shown needs them, once per run
 // and pane: the outlier statistics and then the quantisation what-if (the Outliers tab, the model's;
-// Compare, both models'). Each waits for the run's first maps and spans, so that the first map
+// Compare, both models'), and the attention sinks (the overview's Sinks toggle, the model's; Compare,
+// both models'). Each waits for the run's first maps and spans, so that the first map
 // never waits for it, and is dropped when a newer run replaces its run.
 
 import type * as vscode from 'vscode';
@@ -8,7 +9,7 @@ import type { HostMessage, Pane } from '../../shared/protocol';
 import type { EngineClient } from '../core/engineClient';
 import { CancelledError, SupersededError } from '../core/errors';
 
-export type PaneAnalysis = 'outliers';
+export type PaneAnalysis = 'outliers' | 'sinks';
 
 /** What the analyses read of the panel's session. */
 export interface AnalysesContext {
@@ -21,7 +22,7 @@ export interface AnalysesContext {
   log: vscode.LogOutputChannel;
 }
 
-const NAMES: Record<PaneAnalysis, string> = { outliers: 'outlier statistics' };
+const NAMES: Record<PaneAnalysis, string> = { outliers: 'outlier statistics', sinks: 'attention sinks' };
 
 export class PaneAnalyses {
   /** The current run's analyses asked for, per analysis and pane: settles when posted (or failed). */
@@ -51,6 +52,11 @@ export class PaneAnalyses {
     // these jobs itself when a newer inspection arrives (SupersededError).
     const client = this.context.clientOf(pane);
     try {
+      if (analysis === 'sinks') {
+        const layers = await client.request({ op: 'sinks' });
+        if (!stale()) this.context.post({ type: 'sinks', pane, runId, layers });
+        return;
+      }
       const layers = await client.request({ op: 'outliers' });
       if (stale()) return;
       this.context.post({ type: 'outliers', pane, runId, layers });

@@ -6,9 +6,9 @@
 // another when the user zooms, pans or picks the pooling, and the host keeps it for every pane and
 // every later map of the run (a newer request makes an older one's answer stale: it is computed
 // but not posted). When the map's cells pool several query rows, the locked query's own row comes
-// with it ('queryRow'). The logit lens is computed once per run and query. The outliers and the
-// quantisation what-if are computed only when the panel says a tab that shows them is open, once
-// per run and pane (paneAnalyses.ts). It also keeps the last messages, so a panel shown again redraws at no cost.
+// with it ('queryRow'). The logit lens is computed once per run and query. The outliers, the
+// quantisation what-if and the attention sinks are computed only when the panel says a tab or
+// toggle that shows them is open, once per run and pane (paneAnalyses.ts). It also keeps the last messages, so a panel shown again redraws at no cost.
 
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
@@ -157,7 +157,10 @@ export class PanelSession {
     if (message.type === 'reveal') {
       await this.highlights.reveal(current, message.runId, message.firstToken, message.endToken, message.pane);
     } else if (message.type === 'viewShown') {
-      await this.analyses.show(current.runId, 'outliers', statisticsPanes(message.tab, current));
+      const panes = statisticsPanes(message.tab, current);
+      await Promise.all([this.analyses.show(current.runId, 'outliers', panes), this.analyses.show(current.runId, 'sinks', message.tab === 'compare' ? panes : [])]);
+    } else if (message.type === 'sinksShown') {
+      await this.analyses.show(current.runId, 'sinks', ['main']);
     } else if (message.type === 'select') {
       const { layer = this.selection.layer, head = this.selection.head, view = this.selection.view } = message;
       const { nLayer, nHead, kind } = current.model;

@@ -1,6 +1,9 @@
 // What the extension-host suites share: the extension's API, the sample workspace, selecting text
 // and running an inspection command.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ActiveInspection } from '../../extension/vscode/activeInspection';
 import type { InspectorApi } from '../../extension/vscode/extension';
@@ -38,3 +41,22 @@ export async function inspectSelection(editor: vscode.TextEditor, command = 'ins
   assert.equal(inspection.baseOffset, editor.document.offsetAt(editor.selection.start), `${command} ran the selection`);
   return inspection;
 }
+
+/** The sample's function selected and inspected, from a fresh run: whatever on-demand analyses an
+ *  earlier test left running end with the run they were for (the host asks nothing more for a
+ *  replaced run), so the engine requests counted after it are the caller's alone. */
+export async function inspectAfresh(): Promise<vscode.TextEditor> {
+  const editor = await openSample('sample.py');
+  select(editor, 'def fibonacci', 'list[int]:');
+  await inspectSelection(editor);
+  await panelCaughtUp('settle');
+  return editor;
+}
+
+/** Waits until the panel's messages about the run have reached the host: it answers Export View
+ *  (a throwaway PNG, `name`) after every message posted before. */
+export async function panelCaughtUp(name: string): Promise<void> {
+  exportFolder ??= fs.mkdtempSync(path.join(os.tmpdir(), 'export-'));
+  await vscode.commands.executeCommand('difftransformer.exportView', vscode.Uri.file(path.join(exportFolder, `${name}.png`)));
+}
+let exportFolder: string | undefined;

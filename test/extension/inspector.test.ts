@@ -11,7 +11,7 @@ import { DEFAULT_BASELINE, DEFAULT_MODEL } from '../../extension/core/modelPath'
 import type { ActiveInspection } from '../../extension/vscode/activeInspection';
 import { SCRATCH_SCHEME } from '../../extension/vscode/scratchDocuments';
 import { assertClose, FLOAT32 } from '../support/tolerance';
-import { api, EXTENSION_ID, inspectSelection, openSample, select } from './helpers';
+import { api, EXTENSION_ID, inspectAfresh, inspectSelection, openSample, panelCaughtUp, select } from './helpers';
 
 /** Opens a sample, selects `from` … `to` and runs Inspect Selection on it. */
 async function inspectSample(name: string, from: string, to: string): Promise<{ editor: vscode.TextEditor; range: vscode.Range; inspection: ActiveInspection }> {
@@ -266,7 +266,6 @@ suite('inspection in the editor', () => {
 
   test('one inspection computes each pane’s map and key spans once, and the panel asks for nothing more', async () => {
     const inspector = await api();
-    const exportFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'export-'));
     for (const [command, panes] of [['inspectSelection', 1], ['compareWithBaseline', 2]] as const) {
       const before = inspector.engineRequests();
       const editor = await openSample('sample.py');
@@ -274,7 +273,7 @@ suite('inspection in the editor', () => {
       await inspectSelection(editor, command);
       // The panel answers Export View after every message posted before it, so by then any request
       // it made in answer to the inspection has reached the host.
-      await vscode.commands.executeCommand('difftransformer.exportView', vscode.Uri.file(path.join(exportFolder, `${command}.png`)));
+      await panelCaughtUp(command);
       const after = inspector.engineRequests();
       const made = (model: 'model' | 'baseline') => ({ map: after[model].map - before[model].map, spans: after[model].spans - before[model].spans });
       assert.deepEqual(made('model'), { map: 1, spans: 1 }, `${command}: the model's map and spans`);
@@ -299,16 +298,7 @@ suite('inspection in the editor', () => {
 
   test('the outliers and the quantisation what-if are computed only for a tab that shows them, once per run and pane', async () => {
     const inspector = await api();
-    const editor = await openSample('sample.py');
-    select(editor, 'def fibonacci', 'list[int]:');
-    const exportFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'export-'));
-    /** Waits until the panel's messages about the run have reached the host: it answers Export
-     *  View after every message posted before. */
-    const panelCaughtUp = (name: string) => vscode.commands.executeCommand('difftransformer.exportView', vscode.Uri.file(path.join(exportFolder, `${name}.png`)));
-    // A first inspection ends whatever statistics an earlier test left running: the host asks
-    // nothing more for a replaced run, so the counts below are this test's alone.
-    await inspectSelection(editor);
-    await panelCaughtUp('settle');
+    const editor = await inspectAfresh();
     let before = inspector.engineRequests();
     const made = (model: 'model' | 'baseline') => {
       const after = inspector.engineRequests()[model];
