@@ -3,6 +3,7 @@
 // trust a compromised webview either). Large arrays cross as typed arrays, not JSON numbers.
 
 import { z } from 'zod';
+import { explanationSchema, sourcePartsSchema } from './explain';
 import {
   inputWindowSchema, keySpanSchema, layerOutliersSchema, layerQuantisationSchema, lensLayerSchema, mapViewportSchema, predictionSchema, thumbnailsSchema, tokenSchema,
 } from './inspection';
@@ -59,8 +60,9 @@ export const PNG_DATA_URL = 'data:image/png;base64,';
 export const SVG_START = '<?xml ';
 
 /** The panel's tabs. The host computes the outliers and the quantisation what-if only for a tab
- *  that shows them (Outliers: the model's; Compare: both models', and their attention sinks). */
-export const PANEL_TABS = ['maps', 'whatIf', 'outliers', 'compare', 'needles'] as const;
+ *  that shows them (Outliers: the model's; Compare: both models', and their attention sinks), and
+ *  explains the locked query's prediction only for Explain. */
+export const PANEL_TABS = ['maps', 'whatIf', 'outliers', 'compare', 'needles', 'explain'] as const;
 export type PanelTab = (typeof PANEL_TABS)[number];
 
 /** An intervention the user asks for: λ of one layer's heads (or every layer's, layer null)
@@ -103,6 +105,9 @@ const whatIfSideSchema = z.object({
 
 /** Which viewport request of the panel a map answers (its 'mapViewport' requestId; 0: the host's
  *  own viewport, the whole map of a new run): the panel ignores answers to requests it replaced. */
+/** A token of the vocabulary as the user typed it in the Explain tab. */
+const vocabTextSchema = z.string().min(1).max(200);
+
 const viewportAnswer = { requestId: indexSchema, viewport: mapViewportSchema };
 
 export const hostMessageSchema = z.discriminatedUnion('type', [
@@ -181,6 +186,11 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('needles'), report: needleReportSchema }),
   /** How far a Needle Test is: after each of its documents, until its report. */
   z.object({ type: z.literal('needleProgress'), message: z.string() }),
+  /** The locked query's prediction explained: each component's direct part of the target's logit. */
+  z.object({ type: z.literal('explanation'), ...run, explanation: explanationSchema }),
+  /** One head's part of that explanation split over the source tokens (target and versus: the
+   *  explanation's token ids, so the panel shows it only beside the explanation it belongs to). */
+  z.object({ type: z.literal('explainSources'), ...run, query: indexSchema, target: indexSchema, versus: indexSchema.nullable(), sources: sourcePartsSchema }),
 ]);
 export type HostMessage = z.infer<typeof hostMessageSchema>;
 
@@ -208,6 +218,11 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('reveal'), ...pane, ...run, firstToken: indexSchema, endToken: indexSchema }),
   /** Run the current text again with an intervention (whatIfId: the panel's request id). */
   z.object({ type: z.literal('whatIf'), ...run, whatIfId: indexSchema, spec: whatIfSpecSchema }),
+  /** Explain the locked query's prediction of `target` (default: the top prediction), less
+   *  `versus`'s logit if given: tokens of the vocabulary as the user typed them. */
+  z.object({ type: z.literal('explain'), ...run, target: vocabTextSchema.optional(), versus: vocabTextSchema.optional() }),
+  /** Split a head's part of the shown explanation over the source tokens (and mark them in the editor). */
+  z.object({ type: z.literal('explainSources'), ...layerHead }),
   /** Export View's image: a PNG as a data URL, or an SVG document. */
   z.object({ type: z.literal('exportImage'), requestId: indexSchema, image: z.union([z.string().startsWith(PNG_DATA_URL), z.string().startsWith(SVG_START)]) }),
 ]);

@@ -42,6 +42,8 @@ export function emptyState(kept: Partial<KeptState> = {}): PanelState {
     viewportRequest: undefined,
     whatIf: undefined,
     lens: undefined,
+    explanation: undefined,
+    explainSources: undefined,
     needles,
     needleProgress: undefined,
     tab,
@@ -159,7 +161,7 @@ export function restoreState(saved: unknown): PanelState {
     quantisation: savedComparison.quantisation,
     sinks: savedComparison.sinks,
   };
-  return { meta, thumbnails, selection, query, map, spans, outliers, quantisation, sinks, showSinks, comparison, viewportRequest: undefined, whatIf: undefined, lens: undefined, needles, needleProgress: undefined, tab, quantBits, status: IDLE };
+  return { meta, thumbnails, selection, query, map, spans, outliers, quantisation, sinks, showSinks, comparison, viewportRequest: undefined, whatIf: undefined, lens: undefined, explanation: undefined, explainSources: undefined, needles, needleProgress: undefined, tab, quantBits, status: IDLE };
 }
 
 /** A saved map, or undefined when none was saved or its viewport does not match its data. */

@@ -11,7 +11,7 @@ import { viewportCells, type MapViewport, type Thumbnails } from '../shared/insp
 import type { QuantBits } from '../shared/model';
 import type { HostMessage, InspectionMeta, Pane, PanelSelection, PanelTab } from '../shared/protocol';
 import { emptyState, fitsViewport, IDLE } from './state';
-import type { Comparison, PanelState, ShownMap } from './types';
+import type { Comparison, PanelState, ShownExplanation, ShownMap, ShownSources } from './types';
 
 /** A host message that changes the state (an export request only asks for a picture). */
 export type HostUpdate = Exclude<HostMessage, { type: 'exportRequest' }>;
@@ -99,7 +99,19 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       return { ...state, needles: action.report, needleProgress: undefined, tab: 'needles', status: IDLE };
     case 'needleProgress':
       return { ...state, needleProgress: action.message, tab: 'needles' };
+    case 'explanation':
+      if (!isCurrentRun(state, action.runId)) return state;
+      return { ...state, explanation: action.explanation, explainSources: undefined, tab: 'explain', status: IDLE };
+    case 'explainSources': {
+      const { type: _type, runId, ...sources } = action;
+      return isCurrentRun(state, runId) && isSourcesOf(sources, state.explanation) ? { ...state, explainSources: sources } : state;
+    }
   }
+}
+
+/** Whether a head's source parts belong to the explanation shown (its query, target and versus). */
+function isSourcesOf(sources: ShownSources, explanation: ShownExplanation | undefined): boolean {
+  return explanation !== undefined && sources.query === explanation.query && sources.target === explanation.target.id && sources.versus === (explanation.versus?.id ?? null);
 }
 
 function isCurrentRun(state: PanelState, runId: number): boolean {

@@ -65,6 +65,12 @@ export type WhatIfShown = Omit<Extract<HostMessage, { type: 'whatIf' }>, 'type'>
 /** The logit lens at the locked query, as the host sent it (not saved: the host re-sends it). */
 export type ShownLens = Pick<Extract<HostMessage, { type: 'lens' }>, 'query' | 'layers' | 'unavailable'>;
 
+/** The locked query's prediction explained, as the host sent it (not saved: the host re-sends it). */
+export type ShownExplanation = Extract<HostMessage, { type: 'explanation' }>['explanation'];
+
+/** A head's part of the shown explanation over the source tokens, as the host sent it. */
+export type ShownSources = Omit<Extract<HostMessage, { type: 'explainSources' }>, 'type' | 'runId'>;
+
 export interface PanelState {
   meta: InspectionMeta | undefined;
   thumbnails: Thumbnails;
@@ -82,6 +88,8 @@ export interface PanelState {
   viewportRequest: ViewportRequest | undefined;
   whatIf: WhatIfShown | undefined;
   lens: ShownLens | undefined;
+  explanation: ShownExplanation | undefined;
+  explainSources: ShownSources | undefined;
   /** The last Needle Test's results (they outlive inspections). */
   needles: NeedleReport | undefined;
   /** How far a Needle Test in progress is (not saved). */

@@ -174,3 +174,18 @@ test('an unreadable saved state gives an empty panel; a saved map whose cells do
   assert.equal(restored.meta?.runId, 7);
   assert.equal(restored.thumbnails.diff?.length, 16);
 });
+
+test('an explanation opens Explain; a head’s source parts join only the explanation they were computed for', () => {
+  const explanation = { query: 4, target: { id: 7, text: 't7' }, versus: null, logit: 1, finalScale: 0.5, parts: [] };
+  const state = reduce(inspected(1), { type: 'explanation', runId: 1, explanation });
+  assert.deepEqual([state.tab, state.explanation], ['explain', explanation]);
+  assert.equal(reduce(inspected(1), { type: 'explanation', runId: 2, explanation }).explanation, undefined, 'another run');
+  const sources = { layer: 1, head: 0, a1: new Float32Array(5), a2: new Float32Array(5) };
+  const message = { type: 'explainSources', runId: 1, query: 4, target: 7, versus: null, sources } as const;
+  assert.equal(reduce(state, message).explainSources?.sources, sources);
+  assert.equal(reduce(state, { ...message, target: 8 }), state, 'another target');
+  assert.equal(reduce(state, { ...message, versus: 3 }), state, 'a difference with another token');
+  assert.equal(reduce(state, { ...message, query: 3 }), state, 'another query');
+  const withSources = reduce(state, message);
+  assert.equal(reduce(withSources, { type: 'explanation', runId: 1, explanation: { ...explanation, query: 3 } }).explainSources, undefined, 'a new explanation drops the old one’s sources');
+});
