@@ -10,6 +10,7 @@ import type { MapViewport } from '../shared/inspection';
 import { parseHostMessage, type HostMessage, type Pane, type PanelTab, type WebviewMessage } from '../shared/protocol';
 import { CompareTab } from './compareTab';
 import { createTabs, registerToolkit } from './controls';
+import { ExplainTab } from './explainTab';
 import { ErrorBanner, PanelHeader } from './header';
 import { MapsTab } from './mapsTab';
 import { MoreBelowCue } from './moreBelow';
@@ -66,6 +67,8 @@ const host: HostRequests = {
     }),
   viewport: requestViewport,
   mapCells: (cells) => reportMapCells(cells),
+  explain: (target, versus) => forShownRun((runId) => ({ type: 'explain', runId, ...(target && { target }), ...(versus && { versus }) })),
+  explainSources: (layer, head) => forShownRun((runId) => ({ type: 'explainSources', runId, layer, head })),
 };
 
 const theme = readTheme();
@@ -76,7 +79,11 @@ const outliers = new OutliersTab(theme, host, (bits) => store.dispatch({ type: '
 const compare = new CompareTab(theme, host);
 const whatIf = new WhatIfTab(theme, host);
 const needles = new NeedlesView(theme);
-const views: PanelView[] = [header, errorBanner, maps, whatIf, outliers, compare, needles];
+const explain = new ExplainTab(theme, host, (layer, head) => {
+  host.select({ layer, head });
+  store.dispatch({ type: 'chooseTab', tab: 'maps' });
+});
+const views: PanelView[] = [header, errorBanner, maps, whatIf, outliers, compare, needles, explain];
 const tabs = createTabs<PanelTab>(
   [
     { id: 'maps', title: 'Maps & spans', content: maps.element },
@@ -84,6 +91,7 @@ const tabs = createTabs<PanelTab>(
     { id: 'outliers', title: 'Outliers', content: outliers.element },
     { id: 'compare', title: 'Compare', content: compare.element },
     { id: 'needles', title: 'Needle Test', content: needles.element },
+    { id: 'explain', title: 'Explain', content: explain.element },
   ],
   (tab) => store.dispatch({ type: 'chooseTab', tab }),
 );

@@ -33,6 +33,10 @@ export interface HostRequests {
   viewport(pane: Pane, viewport: MapViewport): void;
   /** The Maps tab's heatmap is this many device pixels a side (the host pools new maps to it). */
   mapCells(cells: number): void;
+  /** Explain the locked query's prediction of `target` (default: the top prediction), less `versus`. */
+  explain(target?: string, versus?: string): void;
+  /** Split a head's part of the shown explanation over the source tokens. */
+  explainSources(layer: number, head: number): void;
 }
 
 /** A new element with an optional class and id. */
