@@ -22,6 +22,8 @@ export type EngineRequest =
   | { op: 'lens'; token: number; run?: RunName }
   | { op: 'explain'; query: number; options?: ExplainOptions; run?: RunName }
   | { op: 'explainSources'; query: number; options?: ExplainOptions; layer: number; head: number; run?: RunName }
+  /** The vocabulary id of the one token `text` encodes to (the Explain tab's typed target). */
+  | { op: 'tokenId'; text: string }
   | { op: 'outliers' }
   | { op: 'quantisation' }
   | { op: 'sinks' }
@@ -41,6 +43,7 @@ export interface EngineReplies {
   lens: LensLayer[];
   explain: Explanation;
   explainSources: SourceParts;
+  tokenId: number;
   outliers: LayerOutliers[];
   quantisation: LayerQuantisation[];
   sinks: LayerSinks[];

@@ -1,6 +1,6 @@
 // The editor side of an inspection: the locked query's retrieved key spans highlighted in the
-// inspected document, the Needle Test's values in its scratch copy, and revealing tokens that the
-// panel or the hover points at.
+// inspected document, an explained head's source tokens, the Needle Test's values in its scratch
+// copy, and revealing tokens that the panel or the hover points at.
 
 import * as vscode from 'vscode';
 import type { KeySpan } from '../../shared/inspection';
@@ -8,11 +8,13 @@ import type { NeedleTestResult } from '../../shared/needleTest';
 import type { HostMessage, Pane } from '../../shared/protocol';
 import { isInspected, sameFile, tokenRange, tokensOf, type ActiveInspection } from './activeInspection';
 import { SpanHighlighter } from './decorations';
+import { SourceHighlighter } from './sourceDecorations';
 
 type NeedleQuery = NeedleTestResult['trials'][number]['queries'][number];
 
 export class EditorHighlights implements vscode.Disposable {
   readonly highlighter = new SpanHighlighter();
+  readonly sources = new SourceHighlighter();
 
   /** The spans with the line and column each starts at, while the inspected document is open and
    *  unchanged (a far-away span then says where it is before it is revealed); else as they are. */
@@ -56,8 +58,22 @@ export class EditorHighlights implements vscode.Disposable {
     );
   }
 
+  /** Marks an explained head's source tokens (token indices of the main run) in each visible
+   *  editor of the inspected document if it is unchanged; `describe` words a token's hover. */
+  showSources(inspection: ActiveInspection, tokens: { added: number[]; cancelled: number[] }, describe: (token: number) => string): void {
+    for (const editor of vscode.window.visibleTextEditors.filter((e) => isInspected(inspection, e.document))) {
+      const marks = (list: number[]) => list.map((token) => ({ range: tokenRange(inspection, editor.document, token, token + 1), hoverMessage: describe(token) }));
+      this.sources.show(editor, { added: marks(tokens.added), cancelled: marks(tokens.cancelled) });
+    }
+  }
+
+  clearSources(): void {
+    this.sources.clear();
+  }
+
   clear(): void {
     this.highlighter.clear();
+    this.sources.clear();
   }
 
   /** The document changed under an inspection: its offsets no longer hold. */
@@ -86,5 +102,6 @@ export class EditorHighlights implements vscode.Disposable {
 
   dispose(): void {
     this.highlighter.dispose();
+    this.sources.dispose();
   }
 }

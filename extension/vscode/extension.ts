@@ -10,6 +10,7 @@ import type { ActiveInspection } from './activeInspection';
 import { ContinueTextFlow, type ContinueTextOptions, type GeneratedRun } from './continueText';
 import { EditorHighlights } from './editorHighlights';
 import { ModelEngines } from './engines';
+import { ExplainFlow } from './explainFlow';
 import { GeneratedTexts } from './generatedTexts';
 import { InspectionHover } from './hover';
 import { InspectionRunner } from './inspections';
@@ -38,6 +39,10 @@ export interface InspectorApi {
   generatedMarks(uri: vscode.Uri): vscode.Range[] | undefined;
   /** The last what-if posted to the panel. */
   lastWhatIf(): WhatIfFlow['last'];
+  /** The last explanation posted to the panel. */
+  lastExplanation(): ExplainFlow['last'];
+  /** An explained head's source tokens as marked in a document: added through A1, cancelled by A2. */
+  sourceHighlights(uri: vscode.Uri): { added: vscode.Range[]; cancelled: vscode.Range[] } | undefined;
   /** Map, key-span, logit lens, outlier and quantisation requests each model's engine has had so far. */
   engineRequests(): ReturnType<ModelEngines['requests']>;
   /** The entries Select Model… offers now (bundled and imported packages, then its actions). */
@@ -63,15 +68,17 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
   const exporter = new ViewExporter(panel, session, settings, log);
   const whatIf = new WhatIfFlow(session, engines, settings, panel, log);
   const importer = new ModelImporter(settings, engines, log);
-  /** A what-if of the shown run goes to its flow; everything else to the session (and a new
-   *  viewport to the what-if's maps too). */
+  /** A what-if of the shown run goes to its flow, an explain request to its own; everything else
+   *  to the session (and a new viewport to the what-if's maps too, and what the panel shows to the
+   *  explanation's). */
   const onPanelMessage = async (message: PanelRequest): Promise<void> => {
     if (message.type === 'whatIf') {
       if (message.runId === session.inspection?.runId) await whatIf.run(message.spec, message.whatIfId);
       return;
     }
-    await session.onWebviewMessage(message);
+    if (message.type !== 'explain' && message.type !== 'explainSources') await session.onWebviewMessage(message);
     if (message.type === 'mapViewport') await whatIf.followViewport();
+    await explain.onPanelMessage(message);
   };
 
   const command = (name: string, run: (...args: any[]) => unknown) =>
@@ -98,6 +105,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     await panel.reveal();
     await inspections.inspect(editor, range, compare);
   };
+  const explain = new ExplainFlow(session, engines, settings, highlights, panel, (editor) => inspect(editor, undefined, false), log);
 
   context.subscriptions.push(
     log,
@@ -160,6 +168,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
       await vscode.window.showTextDocument(sample, { viewColumn: fromWalkthrough ? vscode.ViewColumn.Beside : undefined, preview: false });
       await vscode.commands.executeCommand('workbench.action.files.setActiveEditorReadonlyInSession');
     }),
+    command('explainPrediction', (runId?: number, token?: number) => explain.explainPrediction(runId, token)),
     command('revealTokens', (runId: number, first: number, end: number) => highlights.reveal(session.inspection, runId, first, end)),
     vscode.workspace.onDidChangeTextDocument((event) => highlights.onDocumentChanged(session.inspection, event.document)),
   );
@@ -176,6 +185,11 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     lastGeneration: () => continueText.last,
     generatedMarks: (uri) => generatedTexts.marked.get(uri.toString()),
     lastWhatIf: () => whatIf.last,
+    lastExplanation: () => explain.last,
+    sourceHighlights: (uri) => {
+      const applied = highlights.sources.applied.get(uri.toString());
+      return applied && { added: applied.added.map((mark) => mark.range), cancelled: applied.cancelled.map((mark) => mark.range) };
+    },
     engineRequests: () => engines.requests(),
     modelChoices: () => modelChoices(settings),
     panelMessage: async (data) => {

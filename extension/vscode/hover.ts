@@ -1,6 +1,7 @@
 // Hover over an inspected token: the token, its surprisal, the model's top next-token predictions
 // and the spans it attends to most, as links that reveal them, the layer where the logit lens
-// settles on the top prediction, and (DIFF models) the λ its query row ran with.
+// settles on the top prediction, (DIFF models) the λ its query row ran with, and a link that
+// explains the prediction in the panel.
 
 import * as vscode from 'vscode';
 import { decidedAtLayer } from '../../shared/inspection';
@@ -28,7 +29,7 @@ export class InspectionHover implements vscode.HoverProvider {
     const [spans, predictions, lens] = await Promise.all([this.session.spansFor(t, HOVER_SPANS), this.session.predictionsFor(t), this.lensLine(t)]);
 
     const md = new vscode.MarkdownString();
-    md.isTrusted = { enabledCommands: ['difftransformer.revealTokens'] };
+    md.isTrusted = { enabledCommands: ['difftransformer.revealTokens', 'difftransformer.explainPrediction'] };
     md.appendMarkdown(`**DiffTransformer** · token ${t} `);
     md.appendCodeblock(visible(tokens[t].text), 'text');
     const nats = -tokenLogprob[t];
@@ -38,6 +39,8 @@ export class InspectionHover implements vscode.HoverProvider {
     md.appendMarkdown('Next token | probability\n---|---\n');
     for (const p of predictions) md.appendMarkdown(`${escapeMarkdown(visible(p.text))} | ${(100 * p.prob).toFixed(1)}%\n`);
     if (lens) md.appendMarkdown(`\n${lens}\n`);
+    const explainArgs = encodeURIComponent(JSON.stringify([current.runId, t]));
+    md.appendMarkdown(`\n[Explain this prediction](command:difftransformer.explainPrediction?${explainArgs} "Which heads and MLPs made it, in the panel's Explain tab")\n`);
     const lambda = lambdaLine(current, layer, head, t);
     if (lambda) md.appendMarkdown(`\n${lambda}\n`);
     md.appendMarkdown(`\nAttends to (layer ${layer}, head ${head}):\n\n`);
