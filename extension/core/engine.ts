@@ -16,6 +16,7 @@ import { AnalysisGraphs, VIEW_TILE_ELEMENTS } from './analysisGraphs';
 import { Contributions } from './contributions';
 import { EmptyTextError, LensUnavailableError } from './errors';
 import { checkFinite } from './finiteCheck';
+import { Memo } from './memo';
 import { loadModelPackage, type ModelPackage, type PackageConfig } from './modelPackage';
 import { continuationOf, documentLengths, makeNeedleDocument, needleTestSettings, planTrials, summariseNeedleTrials } from './needles';
 import { attentionShares, greedyMatch, locateQuery, type NeedleRun } from './needleScoring';
@@ -354,26 +355,6 @@ interface Run {
   analysis: RunAnalysis;
   interventions: Interventions;
   result: InspectionResult;
-}
-
-/** A job's promise, kept until it fails (asking again then starts it again). */
-class Memo<T> {
-  private job: Promise<T> | undefined;
-
-  get(start: () => Promise<T>): Promise<T> {
-    if (!this.job) {
-      const job = start();
-      this.job = job;
-      job.catch(() => {
-        if (this.job === job) this.job = undefined;
-      });
-    }
-    return this.job;
-  }
-
-  clear(): void {
-    this.job = undefined;
-  }
 }
 
 /** A package whose graph holds one layer's whole attention scores, S x T x T float32, a few times
