@@ -2,11 +2,13 @@
 // project's own code; typed arrays cross with Node's 'advanced' (structured clone) serialization.
 
 import type { ExplainOptions, Explanation, SourceParts } from '../../shared/explain';
+import type { FlowGraph } from '../../shared/flow';
 import type { KeySpan, LayerOutliers, LayerQuantisation, LensLayer, MapViewport, Prediction } from '../../shared/inspection';
 import type { Interventions, MapView } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
 import type { Reply } from '../../shared/requests';
 import type { EngineInfo, InspectionResult, RunEstimate, RunName } from './engine';
+import type { FlowOptions } from './flow';
 import type { ProviderSetting } from './runtime';
 
 export type EngineRequest =
@@ -20,6 +22,7 @@ export type EngineRequest =
   | { op: 'lens'; token: number; run?: RunName }
   | { op: 'explain'; query: number; options?: ExplainOptions; run?: RunName }
   | { op: 'explainSources'; query: number; options?: ExplainOptions; layer: number; head: number; run?: RunName }
+  | { op: 'flow'; query: number; options: FlowOptions; run?: RunName }
   | { op: 'outliers' }
   | { op: 'quantisation' }
   | { op: 'needleTest'; filler: string; options?: NeedleTestOptions };
@@ -35,6 +38,7 @@ export interface EngineReplies {
   lens: LensLayer[];
   explain: Explanation;
   explainSources: SourceParts;
+  flow: FlowGraph;
   outliers: LayerOutliers[];
   quantisation: LayerQuantisation[];
   needleTest: NeedleTestResult;

@@ -35,6 +35,8 @@ async function handle(request: EngineRequest): Promise<unknown> {
       return engine.explain(request.query, request.options, request.run);
     case 'explainSources':
       return engine.explainSources(request.query, request.options ?? {}, request.layer, request.head, request.run);
+    case 'flow':
+      return engine.flow(request.query, request.options, request.run);
     case 'outliers':
       return engine.outliers();
     case 'quantisation':
