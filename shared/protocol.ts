@@ -6,6 +6,7 @@ import { z } from 'zod';
 import {
   inputWindowSchema, keySpanSchema, layerOutliersSchema, layerQuantisationSchema, lensLayerSchema, mapViewportSchema, predictionSchema, thumbnailsSchema, tokenSchema,
 } from './inspection';
+import { flowGraphSchema } from './flow';
 import { MAP_VIEWS, modelInfoSchema } from './model';
 import { needleReportSchema } from './needleTest';
 import { float32ArraySchema, indexSchema, parseOrThrow } from './schemas';
@@ -46,7 +47,7 @@ const pane = { pane: z.enum(PANES) };
 
 /** The panel's tabs. The host computes the outliers and the quantisation what-if only for a tab
  *  that shows them (Outliers: the model's; Compare: both models'). */
-export const PANEL_TABS = ['maps', 'whatIf', 'outliers', 'compare', 'needles'] as const;
+export const PANEL_TABS = ['maps', 'whatIf', 'outliers', 'compare', 'needles', 'flow'] as const;
 export type PanelTab = (typeof PANEL_TABS)[number];
 
 /** An intervention the user asks for: λ of one layer's heads (or every layer's, layer null)
@@ -165,6 +166,8 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('needles'), report: needleReportSchema }),
   /** How far a Needle Test is: after each of its documents, until its report. */
   z.object({ type: z.literal('needleProgress'), message: z.string() }),
+  /** The flow of information into the main run's prediction, for the panel's request flowId. */
+  z.object({ type: z.literal('flow'), ...run, flowId: indexSchema, graph: flowGraphSchema }),
 ]);
 export type HostMessage = z.infer<typeof hostMessageSchema>;
 
@@ -191,6 +194,9 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   /** Run the current text again with an intervention (whatIfId: the panel's request id). */
   z.object({ type: z.literal('whatIf'), ...run, whatIfId: indexSchema, spec: whatIfSpecSchema }),
   z.object({ type: z.literal('exportImage'), requestId: indexSchema, pngDataUrl: z.string().startsWith('data:image/png;base64,') }),
+  /** Trace the flow of information into the prediction at `query` (shared/flow.ts), keeping edges
+   *  with |weight| ≥ threshold; flowId grows with each request (a newer one supersedes). */
+  z.object({ type: z.literal('flow'), ...run, flowId: indexSchema, query: indexSchema, threshold: z.number().finite().nonnegative() }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;
 

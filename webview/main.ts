@@ -10,6 +10,7 @@ import type { MapViewport } from '../shared/inspection';
 import { parseHostMessage, type HostMessage, type Pane, type PanelTab, type WebviewMessage } from '../shared/protocol';
 import { CompareTab } from './compareTab';
 import { createTabs, registerToolkit } from './controls';
+import { FlowGraphView } from './flowGraph';
 import { ErrorBanner, PanelHeader } from './header';
 import { MapsTab } from './mapsTab';
 import { MoreBelowCue } from './moreBelow';
@@ -66,6 +67,7 @@ const host: HostRequests = {
     }),
   viewport: requestViewport,
   mapCells: (cells) => reportMapCells(cells),
+  flow: (flowId, query, threshold) => forShownRun((runId) => ({ type: 'flow', runId, flowId, query, threshold })),
 };
 
 const theme = readTheme();
@@ -76,7 +78,8 @@ const outliers = new OutliersTab(theme, host, (bits) => store.dispatch({ type: '
 const compare = new CompareTab(theme, host);
 const whatIf = new WhatIfTab(theme, host);
 const needles = new NeedlesView(theme);
-const views: PanelView[] = [header, errorBanner, maps, whatIf, outliers, compare, needles];
+const flow = new FlowGraphView(theme, host);
+const views: PanelView[] = [header, errorBanner, maps, whatIf, outliers, compare, needles, flow];
 const tabs = createTabs<PanelTab>(
   [
     { id: 'maps', title: 'Maps & spans', content: maps.element },
@@ -84,6 +87,7 @@ const tabs = createTabs<PanelTab>(
     { id: 'outliers', title: 'Outliers', content: outliers.element },
     { id: 'compare', title: 'Compare', content: compare.element },
     { id: 'needles', title: 'Needle Test', content: needles.element },
+    { id: 'flow', title: 'Flow', content: flow.element },
   ],
   (tab) => store.dispatch({ type: 'chooseTab', tab }),
 );

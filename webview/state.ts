@@ -39,6 +39,7 @@ export function emptyState(kept: Partial<KeptState> = {}): PanelState {
     viewportRequest: undefined,
     whatIf: undefined,
     lens: undefined,
+    flow: undefined,
     needles,
     needleProgress: undefined,
     tab,
@@ -151,7 +152,7 @@ export function restoreState(saved: unknown): PanelState {
     outliers: savedComparison.outliers,
     quantisation: savedComparison.quantisation,
   };
-  return { meta, thumbnails, selection, query, map, spans, outliers, quantisation, comparison, viewportRequest: undefined, whatIf: undefined, lens: undefined, needles, needleProgress: undefined, tab, quantBits, status: IDLE };
+  return { meta, thumbnails, selection, query, map, spans, outliers, quantisation, comparison, viewportRequest: undefined, whatIf: undefined, lens: undefined, flow: undefined, needles, needleProgress: undefined, tab, quantBits, status: IDLE };
 }
 
 /** A saved map, or undefined when none was saved or its viewport does not match its data. */

@@ -95,6 +95,11 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       return { ...state, needles: action.report, needleProgress: undefined, tab: 'needles', status: IDLE };
     case 'needleProgress':
       return { ...state, needleProgress: action.message, tab: 'needles' };
+    case 'flow': {
+      if (!isCurrentRun(state, action.runId) || action.flowId < (state.flow?.flowId ?? 0)) return state;
+      const { runId, flowId, graph } = action;
+      return { ...state, flow: { runId, flowId, graph } };
+    }
   }
 }
 

@@ -33,6 +33,8 @@ export interface HostRequests {
   viewport(pane: Pane, viewport: MapViewport): void;
   /** The Maps tab's heatmap is this many device pixels a side (the host pools new maps to it). */
   mapCells(cells: number): void;
+  /** Trace the flow into the prediction at `query` with this threshold (the panel's request flowId). */
+  flow(flowId: number, query: number, threshold: number): void;
 }
 
 /** A new element with an optional class and id. */
