@@ -1,5 +1,5 @@
 // The flow of information (extension/core/flow.ts, Engine.flow) on the tiny DIFF and baseline
-// fixtures and an imported random-weight DiffLlama: pruning is monotone in the threshold; every
+// fixtures and imported random-weight DiffLlama, DIFF V2 and Llama models: pruning is monotone in the threshold; every
 // edge into the prediction is the contributions engine's own per-source part (Engine.explainSources)
 // divided by the readout's norm and the residual's (from the model's hidden states, run apart), and
 // each head's edges add up to its part of the logit; every residual edge is recomputed from the
@@ -35,17 +35,19 @@ after(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-/** A random-weight DiffLlama checkpoint (python -m model hf-checkpoint), imported. */
-async function importedDiffLlama(): Promise<string> {
-  const source = path.join(work, 'diffllama-src');
-  await promisify(execFile)(path.join(REPO, 'scripts', 'python.sh'), ['-m', 'model', 'hf-checkpoint', '--format', 'diffllama', '--out', source], { cwd: REPO });
-  return (await importModel({ source, destination: path.join(work, 'diffllama') })).dir;
+/** A random-weight checkpoint of a format (python -m model hf-checkpoint), imported. */
+async function imported(format: string): Promise<string> {
+  const source = path.join(work, `${format}-src`);
+  await promisify(execFile)(path.join(REPO, 'scripts', 'python.sh'), ['-m', 'model', 'hf-checkpoint', '--format', format, '--out', source], { cwd: REPO });
+  return (await importModel({ source, destination: path.join(work, format) })).dir;
 }
 
 const MODELS: { name: string; diff: boolean; dir: () => Promise<string> }[] = [
   { name: 'tiny-diff', diff: true, dir: async () => path.join(REPO, 'models', 'tiny-diff') },
   { name: 'tiny-baseline', diff: false, dir: async () => path.join(REPO, 'models', 'tiny-baseline') },
-  { name: 'imported DiffLlama', diff: true, dir: importedDiffLlama },
+  { name: 'imported DiffLlama', diff: true, dir: () => imported('diffllama') },
+  { name: 'imported DIFF V2 (λ per token)', diff: true, dir: () => imported('diff-v2') },
+  { name: 'imported Llama', diff: false, dir: () => imported('llama') },
 ];
 
 /** TEXT run apart from the engine: every layer's hidden states [L, T, E], the readout direction u
