@@ -4,7 +4,7 @@
 // cancelled −λ·A2 part in the other (dashed where a part opposes the receiving direction), the
 // residual edge in the muted colour. A slider moves the threshold (the host traces again; a newer
 // request supersedes an older one); hovering shows an edge's or node's numbers; clicking a node
-// selects its layer (and strongest head) in the maps and locks its token as the query. The
+// opens Maps & spans on its layer (and strongest head) with its token locked as the query. The
 // canvas says what it shows (data-run-id, data-flow-id, data-nodes, data-edges, data-threshold).
 
 import { edgeWeight, FLOW_THRESHOLD, type FlowEdge, type FlowGraph, type FlowNode } from '../shared/flow';
@@ -31,9 +31,11 @@ export class FlowGraphView implements PanelView {
   private requested: { runId: number; flowId: number } | undefined;
   private lastFlowId = 0;
 
+  /** openMaps: shows the Maps & spans tab, where a clicked node opens. */
   constructor(
     private theme: Theme,
     private readonly host: HostRequests,
+    private readonly openMaps: () => void,
   ) {
     Object.assign(this.slider, { type: 'range', min: String(FLOW_THRESHOLD.min), max: String(FLOW_THRESHOLD.max), step: '0.005', value: String(FLOW_THRESHOLD.initial) });
     this.slider.setAttribute('aria-label', 'Threshold: the smallest |weight| of an edge kept');
@@ -47,7 +49,7 @@ export class FlowGraphView implements PanelView {
     this.canvas.addEventListener('click', (event) => this.click(event));
     const controls = element('div', 'map-controls flow-controls');
     controls.append(textElement('span', 'Threshold', 'control-label'), this.slider, this.sliderValue);
-    const legend = textElement('p', 'Edges: A1 adds (one hue), −λ·A2 cancels (the other), dashed where a part opposes the node; the residual edge grey. Click a node to show its layer and token in the maps.', 'note');
+    const legend = textElement('p', 'Edges: A1 adds (one hue), −λ·A2 cancels (the other), dashed where a part opposes the node; the residual edge grey. Click a node to open its layer and token in Maps & spans.', 'note');
     this.element.append(controls, this.summary, this.canvas, this.detail, legend);
   }
 
@@ -118,6 +120,7 @@ export class FlowGraphView implements PanelView {
     if (!picked || !('node' in picked) || !this.shown) return;
     this.host.select(mapsTarget(this.shown.flow.graph, picked.node));
     this.host.lockQuery('main', picked.node.token);
+    this.openMaps();
   }
 }
 

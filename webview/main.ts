@@ -78,7 +78,7 @@ const outliers = new OutliersTab(theme, host, (bits) => store.dispatch({ type: '
 const compare = new CompareTab(theme, host);
 const whatIf = new WhatIfTab(theme, host);
 const needles = new NeedlesView(theme);
-const flow = new FlowGraphView(theme, host);
+const flow = new FlowGraphView(theme, host, () => store.dispatch({ type: 'chooseTab', tab: 'maps' }));
 const views: PanelView[] = [header, errorBanner, maps, whatIf, outliers, compare, needles, flow];
 const tabs = createTabs<PanelTab>(
   [

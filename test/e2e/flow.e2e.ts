@@ -1,7 +1,7 @@
 // End to end: the Flow tab draws the flow of information into the run's prediction that the engine
 // traces for the same text and threshold (its nodes and edges, as the canvas says them); moving the
-// threshold traces it again; clicking a node shows its layer in the maps with its token locked as
-// the query. The tiny DIFF fixture runs: its graph is small enough to check node by node.
+// threshold traces it again; clicking a node opens Maps & spans on its layer with its token locked
+// as the query. The tiny DIFF fixture runs: its graph is small enough to check node by node.
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -45,7 +45,7 @@ test('the Flow tab shows the graph the engine traces, and moving the threshold t
   await panel.screenshot('flow');
 });
 
-test('clicking a node selects its layer in the maps and locks its token as the query', async () => {
+test('clicking a node opens Maps & spans on its layer with its token locked as the query', async () => {
   const threshold = 0.2;
   const graph = await engineFlow(threshold);
   const node = graph.nodes.find((n) => n.layer === 0 && n.token !== graph.query) ?? graph.nodes.find((n) => n.layer === 0)!;
@@ -55,5 +55,5 @@ test('clicking a node selects its layer in the maps and locks its token as the q
   const layout = layoutFlow(graph, packageShape(MODEL).layers, width);
   await canvas.click({ position: { x: layout.x(node.token), y: layout.y(node.layer) } });
   const heatmap = panel.frame.locator(`${ofRun('#heatmap', panel.runId)}[data-layer="${node.layer}"][data-query="${node.token}"]`);
-  await heatmap.waitFor({ state: 'attached' });
+  await heatmap.waitFor({ state: 'visible' });
 });
