@@ -27,21 +27,23 @@ class ContributionsGraph(nn.Module):
     """hidden [L, T, E] (each layer's output), input_ids [T], query [1], rows [L, H, R, T] (each
     head's attention row at the query: A1 and A2 for DIFF, R = 2; its one map for a baseline, R = 1),
     lambda [L, H] (DIFF: as each head ran at the query), head_mask [L, H], targets [N] and
-    target_weights [N] (the logit explained is sum_i w_i logit[t_i]) ->
-    source_a1, source_a2 (DIFF only) [L, H, T], layer_delta [L], embed [1], logit [1], final_scale [1]."""
+    target_weights [N] (the logit explained is sum_i w_i logit[t_i]), direction [E] (added to the
+    readout u: with the weights 0, the parts along any residual-stream direction) ->
+    source_a1, source_a2 (DIFF only) [L, H, T], layer_delta [L], embed [1], logit [1], final_scale [1],
+    readout [E] (u)."""
 
     def __init__(self, model: Transformer):
         super().__init__()
         self.model = model
         self.diff = model.cfg.kind == "diff"
 
-    def forward(self, hidden, input_ids, query, rows, head_mask, targets, target_weights, lam=None):
+    def forward(self, hidden, input_ids, query, rows, head_mask, targets, target_weights, direction, lam=None):
         model = self.model
         x0 = model.tok_emb(input_ids)  # (T, E)
         final = hidden[-1].index_select(0, query)  # (1, E)
         final_scale = torch.rsqrt(final.pow(2).mean(-1) + model.norm.eps)  # (1,)
-        direction = (target_weights[:, None] * model.head_weight().index_select(0, targets)).sum(0)
-        u = direction * model.norm.weight * final_scale  # (E,)
+        target_direction = (target_weights[:, None] * model.head_weight().index_select(0, targets)).sum(0)
+        u = target_direction * model.norm.weight * final_scale + direction  # (E,)
         logit = (final * u).sum(-1)
         # Each layer's input and output at the query; the whole inputs are read one layer at a time
         # (a copy of all of them would double the hidden states' memory at long contexts).
@@ -59,7 +61,7 @@ class ContributionsGraph(nn.Module):
         outputs = [torch.stack(parts_a1)]
         if self.diff:
             outputs.append(torch.stack(parts_a2))
-        return (*outputs, layer_delta, embed, logit, final_scale)
+        return (*outputs, layer_delta, embed, logit, final_scale, u)
 
     def head_parts(self, attn, normed, rows, u, mask, lam):
         """One layer's parts [H, T] per head and source token (A1's, and DIFF's -lambda A2's)."""
@@ -98,9 +100,10 @@ def export_contributions(model: Transformer, path: Path) -> None:
         "head_mask": torch.ones(cfg.n_layer, heads),
         "targets": torch.zeros(1, dtype=torch.long),
         "target_weights": torch.ones(1),
+        "direction": torch.zeros(cfg.n_embd),
         **({"lambda": torch.zeros(cfg.n_layer, heads)} if diff else {}),
     }
-    outputs = ["source_a1", *(["source_a2"] if diff else []), "layer_delta", "embed", "logit", "final_scale"]
+    outputs = ["source_a1", *(["source_a2"] if diff else []), "layer_delta", "embed", "logit", "final_scale", "readout"]
     dynamic = {"hidden": {1: "seq"}, "input_ids": {0: "seq"}, "rows": {3: "seq"}, "targets": {0: "n"},
                "target_weights": {0: "n"}, "source_a1": {2: "seq"}, "source_a2": {2: "seq"}}
     with torch.no_grad():

@@ -7,6 +7,7 @@ import { explanationSchema, sourcePartsSchema } from './explain';
 import {
   inputWindowSchema, keySpanSchema, layerOutliersSchema, layerQuantisationSchema, lensLayerSchema, mapViewportSchema, predictionSchema, thumbnailsSchema, tokenSchema,
 } from './inspection';
+import { flowGraphSchema } from './flow';
 import { MAP_VIEWS, modelInfoSchema } from './model';
 import { needleReportSchema } from './needleTest';
 import { layerSinksSchema } from './sinks';
@@ -62,7 +63,7 @@ export const SVG_START = '<?xml ';
 /** The panel's tabs. The host computes the outliers and the quantisation what-if only for a tab
  *  that shows them (Outliers: the model's; Compare: both models', and their attention sinks), and
  *  explains the locked query's prediction only for Explain. */
-export const PANEL_TABS = ['maps', 'whatIf', 'outliers', 'compare', 'needles', 'explain'] as const;
+export const PANEL_TABS = ['maps', 'whatIf', 'outliers', 'compare', 'needles', 'explain', 'flow'] as const;
 export type PanelTab = (typeof PANEL_TABS)[number];
 
 /** An intervention the user asks for: λ of one layer's heads (or every layer's, layer null)
@@ -191,6 +192,8 @@ export const hostMessageSchema = z.discriminatedUnion('type', [
   /** One head's part of that explanation split over the source tokens (target and versus: the
    *  explanation's token ids, so the panel shows it only beside the explanation it belongs to). */
   z.object({ type: z.literal('explainSources'), ...run, query: indexSchema, target: indexSchema, versus: indexSchema.nullable(), sources: sourcePartsSchema }),
+  /** The flow of information into the main run's prediction, for the panel's request flowId. */
+  z.object({ type: z.literal('flow'), ...run, flowId: indexSchema, graph: flowGraphSchema }),
 ]);
 export type HostMessage = z.infer<typeof hostMessageSchema>;
 
@@ -225,6 +228,9 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('explainSources'), ...layerHead }),
   /** Export View's image: a PNG as a data URL, or an SVG document. */
   z.object({ type: z.literal('exportImage'), requestId: indexSchema, image: z.union([z.string().startsWith(PNG_DATA_URL), z.string().startsWith(SVG_START)]) }),
+  /** Trace the flow of information into the prediction at `query` (shared/flow.ts), keeping edges
+   *  with |weight| ≥ threshold; flowId grows with each request (a newer one supersedes). */
+  z.object({ type: z.literal('flow'), ...run, flowId: indexSchema, query: indexSchema, threshold: z.number().finite().nonnegative() }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;
 

@@ -11,6 +11,7 @@ import { parseHostMessage, type HostMessage, type Pane, type PanelTab, type Webv
 import { CompareTab } from './compareTab';
 import { createTabs, registerToolkit } from './controls';
 import { ExplainTab } from './explainTab';
+import { FlowGraphView } from './flowGraph';
 import { ErrorBanner, PanelHeader } from './header';
 import { MapsTab } from './mapsTab';
 import { MoreBelowCue } from './moreBelow';
@@ -69,6 +70,7 @@ const host: HostRequests = {
   mapCells: (cells) => reportMapCells(cells),
   explain: (target, versus) => forShownRun((runId) => ({ type: 'explain', runId, ...(target && { target }), ...(versus && { versus }) })),
   explainSources: (layer, head) => forShownRun((runId) => ({ type: 'explainSources', runId, layer, head })),
+  flow: (flowId, query, threshold) => forShownRun((runId) => ({ type: 'flow', runId, flowId, query, threshold })),
 };
 
 const theme = readTheme();
@@ -83,7 +85,8 @@ const explain = new ExplainTab(theme, host, (layer, head) => {
   host.select({ layer, head });
   store.dispatch({ type: 'chooseTab', tab: 'maps' });
 });
-const views: PanelView[] = [header, errorBanner, maps, whatIf, outliers, compare, needles, explain];
+const flow = new FlowGraphView(theme, host, () => store.dispatch({ type: 'chooseTab', tab: 'maps' }));
+const views: PanelView[] = [header, errorBanner, maps, whatIf, outliers, compare, needles, explain, flow];
 const tabs = createTabs<PanelTab>(
   [
     { id: 'maps', title: 'Maps & spans', content: maps.element },
@@ -92,6 +95,7 @@ const tabs = createTabs<PanelTab>(
     { id: 'compare', title: 'Compare', content: compare.element },
     { id: 'needles', title: 'Needle Test', content: needles.element },
     { id: 'explain', title: 'Explain', content: explain.element },
+    { id: 'flow', title: 'Flow', content: flow.element },
   ],
   (tab) => store.dispatch({ type: 'chooseTab', tab }),
 );

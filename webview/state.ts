@@ -44,6 +44,7 @@ export function emptyState(kept: Partial<KeptState> = {}): PanelState {
     lens: undefined,
     explanation: undefined,
     explainSources: undefined,
+    flow: undefined,
     needles,
     needleProgress: undefined,
     tab,
@@ -161,7 +162,7 @@ export function restoreState(saved: unknown): PanelState {
     quantisation: savedComparison.quantisation,
     sinks: savedComparison.sinks,
   };
-  return { meta, thumbnails, selection, query, map, spans, outliers, quantisation, sinks, showSinks, comparison, viewportRequest: undefined, whatIf: undefined, lens: undefined, explanation: undefined, explainSources: undefined, needles, needleProgress: undefined, tab, quantBits, status: IDLE };
+  return { meta, thumbnails, selection, query, map, spans, outliers, quantisation, sinks, showSinks, comparison, viewportRequest: undefined, whatIf: undefined, lens: undefined, explanation: undefined, explainSources: undefined, flow: undefined, needles, needleProgress: undefined, tab, quantBits, status: IDLE };
 }
 
 /** A saved map, or undefined when none was saved or its viewport does not match its data. */

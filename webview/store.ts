@@ -106,6 +106,11 @@ export function reduce(state: PanelState, action: PanelAction): PanelState {
       const { type: _type, runId, ...sources } = action;
       return isCurrentRun(state, runId) && isSourcesOf(sources, state.explanation) ? { ...state, explainSources: sources } : state;
     }
+    case 'flow': {
+      if (!isCurrentRun(state, action.runId) || action.flowId < (state.flow?.flowId ?? 0)) return state;
+      const { runId, flowId, graph } = action;
+      return { ...state, flow: { runId, flowId, graph } };
+    }
   }
 }
 

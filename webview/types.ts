@@ -1,6 +1,7 @@
 // The types of what the panel shows (its state, the maps and spans in it), in a module that
 // imports nothing from the webview: the store and every view use them, so they sit below both.
 
+import type { FlowGraph } from '../shared/flow';
 import type { KeySpan, LayerOutliers, LayerQuantisation, MapViewport, Thumbnails } from '../shared/inspection';
 import type { MapView, QuantBits } from '../shared/model';
 import type { NeedleReport } from '../shared/needleTest';
@@ -90,6 +91,9 @@ export interface PanelState {
   lens: ShownLens | undefined;
   explanation: ShownExplanation | undefined;
   explainSources: ShownSources | undefined;
+  /** The flow of information into the run's prediction, as the host sent it last (not saved: the
+   *  Flow tab asks for it again). */
+  flow: ShownFlow | undefined;
   /** The last Needle Test's results (they outlive inspections). */
   needles: NeedleReport | undefined;
   /** How far a Needle Test in progress is (not saved). */
@@ -98,6 +102,13 @@ export interface PanelState {
   /** The quantisation grid drawn over the logit histograms (null: none). */
   quantBits: QuantBits | null;
   status: Status;
+}
+
+/** A flow graph and the run and panel request it answers. */
+export interface ShownFlow {
+  runId: number;
+  flowId: number;
+  graph: FlowGraph;
 }
 
 /** The key spans of a locked query, as a span list shows them. */

@@ -37,6 +37,8 @@ export interface HostRequests {
   explain(target?: string, versus?: string): void;
   /** Split a head's part of the shown explanation over the source tokens. */
   explainSources(layer: number, head: number): void;
+  /** Trace the flow into the prediction at `query` with this threshold (the panel's request flowId). */
+  flow(flowId: number, query: number, threshold: number): void;
 }
 
 /** A new element with an optional class and id. */

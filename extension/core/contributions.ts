@@ -19,10 +19,22 @@ export interface ContributionsRun {
   interventions: Interventions;
 }
 
+/** What the graph reads the residual stream along: Σ weights_i × the readout of targets_i (through
+ *  the final norm, its scale at the query held), plus `direction` (any residual-stream direction). */
+interface Reading {
+  targets: number[];
+  weights: number[];
+  direction: Float32Array;
+}
+
 /** The graph's answer for one query and target. */
-interface Decomposition {
+interface Decomposition extends GraphParts {
   target: number;
   versus: number | null;
+}
+
+/** The graph's outputs for one query, read along one direction. */
+export interface GraphParts {
   /** [L, H, T] each; sourceA2 all zeros for a softmax-only model. */
   sourceA1: Float32Array;
   sourceA2: Float32Array;
@@ -32,6 +44,8 @@ interface Decomposition {
   embed: number;
   logit: number;
   finalScale: number;
+  /** [E]: the direction read along, u. */
+  readout: Float32Array;
 }
 
 export class Contributions {
@@ -75,10 +89,23 @@ export class Contributions {
     return { layer, head, a1: d.sourceA1.slice(from, from + T), a2: d.sourceA2.slice(from, from + T) };
   }
 
+  /** The direction explain reads the residual stream after the last layer along at a query: the
+   *  target's readout (minus the versus token's) through the final norm, its scale held. */
+  async readout(run: ContributionsRun, query: number, options: ExplainOptions): Promise<Float32Array> {
+    return (await this.decompose(run, query, options)).readout;
+  }
+
+  /** Every head's parts per source token, and the embedding's, of `query`'s residual stream read
+   *  along any residual-stream `direction` instead of a target's readout (the flow of information
+   *  reads each node along its own). */
+  along(run: ContributionsRun, query: number, direction: Float32Array): Promise<GraphParts> {
+    checkQuery(run, query);
+    return this.runGraph(run, query, { targets: [0], weights: [0], direction });
+  }
+
   private decompose(run: ContributionsRun, query: number, options: ExplainOptions): Promise<Decomposition> {
     const { config } = this.pkg;
-    const T = run.ids.length;
-    if (!Number.isInteger(query) || query < 0 || query >= T) throw new RangeError(`the query is token ${query}; this run has tokens 0..${T - 1}`);
+    checkQuery(run, query);
     const target = options.target ?? run.out.topIds[query * config.top_k];
     const versus = options.versus ?? null;
     for (const id of versus === null ? [target] : [target, versus]) {
@@ -87,7 +114,9 @@ export class Contributions {
     const key = `${query} ${target} ${versus}`;
     const last = this.last.get(run);
     if (last?.key === key) return last.result;
-    const result = this.runGraph(run, query, target, versus);
+    const targets = versus === null ? [target] : [target, versus];
+    const reading = { targets, weights: [1, -1].slice(0, targets.length), direction: new Float32Array(config.n_embd) };
+    const result = this.runGraph(run, query, reading).then((parts) => ({ ...parts, target, versus }));
     this.last.set(run, { key, result });
     result.catch(() => {
       if (this.last.get(run)?.result === result) this.last.delete(run);
@@ -95,7 +124,7 @@ export class Contributions {
     return result;
   }
 
-  private async runGraph(run: ContributionsRun, query: number, target: number, versus: number | null): Promise<Decomposition> {
+  private async runGraph(run: ContributionsRun, query: number, { targets, weights, direction }: Reading): Promise<GraphParts> {
     const session = await (this.session ??= this.open());
     const { n_layer: L, n_embd: E, kind } = this.pkg.config;
     const { analysis } = run;
@@ -112,7 +141,6 @@ export class Contributions {
         lambda[layer * H + head] = analysis.lambda(layer, query, head);
       }
     }
-    const targets = versus === null ? [target] : [target, versus];
     const feeds: Record<string, ort.Tensor> = {
       hidden: new ort.Tensor('float32', run.out.hidden, [L, T, E]),
       input_ids: new ort.Tensor('int64', BigInt64Array.from(run.ids, BigInt), [T]),
@@ -120,14 +148,13 @@ export class Contributions {
       rows: new ort.Tensor('float32', rows, [L, H, maps, T]),
       head_mask: new ort.Tensor('float32', run.interventions.head_mask ?? new Float32Array(L * H).fill(1), [L, H]),
       targets: new ort.Tensor('int64', BigInt64Array.from(targets, BigInt), [targets.length]),
-      target_weights: new ort.Tensor('float32', Float32Array.from(targets, (_, i) => (i === 0 ? 1 : -1)), [targets.length]),
+      target_weights: new ort.Tensor('float32', Float32Array.from(weights), [weights.length]),
+      direction: new ort.Tensor('float32', direction, [E]),
       ...(diff && { lambda: new ort.Tensor('float32', lambda, [L, H]) }),
     };
     const out = await session.run(feeds);
     const scalar = (name: string) => (out[name].data as Float32Array)[0];
     return {
-      target,
-      versus,
       sourceA1: out.source_a1.data as Float32Array,
       sourceA2: diff ? (out.source_a2.data as Float32Array) : new Float32Array(L * H * T),
       layerDelta: out.layer_delta.data as Float32Array,
@@ -135,6 +162,7 @@ export class Contributions {
       embed: scalar('embed'),
       logit: scalar('logit'),
       finalScale: scalar('final_scale'),
+      readout: out.readout.data as Float32Array,
     };
   }
 
@@ -145,6 +173,11 @@ export class Contributions {
     }
     return openWeightsGraph(contributionsPath, this.pkg.config);
   }
+}
+
+function checkQuery(run: ContributionsRun, query: number): void {
+  const T = run.ids.length;
+  if (!Number.isInteger(query) || query < 0 || query >= T) throw new RangeError(`the query is token ${query}; this run has tokens 0..${T - 1}`);
 }
 
 /** Sum of values[from, to) in double precision. */

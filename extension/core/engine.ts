@@ -10,11 +10,13 @@ import {
 } from '../../shared/inspection';
 import { mapViews, type Interventions, type MapView, type ModelInfo } from '../../shared/model';
 import type { ExplainOptions, Explanation, SourceParts } from '../../shared/explain';
+import type { FlowGraph } from '../../shared/flow';
 import type { NeedleTestOptions, NeedleTestResult, NeedleTrial } from '../../shared/needleTest';
 import type { LayerSinks } from '../../shared/sinks';
 import { RunAnalysis } from './analysis';
 import { AnalysisGraphs, VIEW_TILE_ELEMENTS } from './analysisGraphs';
 import { Contributions } from './contributions';
+import { FlowTracer, type FlowOptions } from './flow';
 import { EmptyTextError, LensUnavailableError } from './errors';
 import { checkFinite } from './finiteCheck';
 import { generate, type GenerateOptions, type Generation } from './generate';
@@ -71,6 +73,7 @@ export class Engine {
   private readonly lastQuantisation = new Memo<LayerQuantisation[]>();
   private readonly contributions: Contributions;
   private readonly lastSinks = new Memo<LayerSinks[]>();
+  private readonly flowTracer: FlowTracer;
 
   private constructor(
     private readonly pkg: ModelPackage,
@@ -79,6 +82,7 @@ export class Engine {
     readonly info: EngineInfo,
   ) {
     this.contributions = new Contributions(pkg);
+    this.flowTracer = new FlowTracer(this.contributions);
   }
 
   static async load(packageDir: string, provider: ProviderSetting, log?: (message: string) => void): Promise<Engine> {
@@ -301,6 +305,12 @@ export class Engine {
   /** One head's part of explain() split over the source tokens. */
   explainSources(query: number, options: ExplainOptions, layer: number, head: number, run: RunName = 'main'): Promise<SourceParts> {
     return this.contributions.sources(this.run(run), query, options, layer, head);
+  }
+
+  /** The flow of information into the prediction at `query` (flow.ts); a newer call stops this one
+   *  (SupersededError). */
+  flow(query: number, options: FlowOptions, run: RunName = 'main'): Promise<FlowGraph> {
+    return this.flowTracer.trace(this.run(run), query, options);
   }
 
   /** A viewport of a view's map pooled to at most viewport.rows x viewport.cols cells; without

@@ -2,6 +2,7 @@
 // project's own code; typed arrays cross with Node's 'advanced' (structured clone) serialization.
 
 import type { ExplainOptions, Explanation, SourceParts } from '../../shared/explain';
+import type { FlowGraph } from '../../shared/flow';
 import type { KeySpan, LayerOutliers, LayerQuantisation, LensLayer, MapViewport, Prediction } from '../../shared/inspection';
 import type { Interventions, MapView } from '../../shared/model';
 import type { NeedleTestOptions, NeedleTestResult } from '../../shared/needleTest';
@@ -9,6 +10,7 @@ import type { Reply } from '../../shared/requests';
 import type { LayerSinks } from '../../shared/sinks';
 import type { GenerateOptions, Generation } from './generate';
 import type { EngineInfo, InspectionResult, RunEstimate, RunName } from './engine';
+import type { FlowOptions } from './flow';
 import type { ProviderSetting } from './runtime';
 
 export type EngineRequest =
@@ -24,6 +26,7 @@ export type EngineRequest =
   | { op: 'explainSources'; query: number; options?: ExplainOptions; layer: number; head: number; run?: RunName }
   /** The vocabulary id of the one token `text` encodes to (the Explain tab's typed target). */
   | { op: 'tokenId'; text: string }
+  | { op: 'flow'; query: number; options: FlowOptions; run?: RunName }
   | { op: 'outliers' }
   | { op: 'quantisation' }
   | { op: 'sinks' }
@@ -44,6 +47,7 @@ export interface EngineReplies {
   explain: Explanation;
   explainSources: SourceParts;
   tokenId: number;
+  flow: FlowGraph;
   outliers: LayerOutliers[];
   quantisation: LayerQuantisation[];
   sinks: LayerSinks[];

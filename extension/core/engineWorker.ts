@@ -39,6 +39,8 @@ async function handle(request: EngineRequest): Promise<unknown> {
       return engine.explainSources(request.query, request.options ?? {}, request.layer, request.head, request.run);
     case 'tokenId':
       return engine.tokenId(request.text);
+    case 'flow':
+      return engine.flow(request.query, request.options, request.run);
     case 'outliers':
       return engine.outliers();
     case 'quantisation':

@@ -11,11 +11,12 @@ export class CancelledError extends Error {
   }
 }
 
-/** A newer inspection replaced the run before its outlier statistics were done. */
+/** A newer request replaced this one before it was done: a new inspection the run's outlier
+ *  statistics, a newer flow request an older one. */
 export class SupersededError extends Error {
   override name = 'SupersededError';
-  constructor() {
-    super('a newer inspection replaced this one before its statistics were done');
+  constructor(message = 'a newer inspection replaced this one before its statistics were done') {
+    super(message);
   }
 }
 

@@ -26,6 +26,7 @@ import { LiveMode } from './liveMode';
 import { InspectorStatusBar } from './statusBar';
 import { ViewExporter } from './viewExport';
 import { WhatIfFlow } from './whatIf';
+import { FlowRequests } from './flowRequests';
 
 /** What the extension exports: read-only views for tests and other extensions. */
 export interface InspectorApi {
@@ -67,6 +68,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
   const needleTest = new NeedleTestFlow(engines, jobs, session, highlights);
   const exporter = new ViewExporter(panel, session, settings, log);
   const whatIf = new WhatIfFlow(session, engines, settings, panel, log);
+  const flow = new FlowRequests(session, engines, log);
   const importer = new ModelImporter(settings, engines, log);
   /** A what-if of the shown run goes to its flow, an explain request to its own; everything else
    *  to the session (and a new viewport to the what-if's maps too, and what the panel shows to the
@@ -76,6 +78,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
       if (message.runId === session.inspection?.runId) await whatIf.run(message.spec, message.whatIfId);
       return;
     }
+    if (message.type === 'flow') return flow.trace(message);
     if (message.type !== 'explain' && message.type !== 'explainSources') await session.onWebviewMessage(message);
     if (message.type === 'mapViewport') await whatIf.followViewport();
     await explain.onPanelMessage(message);

@@ -131,6 +131,18 @@ test('the store saves and renders each change once, and nothing for an action th
   assert.equal(store.state.tab, 'compare');
 });
 
+test('a flow graph shows for its run until a newer request’s answer; older requests’ and other runs’ are ignored', () => {
+  const graph = (threshold: number) => ({ query: T - 1, threshold, nodes: [{ layer: 1, token: T - 1 }], edges: [], cappedLayers: [] });
+  let state = reduce(inspected(1), { type: 'flow', runId: 1, flowId: 2, graph: graph(0.1) });
+  assert.deepEqual(state.flow, { runId: 1, flowId: 2, graph: graph(0.1) });
+  assert.equal(reduce(state, { type: 'flow', runId: 1, flowId: 1, graph: graph(0.3) }), state, 'an older request’s answer');
+  assert.equal(reduce(state, { type: 'flow', runId: 2, flowId: 3, graph: graph(0.3) }), state, 'another run’s');
+  state = reduce(state, { type: 'flow', runId: 1, flowId: 3, graph: graph(0.3) });
+  assert.equal(state.flow?.graph.threshold, 0.3);
+  assert.equal(inspected(2, state).flow, undefined, 'a new run has none until asked');
+  assert.equal(restoreState(JSON.parse(JSON.stringify(saveState(state)))).flow, undefined, 'not saved: the Flow tab asks again');
+});
+
 /** A run with thumbnails, a V2 map (λ per cell row), spans and the user's choices, as it is shown. */
 function shownState(): PanelState {
   let state = inspected(7);

@@ -9,8 +9,8 @@ import { Layers, type WeightFile } from './inspectionGraph';
 import { DataType } from './onnxProto';
 
 /** hidden [L, T, E], input_ids [T], query [1], rows [L, H, R, T], head_mask [L, H], targets [N],
- *  target_weights [N] and for DIFF lambda [L, H] -> source_a1 and (DIFF) source_a2 [L, H, T],
- *  layer_delta [L], embed [1], logit [1], final_scale [1] and, for a model whose attention output
+ *  target_weights [N], direction [E] and for DIFF lambda [L, H] -> source_a1 and (DIFF) source_a2
+ *  [L, H, T], layer_delta [L], embed [1], logit [1], final_scale [1], readout [E] (u) and, for a model whose attention output
  *  projection has a bias, output_bias [L] (the bias's part, which belongs to no head). */
 export function buildContributionsGraph(arch: Architecture, weights: WeightFile): GraphBuilder {
   const g = new GraphBuilder();
@@ -25,19 +25,22 @@ export function buildContributionsGraph(arch: Architecture, weights: WeightFile)
   const headMask = g.input('head_mask', DataType.FLOAT, [L, H]);
   const targets = g.input('targets', DataType.INT64, ['n']);
   const targetWeights = g.input('target_weights', DataType.FLOAT, ['n']);
+  const extraDirection = g.input('direction', DataType.FLOAT, [E]);
   const lambda = diff ? g.input('lambda', DataType.FLOAT, [L, H]) : undefined;
   const T = g.slice(g.op('Shape', [ids]), 0, 0, 1);
   const at = (x: Value, axis: number) => g.op('Gather', [x, query], { axis });
   const dot = (a: Value, b: Value, axes: number[], name?: string) => g.op('ReduceSum', [g.mul(a, b), g.int64(axes)], { keepdims: 0 }, name);
 
-  // u: the target's direction through the final norm, its 1/rms at the query held.
+  // u: the target's direction through the final norm, its 1/rms at the query held, plus the
+  // residual-stream direction given (the flow of information reads any node along its own).
   const x0 = weights.rows(g, 'model.embed_tokens.weight', ids); // [T, E]
   const final = at(g.take(hidden, 0, L - 1), 0); // [1, E]
   const meanSquare = g.op('ReduceMean', [g.mul(final, final)], { axes: [-1], keepdims: 0 });
   const finalScale = g.op('Reciprocal', [g.op('Sqrt', [g.add(meanSquare, g.float([arch.rmsNormEps], []))])], {}, 'final_scale');
   const headRows = weights.rows(g, arch.tiedEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight', targets); // [N, E]
   const direction = g.op('ReduceSum', [g.mul(g.unsqueeze(targetWeights, [1]), headRows), g.int64([0])], { keepdims: 1 });
-  const u = g.mul(g.mul(direction, nn.w('model.norm.weight')), g.unsqueeze(finalScale, [1])); // [1, E]
+  const u = g.add(g.mul(g.mul(direction, nn.w('model.norm.weight')), g.unsqueeze(finalScale, [1])), g.unsqueeze(extraDirection, [0])); // [1, E]
+  g.reshape(u, [E], 'readout');
   dot(final, u, [1], 'logit');
   // Each layer's input and output at the query; the whole inputs are read one layer at a time (a
   // copy of all of them would double the hidden states' memory at long contexts).
@@ -100,7 +103,7 @@ export function buildContributionsGraph(arch: Architecture, weights: WeightFile)
     g.concat(partsA2, 0, 'source_a2');
     g.output('source_a2', DataType.FLOAT, [L, H, 'seq']);
   }
-  for (const [name, dims] of [['layer_delta', [L]], ['embed', [1]], ['logit', [1]], ['final_scale', [1]]] as const) g.output(name, DataType.FLOAT, [...dims]);
+  for (const [name, dims] of [['layer_delta', [L]], ['embed', [1]], ['logit', [1]], ['final_scale', [1]], ['readout', [E]]] as const) g.output(name, DataType.FLOAT, [...dims]);
   if (arch.attentionBias) {
     g.reshape(g.concat(outputBias.map((bias) => g.unsqueeze(bias, [0])), 0), [L], 'output_bias');
     g.output('output_bias', DataType.FLOAT, [L]);
