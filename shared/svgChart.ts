@@ -1,7 +1,9 @@
 // Export for papers: a chart as a standalone SVG document, vector text and lines around an embedded
 // raster. Pure (no DOM, no Node, no VS Code), so the panel's views can each describe what they show
 // as an SvgChart and share this one writer: the heatmap's Export View (webview/heatmapPicture.ts)
-// passes its map as a PNG; a bar chart (contributions per head or token) passes `bars` instead.
+// passes its map as a PNG; a bar chart passes `bars`, or, for bars of its own geometry (the Explain
+// tab's signed A1 and −λ·A2 segments, webview/explainSvg.ts), filled `rects`. Several charts can
+// stack in one document (chartsSvg).
 // Every text (titles, tick labels: a model's tokens, the user's file names) is escaped as XML
 // character data, so a token such as `</svg><script>` is shown, never parsed.
 
@@ -43,6 +45,8 @@ export interface SvgChart {
   bars?: SvgBars;
   /** Outlined rectangles over the plot (plot units): a highlighted row, a selected head. */
   marks?: readonly { x: number; y: number; width: number; height: number }[];
+  /** Filled rectangles over the plot (plot units), each named by its `role` (its class). */
+  rects?: readonly { x: number; y: number; width: number; height: number; fill: string; role: string }[];
   legend?: SvgLegend;
   colors: { background: string; foreground: string; muted: string; highlight: string };
   /** CSS font-family of the text. */
@@ -59,18 +63,45 @@ const FONT_SIZE = 11;
 
 /** The SVG document of a chart (UTF-8 text, with its XML declaration). */
 export function chartSvg(chart: SvgChart): string {
+  return chartsSvg([chart]);
+}
+
+/** One document of several charts, one under the other, on the first chart's background and font. */
+export function chartsSvg(charts: readonly [SvgChart, ...SvgChart[]]): string {
+  const laid = charts.map((chart, index) => chartBody(chart, `legend-scale-${index}`));
+  const width = Math.max(...laid.map((chart) => chart.width));
+  const height = laid.reduce((total, chart) => total + chart.height, 0);
+  const { background, foreground } = charts[0].colors;
+  let top = 0;
+  const bodies = laid.map((chart) => {
+    const body = [`<g transform="translate(0 ${top})">`, ...chart.parts.map((part) => `  ${part}`), '</g>'];
+    top += chart.height;
+    return body;
+  });
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${attr(charts[0].font)}" font-size="${FONT_SIZE}" fill="${attr(foreground)}">`,
+    `  <rect width="${width}" height="${height}" fill="${attr(background)}"/>`,
+    ...bodies.flat().map((part) => `  ${part}`),
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+/** A chart's elements from (0, 0), and the room they take. */
+function chartBody(chart: SvgChart, legendId: string): { parts: string[]; width: number; height: number } {
   const left = MARGIN + AXIS_TITLE_SPACE + TICK_LABEL_SPACE;
   const top = TITLE_HEIGHT;
   const legendTop = top + chart.height + TICK_LABEL_SPACE + AXIS_TITLE_SPACE;
   const width = Math.ceil(left + chart.width + MARGIN);
   const height = Math.ceil(legendTop + (chart.legend ? LEGEND_HEIGHT : 0) + MARGIN);
-  const { background, foreground, muted, highlight } = chart.colors;
+  const { muted, highlight } = chart.colors;
   const parts = [
-    `<rect width="${width}" height="${height}" fill="${attr(background)}"/>`,
     text(chart.title, MARGIN, 18, { size: 13 }),
     `<g transform="translate(${left} ${top})">`,
     ...(chart.image ? [`<image width="${num(chart.width)}" height="${num(chart.height)}" preserveAspectRatio="none" style="image-rendering:pixelated;image-rendering:crisp-edges" href="${attr(chart.image)}"/>`] : []),
     ...(chart.bars ? bars(chart.bars, chart.width, chart.height) : []),
+    ...(chart.rects ?? []).map((r) => `<rect class="${attr(r.role)}" x="${num(r.x)}" y="${num(r.y)}" width="${num(r.width)}" height="${num(r.height)}" fill="${attr(r.fill)}"/>`),
     ...(chart.marks ?? []).map((m) => `<rect x="${num(m.x)}" y="${num(m.y)}" width="${num(m.width)}" height="${num(m.height)}" fill="none" stroke="${attr(highlight)}"/>`),
     `<rect width="${num(chart.width)}" height="${num(chart.height)}" fill="none" stroke="${attr(muted)}"/>`,
     ...chart.y.ticks.map(({ at, label }) => `<line x1="-4" x2="0" y1="${num(at)}" y2="${num(at)}" stroke="${attr(muted)}"/>` + text(label, -6, at, { anchor: 'end', middle: true })),
@@ -78,15 +109,9 @@ export function chartSvg(chart: SvgChart): string {
     text(chart.x.title, chart.width / 2, chart.height + TICK_LABEL_SPACE + 12, { anchor: 'middle' }),
     text(chart.y.title, 0, 0, { anchor: 'middle', transform: `translate(${-TICK_LABEL_SPACE - 6} ${num(chart.height / 2)}) rotate(-90)` }),
     '</g>',
-    ...(chart.legend ? legend(chart.legend, MARGIN, legendTop, Math.min(480, width - 2 * MARGIN), muted) : []),
+    ...(chart.legend ? legend(chart.legend, legendId, MARGIN, legendTop, Math.min(480, width - 2 * MARGIN), muted) : []),
   ];
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${attr(chart.font)}" font-size="${FONT_SIZE}" fill="${attr(foreground)}">`,
-    ...parts.map((part) => `  ${part}`),
-    '</svg>',
-    '',
-  ].join('\n');
+  return { parts, width, height };
 }
 
 function bars({ values, min, max, colors }: SvgBars, width: number, height: number): string[] {
@@ -100,12 +125,12 @@ function bars({ values, min, max, colors }: SvgBars, width: number, height: numb
   });
 }
 
-function legend({ caption, colors, min, max }: SvgLegend, x: number, y: number, width: number, muted: string): string[] {
+function legend({ caption, colors, min, max }: SvgLegend, id: string, x: number, y: number, width: number, muted: string): string[] {
   const stops = colors.map((c, i) => `<stop offset="${num(colors.length > 1 ? i / (colors.length - 1) : 0)}" stop-color="${attr(c)}"/>`);
   return [
-    `<defs><linearGradient id="legend-scale">${stops.join('')}</linearGradient></defs>`,
+    `<defs><linearGradient id="${id}">${stops.join('')}</linearGradient></defs>`,
     text(caption, x, y + 11),
-    `<rect x="${x}" y="${y + 16}" width="${num(width)}" height="10" fill="url(#legend-scale)" stroke="${attr(muted)}"/>`,
+    `<rect x="${x}" y="${y + 16}" width="${num(width)}" height="10" fill="url(#${id})" stroke="${attr(muted)}"/>`,
     text(min, x, y + 38),
     text(max, x + width, y + 38, { anchor: 'end' }),
   ];

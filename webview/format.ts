@@ -6,6 +6,7 @@ import type { MapView } from '../shared/model';
 import { visiblePieces } from '../shared/tokenText';
 
 export { visibleText } from '../shared/tokenText';
+export { formatValue } from './valueText';
 
 export const VIEW_LABELS: Record<MapView, string> = {
   a1: 'A1',
@@ -30,10 +31,4 @@ export function visibleTextElement(text: string, maxLength = 24, className = 'to
     shown.append(sign);
   }
   return shown;
-}
-
-/** A value with 4 significant digits and a real minus sign. */
-export function formatValue(value: number): string {
-  const text = Math.abs(value) >= 1e-4 || value === 0 ? value.toPrecision(4) : value.toExponential(2);
-  return text.replace('-', '−');
 }
