@@ -1,5 +1,5 @@
 // The Explain tab's arithmetic, apart from the DOM so the unit tests run it under Node: which
-// components a bar list shows (largest |total| first), where each bar's A1 and −λ·A2 segments
+// components a bar list shows (largest |total| first) and their names in words, where each bar's A1 and −λ·A2 segments
 // lie on a signed axis, and whether the parts add up to the logit.
 
 import type { ExplainPart } from '../shared/explain';
@@ -14,6 +14,14 @@ export function largestParts(parts: readonly ExplainPart[], count: number): Expl
     .sort((x, y) => Math.abs(y.part.total) - Math.abs(x.part.total) || x.order - y.order)
     .slice(0, count)
     .map(({ part }) => part);
+}
+
+/** A component in words. */
+export function partLabel({ kind, layer, head, component }: ExplainPart): string {
+  if (kind === 'head') return `Layer ${layer} head ${head}`;
+  if (kind === 'mlp') return `Layer ${layer} MLP`;
+  if (kind === 'embed') return 'Embedding';
+  return component === 'constant' ? 'Biases (constant)' : component;
 }
 
 /** A bar on a signed axis, as fractions of the axis's half-width: `from` and `to` in [-1, 1]. */

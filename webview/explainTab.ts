@@ -7,13 +7,13 @@
 // reveal their token in the editor (the host marks them there too), and "Open in Maps". The title
 // says which run, query and tokens it shows (data-run-id, data-query, data-target, data-versus).
 
-import type { ExplainPart } from '../shared/explain';
 import { rankSources } from '../shared/sourceRanking';
 import type { InspectionMeta } from '../shared/protocol';
 import type { Theme } from './colors';
 import { createButton } from './controls';
 import { barLegend, barRow, redrawBars } from './explainBars';
-import { axisScale, largestParts, SHOWN_ROWS, sumCheck } from './explainLayout';
+import { explainSvg } from './explainSvg';
+import { axisScale, largestParts, partLabel, SHOWN_ROWS, sumCheck } from './explainLayout';
 import { formatValue, visibleTextElement } from './format';
 import { failureOf } from './state';
 import type { PanelState, ShownExplanation, ShownSources } from './types';
@@ -139,6 +139,22 @@ export class ExplainTab implements PanelView {
     this.sources.replaceChildren(heading, open, ...rows, this.moreButton('explain-sources-all', ranked.length, this.showAllSources, (all) => (this.showAllSources = all)));
   }
 
+  /** Export View's SVG of the bar lists as shown (the largest rows, or all), or undefined before
+   *  an explanation is shown. */
+  exportSvg(): string | undefined {
+    const { explanation, sources, meta } = this.last;
+    if (!meta || !explanation) return undefined;
+    return explainSvg(
+      {
+        explanation,
+        parts: largestParts(explanation.parts, this.showAllParts ? Infinity : SHOWN_ROWS),
+        sources: sources && { layer: sources.sources.layer, head: sources.sources.head, rows: rankSources(sources.sources).slice(0, this.showAllSources ? Infinity : SHOWN_ROWS) },
+        tokens: meta.tokens.map((token) => token.text),
+      },
+      this.theme,
+    );
+  }
+
   /** "Show all N" (or "Show the largest"), or nothing when every row is shown anyway. */
   private moreButton(id: string, total: number, all: boolean, set: (all: boolean) => void): HTMLElement | string {
     if (total <= SHOWN_ROWS) return '';
@@ -150,12 +166,4 @@ export class ExplainTab implements PanelView {
       this.fillSources(meta, explanation, sources);
     });
   }
-}
-
-/** A component in words. */
-function partLabel({ kind, layer, head, component }: ExplainPart): string {
-  if (kind === 'head') return `Layer ${layer} head ${head}`;
-  if (kind === 'mlp') return `Layer ${layer} MLP`;
-  if (kind === 'embed') return 'Embedding';
-  return component === 'constant' ? 'Biases (constant)' : component;
 }

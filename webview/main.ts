@@ -7,7 +7,7 @@
 
 import './zodConfig'; // before any module creates schemas
 import type { MapViewport } from '../shared/inspection';
-import { parseHostMessage, type HostMessage, type Pane, type PanelTab, type WebviewMessage } from '../shared/protocol';
+import { parseHostMessage, type ExportFormat, type HostMessage, type Pane, type PanelTab, type WebviewMessage } from '../shared/protocol';
 import { CompareTab } from './compareTab';
 import { createTabs, registerToolkit } from './controls';
 import { ExplainTab } from './explainTab';
@@ -125,6 +125,11 @@ function render(state: PanelState): void {
   dataset.quantBits = state.quantBits === null ? 'off' : String(state.quantBits);
 }
 
+/** Export View's image: the Explain tab's bar lists as an SVG where that tab is shown, else the map. */
+function exportImage(format: ExportFormat): string {
+  return (store.state.tab === 'explain' && format === 'svg' && explain.exportSvg()) || maps.exportImage(store.state, format);
+}
+
 window.addEventListener('message', (event: MessageEvent<unknown>) => {
   let message: HostMessage;
   try {
@@ -133,7 +138,7 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
     console.warn('ignoring message from the host:', error instanceof Error ? error.message : error);
     return;
   }
-  if (message.type === 'exportRequest') post({ type: 'exportImage', requestId: message.requestId, image: maps.exportImage(store.state, message.format) });
+  if (message.type === 'exportRequest') post({ type: 'exportImage', requestId: message.requestId, image: exportImage(message.format) });
   else store.dispatch(message);
 });
 

@@ -43,6 +43,12 @@ export class ExplainFlow {
     private readonly log: vscode.LogOutputChannel,
   ) {}
 
+  /** The explanation the Explain tab shows, while the panel shows that tab (Export View records it). */
+  shownOnTab(): Explanation | undefined {
+    const { last } = this;
+    return this.tab === 'explain' && last && last.runId === this.session.inspection?.runId ? last.explanation : undefined;
+  }
+
   /** Acts on the panel's explain requests, and follows what it shows (after the session has). */
   async onPanelMessage(message: PanelRequest): Promise<void> {
     if ('runId' in message && message.runId !== this.session.inspection?.runId) return; // stale

@@ -66,7 +66,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
   const inspections = new InspectionRunner(engines, jobs, session, status, log, generatedTexts);
   const continueText = new ContinueTextFlow(engines, jobs, session, inspections, generatedTexts);
   const needleTest = new NeedleTestFlow(engines, jobs, session, highlights);
-  const exporter = new ViewExporter(panel, session, settings, log);
+  const exporter = new ViewExporter(panel, session, settings, log, () => explain.shownOnTab());
   const whatIf = new WhatIfFlow(session, engines, settings, panel, log);
   const flow = new FlowRequests(session, engines, log);
   const importer = new ModelImporter(settings, engines, log);

@@ -1,11 +1,13 @@
 // Export View: a PNG or an SVG (vector labels around the map's cells, for papers) of the panel's map
-// and, beside it, a JSON of what the panel shows (the model's
-// sha256, the text's range, the settings, the selection, the key spans and the map as shown: its
-// viewport and cells, and the locked query's row when the map's cells pool it).
+// (on the Explain tab, an SVG of its bar lists) and, beside it, a JSON of what the panel shows (the
+// model's sha256, the text's range, the settings, the selection, the key spans and the map as shown:
+// its viewport and cells, the locked query's row when the map's cells pool it, and on the Explain
+// tab its explanation).
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { viewportCells, type MapViewport } from '../../shared/inspection';
+import type { Explanation } from '../../shared/explain';
 import type { ExportFormat } from '../../shared/protocol';
 import type { InspectorPanel } from './panel';
 import type { PanelSession } from './panelSession';
@@ -20,6 +22,8 @@ export class ViewExporter {
     private readonly session: PanelSession,
     private readonly settings: InspectorSettings,
     private readonly log: vscode.LogOutputChannel,
+    /** The Explain tab's explanation while the panel shows that tab. */
+    private readonly shownExplanation: () => Explanation | undefined,
   ) {}
 
   /** Writes the image (at `target`, else where the user picks; an SVG for a .svg name, else a PNG)
@@ -41,6 +45,7 @@ export class ViewExporter {
     const format: ExportFormat = target.path.endsWith('.svg') ? 'svg' : 'png';
     const image = await this.panel.requestImage(IMAGE_TIMEOUT_MS, format);
     const { model, result, range, uri } = inspection;
+    const explanation = this.shownExplanation();
     const record = {
       model: { name: model.name, kind: model.kind, sha256: model.sha256, provider: model.provider },
       source: { file: uri.fsPath, range: { start: { line: range.start.line, character: range.start.character }, end: { line: range.end.line, character: range.end.character } } },
@@ -54,6 +59,7 @@ export class ViewExporter {
       spans: spans.spans,
       map: { viewport: map.viewport, ...cellCounts(map.viewport), values: Array.from(map.data) },
       ...(queryRow && rowOfMap(queryRow, map) && queryRow.query === spans.query && { queryRow: { viewport: queryRow.viewport, values: Array.from(queryRow.data) } }),
+      ...(explanation && { explanation }),
     };
     const imageUri = target.path.endsWith(`.${format}`) ? target : target.with({ path: `${target.path}.png` });
     const jsonUri = imageUri.with({ path: imageUri.path.replace(/\.(png|svg)$/, '.json') });
