@@ -13,8 +13,9 @@ import { needleReportSchema } from './needleTest';
 import { layerSinksSchema } from './sinks';
 import { float32ArraySchema, indexSchema, parseOrThrow } from './schemas';
 
-/** A token of the run that Continue Text generated: its step (0: the first generated) and why it was chosen. */
-export const generatedTokenNoteSchema = z.object({ token: indexSchema, step: indexSchema, note: z.string() });
+/** A token of the run that Continue Text generated: its step (0: the first generated), the vocabulary
+ *  id chosen there and why it was chosen. */
+export const generatedTokenNoteSchema = z.object({ token: indexSchema, step: indexSchema, id: indexSchema, note: z.string() });
 export type GeneratedTokenNote = z.infer<typeof generatedTokenNoteSchema>;
 
 export const inspectionMetaSchema = z.object({
@@ -223,7 +224,8 @@ export const webviewMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('whatIf'), ...run, whatIfId: indexSchema, spec: whatIfSpecSchema }),
   /** Explain the locked query's prediction of `target` (default: the top prediction), less
    *  `versus`'s logit if given: tokens of the vocabulary as the user typed them. */
-  z.object({ type: z.literal('explain'), ...run, target: vocabTextSchema.optional(), versus: vocabTextSchema.optional() }),
+  /** Explains the locked query's prediction, or, with `query`, locks that query first (a generated token's "why it was chosen"). */
+  z.object({ type: z.literal('explain'), ...run, target: vocabTextSchema.optional(), versus: vocabTextSchema.optional(), query: indexSchema.optional() }),
   /** Split a head's part of the shown explanation over the source tokens (and mark them in the editor). */
   z.object({ type: z.literal('explainSources'), ...layerHead }),
   /** Export View's image: a PNG as a data URL, or an SVG document. */

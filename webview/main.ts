@@ -68,7 +68,7 @@ const host: HostRequests = {
     }),
   viewport: requestViewport,
   mapCells: (cells) => reportMapCells(cells),
-  explain: (target, versus) => forShownRun((runId) => ({ type: 'explain', runId, ...(target && { target }), ...(versus && { versus }) })),
+  explain: (target, versus, query) => forShownRun((runId) => ({ type: 'explain', runId, ...(target && { target }), ...(versus && { versus }), ...(query !== undefined && { query }) })),
   explainSources: (layer, head) => forShownRun((runId) => ({ type: 'explainSources', runId, layer, head })),
   flow: (flowId, query, threshold) => forShownRun((runId) => ({ type: 'flow', runId, flowId, query, threshold })),
 };

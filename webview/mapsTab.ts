@@ -55,7 +55,7 @@ export class MapsTab implements PanelView {
       (layer, head, x, y) => headMenu.open(layer, head, x, y, this.meta !== undefined && hasLambda(this.meta)),
     );
     // The key spans sit under the overview (not in a tab of their own): locking a row shows its spans at once.
-    this.spans = new SpanList('spans', (first, end) => host.reveal('main', first, end));
+    this.spans = new SpanList('spans', (first, end) => host.reveal('main', first, end), (query, chosen) => host.explain(`#${chosen}`, undefined, query));
     const overviewArea = element('div', 'overview-area');
     // The pickers sit beside the map (above the overview), not above it: the map gets the height.
     overviewArea.append(controls, lambdaLine, grid, this.sinks.element, this.spans.element, this.lens.element);

@@ -21,6 +21,8 @@ export class SpanList {
   constructor(
     id: string,
     private readonly onReveal: (firstToken: number, endToken: number) => void,
+    /** Explain why a generated token was chosen: the prediction of `chosen` after `query`. */
+    private readonly onWhyChosen?: (query: number, chosen: number) => void,
   ) {
     this.element = element('div', 'span-list', id);
   }
@@ -41,13 +43,24 @@ export class SpanList {
     if (tokens[shown.query]) heading.append('«', visibleTextElement(tokens[shown.query].text), '»');
     heading.append(` · layer ${shown.layer} · head ${shown.head}`);
     const generated = meta?.generated?.find((note) => note.token === shown.query);
-    if (generated) heading.append(textElement('span', ` · ${generated.note}`, 'generated-note'));
+    if (generated) heading.append(textElement('span', ` · ${generated.note}`, 'generated-note'), ...this.whyChosen(shown.query, generated.id));
     if (shown.spans.length === 0) {
       this.element.replaceChildren(heading, textElement('p', 'No key with positive attention (the query attends only to itself or BOS).', 'note'));
       return;
     }
     const best = Math.max(...shown.spans.map((span) => Math.abs(span.score))) || 1;
     this.element.replaceChildren(heading, ...shown.spans.map((span) => this.item(span, best)));
+  }
+
+  /** The heading's "why it was chosen" link: Explain of the row before the generated token. */
+  private whyChosen(token: number, chosen: number): (string | HTMLElement)[] {
+    const { onWhyChosen } = this;
+    if (!onWhyChosen) return [];
+    const link = textElement('button', 'Why it was chosen', 'why-chosen');
+    link.type = 'button';
+    link.title = 'Which heads and MLPs made this token’s logit after the token before it (Explain tab)';
+    link.addEventListener('click', () => onWhyChosen(token - 1, chosen));
+    return [' · ', link];
   }
 
   /** One span: its score as a bar (relative to the best) and a number, its token range and text. */

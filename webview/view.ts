@@ -33,8 +33,9 @@ export interface HostRequests {
   viewport(pane: Pane, viewport: MapViewport): void;
   /** The Maps tab's heatmap is this many device pixels a side (the host pools new maps to it). */
   mapCells(cells: number): void;
-  /** Explain the locked query's prediction of `target` (default: the top prediction), less `versus`. */
-  explain(target?: string, versus?: string): void;
+  /** Explain the locked query's prediction of `target` (default: the top prediction), less `versus`;
+   *  of query `query` where given (locked first). */
+  explain(target?: string, versus?: string, query?: number): void;
   /** Split a head's part of the shown explanation over the source tokens. */
   explainSources(layer: number, head: number): void;
   /** Trace the flow into the prediction at `query` with this threshold (the panel's request flowId). */

@@ -54,7 +54,8 @@ export class ExplainFlow {
     if ('runId' in message && message.runId !== this.session.inspection?.runId) return; // stale
     if (message.type === 'explain') {
       const tokens = await this.vocabularyIds(message.target, message.versus).catch((err: Error) => void this.report('reading the typed token', err));
-      if (tokens) await this.explain(this.session.panelSelection.query, tokens);
+      if (tokens && message.query !== undefined) await this.explainPrediction(message.runId, message.query, tokens.target);
+      else if (tokens) await this.explain(this.session.panelSelection.query, tokens);
     } else if (message.type === 'explainSources') {
       await this.showSources(message.layer, message.head);
     } else if (message.type === 'viewShown') {
@@ -68,8 +69,9 @@ export class ExplainFlow {
 
   /** The Explain Prediction command: the token before the cursor in the inspected document (the
    *  document is inspected first where it is not, or changed since), or `token` of run `runId`
-   *  (the hover's link). */
-  async explainPrediction(runId?: number, token?: number): Promise<void> {
+   *  (the hover's link), its prediction of `target` where given (the vocabulary id Continue Text
+   *  chose after it). */
+  async explainPrediction(runId?: number, token?: number, target?: number): Promise<void> {
     let query = token;
     if (runId === undefined || token === undefined) {
       const editor = vscode.window.activeTextEditor;
@@ -86,7 +88,7 @@ export class ExplainFlow {
     if (!current || query === undefined) return; // the inspection failed and said why
     await this.panel.reveal();
     if (query !== this.session.panelSelection.query) await this.session.onWebviewMessage({ type: 'lockQuery', pane: 'main', runId: current.runId, query });
-    await this.explain(query, {});
+    await this.explain(query, target === undefined ? {} : { target });
   }
 
   /** The vocabulary ids of the tokens the user typed: "#ID" is an id, anything else the text of

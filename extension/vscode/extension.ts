@@ -171,7 +171,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
       await vscode.window.showTextDocument(sample, { viewColumn: fromWalkthrough ? vscode.ViewColumn.Beside : undefined, preview: false });
       await vscode.commands.executeCommand('workbench.action.files.setActiveEditorReadonlyInSession');
     }),
-    command('explainPrediction', (runId?: number, token?: number) => explain.explainPrediction(runId, token)),
+    command('explainPrediction', (runId?: number, token?: number, target?: number) => explain.explainPrediction(runId, token, target)),
     command('revealTokens', (runId: number, first: number, end: number) => highlights.reveal(session.inspection, runId, first, end)),
     vscode.workspace.onDidChangeTextDocument((event) => highlights.onDocumentChanged(session.inspection, event.document)),
   );

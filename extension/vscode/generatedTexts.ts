@@ -54,7 +54,7 @@ export class GeneratedTexts implements vscode.Disposable {
     tokens.forEach((token, index) => {
       const start = baseOffset + token.start;
       const step = generation.tokens.findIndex((g) => g.start <= start && start < g.end);
-      if (index > 0 && token.end > token.start && step >= 0) notes.push({ token: index, step, note: stepNote(generation, step) });
+      if (index > 0 && token.end > token.start && step >= 0) notes.push({ token: index, step, id: generation.tokens[step].id, note: stepNote(generation, step) });
     });
     return notes;
   }

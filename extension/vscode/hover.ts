@@ -35,7 +35,7 @@ export class InspectionHover implements vscode.HoverProvider {
     const nats = -tokenLogprob[t];
     md.appendMarkdown(`Surprisal: **${(nats / Math.LN2).toFixed(2)} bits** (p = ${Math.exp(-nats).toPrecision(3)})\n\n`);
     const generated = current.generated.find((note) => note.token === t);
-    if (generated) md.appendMarkdown(`${escapeMarkdown(generated.note)}\n\n`);
+    if (generated) md.appendMarkdown(`${escapeMarkdown(generated.note)} · ${whyChosenLink(current.runId, t, generated.id)}\n\n`);
     md.appendMarkdown('Next token | probability\n---|---\n');
     for (const p of predictions) md.appendMarkdown(`${escapeMarkdown(visible(p.text))} | ${(100 * p.prob).toFixed(1)}%\n`);
     if (lens) md.appendMarkdown(`\n${lens}\n`);
@@ -85,4 +85,11 @@ function visible(text: string): string {
 /** Escapes text so Markdown (and the HTML it allows) shows it literally. */
 function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>~&]/g, (c) => `\\${c}`);
+}
+
+/** A link to Explain Prediction of a generated token: the prediction after the token before it
+ *  (the row that chose it), of the id chosen there, so the Explain tab shows why it was chosen. */
+function whyChosenLink(runId: number, token: number, chosen: number): string {
+  const args = encodeURIComponent(JSON.stringify([runId, token - 1, chosen]));
+  return `[Why it was chosen](command:difftransformer.explainPrediction?${args} "Which heads and MLPs made this token's logit, in the panel's Explain tab")`;
 }

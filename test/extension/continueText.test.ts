@@ -2,7 +2,9 @@
 /// <reference types="mocha" />
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import { Engine } from '../../extension/core/engine';
 import { GENERATED_SCHEME } from '../../extension/vscode/generatedTexts';
+import { assertClose } from '../support/tolerance';
 import { api, openSample, select } from './helpers';
 
 suite('Continue Text', () => {
@@ -51,5 +53,43 @@ suite('Continue Text', () => {
     assert.deepEqual(queryAt(), tokenOffsets(1), 'Next Generated Token moves it to the second');
     await vscode.commands.executeCommand('difftransformer.previousGeneratedToken');
     assert.deepEqual(queryAt(), tokenOffsets(0), 'Previous Generated Token moves it back');
+  });
+
+  test('a generated token’s note links to Explain of the row that chose it, whose target is that token with the engine’s logit', async () => {
+    const inspector = await api();
+    const editor = await openSample('sample.py');
+    select(editor, 'def fibonacci', '-> list[int]:');
+    await vscode.commands.executeCommand('difftransformer.continueText', { tokens: 3, mode: 'greedy' });
+    const { document, generation } = inspector.lastGeneration()!;
+    const inspection = inspector.lastInspection()!;
+    const note = inspection.generated[0];
+    assert.equal(note.id, generation.tokens[0].id, 'the note knows the id chosen at its step');
+    const token = inspection.result.tokens[note.token];
+
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', document.uri, document.positionAt(inspection.baseOffset + token.start));
+    const hoverText = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n');
+    const args = [inspection.runId, note.token - 1, note.id];
+    assert.ok(hoverText.includes(`[Why it was chosen](command:difftransformer.explainPrediction?${encodeURIComponent(JSON.stringify(args))}`), 'the note links to Explain of the token before it, target the chosen id');
+
+    await vscode.commands.executeCommand('difftransformer.explainPrediction', ...args);
+    const shown = inspector.lastExplanation();
+    assert.ok(shown && shown.runId === inspection.runId, 'the link explained this run');
+    assert.equal(shown.explanation.query, note.token - 1, 'the row that chose the token');
+    assert.equal(shown.explanation.target.id, generation.tokens[0].id, 'the target is the generated token');
+
+    const reference = await Engine.load(inspection.model.dir, 'cpu');
+    const text = document.getText(inspection.range);
+    const result = await reference.inspect(text, inspection.result.tokens[inspection.result.query].end);
+    assert.deepEqual(result.tokens.map((t) => t.text), inspection.result.tokens.map((t) => t.text), 'the reference runs the same tokens');
+    const expected = await reference.explain(note.token - 1, { target: note.id });
+    assertClose(shown.explanation.logit, expected.logit, 'the generated token’s logit');
+    assert.equal((await reference.explain(note.token - 1)).target.id, note.id, 'chosen greedily: the top prediction there');
+
+    // The key spans' heading asks the same of the host for the note of the locked query.
+    const second = inspection.generated[1];
+    await inspector.panelMessage({ type: 'explain', runId: inspection.runId, target: `#${second.id}`, query: second.token - 1 });
+    const fromPanel = inspector.lastExplanation()!.explanation;
+    assert.deepEqual([fromPanel.query, fromPanel.target.id], [second.token - 1, generation.tokens[second.step].id], 'the panel’s link explains the row before its token');
+    assertClose(fromPanel.logit, (await reference.explain(second.token - 1, { target: second.id })).logit, 'its logit');
   });
 });
