@@ -1,6 +1,7 @@
 // End to end: Continue Text from the command palette, its input boxes answered as a user would; the
-// panel's key spans say why each generated token was chosen, and Next Generated Token moves the
-// locked query to the next one. Each wait is keyed on the run and the query it shows.
+// panel's key spans say why each generated token was chosen, Next Generated Token moves the
+// locked query to the next one, and the heading's "Why it was chosen" explains the row before it
+// with the generated token as the target. Each wait is keyed on the run and the query it shows.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_MODEL } from '../../extension/core/modelPath';
@@ -42,4 +43,14 @@ test('Continue Text asks for the tokens and the mode, and the panel says why eac
   const step = /generated, step (\d+) of (\d+): /.exec(second.text);
   assert.ok(step && Number(step[1]) > 1 && Number(step[2]) === TOKENS, `the heading of query ${second.query} names a later step: ${second.text}`);
   await panel.screenshot('continue-text');
+
+  // textContent, not innerText: a token's spaces are kept as they are.
+  const heading = panel.frame.locator(`${ofRun('#spans', runId)}[data-query="${second.query}"] .spans-heading`);
+  const generatedText = /query \d+ «(.*?)»/.exec((await heading.textContent())!)?.[1];
+  await heading.locator('.why-chosen').click();
+  const title = panel.frame.locator(`${ofRun('#explain-title', runId)}[data-query="${Number(second.query) - 1}"]`);
+  await title.waitFor({ state: 'visible' });
+  const target = /→ (.*?) · logit/.exec((await title.textContent())!)?.[1];
+  assert.ok(generatedText, `the heading quotes its token: ${second.text}`);
+  assert.equal(target, generatedText, 'Explain of the row before the generated token, its target the generated token');
 });
