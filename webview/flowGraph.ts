@@ -12,12 +12,9 @@ import type { InspectionMeta } from '../shared/protocol';
 import { drawText, fillBackground, sizeCanvas, themeFont } from './canvas';
 import type { Theme } from './colors';
 import { formatValue, visibleText } from './format';
-import { edgesInto, layoutFlow, mapsTarget, NODE_RADIUS, pickFlow, TOKEN_LABEL_HEIGHT, type FlowLayout } from './flowLayout';
+import { EDGE_OPACITY, edgesInto, flowDots, flowStrokes, layerLabel, layoutFlow, nodeName, mapsTarget, pickFlow, TOKEN_LABEL_HEIGHT, type FlowLayout } from './flowLayout';
 import type { PanelState, ShownFlow } from './types';
 import { describeElement, element, textElement, type HostRequests, type PanelView } from './view';
-
-/** The widest an edge is drawn (CSS px), for the strongest edge of the graph. */
-const MAX_EDGE_WIDTH = 6;
 
 export class FlowGraphView implements PanelView {
   readonly element = element('section', 'flow', 'flow');
@@ -128,64 +125,35 @@ export class FlowGraphView implements PanelView {
 export function drawFlowGraph(canvas: HTMLCanvasElement, graph: FlowGraph, layout: FlowLayout, meta: InspectionMeta, theme: Theme): void {
   const context = sizeCanvas(canvas, layout.width, layout.height);
   fillBackground(context, theme, layout.width, layout.height);
-  for (const layer of layout.layers) drawText(context, theme, layer < 0 ? 'emb' : `L${layer}`, 4, layout.y(layer) + 4, { size: 11, color: theme.mutedForeground });
+  for (const layer of layout.layers) drawText(context, theme, layerLabel(layer), 4, layout.y(layer) + 4, { size: 11, color: theme.mutedForeground });
   const columnWidth = layout.tokens.length > 1 ? layout.x(layout.tokens[1]) - layout.x(layout.tokens[0]) : layout.width;
   context.font = themeFont(theme, 11, 'token');
   context.textAlign = 'center';
   context.fillStyle = theme.foreground;
   for (const token of layout.tokens) context.fillText(visibleText(meta.tokens[token]?.text ?? '', 8), layout.x(token), layout.height - TOKEN_LABEL_HEIGHT / 2, columnWidth - 2);
-  const strongest = Math.max(1e-12, ...graph.edges.flatMap((edge) => [Math.abs(edge.a1), Math.abs(edge.a2 ?? 0)]));
-  const width = (part: number) => Math.max(0.5, (Math.abs(part) / strongest) * MAX_EDGE_WIDTH);
-  for (const edge of graph.edges) {
-    const from = { x: layout.x(edge.fromToken), y: layout.y(edge.fromLayer) };
-    const to = { x: layout.x(edge.toToken), y: layout.y(edge.toLayer) };
-    if (edge.head === null) {
-      strokeEdge(context, from, to, 0, width(edge.a1), edge.a1, theme.mutedForeground);
-      continue;
-    }
-    // The two parts side by side, so that a part cancelled by the other stays visible.
-    const apart = edge.a2 === null ? 0 : 1.5;
-    strokeEdge(context, from, to, -apart, width(edge.a1), edge.a1, theme.positive);
-    if (edge.a2 !== null) strokeEdge(context, from, to, apart, width(edge.a2), edge.a2, theme.negative);
-  }
-  for (const node of graph.nodes) {
-    const prediction = node === graph.nodes[0];
+  for (const stroke of flowStrokes(graph, layout, theme)) {
     context.beginPath();
-    context.arc(layout.x(node.token), layout.y(node.layer), prediction ? NODE_RADIUS + 2 : NODE_RADIUS, 0, 2 * Math.PI);
-    context.fillStyle = prediction ? theme.highlight : theme.foreground;
-    context.fill();
+    context.moveTo(stroke.x1, stroke.y1);
+    context.lineTo(stroke.x2, stroke.y2);
+    context.setLineDash(stroke.dashed ? [4, 3] : []);
+    context.lineWidth = stroke.width;
+    context.strokeStyle = stroke.color;
+    context.globalAlpha = EDGE_OPACITY;
+    context.stroke();
   }
-}
-
-/** One part of an edge, shifted sideways by `offset` px, dashed where the part is negative. */
-function strokeEdge(context: CanvasRenderingContext2D, from: Point, to: Point, offset: number, lineWidth: number, part: number, color: string): void {
-  const length = Math.hypot(to.x - from.x, to.y - from.y) || 1;
-  const dx = (-(to.y - from.y) / length) * offset;
-  const dy = ((to.x - from.x) / length) * offset;
-  context.beginPath();
-  context.moveTo(from.x + dx, from.y + dy);
-  context.lineTo(to.x + dx, to.y + dy);
-  context.setLineDash(part < 0 ? [4, 3] : []);
-  context.lineWidth = lineWidth;
-  context.strokeStyle = color;
-  context.globalAlpha = 0.75;
-  context.stroke();
   context.globalAlpha = 1;
   context.setLineDash([]);
-}
-
-interface Point {
-  x: number;
-  y: number;
+  for (const dot of flowDots(graph, layout, theme)) {
+    context.beginPath();
+    context.arc(dot.x, dot.y, dot.radius, 0, 2 * Math.PI);
+    context.fillStyle = dot.color;
+    context.fill();
+  }
 }
 
 function summaryText(graph: FlowGraph): string {
   const capped = graph.cappedLayers.length ? ` (capped at the strongest sources in ${graph.cappedLayers.length} layers)` : '';
   return `${graph.nodes.length} nodes, ${graph.edges.length} edges with |weight| ≥ ${formatValue(graph.threshold)}${capped}`;
-}
-
-function nodeName(layer: number, token: number): string {
-  return `${layer < 0 ? 'embeddings' : `layer ${layer}`}, token ${token}`;
 }
 
 function edgeText(edge: FlowEdge): string {

@@ -1,9 +1,10 @@
 // Where the flow graph (shared/flow.ts) goes on its canvas: one row per residual-stream layer, the
 // embeddings at the bottom and the prediction's layer at the top, and one column per token that
-// appears in the graph (in text order); and what is under the pointer. No DOM, so the unit tests
-// run it under Node.
+// appears in the graph (in text order); the strokes and dots the canvas and the SVG draw there; and
+// what is under the pointer. No DOM, so the unit tests run it under Node.
 
 import { edgeWeight, type FlowEdge, type FlowGraph, type FlowNode } from '../shared/flow';
+import type { Theme } from './colors';
 
 /** Room for the layer labels on the left and the token labels at the bottom (CSS px). */
 export const LAYER_LABEL_WIDTH = 36;
@@ -13,6 +14,11 @@ const MARGIN = 12;
 const MIN_COLUMN_GAP = 28;
 const ROW_GAP = 34;
 export const NODE_RADIUS = 5;
+/** The widest an edge is drawn (CSS px), for the strongest edge of the graph. */
+const MAX_EDGE_WIDTH = 6;
+/** How far apart a head's A1 and −λ·A2 strokes sit, so that a part cancelled by the other stays visible. */
+const PARTS_APART = 1.5;
+export const EDGE_OPACITY = 0.75;
 /** How close the pointer must come to an edge's line to pick it. */
 const EDGE_PICK_PX = 4;
 
@@ -45,6 +51,46 @@ export function layoutFlow(graph: FlowGraph, nLayer: number, width: number): Flo
   };
 }
 
+/** One part of an edge as drawn: A1's in the "adds" hue, −λ·A2's in the other, the residual edge's
+ *  muted; as thick as the part's |weight| and dashed where the part is negative. */
+export interface FlowStroke {
+  part: 'a1' | 'a2' | 'residual';
+  edge: FlowEdge;
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+  width: number;
+  color: string;
+  dashed: boolean;
+}
+
+export function flowStrokes(graph: FlowGraph, layout: FlowLayout, theme: Theme): FlowStroke[] {
+  const strongest = Math.max(1e-12, ...graph.edges.flatMap((edge) => [Math.abs(edge.a1), Math.abs(edge.a2 ?? 0)]));
+  return graph.edges.flatMap((edge) => {
+    const from = { x: layout.x(edge.fromToken), y: layout.y(edge.fromLayer) };
+    const to = { x: layout.x(edge.toToken), y: layout.y(edge.toLayer) };
+    const length = Math.hypot(to.x - from.x, to.y - from.y) || 1;
+    const stroke = (part: FlowStroke['part'], value: number, offset: number, color: string): FlowStroke => {
+      const dx = (-(to.y - from.y) / length) * offset;
+      const dy = ((to.x - from.x) / length) * offset;
+      const width = Math.max(0.5, (Math.abs(value) / strongest) * MAX_EDGE_WIDTH);
+      return { part, edge, x1: from.x + dx, y1: from.y + dy, x2: to.x + dx, y2: to.y + dy, width, color, dashed: value < 0 };
+    };
+    if (edge.head === null) return [stroke('residual', edge.a1, 0, theme.mutedForeground)];
+    if (edge.a2 === null) return [stroke('a1', edge.a1, 0, theme.positive)];
+    return [stroke('a1', edge.a1, -PARTS_APART, theme.positive), stroke('a2', edge.a2, PARTS_APART, theme.negative)];
+  });
+}
+
+/** The graph's nodes as drawn: the prediction (the first node) larger and in the highlight colour. */
+export function flowDots(graph: FlowGraph, layout: FlowLayout, theme: Theme): { node: FlowNode; x: number; y: number; radius: number; color: string }[] {
+  return graph.nodes.map((node, index) => {
+    const prediction = index === 0;
+    return { node, x: layout.x(node.token), y: layout.y(node.layer), radius: prediction ? NODE_RADIUS + 2 : NODE_RADIUS, color: prediction ? theme.highlight : theme.foreground };
+  });
+}
+
 /** What the pointer at (x, y) is over: a node, else the strongest edge passing within EDGE_PICK_PX
  *  (the heads between two nodes share their line). */
 export type FlowPick = { node: FlowNode } | { edge: FlowEdge } | undefined;
@@ -55,6 +101,16 @@ export function pickFlow(graph: FlowGraph, layout: FlowLayout, x: number, y: num
   const near = graph.edges.filter((edge) => segmentDistance(x, y, layout.x(edge.fromToken), layout.y(edge.fromLayer), layout.x(edge.toToken), layout.y(edge.toLayer)) <= EDGE_PICK_PX);
   const strongest = near.sort((a, b) => Math.abs(edgeWeight(b)) - Math.abs(edgeWeight(a)))[0];
   return strongest && { edge: strongest };
+}
+
+/** A row's label on the left: `emb` for the embeddings, else `L` and the layer. */
+export function layerLabel(layer: number): string {
+  return layer < 0 ? 'emb' : `L${layer}`;
+}
+
+/** A node in words, as the hover and the SVG's node titles say it. */
+export function nodeName(layer: number, token: number): string {
+  return `${layer < 0 ? 'embeddings' : `layer ${layer}`}, token ${token}`;
 }
 
 /** The edges into a node, strongest first. */
