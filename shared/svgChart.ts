@@ -2,8 +2,9 @@
 // raster. Pure (no DOM, no Node, no VS Code), so the panel's views can each describe what they show
 // as an SvgChart and share this one writer: the heatmap's Export View (webview/heatmapPicture.ts)
 // passes its map as a PNG; a bar chart passes `bars`, or, for bars of its own geometry (the Explain
-// tab's signed A1 and −λ·A2 segments, webview/explainSvg.ts), filled `rects`. Several charts can
-// stack in one document (chartsSvg).
+// tab's signed A1 and −λ·A2 segments, webview/explainSvg.ts), filled `rects`; a graph (the Flow
+// tab's, webview/flowSvg.ts) passes `lines` and `circles`. Several charts can stack in one document
+// (chartsSvg).
 // Every text (titles, tick labels: a model's tokens, the user's file names) is escaped as XML
 // character data, so a token such as `</svg><script>` is shown, never parsed.
 
@@ -47,6 +48,11 @@ export interface SvgChart {
   marks?: readonly { x: number; y: number; width: number; height: number }[];
   /** Filled rectangles over the plot (plot units), each named by its `role` (its class). */
   rects?: readonly { x: number; y: number; width: number; height: number; fill: string; role: string }[];
+  /** Lines over the plot (plot units), each named by its `role` (its class); dashed ones 4 on, 3 off. */
+  lines?: readonly { x1: number; y1: number; x2: number; y2: number; stroke: string; width: number; dashed: boolean; opacity: number; role: string }[];
+  /** Filled circles over the plot (plot units), each named by its `role` and described by its `title`
+   *  (a tooltip, and what a reader of the file finds). */
+  circles?: readonly { x: number; y: number; radius: number; fill: string; role: string; title: string }[];
   legend?: SvgLegend;
   colors: { background: string; foreground: string; muted: string; highlight: string };
   /** CSS font-family of the text. */
@@ -102,6 +108,8 @@ function chartBody(chart: SvgChart, legendId: string): { parts: string[]; width:
     ...(chart.image ? [`<image width="${num(chart.width)}" height="${num(chart.height)}" preserveAspectRatio="none" style="image-rendering:pixelated;image-rendering:crisp-edges" href="${attr(chart.image)}"/>`] : []),
     ...(chart.bars ? bars(chart.bars, chart.width, chart.height) : []),
     ...(chart.rects ?? []).map((r) => `<rect class="${attr(r.role)}" x="${num(r.x)}" y="${num(r.y)}" width="${num(r.width)}" height="${num(r.height)}" fill="${attr(r.fill)}"/>`),
+    ...(chart.lines ?? []).map((l) => `<line class="${attr(l.role)}" x1="${num(l.x1)}" y1="${num(l.y1)}" x2="${num(l.x2)}" y2="${num(l.y2)}" stroke="${attr(l.stroke)}" stroke-width="${num(l.width)}" stroke-opacity="${num(l.opacity)}"${l.dashed ? ' stroke-dasharray="4 3"' : ''}/>`),
+    ...(chart.circles ?? []).map((c) => `<circle class="${attr(c.role)}" cx="${num(c.x)}" cy="${num(c.y)}" r="${num(c.radius)}" fill="${attr(c.fill)}"><title>${escapeXml(c.title)}</title></circle>`),
     ...(chart.marks ?? []).map((m) => `<rect x="${num(m.x)}" y="${num(m.y)}" width="${num(m.width)}" height="${num(m.height)}" fill="none" stroke="${attr(highlight)}"/>`),
     `<rect width="${num(chart.width)}" height="${num(chart.height)}" fill="none" stroke="${attr(muted)}"/>`,
     ...chart.y.ticks.map(({ at, label }) => `<line x1="-4" x2="0" y1="${num(at)}" y2="${num(at)}" stroke="${attr(muted)}"/>` + text(label, -6, at, { anchor: 'end', middle: true })),

@@ -12,6 +12,7 @@ import type { InspectionMeta } from '../shared/protocol';
 import { drawText, fillBackground, sizeCanvas, themeFont } from './canvas';
 import type { Theme } from './colors';
 import { formatValue, visibleText } from './format';
+import { flowSvg } from './flowSvg';
 import { EDGE_OPACITY, edgesInto, flowDots, flowStrokes, layerLabel, layoutFlow, nodeName, mapsTarget, pickFlow, TOKEN_LABEL_HEIGHT, type FlowLayout } from './flowLayout';
 import type { PanelState, ShownFlow } from './types';
 import { describeElement, element, textElement, type HostRequests, type PanelView } from './view';
@@ -83,6 +84,13 @@ export class FlowGraphView implements PanelView {
   setTheme(theme: Theme): void {
     this.theme = theme;
     if (this.shown) this.draw();
+  }
+
+  /** Export View's SVG of the graph as drawn, or undefined while none is shown. */
+  exportSvg(): string | undefined {
+    if (!this.shown || this.canvas.hidden) return undefined;
+    const { flow, meta, layout } = this.shown;
+    return flowSvg(flow.graph, layout, meta.tokens.map((token) => token.text), this.theme);
   }
 
   private ask(meta: InspectionMeta): void {

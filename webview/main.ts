@@ -125,9 +125,12 @@ function render(state: PanelState): void {
   dataset.quantBits = state.quantBits === null ? 'off' : String(state.quantBits);
 }
 
-/** Export View's image: the Explain tab's bar lists as an SVG where that tab is shown, else the map. */
+/** Export View's image: the Explain tab's bar lists or the Flow tab's graph as an SVG where that
+ *  tab is shown, else the map. */
 function exportImage(format: ExportFormat): string {
-  return (store.state.tab === 'explain' && format === 'svg' && explain.exportSvg()) || maps.exportImage(store.state, format);
+  const { tab } = store.state;
+  const tabSvg = format !== 'svg' ? undefined : tab === 'explain' ? explain.exportSvg() : tab === 'flow' ? flow.exportSvg() : undefined;
+  return tabSvg || maps.exportImage(store.state, format);
 }
 
 window.addEventListener('message', (event: MessageEvent<unknown>) => {
