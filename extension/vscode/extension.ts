@@ -66,7 +66,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
   const inspections = new InspectionRunner(engines, jobs, session, status, log, generatedTexts);
   const continueText = new ContinueTextFlow(engines, jobs, session, inspections, generatedTexts);
   const needleTest = new NeedleTestFlow(engines, jobs, session, highlights);
-  const exporter = new ViewExporter(panel, session, settings, log, () => explain.shownOnTab());
+  const exporter = new ViewExporter(panel, session, settings, log, () => explain.shownOnTab(), () => flow.shownOnTab());
   const whatIf = new WhatIfFlow(session, engines, settings, panel, log);
   const flow = new FlowRequests(session, engines, log);
   const importer = new ModelImporter(settings, engines, log);
@@ -79,6 +79,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
       return;
     }
     if (message.type === 'flow') return flow.trace(message);
+    flow.followView(message);
     if (message.type !== 'explain' && message.type !== 'explainSources') await session.onWebviewMessage(message);
     if (message.type === 'mapViewport') await whatIf.followViewport();
     await explain.onPanelMessage(message);

@@ -1,13 +1,14 @@
 // Export View: a PNG or an SVG (vector labels around the map's cells, for papers) of the panel's map
-// (on the Explain tab, an SVG of its bar lists) and, beside it, a JSON of what the panel shows (the
-// model's sha256, the text's range, the settings, the selection, the key spans and the map as shown:
-// its viewport and cells, the locked query's row when the map's cells pool it, and on the Explain
-// tab its explanation).
+// (on the Explain tab, an SVG of its bar lists; on the Flow tab, of its graph) and, beside it, a JSON
+// of what the panel shows (the model's sha256, the text's range, the settings, the selection, the
+// key spans and the map as shown: its viewport and cells, the locked query's row when the map's
+// cells pool it, on the Explain tab its explanation and on the Flow tab its flow graph).
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { viewportCells, type MapViewport } from '../../shared/inspection';
 import type { Explanation } from '../../shared/explain';
+import type { FlowGraph } from '../../shared/flow';
 import type { ExportFormat } from '../../shared/protocol';
 import type { InspectorPanel } from './panel';
 import type { PanelSession } from './panelSession';
@@ -24,6 +25,8 @@ export class ViewExporter {
     private readonly log: vscode.LogOutputChannel,
     /** The Explain tab's explanation while the panel shows that tab. */
     private readonly shownExplanation: () => Explanation | undefined,
+    /** The Flow tab's graph while the panel shows that tab. */
+    private readonly shownFlow: () => FlowGraph | undefined,
   ) {}
 
   /** Writes the image (at `target`, else where the user picks; an SVG for a .svg name, else a PNG)
@@ -46,6 +49,7 @@ export class ViewExporter {
     const image = await this.panel.requestImage(IMAGE_TIMEOUT_MS, format);
     const { model, result, range, uri } = inspection;
     const explanation = this.shownExplanation();
+    const flow = this.shownFlow();
     const record = {
       model: { name: model.name, kind: model.kind, sha256: model.sha256, provider: model.provider },
       source: { file: uri.fsPath, range: { start: { line: range.start.line, character: range.start.character }, end: { line: range.end.line, character: range.end.character } } },
@@ -60,6 +64,7 @@ export class ViewExporter {
       map: { viewport: map.viewport, ...cellCounts(map.viewport), values: Array.from(map.data) },
       ...(queryRow && rowOfMap(queryRow, map) && queryRow.query === spans.query && { queryRow: { viewport: queryRow.viewport, values: Array.from(queryRow.data) } }),
       ...(explanation && { explanation }),
+      ...(flow && { flow }),
     };
     const imageUri = target.path.endsWith(`.${format}`) ? target : target.with({ path: `${target.path}.png` });
     const jsonUri = imageUri.with({ path: imageUri.path.replace(/\.(png|svg)$/, '.json') });

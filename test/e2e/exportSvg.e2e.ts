@@ -6,40 +6,17 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { exportAs } from './exportDialog';
 import { drawnMap, ofRun, panelFixture } from './harness';
 
 const MARKUP = '# A comment with markup and an emoji: <script>alert(1)</script>';
 const panel = panelFixture('export-svg', { inspect: { file: 'sample.py', text: MARKUP, command: 'DiffTransformer: Inspect Selection' } });
 
-/** Runs Export View and saves as `target` (an .svg): the dialog is a quick input holding a path,
- *  which code-server fills in with the command's default and, under load, may fill in again after
- *  the test typed; so the test types the path and presses Enter until the file exists, and runs the
- *  command again if the dialog closed on another name. */
-async function exportAs(target: string): Promise<string> {
-  const { page } = panel;
-  const commandInput = page.locator('.quick-input-widget input');
-  const pathInput = page.locator('.quick-input-widget input:not([aria-label^="Type the name of a command"])');
-  for (let attempt = 0; attempt < 3 && !fs.existsSync(target); attempt++) {
-    await page.keyboard.press('F1');
-    await commandInput.fill('>DiffTransformer: Export View');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'DiffTransformer: Export View' }).first().click();
-    await pathInput.waitFor({ state: 'visible' });
-    await page.waitForFunction((el) => (el as unknown as { value: string }).value.endsWith('.png'), await pathInput.elementHandle());
-    for (let waited = 0; !fs.existsSync(target) && waited < 30_000 && (await pathInput.isVisible()); waited += 500) {
-      if ((await pathInput.inputValue()) !== target) await pathInput.fill(target);
-      await page.keyboard.press('Enter');
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-    for (let waited = 0; !fs.existsSync(target) && waited < 10_000; waited += 500) await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  return fs.readFileSync(target, 'utf8');
-}
-
 test('Export View as SVG: its image is the heatmap canvas, and markup stays text', async () => {
   const { frame } = panel;
   await drawnMap(panel.page, '#heatmap', panel.runId);
   const target = path.join(panel.runDir, 'workspace', 'difftransformer-view.svg');
-  const svg = await exportAs(target);
+  const svg = await exportAs(panel.page, target);
   const canvasPng = await frame.locator(ofRun('#heatmap', panel.runId)).evaluate((canvas) => (canvas as unknown as { toDataURL(type: string): string }).toDataURL('image/png'));
   const read = await frame.locator('body').evaluate((_body, text) => {
     // The page's DOM types (these tests compile without the DOM library).

@@ -1,12 +1,17 @@
 // End to end: the Flow tab draws the flow of information into the run's prediction that the engine
 // traces for the same text and threshold (its nodes and edges, as the canvas says them); moving the
-// threshold traces it again; clicking a node opens Maps & spans on its layer with its token locked
-// as the query. The tiny DIFF fixture runs: its graph is small enough to check node by node.
+// threshold traces it again; Export View as SVG on the tab writes that graph (a line per edge part,
+// a circle per node) and records it in the JSON beside it; clicking a node opens Maps & spans on its
+// layer with its token locked as the query. The tiny DIFF fixture runs: its graph is small enough to check node by node.
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { FLOW_NODES_PER_LAYER, FLOW_THRESHOLD, type FlowGraph } from '../../shared/flow';
 import { layoutFlow } from '../../webview/flowLayout';
+import { assertClose, FLOAT32 } from '../support/tolerance';
+import { parseXml } from '../support/xml';
+import { exportAs } from './exportDialog';
 import { modelsFolder, ofRun, packageShape, panelFixture } from './harness';
 
 const MODEL = 'tiny-diff';
@@ -43,6 +48,23 @@ test('the Flow tab shows the graph the engine traces, and moving the threshold t
   await panel.frame.locator('#flow-threshold').fill(String(higher));
   assert.deepEqual(await shownCounts(higher), { nodes: fewer.nodes.length, edges: fewer.edges.length });
   await panel.screenshot('flow');
+});
+
+test('Export View as SVG on the Flow tab writes the graph shown, and the JSON beside it records it', async () => {
+  const threshold = 0.2;
+  await shownCounts(threshold);
+  const graph = await engineFlow(threshold);
+  const target = path.join(panel.runDir, 'workspace', 'difftransformer-flow.svg');
+  const { elements } = parseXml(await exportAs(panel.page, target));
+  const record = JSON.parse(fs.readFileSync(target.replace(/\.svg$/, '.json'), 'utf8'));
+  // The host's engine and the test's trace the same graph; their weights agree to float32's tolerance.
+  const withoutWeights = (g: FlowGraph) => ({ ...g, edges: g.edges.map(({ a1: _a1, a2: _a2, ...edge }) => edge) });
+  assert.deepEqual(withoutWeights(record.flow), withoutWeights(graph), 'the JSON records the graph shown');
+  const weights = (g: FlowGraph) => g.edges.flatMap((edge) => [edge.a1, edge.a2 ?? 0]);
+  assertClose(weights(record.flow), weights(graph), 'the recorded edges’ A1 and −λ·A2 parts', FLOAT32);
+  const parts = graph.edges.reduce((count, edge) => count + (edge.head !== null && edge.a2 !== null ? 2 : 1), 0);
+  assert.equal(elements.filter((e) => e.name === 'line' && ['a1', 'a2', 'residual'].includes(e.attributes.class)).length, parts, 'a line per edge part');
+  assert.equal(elements.filter((e) => e.name === 'circle').length, graph.nodes.length, 'a circle per node');
 });
 
 test('clicking a node opens Maps & spans on its layer with its token locked as the query', async () => {
