@@ -14,12 +14,12 @@ import { formatValue } from './valueText';
 export function flowSvg(graph: FlowGraph, layout: FlowLayout, tokens: readonly string[], theme: Theme): string {
   const tokenText = (token: number) => visibleText(tokens[token] ?? '');
   return chartSvg({
-    title: `Flow of information into the prediction at token ${graph.query} «${tokenText(graph.query)}» · edges with |weight| ≥ ${formatValue(graph.threshold)}`,
+    title: `Flow into the prediction at token ${graph.query} «${tokenText(graph.query)}» · edges with |weight| ≥ ${formatValue(graph.threshold)}`,
     width: layout.width,
     // The canvas keeps a strip at the bottom for its token labels: here they are the x axis's.
     height: layout.height - TOKEN_LABEL_HEIGHT,
     x: { title: 'token', ticks: layout.tokens.map((token) => ({ at: layout.x(token), label: `${tokenText(token)} ${token}` })) },
-    y: { title: 'residual stream after layer', ticks: layout.layers.map((layer) => ({ at: layout.y(layer), label: layerLabel(layer) })) },
+    y: { title: 'layer', ticks: layout.layers.map((layer) => ({ at: layout.y(layer), label: layerLabel(layer) })) },
     lines: flowStrokes(graph, layout, theme).map(({ part, x1, y1, x2, y2, width, color, dashed }) => ({ x1, y1, x2, y2, stroke: color, width, dashed, opacity: EDGE_OPACITY, role: part })),
     circles: flowDots(graph, layout, theme).map(({ node, x, y, radius, color }, index) => ({
       x,
