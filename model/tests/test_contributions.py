@@ -17,7 +17,7 @@ from model.checkpoints import diff_model, write_checkpoint
 from model.fixtures import FIXTURE_TOKENIZER, tiny_model
 from model.hf_reference import REFERENCES, repeat_heads
 from model.model import lambda_init_for
-from model.package import load_tokenizer, write_package
+from model.package import load_package, load_tokenizer, write_package
 from model.safetensors_files import read_weights
 from tolerance import assert_close
 
@@ -181,6 +181,22 @@ def test_exported_packages_explain_as_the_forward_pass(name, tmp_path):
         got = explain_cli(pkg, text_file, query, target, versus)
         assert got["target"]["id"] == target and got["query"] == query
         assert_explained(name, got, logit, expected)
+
+
+@pytest.mark.parametrize("name", ["code-diff", "code-baseline"])
+def test_shipped_packages_explain_as_the_forward_pass(name, tmp_path):
+    """The trained pair, read back into PyTorch from the package the extension runs."""
+    pkg = REPO / "models" / name
+    model, _, tokenizer = load_package(pkg)
+    text_file = tmp_path / "text.py"
+    text_file.write_text(TEXT)
+    ids = [tokenizer.eot_id] + tokenizer.encode(TEXT)
+    query = len(ids) - 1
+    with torch.no_grad():
+        top = int(model(torch.tensor([ids]))[0][0, query].argmax())
+    for target, versus in ((top, None), (top, 17)):
+        logit, expected = reference(model, ids, query, target, versus)
+        assert_explained(name, explain_cli(pkg, text_file, query, target, versus), logit, expected)
 
 
 @pytest.mark.parametrize("fmt, options", [("diffllama", {}), ("llama", {"dtype": "bfloat16"}), ("mistral", {}),
