@@ -160,8 +160,9 @@ export class Engine {
     return id < this.tokenizer.vocabSize ? this.tokenizer.tokenText(id) : `⟨id ${id}: no token⟩`;
   }
 
-  /** The id of the one token `text` encodes to (the CLI's explain takes targets as text). */
+  /** The vocabulary id a user gave: `#ID` as written, else the one token `text` encodes to (the CLI's explain and the Explain tab take targets as text). */
   tokenId(text: string): number {
+    if (/^#\d+$/.test(text)) return Number(text.slice(1));
     const { ids } = this.tokenizer.encode(text);
     if (ids.length !== 1) throw new RangeError(`${JSON.stringify(text)} is ${ids.length} tokens, not one; give a token's id as #ID`);
     return ids[0];

@@ -24,7 +24,7 @@ export type EngineRequest =
   | { op: 'lens'; token: number; run?: RunName }
   | { op: 'explain'; query: number; options?: ExplainOptions; run?: RunName }
   | { op: 'explainSources'; query: number; options?: ExplainOptions; layer: number; head: number; run?: RunName }
-  /** The vocabulary id of the one token `text` encodes to (the Explain tab's typed target). */
+  /** The vocabulary id of a typed target: `#ID` as written, else the one token `text` encodes to (Engine.tokenId). */
   | { op: 'tokenId'; text: string }
   | { op: 'flow'; query: number; options: FlowOptions; run?: RunName }
   | { op: 'outliers' }

@@ -29,7 +29,7 @@ export interface ExplainArguments {
 export async function explainCommand(engine: Engine, text: string, args: ExplainArguments): Promise<string> {
   const result = await engine.inspect(text);
   const query = args.query === undefined ? result.tokens.length - 1 : Number(args.query);
-  const token = (value: string | undefined) => (value === undefined ? undefined : /^#\d+$/.test(value) ? Number(value.slice(1)) : engine.tokenId(value));
+  const token = (value: string | undefined) => (value === undefined ? undefined : engine.tokenId(value));
   const explanation = await engine.explain(query, { target: token(args.target), versus: token(args.versus) });
   return args.json ? JSON.stringify(explanation, null, 2) : table(explanation, result.tokens[query].text, args.top);
 }

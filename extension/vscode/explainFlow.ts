@@ -94,7 +94,7 @@ export class ExplainFlow {
   /** The vocabulary ids of the tokens the user typed: "#ID" is an id, anything else the text of
    *  one token (the engine's tokenizer says which). */
   private async vocabularyIds(target: string | undefined, versus: string | undefined): Promise<ExplainOptions> {
-    const id = async (text: string | undefined) => (text === undefined ? undefined : /^#\d+$/.test(text) ? Number(text.slice(1)) : await this.engines.model.request({ op: 'tokenId', text }));
+    const id = async (text: string | undefined) => (text === undefined ? undefined : await this.engines.model.request({ op: 'tokenId', text }));
     return { target: await id(target), versus: await id(versus) };
   }
 
