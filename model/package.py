@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 import onnx
 import torch
-from onnx import numpy_helper
+from onnx import external_data_helper, numpy_helper
 
 from model.contributions import export_contributions
 from model.export import OPTIONAL_OUTPUTS, export_lens, export_onnx, intervention_inputs
@@ -27,6 +27,9 @@ FORMAT_VERSION = 1
 PACKAGE_FILES = ("model.onnx", "tokenizer.json", "config.json")
 LENS_FILE = "lens.onnx"  # the logit lens (export.LogitLens); packages exported before it have none
 CONTRIBUTIONS_FILE = "contributions.onnx"  # contributions.ContributionsGraph; packages exported before it have none
+WEIGHTS_FILE = "weights.bin"  # the graphs' weights, each stored once (ONNX external data); older packages embed them
+SHARED_BYTES = 1024  # smaller initializers (shapes, scales) stay inside their graph
+WEIGHT_ALIGNMENT = 64
 CHECKPOINT_FORMAT = "difftransformer-checkpoint"
 PARAM_MAP_KEY = "parameter_initializers"  # ONNX metadata: parameter name -> initializer name
 GRAPH_PREFIX = "model."  # export wraps the Transformer as InspectionGraph.model
@@ -209,6 +212,31 @@ def record_parameter_map(onnx_path: Path, model: Transformer) -> None:
     onnx.save(graph, str(onnx_path))
 
 
+def share_weights(folder: Path, graphs: tuple) -> None:
+    """Moves the graphs' initializers into one weights.bin that each graph refers to (ONNX external
+    data), storing equal tensors once: the lens and the contributions graph read the embedding, the
+    head and the projections the inspection graph holds, which embedded would be a second and third
+    copy of most of the model in the package and in memory once each graph is opened."""
+    stored = {}
+    with open(folder / WEIGHTS_FILE, "wb") as weights:
+        for name in graphs:
+            graph = onnx.load(str(folder / name))
+            for tensor in graph.graph.initializer:
+                array = numpy_helper.to_array(tensor)
+                if array.nbytes < SHARED_BYTES:
+                    continue
+                raw = array.tobytes()
+                key = (tensor.data_type, array.shape, hashlib.sha256(raw).digest())
+                if key not in stored:
+                    weights.write(bytes(-weights.tell() % WEIGHT_ALIGNMENT))
+                    stored[key] = weights.tell()
+                    weights.write(raw)
+                tensor.CopyFrom(numpy_helper.from_array(array, tensor.name))  # its bytes as raw_data
+                external_data_helper.set_external_data(tensor, WEIGHTS_FILE, stored[key], len(raw))
+                tensor.ClearField("raw_data")
+            onnx.save(graph, str(folder / name))
+
+
 def write_package(model: Transformer, tokenizer_path: Path, out_dir: Path, *, name: str,
                   training: dict, top_k: int = 10) -> Path:
     """Exports model + tokenizer as a package folder. Builds it in a temporary sibling folder and
@@ -224,12 +252,13 @@ def write_package(model: Transformer, tokenizer_path: Path, out_dir: Path, *, na
         record_parameter_map(tmp / "model.onnx", model)
         export_lens(model, tmp / LENS_FILE, top_k)
         export_contributions(model, tmp / CONTRIBUTIONS_FILE)
+        share_weights(tmp, ("model.onnx", LENS_FILE, CONTRIBUTIONS_FILE))
         shutil.copyfile(tokenizer_path, tmp / "tokenizer.json")
         config = package_config(model, name, outputs, top_k, tokenizer.eot_id, training)
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         manifest = {
             "format_version": FORMAT_VERSION,
-            "files": {f: {"sha256": sha256_file(tmp / f), "bytes": (tmp / f).stat().st_size} for f in (*PACKAGE_FILES, LENS_FILE, CONTRIBUTIONS_FILE)},
+            "files": {f: {"sha256": sha256_file(tmp / f), "bytes": (tmp / f).stat().st_size} for f in (*PACKAGE_FILES, LENS_FILE, CONTRIBUTIONS_FILE, WEIGHTS_FILE)},
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if out_dir.exists():
@@ -263,6 +292,7 @@ def verify_manifest(pkg: Path) -> dict:
     for f in PACKAGE_FILES:
         if f not in files:
             raise PackageError(f"{pkg / 'manifest.json'}: field 'files' has no entry for {f}")
+    for f in files:
         if not (pkg / f).exists():
             raise PackageError(f"{pkg / f}: missing (listed in manifest.json)")
         actual = sha256_file(pkg / f)

@@ -12,8 +12,8 @@ from conftest import run_module, run_onnxruntime
 from model.export import InspectionGraph, intervention_inputs, prediction_outputs, reference_outputs
 from model.blocked_attention import block_rows
 from model.fixtures import FIXTURE_TOKENIZER, FIXTURES, golden_record, tiny_model
-from model.package import (PackageError, load_checkpoint, load_package, save_checkpoint, sha256_file,
-                           write_package)
+from model.package import (WEIGHT_ALIGNMENT, PackageError, load_checkpoint, load_package, save_checkpoint,
+                           sha256_file, write_package)
 from model.tokenizer import ByteLevelBPE
 from tolerance import assert_close
 
@@ -58,7 +58,13 @@ def test_onnxruntime_matches_pytorch(variant, tmp_path):
 def test_package_files_and_config(tmp_path):
     model = tiny_model("diff", VOCAB)
     pkg = write_package(model, FIXTURE_TOKENIZER, tmp_path / "p", name="p", training={"tokens": 0})
-    assert sorted(os.listdir(pkg)) == ["config.json", "contributions.onnx", "lens.onnx", "manifest.json", "model.onnx", "tokenizer.json"]
+    assert sorted(os.listdir(pkg)) == ["config.json", "contributions.onnx", "lens.onnx", "manifest.json", "model.onnx", "tokenizer.json", "weights.bin"]
+    # The three graphs read one weights.bin in which each parameter is stored once.
+    parameters = [p.detach().numpy() for p in model.parameters()]
+    assert (pkg / "weights.bin").stat().st_size <= sum(p.nbytes + WEIGHT_ALIGNMENT for p in parameters)
+    for graph in ("model.onnx", "lens.onnx", "contributions.onnx"):
+        external = [t for t in onnx.load(str(pkg / graph), load_external_data=False).graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+        assert external and all(t.external_data[0].value == "weights.bin" for t in external), graph
     manifest = json.loads((pkg / "manifest.json").read_text())
     for name, entry in manifest["files"].items():
         assert entry["sha256"] == sha256_file(pkg / name)
@@ -108,12 +114,13 @@ def test_failed_export_leaves_nothing_and_keeps_old_package(tmp_path):
     assert {f: sha256_file(pkg / f) for f in os.listdir(pkg)} == before
 
 
-def test_tampered_package_is_refused(tmp_path):
+@pytest.mark.parametrize("damaged", ["model.onnx", "weights.bin"])
+def test_tampered_package_is_refused(damaged, tmp_path):
     pkg = write_package(tiny_model("diff", VOCAB), FIXTURE_TOKENIZER, tmp_path / "p", name="p", training={})
-    with open(pkg / "model.onnx", "r+b") as f:
+    with open(pkg / damaged, "r+b") as f:
         f.seek(200)
         f.write(b"\x00\x01\x02")
-    with pytest.raises(PackageError, match=r"model\.onnx: sha256 is .* but manifest\.json says"):
+    with pytest.raises(PackageError, match=damaged.replace(".", r"\.") + r": sha256 is .* but manifest\.json says"):
         load_package(pkg)
 
 
