@@ -36,6 +36,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 from model.allocator import keep_freed_memory_mapped
+from model.evaluation_cache import cached_evaluation, evaluation_key
 from model.family_retrieval import family_grid, summarise_families
 from model.long_documents import long_document_windows, project_documents
 from model.metrics import (QUANT_BITS, VAL_SETS, activation_outliers, evaluate_loss, held_out_ids, loss_by_position,
@@ -186,8 +187,8 @@ def evaluate_model(loaded: LoadedModel, data_dir: Path, fillers: Dict[str, List[
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--diff", type=Path, required=True, help="DIFF model: package folder or checkpoint file")
-    parser.add_argument("--baseline", type=Path, required=True, help="baseline model: package folder or checkpoint file")
+    parser.add_argument("--diff", type=Path, help="DIFF model: package folder or checkpoint file")
+    parser.add_argument("--baseline", type=Path, help="baseline model: package folder or checkpoint file")
     parser.add_argument("--tokenizer", type=Path, help="tokenizer.json for checkpoint files (packages carry their own)")
     parser.add_argument("--data", type=Path, required=True, help="corpus folder with val_code.txt and val_prose.txt")
     parser.add_argument("--out", type=Path, required=True, help="Markdown report to write, e.g. docs/evaluation.md")
@@ -208,8 +209,16 @@ def main(argv=None) -> int:
     parser.add_argument("--depths", type=float, nargs="+", help=f"needle depths (default {Settings.depths})")
     parser.add_argument("--training-logs", type=Path, nargs=2, metavar=("DIFF_LOG", "BASELINE_LOG"),
                         help="the two runs' log.jsonl (model/train.py): adds their learning curves to the report")
+    parser.add_argument("--cache", type=Path, help="folder keeping each model's results, reused by a later run with the "
+                        "same weights, settings and data (model/evaluation_cache.py)")
+    parser.add_argument("--only", choices=MODEL_ROLES, help="evaluate this model alone into --cache and write no report "
+                        "(a report needs both): one model as soon as its training ends")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch CPU threads (default: all cores)")
     args = parser.parse_args(argv)
+    roles = (args.only,) if args.only else MODEL_ROLES
+    missing = [f"--{role}" for role in roles if getattr(args, role) is None]
+    if missing or (args.only and not args.cache):
+        parser.error(f"{' and '.join(missing)} required" if missing else "--only needs --cache (where its results are kept)")
 
     settings = QUICK if args.quick else Settings()
     counts = ("seed", "trials", "quant_trials", "quant_length", "family_trials", "loss_windows", "outlier_windows")
@@ -223,10 +232,21 @@ def main(argv=None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     try:
-        loaded = [load_model(role, getattr(args, role), args.tokenizer) for role in MODEL_ROLES]
+        loaded = [load_model(role, getattr(args, role), args.tokenizer) for role in roles]
         fillers = {form: filler_documents(args.data, form) for form in FORMS}
+
+        def evaluate(m: LoadedModel) -> dict:
+            compute = lambda: evaluate_model(m, args.data, fillers, settings, log)  # noqa: E731
+            if not args.cache:
+                return compute()
+            key = evaluation_key(m.model, asdict(settings), args.data)
+            return {**cached_evaluation(args.cache, m.role, key, compute, log), "source": m.source, "training": m.training}
+
         with torch.no_grad():
-            models = {m.role: evaluate_model(m, args.data, fillers, settings, log) for m in loaded}
+            models = {m.role: evaluate(m) for m in loaded}
+        if args.only:
+            log(f"kept {args.only}'s results in {args.cache}; a run with both models writes the report")
+            return 0
         curves = learning_curves(*args.training_logs) if args.training_logs else None
     except (PackageError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -8,6 +8,8 @@
 #   scripts/ship-models.sh runs/long4k-b
 # BENCH=1 also reruns the benches (docs/performance.*, docs/long-context.*): do that on an idle
 # machine, their figures are timings. EVALUATE_ARGS passes options to model.evaluate (e.g. --quick).
+# Each model's results are kept in RUNS_DIR/evaluation-cache: a run stopped part-way, or one after a
+# model was evaluated alone (model.evaluate --only), does not evaluate a model twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,7 +41,8 @@ scripts/python.sh -m model.learning --diff "$runs/diff/log.jsonl" --baseline "$r
 step "evaluation"
 # shellcheck disable=SC2086  # EVALUATE_ARGS is a list of options
 scripts/python.sh -m model.evaluate --diff models/code-diff --baseline models/code-baseline --data "$DATA/corpus" \
-  --out docs/evaluation.md --training-logs "$runs/diff/log.jsonl" "$runs/baseline/log.jsonl" ${EVALUATE_ARGS:-}
+  --out docs/evaluation.md --training-logs "$runs/diff/log.jsonl" "$runs/baseline/log.jsonl" \
+  --cache "$runs/evaluation-cache" ${EVALUATE_ARGS:-}
 
 # The goldens under test/fixtures/golden are the tiny random-weight packages' (python -m model
 # fixtures): no number of the shipped pair is in them, so they stay as they are.

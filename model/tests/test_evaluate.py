@@ -240,11 +240,16 @@ def test_learning_curves_count_tokens_to_reach_the_other_models_loss(tmp_path):
         learning_curves(tmp_path / "empty.jsonl", baseline)
 
 
-def test_quick_run_writes_json_markdown_and_plots(tokenizer, tmp_path):
+def quick_corpus(tmp_path):
     data = tmp_path / "corpus"
     data.mkdir()
     for name, text in (("train", CODE), ("val_code", CODE), ("val_prose", PROSE)):
         (data / f"{name}.txt").write_text(text)
+    return data
+
+
+def test_quick_run_writes_json_markdown_and_plots(tokenizer, tmp_path):
+    data = quick_corpus(tmp_path)
     diff_checkpoint = tmp_path / "diff.pt"
     save_checkpoint(diff_checkpoint, long_context_model("diff", tokenizer), {"tokens": 1234, "step": 5})
     baseline_package = write_package(long_context_model("baseline", tokenizer), FIXTURE_TOKENIZER, tmp_path / "baseline",
@@ -289,3 +294,33 @@ def test_quick_run_writes_json_markdown_and_plots(tokenizer, tmp_path):
     assert all(f"evaluation/{name}" in markdown for name in plots)
     assert main(["--diff", str(baseline_package), "--baseline", str(baseline_package), "--data", str(data),
                  "--out", str(tmp_path / "x.md")]) == 2, "a baseline given as --diff is refused"
+
+
+def test_cache_keeps_each_models_results_for_a_later_run(tokenizer, tmp_path):
+    data = quick_corpus(tmp_path)
+    diff = write_package(long_context_model("diff", tokenizer), FIXTURE_TOKENIZER, tmp_path / "diff", name="diff", training={})
+    baseline_model = long_context_model("baseline", tokenizer)
+    checkpoint = tmp_path / "baseline.pt"
+    save_checkpoint(checkpoint, baseline_model, {"tokens": 7})
+    cache, out = tmp_path / "cache", tmp_path / "evaluation.md"
+    common = ["--data", str(data), "--out", str(out), "--quick", "--context-lengths", str(CONTEXT), "--cache", str(cache)]
+    # The baseline alone, as soon as its training ends: kept, and no report (that needs both).
+    assert main(["--baseline", str(checkpoint), "--tokenizer", str(FIXTURE_TOKENIZER), "--only", "baseline", *common]) == 0
+    [entry] = cache.glob("baseline-*.json")
+    assert not out.exists()
+    # A later run reads that entry (marked, so that its reuse shows) for the package exported from
+    # the same weights, and evaluates DIFF.
+    kept = json.loads(entry.read_text())
+    kept["loss"]["code"]["loss"] = 123.0
+    entry.write_text(json.dumps(kept))
+    package = write_package(baseline_model, FIXTURE_TOKENIZER, tmp_path / "baseline", name="baseline", training={"tokens": 7})
+    assert main(["--diff", str(diff), "--baseline", str(package), *common]) == 0
+    baseline = json.loads(out.with_suffix(".json").read_text())["models"]["baseline"]
+    assert baseline["loss"]["code"]["loss"] == 123.0 and baseline["source"] == str(package)
+    assert len(list(cache.glob("diff-*.json"))) == 1
+    # Other settings are another entry, evaluated afresh.
+    assert main(["--diff", str(diff), "--baseline", str(package), *common, "--loss-windows", "1"]) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["models"]["baseline"]["loss"]["code"]["loss"] != 123.0
+    assert len(list(cache.glob("baseline-*.json"))) == 2
+    with pytest.raises(SystemExit):
+        main(["--baseline", str(package), "--only", "baseline", "--data", str(data), "--out", str(out)])
