@@ -15,7 +15,8 @@ import { readArchitecture, requiredTensors, type Architecture, type TensorSpec }
 import type { GraphBuilder, Value } from './graphBuilder';
 import { ImportCancelledError, ImportError, NonFiniteWeightsError, TokenizerFormatError } from '../errors';
 import { buildContributionsGraph } from './contributionsGraph';
-import { buildInspectionGraph, buildLensGraph, inspectionOutputs, interventionInputs, type WeightFile } from './inspectionGraph';
+import { buildInspectionGraph, inspectionOutputs, interventionInputs, type WeightFile } from './inspectionGraph';
+import { buildLensGraph } from './predictionHead';
 import { DataType, type DataTypeValue } from './onnxProto';
 import { partialFolderFor } from './partialFolder';
 import { CheckpointWeights, countNonFinite, elementCount, type WeightDtype } from './safetensors';
