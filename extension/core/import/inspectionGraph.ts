@@ -82,8 +82,9 @@ function blockedAttention(g: GraphBuilder, arch: Architecture, blocks: RowBlocks
 
 /** The inspection graph, or with `kind` 'bare' the bare forward the benchmarks compare it with: the
  *  same arithmetic with the model's logits [B, T, V] as its only output (no pooling columns, no
- *  intervention inputs, no inspection outputs). */
-export function buildInspectionGraph(arch: Architecture, weights: WeightFile, topK: number, kind: 'inspection' | 'bare' = 'inspection'): GraphBuilder {
+ *  intervention inputs, no inspection outputs). The prediction head runs over chunks of
+ *  `headChunkRows` vocabulary rows (predictionHead.ts). */
+export function buildInspectionGraph(arch: Architecture, weights: WeightFile, topK: number, kind: 'inspection' | 'bare' = 'inspection', headChunkRows = arch.vocabSize): GraphBuilder {
   const bare = kind === 'bare';
   const g = new GraphBuilder();
   const nn = new Layers(g, arch, weights);
@@ -189,7 +190,7 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
     g.output(g.reshape(nn.logits(x), [B, T, arch.vocabSize], 'logits'), DataType.FLOAT, ['batch', 'seq', arch.vocabSize]);
     return g;
   }
-  blockedPrediction(g, nn, arch, x, ids, B, T, topK);
+  blockedPrediction(g, nn, arch, x, ids, B, T, topK, headChunkRows);
   g.concat(collected.hidden, 1, 'hidden_states');
   g.concat(collected.q, 1, 'q');
   g.concat(collected.k, 1, 'k');

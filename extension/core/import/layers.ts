@@ -11,28 +11,26 @@ export class Layers {
     readonly g: GraphBuilder,
     private readonly arch: Architecture,
     private readonly weights: WeightFile,
-    /** Weights already widened in an outer graph, by name. */
-    private readonly widened: ReadonlyMap<string, Value> = new Map(),
   ) {}
 
   w(name: string): Value {
-    return this.widened.get(name) ?? this.weights.use(this.g, name);
+    return this.weights.use(this.g, name);
   }
 
   /** The same operations written into another graph (a Loop's body). */
   within(graph: GraphBuilder): Layers {
-    return new Layers(graph, this.arch, this.weights, this.widened);
-  }
-
-  /** These operations with the final norm and the LM head widened once here, for a Loop's body
-   *  that runs the head on every block (widening a large vocabulary's head per block costs seconds). */
-  withHeadWidened(): Layers {
-    const names = ['model.norm.weight', `${this.headName()}.weight`];
-    return new Layers(this.g, this.arch, this.weights, new Map(names.map((name) => [name, this.w(name)])));
+    return new Layers(graph, this.arch, this.weights);
   }
 
   private headName(): string {
     return this.arch.tiedEmbeddings ? 'model.embed_tokens' : 'lm_head';
+  }
+
+  /** Rows `indices` of the LM head (the embedding when tied) as float32 [n, E], or with no
+   *  indices the whole head [V, E]. */
+  head(indices?: Value): Value {
+    const name = `${this.headName()}.weight`;
+    return indices ? this.weights.rows(this.g, name, indices) : this.w(name);
   }
 
   /** x [N, in] @ W^T (+ b): W stays [out, in] as the checkpoint stores it (Gemm's transB). */
@@ -49,8 +47,13 @@ export class Layers {
     return weight ? g.mul(normed, this.w(weight)) : normed;
   }
 
+  /** The final RMSNorm: [N, E] -> [N, E]. */
+  finalNorm(hidden: Value): Value {
+    return this.rmsNorm(hidden, 'model.norm.weight');
+  }
+
   /** The final norm and the LM head (the embedding when tied): [N, E] -> [N, V]. */
   logits(hidden: Value): Value {
-    return this.linear(this.rmsNorm(hidden, 'model.norm.weight'), this.headName(), false);
+    return this.linear(this.finalNorm(hidden), this.headName(), false);
   }
 }
