@@ -1,5 +1,5 @@
-// The LM head over chunks of the vocabulary (extension/core/import/predictionHead.ts). Tiny 16-bit
-// checkpoints (python -m model hf-checkpoint) are imported with so few vocabulary rows per chunk
+// The LM head over chunks of the vocabulary (extension/core/import/predictionHead.ts). Tiny
+// checkpoints, 16-bit and float32 (python -m model hf-checkpoint), are imported with so few vocabulary rows per chunk
 // that their vocabulary spans several chunks, the last one shorter: the graph must still give the
 // PyTorch reference's top_ids, top_probs, token_logprob and last_logits, over several blocks of
 // rows too, and the logit lens the same predictions as the head in one chunk.
@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { importModel } from '../../extension/core/import/importModel';
-import { headChunkRows } from '../../extension/core/import/predictionHead';
+import { headChunkRows, lensChunkRows } from '../../extension/core/import/predictionHead';
 import { loadModelPackage, type ModelPackage } from '../../extension/core/modelPackage';
 import { createSession, openWeightsGraph, runModel, runNextTokenLogits, type RunOutputs } from '../../extension/core/runtime';
 import blockSizing from '../../shared/attention.json';
@@ -78,10 +78,11 @@ function assertSeveralChunks(vocab: number, rows: number): void {
 }
 
 // diffllama's own lm_head, bfloat16; diff-v1's head is its embedding (tied), float16, in chunks of
-// fewer rows than the top-K the graph keeps.
+// fewer rows than the top-K the graph keeps; a float32 head, whose chunks are copied, not widened.
 const CASES: Array<[string, string, number]> = [
   ['diffllama', 'bfloat16', 150],
   ['diff-v1', 'float16', 7],
+  ['diff-v2', 'float32', 150],
 ];
 
 for (const [format, dtype, chunkRows] of CASES) {
@@ -91,7 +92,7 @@ for (const [format, dtype, chunkRows] of CASES) {
     const chunked = await imported(source, `${format}-chunked`, chunkRows);
     const whole = await imported(source, `${format}-whole`);
     assertSeveralChunks(chunked.config.vocab_size, chunkRows);
-    assert.equal(headChunkRows({ vocabSize: whole.config.vocab_size, hidden: whole.config.n_embd }, dtype), whole.config.vocab_size, 'a tiny vocabulary is one chunk by default');
+    assert.equal(headChunkRows({ vocabSize: whole.config.vocab_size, hidden: whole.config.n_embd }), whole.config.vocab_size, 'a tiny vocabulary is one chunk by default');
     assert.notDeepEqual(await readFile(chunked.modelPath), await readFile(whole.modelPath), 'the chunked graph is another graph');
 
     const outputs = await predictions(chunked, expected.ids);
@@ -131,11 +132,10 @@ test('a chunked head over several blocks of rows, the last one cut short, predic
   assert.deepEqual(inChunks.topIds, inOne.topIds, 'top_ids');
 });
 
-test("a 16-bit head's chunk holds near head_chunk_elements floats at a large vocabulary; a float32 head is one chunk", () => {
+test("a chunk of the head holds near head_chunk_elements floats at a large vocabulary; a float32 head is one chunk in the lens", () => {
   const large = { vocabSize: 128256, hidden: 2048 };
-  for (const dtype of ['bfloat16', 'float16']) {
-    const rows = headChunkRows(large, dtype);
-    assert.ok(rows * large.hidden <= blockSizing.head_chunk_elements && (rows + 1) * large.hidden > blockSizing.head_chunk_elements, `${dtype}: ${rows} rows of ${large.hidden}`);
-  }
-  assert.equal(headChunkRows(large, 'float32'), large.vocabSize);
+  const rows = headChunkRows(large);
+  assert.ok(rows * large.hidden <= blockSizing.head_chunk_elements && (rows + 1) * large.hidden > blockSizing.head_chunk_elements, `${rows} rows of ${large.hidden}`);
+  for (const dtype of ['bfloat16', 'float16']) assert.equal(lensChunkRows(large, dtype), rows, `${dtype}: the lens's chunks`);
+  assert.equal(lensChunkRows(large, 'float32'), large.vocabSize);
 });

@@ -16,7 +16,7 @@ import type { GraphBuilder, Value } from './graphBuilder';
 import { ImportCancelledError, ImportError, NonFiniteWeightsError, TokenizerFormatError } from '../errors';
 import { buildContributionsGraph } from './contributionsGraph';
 import { buildInspectionGraph, inspectionOutputs, interventionInputs, type WeightFile } from './inspectionGraph';
-import { buildLensGraph, headChunkRows } from './predictionHead';
+import { buildLensGraph, headChunkRows, lensChunkRows } from './predictionHead';
 import { DataType, type DataTypeValue } from './onnxProto';
 import { partialFolderFor } from './partialFolder';
 import { CheckpointWeights, countNonFinite, elementCount, type WeightDtype } from './safetensors';
@@ -104,10 +104,9 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
     });
     progress({ fraction: 0.96, message: 'writing the inspection graph' });
     const metadata = { source_format: arch.format, weights: WEIGHTS_FILE };
-    const headChunk = options.headChunkRows ?? headChunkRows(arch, weights.dtype);
     const files: Record<string, Uint8Array | string> = {
-      'model.onnx': buildInspectionGraph(arch, weights.file, TOP_K, 'inspection', headChunk).encode('inspection', metadata, PRODUCER),
-      'lens.onnx': buildLensGraph(arch, weights.file, TOP_K, headChunk).encode('logit_lens', metadata, PRODUCER),
+      'model.onnx': buildInspectionGraph(arch, weights.file, TOP_K, 'inspection', options.headChunkRows ?? headChunkRows(arch)).encode('inspection', metadata, PRODUCER),
+      'lens.onnx': buildLensGraph(arch, weights.file, TOP_K, options.headChunkRows ?? lensChunkRows(arch, weights.dtype)).encode('logit_lens', metadata, PRODUCER),
       'contributions.onnx': buildContributionsGraph(arch, weights.file).encode('contributions', metadata, PRODUCER),
       ...(options.bareForward && { 'bare.onnx': buildInspectionGraph(arch, weights.file, TOP_K, 'bare').encode('bare_forward', metadata, PRODUCER) }),
       'tokenizer.json': tokenizerText,
