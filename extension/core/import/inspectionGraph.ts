@@ -18,7 +18,8 @@ import { rotary } from './rotary';
 
 /** Where each weight lies in the package's weights file; a graph registers the ones it uses. A
  *  weight stored as 16-bit is widened by a Cast where it is used, so that ONNX Runtime holds one
- *  layer's float32 copy at a time rather than the whole model's. */
+ *  layer's float32 copy at a time rather than the whole model's (of the LM head, one chunk of its
+ *  vocabulary rows: predictionHead.ts). */
 export interface WeightFile {
   /** The weight as float32. */
   use(graph: GraphBuilder, tensorName: string): Value;
