@@ -5,7 +5,8 @@
 import { lambdaInit } from '../../../shared/lambda';
 import { layerTensorNames, type Architecture } from './architecture';
 import { GraphBuilder, type Value } from './graphBuilder';
-import { Layers, type WeightFile } from './inspectionGraph';
+import type { WeightFile } from './inspectionGraph';
+import { Layers } from './layers';
 import { DataType } from './onnxProto';
 
 /** hidden [L, T, E], input_ids [T], query [1], rows [L, H, R, T], head_mask [L, H], targets [N],

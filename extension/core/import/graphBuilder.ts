@@ -134,16 +134,20 @@ export class GraphBuilder {
   /** An ONNX Loop of `trips` (an int64 scalar) iterations, run for its scan outputs: `body` builds one
    *  iteration from its number (an int64 scalar) and returns the values it yields, each with its dims
    *  and element type (float32 when left out); every yield comes back stacked along a new first axis.
-   *  The body may use this graph's values. */
-  loop(trips: Value, body: (iteration: GraphBuilder, index: Value) => Array<[Value, Dim[], DataTypeValue?]>): Value[] {
+   *  With `carried` (initial values, their dims and types), the body also gets each one's value of
+   *  the iteration before and returns their next values first, before its yields; the loop then
+   *  returns their final values first. The body may use this graph's values. */
+  loop(trips: Value, body: (iteration: GraphBuilder, index: Value, carried: Value[]) => Array<[Value, Dim[], DataTypeValue?]>, carried: Array<[Value, Dim[], DataTypeValue?]> = []): Value[] {
     const iteration = new GraphBuilder(this);
     const index = iteration.input(this.fresh('loop_index'), DataType.INT64, []);
     const condition = iteration.input(this.fresh('loop_condition'), DataType.BOOL, []);
-    const yields = body(iteration, index);
+    const previous = carried.map(([, dims, elemType = DataType.FLOAT]) => iteration.input(this.fresh('loop_carried'), elemType, dims));
+    const yields = body(iteration, index, previous);
     iteration.output(iteration.op('Identity', [condition]), DataType.BOOL, []);
     for (const [value, dims, elemType = DataType.FLOAT] of yields) iteration.output(value, elemType, dims);
     // No condition input: the loop runs exactly `trips` times.
-    return this.ops('Loop', [trips, ''], yields.length, { body: { graph: iteration.graph(this.fresh('loop_body')) } });
+    const inputs = [trips, '', ...carried.map(([initial]) => initial)];
+    return this.ops('Loop', inputs, yields.length, { body: { graph: iteration.graph(this.fresh('loop_body')) } });
   }
 
   /** Encodes the graph as an ONNX model. */

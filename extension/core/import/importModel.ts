@@ -15,7 +15,8 @@ import { readArchitecture, requiredTensors, type Architecture, type TensorSpec }
 import type { GraphBuilder, Value } from './graphBuilder';
 import { ImportCancelledError, ImportError, NonFiniteWeightsError, TokenizerFormatError } from '../errors';
 import { buildContributionsGraph } from './contributionsGraph';
-import { buildInspectionGraph, buildLensGraph, inspectionOutputs, interventionInputs, type WeightFile } from './inspectionGraph';
+import { buildInspectionGraph, inspectionOutputs, interventionInputs, type WeightFile } from './inspectionGraph';
+import { buildLensGraph, headChunkRows, lensChunkRows } from './predictionHead';
 import { DataType, type DataTypeValue } from './onnxProto';
 import { partialFolderFor } from './partialFolder';
 import { CheckpointWeights, countNonFinite, elementCount, type WeightDtype } from './safetensors';
@@ -53,6 +54,9 @@ export interface ImportOptions {
   allowNonFinite?: boolean;
   /** Also write bare.onnx, the model's logits alone on the same weights, which the benchmarks compare the inspection with. */
   bareForward?: boolean;
+  /** Vocabulary rows per chunk of the LM head in the graphs, instead of headChunkRows's (the tests
+   *  run a small vocabulary over several chunks). */
+  headChunkRows?: number;
 }
 
 export interface ImportResult {
@@ -101,8 +105,8 @@ export async function importModel(options: ImportOptions): Promise<ImportResult>
     progress({ fraction: 0.96, message: 'writing the inspection graph' });
     const metadata = { source_format: arch.format, weights: WEIGHTS_FILE };
     const files: Record<string, Uint8Array | string> = {
-      'model.onnx': buildInspectionGraph(arch, weights.file, TOP_K).encode('inspection', metadata, PRODUCER),
-      'lens.onnx': buildLensGraph(arch, weights.file, TOP_K).encode('logit_lens', metadata, PRODUCER),
+      'model.onnx': buildInspectionGraph(arch, weights.file, TOP_K, 'inspection', options.headChunkRows ?? headChunkRows(arch)).encode('inspection', metadata, PRODUCER),
+      'lens.onnx': buildLensGraph(arch, weights.file, TOP_K, options.headChunkRows ?? lensChunkRows(arch, weights.dtype)).encode('logit_lens', metadata, PRODUCER),
       'contributions.onnx': buildContributionsGraph(arch, weights.file).encode('contributions', metadata, PRODUCER),
       ...(options.bareForward && { 'bare.onnx': buildInspectionGraph(arch, weights.file, TOP_K, 'bare').encode('bare_forward', metadata, PRODUCER) }),
       'tokenizer.json': tokenizerText,

@@ -1,21 +1,25 @@
 // The inspection graph of docs/model-package.md, built in TypeScript for every supported
-// architecture (architecture.ts), and the logit lens graph. The arithmetic follows
+// architecture (architecture.ts). The arithmetic follows
 // model/model.py and model/export.py step by step (attention over blocks of query rows with an
 // additive causal mask, both maps of a differential head in one broadcast matmul, pooling columns
-// appended to V, the prediction head over blocks of rows with logsumexp spelled out), so an
+// appended to V, the prediction head of predictionHead.ts), so an
 // imported package runs the same fast path as an exported one.
 
 import blockSizing from '../../../shared/attention.json';
 import { lambdaInit } from '../../../shared/lambda';
 import { THUMBNAIL_SIZE } from '../../../shared/model';
 import { layerTensorNames, type Architecture } from './architecture';
+import { blockOf, floatTensor, joinBlocks, padToBlocks, rowBlocks, type RowBlocks } from './graphBlocks';
 import { GraphBuilder, type DimPart, type Value } from './graphBuilder';
 import { DataType } from './onnxProto';
+import { Layers } from './layers';
+import { blockedPrediction } from './predictionHead';
 import { rotary } from './rotary';
 
 /** Where each weight lies in the package's weights file; a graph registers the ones it uses. A
  *  weight stored as 16-bit is widened by a Cast where it is used, so that ONNX Runtime holds one
- *  layer's float32 copy at a time rather than the whole model's. */
+ *  layer's float32 copy at a time rather than the whole model's (of the LM head, one chunk of its
+ *  vocabulary rows: predictionHead.ts). */
 export interface WeightFile {
   /** The weight as float32. */
   use(graph: GraphBuilder, tensorName: string): Value;
@@ -36,62 +40,10 @@ export function inspectionOutputs(arch: Architecture): string[] {
   return arch.lambda === 'token' ? [...common, 'lambda', 'lambda_a2_thumbnails'] : [...common, 'lambda'];
 }
 
-/** Rows per block, from shared/attention.json, computed in the graph from T. */
-interface RowBlocks {
-  /** R, a 1-element int64. */
-  rows: Value;
-  /** ceil(T / R), an int64 scalar. */
-  count: Value;
-}
-
-/** R = min(clamp(fitting, min_rows, max_rows), T), where `fitting` (a 1-element int64) is how many
- *  rows keep a block near tile_elements floats. */
-function rowBlocks(g: GraphBuilder, fitting: Value, T: Value): RowBlocks {
-  const clamped = g.op('Min', [g.op('Max', [fitting, g.int64([blockSizing.min_rows])]), g.int64([blockSizing.max_rows])]);
-  // A text shorter than a block is one block either way; without padding it to R rows.
-  const rows = g.op('Min', [clamped, T]);
-  const count = g.div(g.sub(g.add(T, rows), g.int64([1])), rows);
-  return { rows, count: g.squeeze(count, [0]) };
-}
-
 /** Attention's blocks of query rows: R = clamp(floor(tile_elements / (S * T)), ...): one block's
  *  scores stay near tile_elements floats at any length, while short texts take few, wide blocks. */
 function queryBlocks(g: GraphBuilder, S: number, T: Value): RowBlocks {
   return rowBlocks(g, g.div(g.int64([blockSizing.tile_elements]), g.mul(g.int64([S]), T)), T);
-}
-
-/** The prediction head's blocks of rows: R = clamp(floor(tile_elements / V), ...), so that one
- *  block's logits [R, V] stay near tile_elements floats. */
-function headBlocks(g: GraphBuilder, V: number, T: Value): RowBlocks {
-  return rowBlocks(g, g.int64([Math.floor(blockSizing.tile_elements / V)]), T);
-}
-
-/** x with zero rows appended on `axis` (of `rank` axes) up to count * R, so that every block has R
- *  rows; the extra rows are dropped by joinBlocks. */
-function padToBlocks(g: GraphBuilder, x: Value, rank: number, axis: number, { rows, count }: RowBlocks, T: Value): Value {
-  // Pad's pads: every axis's begin, then every end; only the end of `axis` grows.
-  const extra = g.sub(g.mul(g.unsqueeze(count, [0]), rows), T);
-  const after = rank - axis - 1;
-  const pads = [g.int64(new Array(rank + axis).fill(0)), extra, ...(after ? [g.int64(new Array(after).fill(0))] : [])];
-  return g.op('Pad', [x, g.concat(pads, 0)]);
-}
-
-/** In a Loop body: block `index`'s rows [bR, bR + R) as 1-element int64s, and a slicer of those rows
- *  from a value padded by padToBlocks. */
-function blockOf(body: GraphBuilder, index: Value, rows: Value) {
-  const start = body.mul(body.unsqueeze(index, [0]), rows);
-  const end = body.add(start, rows);
-  const rowsOf = (x: Value, axis: number) => body.op('Slice', [x, start, end, body.int64([axis])]);
-  return { start, end, rowsOf };
-}
-
-/** A Loop's stacked blocks [blocks, ...leading, R, ...trailing] joined to [...leading, T, ...trailing]:
- *  the blocks' rows in order, the padding rows dropped. `rowsAxis` is the rows' axis in the result. */
-function joinBlocks(g: GraphBuilder, stacked: Value, rowsAxis: number, trailing: number[], T: Value, name?: string): Value {
-  const leading = Array.from({ length: rowsAxis }, (_, i) => i + 1);
-  const rest = Array.from({ length: trailing.length }, (_, i) => rowsAxis + 2 + i);
-  const joined = g.reshape(g.transpose(stacked, [...leading, 0, rowsAxis + 1, ...rest]), [...leading.map(() => 0), -1, ...trailing]);
-  return g.op('Slice', [joined, g.int64([0]), T, g.int64([rowsAxis])], {}, name);
 }
 
 /** A layer's values with the pooling columns appended, keys on axis -2, and how the softmax maps
@@ -129,101 +81,11 @@ function blockedAttention(g: GraphBuilder, arch: Architecture, blocks: RowBlocks
   return joinBlocks(g, stacked, 2, [width], T);
 }
 
-/** The prediction outputs top_ids, top_probs and token_logprob from the final hidden states
- *  [B * T, E], one block of R rows at a time in an ONNX Loop, so that no [B, T, V] logits are held
- *  (ONNX Runtime runs every node, whichever outputs are asked for); last_logits from the last row alone. */
-function blockedPrediction(g: GraphBuilder, nn: Layers, arch: Architecture, hidden: Value, ids: Value, B: Value, T: Value, topK: number): void {
-  const { hidden: E, vocabSize: V } = arch;
-  const blocks = headBlocks(g, V, T);
-  const head = nn.withHeadWidened();
-  const rowsFirst = g.reshape(hidden, [B, T, E]);
-  const paddedHidden = padToBlocks(g, rowsFirst, 3, 1, blocks, T);
-  // following[t] = ids[t + 1], the token row t predicts; the last row's (wrapped to ids[0]) is dropped.
-  const following = g.concat([g.op('Slice', [ids, g.int64([1]), T, g.int64([1])]), g.slice(ids, 1, 0, 1)], 1);
-  const paddedFollowing = padToBlocks(g, following, 2, 1, blocks, T);
-
-  const [topIds, topProbs, seen] = g.loop(blocks.count, (body, block) => {
-    const { rowsOf } = blockOf(body, block, blocks.rows);
-    const logits = body.reshape(head.within(body).logits(body.reshape(rowsOf(paddedHidden, 1), [-1, E])), [B, blocks.rows, V]);
-    const peak = body.op('ReduceMax', [logits], { axes: [-1], keepdims: 1 });
-    const sumExp = body.op('ReduceSum', [body.op('Exp', [body.sub(logits, peak)]), body.int64([-1])], { keepdims: 0 });
-    const normaliser = body.add(body.op('Log', [sumExp]), body.squeeze(peak, [-1])); // logsumexp [B, R]
-    const [topLogits, blockTopIds] = body.ops('TopK', [logits, body.int64([topK])], 2, { axis: -1, largest: 1, sorted: 1 });
-    const blockTopProbs = body.op('Exp', [body.sub(topLogits, body.unsqueeze(normaliser, [-1]))]);
-    const followingLogits = body.op('GatherElements', [logits, body.unsqueeze(rowsOf(paddedFollowing, 1), [-1])], { axis: -1 });
-    const blockSeen = body.sub(body.squeeze(followingLogits, [-1]), normaliser);
-    return [
-      [blockTopIds, ['batch', 'rows', topK], DataType.INT64],
-      [blockTopProbs, ['batch', 'rows', topK]],
-      [blockSeen, ['batch', 'rows']],
-    ];
-  });
-  joinBlocks(g, topIds, 1, [topK], T, 'top_ids');
-  joinBlocks(g, topProbs, 1, [topK], T, 'top_probs');
-  // token_logprob[t] = log p(x_t | x_<t); position 0 has no prediction and holds 0.
-  const zeros = g.op('ConstantOfShape', [g.shape([B, 1])], { value: floatTensor(0) });
-  g.concat([zeros, g.slice(joinBlocks(g, seen, 1, [], T), 1, 0, -1)], 1, 'token_logprob');
-  g.op('Identity', [head.logits(g.take(rowsFirst, 1, -1))], {}, 'last_logits');
-}
-
-const floatTensor = (value: number) => ({
-  tensor: { name: '', dims: [1], dataType: DataType.FLOAT, rawData: new Uint8Array(Float32Array.of(value).buffer) },
-});
-
-/** Operations shared by the inspection, lens and contributions graphs. */
-export class Layers {
-  constructor(
-    readonly g: GraphBuilder,
-    private readonly arch: Architecture,
-    private readonly weights: WeightFile,
-    /** Weights already widened in an outer graph, by name. */
-    private readonly widened: ReadonlyMap<string, Value> = new Map(),
-  ) {}
-
-  w(name: string): Value {
-    return this.widened.get(name) ?? this.weights.use(this.g, name);
-  }
-
-  /** The same operations written into another graph (a Loop's body). */
-  within(graph: GraphBuilder): Layers {
-    return new Layers(graph, this.arch, this.weights, this.widened);
-  }
-
-  /** These operations with the final norm and the LM head widened once here, for a Loop's body
-   *  that runs the head on every block (widening a large vocabulary's head per block costs seconds). */
-  withHeadWidened(): Layers {
-    const names = ['model.norm.weight', `${this.headName()}.weight`];
-    return new Layers(this.g, this.arch, this.weights, new Map(names.map((name) => [name, this.w(name)])));
-  }
-
-  private headName(): string {
-    return this.arch.tiedEmbeddings ? 'model.embed_tokens' : 'lm_head';
-  }
-
-  /** x [N, in] @ W^T (+ b): W stays [out, in] as the checkpoint stores it (Gemm's transB). */
-  linear(x: Value, prefix: string, bias: boolean): Value {
-    const inputs = [x, this.w(`${prefix}.weight`), ...(bias ? [this.w(`${prefix}.bias`)] : [])];
-    return this.g.op('Gemm', inputs, { transB: 1 });
-  }
-
-  /** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps), times the weight when there is one. */
-  rmsNorm(x: Value, weight: string | null): Value {
-    const { g } = this;
-    const meanSquare = g.op('ReduceMean', [g.op('Pow', [x, g.float([2], [])])], { axes: [-1], keepdims: 1 });
-    const normed = g.div(x, g.op('Sqrt', [g.add(meanSquare, g.float([this.arch.rmsNormEps], []))]));
-    return weight ? g.mul(normed, this.w(weight)) : normed;
-  }
-
-  /** The final norm and the LM head (the embedding when tied): [N, E] -> [N, V]. */
-  logits(hidden: Value): Value {
-    return this.linear(this.rmsNorm(hidden, 'model.norm.weight'), this.headName(), false);
-  }
-}
-
 /** The inspection graph, or with `kind` 'bare' the bare forward the benchmarks compare it with: the
  *  same arithmetic with the model's logits [B, T, V] as its only output (no pooling columns, no
- *  intervention inputs, no inspection outputs). */
-export function buildInspectionGraph(arch: Architecture, weights: WeightFile, topK: number, kind: 'inspection' | 'bare' = 'inspection'): GraphBuilder {
+ *  intervention inputs, no inspection outputs). The prediction head runs over chunks of
+ *  `headChunkRows` vocabulary rows (predictionHead.ts). */
+export function buildInspectionGraph(arch: Architecture, weights: WeightFile, topK: number, kind: 'inspection' | 'bare' = 'inspection', headChunkRows = arch.vocabSize): GraphBuilder {
   const bare = kind === 'bare';
   const g = new GraphBuilder();
   const nn = new Layers(g, arch, weights);
@@ -329,7 +191,7 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
     g.output(g.reshape(nn.logits(x), [B, T, arch.vocabSize], 'logits'), DataType.FLOAT, ['batch', 'seq', arch.vocabSize]);
     return g;
   }
-  blockedPrediction(g, nn, arch, x, ids, B, T, topK);
+  blockedPrediction(g, nn, arch, x, ids, B, T, topK, headChunkRows);
   g.concat(collected.hidden, 1, 'hidden_states');
   g.concat(collected.q, 1, 'q');
   g.concat(collected.k, 1, 'k');
@@ -380,17 +242,4 @@ function tokenLambda(g: GraphBuilder, nn: Layers, x: Value, projection: string, 
   const lambda = g.reshape(g.op('Sigmoid', [g.op('Gemm', [x, nn.w(projection)], { transB: 1 })]), [B, T, H]);
   const output = g.add(g.mul(lambda, g.take(intervention.lambda_scale, 0, layer)), g.take(intervention.lambda_shift, 0, layer));
   return { output, broadcast: g.unsqueeze(g.transpose(output, [0, 2, 1]), [3]) };
-}
-
-/** The logit lens: hidden [N, E] -> lens_top_ids int64 [N, K], lens_top_probs [N, K]. */
-export function buildLensGraph(arch: Architecture, weights: WeightFile, topK: number): GraphBuilder {
-  const g = new GraphBuilder();
-  const nn = new Layers(g, arch, weights);
-  const hidden = g.input('hidden', DataType.FLOAT, ['n', arch.hidden]);
-  const logProbs = g.op('LogSoftmax', [nn.logits(hidden)], { axis: -1 });
-  const [topLogProbs] = g.ops('TopK', [logProbs, g.int64([topK])], 2, { axis: -1, largest: 1, sorted: 1 }, ['lens_top_logprobs', 'lens_top_ids']);
-  g.op('Exp', [topLogProbs], {}, 'lens_top_probs');
-  g.output('lens_top_ids', DataType.INT64, ['n', topK]);
-  g.output('lens_top_probs', DataType.FLOAT, ['n', topK]);
-  return g;
 }
