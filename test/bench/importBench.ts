@@ -176,7 +176,7 @@ function renderModel(r: ModelResult): string[] {
     `| load in a fresh engine process right after the import (the import remembered the weights' hash; ONNX Runtime session) | ${s(r.loadMs.afterImport)} | ${f(r.engineLoadedMiB)} MiB resident |`,
     `| load with no remembered hash (weights.bin read and hashed) | ${s(r.loadMs.hashing)} | |`,
     `| load again (the hash remembered) | ${s(r.loadMs.again)} | |`,
-    `| the logit lens at a token (first use opens its session) | ${f(r.lensMs)} ms | ${Math.round(r.lensAnonMiB) >= 0 ? `${f(Math.max(0, r.lensAnonMiB))} MiB more` : `${f(-r.lensAnonMiB)} MiB less (memory the inspections had freed was returned meanwhile)`} of the engine's own memory |`,
+    `| the logit lens at a token (first use opens its session) | ${f(r.lensMs)} ms | ${Math.round(r.lensAnonMiB) >= 0 ? `${f(Math.max(0, r.lensAnonMiB))} MiB more` : `${f(-r.lensAnonMiB)} MiB less (it fell meanwhile)`} of the engine's own memory |`,
     `| peak of the engine process over all inspections below and the lens (the mapped weights file included) | | ${f(r.enginePeakMiB)} MiB |`,
     '',
     '| tokens | first inspection, ms | later inspections (min), ms | a whole map (layer 0, head 0), ms | engine peak so far, MiB |',
