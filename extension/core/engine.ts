@@ -136,12 +136,12 @@ export class Engine {
       : null;
 
     const query = Math.max(0, Math.min(queryToken - first + 1, kept));
+    // The last run goes first (held through this one, it was a second copy at the peak); a failed run leaves none.
+    this.runs = {};
+    for (const memo of [this.lastOutliers, this.lastQuantisation, this.lastSinks]) memo.clear();
+    this.statistics.supersede();
     const run = await this.execute(ids, tokens, window, query, interventions);
     this.runs = { main: run };
-    this.lastOutliers.clear();
-    this.lastQuantisation.clear();
-    this.lastSinks.clear();
-    this.statistics.supersede();
     return run.result;
   }
 
@@ -255,7 +255,7 @@ export class Engine {
 
   private run(name: RunName): Run {
     const run = this.runs[name];
-    if (!run) throw new Error(name === 'main' ? 'no inspection has run yet' : 'no what-if has run on the last inspection');
+    if (!run) throw new Error(name === 'main' ? 'no inspection to read: none has run yet, or the last one failed' : 'no what-if has run on the last inspection');
     return run;
   }
 

@@ -41,8 +41,8 @@ test('a package whose layer 1 holds NaN fails its inspection naming layer 1, the
     return true;
   });
   // Nothing of the refused run is kept to be asked for.
-  assert.throws(() => engine.spans(0, 0, 1, 3), /no inspection has run yet/);
-  assert.throws(() => engine.outliers(), /no inspection has run yet/);
+  assert.throws(() => engine.spans(0, 0, 1, 3), /no inspection to read/);
+  assert.throws(() => engine.outliers(), /no inspection to read/);
 });
 
 test('a package whose embedding holds NaN fails naming the embedding', async () => {
@@ -73,4 +73,17 @@ test('a what-if with λ scale NaN fails naming layer 0, and the run before it st
   assert.throws(() => engine.spans(0, 0, main.query, 3, 'whatIf'), /no what-if has run/);
   // A what-if that stays finite still runs after the refused one.
   await engine.whatIf({ lambda_scale: new Float32Array(nLayer * nHead) });
+});
+
+test('an inspection that fails after one that ran leaves no inspection: the earlier run is let go before the new one runs', async () => {
+  const engine = await Engine.load(TINY_DIFF, 'cpu');
+  const { nLayer, nHead } = engine.info;
+  const main = await engine.inspect(TEXT);
+  assert.ok(engine.spans(0, 0, main.query, 3).length > 0);
+  await assert.rejects(engine.inspect(TEXT, TEXT.length, { lambda_scale: new Float32Array(nLayer * nHead).fill(NaN) }), NonFiniteError);
+  assert.throws(() => engine.spans(0, 0, main.query, 3), /no inspection to read: none has run yet, or the last one failed/);
+  assert.throws(() => engine.predictions(main.query), /no inspection to read/);
+  // The next inspection runs as usual.
+  const again = await engine.inspect(TEXT);
+  assert.deepEqual(engine.spans(0, 0, again.query, 3), engine.spans(0, 0, main.query, 3));
 });
