@@ -67,7 +67,7 @@ class Settings(Grid):
     family_trials: int = 1  # N1R1 documents per (needle family, context length, depth) cell
     loss_windows: int = 8  # context-length windows per held-out file
     outlier_windows: int = 4  # of the loss windows, half code and half prose, for Table 5
-    batch_size: int = 4  # windows per forward pass for loss and outliers
+    batch_size: int = 4  # windows per forward pass for the loss (the outliers take one at a time)
     induction_sequences: int = 64  # random runs for the induction score
 
 
@@ -148,7 +148,7 @@ def evaluate_model(loaded: LoadedModel, data_dir: Path, fillers: Dict[str, List[
 
     half = max(1, settings.outlier_windows // 2)  # per file, spread over the loss windows (so over the file)
     outlier_windows = torch.cat([inputs[::max(1, len(inputs) // half)][:half] for inputs, _ in windows.values()])
-    outliers = activation_outliers(model, outlier_windows, settings.batch_size)
+    outliers = activation_outliers(model, outlier_windows)
     lap(f"outliers ({outliers['tokens']} tokens)")
 
     # The what-if is about the bit-width, not the length: shorter documents and windows keep it cheap.

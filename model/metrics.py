@@ -152,7 +152,7 @@ class MagnitudeSummary:
 
 
 @torch.no_grad()
-def activation_outliers(model: Transformer, windows: torch.Tensor, batch_size: int) -> dict:
+def activation_outliers(model: Transformer, windows: torch.Tensor) -> dict:
     """Magnitude summaries over held-out windows of
     - attention logits: |q k^T / sqrt(d)| of every softmax (both sub-heads of each DIFF head, every
       baseline head) in every layer, causal entries only (each token against itself and earlier ones);
@@ -160,7 +160,9 @@ def activation_outliers(model: Transformer, windows: torch.Tensor, batch_size: i
     - hidden states: every channel of each layer's output (after both residual adds), every token."""
     logit_magnitudes, hidden_magnitudes = MagnitudeSummary(), MagnitudeSummary()
     causal = torch.ones(windows.shape[1], windows.shape[1], dtype=torch.bool).tril()
-    for batch in windows.split(batch_size):
+    # One window at a time: an eager inspection holds every layer's whole maps (four windows of
+    # 4,096 tokens at once took this past 24 GB and were killed for memory).
+    for batch in windows.split(1):
         _, _, inspection = model(batch, inspect=True)
         hidden_magnitudes.add(inspection["hidden_states"])
         q, k = inspection["q"], inspection["k"]  # (B, layers, sub-heads, T, d), (B, layers, kv sub-heads, T, d)

@@ -202,7 +202,7 @@ def test_magnitude_summary_matches_numpy():
 def test_activation_outliers_match_a_direct_computation(tokenizer):
     model = tiny_model("diff", tokenizer.vocab_size)
     windows = torch.tensor([tokenizer.encode(CODE)[:48], tokenizer.encode(PROSE)[:48]])
-    result = activation_outliers(model, windows, batch_size=1)
+    result = activation_outliers(model, windows)
     with torch.no_grad():
         inspection = model(windows, inspect=True)[2]
     q, k = inspection["q"].numpy(), inspection["k"].numpy()  # no GQA in tiny_model: k has every sub-head
