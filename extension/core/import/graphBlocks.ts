@@ -44,13 +44,17 @@ export function blockOf(body: GraphBuilder, index: Value, rows: Value) {
   return { start, end, rowsOf };
 }
 
-/** A Loop's stacked blocks [blocks, ...leading, R, ...trailing] joined to [...leading, T, ...trailing]:
- *  the blocks' rows in order, the padding rows dropped. `rowsAxis` is the rows' axis in the result. */
-export function joinBlocks(g: GraphBuilder, stacked: Value, rowsAxis: number, trailing: number[], T: Value, name?: string): Value {
+/** A Loop's stacked blocks [blocks, ...leading, R, ...trailing] as [...leading, count * R, ...trailing]:
+ *  the blocks' rows in order, the padding rows kept. `rowsAxis` is the rows' axis in the result. */
+export function unblock(g: GraphBuilder, stacked: Value, rowsAxis: number, trailing: number[]): Value {
   const leading = Array.from({ length: rowsAxis }, (_, i) => i + 1);
   const rest = Array.from({ length: trailing.length }, (_, i) => rowsAxis + 2 + i);
-  const joined = g.reshape(g.transpose(stacked, [...leading, 0, rowsAxis + 1, ...rest]), [...leading.map(() => 0), -1, ...trailing]);
-  return g.op('Slice', [joined, g.int64([0]), T, g.int64([rowsAxis])], {}, name);
+  return g.reshape(g.transpose(stacked, [...leading, 0, rowsAxis + 1, ...rest]), [...leading.map(() => 0), -1, ...trailing]);
+}
+
+/** unblock's rows with the padding rows dropped: [...leading, T, ...trailing]. */
+export function joinBlocks(g: GraphBuilder, stacked: Value, rowsAxis: number, trailing: number[], T: Value, name?: string): Value {
+  return g.op('Slice', [unblock(g, stacked, rowsAxis, trailing), g.int64([0]), T, g.int64([rowsAxis])], {}, name);
 }
 
 /** A float32 tensor attribute of one value (ConstantOfShape's value). */

@@ -8,7 +8,7 @@
 
 import blockSizing from '../../../shared/attention.json';
 import type { Architecture } from './architecture';
-import { blockOf, floatTensor, padToBlocks, rowBlocks, type RowBlocks } from './graphBlocks';
+import { blockOf, floatTensor, padToBlocks, rowBlocks, unblock, type RowBlocks } from './graphBlocks';
 import { GraphBuilder, type Value } from './graphBuilder';
 import type { WeightFile } from './inspectionGraph';
 import { Layers } from './layers';
@@ -37,7 +37,7 @@ export function lensChunkRows(arch: Pick<Architecture, 'vocabSize' | 'hidden'>, 
 interface HeadRows {
   /** log sum_v exp(logit_v), the softmax's normaliser. */
   logsumexp: Value;
-  topLogits: Value;
+  topProbs: Value;
   topIds: Value;
   /** The logit of each row's `following` token, when asked for. */
   followingLogits?: Value;
@@ -109,11 +109,7 @@ function chunkedHead(g: GraphBuilder, nn: Layers, arch: Architecture, topK: numb
       return yields;
     });
     // The blocks' stacked states [blocks, B, R, ...trailing] back to [B, count * R, ...trailing].
-    const yields = carried.map(([, dims, type], i): [Value, Dim[], DataTypeValue?] => {
-      const trailing = dims.slice(2) as number[];
-      const unblocked = body.reshape(body.transpose(perBlock[i], [1, 0, 2, ...trailing.map((_, j) => 3 + j)]), [0, -1, ...trailing]);
-      return [unblocked, dims, type];
-    });
+    const yields = carried.map(([, dims, type], i): [Value, Dim[], DataTypeValue?] => [unblock(body, perBlock[i], 1, dims.slice(2) as number[]), dims, type]);
     if (lastRow) {
       // The last row's logits of this chunk, padded to C columns so that the chunks stack.
       const logits = body.op('Gemm', [lastRow, head], { transB: 1 });
@@ -123,7 +119,8 @@ function chunkedHead(g: GraphBuilder, nn: Layers, arch: Architecture, topK: numb
     return yields;
   }, carried);
 
-  const result: HeadRows = { logsumexp: g.add(g.op('Log', [sumExp]), peak), topLogits, topIds };
+  const logsumexp = g.add(g.op('Log', [sumExp]), peak);
+  const result: HeadRows = { logsumexp, topProbs: g.op('Exp', [g.sub(topLogits, g.unsqueeze(logsumexp, [-1]))]), topIds };
   if (following) result.followingLogits = rest.shift();
   if (lastRow) {
     const stacked = rest.shift()!; // [chunks, B, C]
@@ -154,7 +151,7 @@ export function blockedPrediction(g: GraphBuilder, nn: Layers, arch: Architectur
   });
   const rowsOfText = (x: Value, name?: string) => g.op('Slice', [x, g.int64([0]), T, g.int64([1])], {}, name);
   rowsOfText(head.topIds, 'top_ids');
-  rowsOfText(g.op('Exp', [g.sub(head.topLogits, g.unsqueeze(head.logsumexp, [-1]))]), 'top_probs');
+  rowsOfText(head.topProbs, 'top_probs');
   // token_logprob[t] = log p(x_t | x_<t); position 0 has no prediction and holds 0.
   const zeros = g.op('ConstantOfShape', [g.shape([B, 1])], { value: floatTensor(0) });
   g.concat([zeros, g.slice(rowsOfText(g.sub(head.followingLogits!, head.logsumexp)), 1, 0, -1)], 1, 'token_logprob');
@@ -170,7 +167,7 @@ export function buildLensGraph(arch: Architecture, weights: WeightFile, topK: nu
   const blocks = { rows: g.slice(g.op('Shape', [hidden]), 0, 0, 1), count: g.int64([1], []) };
   const head = chunkedHead(g, nn, arch, topK, chunkRows, { normed: g.unsqueeze(nn.finalNorm(hidden), [0]), blocks });
   g.squeeze(head.topIds, [0], 'lens_top_ids');
-  g.squeeze(g.op('Exp', [g.sub(head.topLogits, g.unsqueeze(head.logsumexp, [-1]))]), [0], 'lens_top_probs');
+  g.squeeze(head.topProbs, [0], 'lens_top_probs');
   g.output('lens_top_ids', DataType.INT64, ['n', topK]);
   g.output('lens_top_probs', DataType.FLOAT, ['n', topK]);
   return g;
