@@ -11,7 +11,7 @@
 import { quickselect } from 'd3-array';
 import type { Histogram, LayerOutliers, LayerQuantisation } from '../../shared/inspection';
 import { QUANT_BITS, quantTopLevel } from '../../shared/model';
-import type { RunAnalysis } from './analysis';
+import { BlockBuffers, type RunAnalysis } from './analysis';
 import { rowBlocks, type AnalysisGraphs, type HeadBlock, type RowBlock, type SubHeadRows } from './analysisGraphs';
 
 export const HISTOGRAM_BINS = 40;
@@ -39,6 +39,7 @@ export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGra
   const scale = analysis.config.attention_scale;
   const subHeads = Array.from({ length: S }, (_, s) => s);
   const blocks = [...statisticsBlocks(analysis)];
+  const buffers = new BlockBuffers();
   const layers: LayerOutliers[] = [];
   for (let layer = 0; layer < nLayer; layer++) {
     const hidden = histogram(analysis.out.hidden.subarray(layer * T * E, (layer + 1) * T * E), (flat) => ({
@@ -49,7 +50,7 @@ export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGra
     let top: TopLogit[] = [];
     for (const block of blocks) {
       beforeRun();
-      const heads = analysis.subHeadRows(layer, subHeads, block);
+      const heads = analysis.subHeadRows(layer, subHeads, block, { buffers });
       const { values, indices } = await graphs.logitTop(heads, scale, TOP_KEPT);
       // -inf: a hidden pair, where a block has fewer visible ones than asked for.
       values.forEach((value, n) => value > -Infinity && top.push({ value, ...locate(indices[n], heads) }));
@@ -59,7 +60,7 @@ export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGra
     const fine = new Float64Array(HISTOGRAM_BINS * FINE_PER_BIN + 1);
     for (const block of blocks) {
       beforeRun();
-      await countInto(fine, await graphs.logitBins(analysis.subHeadRows(layer, subHeads, block), scale, absMax, HISTOGRAM_BINS * FINE_PER_BIN));
+      await countInto(fine, await graphs.logitBins(analysis.subHeadRows(layer, subHeads, block, { buffers }), scale, absMax, HISTOGRAM_BINS * FINE_PER_BIN));
     }
     layers.push({ layer, hidden, logits: logitHistogram(absMax, fine, top) });
   }
@@ -124,6 +125,7 @@ export async function computeQuantisation(
 ): Promise<LayerQuantisation[]> {
   const { T, nHead, nLayer } = analysis;
   const topLevels = QUANT_BITS.map(quantTopLevel);
+  const buffers = headBuffers();
   const layers: LayerQuantisation[] = [];
   for (let layer = 0; layer < nLayer; layer++) {
     let squared = 0;
@@ -132,7 +134,7 @@ export async function computeQuantisation(
     // Every head in each run, block of rows by block: the sums are over pairs and rows, so they add.
     for (const block of absMax[layer] > 0 ? statisticsBlocks(analysis) : []) {
       beforeRun();
-      const sums = await graphs.quantisation(headBlock(analysis, layer, block), analysis.config.attention_scale, absMax[layer], topLevels);
+      const sums = await graphs.quantisation(headBlock(analysis, layer, block, buffers), analysis.config.attention_scale, absMax[layer], topLevels);
       squared += sums.squared;
       sums.squaredError.forEach((v, b) => (squaredError[b] += v));
       sums.distance.forEach((v, b) => (distance[b] += v));
@@ -155,15 +157,19 @@ export function statisticsBlocks(analysis: RunAnalysis): Generator<RowBlock> {
   return rowBlocks(analysis.T, analysis.S, analysis.tileElements ?? STATISTICS_TILE_ELEMENTS);
 }
 
+/** Reusable arrays for a head block's A1 sub-heads (a standard model's heads) and A2 sub-heads. */
+export type HeadBuffers = [BlockBuffers, BlockBuffers];
+export const headBuffers = (): HeadBuffers => [new BlockBuffers(), new BlockBuffers()];
+
 /** A block of every head of a layer as the per-head graphs take it: a differential head's A1 and A2
  *  sub-heads apart with λ [H, rows] (per head and row), a standard model's heads. */
-export function headBlock(analysis: RunAnalysis, layer: number, block: RowBlock): HeadBlock {
+export function headBlock(analysis: RunAnalysis, layer: number, block: RowBlock, buffers: HeadBuffers): HeadBlock {
   const heads = Array.from({ length: analysis.nHead }, (_, h) => h);
-  if (!analysis.diff) return { heads: analysis.subHeadRows(layer, heads, block) };
+  if (!analysis.diff) return { heads: analysis.subHeadRows(layer, heads, block, { buffers: buffers[0] }) };
   const [a1, a2] = [false, true].map((second) => heads.map((h) => analysis.subHead(h, second)));
   return {
-    a1: analysis.subHeadRows(layer, a1, block),
-    a2: analysis.subHeadRows(layer, a2, block),
+    a1: analysis.subHeadRows(layer, a1, block, { buffers: buffers[0] }),
+    a2: analysis.subHeadRows(layer, a2, block, { buffers: buffers[1] }),
     lambda: Float32Array.from({ length: heads.length * block.rows }, (_, n) => analysis.lambda(layer, block.firstRow + (n % block.rows), Math.floor(n / block.rows))),
   };
 }

@@ -6,16 +6,17 @@
 import type { LayerSinks } from '../../shared/sinks';
 import type { RunAnalysis } from './analysis';
 import type { AnalysisGraphs, SinkSums } from './analysisGraphs';
-import { headBlock, statisticsBlocks } from './outliers';
+import { headBlock, headBuffers, statisticsBlocks } from './outliers';
 
 export async function computeSinks(analysis: RunAnalysis, graphs: AnalysisGraphs, beforeRun: () => void): Promise<LayerSinks[]> {
   const { T, nHead, nLayer, diff } = analysis;
+  const buffers = headBuffers();
   const layers: LayerSinks[] = [];
   for (let layer = 0; layer < nLayer; layer++) {
     const sums: Required<Record<keyof SinkSums, Float64Array>> = { firstA1: new Float64Array(nHead), firstA2: new Float64Array(nHead), firstDiff: new Float64Array(nHead), massDiff: new Float64Array(nHead) };
     for (const block of statisticsBlocks(analysis)) {
       beforeRun();
-      const blockSums = await graphs.sinkSums(headBlock(analysis, layer, block), analysis.config.attention_scale);
+      const blockSums = await graphs.sinkSums(headBlock(analysis, layer, block, buffers), analysis.config.attention_scale);
       for (const name of Object.keys(blockSums) as (keyof SinkSums)[]) blockSums[name]!.forEach((v, h) => (sums[name][h] += v));
     }
     const rows = new Float64Array(nHead).fill(T); // each softmax row sums to 1
