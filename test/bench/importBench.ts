@@ -150,7 +150,7 @@ function fileMiB(file: string): number {
   return statSync(file).size / MiB;
 }
 
-export function render(r: { date: string; cpus: number; cpuModel: string; models: ModelResult[] }): string {
+function render(r: { date: string; cpus: number; cpuModel: string; models: ModelResult[] }): string {
   return [
     '# Opening your own model: measured',
     '',
@@ -203,9 +203,7 @@ function renderModel(r: ModelResult): string[] {
   ];
 }
 
-if (require.main === module) {
-  main().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

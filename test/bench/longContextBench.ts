@@ -191,8 +191,9 @@ function bareTargets(r: LengthResult, valueWidth: number): Target[] {
 /** The issue's memory targets, where the sweep reached the lengths they name: the first view at
  *  32,768 tokens within 1,536 MiB, and growth linear (the slope from 16K to 32K tokens within 1.25x
  *  the slope from 8K to 16K). */
-export function memoryTargets(results: LengthResult[], config: PackageConfig): Target[] {
-  const at = (tokens: number) => results.find((r) => Math.abs(r.tokens - tokens) <= 2);
+function memoryTargets(results: LengthResult[], config: PackageConfig): Target[] {
+  // One result per length asked for, in LENGTHS' order (a run's tokens fall a little short of it).
+  const at = (tokens: number) => results[LENGTHS.indexOf(tokens)];
   const [eight, sixteen, longest] = [at(8192), at(16384), at(32768)];
   if (!longest) return [];
   const model = `${MODEL_NAME}, ${longest.tokens} tokens`;
@@ -202,12 +203,16 @@ export function memoryTargets(results: LengthResult[], config: PackageConfig): T
       `a loaded engine holds ${round(longest.loadedMiB)} MiB; the run's outputs keep q, k and the hidden states of every layer (${outputsKiB} KiB a token: ${round((outputsKiB * longest.tokens) / 1024)} MiB), and ONNX Runtime's arena for the forward stays at its peak (each layer's q, k and hidden states are held in it until the graph joins them into its outputs, beside the joined copies)`),
   ];
   if (eight && sixteen) {
-    const slope = (a: LengthResult, b: LengthResult) => (b.firstViewPeakMiB - a.firstViewPeakMiB) / (b.tokens - a.tokens);
-    const ratio = slope(sixteen, longest) / slope(eight, sixteen);
+    const ratio = peakPerToken(sixteen, longest) / peakPerToken(eight, sixteen);
     targets.push(checkTarget(model, 'memory_slope_ratio (16K->32K over 8K->16K)', '<= 1.25', ratio, ratio <= 1.25, overTarget(ratio, 1.25),
       'the first view takes more memory per token past 16K tokens than below it'));
   }
   return targets;
+}
+
+/** The first view's peak memory added per token from a shorter run to a longer one, MiB. */
+function peakPerToken(shorter: LengthResult, longer: LengthResult): number {
+  return (longer.firstViewPeakMiB - shorter.firstViewPeakMiB) / (longer.tokens - shorter.tokens);
 }
 
 /** Peak memory of the first view added per 1,000 tokens between each pair of neighbouring lengths
@@ -216,11 +221,11 @@ function memorySlopes(results: LengthResult[]): { from: number; to: number; miBP
   return results.slice(1).map((r, n) => ({
     from: results[n].tokens,
     to: r.tokens,
-    miBPerThousand: ((r.firstViewPeakMiB - results[n].firstViewPeakMiB) / (r.tokens - results[n].tokens)) * 1000,
+    miBPerThousand: peakPerToken(results[n], r) * 1000,
   }));
 }
 
-export function render(r: LongContextResult): string {
+function render(r: LongContextResult): string {
   const f = (n: number | undefined, digits = 0) => (n === undefined ? '–' : n.toFixed(digits));
   return [
     '# Long contexts: measured',
@@ -244,9 +249,7 @@ export function render(r: LongContextResult): string {
   ].join('\n');
 }
 
-if (require.main === module) {
-  main().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
