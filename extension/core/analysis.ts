@@ -83,30 +83,32 @@ export class RunAnalysis {
    *  by default the keys up to the block's last row. In `buffers` when given (valid until the next
    *  block taken from them), else in new arrays. */
   subHeadRows(layer: number, indices: readonly number[], { firstRow, rows }: RowBlock, { firstKey = 0, endKey = firstRow + rows, buffers }: KeyRange = {}): SubHeadRows {
-    const { T, S, d } = this;
+    const { T, d } = this;
     const keys = endKey - firstKey;
     const [q, k] = buffers ? buffers.take(indices.length * rows * d, indices.length * keys * d) : [new Float32Array(indices.length * rows * d), new Float32Array(indices.length * keys * d)];
+    const [layerQ, layerK] = [this.out.q[layer], this.out.k[layer]];
     indices.forEach((s, n) => {
-      const qFrom = ((layer * S + s) * T + firstRow) * d;
-      const kFrom = (this.keySubHead(layer, s) * T + firstKey) * d;
-      q.set(this.out.q.subarray(qFrom, qFrom + rows * d), n * rows * d);
-      k.set(this.out.k.subarray(kFrom, kFrom + keys * d), n * keys * d);
+      const qFrom = (s * T + firstRow) * d;
+      const kFrom = (this.keySubHead(s) * T + firstKey) * d;
+      q.set(layerQ.subarray(qFrom, qFrom + rows * d), n * rows * d);
+      k.set(layerK.subarray(kFrom, kFrom + keys * d), n * keys * d);
     });
     return { q, k, count: indices.length, firstRow, rows, firstKey, keys, width: d };
   }
 
-  /** Index into k's [L, S_kv] sub-heads of the key sub-head that query sub-head s of a layer uses. */
-  private keySubHead(layer: number, s: number): number {
-    return layer * (this.S / this.kvGroup) + Math.floor(s / this.kvGroup);
+  /** The key sub-head (of a layer's S_kv) that query sub-head s uses. */
+  private keySubHead(s: number): number {
+    return Math.floor(s / this.kvGroup);
   }
 
   /** q_i . k_j * scale for softmax sub-head s (its key sub-head under grouped-query attention). */
   private attentionLogit(layer: number, s: number, i: number, j: number): number {
-    const { T, S, d } = this;
-    const qBase = ((layer * S + s) * T + i) * d;
-    const kBase = (this.keySubHead(layer, s) * T + j) * d;
+    const { T, d } = this;
+    const [q, k] = [this.out.q[layer], this.out.k[layer]];
+    const qBase = (s * T + i) * d;
+    const kBase = (this.keySubHead(s) * T + j) * d;
     let dot = 0;
-    for (let c = 0; c < d; c++) dot += this.out.q[qBase + c] * this.out.k[kBase + c];
+    for (let c = 0; c < d; c++) dot += q[qBase + c] * k[kBase + c];
     return dot * this.config.attention_scale;
   }
 

@@ -9,7 +9,7 @@ import type { Interventions } from '../../shared/model';
 import type { RunAnalysis } from './analysis';
 import { ContributionsUnavailableError } from './errors';
 import type { ModelPackage } from './modelPackage';
-import { openWeightsGraph, type RunOutputs } from './runtime';
+import { joinLayers, openWeightsGraph, type RunOutputs } from './runtime';
 
 /** What the contributions read of a run. */
 export interface ContributionsRun {
@@ -142,7 +142,8 @@ export class Contributions {
       }
     }
     const feeds: Record<string, ort.Tensor> = {
-      hidden: new ort.Tensor('float32', run.out.hidden, [L, T, E]),
+      // The graph takes every layer's hidden states as one input: a copy while it runs.
+      hidden: new ort.Tensor('float32', joinLayers(run.out.hidden), [L, T, E]),
       input_ids: new ort.Tensor('int64', BigInt64Array.from(run.ids, BigInt), [T]),
       query: new ort.Tensor('int64', BigInt64Array.of(BigInt(query)), [1]),
       rows: new ort.Tensor('float32', rows, [L, H, maps, T]),

@@ -275,7 +275,7 @@ export class Engine {
     const { out } = this.run(run);
     const { n_layer: L, n_embd: E, top_k: K } = this.pkg.config;
     const hidden = new Float32Array(L * E);
-    for (let layer = 0; layer < L; layer++) hidden.set(out.hidden.subarray((layer * out.length + token) * E, (layer * out.length + token + 1) * E), layer * E);
+    for (let layer = 0; layer < L; layer++) hidden.set(out.hidden[layer].subarray(token * E, (token + 1) * E), layer * E);
     const lens = await (this.lensSession ??= this.openLens());
     const result = await lens.run({ hidden: new ort.Tensor('float32', hidden, [L, E]) });
     const ids = result.lens_top_ids.data as BigInt64Array;

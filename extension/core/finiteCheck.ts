@@ -9,13 +9,11 @@ import type { RunOutputs } from './runtime';
  *  q and k after it, inherit it), then the logits' small outputs. */
 export function checkFinite(out: RunOutputs, config: PackageConfig, fix: string): void {
   const L = config.n_layer;
-  const perLayer = out.hidden.length / L;
   let layer = 0;
-  while (layer < L && allFinite(out.hidden.subarray(layer * perLayer, (layer + 1) * perLayer))) layer++;
+  while (layer < L && allFinite(out.hidden[layer])) layer++;
   let where: string;
   if (layer < L) {
-    const q0 = out.q.subarray(0, out.q.length / L);
-    where = layer === 0 && !allFinite(q0) ? "the embedding/inputs (layer 0's q already holds one)" : `layer ${layer} (the first whose hidden states hold one)`;
+    where = layer === 0 && !allFinite(out.q[0]) ? "the embedding/inputs (layer 0's q already holds one)" : `layer ${layer} (the first whose hidden states hold one)`;
   } else if (!allFinite(out.topProbs) || !allFinite(out.tokenLogprob)) {
     where = "the logits (the final norm or the LM head: every layer's hidden states are finite)";
   } else {

@@ -41,8 +41,8 @@ export class FlowTracer {
 function runSource(contributions: Contributions, run: ContributionsRun): FlowSource {
   const { analysis, out } = run;
   const { nHead, T } = analysis;
-  const E = out.hidden.length / (analysis.nLayer * T);
-  const residual = (layer: number, token: number) => out.hidden.subarray((layer * T + token) * E, (layer * T + token + 1) * E);
+  const E = out.hidden[0].length / T;
+  const residual = (layer: number, token: number) => out.hidden[layer].subarray(token * E, (token + 1) * E);
   return {
     nLayer: analysis.nLayer,
     nHead,

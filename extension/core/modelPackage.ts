@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { INTERVENTION_INPUTS, modelKindSchema, pairingSchema, requiredOutputs } from '../../shared/model';
+import { hasOutput, INTERVENTION_INPUTS, LAYER_OUTPUTS, modelKindSchema, pairingSchema, requiredOutputs } from '../../shared/model';
 import { parseOrThrow } from '../../shared/schemas';
 import { PackageError } from './errors';
 import { sha256Of } from './hashCache';
@@ -116,9 +116,9 @@ export async function loadModelPackage(dir: string): Promise<ModelPackage> {
 
 function checkConfig(config: PackageConfig, configPath: string): void {
   const required = requiredOutputs(config.kind);
-  const missing = required.filter((name) => !config.outputs.includes(name));
+  const missing = required.filter((name) => !hasOutput(config.outputs, name, config.n_layer));
   if (missing.length > 0) {
-    throw new PackageError(`${configPath}: field 'outputs' lacks ${missing.join(', ')}; expected at least ${required.join(', ')}`);
+    throw new PackageError(`${configPath}: field 'outputs' lacks ${missing.join(', ')}; expected at least ${required.join(', ')} (each of ${LAYER_OUTPUTS.join(', ')} joined or per layer: q.0 … q.${config.n_layer - 1})`);
   }
   // V1 differential heads attend to 2d-wide values; V2 and standard heads to d-wide ones.
   const valueWidth = config.kind === 'diff' && config.variant !== 'v2' ? 2 * config.head_dim : config.head_dim;

@@ -34,7 +34,7 @@ interface TopLogit {
 }
 
 export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGraphs, beforeRun: () => void): Promise<LayerOutliers[]> {
-  const { T, S, nLayer } = analysis;
+  const { S, nLayer } = analysis;
   const E = analysis.config.n_embd;
   const scale = analysis.config.attention_scale;
   const subHeads = Array.from({ length: S }, (_, s) => s);
@@ -42,7 +42,7 @@ export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGra
   const buffers = new BlockBuffers();
   const layers: LayerOutliers[] = [];
   for (let layer = 0; layer < nLayer; layer++) {
-    const hidden = histogram(analysis.out.hidden.subarray(layer * T * E, (layer + 1) * T * E), (flat) => ({
+    const hidden = histogram(analysis.out.hidden[layer], (flat) => ({
       token: Math.floor(flat / E),
       detail: `channel ${flat % E}`,
     }));

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { InterventionInput, Interventions, OutputName } from '../../shared/model';
+import { layerOutputName, type InterventionInput, type Interventions, type LayerOutput, type OutputName } from '../../shared/model';
 import type { ModelPackage, PackageConfig } from './modelPackage';
 
 export const PROVIDER_SETTINGS = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
@@ -131,44 +131,68 @@ function withReasons(provider: string, failures: readonly string[]): SessionInfo
 }
 
 /** The inspection graph's outputs for one sequence (batch dimension dropped). Layouts, row-major:
- *  topIds/topProbs [T, K], tokenLogprob [T], hidden [L, T, E], q [L, S, T, d],
- *  k [L, S_kv, T, d], thumbnails [L, S, P, P], lambda [L, T, H]. */
+ *  topIds/topProbs [T, K], tokenLogprob [T], thumbnails [L, S, P, P], lambda [L, T, H]; one array
+ *  per layer of hidden [T, E], q [S, T, d] and k [S_kv, T, d]. */
 export interface RunOutputs {
   length: number;
   topIds: Int32Array;
   topProbs: Float32Array;
   tokenLogprob: Float32Array;
-  hidden: Float32Array;
-  q: Float32Array;
-  k: Float32Array;
+  hidden: Float32Array[];
+  q: Float32Array[];
+  k: Float32Array[];
   thumbnails?: Float32Array;
   lambda?: Float32Array;
   /** DIFF V2: each head's lambda * A2 average-pooled [L, H, P, P] (lambda varies per query row). */
   lambdaThumbnails?: Float32Array;
 }
 
-/** Where each float output goes (top_ids, int64, is converted on its own). Outputs of older
- *  packages that nothing reads any more (the T x T maps, attn_logit_absmax) are left alone. */
-export const OUTPUT_FIELDS: Partial<Record<OutputName, keyof RunOutputs>> = {
+type FloatField = 'topProbs' | 'tokenLogprob' | 'thumbnails' | 'lambda' | 'lambdaThumbnails';
+
+/** Where each float output goes (top_ids, int64, is converted on its own, and LAYER_FIELDS are one
+ *  array per layer). Outputs of older packages that nothing reads any more (the T x T maps,
+ *  attn_logit_absmax) are left alone. */
+export const OUTPUT_FIELDS: Partial<Record<OutputName, FloatField>> = {
   top_probs: 'topProbs',
   token_logprob: 'tokenLogprob',
-  hidden_states: 'hidden',
-  q: 'q',
-  k: 'k',
   attn_thumbnails: 'thumbnails',
   lambda: 'lambda',
   lambda_a2_thumbnails: 'lambdaThumbnails',
 };
 
+/** Where each output that holds every layer goes, one array per layer. */
+export const LAYER_FIELDS: Record<LayerOutput, 'hidden' | 'q' | 'k'> = { hidden_states: 'hidden', q: 'q', k: 'k' };
+
 export async function runModel(session: ort.InferenceSession, ids: readonly number[], config: PackageConfig, interventions: Interventions = {}): Promise<RunOutputs> {
   const fetched = await session.run(modelFeeds(ids, config, interventions));
-  const result: Partial<RunOutputs> = { length: ids.length };
-  const topIds = fetched.top_ids.data as BigInt64Array;
-  result.topIds = Int32Array.from(topIds, Number);
+  const result: Partial<RunOutputs> = { length: ids.length, topIds: Int32Array.from(fetched.top_ids.data as BigInt64Array, Number) };
   for (const [name, field] of Object.entries(OUTPUT_FIELDS)) {
-    if (name in fetched) (result as Record<string, unknown>)[field!] = fetched[name].data as Float32Array;
+    if (name in fetched) result[field!] = fetched[name].data as Float32Array;
   }
+  for (const [name, field] of Object.entries(LAYER_FIELDS)) result[field] = perLayer(fetched, name as LayerOutput, config.n_layer);
   return result as RunOutputs;
+}
+
+/** An output that holds every layer, one array per layer: the graph's own per-layer outputs, or
+ *  views of its joined one (no copy). */
+function perLayer(fetched: ort.InferenceSession.OnnxValueMapType, name: LayerOutput, L: number): Float32Array[] {
+  const joined = fetched[name]?.data as Float32Array | undefined;
+  return Array.from({ length: L }, (_, layer) => {
+    if (!joined) return fetched[layerOutputName(name, layer)].data as Float32Array;
+    const size = joined.length / L;
+    return joined.subarray(layer * size, (layer + 1) * size);
+  });
+}
+
+/** One array per layer as one array, layer after layer (a copy). */
+export function joinLayers(layers: readonly Float32Array[]): Float32Array {
+  const joined = new Float32Array(layers.reduce((total, layer) => total + layer.length, 0));
+  let at = 0;
+  for (const layer of layers) {
+    joined.set(layer, at);
+    at += layer.length;
+  }
+  return joined;
 }
 
 /** The logits after the last of `ids` [V], fetched alone (the graph's last_logits), for generation. */

@@ -10,9 +10,9 @@ import type { AnalysisInputs } from './analysis';
 
 /** The statistics' inputs of a run, after moving them (in place, on the first call) into shared memory. */
 export function sharedInputs(out: AnalysisInputs): AnalysisInputs {
-  out.q = shared(out.q);
-  out.k = shared(out.k);
-  out.hidden = shared(out.hidden);
+  out.q = out.q.map(shared);
+  out.k = out.k.map(shared);
+  out.hidden = out.hidden.map(shared);
   if (out.lambda) out.lambda = shared(out.lambda);
   return { length: out.length, q: out.q, k: out.k, hidden: out.hidden, lambda: out.lambda };
 }

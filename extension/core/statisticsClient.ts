@@ -116,15 +116,14 @@ export class StatisticsClient {
  *  of the run's shared inputs, which a message shares rather than copies. */
 function layersOf(config: PackageConfig, inputs: AnalysisInputs, from: number, to: number): { config: PackageConfig; inputs: AnalysisInputs } {
   const T = inputs.length;
-  const layers = (data: Float32Array, perLayer: number) => data.subarray(from * perLayer, to * perLayer);
   return {
     config: { ...config, n_layer: to - from },
     inputs: {
       length: T,
-      q: layers(inputs.q, config.n_softmax_heads * T * config.head_dim),
-      k: layers(inputs.k, config.n_kv_softmax_heads * T * config.head_dim),
-      hidden: layers(inputs.hidden, T * config.n_embd),
-      lambda: inputs.lambda && layers(inputs.lambda, T * config.n_head),
+      q: inputs.q.slice(from, to),
+      k: inputs.k.slice(from, to),
+      hidden: inputs.hidden.slice(from, to),
+      lambda: inputs.lambda?.subarray(from * T * config.n_head, to * T * config.n_head),
     },
   };
 }

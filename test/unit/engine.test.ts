@@ -163,7 +163,7 @@ test("outlier statistics equal a direct computation (Table 5's top-1, top-10, me
     const E = analysis.config.n_embd;
     const T = analysis.T;
     for (const { layer, hidden, logits } of await computeOutliers(analysis, graphs, always)) {
-      const values = Array.from(analysis.out.hidden.subarray(layer * T * E, (layer + 1) * T * E), Math.abs).sort((a, b) => a - b);
+      const values = Array.from(analysis.out.hidden[layer], Math.abs).sort((a, b) => a - b);
       const n = values.length;
       assertClose([hidden.top1, hidden.top10, hidden.median], [values[n - 1], values[n - 10], values[n >> 1]], 'hidden');
       assert.equal(hidden.counts.reduce((a, b) => a + b), T * E);
@@ -201,7 +201,7 @@ function directLogits(analysis: RunAnalysis, layer: number): number[][][] {
     Array.from({ length: T }, (_, i) =>
       Array.from({ length: i + 1 }, (_, j) => {
         let dot = 0;
-        for (let c = 0; c < d; c++) dot += out.q[((layer * S + s) * T + i) * d + c] * out.k[((layer * (S / group) + Math.floor(s / group)) * T + j) * d + c];
+        for (let c = 0; c < d; c++) dot += out.q[layer][(s * T + i) * d + c] * out.k[layer][(Math.floor(s / group) * T + j) * d + c];
         return Math.fround(dot * config.attention_scale);
       }),
     ),

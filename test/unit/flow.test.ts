@@ -107,7 +107,7 @@ for (const model of MODELS) {
     const explanation = await engine.explain(query);
     const { hidden, T, E, readout, along } = await runApart(dir, query);
     assert.ok(L >= 2, "the residual edge into the prediction leaves a layer's output");
-    const at = (layer: number, token: number) => hidden.subarray((layer * T + token) * E, (layer * T + token + 1) * E);
+    const at = (layer: number, token: number) => hidden[layer].subarray(token * E, (token + 1) * E);
     const norm = (vector: Float32Array) => Math.sqrt(dot(vector, vector));
     const scale = 1 / (norm(readout) * norm(at(L - 1, query)));
     assertClose(dot(readout, at(L - 1, query)), explanation.logit, 'the readout reads the logit explained');

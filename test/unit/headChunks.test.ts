@@ -62,7 +62,7 @@ async function predictions(pkg: ModelPackage, ids: number[]): Promise<RunOutputs
 async function lens(pkg: ModelPackage, outputs: RunOutputs, token: number): Promise<{ ids: number[]; probs: Float32Array }> {
   const { n_layer: L, n_embd: E } = pkg.config;
   const hidden = new Float32Array(L * E);
-  for (let layer = 0; layer < L; layer++) hidden.set(outputs.hidden.subarray((layer * outputs.length + token) * E, (layer * outputs.length + token + 1) * E), layer * E);
+  for (let layer = 0; layer < L; layer++) hidden.set(outputs.hidden[layer].subarray(token * E, (token + 1) * E), layer * E);
   const session = await openWeightsGraph(pkg.lensPath!, pkg.config);
   try {
     const result = await session.run({ hidden: new ort.Tensor('float32', hidden, [L, E]) });

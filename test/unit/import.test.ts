@@ -19,8 +19,8 @@ import { ImportCancelledError, ImportError } from '../../extension/core/errors';
 import { importModel } from '../../extension/core/import/importModel';
 import { partialFolderFor, removePartialImport } from '../../extension/core/import/partialFolder';
 import { loadModelPackage } from '../../extension/core/modelPackage';
-import { createSession, OUTPUT_FIELDS, runModel, type RunOutputs } from '../../extension/core/runtime';
-import { MAP_VIEWS } from '../../shared/model';
+import { createSession, joinLayers, LAYER_FIELDS, OUTPUT_FIELDS, runModel, type RunOutputs } from '../../extension/core/runtime';
+import { hasOutput, LAYER_OUTPUTS, layerOutputName, MAP_VIEWS, type LayerOutput, type OutputName } from '../../shared/model';
 import { assertClose } from '../support/tolerance';
 import { writeRawSafetensors, writeSafetensors, type TensorData } from '../support/safetensors';
 import { llama2Json } from '../support/sentencePiece';
@@ -60,14 +60,20 @@ async function runPackage(dir: string, ids: number[]): Promise<RunOutputs> {
 
 /** scaleTolerance: an allowance of this fraction of each tensor's largest value on top of the shared
  *  float32 tolerance, for deep models where differently ordered float32 sums drift layer by layer. */
-function assertOutputsClose(actual: RunOutputs, expected: (name: string, field: keyof RunOutputs) => ArrayLike<number> | undefined, what: string, scaleTolerance = 0): void {
-  for (const [name, field] of Object.entries(OUTPUT_FIELDS) as Array<[string, keyof RunOutputs]>) {
-    const want = expected(name, field);
+function assertOutputsClose(actual: RunOutputs, expected: (name: string) => ArrayLike<number> | undefined, what: string, scaleTolerance = 0): void {
+  for (const name of [...Object.keys(OUTPUT_FIELDS), ...Object.keys(LAYER_FIELDS)]) {
+    const want = expected(name);
     if (want === undefined) continue;
     let largest = 0;
     for (let i = 0; i < want.length; i++) largest = Math.max(largest, Math.abs(want[i]));
-    assertClose(actual[field] as Float32Array, want, `${what}: ${name}`, { atol: scaleTolerance * largest });
+    assertClose(outputNamed(actual, name)!, want, `${what}: ${name}`, { atol: scaleTolerance * largest });
   }
+}
+
+/** A run's float output by its name in the graph, as the reference holds it: every layer joined. */
+function outputNamed(outputs: RunOutputs, name: string): Float32Array | undefined {
+  const layers = LAYER_FIELDS[name as LayerOutput];
+  return layers ? joinLayers(outputs[layers]) : outputs[OUTPUT_FIELDS[name as OutputName]!];
 }
 
 const FORMATS: Array<[string, string[], string]> = [
@@ -94,6 +100,10 @@ for (const [format, options, about] of FORMATS) {
     // A 16-bit checkpoint's matrices stay 16-bit; the graph widens them exactly where used.
     const dtype = options.includes('bfloat16') ? 'bfloat16' : options.includes('float16') ? 'float16' : 'float32';
     assert.equal(pkg.config.weights_dtype, dtype, `${format}: config.json's weights_dtype`);
+    // Per layer, so that ONNX Runtime holds no joined copy of every layer; a package missing a layer's part lacks the output.
+    const { outputs: names, n_layer: L } = pkg.config;
+    assert.ok(LAYER_OUTPUTS.every((name) => hasOutput(names, name, L) && !names.includes(name)), `${format}: hidden states, q and k one per layer`);
+    assert.ok(!hasOutput(names.filter((name) => name !== layerOutputName('k', L - 1)), 'k', L), `${format}: without its last layer's k.${L - 1}, no k`);
     const outputs = await runPackage(destination, expected.ids);
     assertOutputsClose(outputs, (name) => expected.outputs[name]?.data, format);
     assert.deepEqual(Array.from(outputs.topIds), expected.outputs.top_ids.data, `${format}: top_ids`);
@@ -167,7 +177,7 @@ test("the import of the project's own code-diff weights reproduces models/code-d
   const ids = JSON.parse(await readFile(path.join(source, 'expected.json'), 'utf8')).ids as number[];
   const exported = await runPackage(path.join(REPO, 'models', 'code-diff'), ids);
   const imported = await runPackage(destination, ids);
-  assertOutputsClose(imported, (_, field) => exported[field] as Float32Array | undefined, 'code-diff');
+  assertOutputsClose(imported, (name) => outputNamed(exported, name), 'code-diff');
   assert.deepEqual(imported.topIds, exported.topIds);
 });
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { RunAnalysis } from '../../extension/core/analysis';
+import { RunAnalysis, type AnalysisInputs } from '../../extension/core/analysis';
 import { AnalysisGraphs } from '../../extension/core/analysisGraphs';
 import { Engine } from '../../extension/core/engine';
 import { loadModelPackage } from '../../extension/core/modelPackage';
@@ -58,15 +58,22 @@ test("a run's inputs move into shared memory once, values unchanged; a second jo
   const pkg = await loadModelPackage(TINY_DIFF);
   const { session } = await createSession(pkg, 'cpu');
   const out = await runModel(session, [pkg.config.bos_token_id, ...loadTokenizer(pkg.tokenizerJson).encode(FIRST_TEXT).ids], pkg.config);
-  const before = { q: out.q.slice(), k: out.k.slice(), hidden: out.hidden.slice(), lambda: out.lambda!.slice() };
-  const first = sharedInputs(out);
-  for (const name of ['q', 'k', 'hidden', 'lambda'] as const) {
-    assert.ok(first[name]!.buffer instanceof SharedArrayBuffer, `${name} is shared`);
-    assert.equal(out[name], first[name], `the run's own ${name} is the shared copy`);
-    assert.deepEqual(first[name], before[name], `${name}: the same values`);
+  // Every array of the statistics' inputs, named: q, k and the hidden states have one per layer.
+  const arrays = (inputs: AnalysisInputs): Record<string, Float32Array> => ({
+    ...Object.fromEntries((['q', 'k', 'hidden'] as const).flatMap((name) => inputs[name].map((layer, n) => [`${name}[${n}]`, layer]))),
+    lambda: inputs.lambda!,
+  });
+  const before = Object.fromEntries(Object.entries(arrays(out)).map(([name, values]) => [name, values.slice()]));
+  const first = arrays(sharedInputs(out));
+  const own = arrays(out);
+  assert.equal(Object.keys(first).length, 3 * pkg.config.n_layer + 1);
+  for (const [name, values] of Object.entries(first)) {
+    assert.ok(values.buffer instanceof SharedArrayBuffer, `${name} is shared`);
+    assert.equal(own[name], values, `the run's own ${name} is the shared copy`);
+    assert.deepEqual(values, before[name], `${name}: the same values`);
   }
-  const second = sharedInputs(out);
-  for (const name of ['q', 'k', 'hidden', 'lambda'] as const) assert.equal(second[name], first[name], `${name} is not copied again`);
+  const second = arrays(sharedInputs(out));
+  for (const [name, values] of Object.entries(first)) assert.equal(second[name], values, `${name} is not copied again`);
 });
 
 test('statistics through the workers equal the analysis in this thread, and after a newer run are the newer run\'s', async () => {

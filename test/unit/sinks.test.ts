@@ -49,10 +49,10 @@ async function runOf(dir: string, text: string): Promise<{ config: PackageConfig
 function softmaxRow(config: PackageConfig, out: RunOutputs, layer: number, s: number, i: number): Float64Array {
   const { n_softmax_heads: S, n_kv_softmax_heads: Skv, head_dim: d, attention_scale: scale } = config;
   const T = out.length;
-  const kv = layer * Skv + Math.floor(s / (S / Skv));
+  const kv = Math.floor(s / (S / Skv));
   const logits = Float64Array.from({ length: i + 1 }, (_, j) => {
     let dot = 0;
-    for (let c = 0; c < d; c++) dot += out.q[((layer * S + s) * T + i) * d + c] * out.k[(kv * T + j) * d + c];
+    for (let c = 0; c < d; c++) dot += out.q[layer][(s * T + i) * d + c] * out.k[layer][(kv * T + j) * d + c];
     return dot * scale;
   });
   const top = Math.max(...logits);

@@ -7,7 +7,7 @@
 
 import blockSizing from '../../../shared/attention.json';
 import { lambdaInit } from '../../../shared/lambda';
-import { THUMBNAIL_SIZE } from '../../../shared/model';
+import { LAYER_OUTPUTS, layerOutputName, THUMBNAIL_SIZE, type LayerOutput } from '../../../shared/model';
 import { layerTensorNames, type Architecture } from './architecture';
 import { blockOf, floatTensor, joinBlocks, padToBlocks, rowBlocks, type RowBlocks } from './graphBlocks';
 import { GraphBuilder, type DimPart, type Value } from './graphBuilder';
@@ -32,9 +32,10 @@ export function interventionInputs(arch: Architecture): Record<string, number> {
   return arch.kind === 'diff' ? { lambda_scale: 1, lambda_shift: 0, head_mask: 1 } : { head_mask: 1 };
 }
 
-/** The graph's outputs, in order. */
+/** The graph's outputs, in order: hidden states, q and k one per layer (LAYER_OUTPUTS). */
 export function inspectionOutputs(arch: Architecture): string[] {
-  const common = ['top_ids', 'top_probs', 'token_logprob', 'last_logits', 'hidden_states', 'q', 'k', 'attn_thumbnails'];
+  const perLayer = (name: LayerOutput) => Array.from({ length: arch.nLayer }, (_, layer) => layerOutputName(name, layer));
+  const common = ['top_ids', 'top_probs', 'token_logprob', 'last_logits', ...LAYER_OUTPUTS.flatMap(perLayer), 'attn_thumbnails'];
   if (arch.kind !== 'diff') return common;
   // V2's lambda varies per query row, so lambda * A2 cannot be pooled from A2's thumbnail afterwards.
   return arch.lambda === 'token' ? [...common, 'lambda', 'lambda_a2_thumbnails'] : [...common, 'lambda'];
@@ -138,7 +139,7 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
   };
 
   let x = g.reshape(weights.rows(g, 'model.embed_tokens.weight', ids), [-1, E]);
-  const collected: Record<'hidden' | 'q' | 'k' | 'thumbnails' | 'lambda' | 'lambdaThumbnails', Value[]> = { hidden: [], q: [], k: [], thumbnails: [], lambda: [], lambdaThumbnails: [] };
+  const collected: Record<'thumbnails' | 'lambda' | 'lambdaThumbnails', Value[]> = { thumbnails: [], lambda: [], lambdaThumbnails: [] };
   for (let layer = 0; layer < L; layer++) {
     const names = layerTensorNames(arch, layer);
     const perHead = (input: string) => g.reshape(g.take(intervention[input], 0, layer), [1, H, 1, 1]);
@@ -180,33 +181,33 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
     const up = nn.linear(normed, names.up, arch.mlpBias);
     const activated = g.mul(g.mul(gate, g.op('Sigmoid', [gate])), up);
     x = g.add(x, nn.linear(activated, names.down, arch.mlpBias));
-    collected.hidden.push(g.reshape(x, [B, 1, T, E]));
-    collected.q.push(g.unsqueeze(q, [1]));
-    collected.k.push(g.unsqueeze(k, [1]));
+    // Per-layer outputs: views of tensors the layer holds anyway (bare: left unused).
+    g.reshape(x, [B, 1, T, E], layerOutputName('hidden_states', layer));
+    g.unsqueeze(q, [1], layerOutputName('q', layer));
+    g.unsqueeze(k, [1], layerOutputName('k', layer));
   }
 
   if (bare) {
     // Left unused, and small: the pooling matrix [P, T], V1's lambda per position [T, H] and the
-    // views of q, k and the hidden states collected for the inspection outputs (which copy nothing).
+    // views of q, k and the hidden states made for the inspection outputs (which copy nothing).
     g.output(g.reshape(nn.logits(x), [B, T, arch.vocabSize], 'logits'), DataType.FLOAT, ['batch', 'seq', arch.vocabSize]);
     return g;
   }
   blockedPrediction(g, nn, arch, x, ids, B, T, topK, headChunkRows);
-  g.concat(collected.hidden, 1, 'hidden_states');
-  g.concat(collected.q, 1, 'q');
-  g.concat(collected.k, 1, 'k');
   g.concat(collected.thumbnails, 1, 'attn_thumbnails');
   if (arch.kind === 'diff') g.concat(collected.lambda, 1, 'lambda');
   if (arch.lambda === 'token') g.concat(collected.lambdaThumbnails, 1, 'lambda_a2_thumbnails');
 
+  const perLayerShapes = (name: LayerOutput, dims: (number | string)[]) =>
+    Object.fromEntries(Array.from({ length: L }, (_, layer) => [layerOutputName(name, layer), [DataType.FLOAT, dims]]));
   const outputShapes: Record<string, [number, (number | string)[]]> = {
     top_ids: [DataType.INT64, ['batch', 'seq', topK]],
     top_probs: [DataType.FLOAT, ['batch', 'seq', topK]],
     token_logprob: [DataType.FLOAT, ['batch', 'seq']],
     last_logits: [DataType.FLOAT, ['batch', arch.vocabSize]],
-    hidden_states: [DataType.FLOAT, ['batch', L, 'seq', E]],
-    q: [DataType.FLOAT, ['batch', L, S, 'seq', d]],
-    k: [DataType.FLOAT, ['batch', L, Skv, 'seq', d]],
+    ...perLayerShapes('hidden_states', ['batch', 1, 'seq', E]),
+    ...perLayerShapes('q', ['batch', 1, S, 'seq', d]),
+    ...perLayerShapes('k', ['batch', 1, Skv, 'seq', d]),
     attn_thumbnails: [DataType.FLOAT, ['batch', L, S, P, P]],
     lambda: [DataType.FLOAT, ['batch', L, 'seq', H]],
     lambda_a2_thumbnails: [DataType.FLOAT, ['batch', L, H, P, P]],
