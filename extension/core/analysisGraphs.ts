@@ -37,9 +37,10 @@ export function rowsPerBlock(floatsPerRow: number, tileElements: number = blockS
 }
 
 /** The tile of the engine's views (a map's viewport; the thumbnails of a package without them):
- *  a quarter of tile_elements. The run's outputs are held meanwhile, and the arena and copies of
- *  whole tiles added about 300 MiB to the first map at 32K tokens; quarter tiles add about 120, as fast. */
-export const VIEW_TILE_ELEMENTS = blockSizing.tile_elements / 4;
+ *  an eighth of tile_elements. The run's outputs are held meanwhile, and the arena and copies of
+ *  whole tiles added about 300 MiB to the first map at 32K tokens; quarter tiles added about 120 (90
+ *  once the engine process kept its freed memory mapped: engineClient.ts), eighths 71, 10% slower. */
+export const VIEW_TILE_ELEMENTS = blockSizing.tile_elements / 8;
 
 /** The blocks of rows [from, end) of a T-token run whose graph runs take `count` sub-heads: R rows
  *  each (the last one fewer), R = rowsPerBlock(count * T), so that a block's logits stay near

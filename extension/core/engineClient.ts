@@ -10,6 +10,21 @@ import { CancelledError, ERROR_CLASSES } from './errors';
 import type { GenerateOptions, Generation } from './generate';
 import type { ProviderSetting } from './runtime';
 
+/** The engine process's C allocator settings (glibc reads them at start; other C libraries ignore
+ *  them): blocks mapped from the kernel only above 32 MiB (glibc's largest threshold), and freed
+ *  memory kept up to 128 MiB. By default glibc maps each allocation larger than any freed before
+ *  anew, and the analyses' arrays grow block by block (a block reads the keys up to its last row),
+ *  so a whole map faulted in fresh pages for nearly every block: at 8,192 tokens of the 32K test
+ *  model the first map took 45K page faults and 0.97 s, 27K and 0.70 s with these; a later map 21K
+ *  and 0.66 s, 1.4K and 0.40 s. The run's time and peak memory did not change. */
+const ENGINE_MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728';
+
+/** The engine process's environment: this one's, with ENGINE_MALLOC_TUNABLES unless the user's own
+ *  GLIBC_TUNABLES (later in the list, so they win) set the same. */
+export function engineEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, GLIBC_TUNABLES: [ENGINE_MALLOC_TUNABLES, env.GLIBC_TUNABLES].filter(Boolean).join(':') };
+}
+
 export class EngineClient {
   private child: ChildProcess | undefined;
   private readonly requests = new PendingRequests(ERROR_CLASSES);
@@ -90,7 +105,7 @@ export class EngineClient {
 
   private ensureChild(): ChildProcess {
     if (this.child) return this.child;
-    const child = fork(this.enginePath, [], { serialization: 'advanced', stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = fork(this.enginePath, [], { serialization: 'advanced', stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: engineEnv(process.env) });
     child.stdout?.on('data', (data) => this.log(String(data).trimEnd()));
     child.stderr?.on('data', (data) => this.log(String(data).trimEnd()));
     child.on('message', (message: EngineMessage) => {

@@ -200,7 +200,7 @@ function memoryTargets(results: LengthResult[], config: PackageConfig): Target[]
   const outputsKiB = (config.n_layer * ((config.n_softmax_heads + config.n_kv_softmax_heads) * config.head_dim + config.n_embd) * 4) / 1024;
   const targets = [
     checkTarget(model, 'peak_mib (first view)', '<= 1536', longest.firstViewPeakMiB, longest.firstViewPeakMiB <= 1536, overTarget(longest.firstViewPeakMiB, 1536),
-      `a loaded engine holds ${round(longest.loadedMiB)} MiB; the run's outputs keep q, k and the hidden states of every layer (${outputsKiB} KiB a token: ${round((outputsKiB * longest.tokens) / 1024)} MiB), and ONNX Runtime's arena for the forward stays at its peak (each layer's q, k and hidden states are held in it until the graph joins them into its outputs, beside the joined copies)`),
+      `a loaded engine holds ${round(longest.loadedMiB)} MiB; the run's outputs keep q, k and the hidden states of every layer (${outputsKiB} KiB a token: ${round((outputsKiB * longest.tokens) / 1024)} MiB), and ONNX Runtime's arena for the forward stays at its peak (each layer's q, k and hidden states, the graph's outputs, held in it to the end of the run beside the last layer's attention blocks)`),
   ];
   if (eight && sixteen) {
     const ratio = peakPerToken(sixteen, longest) / peakPerToken(eight, sixteen);

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { RunAnalysis } from '../../extension/core/analysis';
 import { AnalysisGraphs } from '../../extension/core/analysisGraphs';
 import { Engine } from '../../extension/core/engine';
-import { EngineClient } from '../../extension/core/engineClient';
+import { EngineClient, engineEnv } from '../../extension/core/engineClient';
 import { CancelledError, EmptyTextError, PackageError } from '../../extension/core/errors';
 import { loadModelPackage } from '../../extension/core/modelPackage';
 import { computeOutliers, computeQuantisation, HISTOGRAM_BINS } from '../../extension/core/outliers';
@@ -312,6 +312,21 @@ test('an unavailable GPU provider falls back to CPU and says why', async () => {
   const { info } = await createSession(path.join(PACKAGES.diff, 'model.onnx'), 'cuda');
   assert.equal(info.provider, 'cpu');
   assert.match(info.fallbackReason ?? '', /^cuda could not load/);
+});
+
+test("the engine process runs with glibc's allocator settings for growing blocks, a user's own after them", async () => {
+  const client = new EngineClient(ENGINE_PROCESS);
+  try {
+    await client.load(PACKAGES.diff, 'cpu');
+    const environment = (await readFile(`/proc/${client.pid}/environ`, 'utf8')).split('\0');
+    const tunables = environment.find((entry) => entry.startsWith('GLIBC_TUNABLES='));
+    // (glibc 2.36 rewrites the variable in place as it reads it, keeping only its first setting.)
+    assert.match(tunables ?? 'none', /^GLIBC_TUNABLES=glibc\.malloc\.mmap_threshold=\d+/);
+  } finally {
+    client.dispose();
+  }
+  const own = 'glibc.malloc.mmap_threshold=65536';
+  assert.ok(engineEnv({ GLIBC_TUNABLES: own }).GLIBC_TUNABLES!.endsWith(`:${own}`), "the user's own setting comes last, so it wins");
 });
 
 test('engine child process: runs, cancels by killing the run, recovers, reports errors as their own class', async () => {
