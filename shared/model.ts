@@ -48,11 +48,16 @@ export function layerOutputName(name: LayerOutput, layer: number): string {
   return `${name}.${layer}`;
 }
 
+/** The names of every layer's part of a per-layer output, layer 0 first. */
+export function layerOutputNames(name: LayerOutput, nLayer: number): string[] {
+  return Array.from({ length: nLayer }, (_, layer) => layerOutputName(name, layer));
+}
+
 /** Whether a graph with `outputs` has output `name`, joined or (for LAYER_OUTPUTS) per layer. */
 export function hasOutput(outputs: readonly string[], name: OutputName, nLayer: number): boolean {
   if (outputs.includes(name)) return true;
   const perLayer = (LAYER_OUTPUTS as readonly string[]).includes(name);
-  return perLayer && Array.from({ length: nLayer }, (_, layer) => layerOutputName(name as LayerOutput, layer)).every((part) => outputs.includes(part));
+  return perLayer && layerOutputNames(name as LayerOutput, nLayer).every((part) => outputs.includes(part));
 }
 
 /** The inspection graph's intervention inputs, each [n_layer, n_head] (docs/model-package.md):

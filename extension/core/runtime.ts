@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { layerOutputName, type InterventionInput, type Interventions, type LayerOutput, type OutputName } from '../../shared/model';
+import { layerOutputNames, type InterventionInput, type Interventions, type LayerOutput, type OutputName } from '../../shared/model';
 import type { ModelPackage, PackageConfig } from './modelPackage';
 
 export const PROVIDER_SETTINGS = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
@@ -176,12 +176,10 @@ export async function runModel(session: ort.InferenceSession, ids: readonly numb
 /** An output that holds every layer, one array per layer: the graph's own per-layer outputs, or
  *  views of its joined one (no copy). */
 function perLayer(fetched: ort.InferenceSession.OnnxValueMapType, name: LayerOutput, L: number): Float32Array[] {
-  const joined = fetched[name]?.data as Float32Array | undefined;
-  return Array.from({ length: L }, (_, layer) => {
-    if (!joined) return fetched[layerOutputName(name, layer)].data as Float32Array;
-    const size = joined.length / L;
-    return joined.subarray(layer * size, (layer + 1) * size);
-  });
+  if (!(name in fetched)) return layerOutputNames(name, L).map((part) => fetched[part].data as Float32Array);
+  const joined = fetched[name].data as Float32Array;
+  const size = joined.length / L;
+  return Array.from({ length: L }, (_, layer) => joined.subarray(layer * size, (layer + 1) * size));
 }
 
 /** One array per layer as one array, layer after layer (a copy). */

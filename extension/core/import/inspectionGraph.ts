@@ -7,7 +7,7 @@
 
 import blockSizing from '../../../shared/attention.json';
 import { lambdaInit } from '../../../shared/lambda';
-import { LAYER_OUTPUTS, layerOutputName, THUMBNAIL_SIZE, type LayerOutput } from '../../../shared/model';
+import { LAYER_OUTPUTS, layerOutputName, layerOutputNames, THUMBNAIL_SIZE, type LayerOutput } from '../../../shared/model';
 import { layerTensorNames, type Architecture } from './architecture';
 import { blockOf, floatTensor, joinBlocks, padToBlocks, rowBlocks, type RowBlocks } from './graphBlocks';
 import { GraphBuilder, type DimPart, type Value } from './graphBuilder';
@@ -34,8 +34,8 @@ export function interventionInputs(arch: Architecture): Record<string, number> {
 
 /** The graph's outputs, in order: hidden states, q and k one per layer (LAYER_OUTPUTS). */
 export function inspectionOutputs(arch: Architecture): string[] {
-  const perLayer = (name: LayerOutput) => Array.from({ length: arch.nLayer }, (_, layer) => layerOutputName(name, layer));
-  const common = ['top_ids', 'top_probs', 'token_logprob', 'last_logits', ...LAYER_OUTPUTS.flatMap(perLayer), 'attn_thumbnails'];
+  const perLayer = LAYER_OUTPUTS.flatMap((name) => layerOutputNames(name, arch.nLayer));
+  const common = ['top_ids', 'top_probs', 'token_logprob', 'last_logits', ...perLayer, 'attn_thumbnails'];
   if (arch.kind !== 'diff') return common;
   // V2's lambda varies per query row, so lambda * A2 cannot be pooled from A2's thumbnail afterwards.
   return arch.lambda === 'token' ? [...common, 'lambda', 'lambda_a2_thumbnails'] : [...common, 'lambda'];
@@ -198,8 +198,7 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
   if (arch.kind === 'diff') g.concat(collected.lambda, 1, 'lambda');
   if (arch.lambda === 'token') g.concat(collected.lambdaThumbnails, 1, 'lambda_a2_thumbnails');
 
-  const perLayerShapes = (name: LayerOutput, dims: (number | string)[]) =>
-    Object.fromEntries(Array.from({ length: L }, (_, layer) => [layerOutputName(name, layer), [DataType.FLOAT, dims]]));
+  const perLayerShapes = (name: LayerOutput, dims: (number | string)[]) => Object.fromEntries(layerOutputNames(name, L).map((part) => [part, [DataType.FLOAT, dims]]));
   const outputShapes: Record<string, [number, (number | string)[]]> = {
     top_ids: [DataType.INT64, ['batch', 'seq', topK]],
     top_probs: [DataType.FLOAT, ['batch', 'seq', topK]],
