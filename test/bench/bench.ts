@@ -15,7 +15,7 @@ import * as ort from 'onnxruntime-node';
 import { EngineClient } from '../../extension/core/engineClient';
 import { createSession, openSession, type ProviderSetting } from '../../extension/core/runtime';
 import { loadTokenizer } from '../../extension/core/tokenizer';
-import { wholeMap } from '../../shared/inspection';
+import { wholeMap, type MapViewport } from '../../shared/inspection';
 import { DEFAULT_MAP_CELLS } from '../../shared/protocol';
 import { measureBrowser } from './browser';
 import { machine, memory } from './measure';
@@ -88,12 +88,13 @@ async function step<T>(times: Record<string, number[]> | undefined, name: string
 
 /** The panel's first view: the run, the first map (pooled to the canvas, as the panel asks for it)
  *  and the query's spans. */
-async function firstView(subject: Subject, text: string, steps?: Record<string, number[]>): Promise<number> {
+async function firstView(subject: Subject, text: string, steps?: Record<string, number[]>): Promise<{ query: number; viewport: MapViewport }> {
   const run = await step(steps, 'inspect', () => subject.client.request({ op: 'inspect', text }));
+  // Pooled to the canvas, as the panel asks for every map.
   const viewport = wholeMap(run.tokens.length, DEFAULT_MAP_CELLS, 'mean');
   await step(steps, 'map', () => subject.client.request({ op: 'map', layer: 0, head: 0, view: subject.view, viewport }));
   await step(steps, 'spans', () => subject.client.request({ op: 'spans', layer: 0, head: 0, query: run.query, k: 5 }));
-  return run.query;
+  return { query: run.query, viewport };
 }
 
 /** Everything the panel shows, the Outliers view's statistics and what-if included. */
@@ -105,9 +106,9 @@ async function everything(subject: Subject, text: string, steps?: Record<string,
 
 /** A layer/head switch (map) and a row change (spans) while the statistics are computed. */
 async function whileBusy(subject: Subject, text: string): Promise<void> {
-  const query = await firstView(subject, text);
+  const { query, viewport } = await firstView(subject, text);
   const busy = subject.client.request({ op: 'quantisation' });
-  subject.times.mapWhileBusy.push(await timed(() => subject.client.request({ op: 'map', layer: subject.nLayer - 1, head: 1, view: subject.view })));
+  subject.times.mapWhileBusy.push(await timed(() => subject.client.request({ op: 'map', layer: subject.nLayer - 1, head: 1, view: subject.view, viewport })));
   subject.times.spansWhileBusy.push(await timed(() => subject.client.request({ op: 'spans', layer: subject.nLayer - 1, head: 1, query, k: 5 })));
   await busy;
 }
