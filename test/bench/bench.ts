@@ -36,6 +36,7 @@ interface Subject {
   dir: string;
   view: 'diff' | 'a1';
   nLayer: number;
+  vocab: number;
   torch?: TorchProcess;
   info: TorchInfo;
   bare: ort.InferenceSession;
@@ -145,11 +146,12 @@ async function main(): Promise<void> {
         dir,
         view: config.kind === 'diff' ? 'diff' : 'a1',
         nLayer: config.n_layer,
+        vocab: config.vocab_size,
         torch: provider === 'cpu' ? torch : undefined,
         info,
         bare: (await createSession(info.bare, provider as ProviderSetting)).session,
         client,
-        times: { bare: {}, torch: {}, firstView: [], everything: [], steps: {}, mapWhileBusy: [], spansWhileBusy: [] },
+        times: { bare: {}, bareFaults: {}, torch: {}, firstView: [], everything: [], steps: {}, mapWhileBusy: [], spansWhileBusy: [] },
       });
     }
   }
@@ -168,10 +170,13 @@ async function main(): Promise<void> {
     if (keep) matmulTimes.push(matmulMs);
     for (const subject of subjects) {
       for (const [n, length] of LENGTHS.entries()) {
+        const faultsBefore = process.resourceUsage().minorPageFault;
         const bareMs = await timed(() => subject.bare.run({ input_ids: ids[subject.model][n] }));
+        const faults = process.resourceUsage().minorPageFault - faultsBefore;
         const torchMs = subject.torch ? await subject.torch.time(length) : undefined;
         if (!keep) continue;
         (subject.times.bare[length] ??= []).push(bareMs);
+        (subject.times.bareFaults[length] ??= []).push(faults);
         if (torchMs !== undefined) (subject.times.torch[length] ??= []).push(torchMs);
       }
       const text = fullText[subject.model];
@@ -204,7 +209,7 @@ async function main(): Promise<void> {
     repeats: REPEATS,
     matmul: { ms: matmulTimes, flops: subjects[0].info.matmul_flops },
     torchThreads: subjects[0].info.threads,
-    subjects: subjects.map(({ model, provider, info, times }) => ({ model, provider, flops: info.flops, times })),
+    subjects: subjects.map(({ model, provider, info, vocab, times }) => ({ model, provider, flops: info.flops, vocab, times })),
     browser,
   });
   const { table, markdown } = renderReport(result);

@@ -8,6 +8,8 @@ import { DEFAULT_MAP_CELLS } from '../../shared/protocol';
 /** What one model on one execution provider measured, ms per round. */
 export interface ModelTimes {
   bare: Record<number, number[]>;
+  /** Minor page faults of the bench process during each bare forward. */
+  bareFaults: Record<number, number[]>;
   torch: Record<number, number[]>;
   firstView: number[];
   everything: number[];
@@ -29,7 +31,7 @@ export interface RawBench {
   repeats: number;
   matmul: { ms: number[]; flops: number };
   torchThreads: number;
-  subjects: { model: string; provider: string; flops: Record<string, number>; times: ModelTimes }[];
+  subjects: { model: string; provider: string; flops: Record<string, number>; vocab: number; times: ModelTimes }[];
   browser: BrowserTimings;
 }
 
@@ -83,14 +85,14 @@ export function summarise(raw: RawBench) {
   const targets: Target[] = [];
   const check = (...args: Parameters<typeof checkTarget>) => targets.push(checkTarget(...args));
   const models = Object.fromEntries(
-    raw.subjects.map(({ model, provider, flops, times }) => {
+    raw.subjects.map(({ model, provider, flops, vocab, times }) => {
       const lengths = Object.keys(times.bare).map(Number);
       const full = Math.max(...lengths);
       const bare = Object.fromEntries(
         lengths.map((n) => {
           const ms = stat(times.bare[n]);
           const gflops = round(flops[n] / (ms.median / 1000) / 1e9);
-          return [n, { ms, gflops, fraction_of_limit: round(gflops / limitGflops) }];
+          return [n, { ms, gflops, fraction_of_limit: round(gflops / limitGflops), page_faults: stat(times.bareFaults[n]).median }];
         }),
       );
       const bareMs = bare[full].ms.median;
@@ -123,7 +125,7 @@ export function summarise(raw: RawBench) {
       check(key, 'all_over_bare', '<= 2', summary.all_over_bare, summary.all_over_bare <= 2, overTarget(summary.all_over_bare, 2),
         `the outlier statistics (${step('outliers')} ms) and the quantisation what-if (${step('quantisation')} ms) go over every one of a layer's S x T^2 / 2 visible attention logits several times, block by block of query rows: the largest logits first (they set the histogram's scale), then the bins of every logit, and for the what-if, per bit width, a softmax of every row and the distance of every effective row. The forward computes each logit once; these passes recompute them three times and do more work per logit. Both run only while the Outliers or Compare tab is shown, in two single-threaded worker threads that split the layers between them, over blocks of about 1 MiB of logits, the what-if after the histograms`);
       check(key, 'bare_fraction_of_limit', '>= 0.7', summary.bare_fraction_of_limit, summary.bare_fraction_of_limit >= 0.7, `${round(0.7 - summary.bare_fraction_of_limit, 2)} short`,
-        `at ${lengths.join('/')} tokens the bare forward reaches ${lengths.map((n) => bare[n].fraction_of_limit).join('/')} of the limit: as T grows, attention's share does; attention runs over blocks of query rows (each block's keys up to its last row, so most of the masked half is skipped), but its products are narrow (d = 32) and the mask and the softmax are separate passes over each block's scores`);
+        `at ${lengths.join('/')} tokens the bare forward reaches ${lengths.map((n) => bare[n].fraction_of_limit).join('/')} of the limit. Each run returns the logits of every position, which onnxruntime-node copies into a new array ([1, T, ${vocab}] float32: ${round((full * vocab * 4) / 2 ** 20)} MiB at ${full} tokens); glibc maps so large an allocation fresh from the kernel every time, and the run takes ${bare[full].page_faults} minor page faults (${round((bare[full].page_faults * 4) / 1024)} MiB of fresh pages) against ${bare[lengths[0]].page_faults} at ${lengths[0]} tokens. The rest is attention's growing share: it runs over blocks of query rows (each block's keys up to its last row, so most of the masked half is skipped), but its products are narrow (d = 32) and the mask and the softmax are separate passes over each block's scores`);
       for (const [name, stat] of [['map_while_busy_ms', summary.map_while_busy_ms], ['spans_while_busy_ms', summary.spans_while_busy_ms]] as const) {
         check(key, `${name} (slowest round)`, '<= 16', stat.max, stat.max <= 16, overTarget(stat.max, 16),
           `a map alone takes ${step('map')} ms; while the statistics run, the worker's graph run in flight shares the two cores (the worker waits before its next run while a map is computed, but does not stop the one in flight); median ${stat.median} ms`);
@@ -160,6 +162,7 @@ export function renderReport(result: BenchResult): { table: string; markdown: st
   for (const n of Object.keys(models[0].bare)) {
     add(`bare forward, ${n} tokens: ms min / median`, (m) => ms(m.bare[Number(n)].ms));
     add(`bare forward, ${n} tokens: GFLOP/s (fraction of limit)`, (m) => `${m.bare[Number(n)].gflops} (${m.bare[Number(n)].fraction_of_limit})`);
+    add(`bare forward, ${n} tokens: minor page faults per run (median)`, (m) => m.bare[Number(n)].page_faults);
   }
   add('first view (run + map + spans): ms', (m) => ms(m.first_map_ms));
   add('everything (+ outliers + quantisation): ms', (m) => ms(m.all_ms));
