@@ -60,7 +60,7 @@ export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGra
     const fine = new Float64Array(HISTOGRAM_BINS * FINE_PER_BIN + 1);
     for (const block of blocks) {
       beforeRun();
-      await countInto(fine, await graphs.logitBins(analysis.subHeadRows(layer, subHeads, block, { buffers }), scale, absMax, HISTOGRAM_BINS * FINE_PER_BIN));
+      await countInto(fine, await graphs.logitBins(analysis.subHeadRows(layer, subHeads, block, { buffers }), scale, absMax, HISTOGRAM_BINS * FINE_PER_BIN), beforeRun);
     }
     layers.push({ layer, hidden, logits: logitHistogram(absMax, fine, top) });
   }
@@ -73,9 +73,10 @@ function locate(flat: number, { rows, keys, firstRow, firstKey }: SubHeadRows): 
 }
 
 /** Adds each entry's bin to the counts, in slices of about a millisecond, letting other requests
- *  in between. */
-async function countInto(counts: Float64Array, binPlusOne: Uint16Array): Promise<void> {
+ *  in between and, through `beforeRun`, what the user waits for run first. */
+async function countInto(counts: Float64Array, binPlusOne: Uint16Array, beforeRun: () => void): Promise<void> {
   for (let from = 0; from < binPlusOne.length; from += COUNT_SLICE) {
+    beforeRun();
     for (let p = from, end = Math.min(binPlusOne.length, from + COUNT_SLICE); p < end; p++) counts[binPlusOne[p]]++;
     await new Promise(setImmediate);
   }
