@@ -16,9 +16,7 @@ import type { ProviderSetting } from './runtime';
  *  anew, and the analyses' arrays grow block by block (a block reads the keys up to its last row),
  *  so a whole map faulted in fresh pages for nearly every block: at 8,192 tokens of the 32K test
  *  model the first map took 45K page faults and 0.97 s, 27K and 0.70 s with these; a later map 21K
- *  and 0.66 s, 1.4K and 0.40 s. That model's run took the same time and peak memory. A 16-bit
- *  model's run, whose sessions have no arena, keeps more: the 111M bench model in one process
- *  peaked at 434 MiB instead of 355 at 128 tokens, 659 instead of 652 at 1,024. */
+ *  and 0.66 s, 1.4K and 0.40 s. That model's run took the same time and peak memory. */
 const ENGINE_MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728';
 
 /** The engine process's environment: this one's, with ENGINE_MALLOC_TUNABLES unless the user's own

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import * as ort from 'onnxruntime-node';
 import { rowsPerBlock } from '../../extension/core/analysisGraphs';
 import { Engine } from '../../extension/core/engine';
 import { loadTokenizer } from '../../extension/core/tokenizer';
@@ -19,7 +20,7 @@ import { ImportCancelledError, ImportError } from '../../extension/core/errors';
 import { importModel } from '../../extension/core/import/importModel';
 import { partialFolderFor, removePartialImport } from '../../extension/core/import/partialFolder';
 import { loadModelPackage } from '../../extension/core/modelPackage';
-import { createSession, joinLayers, LAYER_FIELDS, OUTPUT_FIELDS, runModel, type RunOutputs } from '../../extension/core/runtime';
+import { createSession, joinLayers, LAYER_FIELDS, OUTPUT_FIELDS, runModel, weightsSessionSettings, type RunOutputs } from '../../extension/core/runtime';
 import { hasOutput, LAYER_OUTPUTS, layerOutputName, MAP_VIEWS, type LayerOutput, type OutputName } from '../../shared/model';
 import { assertClose } from '../support/tolerance';
 import { writeRawSafetensors, writeSafetensors, type TensorData } from '../support/safetensors';
@@ -60,6 +61,31 @@ async function runPackage(dir: string, ids: number[]): Promise<RunOutputs> {
 
 /** scaleTolerance: an allowance of this fraction of each tensor's largest value on top of the shared
  *  float32 tolerance, for deep models where differently ordered float32 sums drift layer by layer. */
+/** The most 16-bit matrices widened to float32 and not yet multiplied at any point of a run, in the
+ *  order ONNX Runtime ran the graph's nodes (its profile): each linear layer's Cast makes one, its
+ *  Gemm takes one. Up to the last Gemm: the prediction head widens its chunks of rows in a Loop. */
+async function mostWidenedAtOnce(dir: string, ids: number[]): Promise<number> {
+  const pkg = await loadModelPackage(dir);
+  const profileFilePrefix = path.join(work, 'profile');
+  const session = await ort.InferenceSession.create(pkg.modelPath, { ...weightsSessionSettings(pkg.config), enableProfiling: true, profileFilePrefix });
+  await runModel(session, ids, pkg.config);
+  session.endProfiling();
+  const [file] = (await readdir(work)).filter((name) => name.startsWith('profile'));
+  const events = JSON.parse(await readFile(path.join(work, file), 'utf8')) as { cat: string; name: string; args: { op_name: string; output_type_shape: Record<string, number[]>[] } }[];
+  await rm(path.join(work, file));
+  const nodes = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time')).map((e) => e.args);
+  const lastGemm = nodes.map((n) => n.op_name).lastIndexOf('Gemm');
+  assert.ok(lastGemm > 0, 'the profile lists the Gemm nodes');
+  let pending = 0;
+  let most = 0;
+  for (const { op_name, output_type_shape } of nodes.slice(0, lastGemm + 1)) {
+    if (op_name === 'Cast' && Object.values(output_type_shape[0])[0].length === 2) pending++;
+    if (op_name === 'Gemm') pending--;
+    most = Math.max(most, pending);
+  }
+  return most;
+}
+
 function assertOutputsClose(actual: RunOutputs, expected: (name: string) => ArrayLike<number> | undefined, what: string, scaleTolerance = 0): void {
   for (const name of [...Object.keys(OUTPUT_FIELDS), ...Object.keys(LAYER_FIELDS)]) {
     const want = expected(name);
@@ -336,6 +362,9 @@ test('a 100M-parameter bfloat16 checkpoint imports as bfloat16 without a second 
   // PyTorch, drift by about 3e-5 per layer on values up to 9 (measured: 2.3e-4 after the last layer);
   // a wrong convention moves them by percents.
   assertOutputsClose(outputs, (name) => expected.outputs[name]?.data, '100M diffllama', 1e-4);
+  // Each layer's float32 copies are made as the run reaches the layer, not every layer's at its start.
+  const most = await mostWidenedAtOnce(destination, expected.ids);
+  assert.ok(most <= 3, `${most} widened matrices waited for their product at once (a layer's q, k and v may)`);
   await rm(source, { recursive: true });
   await rm(destination, { recursive: true });
 });

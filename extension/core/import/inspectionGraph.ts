@@ -21,8 +21,9 @@ import { rotary } from './rotary';
  *  layer's float32 copy at a time rather than the whole model's (of the LM head, one chunk of its
  *  vocabulary rows: predictionHead.ts). */
 export interface WeightFile {
-  /** The weight as float32. */
-  use(graph: GraphBuilder, tensorName: string): Value;
+  /** The weight as float32; a 16-bit one widened only once `after` exists (the input it multiplies),
+   *  so that no layer's copy is made before the layer runs. */
+  use(graph: GraphBuilder, tensorName: string, after?: Value): Value;
   /** Rows `indices` of the weight as float32, gathered before they are widened (the embedding: only the text's rows). */
   rows(graph: GraphBuilder, tensorName: string, indices: Value): Value;
 }

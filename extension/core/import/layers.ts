@@ -13,8 +13,9 @@ export class Layers {
     private readonly weights: WeightFile,
   ) {}
 
-  w(name: string): Value {
-    return this.weights.use(this.g, name);
+  /** A weight as float32, widened once `after` exists when given (WeightFile.use). */
+  w(name: string, after?: Value): Value {
+    return this.weights.use(this.g, name, after);
   }
 
   /** The same operations written into another graph (a Loop's body). */
@@ -35,7 +36,7 @@ export class Layers {
 
   /** x [N, in] @ W^T (+ b): W stays [out, in] as the checkpoint stores it (Gemm's transB). */
   linear(x: Value, prefix: string, bias: boolean): Value {
-    const inputs = [x, this.w(`${prefix}.weight`), ...(bias ? [this.w(`${prefix}.bias`)] : [])];
+    const inputs = [x, this.w(`${prefix}.weight`, x), ...(bias ? [this.w(`${prefix}.bias`)] : [])];
     return this.g.op('Gemm', inputs, { transB: 1 });
   }
 
