@@ -40,6 +40,9 @@ const configSchema = z
     /** Imported packages: how weights.bin stores the weight matrices. 16-bit ones are widened to
      *  float32 in the graph where each is used, and the session must not fold them (runtime.ts). */
     weights_dtype: z.enum(['float32', 'bfloat16', 'float16']).optional(),
+    /** Imported 16-bit packages: 'per_layer' when each matrix is widened as its layer runs (its Cast
+     *  waits for the input it multiplies), so that the session may keep ONNX Runtime's arena. */
+    widening: z.literal('per_layer').optional(),
     attention_scale: z.number().positive(),
     rope: z.object({ theta: z.number(), interleaved: z.boolean(), rotary_dim: count }),
     pairing: pairingSchema.nullable(),

@@ -71,10 +71,15 @@ export function currentProviderEnv(): ProviderEnv {
  *  graph widens each as its layer runs: importModel.ts): the 1B bench model at 1,024 tokens ran in
  *  14 s and peaked at 3.0 GB with it, 28-36 s and 3.1 GB without (freed to the C allocator, the
  *  widened copies came back as fresh pages from the kernel every layer); at 256 tokens 3.7 s
- *  against 13.4. `extra` joins the caller's own config entries. */
-export function weightsSessionSettings(config: Pick<PackageConfig, 'weights_dtype'>, extra: Record<string, unknown> = {}): SessionSettings {
+ *  against 13.4. Packages imported before (no `widening` in config.json) widen some matrices of every
+ *  layer at the start of the run, and those copies piled up in an arena (the 1B model at 256 tokens
+ *  peaked at 3,444 MiB with one, 2,356 without): they run without it. `extra` joins the caller's
+ *  own config entries. */
+export function weightsSessionSettings(config: Pick<PackageConfig, 'weights_dtype' | 'widening'>, extra: Record<string, unknown> = {}): SessionSettings {
   const sixteenBit = config.weights_dtype === 'bfloat16' || config.weights_dtype === 'float16';
-  return { extra: sixteenBit ? { ...extra, optimization: { disable_specified_optimizers: 'ConstantFolding' } } : extra };
+  if (!sixteenBit) return { extra };
+  const settings = { extra: { ...extra, optimization: { disable_specified_optimizers: 'ConstantFolding' } } };
+  return config.widening === 'per_layer' ? settings : { ...settings, enableCpuMemArena: false };
 }
 
 /** What a session is opened with beside its provider: each caller's own memory and thread settings. */
@@ -92,7 +97,7 @@ export function openSession(modelPath: string, provider: string, settings: Sessi
  *  are mapped (an imported package's weights.bin) instead of packing a private copy of them, which
  *  for a large vocabulary is a second LM head in memory (250 MiB at 64k × 1,024); 16-bit weights
  *  are widened per run, not folded into float32 copies (weightsSessionSettings). */
-export function openWeightsGraph(graphPath: string, config: Pick<PackageConfig, 'weights_dtype'>): Promise<ort.InferenceSession> {
+export function openWeightsGraph(graphPath: string, config: Pick<PackageConfig, 'weights_dtype' | 'widening'>): Promise<ort.InferenceSession> {
   return openSession(graphPath, 'cpu', weightsSessionSettings(config, { session: { disable_prepacking: '1' } }));
 }
 

@@ -348,8 +348,12 @@ test('a 100M-parameter bfloat16 checkpoint imports as bfloat16 without a second 
   const weightsBytes = (await stat(path.join(destination, 'weights.bin'))).size;
   // Two bytes a parameter: the matrices as bfloat16; the vectors (float32) and the 64 KiB alignment add little.
   assert.ok(weightsBytes >= 2 * parameters && weightsBytes < 2.1 * parameters, `weights.bin: ${weightsBytes} bytes for ${parameters} parameters`);
-  const { weights_dtype } = JSON.parse(await readFile(path.join(destination, 'config.json'), 'utf8'));
+  const { weights_dtype, widening } = JSON.parse(await readFile(path.join(destination, 'config.json'), 'utf8'));
   assert.equal(weights_dtype, 'bfloat16');
+  assert.equal(widening, 'per_layer');
+  assert.equal(weightsSessionSettings({ weights_dtype, widening }).enableCpuMemArena, undefined, 'its sessions keep the arena');
+  // A 16-bit package imported before widening waited for each layer: its early copies would pile up in an arena.
+  assert.equal(weightsSessionSettings({ weights_dtype }).enableCpuMemArena, false);
   // The digest the import computed while writing is remembered, so the first load does not hash the weights again.
   const manifest = JSON.parse(await readFile(path.join(destination, 'manifest.json'), 'utf8'));
   const remembered = JSON.parse(await readFile(path.join(cache, 'difftransformer-inspector', 'sha256.json'), 'utf8'));

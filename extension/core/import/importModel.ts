@@ -329,6 +329,7 @@ function packageConfig(arch: Architecture, specs: TensorSpec[], name: string, we
     vocab_size: arch.vocabSize,
     max_seq_len: arch.maxSeqLen,
     weights_dtype: weights.dtype,
+    ...(weights.dtype !== 'float32' && { widening: 'per_layer' }),
     attention_scale: 1 / Math.sqrt(d),
     // The graph attends over blocks of query rows (inspectionGraph.ts), so it runs whole texts up to max_seq_len.
     attention: 'blocked',
