@@ -284,16 +284,13 @@ async function copyWeights(
     const place = layout.get(tensorName);
     if (!place) throw new Error(`the graph uses tensor ${tensorName}, which requiredTensors does not list`);
     const value = graph.weight(tensorName, place.dims, place.dataType, { location: WEIGHTS_FILE, offset: place.offset, length: place.length });
-    return { value, dataType: place.dataType, dims: place.dims };
+    return { value, dataType: place.dataType };
   };
-  const widened = (graph: GraphBuilder, { value, dataType }: { value: Value; dataType: DataTypeValue }) =>
-    dataType === DataType.FLOAT ? value : graph.op('Cast', [value], { to: DataType.FLOAT });
+  // A 16-bit weight is widened by a Cast, held back until `after` exists when given; float32 is read where it lies.
+  const widened = (graph: GraphBuilder, { value, dataType }: { value: Value; dataType: DataTypeValue }, after?: Value) =>
+    dataType === DataType.FLOAT ? value : graph.op('Cast', [after === undefined ? value : waitFor(graph, value, after)], { to: DataType.FLOAT });
   const file: WeightFile = {
-    use(graph, tensorName, after) {
-      const weight = stored(graph, tensorName);
-      if (weight.dataType === DataType.FLOAT || after === undefined) return widened(graph, weight);
-      return widened(graph, { ...weight, value: waitFor(graph, weight.value, weight.dims, after) });
-    },
+    use: (graph, tensorName, after) => widened(graph, stored(graph, tensorName), after),
     rows(graph, tensorName, indices) {
       const { value, dataType } = stored(graph, tensorName);
       return widened(graph, { value: graph.op('Gather', [value, indices], { axis: 0 }), dataType });
@@ -302,13 +299,13 @@ async function copyWeights(
   return { file, dtype: storage.matrices.dtype, manifestEntry: { sha256: hash.digest('hex'), bytes: offset }, lambdaVectors, nonFinite };
 }
 
-/** `value` (of shape `dims`) again, once `after` has been computed: a Reshape to its own shape, which
- *  is built from a run-time size of `after`. ONNX Runtime runs a node as soon as its inputs exist, and
- *  the widening Cast of a weight has none but the weight: in the 1B bench model it widened every
- *  layer's o_proj and down_proj at the start of the run, 1.3 GB of float32 held at once. */
-function waitFor(graph: GraphBuilder, value: Value, dims: number[], after: Value): Value {
+/** `value` again, once `after` has been computed: a Reshape to its own shape, plus zero times a
+ *  run-time size of `after`. ONNX Runtime runs a node as soon as its inputs exist, and the widening
+ *  Cast of a weight has none but the weight: in the 1B bench model it widened every layer's o_proj
+ *  and down_proj at the start of the run, 1.3 GB of float32 held at once. */
+function waitFor(graph: GraphBuilder, value: Value, after: Value): Value {
   const zero = graph.mul(graph.op('Shape', [after], { start: 0, end: 1 }), graph.int64([0]));
-  return graph.op('Reshape', [value, graph.add(graph.int64(dims), zero)]);
+  return graph.op('Reshape', [value, graph.add(graph.op('Shape', [value]), zero)]);
 }
 
 /** config.json of the package (docs/model-package.md), with the architecture's conventions stated. */
