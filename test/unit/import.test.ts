@@ -63,8 +63,9 @@ async function runPackage(dir: string, ids: number[]): Promise<RunOutputs> {
  *  float32 tolerance, for deep models where differently ordered float32 sums drift layer by layer. */
 /** The most 16-bit matrices widened to float32 and not yet multiplied at any point of a run, in the
  *  order ONNX Runtime ran the graph's nodes (its profile): each linear layer's Cast makes one, its
- *  Gemm takes one. Up to the last Gemm: the prediction head widens its chunks of rows in a Loop. */
-async function mostWidenedAtOnce(dir: string, ids: number[]): Promise<number> {
+ *  Gemm takes one; and the largest of them, in float32 elements. Up to the last Gemm: the prediction
+ *  head widens its chunks of rows in a Loop. */
+async function widenedAtOnce(dir: string, ids: number[]): Promise<{ most: number; largest: number }> {
   const pkg = await loadModelPackage(dir);
   const profileFilePrefix = path.join(work, 'profile');
   const session = await ort.InferenceSession.create(pkg.modelPath, { ...weightsSessionSettings(pkg.config), enableProfiling: true, profileFilePrefix });
@@ -78,12 +79,17 @@ async function mostWidenedAtOnce(dir: string, ids: number[]): Promise<number> {
   assert.ok(lastGemm > 0, 'the profile lists the Gemm nodes');
   let pending = 0;
   let most = 0;
+  let largest = 0;
   for (const { op_name, output_type_shape } of nodes.slice(0, lastGemm + 1)) {
-    if (op_name === 'Cast' && Object.values(output_type_shape[0])[0].length === 2) pending++;
+    const dims = Object.values(output_type_shape[0])[0];
+    if (op_name === 'Cast' && dims.length === 2) {
+      pending++;
+      largest = Math.max(largest, dims[0] * dims[1]);
+    }
     if (op_name === 'Gemm') pending--;
     most = Math.max(most, pending);
   }
-  return most;
+  return { most, largest };
 }
 
 function assertOutputsClose(actual: RunOutputs, expected: (name: string) => ArrayLike<number> | undefined, what: string, scaleTolerance = 0): void {
@@ -366,9 +372,11 @@ test('a 100M-parameter bfloat16 checkpoint imports as bfloat16 without a second 
   // PyTorch, drift by about 3e-5 per layer on values up to 9 (measured: 2.3e-4 after the last layer);
   // a wrong convention moves them by percents.
   assertOutputsClose(outputs, (name) => expected.outputs[name]?.data, '100M diffllama', 1e-4);
-  // Each layer's float32 copies are made as the run reaches the layer, not every layer's at its start.
-  const most = await mostWidenedAtOnce(destination, expected.ids);
+  // Each layer's float32 copies are made as the run reaches the layer, not every layer's at its start,
+  // and the MLP's matrices (2,816 x 1,024: 11 MiB as float32) a block of rows at a time.
+  const { most, largest } = await widenedAtOnce(destination, expected.ids);
   assert.ok(most <= 3, `${most} widened matrices waited for their product at once (a layer's q, k and v may)`);
+  assert.ok(largest * 4 <= 8 * 2 ** 20, `a widened copy of ${largest} float32 values (at most 8 MiB of them: the rest waits for the next block)`);
   await rm(source, { recursive: true });
   await rm(destination, { recursive: true });
 });

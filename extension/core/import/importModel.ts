@@ -15,7 +15,7 @@ import { readArchitecture, requiredTensors, type Architecture, type TensorSpec }
 import type { GraphBuilder, Value } from './graphBuilder';
 import { ImportCancelledError, ImportError, NonFiniteWeightsError, TokenizerFormatError } from '../errors';
 import { buildContributionsGraph } from './contributionsGraph';
-import { buildInspectionGraph, inspectionOutputs, interventionInputs, type WeightFile } from './inspectionGraph';
+import { buildInspectionGraph, inspectionOutputs, interventionInputs, type RowRange, type WeightFile } from './inspectionGraph';
 import { buildLensGraph, headChunkRows, lensChunkRows } from './predictionHead';
 import { DataType, type DataTypeValue } from './onnxProto';
 import { partialFolderFor } from './partialFolder';
@@ -26,6 +26,9 @@ export const WEIGHTS_FILE = 'weights.bin';
 const TOP_K = 10;
 /** Each weight starts on a 64 KiB boundary, so ONNX Runtime can map it from the file instead of copying it. */
 const WEIGHT_ALIGNMENT = 65536;
+/** The most of a 16-bit matrix widened to float32 at once: a larger one is multiplied a block of its
+ *  rows at a time (the 1B's MLP matrices are 64 MiB each as float32). */
+const WIDENED_BLOCK_BYTES = 8 * 2 ** 20;
 const PRODUCER = 'difftransformer-inspector import';
 
 /** How the package stores its weight matrices (config.json's weights_dtype). */
@@ -280,23 +283,50 @@ async function copyWeights(
   } finally {
     await handle.close();
   }
-  const stored = (graph: GraphBuilder, tensorName: string) => {
+  const placeOf = (tensorName: string) => {
     const place = layout.get(tensorName);
     if (!place) throw new Error(`the graph uses tensor ${tensorName}, which requiredTensors does not list`);
-    const value = graph.weight(tensorName, place.dims, place.dataType, { location: WEIGHTS_FILE, offset: place.offset, length: place.length });
-    return { value, dataType: place.dataType };
+    return place;
+  };
+  const stored = (graph: GraphBuilder, tensorName: string, rows?: RowRange) => {
+    const place = placeOf(tensorName);
+    if (!rows) return { value: graph.weight(tensorName, place.dims, place.dataType, { location: WEIGHTS_FILE, offset: place.offset, length: place.length }), dataType: place.dataType };
+    // Rows [from, to) lie together in the file: a weight of their own over that part of it.
+    const rowBytes = place.length / place.dims[0];
+    const external = { location: WEIGHTS_FILE, offset: place.offset + rows.from * rowBytes, length: (rows.to - rows.from) * rowBytes };
+    return { value: graph.weight(`${tensorName}[${rows.from}:${rows.to}]`, [rows.to - rows.from, ...place.dims.slice(1)], place.dataType, external), dataType: place.dataType };
   };
   // A 16-bit weight is widened by a Cast, held back until `after` exists when given; float32 is read where it lies.
   const widened = (graph: GraphBuilder, { value, dataType }: { value: Value; dataType: DataTypeValue }, after?: Value) =>
     dataType === DataType.FLOAT ? value : graph.op('Cast', [after === undefined ? value : waitFor(graph, value, after)], { to: DataType.FLOAT });
   const file: WeightFile = {
-    use: (graph, tensorName, after) => widened(graph, stored(graph, tensorName), after),
+    use: (graph, tensorName, after, rows) => widened(graph, stored(graph, tensorName, rows), after),
+    widenedBlocks(tensorName) {
+      const { dims, dataType, length } = placeOf(tensorName);
+      return dataType === DataType.FLOAT ? [] : widenedRowBlocks(dims[0], length / dims[0]);
+    },
     rows(graph, tensorName, indices) {
       const { value, dataType } = stored(graph, tensorName);
       return widened(graph, { value: graph.op('Gather', [value, indices], { axis: 0 }), dataType });
     },
   };
   return { file, dtype: storage.matrices.dtype, manifestEntry: { sha256: hash.digest('hex'), bytes: offset }, lambdaVectors, nonFinite };
+}
+
+/** A 16-bit matrix's rows in blocks of at most WIDENED_BLOCK_BYTES as float32, each block starting
+ *  on a WEIGHT_ALIGNMENT boundary of the file (so that ONNX Runtime maps it rather than copying it);
+ *  none (the matrix whole) when it is smaller or no such blocks exist. */
+function widenedRowBlocks(rows: number, rowBytes: number): RowRange[] {
+  const floatRowBytes = rowBytes * (4 / 2);
+  if (rows * floatRowBytes <= WIDENED_BLOCK_BYTES) return [];
+  const step = WEIGHT_ALIGNMENT / gcd(rowBytes, WEIGHT_ALIGNMENT); // rows per aligned step
+  const perBlock = Math.floor(WIDENED_BLOCK_BYTES / floatRowBytes / step) * step;
+  if (perBlock === 0) return [];
+  return Array.from({ length: Math.ceil(rows / perBlock) }, (_, n) => ({ from: n * perBlock, to: Math.min(rows, (n + 1) * perBlock) }));
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }
 
 /** `value` again, once `after` has been computed: a Reshape to its own shape, plus zero times a

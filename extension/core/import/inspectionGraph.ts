@@ -20,10 +20,18 @@ import { rotary } from './rotary';
  *  weight stored as 16-bit is widened by a Cast where it is used, so that ONNX Runtime holds one
  *  layer's float32 copy at a time rather than the whole model's (of the LM head, one chunk of its
  *  vocabulary rows: predictionHead.ts). */
+/** Rows [from, to) of a weight. */
+export interface RowRange {
+  from: number;
+  to: number;
+}
+
 export interface WeightFile {
-  /** The weight as float32; a 16-bit one widened only once `after` exists (the input it multiplies),
-   *  so that no layer's copy is made before the layer runs. */
-  use(graph: GraphBuilder, tensorName: string, after?: Value): Value;
+  /** The weight, or its rows `rows`, as float32; a 16-bit one widened only once `after` exists (the
+   *  input it multiplies), so that no layer's copy is made before the layer runs. */
+  use(graph: GraphBuilder, tensorName: string, after?: Value, rows?: RowRange): Value;
+  /** The blocks of rows in which a matrix is widened and multiplied; none when it is used whole. */
+  widenedBlocks(tensorName: string): RowRange[];
   /** Rows `indices` of the weight as float32, gathered before they are widened (the embedding: only the text's rows). */
   rows(graph: GraphBuilder, tensorName: string, indices: Value): Value;
 }
@@ -178,10 +186,7 @@ export function buildInspectionGraph(arch: Architecture, weights: WeightFile, to
     const merged = g.reshape(g.transpose(heads, [0, 2, 1, 3]), [-1, H * w]);
     x = g.add(x, nn.linear(merged, names.o, arch.attentionBias));
     const normed = nn.rmsNorm(x, names.postNorm);
-    const gate = nn.linear(normed, names.gate, arch.mlpBias);
-    const up = nn.linear(normed, names.up, arch.mlpBias);
-    const activated = g.mul(g.mul(gate, g.op('Sigmoid', [gate])), up);
-    x = g.add(x, nn.linear(activated, names.down, arch.mlpBias));
+    x = g.add(x, nn.mlp(normed, names, arch.mlpBias));
     // Per-layer outputs: views of tensors the layer holds anyway (bare: left unused).
     g.reshape(x, [B, 1, T, E], layerOutputName('hidden_states', layer));
     g.unsqueeze(q, [1], layerOutputName('q', layer));

@@ -3,7 +3,7 @@
 
 import type { Architecture } from './architecture';
 import type { GraphBuilder, Value } from './graphBuilder';
-import type { WeightFile } from './inspectionGraph';
+import type { RowRange, WeightFile } from './inspectionGraph';
 
 /** Operations shared by the inspection, lens and contributions graphs. */
 export class Layers {
@@ -34,10 +34,44 @@ export class Layers {
     return indices ? this.weights.rows(this.g, name, indices) : this.w(name);
   }
 
-  /** x [N, in] @ W^T (+ b): W stays [out, in] as the checkpoint stores it (Gemm's transB). */
+  /** x [N, in] @ W^T (+ b): W stays [out, in] as the checkpoint stores it (Gemm's transB). A 16-bit
+   *  matrix too large to widen at once (WeightFile.widenedBlocks) is multiplied a block of its rows
+   *  at a time, each block widened once the previous block's product exists, and the products
+   *  joined: each output is still one whole dot product, so the result is the same. */
   linear(x: Value, prefix: string, bias: boolean): Value {
-    const inputs = [x, this.w(`${prefix}.weight`, x), ...(bias ? [this.w(`${prefix}.bias`)] : [])];
-    return this.g.op('Gemm', inputs, { transB: 1 });
+    const blocks = this.weights.widenedBlocks(`${prefix}.weight`);
+    if (blocks.length === 0) return this.product(x, prefix, bias, x);
+    const products: Value[] = [];
+    for (const rows of blocks) products.push(this.product(x, prefix, bias, products.at(-1) ?? x, rows));
+    return this.g.concat(products, -1);
+  }
+
+  /** The gated MLP, down(silu(gate(x)) * up(x)) ([N, E] -> [N, E]). When its matrices are widened
+   *  in blocks of rows, each block of the intermediate width is activated as soon as its gate and up
+   *  products exist, so that neither product is held whole beside the other. */
+  mlp(x: Value, names: { gate: string; up: string; down: string }, bias: boolean): Value {
+    const { g } = this;
+    const activate = (gate: Value, up: Value) => g.mul(g.mul(gate, g.op('Sigmoid', [gate])), up);
+    const blocks = this.weights.widenedBlocks(`${names.gate}.weight`);
+    let activated: Value;
+    if (blocks.length === 0) {
+      activated = activate(this.product(x, names.gate, bias, x), this.product(x, names.up, bias, x));
+    } else {
+      const parts: Value[] = [];
+      for (const rows of blocks) {
+        const after = parts.at(-1) ?? x;
+        parts.push(activate(this.product(x, names.gate, bias, after, rows), this.product(x, names.up, bias, after, rows)));
+      }
+      activated = g.concat(parts, -1);
+    }
+    return this.linear(activated, names.down, bias);
+  }
+
+  /** x @ W^T (+ b) for W's rows `rows` (all when none), W widened once `after` exists. */
+  private product(x: Value, prefix: string, bias: boolean, after: Value, rows?: RowRange): Value {
+    const { g, weights } = this;
+    const inputs = [x, weights.use(g, `${prefix}.weight`, after, rows), ...(bias ? [weights.use(g, `${prefix}.bias`, undefined, rows)] : [])];
+    return g.op('Gemm', inputs, { transB: 1 });
   }
 
   /** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps), times the weight when there is one. */
