@@ -16,16 +16,16 @@ import { Layers } from './layers';
 import { blockedPrediction } from './predictionHead';
 import { rotary } from './rotary';
 
-/** Where each weight lies in the package's weights file; a graph registers the ones it uses. A
- *  weight stored as 16-bit is widened by a Cast where it is used, so that ONNX Runtime holds one
- *  layer's float32 copy at a time rather than the whole model's (of the LM head, one chunk of its
- *  vocabulary rows: predictionHead.ts). */
 /** Rows [from, to) of a weight. */
 export interface RowRange {
   from: number;
   to: number;
 }
 
+/** Where each weight lies in the package's weights file; a graph registers the ones it uses. A
+ *  weight stored as 16-bit is widened by a Cast where it is used, so that ONNX Runtime holds one
+ *  layer's float32 copy at a time rather than the whole model's (of the LM head, one chunk of its
+ *  vocabulary rows: predictionHead.ts). */
 export interface WeightFile {
   /** The weight, or its rows `rows`, as float32; a 16-bit one widened only once `after` exists (the
    *  input it multiplies), so that no layer's copy is made before the layer runs. */

@@ -39,11 +39,7 @@ export class Layers {
    *  at a time, each block widened once the previous block's product exists, and the products
    *  joined: each output is still one whole dot product, so the result is the same. */
   linear(x: Value, prefix: string, bias: boolean): Value {
-    const blocks = this.weights.widenedBlocks(`${prefix}.weight`);
-    if (blocks.length === 0) return this.product(x, prefix, bias, x);
-    const products: Value[] = [];
-    for (const rows of blocks) products.push(this.product(x, prefix, bias, products.at(-1) ?? x, rows));
-    return this.g.concat(products, -1);
+    return this.byBlocks(`${prefix}.weight`, x, (after, rows) => this.product(x, prefix, bias, after, rows));
   }
 
   /** The gated MLP, down(silu(gate(x)) * up(x)) ([N, E] -> [N, E]). When its matrices are widened
@@ -51,20 +47,24 @@ export class Layers {
    *  products exist, so that neither product is held whole beside the other. */
   mlp(x: Value, names: { gate: string; up: string; down: string }, bias: boolean): Value {
     const { g } = this;
-    const activate = (gate: Value, up: Value) => g.mul(g.mul(gate, g.op('Sigmoid', [gate])), up);
-    const blocks = this.weights.widenedBlocks(`${names.gate}.weight`);
-    let activated: Value;
-    if (blocks.length === 0) {
-      activated = activate(this.product(x, names.gate, bias, x), this.product(x, names.up, bias, x));
-    } else {
-      const parts: Value[] = [];
-      for (const rows of blocks) {
-        const after = parts.at(-1) ?? x;
-        parts.push(activate(this.product(x, names.gate, bias, after, rows), this.product(x, names.up, bias, after, rows)));
-      }
-      activated = g.concat(parts, -1);
-    }
+    // gate and up have the same shape and storage, so gate's blocks are up's too.
+    const activated = this.byBlocks(`${names.gate}.weight`, x, (after, rows) => {
+      const gate = this.product(x, names.gate, bias, after, rows);
+      const up = this.product(x, names.up, bias, after, rows);
+      return g.mul(g.mul(gate, g.op('Sigmoid', [gate])), up);
+    });
     return this.linear(activated, names.down, bias);
+  }
+
+  /** `part(after, rows)` for each block of rows of `weight` (WeightFile.widenedBlocks), each block's
+   *  part waiting for the previous one's (the first for x), joined on the last axis; with no blocks,
+   *  the one part of the whole matrix, waiting for x. */
+  private byBlocks(weight: string, x: Value, part: (after: Value, rows?: RowRange) => Value): Value {
+    const blocks = this.weights.widenedBlocks(weight);
+    if (blocks.length === 0) return part(x);
+    const parts: Value[] = [];
+    for (const rows of blocks) parts.push(part(parts.at(-1) ?? x, rows));
+    return this.g.concat(parts, -1);
   }
 
   /** x @ W^T (+ b) for W's rows `rows` (all when none), W widened once `after` exists. */
