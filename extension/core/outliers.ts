@@ -8,7 +8,6 @@
 // this one, and may wait while something the user is waiting for runs first. Attention sinks
 // (sinks.ts) run over the same blocks.
 
-import { quickselect } from 'd3-array';
 import type { Histogram, LayerOutliers, LayerQuantisation } from '../../shared/inspection';
 import { QUANT_BITS, quantTopLevel } from '../../shared/model';
 import { BlockBuffers, type RunAnalysis } from './analysis';
@@ -42,10 +41,7 @@ export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGra
   const buffers = new BlockBuffers();
   const layers: LayerOutliers[] = [];
   for (let layer = 0; layer < nLayer; layer++) {
-    const hidden = histogram(analysis.out.hidden[layer], (flat) => ({
-      token: Math.floor(flat / E),
-      detail: `channel ${flat % E}`,
-    }));
+    const hidden = await hiddenHistogram(analysis.out.hidden[layer], E, beforeRun);
     // The largest |logits| first: the largest of all sets the scale of the bins.
     let top: TopLogit[] = [];
     for (const block of blocks) {
@@ -62,7 +58,8 @@ export async function computeOutliers(analysis: RunAnalysis, graphs: AnalysisGra
       beforeRun();
       await countInto(fine, await graphs.logitBins(analysis.subHeadRows(layer, subHeads, block, { buffers }), scale, absMax, HISTOGRAM_BINS * FINE_PER_BIN), beforeRun);
     }
-    layers.push({ layer, hidden, logits: logitHistogram(absMax, fine, top) });
+    const listed = top.map(({ value, subHead, token, key }) => ({ value, token, detail: `sub-head ${subHead}, key ${key}` }));
+    layers.push({ layer, hidden, logits: fineHistogram(absMax, fine, listed) });
   }
   return layers;
 }
@@ -72,19 +69,27 @@ function locate(flat: number, { rows, keys, firstRow, firstKey }: SubHeadRows): 
   return { subHead: Math.floor(flat / (rows * keys)), token: firstRow + (Math.floor(flat / keys) % rows), key: firstKey + (flat % keys) };
 }
 
-/** Adds each entry's bin to the counts, in slices of about a millisecond, letting other requests
- *  in between and, through `beforeRun`, what the user waits for run first. */
-async function countInto(counts: Float64Array, binPlusOne: Uint16Array, beforeRun: () => void): Promise<void> {
-  for (let from = 0; from < binPlusOne.length; from += COUNT_SLICE) {
+/** Adds each entry's bin to the counts, in slices of about a millisecond (sliced). */
+function countInto(counts: Float64Array, binPlusOne: Uint16Array, beforeRun: () => void): Promise<void> {
+  return sliced(binPlusOne.length, beforeRun, (from, end) => {
+    for (let p = from; p < end; p++) counts[binPlusOne[p]]++;
+  });
+}
+
+/** Calls `work` on [from, end) slices of [0, length) of about a millisecond each, letting other
+ *  requests in between and, through `beforeRun`, what the user waits for run first: at 32K tokens
+ *  one layer's hidden states are 8M values, a few hundred milliseconds of plain loops. */
+async function sliced(length: number, beforeRun: () => void, work: (from: number, end: number) => void): Promise<void> {
+  for (let from = 0; from < length; from += COUNT_SLICE) {
     beforeRun();
-    for (let p = from, end = Math.min(binPlusOne.length, from + COUNT_SLICE); p < end; p++) counts[binPlusOne[p]]++;
+    work(from, Math.min(length, from + COUNT_SLICE));
     await new Promise(setImmediate);
   }
 }
 
-/** The histogram of a layer's |attention logits| from its fine bins (bin + 1; 0 = hidden pairs)
- *  and its largest entries. */
-function logitHistogram(absMax: number, fine: Float64Array, top: TopLogit[]): Histogram {
+/** A histogram of |values| from its fine bins (bin + 1 over [0, top1]; 0 = entries left out, the
+ *  hidden pairs of a logit map) and its largest entries, descending. */
+function fineHistogram(top1: number, fine: Float64Array, top: Histogram['outliers']): Histogram {
   const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
   let total = 0;
   for (let b = 1; b < fine.length; b++) {
@@ -92,16 +97,16 @@ function logitHistogram(absMax: number, fine: Float64Array, top: TopLogit[]): Hi
     total += fine[b];
   }
   return {
-    edges: edgesUpTo(absMax),
+    edges: edgesUpTo(top1),
     counts,
-    top1: absMax,
+    top1,
     top10: top[Math.min(9, top.length - 1)]?.value ?? 0,
-    median: fineMedian(fine, total, absMax),
-    outliers: top.slice(0, OUTLIERS_LISTED).map(({ value, subHead, token, key }) => ({ value, token, detail: `sub-head ${subHead}, key ${key}` })),
+    median: fineMedian(fine, total, top1),
+    outliers: top.slice(0, OUTLIERS_LISTED),
   };
 }
 
-/** The value of rank floor(total / 2) (0-based, as quickselect picks it), interpolated inside
+/** The value of rank floor(total / 2) (0-based: the upper of two middle values), interpolated inside
  *  its fine bin [b, b + 1) * width: off by at most one bin width. */
 function fineMedian(fine: Float64Array, total: number, absMax: number): number {
   if (total === 0) return 0;
@@ -179,31 +184,27 @@ function edgesUpTo(top1: number): number[] {
   return Array.from({ length: HISTOGRAM_BINS + 1 }, (_, b) => (top1 * b) / HISTOGRAM_BINS);
 }
 
-/** Log-count histogram over |values| with Table 5's statistics and the largest entries (the
- *  hidden states: T x E values per layer, few enough for plain loops). */
-function histogram(values: Float32Array, locate: (flatIndex: number) => { token: number; detail: string }): Histogram {
-  const magnitudes = new Float32Array(values.length);
-  for (let i = 0; i < values.length; i++) magnitudes[i] = Math.abs(values[i]);
+/** The log-count histogram of a layer's |hidden states| [T, E] with Table 5's statistics and the
+ *  largest entries, in the logits' fine bins: two sliced passes, the largest values, then the bins. */
+async function hiddenHistogram(values: Float32Array, E: number, beforeRun: () => void): Promise<Histogram> {
   const top: number[] = []; // indices of the largest magnitudes, descending
-  for (let i = 0; i < magnitudes.length; i++) {
-    if (top.length === TOP_KEPT && magnitudes[i] <= magnitudes[top[TOP_KEPT - 1]]) continue;
-    if (top.length === TOP_KEPT) top.pop();
-    let at = top.length;
-    while (at > 0 && magnitudes[top[at - 1]] < magnitudes[i]) at--;
-    top.splice(at, 0, i);
-  }
-  const top1 = magnitudes[top[0]] ?? 0;
-  const top10 = magnitudes[top[Math.min(9, top.length - 1)]] ?? 0;
-  const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
-  for (let i = 0; i < magnitudes.length; i++) counts[Math.min(HISTOGRAM_BINS - 1, Math.floor((magnitudes[i] / (top1 || 1)) * HISTOGRAM_BINS))]++;
-  const middle = magnitudes.length >> 1;
-  quickselect(magnitudes, middle);
-  return {
-    edges: edgesUpTo(top1),
-    counts,
-    top1,
-    top10,
-    median: magnitudes[middle] ?? 0, // after quickselect: magnitudes is reordered from here on
-    outliers: top.slice(0, OUTLIERS_LISTED).map((flat) => ({ value: Math.abs(values[flat]), ...locate(flat) })),
-  };
+  await sliced(values.length, beforeRun, (from, end) => {
+    for (let i = from; i < end; i++) {
+      const magnitude = Math.abs(values[i]);
+      if (top.length === TOP_KEPT && magnitude <= Math.abs(values[top[TOP_KEPT - 1]])) continue;
+      if (top.length === TOP_KEPT) top.pop();
+      let at = top.length;
+      while (at > 0 && Math.abs(values[top[at - 1]]) < magnitude) at--;
+      top.splice(at, 0, i);
+    }
+  });
+  const top1 = top.length ? Math.abs(values[top[0]]) : 0;
+  const bins = HISTOGRAM_BINS * FINE_PER_BIN;
+  const perUnit = bins / (top1 || 1);
+  const fine = new Float64Array(bins + 1);
+  await sliced(values.length, beforeRun, (from, end) => {
+    for (let i = from; i < end; i++) fine[Math.min(bins, Math.floor(Math.abs(values[i]) * perUnit) + 1)]++;
+  });
+  const listed = top.map((flat) => ({ value: Math.abs(values[flat]), token: Math.floor(flat / E), detail: `channel ${flat % E}` }));
+  return fineHistogram(top1, fine, listed);
 }
