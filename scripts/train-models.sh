@@ -19,6 +19,7 @@ RUNS="${RUNS:-runs}"
 VOCAB="${VOCAB:-8192}"
 N_LAYER="${N_LAYER:-6}" N_HEAD="${N_HEAD:-4}" N_EMBD="${N_EMBD:-256}" CONTEXT="${CONTEXT:-1024}"
 BATCH="${BATCH:-16}" STEPS="${STEPS:-1400}" WINDOWS="${WINDOWS:-256,512@0.7,1024@0.85}" LR="${LR:-2e-3}"
+MIX="${MIX:-}"  # row-kind shares, e.g. needles=0.45,span_copy=0.15,random_copy=0.2 (model/data.py Mix)
 MAX_MINUTES="${MAX_MINUTES:-300}"  # a safety stop per model; the step count ends a normal run
 PREFIX="${PREFIX:-code}"
 EXPORT="${EXPORT:-models}"  # where the packages are written (another folder: to evaluate them before shipping)
@@ -74,7 +75,7 @@ fi
 
 # Tokenise once before the two runs would both try to.
 scripts/python.sh -m model.train --kind diff --data "$DATA/corpus" --tokenizer "$DATA/tokenizer.json" --out "$RUNS/diff" --tokenize-only
-both "$DATA/corpus" "$STEPS" --windows "$WINDOWS" --batch-size "$BATCH" --lr "$LR" --eval-every 100
+both "$DATA/corpus" "$STEPS" --windows "$WINDOWS" --batch-size "$BATCH" --lr "$LR" --eval-every 100 ${MIX:+--mix "$MIX"}
 
 for kind in diff baseline; do
   scripts/python.sh -m model export --checkpoint "$RUNS/$kind/checkpoint.pt" --tokenizer "$DATA/tokenizer.json" \
