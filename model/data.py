@@ -12,6 +12,10 @@ formed none in a 6.8M-parameter model. So each row of a batch is one of four kin
                fill the whole row. Only induction can predict the second copy, so this is what
                forms induction heads that work on any tokens; the first copy is masked out of the
                loss (it cannot be predicted)
+
+A copy row gets one copy per COPY_SEGMENT tokens, each within its own segment: a long window is
+one row of a step where a short one is several, and with one copy per row a 4,096-token run saw a
+quarter of the copies a 1,024-token one did (its induction score fell from 0.94 to 0.80).
   needles      a multi-needle retrieval document (model/retrieval.py) as long as the window or a
                little shorter, BOS first, followed by corpus text; its needles are in the Needle
                Test's code or prose form or in a trained family's form, never a held-out family's
@@ -37,6 +41,7 @@ from model.retrieval import make_document
 from model.tokenizer import EOT_TOKEN, ByteLevelBPE
 
 IGNORE = -1  # a target the loss skips (model.Transformer's cross-entropy ignore_index)
+COPY_SEGMENT = 1024  # a copy row holds one copy per this many tokens
 
 
 def corpus_tokens(corpus: Path, name: str, tokenizer: ByteLevelBPE) -> np.ndarray:
@@ -121,6 +126,14 @@ class Mix:
         return mix
 
 
+def copy_segments(tokens: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(offset, view) of each COPY_SEGMENT-token part of a row, the last one taking the rest (the
+    whole row when it is shorter than two): where a copy row places its copies."""
+    count = max(1, len(tokens) // COPY_SEGMENT)
+    bounds = [n * COPY_SEGMENT for n in range(count)] + [len(tokens)]
+    return [(start, tokens[start:end]) for start, end in zip(bounds, bounds[1:])]
+
+
 class Batches:
     """The training batch of every step, a function of (seed, step) alone."""
 
@@ -143,7 +156,8 @@ class Batches:
             tokens = self.window(rng, seq_len + 1)
             masked: list[tuple[int, int]] = []  # [start, end) of tokens that are not targets
             if draw < m.span_copy:
-                self.paste_copy(rng, tokens, m.copy_tokens)
+                for _, segment in copy_segments(tokens):
+                    self.paste_copy(rng, segment, m.copy_tokens)
             elif draw < m.span_copy + m.random_copy:
                 masked = self.random_copy(rng, tokens)
             elif draw < m.span_copy + m.random_copy + m.needles:
@@ -171,9 +185,9 @@ class Batches:
         tokens[second:second + size] = tokens[first:first + size]
 
     def random_copy(self, rng: np.random.Generator, tokens: np.ndarray) -> list[tuple[int, int]]:
-        """Writes a random run into the row twice (or repeated over all of it after BOS) and
-        returns the spans whose tokens no model can predict: the first copy, and the second copy's
-        first token."""
+        """Writes a random run twice into each of the row's copy segments (or one run repeated over
+        all of it after BOS) and returns the spans whose tokens no model can predict: each first
+        copy, and each second copy's first token."""
         m = self.mix
         vocab = self.tokenizer.vocab_size
         if rng.random() < m.whole_row_repeats:
@@ -182,11 +196,14 @@ class Batches:
             tokens[0] = self.tokenizer.eot_id
             tokens[1:] = np.resize(run, len(tokens) - 1)
             return [(1, 2 + period)]  # the first period, and where the second begins
-        size, first, second = self.copy_places(rng, len(tokens), m.random_tokens)
-        run = rng.integers(self.first_plain_id, vocab, size)
-        tokens[first:first + size] = run
-        tokens[second:second + size] = run
-        return [(first, first + size), (second, second + 1)]
+        masked = []
+        for offset, segment in copy_segments(tokens):
+            size, first, second = self.copy_places(rng, len(segment), m.random_tokens)
+            run = rng.integers(self.first_plain_id, vocab, size)
+            segment[first:first + size] = run
+            segment[second:second + size] = run
+            masked += [(offset + first, offset + first + size), (offset + second, offset + second + 1)]
+        return masked
 
     def needle_document(self, rng: random.Random, tokens: np.ndarray) -> None:
         """Overwrites the row's start with BOS and a retrieval document of 50-100% of its length
