@@ -170,6 +170,10 @@ class Attention(nn.Module):
     """Differential attention (kind "diff", V1 or V2) or standard multi-head attention (kind "baseline")."""
 
     logit_transform = None  # optional fn on the scaled logits before masking (model/metrics.py's quantisation what-if)
+    # Eager inspections form the whole T x T maps (PyTorch's own measurements). The retrieval scoring
+    # turns this off and recomputes the few rows it reads from q and k: at 4,096 tokens the maps of
+    # one document are 3 GB and more than half its run.
+    whole_maps = True
 
     def __init__(self, cfg: ModelConfig, depth: int):
         super().__init__()
@@ -221,7 +225,7 @@ class Attention(nn.Module):
             values = torch.cat([values, pool.t().expand(values.shape[:-1] + (THUMBNAIL_SIZE,))], dim=-1)
         # The whole maps are formed only for PyTorch's own measurements (an inspection in eager mode,
         # or a logit transform); runs and exported graphs go over blocks of query rows.
-        if Attention.logit_transform is None and (not inspect or torch.onnx.is_in_onnx_export()):
+        if Attention.logit_transform is None and (not inspect or not Attention.whole_maps or torch.onnx.is_in_onnx_export()):
             attention = exportable_causal_attention if torch.onnx.is_in_onnx_export() else causal_attention
             attended = attention(q, repeat_kv(k, self.n_rep), values, d ** -0.5, pairs)
             probs = logits = None

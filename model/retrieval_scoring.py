@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -18,7 +19,7 @@ import torch
 
 from model.data import chars_per_token
 from model.metrics import quantised_attention_logits
-from model.model import Transformer
+from model.model import Attention, Transformer
 from model.needle_forms import FORMS, NEEDLES, filler_category
 from model.retrieval import Answer, make_document
 from model.tokenizer import EOT_TOKEN, SYMBOL_TO_BYTE, ByteLevelBPE
@@ -213,12 +214,14 @@ def attention_shares(inspection: dict, query: Query) -> dict:
                         sign as lambda nears or passes 1.
       raw               a as the model uses it (it is multiplied by V, then RMS-normalised)."""
     row = query.prompt_end - 1
-    scores = inspection["attn_a1"][0, :, :, row, :row + 1].double()  # (layers, heads, keys)
+    rows = softmax_rows(inspection, row)  # (layers, sub-heads, keys)
     one_minus_lambda = torch.ones(1, dtype=torch.float64)
-    if "attn_a2" in inspection:
+    if "lambda" in inspection:  # DIFF: sub-heads (2h, 2h + 1) are head h's A1 and A2
         lam = inspection["lambda"][0, :, row, :].double()[..., None]  # (layers, heads, 1)
-        scores = scores - lam * inspection["attn_a2"][0, :, :, row, :row + 1].double()
+        scores = rows[:, 0::2] - lam * rows[:, 1::2]
         one_minus_lambda = 1 - lam
+    else:
+        scores = rows
     mass = scores.abs().sum(-1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
     shares = {}
     for name, attention in zip(ATTENTION_NORMALISATIONS, (scores / mass, scores / one_minus_lambda, scores)):
@@ -229,14 +232,36 @@ def attention_shares(inspection: dict, query: Query) -> dict:
     return shares
 
 
+def softmax_rows(inspection: dict, row: int) -> torch.Tensor:
+    """Every layer's softmax rows at query position `row` (layers, sub-heads, row + 1), recomputed
+    in float64 from the inspection's q (batch, layers, S, T, d) and k (batch, layers, S_kv, T, d)."""
+    q = inspection["q"][0, :, :, row].double()  # (layers, S, d)
+    k = inspection["k"][0, :, :, :row + 1].double()  # (layers, S_kv, keys, d)
+    k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)  # grouped keys, as repeat_kv
+    return torch.softmax(torch.einsum("lsd,lskd->lsk", q, k) * q.shape[-1] ** -0.5, dim=-1)
+
+
+@contextmanager
+def without_whole_maps():
+    """Eager inspections that skip the whole T x T maps (model.Attention.whole_maps)."""
+    previous = Attention.whole_maps
+    Attention.whole_maps = False
+    try:
+        yield
+    finally:
+        Attention.whole_maps = previous
+
+
 @torch.no_grad()
 def score_queries(model: Transformer, cases: List[Case], token_bytes: List[bytes], bits: Optional[int] = None,
                   with_attention: bool = False) -> List[dict]:
     """Runs each document once (one at a time: no padding, so quantisation scales are the
     document's own) and returns per document its cell, token count, each query's greedy exact match
-    and, with_attention, each query's attention shares."""
+    and, with_attention, each query's attention shares (of the exact logits: not with bits)."""
+    if bits is not None and with_attention:
+        raise ValueError("attention shares are read from the exact logits; score quantised runs without them")
     results = []
-    with quantised_attention_logits(bits):
+    with quantised_attention_logits(bits), without_whole_maps():
         for case in cases:
             logits, _, inspection = model(torch.tensor([case.ids]), inspect=with_attention)
             predicted = logits[0].argmax(-1).tolist()

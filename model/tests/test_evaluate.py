@@ -14,7 +14,7 @@ from model.evaluate import Settings, main
 from model.metrics import (MagnitudeSummary, activation_outliers, evaluate_loss, loss_by_position,
                            plotted_positions, quantise_absmax, quantised_attention_logits, table_positions,
                            window_loss)
-from model.retrieval_scoring import (RETRIEVAL_CONFIGS, Grid, accuracy, greedy_matches, lengths_up_to, locate_queries,
+from model.retrieval_scoring import (RETRIEVAL_CONFIGS, Grid, accuracy, greedy_matches, lengths_up_to, locate_queries, softmax_rows,
                                      make_cases, score_queries, token_bytes_table)
 from model.fixtures import FIXTURE_TOKENIZER, tiny_model
 from model.long_documents import CONSECUTIVE_FILES
@@ -157,6 +157,20 @@ def test_retrieval_and_attention_bookkeeping_on_a_real_model(kind, tokenizer):
     summary = accuracy(results)
     assert summary["n"] == 2 * sum(r for _, r in RETRIEVAL_CONFIGS.values())
     assert 0.0 <= summary["mean"] <= 1.0
+
+
+@pytest.mark.parametrize("kind", ["diff", "baseline"])
+def test_query_rows_recomputed_from_q_and_k_equal_the_whole_maps(kind, tokenizer):
+    """The attention shares read single rows recomputed from q and k; they are the whole maps' rows."""
+    model = long_context_model(kind, tokenizer)
+    ids = torch.tensor([make_cases(tokenizer, FILLERS, CONTEXT, Grid(trials=1, depths=(0.5,), context_lengths=(CONTEXT,), configs=("N1R1",)))[0].ids])
+    with torch.no_grad():
+        _, _, inspection = model(ids, inspect=True)
+    maps = inspection["attn_a1"][0]  # (layers, heads, T, T)
+    if kind == "diff":  # sub-heads (2h, 2h + 1): head h's A1 and A2
+        maps = torch.stack([maps, inspection["attn_a2"][0]], dim=2).flatten(1, 2)
+    for row in (0, ids.shape[1] // 2, ids.shape[1] - 1):
+        assert_close(softmax_rows(inspection, row).numpy(), maps[:, :, row, :row + 1].double().numpy(), f"row {row}")
 
 
 def test_mass_shares_stay_defined_when_lambda_is_one(tokenizer):
