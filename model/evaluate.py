@@ -61,7 +61,7 @@ class Settings(Grid):
     pair at 4,096-token context on 2 CPU cores (docs/model-and-training.md, "Shipping a new pair"),
     are mostly the retrieval grid's longest documents; QUICK is for smoke tests."""
 
-    trials: int = 1  # retrieval documents per (config, form, context length, depth) cell
+    trials: int = 2  # retrieval documents per (config, form, context length, depth) cell
     quant_trials: int = 1  # of those, how many are re-run at each quantisation bit-width
     quant_length: int = 1024  # the quantisation what-if's longest documents and loss windows, in tokens
     family_trials: int = 1  # N1R1 documents per (needle family, context length, depth) cell
