@@ -3,7 +3,8 @@
 // On the shipped model at its full context, where the statistics take long enough to overlap.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { EngineClient } from '../../extension/core/engineClient';
@@ -49,6 +50,33 @@ test('statistics of a run that a newer inspection replaced stop with SupersededE
     const fresh = await client.request({ op: 'outliers' });
     assert.equal(fresh.length, 6, 'the newer run gets its own statistics');
     assert.equal(fresh[0].hidden.counts.reduce((a, b) => a + b), newer.tokens.length * 256);
+  } finally {
+    client.dispose();
+  }
+});
+
+/** The nice value of each thread of a process, by thread id (Linux's /proc). */
+function threadNiceness(pid: number): Map<number, number> {
+  return new Map(
+    readdirSync(`/proc/${pid}/task`).map((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return [Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+    }),
+  );
+}
+
+test("on Linux the statistics workers run below the engine's own thread", { skip: process.platform !== 'linux' }, async () => {
+  const client = new EngineClient(ENGINE_PROCESS);
+  try {
+    await client.load(path.join(REPO, 'models', 'code-diff'), 'cpu');
+    await client.request({ op: 'inspect', text: sample });
+    const pid = client.pid!;
+    const before = threadNiceness(pid).get(pid)!;
+    await client.request({ op: 'outliers' });
+    const after = threadNiceness(pid);
+    assert.equal(after.get(pid), before, "the engine's own thread keeps its priority");
+    const lowest = [...after.values()].filter((nice) => nice === 19).length;
+    assert.ok(lowest >= Math.min(2, availableParallelism()), `${lowest} threads at nice 19`);
   } finally {
     client.dispose();
   }
